@@ -1,0 +1,15 @@
+import { z } from 'zod';
+
+/** Ids are opaque strings; bounded so no one sends a megabyte as an id. */
+export const id = z.string().min(1).max(64);
+export const paging = {
+  limit: z.number().int().min(1).max(500).default(50),
+  offset: z.number().int().min(0).max(1_000_000).default(0),
+};
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  limit: number;
+  offset: number;
+}

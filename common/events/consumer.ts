@@ -1,0 +1,282 @@
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { Broker } from '../amqp/broker.js';
+import { newTraceId, TRACE_HEADER, withTrace } from '../trace.js';
+import { type EventEnvelope, envelopeSchema } from './envelope.js';
+import { declareQueue, declareRetryQueue, type QueueDeclaration, queueNames } from './topology.js';
+
+/** Thrown by a handler for an event that can never succeed: it is dead-lettered without retries. */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
+}
+
+export interface HandlerContext {
+  log: Logger;
+}
+
+export interface EventConsumerOptions<T> {
+  broker: Broker;
+  logger: Logger;
+  /** Consumer group (e.g. `history`); the queue is `<group>.<event-slug>`. */
+  group: string;
+  /** Event type (routing key), e.g. `track.played`. */
+  event: string;
+  /** Validates `data`; an event that fails is dead-lettered at once. */
+  schema: z.ZodType<T>;
+  /**
+   * Handles a batch of events; resolving means their effects are committed and they are acked.
+   * A failing batch is split and each event retried alone, so one poison event never takes
+   * healthy ones down with it.
+   */
+  handle: (events: EventEnvelope<T>[], ctx: HandlerContext) => Promise<void>;
+  /** Most events handed to one `handle` call (default 1). */
+  batchSize?: number;
+  /** How long a partial batch waits for more events (default 5 ms). */
+  batchWaitMs?: number;
+  /** Unacked deliveries held by this worker (default 64). */
+  prefetch?: number;
+  /** Attempts before dead-lettering (default 5). */
+  maxAttempts?: number;
+  /** Back-off before each retry; the last value repeats (default 200 ms, 1 s, 5 s). */
+  retryDelaysMs?: readonly number[];
+}
+
+export interface ConsumerCounters {
+  acked: number;
+  retried: number;
+  deadLettered: number;
+}
+
+interface Item<T> {
+  msg: ConsumeMessage;
+  event: EventEnvelope<T>;
+}
+
+const HEADER_ATTEMPT = 'x-attempt';
+const HEADER_REASON = 'x-death-reason';
+
+/**
+ * Consumes one consumer group's durable queue for one event type, with manual acks after the
+ * handler's work is committed, bounded retries with back-off through retry queues, and a
+ * dead-letter queue `<queue>.dead` holding the reason for anything that could not be handled.
+ */
+export class EventConsumer<T> {
+  readonly counters: ConsumerCounters = { acked: 0, retried: 0, deadLettered: 0 };
+  private readonly log: Logger;
+  private readonly decl: QueueDeclaration;
+  private readonly delays: readonly number[];
+  private channel: ConfirmChannel | null = null;
+  private consumerTag: string | null = null;
+  private detach: (() => void) | null = null;
+  private buffer: Item<T>[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+  private stopping = false;
+
+  constructor(private readonly opts: EventConsumerOptions<T>) {
+    this.decl = { group: opts.group, event: opts.event };
+    this.log = opts.logger.child({
+      module: 'event-consumer',
+      queue: queueNames(opts.broker, this.decl).main,
+    });
+    this.delays = opts.retryDelaysMs?.length ? opts.retryDelaysMs : [200, 1000, 5000];
+  }
+
+  get queue(): string {
+    return queueNames(this.opts.broker, this.decl).main;
+  }
+
+  get deadQueue(): string {
+    return queueNames(this.opts.broker, this.decl).dead;
+  }
+
+  async start(): Promise<void> {
+    const { broker } = this.opts;
+    this.detach = await broker.attach(async (model) => {
+      const ch = await model.createConfirmChannel();
+      const queue = await declareQueue(ch, broker, this.decl);
+      for (const delay of new Set(this.delays)) await declareRetryQueue(ch, broker, this.decl, delay);
+      await ch.prefetch(this.opts.prefetch ?? 64);
+      const { consumerTag } = await ch.consume(queue, (msg) => {
+        if (msg) {
+          this.onMessage(ch, msg);
+          return;
+        }
+        // The broker cancelled us (queue deleted): closing the channel makes the broker
+        // re-run this attachment, which re-declares the queue and consumes again.
+        this.log.warn('consumer cancelled by the broker; re-declaring');
+        ch.close().catch(() => {});
+      });
+      ch.once('close', () => {
+        if (this.channel === ch) this.channel = null;
+        // Unacked deliveries go back to the queue with the channel; forget them here.
+        this.buffer = this.buffer.filter((item) => item.msg.fields.deliveryTag < 0);
+      });
+      this.channel = ch;
+      this.consumerTag = consumerTag;
+      return [ch];
+    });
+    this.log.info('consuming');
+  }
+
+  /** Stops taking events, finishes and acks those in hand, then closes the channel. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.detach?.();
+    const ch = this.channel;
+    if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => {});
+    this.flush();
+    await this.idle();
+    await ch?.close().catch(() => {});
+    this.channel = null;
+  }
+
+  /** Resolves when nothing is buffered or being handled. */
+  idle(): Promise<void> {
+    if (this.inFlight === 0 && this.buffer.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private onMessage(ch: ConfirmChannel, msg: ConsumeMessage): void {
+    const event = this.decode(msg);
+    if (typeof event === 'string') {
+      this.inFlight++;
+      this.deadLetter(ch, msg, event, attemptOf(msg)).finally(() => this.done());
+      return;
+    }
+    this.buffer.push({ msg, event });
+    if (this.buffer.length >= (this.opts.batchSize ?? 1)) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.opts.batchWaitMs ?? 5);
+  }
+
+  /** The envelope, or the reason it is unusable. */
+  private decode(msg: ConsumeMessage): EventEnvelope<T> | string {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(msg.content.toString('utf8'));
+    } catch {
+      return 'body is not valid JSON';
+    }
+    const envelope = envelopeSchema.safeParse(raw);
+    if (!envelope.success) return `bad envelope: ${envelope.error.issues.map(describe).join('; ')}`;
+    const data = this.opts.schema.safeParse(envelope.data.data);
+    if (!data.success) return `bad ${envelope.data.type} data: ${data.error.issues.map(describe).join('; ')}`;
+    return { ...envelope.data, data: data.data };
+  }
+
+  private flush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const ch = this.channel;
+    if (this.buffer.length === 0 || !ch) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    this.inFlight++;
+    this.process(ch, batch).finally(() => this.done());
+  }
+
+  private done(): void {
+    this.inFlight--;
+    if (this.inFlight === 0 && this.buffer.length === 0) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  private async process(ch: ConfirmChannel, batch: Item<T>[]): Promise<void> {
+    const header = batch[0]!.msg.properties.headers?.[TRACE_HEADER];
+    const traceId = typeof header === 'string' ? header : newTraceId();
+    try {
+      await withTrace(traceId, () =>
+        this.opts.handle(
+          batch.map((item) => item.event),
+          { log: this.log },
+        ),
+      );
+      for (const item of batch) ch.ack(item.msg);
+      this.counters.acked += batch.length;
+    } catch (err) {
+      if (batch.length > 1) {
+        for (const item of batch) await this.process(ch, [item]);
+        return;
+      }
+      await this.fail(ch, batch[0]!.msg, err);
+    }
+  }
+
+  private async fail(ch: ConfirmChannel, msg: ConsumeMessage, err: unknown): Promise<void> {
+    const attempt = attemptOf(msg);
+    const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    if (err instanceof PermanentError || attempt >= (this.opts.maxAttempts ?? 5)) {
+      await this.deadLetter(ch, msg, reason, attempt);
+      return;
+    }
+    const delay = this.delays[Math.min(attempt - 1, this.delays.length - 1)]!;
+    this.log.warn(
+      { err: reason, attempt, delayMs: delay, eventId: msg.properties.messageId },
+      'retrying event',
+    );
+    const queue = queueNames(this.opts.broker, this.decl).retry(delay);
+    const sent = await this.republish(ch, queue, msg, {
+      [HEADER_ATTEMPT]: attempt + 1,
+      'x-last-error': reason,
+    });
+    if (sent) this.counters.retried++;
+  }
+
+  private async deadLetter(ch: ConfirmChannel, msg: ConsumeMessage, reason: string, attempts: number) {
+    this.log.error({ reason, attempts, eventId: msg.properties.messageId }, 'dead-lettering event');
+    const sent = await this.republish(ch, this.deadQueue, msg, {
+      [HEADER_REASON]: reason,
+      [HEADER_ATTEMPT]: attempts,
+      'x-original-queue': this.queue,
+      'x-failed-at': new Date().toISOString(),
+    });
+    if (sent) this.counters.deadLettered++;
+  }
+
+  /**
+   * Moves a message to another queue: publish (confirmed), then ack the original. If either
+   * step fails the original stays unacked and the broker redelivers it; never lost.
+   */
+  private republish(
+    ch: ConfirmChannel,
+    queue: string,
+    msg: ConsumeMessage,
+    extra: Record<string, string | number>,
+  ): Promise<boolean> {
+    return new Promise((resolve) => {
+      try {
+        ch.sendToQueue(
+          queue,
+          msg.content,
+          { ...msg.properties, persistent: true, headers: { ...msg.properties.headers, ...extra } },
+          (err) => {
+            if (err) return resolve(false);
+            try {
+              ch.ack(msg);
+              resolve(true);
+            } catch {
+              resolve(false);
+            }
+          },
+        );
+      } catch {
+        resolve(false);
+      }
+    });
+  }
+}
+
+function attemptOf(msg: ConsumeMessage): number {
+  const n = Number(msg.properties.headers?.[HEADER_ATTEMPT]);
+  return Number.isInteger(n) && n > 0 ? n : 1;
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  return `${issue.path.length > 0 ? issue.path.join('.') : 'value'}: ${issue.message}`;
+}

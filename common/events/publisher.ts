@@ -1,0 +1,113 @@
+import type { ConfirmChannel } from 'amqplib';
+import type { Logger } from 'pino';
+import type { Broker } from '../amqp/broker.js';
+import { UnavailableError } from '../errors.js';
+import { currentTraceId, TRACE_HEADER } from '../trace.js';
+import { EVENTS_EXCHANGE, type EventEnvelope, makeEnvelope } from './envelope.js';
+import { declareExchange, declareQueue, type QueueDeclaration } from './topology.js';
+
+export interface EventPublisherOptions {
+  broker: Broker;
+  logger: Logger;
+  /**
+   * Consumer-group queues to declare (and bind) before publishing, so an event published
+   * before its consumers ever started waits in their queue instead of being dropped.
+   */
+  queues?: readonly QueueDeclaration[];
+}
+
+export type PublishObserver = (type: string) => void;
+
+/**
+ * Publishes events to the `music.events` topic exchange: persistent, on a confirm channel.
+ * `publish` resolves only once the broker confirmed the message and rejects when it did not
+ * (nack, channel closed, not connected).
+ */
+export class EventPublisher {
+  private readonly log: Logger;
+  private channel: ConfirmChannel | null = null;
+  private detach: (() => void) | null = null;
+  private observer: PublishObserver | null = null;
+
+  constructor(private readonly opts: EventPublisherOptions) {
+    this.log = opts.logger.child({ module: 'event-publisher' });
+  }
+
+  get exchange(): string {
+    return this.opts.broker.name(EVENTS_EXCHANGE);
+  }
+
+  get connected(): boolean {
+    return this.channel !== null;
+  }
+
+  async start(): Promise<void> {
+    this.detach = await this.opts.broker.attach(async (model) => {
+      const ch = await model.createConfirmChannel();
+      await declareExchange(ch, this.opts.broker);
+      for (const q of this.opts.queues ?? []) await declareQueue(ch, this.opts.broker, q);
+      ch.once('close', () => {
+        if (this.channel === ch) this.channel = null;
+      });
+      this.channel = ch;
+      return [ch];
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.detach?.();
+    const ch = this.channel;
+    this.channel = null;
+    if (ch) {
+      await ch.waitForConfirms().catch(() => {});
+      await ch.close().catch(() => {});
+    }
+  }
+
+  observe(observer: PublishObserver): void {
+    this.observer = observer;
+  }
+
+  /** Wraps `data` in a new envelope and publishes it; resolves with the envelope once confirmed. */
+  async publish<T>(type: string, data: T): Promise<EventEnvelope<T>> {
+    const envelope = makeEnvelope(type, data);
+    await this.publishEnvelope(envelope, currentTraceId());
+    return envelope;
+  }
+
+  /** Publishes an existing envelope (e.g. from the outbox) and resolves once confirmed. */
+  publishEnvelope(envelope: EventEnvelope, traceId?: string): Promise<void> {
+    const ch = this.channel;
+    if (!ch) return Promise.reject(new UnavailableError('not connected to the message broker'));
+    const headers: Record<string, string> = {};
+    if (traceId) headers[TRACE_HEADER] = traceId;
+    return new Promise((resolve, reject) => {
+      try {
+        ch.publish(
+          this.exchange,
+          envelope.type,
+          Buffer.from(JSON.stringify(envelope)),
+          {
+            persistent: true,
+            messageId: envelope.id,
+            type: envelope.type,
+            contentType: 'application/json',
+            timestamp: Math.floor(Date.parse(envelope.occurredAt) / 1000),
+            headers,
+          },
+          (err) => {
+            if (err) {
+              reject(new UnavailableError(`broker did not confirm event ${envelope.type}`));
+            } else {
+              this.observer?.(envelope.type);
+              resolve();
+            }
+          },
+        );
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'publish failed');
+        reject(new UnavailableError('could not publish event'));
+      }
+    });
+  }
+}

@@ -1,0 +1,39 @@
+export { type Attachment, Broker, type BrokerOptions } from './amqp/broker.js';
+export { type Config, ConfigError, config, configSpec, loadConfig } from './config.js';
+export { claimEvent, claimEvents } from './db/idempotent.js';
+export { dropSchema, migrate } from './db/migrate.js';
+export { enqueueEvent, OutboxRelay } from './db/outbox.js';
+export { createPool, type Pool, type PoolClient, type Queryable, withTransaction } from './db/pool.js';
+export * from './errors.js';
+export {
+  EventConsumer,
+  type EventConsumerOptions,
+  type HandlerContext,
+  PermanentError,
+} from './events/consumer.js';
+export { EVENTS_EXCHANGE, type EventEnvelope, eventQueue, makeEnvelope } from './events/envelope.js';
+export { EventPublisher } from './events/publisher.js';
+export { type QueueDeclaration, queueNames } from './events/topology.js';
+export { createLogger, type Logger, rootLogger, setRootLogger } from './logger.js';
+export { type CallOptions, RpcClient, ServiceClient } from './rpc/client.js';
+export {
+  type CallContext,
+  type Caller,
+  type Contract,
+  defineContract,
+  type Handlers,
+  type MethodName,
+  method,
+  type ParamsOf,
+  type ResultOf,
+} from './rpc/contract.js';
+export { describeIssues, RpcServer } from './rpc/server.js';
+export { rpcQueue } from './rpc/wire.js';
+export {
+  type RunningService,
+  runService,
+  type ServiceDefinition,
+  type ServiceDeps,
+  startService,
+} from './service.js';
+export { currentTraceId, newTraceId, TRACE_HEADER, withTrace } from './trace.js';

@@ -1,0 +1,215 @@
+import type { Channel, ConsumeMessage, Message } from 'amqplib';
+import type { Logger } from 'pino';
+import type { Broker } from '../amqp/broker.js';
+import { AppError, fromWireError, TimeoutError, UnavailableError, type WireError } from '../errors.js';
+import { currentTraceId, TRACE_HEADER } from '../trace.js';
+import type { Caller, Contract, MethodName, ParamsOf, ResultOf } from './contract.js';
+import { DIRECT_REPLY_TO, HEADER_DEADLINE, HEADER_USER_ID, HEADER_USERNAME, rpcQueue } from './wire.js';
+
+export interface RpcClientOptions {
+  broker: Broker;
+  logger: Logger;
+  /** Default per-call timeout in milliseconds (also sent as the message expiration). */
+  timeoutMs?: number;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  /** The authenticated user on whose behalf the call is made (set by the gateway). */
+  caller?: Caller | undefined;
+}
+
+interface Pending {
+  resolve: (body: unknown) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** Observes every call, e.g. for metrics. */
+export type CallObserver = (
+  service: string,
+  method: string,
+  ms: number,
+  outcome: 'ok' | 'error' | 'timeout',
+) => void;
+
+/**
+ * Calls services over their request queues and reads replies on direct reply-to.
+ * Every call has a timeout (sent as the message's expiration, so a request nobody took in
+ * time is dropped by the broker). All pending calls fail at once when the channel closes,
+ * and calls made while disconnected fail fast with an unavailable error.
+ */
+export class RpcClient {
+  private readonly log: Logger;
+  private readonly timeoutMs: number;
+  private channel: Channel | null = null;
+  private readonly pending = new Map<string, Pending>();
+  private nextId = 1;
+  private detach: (() => void) | null = null;
+  private observer: CallObserver | null = null;
+
+  constructor(private readonly opts: RpcClientOptions) {
+    this.log = opts.logger.child({ module: 'rpc-client' });
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+  }
+
+  async start(): Promise<void> {
+    this.detach = await this.opts.broker.attach(async (model) => {
+      const ch = await model.createChannel();
+      await ch.consume(DIRECT_REPLY_TO, (msg) => msg && this.onReply(msg), { noAck: true });
+      ch.on('return', (msg: Message) => this.onReturn(msg));
+      ch.once('close', () => {
+        if (this.channel === ch) this.channel = null;
+        this.failAll(new UnavailableError('connection to the message broker was lost'));
+      });
+      this.channel = ch;
+      return [ch];
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.detach?.();
+    const ch = this.channel;
+    this.channel = null;
+    this.failAll(new UnavailableError('RPC client stopped'));
+    await ch?.close().catch(() => {});
+  }
+
+  observe(observer: CallObserver): void {
+    this.observer = observer;
+  }
+
+  /** A typed view of one service. */
+  bind<C extends Contract>(contract: C): ServiceClient<C> {
+    return new ServiceClient(this, contract);
+  }
+
+  /** Calls `service.method` and resolves with its result or rejects with the typed error. */
+  async call(service: string, method: string, params: unknown, options: CallOptions = {}): Promise<unknown> {
+    const started = performance.now();
+    const full = `${service}.${method}`;
+    const id = String(this.nextId++);
+    const body = JSON.stringify({ jsonrpc: '2.0', id, method: full, params: params ?? {} });
+    try {
+      const reply = (await this.send(service, body, true, options, id)) as {
+        result?: unknown;
+        error?: WireError;
+      };
+      if (reply.error) throw fromWireError(reply.error);
+      this.observer?.(service, method, performance.now() - started, 'ok');
+      return reply.result;
+    } catch (err) {
+      const outcome = err instanceof TimeoutError ? 'timeout' : 'error';
+      this.observer?.(service, method, performance.now() - started, outcome);
+      throw err;
+    }
+  }
+
+  /** Sends a notification (no reply, no delivery guarantee beyond the broker's). */
+  async notify(service: string, method: string, params: unknown, options: CallOptions = {}): Promise<void> {
+    const body = JSON.stringify({ jsonrpc: '2.0', method: `${service}.${method}`, params: params ?? {} });
+    await this.send(service, body, false, options);
+  }
+
+  /**
+   * Sends a raw JSON-RPC body (single or batch) to a service. With `expectReply` it resolves
+   * with the parsed reply; without, it resolves once the request is handed to the broker.
+   */
+  send(
+    service: string,
+    body: string,
+    expectReply: boolean,
+    options: CallOptions = {},
+    correlationId = String(this.nextId++),
+  ): Promise<unknown> {
+    const ch = this.channel;
+    if (!ch) return Promise.reject(new UnavailableError('not connected to the message broker'));
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const headers: Record<string, string | number> = { [HEADER_DEADLINE]: Date.now() + timeoutMs };
+    const traceId = currentTraceId();
+    if (traceId) headers[TRACE_HEADER] = traceId;
+    if (options.caller) {
+      headers[HEADER_USER_ID] = options.caller.userId;
+      headers[HEADER_USERNAME] = options.caller.username;
+    }
+    const queue = this.opts.broker.name(rpcQueue(service));
+    if (!expectReply) {
+      ch.publish('', queue, Buffer.from(body), { headers, expiration: String(timeoutMs), mandatory: true });
+      return Promise.resolve(undefined);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(correlationId);
+        reject(new TimeoutError(`${service} did not answer within ${timeoutMs} ms`, { service, timeoutMs }));
+      }, timeoutMs);
+      this.pending.set(correlationId, { resolve, reject, timer });
+      try {
+        ch.publish('', queue, Buffer.from(body), {
+          correlationId,
+          replyTo: DIRECT_REPLY_TO,
+          expiration: String(timeoutMs),
+          headers,
+          mandatory: true,
+          contentType: 'application/json',
+        });
+      } catch (err) {
+        clearTimeout(timer);
+        this.pending.delete(correlationId);
+        reject(new UnavailableError(`could not send to ${service}: ${(err as Error).message}`));
+      }
+    });
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  private onReply(msg: ConsumeMessage): void {
+    const id = msg.properties.correlationId as string | undefined;
+    const entry = id ? this.pending.get(id) : undefined;
+    if (!entry || !id) return; // a late reply to a call that already timed out
+    this.pending.delete(id);
+    clearTimeout(entry.timer);
+    try {
+      entry.resolve(JSON.parse(msg.content.toString('utf8')));
+    } catch {
+      entry.reject(new AppError(-32700, 'unreadable reply from service'));
+    }
+  }
+
+  /** A mandatory request no queue could take: the service has never been started. */
+  private onReturn(msg: Message): void {
+    const id = msg.properties.correlationId as string | undefined;
+    const entry = id ? this.pending.get(id) : undefined;
+    if (!entry || !id) return;
+    this.pending.delete(id);
+    clearTimeout(entry.timer);
+    entry.reject(new UnavailableError(`no service is listening on ${msg.fields.routingKey}`));
+  }
+
+  private failAll(err: Error): void {
+    if (this.pending.size === 0) return;
+    this.log.warn({ pending: this.pending.size }, 'failing pending calls');
+    for (const [id, entry] of this.pending) {
+      clearTimeout(entry.timer);
+      this.pending.delete(id);
+      entry.reject(err);
+    }
+  }
+}
+
+/** Typed calls to one service, checked against its contract at compile time. */
+export class ServiceClient<C extends Contract> {
+  constructor(
+    private readonly client: RpcClient,
+    readonly contract: C,
+  ) {}
+
+  call<K extends MethodName<C>>(
+    method: K,
+    params: ParamsOf<C, K>,
+    options?: CallOptions,
+  ): Promise<ResultOf<C, K>> {
+    return this.client.call(this.contract.service, method, params, options) as Promise<ResultOf<C, K>>;
+  }
+}

@@ -1,0 +1,173 @@
+import type { Channel, ConsumeMessage } from 'amqplib';
+import jayson from 'jayson/promise/index.js';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { Broker } from '../amqp/broker.js';
+import { AppError, ErrorCodes, InvalidParamsError, toWireError } from '../errors.js';
+import { newTraceId, TRACE_HEADER, withTrace } from '../trace.js';
+import type { CallContext, Caller, Contract, Handlers, MethodSpec } from './contract.js';
+import { HEADER_DEADLINE, HEADER_USER_ID, HEADER_USERNAME, rpcQueue } from './wire.js';
+
+export interface RpcServerOptions<C extends Contract> {
+  broker: Broker;
+  contract: C;
+  handlers: Handlers<C>;
+  logger: Logger;
+  /** Requests one worker holds at once (default 64). */
+  prefetch?: number;
+  /** Largest batch accepted in one message (default 100). */
+  maxBatchLength?: number;
+}
+
+interface JaysonContext {
+  call: CallContext;
+}
+
+/** "field.sub: message; other: message" from a zod error. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'params'}: ${issue.message}`)
+    .join('; ');
+}
+
+/**
+ * Serves one service's contract on its durable request queue `rpc.<service>`. Every worker of
+ * the service consumes the same queue, so starting another worker is all scaling takes.
+ * Bodies are dispatched by jayson (requests, batches, notifications, spec error codes); the
+ * reply goes to `replyTo` with the request's correlation id, and the request is acked after.
+ */
+export class RpcServer<C extends Contract> {
+  private readonly log: Logger;
+  private readonly jayson: jayson.Server;
+  private channel: Channel | null = null;
+  private consumerTag: string | null = null;
+  private detach: (() => void) | null = null;
+  private inFlight = 0;
+  private idle: (() => void) | null = null;
+  private stopping = false;
+
+  constructor(private readonly opts: RpcServerOptions<C>) {
+    this.log = opts.logger.child({ module: 'rpc-server', service: opts.contract.service });
+    const methods: Record<string, jayson.MethodLike> = {};
+    for (const [name, spec] of Object.entries(opts.contract.methods)) {
+      const handler = (opts.handlers as Record<string, (p: unknown, ctx: CallContext) => Promise<unknown>>)[
+        name
+      ];
+      if (!handler) throw new Error(`handler missing for ${opts.contract.service}.${name}`);
+      methods[`${opts.contract.service}.${name}`] = this.wrap(
+        `${opts.contract.service}.${name}`,
+        spec,
+        handler,
+      );
+    }
+    this.jayson = new jayson.Server(methods, {
+      useContext: true,
+      maxBatchLength: opts.maxBatchLength ?? 100,
+    });
+  }
+
+  get queue(): string {
+    return this.opts.broker.name(rpcQueue(this.opts.contract.service));
+  }
+
+  async start(): Promise<void> {
+    this.detach = await this.opts.broker.attach(async (model) => {
+      const ch = await model.createChannel();
+      await ch.assertQueue(this.queue, { durable: true });
+      await ch.prefetch(this.opts.prefetch ?? 64);
+      const { consumerTag } = await ch.consume(this.queue, (msg) => {
+        if (msg) this.onMessage(ch, msg);
+        else this.log.warn('request queue was deleted; re-declaring');
+      });
+      this.channel = ch;
+      this.consumerTag = consumerTag;
+      return [ch];
+    });
+    this.log.info({ queue: this.queue }, 'serving');
+  }
+
+  /** Stops taking requests, finishes and acks the ones in flight, then closes the channel. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.detach?.();
+    const ch = this.channel;
+    if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => {});
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    await ch?.close().catch(() => {});
+    this.channel = null;
+  }
+
+  private onMessage(ch: Channel, msg: ConsumeMessage): void {
+    const headers = msg.properties.headers ?? {};
+    const deadline = Number(headers[HEADER_DEADLINE]);
+    if (Number.isFinite(deadline) && deadline > 0 && Date.now() > deadline) {
+      // The caller has already given up; answering would only waste work.
+      ch.ack(msg);
+      return;
+    }
+    const traceId = typeof headers[TRACE_HEADER] === 'string' ? headers[TRACE_HEADER] : newTraceId();
+    const userId = headers[HEADER_USER_ID];
+    const caller: Caller | undefined =
+      typeof userId === 'string' && userId
+        ? { userId, username: String(headers[HEADER_USERNAME] ?? '') }
+        : undefined;
+    this.inFlight++;
+    withTrace(traceId, () => {
+      const context: JaysonContext = { call: { traceId, caller, log: this.log } };
+      this.jayson
+        .callp(msg.content.toString('utf8') as unknown as jayson.JSONRPCRequestLike, context)
+        .then(
+          (response) => this.reply(ch, msg, response),
+          (errorResponse: unknown) => this.reply(ch, msg, errorResponse),
+        )
+        .catch((err: unknown) => this.log.error({ err }, 'failed to reply'))
+        .finally(() => {
+          try {
+            ch.ack(msg);
+          } catch {
+            // The channel closed under us; the broker requeues the request for another worker.
+          }
+          if (--this.inFlight === 0 && this.idle) this.idle();
+        });
+    });
+  }
+
+  private reply(ch: Channel, msg: ConsumeMessage, response: unknown): void {
+    const { replyTo, correlationId } = msg.properties;
+    if (!replyTo || response === undefined || response === null) return;
+    ch.publish('', replyTo, Buffer.from(JSON.stringify(response)), {
+      correlationId,
+      contentType: 'application/json',
+    });
+  }
+
+  private wrap(
+    fullName: string,
+    spec: MethodSpec,
+    handler: (p: unknown, ctx: CallContext) => Promise<unknown>,
+  ): jayson.MethodLike {
+    return async (params: unknown, context: JaysonContext) => {
+      if (Array.isArray(params)) {
+        throw wire(new InvalidParamsError('params must be an object of named parameters'));
+      }
+      const parsed = spec.params.safeParse(params ?? {});
+      if (!parsed.success)
+        throw wire(new InvalidParamsError(`invalid params: ${describeIssues(parsed.error)}`));
+      const ctx = { ...context.call, log: context.call.log.child({ method: fullName }) };
+      try {
+        return await handler(parsed.data, ctx);
+      } catch (err) {
+        if (!(err instanceof AppError) || err.code === ErrorCodes.INTERNAL) {
+          ctx.log.error({ err }, 'handler failed');
+        }
+        throw wire(err);
+      }
+    };
+  }
+}
+
+/** jayson passes through errors shaped `{code, message, data}`; anything else becomes -32603. */
+function wire(err: unknown): Record<string, unknown> {
+  return { ...toWireError(err) };
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Makes sure RabbitMQ (with the management plugin) and PostgreSQL are installed and running,
+# and that the application's database role and databases exist. Idempotent; used by
+# ./start.sh and .ci/run. Installs from Debian packages where it can (root or sudo).
+set -euo pipefail
+
+DB_USER="${MUSIC_DB_USER:-music}"
+DB_PASSWORD="${MUSIC_DB_PASSWORD:-music}"
+DB_NAMES="${MUSIC_DB_NAMES:-music music_test}"
+
+say() { printf '[infra] %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else return 1
+  fi
+}
+
+apt_install() {
+  say "installing $* from Debian packages"
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq ||
+     ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; then
+    say "could not install $*; run: sudo apt-get update && sudo apt-get install -y $*"
+    exit 1
+  fi
+}
+
+ensure_rabbitmq() {
+  command -v rabbitmq-server >/dev/null 2>&1 || apt_install rabbitmq-server
+  if ! as_root rabbitmqctl -q status >/dev/null 2>&1; then
+    say "starting RabbitMQ"
+    as_root rabbitmq-server -detached >/dev/null 2>&1 || true
+    as_root rabbitmqctl -q await_startup --timeout 120 >/dev/null
+  fi
+  if ! as_root rabbitmq-plugins list -q -e -m 2>/dev/null | grep -qx rabbitmq_management; then
+    say "enabling the RabbitMQ management plugin"
+    as_root rabbitmq-plugins enable -q rabbitmq_management >/dev/null
+  fi
+}
+
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1; }
+
+ensure_postgres() {
+  command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql
+  if ! pg_ready; then
+    local version
+    version="$(ls /etc/postgresql | sort -V | tail -1)"
+    say "starting PostgreSQL $version"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start >/dev/null 2>&1 ||
+      as_root pg_ctlcluster "$version" main start
+    for _ in $(seq 1 60); do pg_ready && break; sleep 0.5; done
+    pg_ready || { say "PostgreSQL did not come up"; exit 1; }
+  fi
+}
+
+# psql as the database superuser: over TCP where trust auth allows it, else as the postgres OS user.
+psql_admin() {
+  if psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1; then
+    psql -h 127.0.0.1 -U postgres -d postgres -v ON_ERROR_STOP=1 -Atq "$@"
+  elif [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- psql -d postgres -v ON_ERROR_STOP=1 -Atq "$@"
+  else
+    sudo -u postgres psql -d postgres -v ON_ERROR_STOP=1 -Atq "$@"
+  fi
+}
+
+ensure_databases() {
+  if [ "$(psql_admin -c "select 1 from pg_roles where rolname = '$DB_USER'")" != 1 ]; then
+    say "creating database role $DB_USER"
+    psql_admin -c "create role $DB_USER login createdb password '$DB_PASSWORD'"
+  fi
+  for db in $DB_NAMES; do
+    if [ "$(psql_admin -c "select 1 from pg_database where datname = '$db'")" != 1 ]; then
+      say "creating database $db"
+      psql_admin -c "create database $db owner $DB_USER"
+    fi
+  done
+}
+
+ensure_rabbitmq
+ensure_postgres
+ensure_databases
+say "RabbitMQ and PostgreSQL are ready"

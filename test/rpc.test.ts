@@ -1,0 +1,242 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { Broker } from '../common/amqp/broker.js';
+import {
+  ConflictError,
+  ErrorCodes,
+  InvalidParamsError,
+  NotFoundError,
+  TimeoutError,
+  UnavailableError,
+} from '../common/errors.js';
+import { RpcClient } from '../common/rpc/client.js';
+import { defineContract, method } from '../common/rpc/contract.js';
+import { RpcServer } from '../common/rpc/server.js';
+import { currentTraceId, withTrace } from '../common/trace.js';
+import {
+  cleanupBroker,
+  closeConnections,
+  connectBroker,
+  eventually,
+  namespace,
+  silentLogger,
+  sleep,
+} from './support/env.js';
+
+const mathContract = defineContract('math', {
+  add: method(z.object({ a: z.number(), b: z.number() })).returns<{ sum: number }>(),
+  find: method(z.object({ id: z.string().min(1) })).returns<{ id: string }>(),
+  slow: method(z.object({ ms: z.number().int().min(0) })).returns<{ worker: string }>(),
+  whoami: method(z.object({})).returns<{ traceId: string | undefined; user: string | undefined }>(),
+  bump: method(z.object({ n: z.number() })).returns<null>(),
+});
+
+function handlersFor(worker: string, seen: number[] = []) {
+  return {
+    add: async ({ a, b }: { a: number; b: number }) => ({ sum: a + b }),
+    find: async ({ id }: { id: string }) => {
+      if (id === 'taken') throw new ConflictError('id is taken', { id });
+      throw new NotFoundError(`no thing ${id}`);
+    },
+    slow: async ({ ms }: { ms: number }) => {
+      await sleep(ms);
+      return { worker };
+    },
+    whoami: async (_: unknown, ctx: { traceId: string; caller?: { username: string } | undefined }) => ({
+      traceId: currentTraceId() ?? ctx.traceId,
+      user: ctx.caller?.username,
+    }),
+    bump: async ({ n }: { n: number }) => {
+      seen.push(n);
+      return null;
+    },
+  };
+}
+
+describe('JSON-RPC over RabbitMQ', () => {
+  let ns: string;
+  let broker: Broker;
+  let client: RpcClient;
+  const servers: RpcServer<typeof mathContract>[] = [];
+  const extraBrokers: Broker[] = [];
+
+  async function startServer(worker = 'w1', seen?: number[], prefetch?: number) {
+    const b = await connectBroker(ns, `server-${worker}`);
+    extraBrokers.push(b);
+    const server = new RpcServer({
+      broker: b,
+      contract: mathContract,
+      handlers: handlersFor(worker, seen),
+      logger: silentLogger,
+      ...(prefetch ? { prefetch } : {}),
+    });
+    await server.start();
+    servers.push(server);
+    return server;
+  }
+
+  beforeEach(async () => {
+    ns = namespace('rpc');
+    broker = await connectBroker(ns, 'client');
+    client = new RpcClient({ broker, logger: silentLogger, timeoutMs: 2000 });
+    await client.start();
+  });
+
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await s.stop();
+    await client.stop();
+    await broker.close();
+    for (const b of extraBrokers.splice(0)) await b.close();
+    await cleanupBroker(ns);
+  });
+
+  it('round-trips a typed call', async () => {
+    await startServer();
+    const math = client.bind(mathContract);
+    await expect(math.call('add', { a: 2, b: 3 })).resolves.toEqual({ sum: 5 });
+  });
+
+  it('answers a batch with one response per request, skipping notifications', async () => {
+    const seen: number[] = [];
+    await startServer('w1', seen);
+    const body = JSON.stringify([
+      { jsonrpc: '2.0', id: 1, method: 'math.add', params: { a: 1, b: 1 } },
+      { jsonrpc: '2.0', method: 'math.bump', params: { n: 7 } },
+      { jsonrpc: '2.0', id: 2, method: 'math.nope', params: {} },
+      { jsonrpc: '2.0', id: 3, method: 'math.add', params: { a: 'x', b: 1 } },
+    ]);
+    const reply = (await client.send('math', body, true)) as Array<{
+      id: number;
+      result?: unknown;
+      error?: { code: number };
+    }>;
+    expect(reply).toHaveLength(3);
+    expect(reply.find((r) => r.id === 1)?.result).toEqual({ sum: 2 });
+    expect(reply.find((r) => r.id === 2)?.error?.code).toBe(ErrorCodes.METHOD_NOT_FOUND);
+    expect(reply.find((r) => r.id === 3)?.error?.code).toBe(ErrorCodes.INVALID_PARAMS);
+    await eventually(() => seen.includes(7));
+  });
+
+  it('runs notifications without replying', async () => {
+    const seen: number[] = [];
+    await startServer('w1', seen);
+    await client.notify('math', 'bump', { n: 42 });
+    await eventually(() => seen.includes(42));
+    expect(client.pendingCount).toBe(0);
+  });
+
+  it('answers an unknown method with -32601', async () => {
+    await startServer();
+    await expect(client.call('math', 'divide', { a: 1 })).rejects.toMatchObject({
+      code: ErrorCodes.METHOD_NOT_FOUND,
+    });
+  });
+
+  it('answers bad params with -32602 naming the field', async () => {
+    await startServer();
+    const err = await client.call('math', 'add', { a: 1, b: 'two' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidParamsError);
+    expect((err as Error).message).toMatch(/\bb\b.*number/);
+    const positional = await client.send(
+      'math',
+      '{"jsonrpc":"2.0","id":9,"method":"math.add","params":[1,2]}',
+      true,
+    );
+    expect(positional).toMatchObject({ error: { code: -32602 } });
+  });
+
+  it('rebuilds domain errors with their code and data on the caller side', async () => {
+    await startServer();
+    const math = client.bind(mathContract);
+    const notFound = await math.call('find', { id: 'x' }).catch((e: unknown) => e);
+    expect(notFound).toBeInstanceOf(NotFoundError);
+    const conflict = await math.call('find', { id: 'taken' }).catch((e: unknown) => e);
+    expect(conflict).toBeInstanceOf(ConflictError);
+    expect((conflict as ConflictError).data).toEqual({ id: 'taken' });
+    expect((conflict as Error).stack).not.toMatch(/handlersFor/);
+  });
+
+  it('answers malformed JSON with a parse error', async () => {
+    await startServer();
+    await expect(client.send('math', '{"jsonrpc": "2.0", "method"', true)).resolves.toMatchObject({
+      error: { code: ErrorCodes.PARSE_ERROR },
+      id: null,
+    });
+  });
+
+  it('times out with a typed error when no worker answers, and the broker drops the request', async () => {
+    const server = await startServer();
+    await server.stop(); // the queue exists, but nobody consumes it
+    servers.length = 0;
+    const started = Date.now();
+    const err = await client.call('math', 'add', { a: 1, b: 2 }, { timeoutMs: 300 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(client.pendingCount).toBe(0);
+    const ch = await broker.channel();
+    await eventually(async () => (await ch.checkQueue(`${ns}.rpc.math`)).messageCount === 0, 3000);
+    await ch.close();
+  });
+
+  it('fails fast when no service queue exists', async () => {
+    const started = Date.now();
+    await expect(client.call('nothing', 'here', {}, { timeoutMs: 3000 })).rejects.toBeInstanceOf(
+      UnavailableError,
+    );
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('shares the load between two workers on one queue', async () => {
+    await startServer('w1', undefined, 4);
+    await startServer('w2', undefined, 4);
+    const math = client.bind(mathContract);
+    const results = await Promise.all(Array.from({ length: 40 }, () => math.call('slow', { ms: 20 })));
+    const byWorker = new Map<string, number>();
+    for (const r of results) byWorker.set(r.worker, (byWorker.get(r.worker) ?? 0) + 1);
+    expect(byWorker.get('w1')).toBeGreaterThan(5);
+    expect(byWorker.get('w2')).toBeGreaterThan(5);
+  });
+
+  it('carries the trace id and the caller to the handler', async () => {
+    await startServer();
+    const math = client.bind(mathContract);
+    const result = await withTrace('trace-123', () =>
+      math.call('whoami', {}, { caller: { userId: 'u1', username: 'ada' } }),
+    );
+    expect(result).toEqual({ traceId: 'trace-123', user: 'ada' });
+  });
+
+  it('rejects every pending call at once when the connection drops, then recovers', async () => {
+    await startServer();
+    const math = client.bind(mathContract);
+    const settled = Promise.allSettled(
+      Array.from({ length: 5 }, () => math.call('slow', { ms: 1000 }, { timeoutMs: 10_000 })),
+    );
+    await sleep(100);
+    const started = Date.now();
+    expect(await closeConnections(`client:${ns}`)).toBe(1);
+    const outcomes = await settled;
+    expect(Date.now() - started).toBeLessThan(2000);
+    for (const o of outcomes) {
+      expect(o.status).toBe('rejected');
+      expect((o as PromiseRejectedResult).reason).toBeInstanceOf(UnavailableError);
+    }
+    // The connection comes back by itself and calls work again.
+    await eventually(
+      async () => (await math.call('add', { a: 1, b: 1 }).catch(() => null))?.sum === 2,
+      10_000,
+      100,
+    );
+  });
+
+  it('keeps serving after the server connection is force-closed', async () => {
+    await startServer('w1');
+    const math = client.bind(mathContract);
+    expect(await closeConnections(`server-w1:${ns}`)).toBe(1);
+    await eventually(
+      async () => (await math.call('add', { a: 2, b: 2 }).catch(() => null))?.sum === 4,
+      10_000,
+      100,
+    );
+  });
+});

@@ -1,0 +1,100 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import pino from 'pino';
+import { Broker } from '../../common/amqp/broker.js';
+import { type Config, loadConfig } from '../../common/config.js';
+import { createPool, type Pool } from '../../common/db/pool.js';
+
+const run = promisify(execFile);
+
+export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+/** Tests use their own database so they never touch a running system's data. */
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgres://music:music@127.0.0.1:5432/music_test';
+
+export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+/** A unique, lower-case prefix for one test's queues, exchanges and schemas. */
+export function namespace(label = 't'): string {
+  return `${label}_${randomBytes(4).toString('hex')}`;
+}
+
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return Object.freeze({
+    ...loadConfig({ ...process.env, DATABASE_URL: TEST_DATABASE_URL, AMQP_URL }),
+    ...overrides,
+  });
+}
+
+export function connectBroker(ns: string, name = 'test'): Promise<Broker> {
+  return Broker.connect({ url: AMQP_URL, name: `${name}:${ns}`, logger: silentLogger, namespace: ns });
+}
+
+export function testPool(schema: string): Pool {
+  return createPool({ url: TEST_DATABASE_URL, schema, max: 5 });
+}
+
+/** Deletes every queue and exchange whose name starts with the namespace. */
+export async function cleanupBroker(ns: string): Promise<void> {
+  const [queues, exchanges] = await Promise.all([
+    rabbitmqctl(['list_queues', '-q', '--no-table-headers', 'name']),
+    rabbitmqctl(['list_exchanges', '-q', '--no-table-headers', 'name']),
+  ]);
+  const mine = (out: string) =>
+    out
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((n) => n.startsWith(`${ns}.`));
+  const broker = await Broker.connect({ url: AMQP_URL, name: 'cleanup', logger: silentLogger });
+  try {
+    const ch = await broker.channel();
+    for (const q of mine(queues)) await ch.deleteQueue(q);
+    for (const e of mine(exchanges)) await ch.deleteExchange(e);
+    await ch.close();
+  } finally {
+    await broker.close();
+  }
+}
+
+export async function rabbitmqctl(args: string[]): Promise<string> {
+  const { stdout } = await run('rabbitmqctl', args, { timeout: 30_000 });
+  return stdout;
+}
+
+/** Force-closes the broker connections whose name contains `fragment`, as a broker restart would. */
+export async function closeConnections(fragment: string): Promise<number> {
+  const out = await rabbitmqctl(['list_connections', '-q', '--no-table-headers', 'pid', 'client_properties']);
+  let closed = 0;
+  for (const line of out.split('\n')) {
+    const m = /^(<[^>]+>)\s+.*\{"connection_name","([^"]*)"\}/.exec(line);
+    if (m?.[2]?.includes(fragment)) {
+      await rabbitmqctl(['close_connection', m[1]!, 'test: simulated broker failure']);
+      closed++;
+    }
+  }
+  return closed;
+}
+
+/** Polls `check` until it returns a truthy value or the time runs out. */
+export async function eventually<T>(
+  check: () => Promise<T> | T,
+  timeoutMs = 10_000,
+  everyMs = 50,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+      last = value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > until) throw new Error(`condition not met in ${timeoutMs} ms (last: ${String(last)})`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
