@@ -12,6 +12,17 @@ export interface Play {
   source: string;
 }
 
+/** One entry of the retained play log, in the order it was stored (`seq`). */
+export interface LoggedPlay {
+  seq: number;
+  eventId: string;
+  userId: string;
+  trackId: string;
+  playedAt: string;
+  msPlayed: number;
+  source: string;
+}
+
 export const historyContract = defineContract('history', {
   /** The caller's last plays, newest first (or `userId`'s, for internal callers without a caller). */
   recent: method(
@@ -20,5 +31,17 @@ export const historyContract = defineContract('history', {
       userId: z.string().max(64).optional(),
     }),
   ).returns<Play[]>(),
+  /**
+   * Internal (the gateway does not expose it): pages through the retained play log in `seq`
+   * order, for rebuilding statistics: plays with `seq > afterSeq`, and when `eventIds` is
+   * given only those events.
+   */
+  export: method(
+    z.strictObject({
+      afterSeq: z.number().int().min(0).default(0),
+      limit: z.number().int().min(1).max(5000).default(1000),
+      eventIds: z.array(z.uuid()).max(5000).optional(),
+    }),
+  ).returns<LoggedPlay[]>(),
 });
 export type HistoryContract = typeof historyContract;

@@ -49,6 +49,7 @@ export interface ConsumerCounters {
 }
 
 interface Item<T> {
+  ch: ConfirmChannel;
   msg: ConsumeMessage;
   event: EventEnvelope<T>;
 }
@@ -112,7 +113,8 @@ export class EventConsumer<T> {
       ch.once('close', () => {
         if (this.channel === ch) this.channel = null;
         // Unacked deliveries go back to the queue with the channel; forget them here.
-        this.buffer = this.buffer.filter((item) => item.msg.fields.deliveryTag < 0);
+        this.buffer = this.buffer.filter((item) => item.ch !== ch);
+        this.settleIdle();
       });
       this.channel = ch;
       this.consumerTag = consumerTag;
@@ -147,7 +149,7 @@ export class EventConsumer<T> {
       this.deadLetter(ch, msg, event, attemptOf(msg)).finally(() => this.done());
       return;
     }
-    this.buffer.push({ msg, event });
+    this.buffer.push({ ch, msg, event });
     if (this.buffer.length >= (this.opts.batchSize ?? 1)) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.opts.batchWaitMs ?? 5);
   }
@@ -172,16 +174,21 @@ export class EventConsumer<T> {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    const ch = this.channel;
-    if (this.buffer.length === 0 || !ch) return;
+    if (this.buffer.length === 0) return;
     const batch = this.buffer;
     this.buffer = [];
     this.inFlight++;
-    this.process(ch, batch).finally(() => this.done());
+    // Deliveries arrive (and are buffered) on the channel that carried them, which may be
+    // announced before `consume` itself resolves: always ack on that channel.
+    this.process(batch[0]!.ch, batch).finally(() => this.done());
   }
 
   private done(): void {
     this.inFlight--;
+    this.settleIdle();
+  }
+
+  private settleIdle(): void {
     if (this.inFlight === 0 && this.buffer.length === 0) {
       for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
