@@ -1,0 +1,5 @@
+export { type ImportSummary, importFolder } from './import.js';
+export { mediaRoot } from './media.js';
+export { describeSeed, type SeedReport, seedCatalog } from './seed/seed.js';
+export { catalogService } from './service.js';
+export { normalizeText } from './text.js';

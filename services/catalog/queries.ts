@@ -1,0 +1,123 @@
+import type { Album, Artist, Track } from '../../common/contracts/catalog.js';
+import type { Queryable } from '../../common/index.js';
+
+/**
+ * The read side: one SELECT per kind of row, shared by every method that returns it, so a
+ * Track looks the same whether it comes from getAlbum, search or topTracks.
+ */
+
+export const ARTIST_SELECT = `
+  SELECT ar.id, ar.name, (SELECT count(*)::int FROM albums WHERE artist_id = ar.id) AS album_count
+  FROM artists ar`;
+
+export const ALBUM_SELECT = `
+  SELECT al.id, al.title, al.artist_id, ar.name AS artist_name, al.year, al.genre, al.cover_color,
+         al.created_at, agg.track_count, agg.duration_ms
+  FROM albums al
+  JOIN artists ar ON ar.id = al.artist_id
+  CROSS JOIN LATERAL (
+    SELECT count(*)::int AS track_count, coalesce(sum(t.duration_ms), 0)::float8 AS duration_ms
+    FROM tracks t WHERE t.album_id = al.id
+  ) agg`;
+
+export const TRACK_SELECT = `
+  SELECT t.id, t.title, t.album_id, al.title AS album_title, al.artist_id, ar.name AS artist_name,
+         t.number, t.duration_ms, al.genre, al.year, t.mime_type, t.size_bytes::float8 AS size_bytes
+  FROM tracks t
+  JOIN albums al ON al.id = t.album_id
+  JOIN artists ar ON ar.id = al.artist_id`;
+
+export const ARTIST_ORDER = 'ar.search_name, ar.name, ar.id';
+export const ALBUM_ORDER = 'al.search_name, al.title, al.id';
+export const TRACK_ORDER = 'ar.search_name, al.search_name, al.id, t.number NULLS LAST, t.search_name, t.id';
+/** The order of tracks within one album. */
+export const ALBUM_TRACK_ORDER = 't.number NULLS LAST, t.search_name, t.id';
+
+interface ArtistRow {
+  id: string;
+  name: string;
+  album_count: number;
+}
+
+interface AlbumRow {
+  id: string;
+  title: string;
+  artist_id: string;
+  artist_name: string;
+  year: number | null;
+  genre: string | null;
+  cover_color: string;
+  created_at: Date;
+  track_count: number;
+  duration_ms: number;
+}
+
+interface TrackRow {
+  id: string;
+  title: string;
+  album_id: string;
+  album_title: string;
+  artist_id: string;
+  artist_name: string;
+  number: number | null;
+  duration_ms: number;
+  genre: string | null;
+  year: number | null;
+  mime_type: string;
+  size_bytes: number;
+}
+
+export const toArtist = (r: ArtistRow): Artist => ({ id: r.id, name: r.name, albumCount: r.album_count });
+
+export const toAlbum = (r: AlbumRow): Album => ({
+  id: r.id,
+  title: r.title,
+  artistId: r.artist_id,
+  artistName: r.artist_name,
+  year: r.year,
+  genre: r.genre,
+  coverColor: r.cover_color,
+  trackCount: r.track_count,
+  durationMs: r.duration_ms,
+  createdAt: r.created_at.toISOString(),
+});
+
+export const toTrack = (r: TrackRow): Track => ({
+  id: r.id,
+  title: r.title,
+  albumId: r.album_id,
+  albumTitle: r.album_title,
+  artistId: r.artist_id,
+  artistName: r.artist_name,
+  number: r.number,
+  durationMs: r.duration_ms,
+  genre: r.genre,
+  year: r.year,
+  mimeType: r.mime_type,
+  sizeBytes: r.size_bytes,
+});
+
+export async function queryArtists(db: Queryable, sql: string, params: unknown[]): Promise<Artist[]> {
+  return (await db.query<ArtistRow>(sql, params)).rows.map(toArtist);
+}
+
+export async function queryAlbums(db: Queryable, sql: string, params: unknown[]): Promise<Album[]> {
+  return (await db.query<AlbumRow>(sql, params)).rows.map(toAlbum);
+}
+
+export async function queryTracks(db: Queryable, sql: string, params: unknown[]): Promise<Track[]> {
+  return (await db.query<TrackRow>(sql, params)).rows.map(toTrack);
+}
+
+/** Tracks by id, in the order asked (repeats kept); unknown ids are left out. */
+export async function tracksByIds(db: Queryable, ids: readonly string[]): Promise<Track[]> {
+  if (ids.length === 0) return [];
+  const found = await queryTracks(db, `${TRACK_SELECT} WHERE t.id = ANY($1::text[])`, [[...new Set(ids)]]);
+  const byId = new Map(found.map((t) => [t.id, t]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
+export async function count(db: Queryable, sql: string, params: unknown[]): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${sql}) counted`, params);
+  return rows[0]?.n ?? 0;
+}

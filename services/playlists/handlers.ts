@@ -1,0 +1,206 @@
+import type { CatalogContract } from '../../common/contracts/catalog.js';
+import { EventTypes, type PlaylistChanged } from '../../common/contracts/events.js';
+import type { PlaylistDetail, PlaylistsContract } from '../../common/contracts/playlists.js';
+import { enqueueEvent } from '../../common/db/outbox.js';
+import { type Pool, type PoolClient, withTransaction } from '../../common/db/pool.js';
+import { ForbiddenError, InvalidInputError, NotFoundError, UnauthorizedError } from '../../common/errors.js';
+import type { ServiceClient } from '../../common/rpc/client.js';
+import type { CallContext, Caller, Handlers } from '../../common/rpc/contract.js';
+import {
+  deletePlaylist,
+  type EntryRow,
+  findPlaylist,
+  insertEntries,
+  insertPlaylist,
+  listEntries,
+  listPlaylists,
+  moveEntry,
+  type PlaylistRow,
+  refreshTotals,
+  removeEntry,
+  toPlaylist,
+  updatePlaylist,
+} from './store.js';
+import { TrackLookup } from './tracks.js';
+
+/** Largest playlist; keeps every position addressable and every reply a sane size. */
+export const MAX_PLAYLIST_TRACKS = 10_000;
+
+export interface PlaylistsHandlerOptions {
+  pool: Pool;
+  catalog: ServiceClient<CatalogContract>;
+}
+
+function requireCaller(ctx: CallContext): Caller {
+  if (!ctx.caller) throw new UnauthorizedError('log in first');
+  return ctx.caller;
+}
+
+/** A private playlist of someone else answers exactly like a missing one, so its existence does not leak. */
+function readable(row: PlaylistRow | null, caller: Caller, id: string): PlaylistRow {
+  if (!row || (!row.public && row.owner_id !== caller.userId)) throw new NotFoundError(`no playlist ${id}`);
+  return row;
+}
+
+function writable(row: PlaylistRow | null, caller: Caller, id: string): PlaylistRow {
+  const visible = readable(row, caller, id);
+  if (visible.owner_id !== caller.userId) throw new ForbiddenError('only its owner may change this playlist');
+  return visible;
+}
+
+/** Positions address existing entries; with `end`, also the slot just past the last one. */
+function checkPosition(position: number, count: number, what: string, end = false): void {
+  if (position > count || (position === count && !end)) {
+    throw new InvalidInputError(`${what} ${position} is out of range: the playlist has ${count} tracks`, {
+      position,
+      trackCount: count,
+    });
+  }
+}
+
+function changed(client: PoolClient, row: PlaylistRow, change: PlaylistChanged['change']) {
+  return enqueueEvent<PlaylistChanged>(client, EventTypes.PLAYLIST_CHANGED, {
+    playlistId: row.id,
+    ownerId: row.owner_id,
+    change,
+    ...(change === 'deleted' ? {} : { trackCount: row.track_count }),
+  });
+}
+
+export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): Handlers<PlaylistsContract> {
+  /**
+   * Entries with their catalog details. Tracks the catalog no longer has are left out; the
+   * others keep their stored positions, so positions still address the right entries.
+   */
+  async function detail(row: PlaylistRow, entries: EntryRow[], lookup: TrackLookup): Promise<PlaylistDetail> {
+    await lookup.load(entries.map((e) => e.track_id));
+    const tracks = entries.flatMap((e) => {
+      const track = lookup.get(e.track_id);
+      return track ? [{ position: e.position, track }] : [];
+    });
+    return { ...toPlaylist(row), tracks };
+  }
+
+  /**
+   * Runs one change to a playlist's entries. The catalog is asked first, outside the
+   * transaction (for the new tracks and the current ones, in one go), so an unknown track or
+   * an unavailable catalog fails before anything changes, and no row lock is held across an
+   * RPC. The transaction then locks the playlist row, so concurrent edits from any worker
+   * apply one after another, re-checks ownership, edits, and records the event.
+   */
+  async function editTracks(
+    id: string,
+    caller: Caller,
+    newTrackIds: readonly string[],
+    edit: (client: PoolClient, row: PlaylistRow, lookup: TrackLookup) => Promise<void>,
+  ): Promise<PlaylistDetail> {
+    writable(await findPlaylist(pool, id), caller, id);
+    const lookup = new TrackLookup(catalog);
+    const current = await listEntries(pool, id);
+    await lookup.load([...current.map((e) => e.track_id), ...newTrackIds]);
+    lookup.requireKnown(newTrackIds);
+    const { row, entries } = await withTransaction(pool, async (client) => {
+      const locked = writable(await findPlaylist(client, id, true), caller, id);
+      await edit(client, locked, lookup);
+      const updated = await refreshTotals(client, id);
+      await changed(client, updated, 'tracks');
+      return { row: updated, entries: await listEntries(client, id) };
+    });
+    return detail(row, entries, lookup);
+  }
+
+  /** Changes a playlist's own fields (name, visibility) under the row lock. */
+  function editFields(id: string, caller: Caller, fields: { name?: string; public?: boolean }) {
+    return withTransaction(pool, async (client) => {
+      writable(await findPlaylist(client, id, true), caller, id);
+      const updated = await updatePlaylist(client, id, fields);
+      await changed(client, updated, fields.name !== undefined ? 'renamed' : 'visibility');
+      return toPlaylist(updated);
+    });
+  }
+
+  const newEntries = (trackIds: readonly string[], lookup: TrackLookup) =>
+    trackIds.map((trackId) => ({ trackId, durationMs: lookup.get(trackId)?.durationMs ?? 0 }));
+
+  return {
+    async create(params, ctx) {
+      const caller = requireCaller(ctx);
+      const trackIds = params.trackIds ?? [];
+      const lookup = new TrackLookup(catalog);
+      await lookup.load(trackIds);
+      lookup.requireKnown(trackIds);
+      const { row, entries } = await withTransaction(pool, async (client) => {
+        const created = await insertPlaylist(client, {
+          ownerId: caller.userId,
+          ownerName: caller.username,
+          name: params.name,
+          public: params.public,
+        });
+        if (trackIds.length > 0) await insertEntries(client, created.id, 0, newEntries(trackIds, lookup));
+        const updated = await refreshTotals(client, created.id);
+        await changed(client, updated, 'created');
+        return { row: updated, entries: await listEntries(client, created.id) };
+      });
+      return detail(row, entries, lookup);
+    },
+
+    async list({ ownerId }, ctx) {
+      const caller = requireCaller(ctx);
+      const owner = ownerId ?? caller.userId;
+      const rows = await listPlaylists(pool, owner, owner !== caller.userId);
+      return rows.map(toPlaylist);
+    },
+
+    async get({ id }, ctx) {
+      const caller = requireCaller(ctx);
+      const row = readable(await findPlaylist(pool, id), caller, id);
+      return detail(row, await listEntries(pool, id), new TrackLookup(catalog));
+    },
+
+    async rename({ id, name }, ctx) {
+      return editFields(id, requireCaller(ctx), { name });
+    },
+
+    async setPublic({ id, public: isPublic }, ctx) {
+      return editFields(id, requireCaller(ctx), { public: isPublic });
+    },
+
+    async delete({ id }, ctx) {
+      const caller = requireCaller(ctx);
+      await withTransaction(pool, async (client) => {
+        const row = writable(await findPlaylist(client, id, true), caller, id);
+        await deletePlaylist(client, id);
+        await changed(client, row, 'deleted');
+      });
+      return { deleted: true };
+    },
+
+    async addTracks({ id, trackIds, position }, ctx) {
+      return editTracks(id, requireCaller(ctx), trackIds, async (client, row, lookup) => {
+        const at = position ?? row.track_count;
+        checkPosition(at, row.track_count, 'position', true);
+        if (row.track_count + trackIds.length > MAX_PLAYLIST_TRACKS) {
+          throw new InvalidInputError(`a playlist holds at most ${MAX_PLAYLIST_TRACKS} tracks`, {
+            trackCount: row.track_count,
+          });
+        }
+        await insertEntries(client, id, at, newEntries(trackIds, lookup));
+      });
+    },
+
+    async removeTrack({ id, position }, ctx) {
+      return editTracks(id, requireCaller(ctx), [], async (client, row) => {
+        checkPosition(position, row.track_count, 'position');
+        await removeEntry(client, id, position);
+      });
+    },
+
+    async moveTrack({ id, from, to }, ctx) {
+      return editTracks(id, requireCaller(ctx), [], async (client, row) => {
+        checkPosition(from, row.track_count, 'from');
+        checkPosition(to, row.track_count, 'to');
+        await moveEntry(client, id, from, to);
+      });
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import type { CatalogContract, Track } from '../../common/contracts/catalog.js';
+import { isAppError, NotFoundError, UnavailableError } from '../../common/errors.js';
+import type { ServiceClient } from '../../common/rpc/client.js';
+
+/** The most ids `catalog.getTracks` takes in one call. */
+const BATCH = 1000;
+
+/**
+ * Track details from the catalog for one request: ids are fetched once, in as few
+ * `getTracks` calls as the ids need (one unless a playlist has over 1000 distinct tracks),
+ * and remembered for the rest of the request.
+ */
+export class TrackLookup {
+  private readonly known = new Map<string, Track>();
+
+  constructor(private readonly catalog: ServiceClient<CatalogContract>) {}
+
+  /** Fetches the ids not yet known. Throws UnavailableError when the catalog does not answer. */
+  async load(ids: Iterable<string>): Promise<void> {
+    const missing = [...new Set(ids)].filter((id) => !this.known.has(id));
+    const batches: string[][] = [];
+    for (let i = 0; i < missing.length; i += BATCH) batches.push(missing.slice(i, i + BATCH));
+    try {
+      const results = await Promise.all(
+        batches.map((batch) => this.catalog.call('getTracks', { ids: batch })),
+      );
+      for (const track of results.flat()) this.known.set(track.id, track);
+    } catch (err) {
+      if (isAppError(err, 'UNAVAILABLE') || isAppError(err, 'TIMEOUT')) {
+        throw new UnavailableError('the catalog is not available right now; try again shortly');
+      }
+      throw err;
+    }
+  }
+
+  get(id: string): Track | undefined {
+    return this.known.get(id);
+  }
+
+  /** Throws NotFoundError naming the loaded ids the catalog does not know. */
+  requireKnown(ids: readonly string[]): void {
+    const unknown = [...new Set(ids.filter((id) => !this.known.has(id)))];
+    if (unknown.length > 0) {
+      const named = unknown.slice(0, 10).join(', ');
+      const more = unknown.length > 10 ? ` and ${unknown.length - 10} more` : '';
+      throw new NotFoundError(`unknown track${unknown.length > 1 ? 's' : ''}: ${named}${more}`, {
+        trackIds: unknown,
+      });
+    }
+  }
+}

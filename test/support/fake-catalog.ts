@@ -1,0 +1,156 @@
+import type { Broker } from '../../common/amqp/broker.js';
+import type { Album, Artist, CatalogContract, Track } from '../../common/contracts/catalog.js';
+import { catalogContract } from '../../common/contracts/catalog.js';
+import { NotFoundError } from '../../common/errors.js';
+import type { Handlers } from '../../common/rpc/contract.js';
+import { RpcServer } from '../../common/rpc/server.js';
+import { silentLogger } from './env.js';
+
+/**
+ * An in-memory catalog serving the real catalog contract on the test namespace's
+ * `rpc.catalog` queue, for services that call the catalog (playlists, gateway) in tests.
+ * Two artists, three albums, six tracks; ids are stable (`t1`..`t6`).
+ */
+export interface FakeCatalogData {
+  artists: Artist[];
+  albums: Album[];
+  tracks: Track[];
+}
+
+function track(
+  n: number,
+  title: string,
+  album: Album,
+  durationMs: number,
+  genre: string | null = album.genre,
+): Track {
+  return {
+    id: `t${n}`,
+    title,
+    albumId: album.id,
+    albumTitle: album.title,
+    artistId: album.artistId,
+    artistName: album.artistName,
+    number: n,
+    durationMs,
+    genre,
+    year: album.year,
+    mimeType: 'audio/wav',
+    sizeBytes: Math.round(durationMs * 88.2),
+  };
+}
+
+export function fakeCatalogData(): FakeCatalogData {
+  const artists: Artist[] = [
+    { id: 'ar1', name: 'The Blue Notes', albumCount: 2 },
+    { id: 'ar2', name: 'Quiet Engines', albumCount: 1 },
+  ];
+  const album = (id: string, title: string, artist: Artist, year: number, genre: string): Album => ({
+    id,
+    title,
+    artistId: artist.id,
+    artistName: artist.name,
+    year,
+    genre,
+    coverColor: '#3a6ea5',
+    trackCount: 0,
+    durationMs: 0,
+    createdAt: new Date(Date.UTC(2024, 0, year - 2000)).toISOString(),
+  });
+  const albums = [
+    album('al1', 'Blue Morning', artists[0]!, 2019, 'Jazz'),
+    album('al2', 'Blue Evening', artists[0]!, 2021, 'Jazz'),
+    album('al3', 'Idle Hum', artists[1]!, 2020, 'Ambient'),
+  ];
+  const tracks = [
+    track(1, 'First Light', albums[0]!, 181_000),
+    track(2, 'Coffee Steam', albums[0]!, 203_500),
+    track(3, 'Dusk', albums[1]!, 240_250),
+    track(4, 'Night Bus', albums[1]!, 199_000),
+    track(5, 'Fan Noise', albums[2]!, 320_000),
+    track(6, 'Server Room', albums[2]!, 95_000),
+  ];
+  for (const a of albums) {
+    const own = tracks.filter((t) => t.albumId === a.id);
+    a.trackCount = own.length;
+    a.durationMs = own.reduce((sum, t) => sum + t.durationMs, 0);
+  }
+  return { artists, albums, tracks };
+}
+
+function page<T>(items: T[], limit: number, offset: number) {
+  return { items: items.slice(offset, offset + limit), total: items.length, limit, offset };
+}
+
+export function fakeCatalogHandlers(data: FakeCatalogData = fakeCatalogData()): Handlers<CatalogContract> {
+  const { artists, albums, tracks } = data;
+  const need = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new NotFoundError(`no ${what}`);
+    return value;
+  };
+  const byGenre = <T extends { genre: string | null }>(items: T[], genre?: string) =>
+    genre ? items.filter((i) => i.genre?.toLowerCase() === genre.toLowerCase()) : items;
+  const matches = (text: string, q: string) => text.toLowerCase().includes(q.toLowerCase());
+  return {
+    listArtists: async ({ limit, offset }) => page(artists, limit, offset),
+    getArtist: async ({ id }) => ({
+      ...need(
+        artists.find((a) => a.id === id),
+        `artist ${id}`,
+      ),
+      albums: albums.filter((a) => a.artistId === id),
+    }),
+    getAlbum: async ({ id }) => ({
+      ...need(
+        albums.find((a) => a.id === id),
+        `album ${id}`,
+      ),
+      tracks: tracks.filter((t) => t.albumId === id),
+    }),
+    listAlbums: async ({ sort, genre, limit, offset }) => {
+      const list = [...byGenre(albums, genre)];
+      if (sort === 'alphabetical') list.sort((a, b) => a.title.localeCompare(b.title));
+      if (sort === 'newest') list.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+      if (sort === 'year') list.sort((a, b) => (a.year ?? 0) - (b.year ?? 0));
+      return page(list, limit, offset);
+    },
+    listTracks: async ({ genre, limit, offset }) => page(byGenre(tracks, genre), limit, offset),
+    getTrack: async ({ id }) =>
+      need(
+        tracks.find((t) => t.id === id),
+        `track ${id}`,
+      ),
+    getTracks: async ({ ids }) => ids.flatMap((id) => tracks.filter((t) => t.id === id)),
+    getTrackFile: async ({ id }) => {
+      const t = need(
+        tracks.find((x) => x.id === id),
+        `track ${id}`,
+      );
+      return { id, path: `/nonexistent/${id}.wav`, mimeType: t.mimeType, sizeBytes: t.sizeBytes };
+    },
+    listGenres: async () =>
+      [...new Set(albums.map((a) => a.genre).filter((g): g is string => g !== null))].map((name) => ({
+        name,
+        albumCount: byGenre(albums, name).length,
+        trackCount: byGenre(tracks, name).length,
+      })),
+    randomTracks: async ({ limit, genre }) => byGenre(tracks, genre).slice(0, limit),
+    search: async ({ q, limit }) => ({
+      artists: artists.filter((a) => matches(a.name, q)).slice(0, limit),
+      albums: albums.filter((a) => matches(a.title, q)).slice(0, limit),
+      tracks: tracks.filter((t) => matches(t.title, q)).slice(0, limit),
+    }),
+    // Nothing is ever played in the fake, so every count is zero.
+    topTracks: async ({ limit }) => tracks.slice(0, limit).map((t) => ({ ...t, plays: 0 })),
+  };
+}
+
+/** Starts a fake catalog on `broker`'s namespace; stop it with `stop()`. */
+export async function startFakeCatalog(
+  broker: Broker,
+  handlers: Handlers<CatalogContract> = fakeCatalogHandlers(),
+): Promise<RpcServer<CatalogContract>> {
+  const server = new RpcServer({ broker, contract: catalogContract, handlers, logger: silentLogger });
+  await server.start();
+  return server;
+}

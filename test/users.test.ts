@@ -1,0 +1,388 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventTypes, type UserRegistered } from '../common/contracts/events.js';
+import { type User, usersContract } from '../common/contracts/users.js';
+import { dropSchema } from '../common/db/migrate.js';
+import type { Pool } from '../common/db/pool.js';
+import { ErrorCodes } from '../common/errors.js';
+import type { RpcClient, ServiceClient } from '../common/rpc/client.js';
+import { seedDemoUser } from '../services/users/seed.js';
+import { usersService } from '../services/users/service.js';
+import { signToken } from '../services/users/token.js';
+import { eventually, testConfig, testPool } from './support/env.js';
+import type { EventTap } from './support/event-tap.js';
+import { ServiceHarness } from './support/service-harness.js';
+
+const SECRET = 'users-test-secret';
+const TTL_SECONDS = 3600;
+
+describe('users service', () => {
+  const config = testConfig({ tokenSecret: SECRET, tokenTtlSeconds: TTL_SECONDS });
+  /** Everything the service logs, to check that no password or token is ever written. */
+  const logLines: string[] = [];
+  const logger = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk, _enc, done) {
+        logLines.push(String(chunk));
+        done();
+      },
+    }),
+  );
+  let harness: ServiceHarness;
+  let rpc: RpcClient;
+  let users: ServiceClient<typeof usersContract>;
+  let pool: Pool;
+  let tap: EventTap;
+  let seq = 0;
+  const run = randomBytes(2).toString('hex');
+  /** A fresh, valid username per test so tests share one service without colliding. */
+  const freshName = (base = 'user') => `${base}_${++seq}_${run}`;
+  const register = (username = freshName(), password = 'correct horse') =>
+    users.call('register', { username, password });
+
+  beforeAll(async () => {
+    harness = await ServiceHarness.open(usersService, {
+      config,
+      logger,
+      events: [EventTypes.USER_REGISTERED],
+    });
+    ({ rpc, pool, tap } = harness);
+    users = rpc.bind(usersContract);
+  });
+
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  describe('register', () => {
+    it('creates a user, stores only a salted scrypt hash and publishes user.registered', async () => {
+      const name = freshName('Alice');
+      const user = await register(name, 'correct horse');
+      expect(user).toMatchObject({ username: name, displayName: name, bio: '' });
+      expect(user.id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(Date.parse(user.createdAt)).toBeGreaterThan(Date.now() - 60_000);
+
+      const { rows } = await pool.query<{ password_hash: string }>(
+        'SELECT password_hash FROM users WHERE id = $1',
+        [user.id],
+      );
+      const stored = rows[0]!.password_hash;
+      expect(stored).toMatch(/^scrypt\$16384\$8\$1\$[\w-]{22}\$[\w-]{86}$/);
+      expect(stored).not.toContain('correct horse');
+
+      const event = await tap.waitFor<UserRegistered>((e) => e.data.userId === user.id);
+      expect(event).toMatchObject({
+        type: EventTypes.USER_REGISTERED,
+        data: { userId: user.id, username: name },
+      });
+      // The relay marks the outbox row sent once the broker confirmed it.
+      await eventually(async () => {
+        const sent = await pool.query(
+          'SELECT 1 FROM outbox WHERE event_id = $1 AND published_at IS NOT NULL',
+          [event.id],
+        );
+        return sent.rowCount === 1;
+      });
+    });
+
+    it('gives two users with the same password different hashes', async () => {
+      const a = await register(freshName(), 'same password');
+      const b = await register(freshName(), 'same password');
+      const { rows } = await pool.query<{ password_hash: string }>(
+        'SELECT password_hash FROM users WHERE id = ANY($1)',
+        [[a.id, b.id]],
+      );
+      expect(rows).toHaveLength(2);
+      expect(rows[0]!.password_hash).not.toBe(rows[1]!.password_hash);
+    });
+
+    it('refuses a taken username whatever its case, with ConflictError', async () => {
+      const name = freshName('Bob');
+      await register(name);
+      await expect(register(name.toUpperCase())).rejects.toMatchObject({
+        code: ErrorCodes.CONFLICT,
+        message: expect.stringContaining('is taken'),
+      });
+      await expect(register(name.toLowerCase())).rejects.toMatchObject({ code: ErrorCodes.CONFLICT });
+    });
+
+    it('lets exactly one of several concurrent registrations of a name win', async () => {
+      const name = freshName('race');
+      const results = await Promise.allSettled(Array.from({ length: 6 }, () => register(name)));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results) {
+        if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: ErrorCodes.CONFLICT });
+      }
+      const { rows } = await pool.query('SELECT 1 FROM users WHERE lower(username) = lower($1)', [name]);
+      expect(rows).toHaveLength(1);
+      const outbox = await pool.query(`SELECT 1 FROM outbox WHERE envelope->'data'->>'username' = $1`, [
+        name,
+      ]);
+      expect(outbox.rowCount).toBe(1);
+    });
+
+    it.each([
+      [{ username: 'ab', password: 'long enough' }, /username: username must be at least 3/],
+      [{ username: 'has space', password: 'long enough' }, /username: username may contain/],
+      [{ username: 'x'.repeat(33), password: 'long enough' }, /username: username must be at most 32/],
+      [{ username: 'fine_name', password: 'short' }, /password: password must be at least 8/],
+      [{ username: 'fine_name', password: 'long enough', admin: true }, /admin/],
+      [{ username: 'fine_name' }, /password/],
+    ])('rejects bad params %j with -32602 naming the field', async (params, message) => {
+      await expect(rpc.call('users', 'register', params)).rejects.toMatchObject({
+        code: ErrorCodes.INVALID_PARAMS,
+        message: expect.stringMatching(message),
+      });
+    });
+  });
+
+  describe('login and tokens', () => {
+    it('logs in (username in any case) and returns a token that verifies', async () => {
+      const user = await register(freshName('Carol'), 'carols password');
+      const session = await users.call('login', {
+        username: user.username.toUpperCase(),
+        password: 'carols password',
+      });
+      expect(session.user).toEqual(user);
+      const ttlMs = Date.parse(session.expiresAt) - Date.now();
+      expect(ttlMs).toBeGreaterThan((TTL_SECONDS - 60) * 1000);
+      expect(ttlMs).toBeLessThanOrEqual(TTL_SECONDS * 1000);
+      await expect(users.call('verifyToken', { token: session.token })).resolves.toEqual({
+        userId: user.id,
+        username: user.username,
+        expiresAt: session.expiresAt,
+      });
+    });
+
+    it('answers a wrong password and an unknown user with the same UnauthorizedError', async () => {
+      const user = await register(freshName(), 'right password');
+      const wrong = await users
+        .call('login', { username: user.username, password: 'wrong password' })
+        .catch((e: unknown) => e);
+      const unknown = await users
+        .call('login', { username: freshName('nobody'), password: 'right password' })
+        .catch((e: unknown) => e);
+      expect(wrong).toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      expect(unknown).toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      expect((wrong as Error).message).toBe((unknown as Error).message);
+    });
+
+    it('rejects tampered, foreign, malformed and expired tokens', async () => {
+      const user = await register(freshName(), 'token tests');
+      const other = await register(freshName(), 'token tests');
+      const { token } = await users.call('login', { username: user.username, password: 'token tests' });
+      const [payload, signature] = token.split('.') as [string, string];
+
+      // Claims rewritten to another user, signature kept.
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { sub: string; exp: number };
+      const forged = Buffer.from(JSON.stringify({ ...claims, sub: other.id })).toString('base64url');
+      // Expiry pushed out, signature kept.
+      const extended = Buffer.from(JSON.stringify({ ...claims, exp: claims.exp + 1e9 })).toString(
+        'base64url',
+      );
+      const flipped = signature.startsWith('A') ? `B${signature.slice(1)}` : `A${signature.slice(1)}`;
+      const bad = [
+        `${forged}.${signature}`,
+        `${extended}.${signature}`,
+        `${payload}.${flipped}`,
+        `${payload}.${signature.slice(0, -2)}`,
+        `${payload}.${signature}.extra`,
+        payload,
+        'not-a-token',
+        signToken({ userId: user.id, expiresAt: new Date(Date.now() + 60_000) }, 'some other secret'),
+        // Correctly signed but expired a second ago.
+        signToken({ userId: user.id, expiresAt: new Date(Date.now() - 1000) }, SECRET),
+        // Correctly signed for a user that does not exist.
+        signToken({ userId: 'no-such-user', expiresAt: new Date(Date.now() + 60_000) }, SECRET),
+      ];
+      for (const t of bad) {
+        await expect(users.call('verifyToken', { token: t }), t).rejects.toMatchObject({
+          code: ErrorCodes.UNAUTHORIZED,
+        });
+      }
+      // The genuine token still works.
+      await expect(users.call('verifyToken', { token })).resolves.toMatchObject({ userId: user.id });
+    });
+
+    it('accepts a token until its expiry and not after', async () => {
+      const user = await register(freshName(), 'expiry test');
+      const token = signToken({ userId: user.id, expiresAt: new Date(Date.now() + 1500) }, SECRET);
+      await expect(users.call('verifyToken', { token })).resolves.toMatchObject({ userId: user.id });
+      await new Promise((r) => setTimeout(r, 1600));
+      await expect(users.call('verifyToken', { token })).rejects.toMatchObject({
+        code: ErrorCodes.UNAUTHORIZED,
+      });
+    });
+
+    it('rejects the token of a user who no longer exists', async () => {
+      const user = await register(freshName(), 'soon gone');
+      const { token } = await users.call('login', { username: user.username, password: 'soon gone' });
+      await pool.query('DELETE FROM users WHERE id = $1', [user.id]);
+      await expect(users.call('verifyToken', { token })).rejects.toMatchObject({
+        code: ErrorCodes.UNAUTHORIZED,
+      });
+    });
+
+    it('rejects bad login and token params with -32602', async () => {
+      await expect(rpc.call('users', 'login', { username: 'x' })).rejects.toMatchObject({
+        code: ErrorCodes.INVALID_PARAMS,
+        message: expect.stringContaining('password'),
+      });
+      await expect(rpc.call('users', 'verifyToken', { token: '' })).rejects.toMatchObject({
+        code: ErrorCodes.INVALID_PARAMS,
+        message: expect.stringContaining('token'),
+      });
+    });
+  });
+
+  describe('login rate limit', () => {
+    const fail = (username: string) => users.call('login', { username, password: 'wrong password' });
+
+    it('refuses a username after 5 attempts in a minute, even with the right password', async () => {
+      const user = await register(freshName(), 'the real one');
+      for (let i = 0; i < 5; i++)
+        await expect(fail(user.username)).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      const limited = await users
+        .call('login', { username: user.username, password: 'the real one' })
+        .catch((e: unknown) => e);
+      expect(limited).toMatchObject({
+        code: ErrorCodes.RATE_LIMITED,
+        data: { retryAfterSeconds: expect.any(Number) },
+      });
+      const retry = (limited as { data: { retryAfterSeconds: number } }).data.retryAfterSeconds;
+      expect(retry).toBeGreaterThanOrEqual(1);
+      expect(retry).toBeLessThanOrEqual(60);
+      // The limit is per username (in any case); another user is unaffected.
+      await expect(fail(user.username.toUpperCase())).rejects.toMatchObject({
+        code: ErrorCodes.RATE_LIMITED,
+      });
+      const other = await register(freshName(), 'other user');
+      await expect(
+        users.call('login', { username: other.username, password: 'other user' }),
+      ).resolves.toBeTruthy();
+      // Once the window is over, the right password works again.
+      await pool.query(`UPDATE login_attempts SET window_start = now() - interval '61 seconds'`);
+      await expect(
+        users.call('login', { username: user.username, password: 'the real one' }),
+      ).resolves.toBeTruthy();
+    });
+
+    it('limits unknown usernames the same way', async () => {
+      const name = freshName('ghost');
+      for (let i = 0; i < 5; i++)
+        await expect(fail(name)).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      await expect(fail(name)).rejects.toMatchObject({ code: ErrorCodes.RATE_LIMITED });
+    });
+
+    it('clears the count after a successful login', async () => {
+      const user = await register(freshName(), 'remembered');
+      for (let i = 0; i < 4; i++)
+        await expect(fail(user.username)).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      await users.call('login', { username: user.username, password: 'remembered' });
+      for (let i = 0; i < 5; i++)
+        await expect(fail(user.username)).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      await expect(fail(user.username)).rejects.toMatchObject({ code: ErrorCodes.RATE_LIMITED });
+    });
+
+    it('holds across workers and under concurrent guesses', async () => {
+      await harness.startWorker();
+      const user = await register(freshName(), 'guess me');
+      const results = await Promise.allSettled(Array.from({ length: 12 }, () => fail(user.username)));
+      const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as { code: number }).code : 0));
+      expect(codes.filter((c) => c === ErrorCodes.UNAUTHORIZED)).toHaveLength(5);
+      expect(codes.filter((c) => c === ErrorCodes.RATE_LIMITED)).toHaveLength(7);
+    });
+  });
+
+  describe('profiles', () => {
+    let user: User;
+    const as = () => ({ caller: { userId: user.id, username: user.username } });
+
+    beforeAll(async () => {
+      user = await register(freshName('Dana'), 'danas password');
+    });
+
+    it('me returns the caller, and UnauthorizedError without one', async () => {
+      await expect(users.call('me', {}, as())).resolves.toEqual(user);
+      await expect(users.call('me', {})).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      await expect(
+        users.call('me', {}, { caller: { userId: 'gone', username: 'gone' } }),
+      ).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+    });
+
+    it('getProfile finds a user by id or by username in any case', async () => {
+      await expect(users.call('getProfile', { id: user.id })).resolves.toEqual(user);
+      await expect(users.call('getProfile', { username: user.username.toLowerCase() })).resolves.toEqual(
+        user,
+      );
+      await expect(users.call('getProfile', { id: 'missing' })).rejects.toMatchObject({
+        code: ErrorCodes.NOT_FOUND,
+      });
+      await expect(users.call('getProfile', { username: 'missing_user' })).rejects.toMatchObject({
+        code: ErrorCodes.NOT_FOUND,
+        message: expect.stringContaining('missing_user'),
+      });
+      await expect(
+        rpc.call('users', 'getProfile', { id: user.id, username: user.username }),
+      ).rejects.toMatchObject({
+        code: ErrorCodes.INVALID_PARAMS,
+      });
+    });
+
+    it('updateProfile changes only the given fields of the caller', async () => {
+      const renamed = await users.call('updateProfile', { displayName: '  Dana D.  ' }, as());
+      expect(renamed).toMatchObject({ id: user.id, displayName: 'Dana D.', bio: '' });
+      const withBio = await users.call('updateProfile', { bio: 'Plays the oboe.' }, as());
+      expect(withBio).toMatchObject({ displayName: 'Dana D.', bio: 'Plays the oboe.' });
+      await expect(users.call('getProfile', { id: user.id })).resolves.toEqual(withBio);
+      await expect(users.call('updateProfile', { bio: 'x' })).rejects.toMatchObject({
+        code: ErrorCodes.UNAUTHORIZED,
+      });
+      await expect(users.call('updateProfile', { displayName: '   ' }, as())).rejects.toMatchObject({
+        code: ErrorCodes.INVALID_PARAMS,
+        message: expect.stringContaining('displayName'),
+      });
+    });
+  });
+
+  describe('seedDemoUser', () => {
+    it('creates demo/demo1234 once, in a schema not yet migrated', async () => {
+      const seedSchema = `${harness.ns}_seed`;
+      const seedPool = testPool(seedSchema);
+      try {
+        await seedDemoUser(seedPool);
+        await seedDemoUser(seedPool);
+        const { rows } = await seedPool.query<{ username: string }>('SELECT username FROM users');
+        expect(rows).toEqual([{ username: 'demo' }]);
+        const events = await seedPool.query('SELECT 1 FROM outbox WHERE type = $1', [
+          EventTypes.USER_REGISTERED,
+        ]);
+        expect(events.rowCount).toBe(1);
+      } finally {
+        await dropSchema(seedPool, seedSchema);
+        await seedPool.end();
+      }
+    });
+
+    it('makes an account that logs in through the service', async () => {
+      await seedDemoUser(pool);
+      const session = await users.call('login', { username: 'demo', password: 'demo1234' });
+      expect(session.user.username).toBe('demo');
+    });
+  });
+
+  it('never logs a password or a token', async () => {
+    const secret = 'do-not-log-this-password';
+    const user = await register(freshName(), secret);
+    await users.call('login', { username: user.username, password: `${secret}!` }).catch(() => {});
+    const { token } = await users.call('login', { username: user.username, password: secret });
+    await users.call('verifyToken', { token });
+    const text = logLines.join('');
+    expect(text).toContain(user.username);
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain(token);
+  });
+});
