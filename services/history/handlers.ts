@@ -1,0 +1,112 @@
+import type {
+  CatalogContract,
+  HistoryContract,
+  LoggedPlay,
+  Play,
+  Track,
+} from '../../common/contracts/index.js';
+import {
+  type CallContext,
+  ForbiddenError,
+  type Handlers,
+  type Pool,
+  type ServiceClient,
+  UnauthorizedError,
+} from '../../common/index.js';
+
+export interface HistoryHandlerDeps {
+  pool: Pool;
+  catalog: ServiceClient<CatalogContract>;
+  /** How long a title lookup may take before plays are returned without titles. */
+  catalogTimeoutMs: number;
+}
+
+interface PlayRow {
+  seq: string;
+  event_id: string;
+  user_id: string;
+  track_id: string;
+  played_at: Date;
+  ms_played: number;
+  source: string;
+}
+
+export function historyHandlers(deps: HistoryHandlerDeps): Handlers<HistoryContract> {
+  return {
+    async recent({ limit, userId }, ctx) {
+      const user = whoseHistory(userId, ctx);
+      const { rows } = await deps.pool.query<PlayRow>(
+        `SELECT seq, event_id, user_id, track_id, played_at, ms_played, source FROM plays
+         WHERE user_id = $1 ORDER BY played_at DESC, seq DESC LIMIT $2`,
+        [user, limit],
+      );
+      const tracks = await lookUpTracks(deps, [...new Set(rows.map((r) => r.track_id))], ctx);
+      return rows.map((r): Play => {
+        const track = tracks.get(r.track_id);
+        return {
+          eventId: r.event_id,
+          trackId: r.track_id,
+          title: track?.title ?? null,
+          artistName: track?.artistName ?? null,
+          albumTitle: track?.albumTitle ?? null,
+          playedAt: r.played_at.toISOString(),
+          msPlayed: r.ms_played,
+          source: r.source,
+        };
+      });
+    },
+
+    async export({ afterSeq, limit, eventIds }, ctx) {
+      // The raw log of every user's plays is for services (the statistics rebuild), not users.
+      if (ctx.caller) throw new ForbiddenError('history.export is an internal method');
+      const { rows } = await deps.pool.query<PlayRow>(
+        `SELECT seq, event_id, user_id, track_id, played_at, ms_played, source FROM plays
+         WHERE seq > $1 AND ($3::uuid[] IS NULL OR event_id = ANY($3::uuid[]))
+         ORDER BY seq LIMIT $2`,
+        [afterSeq, limit, eventIds ?? null],
+      );
+      return rows.map(
+        (r): LoggedPlay => ({
+          seq: Number(r.seq),
+          eventId: r.event_id,
+          userId: r.user_id,
+          trackId: r.track_id,
+          playedAt: r.played_at.toISOString(),
+          msPlayed: r.ms_played,
+          source: r.source,
+        }),
+      );
+    },
+  };
+}
+
+/**
+ * A logged-in caller sees their own history only; `userId` alone is for internal callers
+ * (other services), which call without a caller.
+ */
+function whoseHistory(userId: string | undefined, ctx: CallContext): string {
+  if (ctx.caller) {
+    if (userId !== undefined && userId !== ctx.caller.userId) {
+      throw new ForbiddenError('a listening history is visible to its owner only');
+    }
+    return ctx.caller.userId;
+  }
+  if (userId === undefined) throw new UnauthorizedError('log in to see your history (or pass userId)');
+  return userId;
+}
+
+/** Titles from the catalog in one call; an unanswering catalog means no titles, not a failure. */
+async function lookUpTracks(
+  deps: HistoryHandlerDeps,
+  ids: string[],
+  ctx: CallContext,
+): Promise<Map<string, Track>> {
+  if (ids.length === 0) return new Map();
+  try {
+    const tracks = await deps.catalog.call('getTracks', { ids }, { timeoutMs: deps.catalogTimeoutMs });
+    return new Map(tracks.map((t) => [t.id, t]));
+  } catch (err) {
+    ctx.log.warn({ err: (err as Error).message }, 'catalog did not answer; returning plays without titles');
+    return new Map();
+  }
+}

@@ -1,0 +1,93 @@
+import type { Queryable } from '../../common/index.js';
+
+type Value = string | number;
+
+interface Column {
+  name: string;
+  type: 'text' | 'bigint' | 'timestamptz';
+  /** Key columns identify a row; the others merge into an existing row by adding or by max. */
+  merge: 'key' | 'add' | 'max';
+}
+
+export interface CounterTable {
+  name: string;
+  columns: readonly Column[];
+}
+
+const key = (name: string, type: Column['type'] = 'text'): Column => ({ name, type, merge: 'key' });
+const add = (name: string): Column => ({ name, type: 'bigint', merge: 'add' });
+
+/** The play statistics, in the order every transaction writes them (a fixed order avoids deadlocks). */
+export const PLAY_TABLES = {
+  trackPlays: { name: 'track_plays', columns: [key('track_id'), add('plays')] },
+  trackHourly: { name: 'track_hourly', columns: [key('hour', 'timestamptz'), key('track_id'), add('plays')] },
+  userTotals: {
+    name: 'user_totals',
+    columns: [
+      key('user_id'),
+      add('plays'),
+      add('ms_played'),
+      { name: 'last_played_at', type: 'timestamptz', merge: 'max' },
+    ],
+  },
+  userTracks: { name: 'user_tracks', columns: [key('user_id'), key('track_id'), add('plays')] },
+  minutePlays: { name: 'minute_plays', columns: [key('minute', 'timestamptz'), add('plays')] },
+} as const satisfies Record<string, CounterTable>;
+
+export const COUNTERS_TABLE: CounterTable = { name: 'counters', columns: [key('name'), add('value')] };
+
+/**
+ * Rows of one counter table aggregated in memory, so a batch of events becomes one upsert
+ * with one row per key. Timestamps are ISO strings of one format, so `max` compares them as text.
+ */
+export class Tally {
+  private readonly rows = new Map<string, Value[]>();
+  private readonly keyCount: number;
+
+  constructor(readonly table: CounterTable) {
+    this.keyCount = table.columns.filter((c) => c.merge === 'key').length;
+  }
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  add(row: Value[]): void {
+    const id = JSON.stringify(row.slice(0, this.keyCount));
+    const existing = this.rows.get(id);
+    if (!existing) {
+      this.rows.set(id, row);
+      return;
+    }
+    this.table.columns.forEach((column, i) => {
+      if (column.merge === 'add') existing[i] = (existing[i] as number) + (row[i] as number);
+      else if (column.merge === 'max' && row[i]! > existing[i]!) existing[i] = row[i]!;
+    });
+  }
+
+  /**
+   * Adds the tally to `<table><suffix>` in one statement. Rows go in key order, so two
+   * transactions touching the same keys lock them in the same order and never deadlock.
+   */
+  async upsert(db: Queryable, suffix = ''): Promise<void> {
+    if (this.rows.size === 0) return;
+    const { name, columns } = this.table;
+    const rows = [...this.rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+    const merges = columns
+      .filter((c) => c.merge !== 'key')
+      .map((c) =>
+        c.merge === 'add'
+          ? `${c.name} = t.${c.name} + EXCLUDED.${c.name}`
+          : `${c.name} = GREATEST(t.${c.name}, EXCLUDED.${c.name})`,
+      );
+    await db.query(
+      `INSERT INTO ${name}${suffix} AS t (${columns.map((c) => c.name).join(', ')})
+       SELECT * FROM unnest(${columns.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')})
+       ON CONFLICT (${columns
+         .filter((c) => c.merge === 'key')
+         .map((c) => c.name)
+         .join(', ')}) DO UPDATE SET ${merges.join(', ')}`,
+      columns.map((_, i) => rows.map((r) => r[i])),
+    );
+  }
+}

@@ -1,0 +1,201 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventTypes, historyContract } from '../common/contracts/index.js';
+import { ForbiddenError, InvalidParamsError, UnauthorizedError } from '../common/errors.js';
+import { makeEnvelope } from '../common/events/envelope.js';
+import { historyService } from '../services/history/service.js';
+import { eventually } from './support/env.js';
+import { startFakeCatalog } from './support/fake-catalog.js';
+import { EventWorld, HOUR_MS, playEnvelope, randomPlays } from './support/plays.js';
+
+const alice = { userId: 'u-alice', username: 'alice' };
+const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000);
+
+describe('history service', () => {
+  let world: EventWorld;
+
+  beforeEach(async () => {
+    world = await EventWorld.open('hist');
+  });
+
+  afterEach(async () => {
+    await world.close();
+  });
+
+  const history = () => world.rpc.bind(historyContract);
+  const storedCount = async () =>
+    Number((await world.pool(historyService).query('SELECT count(*) AS n FROM plays')).rows[0].n);
+
+  it('stores every play exactly once however often it is delivered', async () => {
+    const worker = await world.start(historyService);
+    const plays = randomPlays(40);
+    // Each event three times, the copies interleaved with other events.
+    const deliveries = [...plays, ...plays.slice().reverse(), ...plays];
+    await world.publish(deliveries);
+    await eventually(() => world.handled(worker, EventTypes.TRACK_PLAYED) === deliveries.length);
+    expect(await storedCount()).toBe(40);
+    const { rows } = await world
+      .pool(historyService)
+      .query('SELECT event_id, user_id, track_id, played_at, ms_played, source FROM plays');
+    const byId = new Map(rows.map((r) => [r.event_id, r]));
+    for (const p of plays) {
+      expect(byId.get(p.id)).toMatchObject({
+        user_id: p.data.userId,
+        track_id: p.data.trackId,
+        played_at: new Date(p.data.playedAt),
+        ms_played: p.data.msPlayed,
+        source: 'test',
+      });
+    }
+  });
+
+  it('shares the plays between two workers, each stored once', async () => {
+    const first = await world.start(historyService);
+    const second = await world.start(historyService);
+    const plays = randomPlays(600, { seed: 7 });
+    await world.publish([...plays, ...plays.slice(0, 100)]);
+    const handled = () =>
+      world.handled(first, EventTypes.TRACK_PLAYED) + world.handled(second, EventTypes.TRACK_PLAYED);
+    await eventually(() => handled() === 700, 20_000);
+    expect(world.handled(first, EventTypes.TRACK_PLAYED)).toBeGreaterThan(0);
+    expect(world.handled(second, EventTypes.TRACK_PLAYED)).toBeGreaterThan(0);
+    expect(await storedCount()).toBe(600);
+  });
+
+  it('dead-letters poison events without holding up the others', async () => {
+    const worker = await world.start(historyService);
+    const invalid = makeEnvelope(EventTypes.TRACK_PLAYED, { userId: 'u1', trackId: '', msPlayed: -5 });
+    // Valid for the schema, but PostgreSQL cannot store a NUL character: never retried.
+    const unstorable = playEnvelope('u\u0000null', 't1', minutesAgo(1));
+    const good = randomPlays(30, { seed: 3 });
+    await world.publish([invalid, ...good.slice(0, 15), unstorable, ...good.slice(15)]);
+    await eventually(async () => (await world.queueDepth('history.track-played.dead')) === 2, 5000);
+    await eventually(() => world.handled(worker, EventTypes.TRACK_PLAYED) === 32);
+    expect(await storedCount()).toBe(30);
+    const ch = await world.broker.channel();
+    const reasons: string[] = [];
+    for (;;) {
+      const msg = await ch.get(world.broker.name('history.track-played.dead'), { noAck: true });
+      if (!msg) break;
+      reasons.push(String(msg.properties.headers?.['x-death-reason']));
+    }
+    await ch.close();
+    expect(reasons.sort()).toEqual([
+      expect.stringMatching(/^PermanentError: unstorable play/),
+      expect.stringMatching(/^bad track\.played data: .*trackId/),
+    ]);
+  });
+
+  describe('recent', () => {
+    beforeEach(async () => {
+      const worker = await world.start(historyService);
+      const plays = [
+        playEnvelope(alice.userId, 't1', minutesAgo(30), 181_000, 'web'),
+        playEnvelope(alice.userId, 't3', minutesAgo(5)),
+        playEnvelope(alice.userId, 'unknown-track', minutesAgo(20)),
+        playEnvelope(alice.userId, 't1', minutesAgo(10)),
+        playEnvelope('u-bob', 't2', minutesAgo(1)),
+      ];
+      await world.publish(plays);
+      await eventually(() => world.handled(worker, EventTypes.TRACK_PLAYED) === plays.length);
+    });
+
+    it("returns the caller's plays newest first, with titles from the catalog", async () => {
+      await startFakeCatalog(world.broker);
+      const plays = await history().call('recent', { limit: 3 }, { caller: alice });
+      expect(plays.map((p) => [p.trackId, p.title])).toEqual([
+        ['t3', 'Dusk'],
+        ['t1', 'First Light'],
+        ['unknown-track', null],
+      ]);
+      expect(plays[1]).toMatchObject({
+        artistName: 'The Blue Notes',
+        albumTitle: 'Blue Morning',
+        source: 'test',
+      });
+      const all = await history().call('recent', {}, { caller: alice });
+      expect(all).toHaveLength(4);
+      expect(all[3]).toMatchObject({ trackId: 't1', msPlayed: 181_000, source: 'web' });
+      expect(Date.parse(all[3]!.playedAt)).toBeLessThan(Date.parse(all[2]!.playedAt));
+    });
+
+    it('answers internal callers for a userId, and refuses other cases', async () => {
+      await startFakeCatalog(world.broker);
+      const bob = await history().call('recent', { userId: 'u-bob' });
+      expect(bob.map((p) => p.title)).toEqual(['Coffee Steam']);
+      expect(await history().call('recent', { userId: 'nobody' })).toEqual([]);
+      await expect(history().call('recent', {})).rejects.toBeInstanceOf(UnauthorizedError);
+      await expect(history().call('recent', { userId: 'u-bob' }, { caller: alice })).rejects.toBeInstanceOf(
+        ForbiddenError,
+      );
+      await expect(history().call('recent', { limit: 0 }, { caller: alice })).rejects.toBeInstanceOf(
+        InvalidParamsError,
+      );
+    });
+
+    it('returns plays without titles when the catalog is not running', async () => {
+      const plays = await history().call('recent', {}, { caller: alice });
+      expect(plays).toHaveLength(4);
+      expect(plays.every((p) => p.title === null && p.artistName === null)).toBe(true);
+    });
+
+    it('returns plays without titles when the catalog does not answer in time', async () => {
+      const catalog = await startFakeCatalog(world.broker);
+      await catalog.stop(); // its queue stays, nobody takes the request
+      const started = Date.now();
+      const plays = await history().call('recent', { limit: 2 }, { caller: alice });
+      expect(plays.map((p) => [p.trackId, p.title])).toEqual([
+        ['t3', null],
+        ['t1', null],
+      ]);
+      expect(Date.now() - started).toBeLessThan(3000);
+    });
+  });
+
+  it('exports the play log in pages and by event id, to internal callers only', async () => {
+    const worker = await world.start(historyService);
+    const plays = randomPlays(250, { seed: 11 });
+    await world.publish(plays);
+    await eventually(() => world.handled(worker, EventTypes.TRACK_PLAYED) === plays.length);
+    const pages: number[][] = [];
+    const seen: string[] = [];
+    let afterSeq = 0;
+    for (;;) {
+      const page = await history().call('export', { afterSeq, limit: 100 });
+      if (page.length === 0) break;
+      pages.push(page.map((p) => p.seq));
+      seen.push(...page.map((p) => p.eventId));
+      afterSeq = page.at(-1)!.seq;
+    }
+    expect(pages.map((p) => p.length)).toEqual([100, 100, 50]);
+    const seqs = pages.flat();
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seen)).toEqual(new Set(plays.map((p) => p.id)));
+
+    const wanted = [plays[3]!, plays[200]!];
+    const found = await history().call('export', {
+      eventIds: [...wanted.map((p) => p.id), plays[0]!.id.replace(/.$/, '0')],
+    });
+    expect(found.map((p) => p.eventId).sort()).toEqual(wanted.map((p) => p.id).sort());
+    const third = found.find((p) => p.eventId === plays[3]!.id)!;
+    expect(third).toMatchObject({
+      userId: plays[3]!.data.userId,
+      trackId: plays[3]!.data.trackId,
+      playedAt: plays[3]!.data.playedAt,
+      msPlayed: plays[3]!.data.msPlayed,
+      source: 'test',
+    });
+
+    await expect(history().call('export', {}, { caller: alice })).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(history().call('export', { eventIds: ['not-a-uuid'] })).rejects.toBeInstanceOf(
+      InvalidParamsError,
+    );
+  });
+
+  it('keeps plays published before the service ever started', async () => {
+    const plays = [playEnvelope(alice.userId, 't1', new Date(Date.now() - HOUR_MS))];
+    await world.publish(plays);
+    const worker = await world.start(historyService);
+    await eventually(() => world.handled(worker, EventTypes.TRACK_PLAYED) === 1);
+    expect(await storedCount()).toBe(1);
+  });
+});

@@ -1,0 +1,183 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventTypes, statsContract } from '../common/contracts/index.js';
+import { InvalidParamsError, UnauthorizedError } from '../common/errors.js';
+import { makeEnvelope } from '../common/events/envelope.js';
+import { statsService } from '../services/stats/service.js';
+import { eventually } from './support/env.js';
+import { EventWorld, HOUR_MS, playEnvelope, randomPlays } from './support/plays.js';
+
+const alice = { userId: 'u-alice', username: 'alice' };
+const ago = (ms: number) => new Date(Date.now() - ms);
+const MINUTE_MS = 60_000;
+
+describe('stats service', () => {
+  let world: EventWorld;
+
+  beforeEach(async () => {
+    world = await EventWorld.open('stats');
+  });
+
+  afterEach(async () => {
+    await world.close();
+  });
+
+  const stats = () => world.rpc.bind(statsContract);
+
+  it('counts plays, registrations and playlist changes, and answers every query', async () => {
+    const worker = await world.start(statsService);
+    const plays = [
+      playEnvelope(alice.userId, 't1', ago(10 * MINUTE_MS), 100_000),
+      playEnvelope(alice.userId, 't1', ago(12 * MINUTE_MS), 50_000),
+      playEnvelope(alice.userId, 't2', ago(3 * HOUR_MS), 20_000),
+      playEnvelope('u-bob', 't2', ago(5 * HOUR_MS), 1_000),
+      playEnvelope('u-bob', 't2', ago(20 * HOUR_MS), 1_000),
+      playEnvelope('u-bob', 't3', ago(3 * 24 * HOUR_MS), 1_000),
+      playEnvelope('u-bob', 't3', ago(4 * 24 * HOUR_MS), 1_000),
+      playEnvelope('u-bob', 't3', ago(5 * 24 * HOUR_MS), 1_000),
+    ];
+    const registered = [1, 2, 3].map((n) =>
+      makeEnvelope(EventTypes.USER_REGISTERED, { userId: `u${n}`, username: `user${n}` }),
+    );
+    const changes = [
+      makeEnvelope(EventTypes.PLAYLIST_CHANGED, { playlistId: 'p1', ownerId: 'u1', change: 'created' }),
+      makeEnvelope(EventTypes.PLAYLIST_CHANGED, {
+        playlistId: 'p1',
+        ownerId: 'u1',
+        change: 'tracks',
+        trackCount: 3,
+      }),
+    ];
+    // Every event twice: redeliveries count once.
+    await world.publish([...plays, ...registered, ...changes, ...plays, ...registered, ...changes]);
+    await eventually(
+      () =>
+        world.handled(worker, EventTypes.TRACK_PLAYED) === 16 &&
+        world.handled(worker, EventTypes.USER_REGISTERED) === 6 &&
+        world.handled(worker, EventTypes.PLAYLIST_CHANGED) === 4,
+    );
+
+    expect(await stats().call('topTracks', {})).toEqual([
+      { trackId: 't2', plays: 3 },
+      { trackId: 't3', plays: 3 },
+      { trackId: 't1', plays: 2 },
+    ]);
+    expect(await stats().call('topTracks', { window: 'all', limit: 1 })).toEqual([
+      { trackId: 't2', plays: 3 },
+    ]);
+    expect(await stats().call('topTracks', { window: 'day' })).toEqual([
+      { trackId: 't2', plays: 3 },
+      { trackId: 't1', plays: 2 },
+    ]);
+    expect(await stats().call('topTracks', { window: 'hour' })).toEqual([{ trackId: 't1', plays: 2 }]);
+
+    expect(await stats().call('user', {}, { caller: alice })).toEqual({
+      userId: alice.userId,
+      totalPlays: 3,
+      totalMs: 170_000,
+      distinctTracks: 2,
+      topTracks: [
+        { trackId: 't1', plays: 2 },
+        { trackId: 't2', plays: 1 },
+      ],
+      lastPlayedAt: plays[0]!.data.playedAt,
+    });
+    const bob = await stats().call('user', { userId: 'u-bob', limit: 1 });
+    expect(bob).toMatchObject({
+      totalPlays: 5,
+      totalMs: 5000,
+      distinctTracks: 2,
+      topTracks: [{ trackId: 't3', plays: 3 }],
+    });
+    expect(await stats().call('user', { userId: 'nobody' })).toEqual({
+      userId: 'nobody',
+      totalPlays: 0,
+      totalMs: 0,
+      distinctTracks: 0,
+      topTracks: [],
+      lastPlayedAt: null,
+    });
+
+    const overview = await stats().call('overview', {});
+    expect(overview).toMatchObject({ totalPlays: 8, activeUsers: 1, registeredUsers: 3, playlistChanges: 2 });
+    expect(overview.perMinute).toHaveLength(60);
+    const minutes = overview.perMinute.map((m) => Date.parse(m.minute));
+    const thisMinute = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS;
+    // Oldest first, one entry a minute, ending with the current minute (allowing for a minute turning).
+    expect(minutes.every((m, i) => i === 0 || m - minutes[i - 1]! === MINUTE_MS)).toBe(true);
+    expect(thisMinute - minutes.at(-1)!).toBeLessThanOrEqual(MINUTE_MS);
+    const played = new Map(overview.perMinute.filter((m) => m.plays > 0).map((m) => [m.minute, m.plays]));
+    const minuteOf = (e: (typeof plays)[number]) =>
+      new Date(Math.floor(Date.parse(e.data.playedAt) / MINUTE_MS) * MINUTE_MS).toISOString();
+    expect(played).toEqual(new Map([plays[0]!, plays[1]!].map((e) => [minuteOf(e), 1])));
+  });
+
+  it('refuses a user query without a user, and bad params', async () => {
+    await world.start(statsService);
+    await expect(stats().call('user', {})).rejects.toBeInstanceOf(UnauthorizedError);
+    await expect(stats().call('topTracks', { window: 'week' as 'day' })).rejects.toBeInstanceOf(
+      InvalidParamsError,
+    );
+    await expect(stats().call('topTracks', { limit: 101 })).rejects.toBeInstanceOf(InvalidParamsError);
+    const empty = await stats().call('overview', {});
+    expect(empty).toMatchObject({ totalPlays: 0, activeUsers: 0, registeredUsers: 0, playlistChanges: 0 });
+    expect(empty.perMinute.every((m) => m.plays === 0)).toBe(true);
+  });
+
+  it('shares the events between two workers and counts each once', async () => {
+    const first = await world.start(statsService);
+    const second = await world.start(statsService);
+    const plays = randomPlays(800, { seed: 5 });
+    await world.publish([...plays, ...plays.slice(0, 200)]);
+    const handled = () =>
+      world.handled(first, EventTypes.TRACK_PLAYED) + world.handled(second, EventTypes.TRACK_PLAYED);
+    await eventually(() => handled() === 1000, 20_000);
+    expect(world.handled(first, EventTypes.TRACK_PLAYED)).toBeGreaterThan(0);
+    expect(world.handled(second, EventTypes.TRACK_PLAYED)).toBeGreaterThan(0);
+
+    const expected = new Map<string, number>();
+    for (const p of plays) expected.set(p.data.trackId, (expected.get(p.data.trackId) ?? 0) + 1);
+    const top = await stats().call('topTracks', { limit: 100 });
+    expect(new Map(top.map((t) => [t.trackId, t.plays]))).toEqual(expected);
+    expect((await stats().call('overview', {})).totalPlays).toBe(800);
+    const u0 = plays.filter((p) => p.data.userId === 'u0');
+    expect(await stats().call('user', { userId: 'u0' })).toMatchObject({
+      totalPlays: u0.length,
+      totalMs: u0.reduce((sum, p) => sum + p.data.msPlayed, 0),
+      distinctTracks: new Set(u0.map((p) => p.data.trackId)).size,
+      lastPlayedAt: u0
+        .map((p) => p.data.playedAt)
+        .sort()
+        .at(-1),
+    });
+  });
+
+  it('dead-letters poison events and keeps counting the rest', async () => {
+    const worker = await world.start(statsService);
+    const badChange = makeEnvelope(EventTypes.PLAYLIST_CHANGED, {
+      playlistId: 'p1',
+      ownerId: 'u1',
+      change: 'exploded',
+    });
+    const badPlay = makeEnvelope(EventTypes.TRACK_PLAYED, {
+      userId: 'u1',
+      trackId: 't1',
+      playedAt: 'yesterday',
+    });
+    const nulPlay = playEnvelope('u1', 't\u0000', ago(MINUTE_MS));
+    const good = randomPlays(50, { seed: 9 });
+    const change = makeEnvelope(EventTypes.PLAYLIST_CHANGED, {
+      playlistId: 'p2',
+      ownerId: 'u1',
+      change: 'deleted',
+    });
+    await world.publish([badChange, badPlay, ...good.slice(0, 25), nulPlay, ...good.slice(25), change]);
+    await eventually(
+      async () =>
+        (await world.queueDepth('stats.track-played.dead')) === 2 &&
+        (await world.queueDepth('stats.playlist-changed.dead')) === 1,
+      5000,
+    );
+    await eventually(() => world.handled(worker, EventTypes.TRACK_PLAYED) === 52);
+    expect(await stats().call('overview', {})).toMatchObject({ totalPlays: 50, playlistChanges: 1 });
+  });
+});
