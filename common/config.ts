@@ -6,6 +6,11 @@
 export interface Config {
   /** AMQP URL of the broker. */
   readonly amqpUrl: string;
+  /**
+   * Prefix for every queue and exchange name; empty in production. Lets a second copy of the
+   * system (a test run, a benchmark) share a broker without seeing the first one's messages.
+   */
+  readonly amqpNamespace: string;
   /** PostgreSQL connection string. */
   readonly databaseUrl: string;
   /** Messages a worker holds unacknowledged at once (RPC and events). */
@@ -51,6 +56,12 @@ const level = (raw: string): string | undefined =>
 /** Every variable the system reads, with its default and meaning (the README table mirrors this). */
 export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
   amqpUrl: { env: 'AMQP_URL', default: 'amqp://guest:guest@127.0.0.1:5672', parse: str, doc: 'RabbitMQ URL' },
+  amqpNamespace: {
+    env: 'AMQP_NAMESPACE',
+    default: '',
+    parse: (raw) => (/^[a-z0-9_-]{1,40}$/.test(raw) ? raw : undefined),
+    doc: 'queue/exchange name prefix (lower-case letters, digits, _ and -)',
+  },
   databaseUrl: {
     env: 'DATABASE_URL',
     default: 'postgres://music:music@127.0.0.1:5432/music',

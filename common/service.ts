@@ -84,7 +84,7 @@ export async function startService(
     url: config.amqpUrl,
     name: def.name,
     logger: log,
-    ...(overrides.namespace ? { namespace: overrides.namespace } : {}),
+    namespace: overrides.namespace ?? config.amqpNamespace,
   }).catch(async (err) => {
     await pool.end();
     throw err;

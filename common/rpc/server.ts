@@ -147,6 +147,7 @@ export class RpcServer<C extends Contract> {
     spec: MethodSpec,
     handler: (p: unknown, ctx: CallContext) => Promise<unknown>,
   ): jayson.MethodLike {
+    const log = this.log.child({ method: fullName });
     return async (params: unknown, context: JaysonContext) => {
       if (Array.isArray(params)) {
         throw wire(new InvalidParamsError('params must be an object of named parameters'));
@@ -154,7 +155,7 @@ export class RpcServer<C extends Contract> {
       const parsed = spec.params.safeParse(params ?? {});
       if (!parsed.success)
         throw wire(new InvalidParamsError(`invalid params: ${describeIssues(parsed.error)}`));
-      const ctx = { ...context.call, log: context.call.log.child({ method: fullName }) };
+      const ctx: CallContext = { ...context.call, log };
       try {
         return await handler(parsed.data, ctx);
       } catch (err) {

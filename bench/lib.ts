@@ -1,0 +1,37 @@
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+
+export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export const quiet = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
+
+export function benchNamespace(name: string): string {
+  return `bench_${name}_${randomBytes(3).toString('hex')}`;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export const round = (n: number, digits = 2) => Number(n.toFixed(digits));
+
+export function median(values: number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+/** Runs `count` async jobs with at most `concurrency` in flight; resolves with the elapsed ms. */
+export async function pool(count: number, concurrency: number, job: (i: number) => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) await job(next++);
+    }),
+  );
+  return performance.now() - started;
+}
+
+/** Prints a progress line to stderr (stdout's last line is the JSON result). */
+export function note(message: string): void {
+  process.stderr.write(`${message}\n`);
+}

@@ -1,0 +1,52 @@
+/**
+ * The server side of the rpc benchmark, in its own process: our RpcServer and a raw amqplib
+ * responder, both serving the same echo method on their own queues.
+ */
+import amqp from 'amqplib';
+import { z } from 'zod';
+import { Broker } from '../common/amqp/broker.js';
+import { defineContract, method } from '../common/rpc/contract.js';
+import { RpcServer } from '../common/rpc/server.js';
+import { AMQP_URL, quiet } from './lib.js';
+
+export const echoContract = defineContract('echo', {
+  echo: method(z.object({ text: z.string(), n: z.number() })).returns<{ text: string; n: number }>(),
+});
+
+const ns = process.argv[2]!;
+const prefetch = Number(process.argv[3] ?? 64);
+
+const broker = await Broker.connect({ url: AMQP_URL, name: 'bench-ours', logger: quiet, namespace: ns });
+const ours = new RpcServer({
+  broker,
+  contract: echoContract,
+  handlers: { echo: async (p) => ({ text: p.text, n: p.n }) },
+  logger: quiet,
+  prefetch,
+});
+await ours.start();
+
+const raw = await amqp.connect(AMQP_URL, { noDelay: true });
+const ch = await raw.createChannel();
+const rawQueue = `${ns}.raw`;
+await ch.assertQueue(rawQueue, { durable: true });
+await ch.prefetch(prefetch);
+await ch.consume(rawQueue, (msg) => {
+  if (!msg) return;
+  const req = JSON.parse(msg.content.toString());
+  const res = { jsonrpc: '2.0', id: req.id, result: { text: req.params.text, n: req.params.n } };
+  ch.publish('', msg.properties.replyTo, Buffer.from(JSON.stringify(res)), {
+    correlationId: msg.properties.correlationId,
+  });
+  ch.ack(msg);
+});
+
+process.send?.('ready');
+process.on('message', async (m) => {
+  if (m !== 'stop') return;
+  await ours.stop();
+  await broker.close();
+  await ch.deleteQueue(rawQueue);
+  await raw.close();
+  process.exit(0);
+});

@@ -1,0 +1,122 @@
+/**
+ * rpc: our RpcClient -> RpcServer against a raw amqplib request/reply pair doing the same
+ * work (same broker, same body, same concurrency, direct reply-to, noDelay), alternating rounds
+ * in one run. Servers run in a child process, clients here.
+ */
+import { fork } from 'node:child_process';
+import amqp from 'amqplib';
+import { Broker } from '../common/amqp/broker.js';
+import { RpcClient } from '../common/rpc/client.js';
+import { AMQP_URL, benchNamespace, median, note, percentile, pool, quiet, round } from './lib.js';
+import { echoContract } from './rpc-servers.js';
+
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
+const SEQ_CALLS = Number(process.env.BENCH_SEQ_CALLS ?? 2000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+interface Caller {
+  call(i: number): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+async function oursCaller(ns: string): Promise<Caller> {
+  const broker = await Broker.connect({ url: AMQP_URL, name: 'bench-client', logger: quiet, namespace: ns });
+  const client = new RpcClient({ broker, logger: quiet, timeoutMs: 30_000 });
+  await client.start();
+  const echo = client.bind(echoContract);
+  return {
+    call: (i) => echo.call('echo', { text: 'hello, world', n: i }),
+    close: async () => {
+      await client.stop();
+      await broker.close();
+    },
+  };
+}
+
+async function rawCaller(ns: string): Promise<Caller> {
+  const conn = await amqp.connect(AMQP_URL, { noDelay: true });
+  const ch = await conn.createChannel();
+  const pending = new Map<string, (v: unknown) => void>();
+  await ch.consume(
+    'amq.rabbitmq.reply-to',
+    (msg) => {
+      if (!msg) return;
+      const resolve = pending.get(msg.properties.correlationId);
+      pending.delete(msg.properties.correlationId);
+      resolve?.(JSON.parse(msg.content.toString()).result);
+    },
+    { noAck: true },
+  );
+  let id = 0;
+  return {
+    call: (i) =>
+      new Promise((resolve) => {
+        const cid = String(++id);
+        pending.set(cid, resolve);
+        const body = JSON.stringify({ jsonrpc: '2.0', id: cid, method: 'echo.echo', params: { text: 'hello, world', n: i } });
+        ch.publish('', `${ns}.raw`, Buffer.from(body), { correlationId: cid, replyTo: 'amq.rabbitmq.reply-to' });
+      }),
+    close: () => conn.close(),
+  };
+}
+
+async function throughput(c: Caller): Promise<number> {
+  const ms = await pool(CALLS, CONCURRENCY, (i) => c.call(i));
+  return (CALLS / ms) * 1000;
+}
+
+async function sequentialP50(c: Caller): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < SEQ_CALLS; i++) {
+    const t = performance.now();
+    await c.call(i);
+    times.push(performance.now() - t);
+  }
+  return percentile(times.sort((a, b) => a - b), 50);
+}
+
+export async function runRpcBench(): Promise<Record<string, unknown>> {
+  const ns = benchNamespace('rpc');
+  const child = fork(new URL('./rpc-servers.ts', import.meta.url), [ns, String(CONCURRENCY)], {
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=.prof'] : [])],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`server process exited (${code})`)));
+  });
+  const ours = await oursCaller(ns);
+  const raw = await rawCaller(ns);
+  try {
+    // warm up both paths (JIT, connections, queue processes)
+    await pool(2000, CONCURRENCY, (i) => ours.call(i));
+    await pool(2000, CONCURRENCY, (i) => raw.call(i));
+    const o: number[] = [];
+    const r: number[] = [];
+    const os: number[] = [];
+    const rs: number[] = [];
+    for (let round_ = 0; round_ < ROUNDS; round_++) {
+      r.push(await throughput(raw));
+      o.push(await throughput(ours));
+      rs.push(await sequentialP50(raw));
+      os.push(await sequentialP50(ours));
+      note(`round ${round_ + 1}: ours ${o.at(-1)!.toFixed(0)}/s raw ${r.at(-1)!.toFixed(0)}/s; seq p50 ours ${os.at(-1)!.toFixed(3)} ms raw ${rs.at(-1)!.toFixed(3)} ms`);
+    }
+    const oursRps = median(o);
+    const rawRps = median(r);
+    return {
+      bench: 'rpc',
+      concurrency: CONCURRENCY,
+      ours_rps: Math.round(oursRps),
+      raw_rps: Math.round(rawRps),
+      ratio: round(oursRps / rawRps),
+      ours_seq_p50_ms: round(median(os), 3),
+      raw_seq_p50_ms: round(median(rs), 3),
+    };
+  } finally {
+    await ours.close();
+    await raw.close();
+    child.send('stop');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+}

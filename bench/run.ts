@@ -1,0 +1,21 @@
+/**
+ * `npm run bench -- <name>`: runs one benchmark and prints its result as the last line of
+ * stdout, one JSON object. Progress goes to stderr.
+ */
+import { runEventsBench } from './events.js';
+import { runRpcBench } from './rpc.js';
+
+const benches: Record<string, () => Promise<Record<string, unknown>>> = {
+  rpc: runRpcBench,
+  events: runEventsBench,
+};
+
+const name = process.argv[2];
+const bench = name ? benches[name] : undefined;
+if (!bench) {
+  process.stderr.write(`usage: npm run bench -- <${Object.keys(benches).join('|')}>\n`);
+  process.exit(2);
+}
+const result = await bench();
+process.stdout.write(`${JSON.stringify(result)}\n`);
+process.exit(0);

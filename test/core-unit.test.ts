@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configSpec, loadConfig } from '../common/config.js';
+import {
+  AppError,
+  ConflictError,
+  ErrorCodes,
+  type ErrorName,
+  errorDocs,
+  fromWireError,
+  InternalError,
+  NotFoundError,
+  toWireError,
+} from '../common/errors.js';
+
+describe('error registry', () => {
+  it('has unique codes, each documented', () => {
+    const codes = Object.values(ErrorCodes);
+    expect(new Set(codes).size).toBe(codes.length);
+    for (const name of Object.keys(ErrorCodes) as ErrorName[]) {
+      expect(errorDocs[name], name).toMatch(/\w{3,}/);
+    }
+  });
+
+  it('keeps JSON-RPC protocol codes in the reserved range and domain codes outside it', () => {
+    for (const [name, code] of Object.entries(ErrorCodes)) {
+      const reserved = code >= -32768 && code <= -32000;
+      expect(reserved, name).toBe(
+        ['PARSE_ERROR', 'INVALID_REQUEST', 'METHOD_NOT_FOUND', 'INVALID_PARAMS', 'INTERNAL'].includes(name),
+      );
+    }
+  });
+
+  it('round-trips every error through its wire form as the same class', () => {
+    const err = new ConflictError('taken', { field: 'username' });
+    const back = fromWireError(JSON.parse(JSON.stringify(toWireError(err))));
+    expect(back).toBeInstanceOf(ConflictError);
+    expect(back.message).toBe('taken');
+    expect(back.data).toEqual({ field: 'username' });
+    expect(fromWireError({ code: ErrorCodes.NOT_FOUND, message: 'x' })).toBeInstanceOf(NotFoundError);
+    const unknown = fromWireError({ code: 4242, message: 'odd' });
+    expect(unknown).toBeInstanceOf(AppError);
+    expect(unknown.code).toBe(4242);
+  });
+
+  it('never puts an unexpected error message or stack on the wire', () => {
+    const wire = toWireError(new Error('password=hunter2 at /srv/secret.ts:10'));
+    expect(wire).toEqual({ code: ErrorCodes.INTERNAL, message: 'Internal error' });
+    expect(JSON.stringify(toWireError(new InternalError('boom')))).not.toContain('stack');
+  });
+});
+
+describe('config', () => {
+  it('uses documented defaults', () => {
+    const config = loadConfig({});
+    expect(config.prefetch).toBe(64);
+    expect(config.port).toBe(8080);
+    expect(Object.isFrozen(config)).toBe(true);
+    for (const spec of Object.values(configSpec)) expect(spec.env).toMatch(/^[A-Z][A-Z0-9_]+$/);
+  });
+
+  it('reads the environment', () => {
+    const config = loadConfig({ PREFETCH: '8', RPC_TIMEOUT_MS: '250', AMQP_NAMESPACE: 'ns_1' });
+    expect(config).toMatchObject({ prefetch: 8, rpcTimeoutMs: 250, amqpNamespace: 'ns_1' });
+  });
+
+  it('names every bad variable', () => {
+    expect(() => loadConfig({ PREFETCH: 'lots', PORT: '70000', LOG_LEVEL: 'loud' })).toThrow(ConfigError);
+    try {
+      loadConfig({ PREFETCH: 'lots', PORT: '70000', LOG_LEVEL: 'loud' });
+    } catch (err) {
+      expect((err as Error).message).toMatch(/PREFETCH="lots"/);
+      expect((err as Error).message).toMatch(/PORT="70000"/);
+      expect((err as Error).message).toMatch(/LOG_LEVEL="loud"/);
+    }
+  });
+});
