@@ -1,0 +1,173 @@
+/** The gateway's REST API, typed with the services' result types. */
+import type {
+  Album,
+  Artist,
+  Page,
+  Play,
+  Playlist,
+  PlaylistDetail,
+  SearchResult,
+  Session,
+  Track,
+  User,
+  UserStats,
+} from '../common/contracts/index.js';
+
+export type TopTrack = Track & { plays: number };
+export type TopWindow = 'hour' | 'day' | 'all';
+
+/** A failed call, with the gateway's message (or what went wrong reaching it). */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code?: string | number,
+  ) {
+    super(message);
+  }
+}
+
+type Query = Record<string, string | number | undefined>;
+
+export class Api {
+  constructor(
+    readonly baseUrl: string,
+    public token: string | undefined,
+    private readonly timeoutMs = 15_000,
+  ) {}
+
+  private url(path: string, query: Query = {}): URL {
+    const url = new URL(path, this.baseUrl);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url;
+  }
+
+  private async send(method: string, url: URL, body?: unknown, signal?: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    try {
+      return await fetch(url, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: signal ?? AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') throw err;
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new ApiError(`cannot reach the gateway at ${this.baseUrl} (${why})`, 0);
+    }
+  }
+
+  private async request<T>(
+    method: string,
+    path: string,
+    opts: { query?: Query; body?: unknown } = {},
+  ): Promise<T> {
+    const res = await this.send(method, this.url(path, opts.query), opts.body);
+    const text = await res.text();
+    if (!res.ok) throw errorFrom(res, text);
+    if (text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiError(`the gateway answered ${method} ${path} with something other than JSON`, res.status);
+    }
+  }
+
+  register(username: string, password: string): Promise<User> {
+    return this.request('POST', '/api/users', { body: { username, password } });
+  }
+  login(username: string, password: string): Promise<Session> {
+    return this.request('POST', '/api/sessions', { body: { username, password } });
+  }
+  me(): Promise<User> {
+    return this.request('GET', '/api/me');
+  }
+  myStats(): Promise<UserStats> {
+    return this.request('GET', '/api/me/stats');
+  }
+  history(limit?: number): Promise<Play[]> {
+    return this.request('GET', '/api/me/history', { query: { limit } });
+  }
+
+  artists(limit = 500): Promise<Page<Artist>> {
+    return this.request('GET', '/api/artists', { query: { limit } });
+  }
+  artist(id: string): Promise<Artist & { albums: Album[] }> {
+    return this.request('GET', `/api/artists/${encodeURIComponent(id)}`);
+  }
+  album(id: string): Promise<Album & { tracks: Track[] }> {
+    return this.request('GET', `/api/albums/${encodeURIComponent(id)}`);
+  }
+  tracks(query: { genre?: string; limit?: number; offset?: number }): Promise<Page<Track>> {
+    return this.request('GET', '/api/tracks', { query });
+  }
+  track(id: string): Promise<Track> {
+    return this.request('GET', `/api/tracks/${encodeURIComponent(id)}`);
+  }
+  search(q: string): Promise<SearchResult> {
+    return this.request('GET', '/api/search', { query: { q } });
+  }
+  topTracks(window: TopWindow, limit?: number): Promise<TopTrack[]> {
+    return this.request('GET', '/api/stats/top-tracks', { query: { window, limit } });
+  }
+
+  /** The audio of a track; the caller reads (or cancels) the body. */
+  async stream(id: string, signal?: AbortSignal): Promise<Response> {
+    const res = await this.send(
+      'GET',
+      this.url(`/api/tracks/${encodeURIComponent(id)}/stream`),
+      undefined,
+      signal,
+    );
+    if (!res.ok) throw errorFrom(res, await res.text());
+    return res;
+  }
+  reportPlay(trackId: string, msPlayed: number): Promise<unknown> {
+    return this.request('POST', '/api/plays', { body: { trackId, msPlayed } });
+  }
+
+  playlists(): Promise<Playlist[]> {
+    return this.request('GET', '/api/playlists');
+  }
+  playlist(id: string): Promise<PlaylistDetail> {
+    return this.request('GET', `/api/playlists/${encodeURIComponent(id)}`);
+  }
+  createPlaylist(name: string, isPublic: boolean): Promise<PlaylistDetail> {
+    return this.request('POST', '/api/playlists', { body: { name, public: isPublic } });
+  }
+  updatePlaylist(id: string, change: { name?: string; public?: boolean }): Promise<Playlist> {
+    return this.request('PATCH', `/api/playlists/${encodeURIComponent(id)}`, { body: change });
+  }
+  deletePlaylist(id: string): Promise<unknown> {
+    return this.request('DELETE', `/api/playlists/${encodeURIComponent(id)}`);
+  }
+  addTracks(id: string, trackIds: string[], position?: number): Promise<PlaylistDetail> {
+    return this.request('POST', `/api/playlists/${encodeURIComponent(id)}/tracks`, {
+      body: position === undefined ? { trackIds } : { trackIds, position },
+    });
+  }
+  removeTrack(id: string, position: number): Promise<PlaylistDetail> {
+    return this.request('DELETE', `/api/playlists/${encodeURIComponent(id)}/tracks/${position}`);
+  }
+  moveTrack(id: string, from: number, to: number): Promise<PlaylistDetail> {
+    return this.request('POST', `/api/playlists/${encodeURIComponent(id)}/tracks/move`, {
+      body: { from, to },
+    });
+  }
+}
+
+function errorFrom(res: Response, text: string): ApiError {
+  let body: { error?: { code?: string | number; message?: string } } | undefined;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  const message = body?.error?.message ?? `${res.status} ${res.statusText || 'error'}`.trim();
+  return new ApiError(message, res.status, body?.error?.code);
+}

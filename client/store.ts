@@ -1,0 +1,84 @@
+/**
+ * What the client remembers between runs, so one-shot commands reuse the login and `#n`
+ * refers to the last listing: session.json (token) and state.json (last listing, queue),
+ * in $MUSIC_CLIENT_HOME or ~/.config/music-client.
+ */
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export interface SavedSession {
+  gateway: string;
+  token: string;
+  expiresAt: string;
+  user: { id: string; username: string };
+}
+
+export interface ClientState {
+  /** Track ids of the last listing, so `play #3` means its third row. */
+  listing: string[];
+  /** Tracks waiting for `next`. */
+  queue: string[];
+}
+
+export function clientHome(): string {
+  if (process.env.MUSIC_CLIENT_HOME) return process.env.MUSIC_CLIENT_HOME;
+  const config = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
+  return join(config, 'music-client');
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    // Missing or damaged: start afresh rather than refuse to run.
+    return undefined;
+  }
+}
+
+/** Written whole to a temporary file and renamed, so a crash never leaves half a file; private to the user. */
+function writeJson(path: string, value: unknown): void {
+  mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+export class Store {
+  private readonly sessionPath: string;
+  private readonly statePath: string;
+
+  constructor(
+    readonly gateway: string,
+    dir = clientHome(),
+  ) {
+    this.sessionPath = join(dir, 'session.json');
+    this.statePath = join(dir, 'state.json');
+  }
+
+  /** The saved login for this gateway, unless it has expired. */
+  session(): SavedSession | undefined {
+    const s = readJson(this.sessionPath) as Partial<SavedSession> | undefined;
+    if (!s || typeof s.token !== 'string' || s.gateway !== this.gateway || !s.user) return undefined;
+    if (s.expiresAt && Date.parse(s.expiresAt) <= Date.now()) return undefined;
+    return s as SavedSession;
+  }
+
+  saveSession(session: SavedSession): void {
+    writeJson(this.sessionPath, session);
+  }
+
+  clearSession(): void {
+    rmSync(this.sessionPath, { force: true });
+  }
+
+  state(): ClientState {
+    const s = readJson(this.statePath) as Partial<ClientState> | undefined;
+    const ids = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+    return { listing: ids(s?.listing), queue: ids(s?.queue) };
+  }
+
+  saveState(state: ClientState): void {
+    writeJson(this.statePath, state);
+  }
+}

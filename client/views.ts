@@ -1,0 +1,178 @@
+/** How each kind of result looks as text. */
+import type {
+  Album,
+  Artist,
+  Play,
+  Playlist,
+  PlaylistDetail,
+  SearchResult,
+  Track,
+  User,
+  UserStats,
+} from '../common/contracts/index.js';
+import type { TopTrack } from './api.js';
+import { duration, type Style, table, when } from './render.js';
+
+const n = (i: number) => String(i + 1);
+
+export function trackTable(tracks: Track[], s: Style): string {
+  return table(
+    [
+      { header: '#', align: 'right' },
+      { header: 'id' },
+      { header: 'title', max: 40 },
+      { header: 'artist', max: 28 },
+      { header: 'album', max: 28 },
+      { header: 'time', align: 'right' },
+      { header: 'genre', max: 16 },
+    ],
+    tracks.map((t, i) => [n(i), t.id, t.title, t.artistName, t.albumTitle, duration(t.durationMs), t.genre]),
+    s,
+  );
+}
+
+export function albumTable(albums: Album[], s: Style): string {
+  return table(
+    [
+      { header: 'id' },
+      { header: 'title', max: 40 },
+      { header: 'artist', max: 28 },
+      { header: 'year', align: 'right' },
+      { header: 'genre', max: 16 },
+      { header: 'tracks', align: 'right' },
+      { header: 'time', align: 'right' },
+    ],
+    albums.map((a) => [a.id, a.title, a.artistName, a.year, a.genre, a.trackCount, duration(a.durationMs)]),
+    s,
+  );
+}
+
+export function artistTable(artists: Artist[], s: Style): string {
+  return table(
+    [{ header: 'id' }, { header: 'name', max: 40 }, { header: 'albums', align: 'right' }],
+    artists.map((a) => [a.id, a.name, a.albumCount]),
+    s,
+  );
+}
+
+export function artistView(artist: Artist & { albums: Album[] }, s: Style): string {
+  return [s.bold(s.accent(artist.name)), '', albumTable(artist.albums, s)].join('\n');
+}
+
+export function albumView(album: Album & { tracks: Track[] }, s: Style): string {
+  const facts = [
+    album.artistName,
+    album.year,
+    album.genre,
+    `${album.trackCount} tracks`,
+    duration(album.durationMs),
+  ];
+  return [
+    `${s.bold(s.accent(album.title))}  ${s.dim(facts.filter((f) => f !== null && f !== '').join(' · '))}`,
+    '',
+    trackTable(album.tracks, s),
+  ].join('\n');
+}
+
+export function searchView(result: SearchResult, s: Style): string {
+  return [
+    s.bold('Artists'),
+    artistTable(result.artists, s),
+    '',
+    s.bold('Albums'),
+    albumTable(result.albums, s),
+    '',
+    s.bold('Tracks'),
+    trackTable(result.tracks, s),
+  ].join('\n');
+}
+
+export function playlistTable(playlists: Playlist[], s: Style): string {
+  return table(
+    [
+      { header: 'id' },
+      { header: 'name', max: 40 },
+      { header: 'owner', max: 20 },
+      { header: 'visibility' },
+      { header: 'tracks', align: 'right' },
+      { header: 'time', align: 'right' },
+    ],
+    playlists.map((p) => [
+      p.id,
+      p.name,
+      p.ownerName,
+      p.public ? 'public' : 'private',
+      p.trackCount,
+      duration(p.durationMs),
+    ]),
+    s,
+  );
+}
+
+export function playlistView(p: PlaylistDetail, s: Style): string {
+  const facts = [
+    `by ${p.ownerName}`,
+    p.public ? 'public' : 'private',
+    `${p.trackCount} tracks`,
+    duration(p.durationMs),
+  ];
+  return [
+    `${s.bold(s.accent(p.name))}  ${s.dim(`${facts.join(' · ')} · id ${p.id}`)}`,
+    '',
+    trackTable(
+      p.tracks.map((e) => e.track),
+      s,
+    ),
+  ].join('\n');
+}
+
+export function historyTable(plays: Play[], s: Style): string {
+  return table(
+    [
+      { header: '#', align: 'right' },
+      { header: 'played' },
+      { header: 'title', max: 40 },
+      { header: 'artist', max: 28 },
+      { header: 'listened', align: 'right' },
+      { header: 'track' },
+    ],
+    plays.map((p, i) => [
+      n(i),
+      when(p.playedAt),
+      p.title ?? '?',
+      p.artistName ?? '?',
+      duration(p.msPlayed),
+      p.trackId,
+    ]),
+    s,
+  );
+}
+
+export function topTable(tracks: TopTrack[], s: Style): string {
+  return table(
+    [
+      { header: '#', align: 'right' },
+      { header: 'plays', align: 'right' },
+      { header: 'title', max: 40 },
+      { header: 'artist', max: 28 },
+      { header: 'id' },
+    ],
+    tracks.map((t, i) => [n(i), t.plays, t.title, t.artistName, t.id]),
+    s,
+  );
+}
+
+export function meView(user: User, stats: UserStats, s: Style): string {
+  const rows: Array<[string, string]> = [
+    ['user', `${user.username} (${user.displayName})`],
+    ['id', user.id],
+    ['member since', when(user.createdAt)],
+    ['plays', String(stats.totalPlays)],
+    ['listened', duration(stats.totalMs)],
+    ['distinct tracks', String(stats.distinctTracks)],
+    ['last played', stats.lastPlayedAt ? when(stats.lastPlayedAt) : '-'],
+  ];
+  if (user.bio) rows.push(['bio', user.bio]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${s.dim(k.padEnd(width))}  ${v}`).join('\n');
+}

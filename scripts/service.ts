@@ -1,0 +1,15 @@
+/**
+ * Runs one worker of a service: `npm run service -- <name>`. start.sh runs it as
+ * `node --import tsx scripts/service.ts <name>` so the pid it records is the process that
+ * handles SIGTERM (runService stops taking work, finishes in-flight messages, then exits).
+ */
+import { runService } from '../common/index.js';
+import { isServiceName, loadService, SERVICE_NAMES } from './services.js';
+
+const name = process.argv[2];
+if (!isServiceName(name)) {
+  console.error(`usage: npm run service -- <${SERVICE_NAMES.join('|')}>`);
+  process.exit(2);
+}
+process.env.SERVICE_NAME ??= name;
+await runService(await loadService(name));

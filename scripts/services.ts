@@ -1,0 +1,19 @@
+import type { ServiceDefinition } from '../common/index.js';
+
+/** Every service of the system; each lives in services/<name>/service.ts and exports `<name>Service`. */
+export const SERVICE_NAMES = ['catalog', 'users', 'playlists', 'history', 'stats'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export function isServiceName(name: string | undefined): name is ServiceName {
+  return (SERVICE_NAMES as readonly string[]).includes(name ?? '');
+}
+
+/** Imports a service's definition by name (one place that knows the layout convention). */
+export async function loadService(name: ServiceName): Promise<ServiceDefinition> {
+  const mod = (await import(`../services/${name}/service.js`)) as Record<string, unknown>;
+  const def = mod[`${name}Service`] as ServiceDefinition | undefined;
+  if (!def || typeof def.setup !== 'function') {
+    throw new Error(`services/${name}/service.ts does not export ${name}Service`);
+  }
+  return def;
+}
