@@ -1,0 +1,74 @@
+import type { Broker } from '../common/amqp/broker.js';
+import { AppError, ErrorCodes } from '../common/errors.js';
+import type { RpcClient } from '../common/rpc/client.js';
+import { withTimeout } from './timeout.js';
+
+export interface CheckResult {
+  ok: boolean;
+  ms: number;
+  error?: string;
+}
+
+export interface HealthReport {
+  status: 'ok' | 'failing';
+  checks: Record<string, CheckResult>;
+}
+
+/** Anything that can run `SELECT 1` (a pg Pool). */
+export interface Database {
+  query(sql: string): Promise<unknown>;
+}
+
+/**
+ * One cheap read per service. Any answer from the service counts, even a domain error (the
+ * health probe is not logged in, so users answers "unauthorized"): it proves a worker took
+ * the request and replied. Only silence, a lost broker or an internal fault is unhealthy.
+ */
+const PROBES: ReadonlyArray<readonly [service: string, method: string, params: unknown]> = [
+  ['catalog', 'listGenres', {}],
+  ['users', 'verifyToken', { token: 'health-check' }],
+  ['playlists', 'list', { ownerId: 'health-check' }],
+  ['history', 'recent', { limit: 1, userId: 'health-check' }],
+  ['stats', 'topTracks', { window: 'hour', limit: 1 }],
+];
+
+const FAULTS = new Set<number>([ErrorCodes.TIMEOUT, ErrorCodes.UNAVAILABLE, ErrorCodes.INTERNAL]);
+
+async function timed(fn: () => Promise<unknown>, timeoutMs: number, what: string): Promise<CheckResult> {
+  const started = performance.now();
+  const ms = () => Math.round(performance.now() - started);
+  try {
+    await withTimeout(fn(), timeoutMs, what);
+    return { ok: true, ms: ms() };
+  } catch (err) {
+    if (err instanceof AppError && !FAULTS.has(err.code)) return { ok: true, ms: ms() };
+    return { ok: false, ms: ms(), error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** Broker connection, database, and every service answering; all checks run at once. */
+export async function checkHealth(
+  deps: { broker: Broker; rpc: RpcClient; db: Database },
+  timeoutMs: number,
+): Promise<HealthReport> {
+  const checks: Array<[string, () => Promise<unknown>]> = [
+    [
+      'broker',
+      async () => {
+        if (!deps.broker.connected) throw new Error('not connected');
+      },
+    ],
+    ['database', () => deps.db.query('SELECT 1')],
+    ...PROBES.map(([service, method, params]): [string, () => Promise<unknown>] => [
+      service,
+      () => deps.rpc.call(service, method, params, { timeoutMs }),
+    ]),
+  ];
+  const results = Object.fromEntries(
+    await Promise.all(
+      checks.map(async ([name, check]) => [name, await timed(check, timeoutMs, name)] as const),
+    ),
+  );
+  const ok = Object.values(results).every((r) => r.ok);
+  return { status: ok ? 'ok' : 'failing', checks: results };
+}

@@ -1,0 +1,13 @@
+import type { Caller } from '../common/rpc/contract.js';
+
+/** What the gateway's middleware attaches to each response, typed for every handler. */
+declare global {
+  namespace Express {
+    interface Locals {
+      /** Set by the trace middleware before anything else runs. */
+      traceId: string;
+      /** The authenticated user, when the request carried a valid bearer token. */
+      caller?: Caller;
+    }
+  }
+}

@@ -1,0 +1,53 @@
+import { InvalidParamsError } from '../../common/errors.js';
+import type { Caller } from '../../common/rpc/contract.js';
+import { paging, queryEnum, queryInt, queryString } from '../http.js';
+import type { RouteContext } from './context.js';
+
+const ALBUM_SORTS = ['newest', 'alphabetical', 'random', 'year'] as const;
+
+/** Browsing and search: public, one catalog call each. */
+export function catalogRoutes({ router, services }: RouteContext): void {
+  const { catalog } = services;
+  const as = (caller: Caller | undefined) => ({ caller });
+
+  router.get('/api/artists', async (req, res) => {
+    res.json(await catalog.call('listArtists', paging(req), as(res.locals.caller)));
+  });
+
+  router.get('/api/artists/:id', async (req, res) => {
+    res.json(await catalog.call('getArtist', { id: req.params.id }, as(res.locals.caller)));
+  });
+
+  router.get('/api/albums', async (req, res) => {
+    const params = {
+      sort: queryEnum(req, 'sort', ALBUM_SORTS),
+      genre: queryString(req, 'genre', 100),
+      ...paging(req),
+    };
+    res.json(await catalog.call('listAlbums', params, as(res.locals.caller)));
+  });
+
+  router.get('/api/albums/:id', async (req, res) => {
+    res.json(await catalog.call('getAlbum', { id: req.params.id }, as(res.locals.caller)));
+  });
+
+  router.get('/api/tracks', async (req, res) => {
+    const params = { genre: queryString(req, 'genre', 100), ...paging(req) };
+    res.json(await catalog.call('listTracks', params, as(res.locals.caller)));
+  });
+
+  router.get('/api/tracks/:id', async (req, res) => {
+    res.json(await catalog.call('getTrack', { id: req.params.id }, as(res.locals.caller)));
+  });
+
+  router.get('/api/search', async (req, res) => {
+    const q = queryString(req, 'q', 200)?.trim();
+    if (!q) throw new InvalidParamsError('q is required: what to search for');
+    const params = { q, limit: queryInt(req, 'limit', 1, 100) };
+    res.json(await catalog.call('search', params, as(res.locals.caller)));
+  });
+
+  router.get('/api/genres', async (_req, res) => {
+    res.json(await catalog.call('listGenres', {}, as(res.locals.caller)));
+  });
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import type { Playlist } from '../../common/contracts/playlists.js';
+import { playlistsContract } from '../../common/contracts/playlists.js';
+import { requireCaller } from '../auth.js';
+import { contractParams, jsonBody, parseBody, pathInt, queryString } from '../http.js';
+import type { RouteContext } from './context.js';
+
+const patchBody = z
+  .strictObject({ name: z.string(), public: z.boolean() })
+  .partial()
+  .refine((b) => b.name !== undefined || b.public !== undefined, 'give name, public or both');
+
+/** Playlists: reading follows the service's visibility rules, changing needs a logged-in owner. */
+export function playlistRoutes({ router, services }: RouteContext): void {
+  const { playlists } = services;
+
+  /** The caller's own playlists, or `?ownerId=`'s public ones (no login needed for those). */
+  router.get('/api/playlists', async (req, res) => {
+    const ownerId = queryString(req, 'ownerId', 64);
+    const caller = ownerId ? res.locals.caller : requireCaller(res);
+    res.json(await playlists.call('list', { ownerId }, { caller }));
+  });
+
+  router.post('/api/playlists', async (req, res) => {
+    const caller = requireCaller(res);
+    const params = contractParams(playlistsContract, 'create', jsonBody(req));
+    res.status(201).json(await playlists.call('create', params, { caller }));
+  });
+
+  router.get('/api/playlists/:id', async (req, res) => {
+    res.json(await playlists.call('get', { id: req.params.id }, { caller: res.locals.caller }));
+  });
+
+  /** Renames and/or changes visibility: one call per field asked for, answering the final state. */
+  router.patch('/api/playlists/:id', async (req, res) => {
+    const caller = requireCaller(res);
+    const body = parseBody(req, patchBody);
+    const id = req.params.id;
+    // Both changes are checked before either is made, so a bad name never leaves half a change.
+    const rename =
+      body.name === undefined
+        ? undefined
+        : contractParams(playlistsContract, 'rename', { id, name: body.name });
+    let result: Playlist | undefined;
+    if (rename) result = await playlists.call('rename', rename, { caller });
+    if (body.public !== undefined)
+      result = await playlists.call('setPublic', { id, public: body.public }, { caller });
+    res.json(result);
+  });
+
+  router.delete('/api/playlists/:id', async (req, res) => {
+    const caller = requireCaller(res);
+    res.json(await playlists.call('delete', { id: req.params.id }, { caller }));
+  });
+
+  router.post('/api/playlists/:id/tracks', async (req, res) => {
+    const caller = requireCaller(res);
+    const params = contractParams(playlistsContract, 'addTracks', { ...jsonBody(req), id: req.params.id });
+    res.json(await playlists.call('addTracks', params, { caller }));
+  });
+
+  router.post('/api/playlists/:id/tracks/move', async (req, res) => {
+    const caller = requireCaller(res);
+    const params = contractParams(playlistsContract, 'moveTrack', { ...jsonBody(req), id: req.params.id });
+    res.json(await playlists.call('moveTrack', params, { caller }));
+  });
+
+  router.delete('/api/playlists/:id/tracks/:position', async (req, res) => {
+    const caller = requireCaller(res);
+    const params = { id: req.params.id, position: pathInt(req, 'position') };
+    res.json(await playlists.call('removeTrack', params, { caller }));
+  });
+}

@@ -1,0 +1,41 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { newTraceId, withTrace } from '../common/trace.js';
+import type { GatewayMetrics } from './metrics.js';
+import './locals.js';
+
+export const REQUEST_ID_HEADER = 'X-Request-Id';
+
+/** Client-chosen ids are kept only when short and made of safe characters (they end up in logs). */
+const SAFE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** The route pattern (never the raw path, which would give every track its own metric). */
+function routeOf(req: Request): string {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof path === 'string' ? `${req.baseUrl}${path}` : 'unmatched';
+}
+
+/**
+ * First middleware: picks the trace id (the client's `X-Request-Id` or a new one), echoes it,
+ * runs the rest of the request inside it so RPC calls, events and log lines carry it, and
+ * when the response is done writes one log line and the HTTP metrics.
+ */
+export function traceRequests(log: Logger, metrics: GatewayMetrics) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const started = performance.now();
+    const given = req.get(REQUEST_ID_HEADER);
+    const traceId = given !== undefined && SAFE_ID.test(given) ? given : newTraceId();
+    res.locals.traceId = traceId;
+    res.set(REQUEST_ID_HEADER, traceId);
+    res.once('close', () => {
+      const ms = performance.now() - started;
+      const route = routeOf(req);
+      const status = res.writableFinished ? res.statusCode : 499;
+      metrics.request(req.method, route, status, ms);
+      const line = { traceId, method: req.method, route, status, ms: Math.round(ms * 10) / 10 };
+      if (status >= 500) log.warn(line, 'request');
+      else log.info(line, 'request');
+    });
+    withTrace(traceId, next);
+  };
+}

@@ -1,0 +1,175 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Track } from '../common/contracts/catalog.js';
+import { dropSchema } from '../common/db/migrate.js';
+import type { Pool } from '../common/db/pool.js';
+import { type RunningService, startService } from '../common/service.js';
+import { type RunningGateway, startGateway } from '../gateway/server.js';
+import { catalogService, seedCatalog } from '../services/catalog/index.js';
+import { historyService } from '../services/history/service.js';
+import { playlistsService } from '../services/playlists/service.js';
+import { statsService } from '../services/stats/service.js';
+import { usersService } from '../services/users/service.js';
+import { cleanupBroker, eventually, namespace, silentLogger, testConfig, testPool } from './support/env.js';
+
+/** The whole system in one process: the five real services and the gateway, in a test namespace. */
+describe('gateway end to end with the real services', () => {
+  const ns = namespace('gwe2e');
+  const defs = [catalogService, usersService, playlistsService, historyService, statsService];
+  const running: RunningService[] = [];
+  let mediaDir: string;
+  let catalogPool: Pool;
+  let gateway: RunningGateway;
+  let url: string;
+
+  beforeAll(async () => {
+    mediaDir = await mkdtemp(join(tmpdir(), `${ns}-media-`));
+    const config = testConfig({ mediaDir, rpcTimeoutMs: 5000 });
+    for (const def of defs) {
+      running.push(
+        await startService(def, { config, logger: silentLogger, namespace: ns, schema: `${ns}_${def.name}` }),
+      );
+    }
+    catalogPool = testPool(`${ns}_catalog`);
+    await seedCatalog(catalogPool, mediaDir);
+
+    gateway = await startGateway({ config: { ...config, port: 0 }, logger: silentLogger, namespace: ns });
+    url = `http://127.0.0.1:${gateway.port}`;
+  }, 120_000);
+
+  afterAll(async () => {
+    await gateway?.stop();
+    for (const service of running.reverse()) await service.stop();
+    for (const def of defs) await dropSchema(catalogPool, `${ns}_${def.name}`);
+    await catalogPool?.end();
+    await cleanupBroker(ns);
+    await rm(mediaDir, { recursive: true, force: true });
+  });
+
+  async function api<T = unknown>(
+    path: string,
+    opts: { method?: string; body?: unknown; token?: string } = {},
+  ): Promise<{ status: number; body: T }> {
+    const headers: Record<string, string> = {};
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    const res = await fetch(`${url}${path}`, {
+      method: opts.method ?? 'GET',
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  }
+
+  it('is healthy', async () => {
+    const health = await api<{ status: string; checks: Record<string, { ok: boolean }> }>('/health');
+    expect(health.body.checks).toMatchObject({
+      broker: { ok: true },
+      database: { ok: true },
+      catalog: { ok: true },
+      users: { ok: true },
+      playlists: { ok: true },
+      history: { ok: true },
+      stats: { ok: true },
+    });
+    expect(health.status).toBe(200);
+  });
+
+  it('drives register -> login -> search -> stream -> play -> history -> stats', async () => {
+    const username = `e2e_${Date.now()}`;
+    const registered = await api('/api/users', {
+      method: 'POST',
+      body: { username, password: 'long enough pw' },
+    });
+    expect(registered.status).toBe(201);
+    const again = await api('/api/users', { method: 'POST', body: { username, password: 'long enough pw' } });
+    expect(again.status).toBe(409);
+
+    const login = await api<{ token: string; user: { id: string } }>('/api/sessions', {
+      method: 'POST',
+      body: { username, password: 'long enough pw' },
+    });
+    expect(login.status).toBe(201);
+    const { token, user } = login.body;
+    expect((await api('/api/me', { token })).body).toMatchObject({ id: user.id, username });
+
+    const found = await api<{ tracks: Track[] }>('/api/search?q=blue');
+    expect(found.status).toBe(200);
+    expect(found.body.tracks.length).toBeGreaterThan(0);
+    const track = found.body.tracks[0]!;
+
+    // Real audio: the streamed bytes are the seeded file's, and a range is exact.
+    const full = await fetch(`${url}/api/tracks/${track.id}/stream`);
+    expect(full.status).toBe(200);
+    const bytes = Buffer.from(await full.arrayBuffer());
+    expect(bytes.subarray(0, 4).toString('ascii')).toBe('RIFF');
+    const ranged = await fetch(`${url}/api/tracks/${track.id}/stream`, { headers: { range: 'bytes=-100' } });
+    expect(ranged.status).toBe(206);
+    expect(Buffer.from(await ranged.arrayBuffer()).equals(bytes.subarray(bytes.length - 100))).toBe(true);
+
+    const play = await api<{ id: string }>('/api/plays', {
+      method: 'POST',
+      token,
+      body: { trackId: track.id, msPlayed: 1234 },
+    });
+    expect(play.status).toBe(202);
+
+    const history = await eventually(async () => {
+      const r = await api<Array<{ eventId: string; trackId: string; title: string | null }>>(
+        '/api/me/history',
+        {
+          token,
+        },
+      );
+      return r.body.length > 0 ? r.body : undefined;
+    });
+    expect(history![0]).toMatchObject({ eventId: play.body.id, trackId: track.id, title: track.title });
+
+    const stats = await eventually(async () => {
+      const r = await api<{ totalPlays: number; totalMs: number }>('/api/me/stats', { token });
+      return r.body.totalPlays > 0 ? r.body : undefined;
+    });
+    expect(stats).toMatchObject({ totalPlays: 1, totalMs: 1234 });
+
+    const top = await eventually(async () => {
+      const r = await api<Array<Track & { plays: number }>>('/api/stats/top-tracks?window=hour');
+      return r.body.find((t) => t.id === track.id);
+    });
+    expect(top!.plays).toBe(1);
+
+    // A private playlist with the track, visible to its owner only.
+    const created = await api<{ id: string }>('/api/playlists', {
+      method: 'POST',
+      token,
+      body: { name: 'Blue things', trackIds: [track.id] },
+    });
+    expect(created.status).toBe(201);
+    expect((await api(`/api/playlists/${created.body.id}`, { token })).body).toMatchObject({ trackCount: 1 });
+    const stranger = await api<{ token: string }>('/api/users', {
+      method: 'POST',
+      body: { username: `${username}_x`, password: 'long enough pw' },
+    }).then(() =>
+      api<{ token: string }>('/api/sessions', {
+        method: 'POST',
+        body: { username: `${username}_x`, password: 'long enough pw' },
+      }),
+    );
+    expect((await api(`/api/playlists/${created.body.id}`, { token: stranger.body.token })).status).toBe(404);
+    expect((await api(`/api/playlists/${created.body.id}`)).status).toBe(401);
+  });
+
+  it('serves the same audio file the catalog seeded', async () => {
+    const tracks = await api<{ items: Track[] }>('/api/tracks?limit=1');
+    const track = tracks.body.items[0]!;
+    const res = await fetch(`${url}/api/tracks/${track.id}/stream`);
+    const served = Buffer.from(await res.arrayBuffer());
+    expect(res.headers.get('content-type')).toBe(track.mimeType);
+    expect(served.length).toBe(track.sizeBytes);
+    const onDisk = await readFile(
+      ((await gateway.rpc.call('catalog', 'getTrackFile', { id: track.id })) as { path: string }).path,
+    );
+    expect(served.equals(onDisk)).toBe(true);
+  });
+});

@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AppError,
+  ErrorCodes,
+  type ErrorName,
+  errorDocs,
+  NotFoundError,
+  TimeoutError,
+  UnavailableError,
+} from '../common/errors.js';
+import { bearerToken } from '../gateway/auth.js';
+import { HTTP_STATUS, HttpError, httpStatus, RETRY_AFTER_SECONDS, toHttpError } from '../gateway/errors.js';
+import { DENIED_METHODS, OWN_USER_ONLY } from '../gateway/jsonrpc.js';
+import { LruCache } from '../gateway/lru.js';
+import { CONTRACTS } from '../gateway/services.js';
+
+const names = Object.keys(ErrorCodes) as ErrorName[];
+
+describe('gateway error map', () => {
+  it('maps every registered code to an HTTP error status, and codes are unique', () => {
+    expect(Object.keys(HTTP_STATUS).sort()).toEqual([...names].sort());
+    for (const name of names) {
+      const status = HTTP_STATUS[name];
+      expect(status, name).toBeGreaterThanOrEqual(400);
+      expect(status, name).toBeLessThan(600);
+      expect(httpStatus(ErrorCodes[name]), name).toBe(status);
+      expect(errorDocs[name], name).toBeTruthy();
+    }
+    const codes = Object.values(ErrorCodes);
+    expect(new Set(codes).size).toBe(codes.length);
+  });
+
+  it('gives the statuses the API promises', () => {
+    expect(HTTP_STATUS).toMatchObject({
+      PARSE_ERROR: 400,
+      INVALID_REQUEST: 400,
+      INVALID_PARAMS: 400,
+      INVALID_INPUT: 400,
+      UNAUTHORIZED: 401,
+      FORBIDDEN: 403,
+      NOT_FOUND: 404,
+      CONFLICT: 409,
+      RATE_LIMITED: 429,
+      UNAVAILABLE: 503,
+      TIMEOUT: 503,
+      INTERNAL: 500,
+    });
+  });
+
+  it('adds Retry-After to unavailable and timeout answers only', () => {
+    expect(toHttpError(new UnavailableError('down')).retryAfter).toBe(RETRY_AFTER_SECONDS);
+    expect(toHttpError(new TimeoutError('slow'))).toMatchObject({
+      status: 503,
+      retryAfter: RETRY_AFTER_SECONDS,
+      body: { error: { code: ErrorCodes.TIMEOUT, message: 'slow' } },
+    });
+    expect(toHttpError(new NotFoundError('gone'))).toEqual({
+      status: 404,
+      retryAfter: undefined,
+      body: { error: { code: ErrorCodes.NOT_FOUND, message: 'gone' } },
+    });
+  });
+
+  it('hides unknown and internal errors behind a generic 500', () => {
+    const leaky = new Error('password=hunter2 at /srv/secret.ts:12');
+    expect(toHttpError(leaky)).toEqual({
+      status: 500,
+      retryAfter: undefined,
+      body: { error: { code: ErrorCodes.INTERNAL, message: 'Internal error' } },
+    });
+    expect(toHttpError(new AppError(ErrorCodes.INTERNAL, 'db said: relation x')).body.error.message).toBe(
+      'Internal error',
+    );
+    expect(toHttpError(new AppError(99_999, 'unknown code')).status).toBe(500);
+  });
+
+  it('lets gateway errors choose their own status and maps body-parser failures', () => {
+    expect(toHttpError(new HttpError(416, ErrorCodes.INVALID_REQUEST, 'bad range')).status).toBe(416);
+    const tooLarge = Object.assign(new Error('too big'), { type: 'entity.too.large', status: 413 });
+    expect(toHttpError(tooLarge)).toMatchObject({ status: 413, body: { error: { code: -32600 } } });
+    const badJson = Object.assign(new Error('Unexpected token'), {
+      type: 'entity.parse.failed',
+      status: 400,
+    });
+    expect(toHttpError(badJson)).toMatchObject({ status: 400, body: { error: { code: -32700 } } });
+  });
+});
+
+describe('JSON-RPC exposure rules', () => {
+  it('names only methods that exist, so a renamed method cannot silently become public', () => {
+    for (const method of [...DENIED_METHODS.keys(), ...OWN_USER_ONLY]) {
+      const [service, name] = method.split('.') as [string, string];
+      expect(CONTRACTS[service]?.methods, method).toHaveProperty(name);
+    }
+    expect(DENIED_METHODS.has('catalog.getTrackFile')).toBe(true);
+    expect(DENIED_METHODS.has('users.verifyToken')).toBe(false);
+  });
+});
+
+describe('bearer tokens', () => {
+  it('reads "Bearer <token>" and rejects other schemes', () => {
+    expect(bearerToken(undefined)).toBeUndefined();
+    expect(bearerToken('Bearer abc.def-1')).toBe('abc.def-1');
+    expect(bearerToken('bearer xyz')).toBe('xyz');
+    expect(() => bearerToken('Basic dXNlcjpwYXNz')).toThrow(/Bearer/);
+    expect(() => bearerToken('Bearer ')).toThrow();
+    expect(() => bearerToken(`Bearer ${'a'.repeat(1001)}`)).toThrow();
+  });
+});
+
+describe('LruCache', () => {
+  it('expires entries after the ttl or their own deadline, whichever is first', () => {
+    let now = 1000;
+    const cache = new LruCache<string, number>(10, 100, () => now);
+    cache.set('a', 1);
+    cache.set('b', 2, now + 10);
+    now += 50;
+    expect(cache.get('a')).toBe(1);
+    expect(cache.get('b')).toBeUndefined();
+    now += 60;
+    expect(cache.get('a')).toBeUndefined();
+    cache.set('c', 3, now - 1);
+    expect(cache.get('c')).toBeUndefined();
+  });
+
+  it('evicts the least recently used entry when full', () => {
+    const cache = new LruCache<string, number>(2, 60_000);
+    cache.set('a', 1);
+    cache.set('b', 2);
+    expect(cache.get('a')).toBe(1); // a is now the most recent
+    cache.set('c', 3);
+    expect(cache.get('b')).toBeUndefined();
+    expect(cache.get('a')).toBe(1);
+    expect(cache.get('c')).toBe(3);
+    expect(cache.size).toBe(2);
+  });
+});
+
+describe('LruCache.getOrLoad', () => {
+  it('shares one load between concurrent misses, caches the value and never a failure', async () => {
+    const cache = new LruCache<string, string>(10, 60_000);
+    let loads = 0;
+    const load = async () => {
+      loads++;
+      await new Promise((r) => setTimeout(r, 10));
+      return { value: `v${loads}` };
+    };
+    expect(await Promise.all([cache.getOrLoad('k', load), cache.getOrLoad('k', load)])).toEqual(['v1', 'v1']);
+    expect(await cache.getOrLoad('k', load)).toBe('v1');
+    expect(loads).toBe(1);
+
+    const failing = async (): Promise<{ value: string }> => {
+      loads++;
+      throw new Error('down');
+    };
+    await expect(cache.getOrLoad('bad', failing)).rejects.toThrow('down');
+    await expect(cache.getOrLoad('bad', load)).resolves.toBe('v3');
+  });
+
+  it('does not cache a value whose deadline has passed', async () => {
+    const cache = new LruCache<string, number>(10, 60_000);
+    await cache.getOrLoad('k', async () => ({ value: 1, expiresAt: Date.now() - 1 }));
+    expect(cache.get('k')).toBeUndefined();
+  });
+});
