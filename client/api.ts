@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 /** The gateway's REST API, typed with the services' result types. */
 import type {
   Album,
@@ -127,8 +128,21 @@ export class Api {
     if (!res.ok) throw errorFrom(res, await res.text());
     return res;
   }
-  reportPlay(trackId: string, msPlayed: number): Promise<unknown> {
-    return this.request('POST', '/api/plays', { body: { trackId, msPlayed } });
+  /**
+   * Reports a play; retried a few times when the gateway is briefly unavailable (503) or
+   * unreachable. The same `playId` on every attempt makes the retries count once.
+   */
+  async reportPlay(trackId: string, msPlayed: number, attempts = 4): Promise<unknown> {
+    const body = { trackId, msPlayed, playId: randomUUID() };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.request('POST', '/api/plays', { body });
+      } catch (err) {
+        const retriable = err instanceof ApiError && (err.status === 503 || err.status === 0);
+        if (!retriable || attempt >= attempts) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** (attempt - 1)));
+      }
+    }
   }
 
   playlists(): Promise<Playlist[]> {

@@ -31,6 +31,11 @@ export interface Config {
   readonly tokenTtlSeconds: number;
   /** PostgreSQL pool size per process. */
   readonly dbPoolSize: number;
+  /**
+   * Benchmarks only: every RPC handler waits this long before it runs, which makes a worker
+   * I/O-bound so the scale-out benchmark measures queue distribution, not CPU. 0 in production.
+   */
+  readonly handlerDelayMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -96,6 +101,12 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     default: 10,
     parse: int(1, 1000),
     doc: 'PostgreSQL pool size per process',
+  },
+  handlerDelayMs: {
+    env: 'HANDLER_DELAY_MS',
+    default: 0,
+    parse: int(0, 60_000),
+    doc: 'benchmarks only: extra wait in every RPC handler, in ms',
   },
 };
 

@@ -17,6 +17,7 @@ import { playlistRoutes } from './routes/playlists.js';
 import { streamRoutes } from './routes/stream.js';
 import { userRoutes } from './routes/users.js';
 import { bindServices } from './services.js';
+import { buildSubsonicRouter } from './subsonic/index.js';
 import { traceRequests } from './tracing.js';
 
 export interface GatewayOptions {
@@ -80,6 +81,17 @@ export function buildApp(deps: GatewayDeps): express.Express {
     express.raw({ type: () => true, limit: bodyLimit }),
     jsonRpcHandler({ rpc: deps.rpc, verifier, log, maxBatch: opts.maxBatch ?? 100 }),
     jsonRpcErrors(log),
+  );
+
+  // OpenSubsonic for existing players: its own auth (u/t/s, p, apiKey) and response format.
+  app.use(
+    '/rest',
+    buildSubsonicRouter({
+      rpc: deps.rpc,
+      publisher: deps.publisher,
+      logger: log,
+      config: { rpcTimeoutMs: opts.publishTimeoutMs ?? 5000 },
+    }),
   );
 
   const api = express.Router();

@@ -303,10 +303,26 @@ describe('play', { timeout: SLOW }, () => {
     });
     const reports = sent('POST', '/api/plays');
     expect(reports).toHaveLength(1);
-    expect(reports[0]!.body).toEqual({ trackId: 'tr1', msPlayed: 180_000 });
+    expect(reports[0]!.body).toEqual({
+      trackId: 'tr1',
+      msPlayed: 180_000,
+      playId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
     expect(reports[0]!.authorization).toBe('Bearer tok-demo');
     // No audio player: nothing streamed.
     expect(sent('GET', '/api/tracks/tr1/stream')).toHaveLength(0);
+  });
+
+  it('retries a play report the gateway could not accept, and it counts once', async () => {
+    await login();
+    gateway.unavailablePlays = 2;
+    const r = await client(['play', 'tr1', '--no-audio', '--speed', '2000', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const reports = sent('POST', '/api/plays');
+    expect(reports).toHaveLength(3);
+    const ids = new Set(reports.map((q) => (q.body as { playId: string }).playId));
+    expect(ids.size).toBe(1);
+    expect(gateway.plays).toHaveLength(1);
   });
 
   it('plays row n of the last listing with #n', async () => {

@@ -215,6 +215,27 @@ describe('plays', () => {
     expect(headers['x-trace-id']).toBe('play-trace-1');
   });
 
+  it('maps a retried client play id to one event id, distinct per user', async () => {
+    const a = await gw.fakes.session();
+    const b = await gw.fakes.session();
+    const playId = '4a7c2f0e-9b1d-4c3e-8f6a-0d2b5e7a9c11';
+    const post = (token: string) =>
+      gw.request('/api/plays', { method: 'POST', token, body: { trackId: 't1', playId } });
+    const first = (await post(a.token)).body as { id: string };
+    const retry = (await post(a.token)).body as { id: string };
+    const other = (await post(b.token)).body as { id: string };
+    expect(retry.id).toBe(first.id);
+    expect(other.id).not.toBe(first.id);
+    expect(first.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    await awaitEvent(first.id);
+    const bad = await gw.request('/api/plays', {
+      method: 'POST',
+      token: a.token,
+      body: { trackId: 't1', playId: 'x' },
+    });
+    expect(bad.status).toBe(400);
+  });
+
   it('fills in defaults: now, the whole track, source api', async () => {
     const { token } = await gw.fakes.session();
     const before = Date.now();

@@ -16,6 +16,32 @@ export interface Session {
   user: User;
 }
 
+/** An OpenSubsonic API key as listed; the key itself is shown only by `createApiKey`. */
+export interface ApiKey {
+  id: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export interface Star {
+  id: string;
+  starredAt: string;
+}
+
+/** The caller's starred catalog items, most recently starred first. */
+export interface Starred {
+  songs: Star[];
+  albums: Star[];
+  artists: Star[];
+}
+
+const starredIds = {
+  songIds: z.array(id).max(1000).default([]),
+  albumIds: z.array(id).max(1000).default([]),
+  artistIds: z.array(id).max(1000).default([]),
+};
+
 export const username = z
   .string()
   .min(3, 'username must be at least 3 characters')
@@ -48,5 +74,31 @@ export const usersContract = defineContract('users', {
       bio: z.string().max(1000).optional(),
     }),
   ).returns<User>(),
+  /**
+   * Checks one Subsonic request's credentials: `token` = md5(password + salt) with `salt`, a
+   * plain `password`, or an OpenSubsonic `apiKey`. Failures with a username count towards the
+   * login rate limit.
+   */
+  subsonicAuth: method(
+    z.union([
+      z.strictObject({
+        username: z.string().max(64),
+        token: z.string().max(64),
+        salt: z.string().min(1).max(200),
+      }),
+      z.strictObject({ username: z.string().max(64), password: z.string().max(200) }),
+      z.strictObject({ apiKey: z.string().min(1).max(2000) }),
+    ]),
+  ).returns<{ userId: string; username: string }>(),
+  /** A new API key for the caller; the key is in this answer only. */
+  createApiKey: method(
+    z.strictObject({ name: z.string().trim().min(1).max(100).default('subsonic') }),
+  ).returns<ApiKey & { key: string }>(),
+  listApiKeys: method(z.strictObject({})).returns<ApiKey[]>(),
+  revokeApiKey: method(z.strictObject({ id })).returns<{ revoked: true }>(),
+  /** Stars catalog items for the caller (ids are not checked here: the caller checks them). */
+  star: method(z.strictObject(starredIds)).returns<{ starred: number }>(),
+  unstar: method(z.strictObject(starredIds)).returns<{ unstarred: number }>(),
+  starred: method(z.strictObject({})).returns<Starred>(),
 });
 export type UsersContract = typeof usersContract;

@@ -68,9 +68,13 @@ export class EventPublisher {
     this.observer = observer;
   }
 
-  /** Wraps `data` in a new envelope and publishes it; resolves with the envelope once confirmed. */
-  async publish<T>(type: string, data: T): Promise<EventEnvelope<T>> {
+  /**
+   * Wraps `data` in a new envelope and publishes it; resolves with the envelope once confirmed.
+   * A caller retrying the same fact passes the same `id`, so consumers apply it once.
+   */
+  async publish<T>(type: string, data: T, id?: string): Promise<EventEnvelope<T>> {
     const envelope = makeEnvelope(type, data);
+    if (id) envelope.id = id;
     await this.publishEnvelope(envelope, currentTraceId());
     return envelope;
   }

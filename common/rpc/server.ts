@@ -1,8 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import jayson from 'jayson/promise/index.js';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Broker } from '../amqp/broker.js';
+import { config } from '../config.js';
 import { AppError, ErrorCodes, InvalidParamsError, toWireError } from '../errors.js';
 import { newTraceId, TRACE_HEADER, withTrace } from '../trace.js';
 import type { CallContext, Caller, Contract, Handlers, MethodSpec } from './contract.js';
@@ -17,6 +19,8 @@ export interface RpcServerOptions<C extends Contract> {
   prefetch?: number;
   /** Largest batch accepted in one message (default 100). */
   maxBatchLength?: number;
+  /** Benchmarks only: wait this long before every handler (default: HANDLER_DELAY_MS, 0). */
+  handlerDelayMs?: number;
 }
 
 interface JaysonContext {
@@ -45,8 +49,10 @@ export class RpcServer<C extends Contract> {
   private inFlight = 0;
   private idle: (() => void) | null = null;
   private stopping = false;
+  private readonly handlerDelayMs: number;
 
   constructor(private readonly opts: RpcServerOptions<C>) {
+    this.handlerDelayMs = opts.handlerDelayMs ?? config().handlerDelayMs;
     this.log = opts.logger.child({ module: 'rpc-server', service: opts.contract.service });
     const methods: Record<string, jayson.MethodLike> = {};
     for (const [name, spec] of Object.entries(opts.contract.methods)) {
@@ -156,6 +162,7 @@ export class RpcServer<C extends Contract> {
       if (!parsed.success)
         throw wire(new InvalidParamsError(`invalid params: ${describeIssues(parsed.error)}`));
       const ctx: CallContext = { ...context.call, log };
+      if (this.handlerDelayMs > 0) await sleep(this.handlerDelayMs);
       try {
         return await handler(parsed.data, ctx);
       } catch (err) {

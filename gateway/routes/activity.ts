@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { EventTypes, type TrackPlayed, trackPlayedSchema } from '../../common/contracts/events.js';
 import { id } from '../../common/contracts/shared.js';
@@ -20,7 +21,21 @@ const playBody = z.strictObject({
     .refine((at) => Date.parse(at) <= Date.now() + CLOCK_SKEW_MS, 'playedAt must not be in the future')
     .optional(),
   source: z.string().min(1).max(100).optional(),
+  /** Chosen by the client and sent again on a retry, so a play retried after a 503 counts once. */
+  playId: z.uuid().optional(),
 });
+
+/**
+ * The event id of a client-identified play: derived from the user and the client's id, so
+ * retries map to one event and no one can collide with another user's plays.
+ */
+function playEventId(userId: string, playId: string): string {
+  const h = createHash('sha256').update(`${userId}:${playId}`).digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const hex = h.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
 
 /** Plays, the caller's history and statistics. */
 export function activityRoutes({ router, services, publisher, publishTimeoutMs }: RouteContext): void {
@@ -53,7 +68,11 @@ export function activityRoutes({ router, services, publisher, publishTimeoutMs }
       source: body.source ?? 'api',
     };
     const event = await withTimeout(
-      publisher.publish(EventTypes.TRACK_PLAYED, play),
+      publisher.publish(
+        EventTypes.TRACK_PLAYED,
+        play,
+        body.playId ? playEventId(caller.userId, body.playId) : undefined,
+      ),
       publishTimeoutMs,
       'the broker confirming the play',
     );

@@ -1,8 +1,17 @@
-import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  hkdfSync,
+  randomBytes,
+  type ScryptOptions,
+  scrypt,
+  timingSafeEqual,
+} from 'node:crypto';
 
 /**
- * Everything about stored passwords lives here, so a future scheme (e.g. the recoverable
- * secret OpenSubsonic's md5(password + salt) token auth needs) is added in one place.
+ * Everything about stored passwords lives here: the scrypt hash every login checks, and the
+ * recoverable copy Subsonic token auth needs (see docs/SUBSONIC.md).
  *
  * Stored form: `scrypt$<N>$<r>$<p>$<salt base64url>$<hash base64url>`. The cost parameters are
  * stored with each hash so they can be raised later without breaking existing passwords.
@@ -56,4 +65,61 @@ let decoy: Promise<string> | undefined;
 export function decoyHash(): Promise<string> {
   decoy ??= hashPassword(randomBytes(16).toString('hex'));
   return decoy;
+}
+
+/**
+ * Subsonic's token auth sends md5(password + salt) with a fresh salt, so checking it needs the
+ * password itself. It is kept sealed with AES-256-GCM under a key derived from the token
+ * secret (never the same key as the session HMAC), with the user id as associated data so a
+ * sealed value copied onto another account does not open.
+ * Sealed form: `aes256gcm$<iv>$<ciphertext>$<tag>`, each base64url.
+ */
+const SEAL_SCHEME = 'aes256gcm';
+
+export function sealingKey(tokenSecret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', tokenSecret, 'music-streaming', 'subsonic-password-v1', 32));
+}
+
+export function sealPassword(password: string, key: Buffer, userId: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(userId));
+  const sealed = Buffer.concat([cipher.update(password, 'utf8'), cipher.final()]);
+  return [SEAL_SCHEME, iv, sealed, cipher.getAuthTag()]
+    .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
+    .join('$');
+}
+
+/** The sealed password, or null when it is unreadable or was sealed under another key or for another user. */
+export function openPassword(sealed: string, key: Buffer, userId: string): string | null {
+  const [scheme, iv, data, tag, extra] = sealed.split('$');
+  if (scheme !== SEAL_SCHEME || !iv || !data || !tag || extra !== undefined) return null;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+    decipher.setAAD(Buffer.from(userId));
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+    return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString(
+      'utf8',
+    );
+  } catch {
+    return null;
+  }
+}
+
+/** True when `token` is md5(password + salt) in hex, as Subsonic clients compute it. */
+export function subsonicTokenMatches(password: string, salt: string, token: string): boolean {
+  if (!/^[0-9a-f]{32}$/i.test(token)) return false;
+  const expected = createHash('md5')
+    .update(password + salt, 'utf8')
+    .digest();
+  return timingSafeEqual(expected, Buffer.from(token, 'hex'));
+}
+
+/** API keys are long random strings, so a fast hash is enough to keep them unreadable at rest. */
+export function apiKeyHash(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export function newApiKey(): string {
+  return randomBytes(32).toString('base64url');
 }

@@ -1,5 +1,7 @@
+import { config } from '../../common/config.js';
 import { migrate } from '../../common/db/migrate.js';
 import type { Pool } from '../../common/db/pool.js';
+import { sealingKey } from './password.js';
 import { USERS_MIGRATIONS } from './service.js';
 import { createUser } from './store.js';
 
@@ -10,12 +12,13 @@ export const DEMO_PASSWORD = 'demo1234';
  * Creates the demo account (`demo` / `demo1234`) unless it exists. `pool` resolves names in
  * the users schema; migrations run first (they are idempotent), so seeding works before any
  * users worker has started. Registration goes through the same path as `users.register`, so
- * `user.registered` is published by the outbox relay once a users worker runs.
+ * `user.registered` is published by the outbox relay once a users worker runs. The password is
+ * sealed for Subsonic token auth under `tokenSecret`, which must be the users workers' secret.
  */
-export async function seedDemoUser(pool: Pool): Promise<void> {
+export async function seedDemoUser(pool: Pool, tokenSecret = config().tokenSecret): Promise<void> {
   const { rows } = await pool.query<{ search_path: string }>('SHOW search_path');
   const schema = rows[0]?.search_path.split(',')[0]?.trim().replace(/^"|"$/g, '');
   if (!schema) throw new Error('seedDemoUser needs a pool whose search_path is the users schema');
   await migrate(pool, schema, USERS_MIGRATIONS);
-  await createUser(pool, DEMO_USERNAME, DEMO_PASSWORD);
+  await createUser(pool, DEMO_USERNAME, DEMO_PASSWORD, sealingKey(tokenSecret));
 }

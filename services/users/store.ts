@@ -3,7 +3,7 @@ import { EventTypes, type UserRegistered } from '../../common/contracts/events.j
 import type { User } from '../../common/contracts/users.js';
 import { enqueueEvent } from '../../common/db/outbox.js';
 import { type Pool, type Queryable, withTransaction } from '../../common/db/pool.js';
-import { hashPassword } from './password.js';
+import { hashPassword, sealPassword } from './password.js';
 
 interface UserRow {
   id: string;
@@ -11,15 +11,18 @@ interface UserRow {
   display_name: string;
   bio: string;
   password_hash: string;
+  subsonic_secret: string | null;
   created_at: Date;
 }
 
 export interface StoredUser {
   user: User;
   passwordHash: string;
+  /** The sealed password for Subsonic token auth (password.ts), null until it is next given. */
+  subsonicSecret: string | null;
 }
 
-const COLUMNS = 'id, username, display_name, bio, password_hash, created_at';
+const COLUMNS = 'id, username, display_name, bio, password_hash, subsonic_secret, created_at';
 
 function toStored(row: UserRow): StoredUser {
   return {
@@ -31,21 +34,30 @@ function toStored(row: UserRow): StoredUser {
       createdAt: row.created_at.toISOString(),
     },
     passwordHash: row.password_hash,
+    subsonicSecret: row.subsonic_secret,
   };
 }
 
 /**
  * Creates a user and records `user.registered` in the outbox in the same transaction.
+ * With `sealingKey` the password is also kept sealed for Subsonic token auth.
  * Returns null when the username is taken (in any letter case).
  */
-export async function createUser(pool: Pool, username: string, password: string): Promise<User | null> {
+export async function createUser(
+  pool: Pool,
+  username: string,
+  password: string,
+  sealingKey?: Buffer,
+): Promise<User | null> {
+  const id = randomUUID();
   const passwordHash = await hashPassword(password);
+  const secret = sealingKey ? sealPassword(password, sealingKey, id) : null;
   return withTransaction(pool, async (client) => {
     const { rows } = await client.query<UserRow>(
-      `INSERT INTO users (id, username, display_name, password_hash) VALUES ($1, $2, $2, $3)
+      `INSERT INTO users (id, username, display_name, password_hash, subsonic_secret) VALUES ($1, $2, $2, $3, $4)
        ON CONFLICT ((lower(username))) DO NOTHING
        RETURNING ${COLUMNS}`,
-      [randomUUID(), username, passwordHash],
+      [id, username, passwordHash, secret],
     );
     const row = rows[0];
     if (!row) return null;
@@ -81,4 +93,8 @@ export async function updateProfile(
     [id, changes.displayName ?? null, changes.bio ?? null],
   );
   return rows[0] ? toStored(rows[0]).user : null;
+}
+
+export async function setSubsonicSecret(db: Queryable, id: string, secret: string): Promise<void> {
+  await db.query('UPDATE users SET subsonic_secret = $2 WHERE id = $1', [id, secret]);
 }

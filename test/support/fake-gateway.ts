@@ -21,6 +21,8 @@ export interface FakeGateway {
   plays: Array<{ username: string; trackId: string; msPlayed: number }>;
   /** Bytes served by the stream route (the same for every track). */
   audio: Buffer;
+  /** How many of the next play reports get a 503, as a gateway whose broker is down would answer. */
+  unavailablePlays: number;
   close(): Promise<void>;
 }
 
@@ -82,9 +84,21 @@ const fail = (res: Response, status: number, code: string, message: string) =>
 
 export async function startFakeGateway(): Promise<FakeGateway> {
   const requests: Recorded[] = [];
-  const plays: FakeGateway['plays'] = [];
-  const history: Array<Play & { username: string }> = [];
   const audio = Buffer.alloc(64 * 1024, 7);
+  const plays: FakeGateway['plays'] = [];
+  const fake: FakeGateway = {
+    url: '',
+    requests,
+    plays,
+    audio,
+    unavailablePlays: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  const history: Array<Play & { username: string }> = [];
   const users = new Map<string, { user: User; password: string }>([
     [
       'demo',
@@ -235,8 +249,17 @@ export async function startFakeGateway(): Promise<FakeGateway> {
       tracks: FAKE_TRACKS.filter((t) => hit(`${t.title} ${t.artistName} ${t.albumTitle}`)),
     });
   });
+  const seenPlayIds = new Set<string>();
   app.post('/api/plays', auth, (req, res) => {
-    const { trackId, msPlayed } = req.body ?? {};
+    if (fake.unavailablePlays > 0) {
+      fake.unavailablePlays--;
+      res.set('retry-after', '1');
+      return fail(res, 503, 'UNAVAILABLE', 'the broker did not confirm the play');
+    }
+    const { trackId, msPlayed, playId } = req.body ?? {};
+    // A retried play (same playId) counts once, as the real system does.
+    if (typeof playId === 'string' && seenPlayIds.has(playId)) return res.status(202).json({ id: playId });
+    if (typeof playId === 'string') seenPlayIds.add(playId);
     const t = findTrack(trackId);
     if (!t) return fail(res, 404, 'NOT_FOUND', `track ${trackId} not found`);
     if (!Number.isInteger(msPlayed) || msPlayed < 0) {
@@ -347,15 +370,6 @@ export async function startFakeGateway(): Promise<FakeGateway> {
     server.once('error', reject);
   });
   const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    plays,
-    audio,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  fake.url = `http://127.0.0.1:${port}`;
+  return fake;
 }

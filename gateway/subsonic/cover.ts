@@ -1,0 +1,58 @@
+import { crc32, deflateSync } from 'node:zlib';
+import { LruCache } from '../lru.js';
+
+/** The colour of covers for things without one (an empty playlist, an artist without albums). */
+export const NEUTRAL_COLOR = '#6b7280';
+
+/** `#rgb` or `#rrggbb` as bytes; anything else is the neutral colour. */
+export function parseColor(css: string): [number, number, number] {
+  let hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(css.trim())?.[1] ?? NEUTRAL_COLOR.slice(1);
+  if (hex.length === 3) hex = [...hex].map((c) => c + c).join('');
+  return [0, 2, 4].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
+}
+
+function chunk(type: string, data: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'latin1');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+  return Buffer.concat([head, data, crc]);
+}
+
+const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** A `size`×`size` PNG of one colour: 8-bit RGB, every row unfiltered. */
+export function solidPng(color: string, size: number): Buffer {
+  const [r, g, b] = parseColor(color);
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(size, 0);
+  header.writeUInt32BE(size, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // colour type: truecolour
+  // compression, filter and interlace methods stay 0
+  const row = Buffer.alloc(1 + size * 3);
+  for (let x = 0; x < size; x++) row.set([r, g, b], 1 + x * 3);
+  const pixels = Buffer.concat(Array.from({ length: size }, () => row));
+  return Buffer.concat([
+    SIGNATURE,
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(pixels)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** Generated covers by colour and size: few colours, few sizes, and each costs a deflate. */
+export class CoverCache {
+  private readonly cache = new LruCache<string, Buffer>(500, 60 * 60_000);
+
+  get(color: string, size: number): Buffer {
+    const key = `${color}/${size}`;
+    let png = this.cache.get(key);
+    if (!png) {
+      png = solidPng(color, size);
+      this.cache.set(key, png);
+    }
+    return png;
+  }
+}

@@ -1,0 +1,109 @@
+import { EventTypes, type TrackPlayed, trackPlayedSchema } from '../../../common/contracts/events.js';
+import { withTimeout } from '../../timeout.js';
+import { type Call, type Deps, type Endpoint, ifFound, requireTracks, tracksByIds } from '../context.js';
+import { missing, SubsonicCodes, SubsonicError } from '../response.js';
+
+/** How far in the future a player's clock may put a play before it is refused. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+const MAX_MS_PLAYED = 24 * 3600 * 1000;
+
+const notFound = (ids: string[]) =>
+  new SubsonicError(SubsonicCodes.NOT_FOUND, `unknown id${ids.length > 1 ? 's' : ''}: ${ids.join(', ')}`);
+
+/**
+ * scrobble: with submission (the default) each `id` was played, at `time` (ms since the epoch)
+ * or now, and becomes a `track.played` event; without, it is what the player is playing now.
+ * Every id is checked before anything is published, and the answer waits for the broker's
+ * confirmations, so an answered scrobble is never lost.
+ */
+async function scrobble(call: Call, deps: Deps) {
+  const { params, caller } = call;
+  const ids = params.requiredList('id');
+  const times = params.ints('time', 0, Number.MAX_SAFE_INTEGER);
+  const submission = params.bool('submission') ?? true;
+  const tracks = await requireTracks(deps, ids);
+  if (!submission) {
+    deps.nowPlaying.set(caller, params.string('c') ?? 'unknown', tracks.get(ids[ids.length - 1]!)!);
+    return {};
+  }
+  const plays: TrackPlayed[] = ids.map((trackId, i) => {
+    const at = times[i] ?? Date.now();
+    if (at > Date.now() + CLOCK_SKEW_MS) {
+      throw new SubsonicError(SubsonicCodes.GENERIC, 'time must not be in the future');
+    }
+    return trackPlayedSchema.parse({
+      userId: caller.userId,
+      trackId,
+      playedAt: new Date(at).toISOString(),
+      // The API does not say how much was heard: a scrobble means the song was played.
+      msPlayed: Math.min(Math.round(tracks.get(trackId)!.durationMs), MAX_MS_PLAYED),
+      source: 'subsonic',
+    });
+  });
+  await withTimeout(
+    Promise.all(plays.map((play) => deps.publisher.publish(EventTypes.TRACK_PLAYED, play))),
+    deps.publishTimeoutMs,
+    'the broker confirming the plays',
+  );
+  return {};
+}
+
+/** star's `id` may name a song or, from folder-based players, an album or artist folder. */
+async function classify(deps: Deps, call: Call) {
+  const { params } = call;
+  const { catalog } = deps.services;
+  const ids = params.list('id');
+  const albumIds = params.list('albumId');
+  const artistIds = params.list('artistId');
+  if (ids.length + albumIds.length + artistIds.length === 0) throw missing('id, albumId or artistId');
+  const songs = new Set((await tracksByIds(deps, ids)).map((t) => t.id));
+  const folders = ids.filter((id) => !songs.has(id));
+  const exists = async (kind: 'album' | 'artist', id: string) =>
+    (await ifFound<unknown>(
+      kind === 'album' ? catalog.call('getAlbum', { id }) : catalog.call('getArtist', { id }),
+    )) !== undefined;
+  const [folderKinds, albumsKnown, artistsKnown] = await Promise.all([
+    Promise.all(
+      folders.map(async (id) =>
+        (await exists('album', id)) ? 'album' : (await exists('artist', id)) ? 'artist' : undefined,
+      ),
+    ),
+    Promise.all(albumIds.map((id) => exists('album', id))),
+    Promise.all(artistIds.map((id) => exists('artist', id))),
+  ]);
+  const unknown = [
+    ...folders.filter((_, i) => folderKinds[i] === undefined),
+    ...albumIds.filter((_, i) => !albumsKnown[i]),
+    ...artistIds.filter((_, i) => !artistsKnown[i]),
+  ];
+  if (unknown.length > 0) throw notFound(unknown);
+  return {
+    songIds: [...songs],
+    albumIds: [...albumIds, ...folders.filter((_, i) => folderKinds[i] === 'album')],
+    artistIds: [...artistIds, ...folders.filter((_, i) => folderKinds[i] === 'artist')],
+  };
+}
+
+export const annotationEndpoints: Record<string, Endpoint> = {
+  scrobble,
+
+  star: async (call, deps) => {
+    await deps.services.users.call('star', await classify(deps, call), call.as);
+    return {};
+  },
+
+  /** Unstarring needs no lookup: an `id` is unstarred whatever kind it is. */
+  unstar: async (call, deps) => {
+    const { params } = call;
+    const ids = params.list('id');
+    const albumIds = params.list('albumId');
+    const artistIds = params.list('artistId');
+    if (ids.length + albumIds.length + artistIds.length === 0) throw missing('id, albumId or artistId');
+    await deps.services.users.call(
+      'unstar',
+      { songIds: ids, albumIds: [...albumIds, ...ids], artistIds: [...artistIds, ...ids] },
+      call.as,
+    );
+    return {};
+  },
+};

@@ -1,0 +1,127 @@
+import type { PlaylistDetail } from '../../../common/contracts/playlists.js';
+import { type Call, type Deps, type Endpoint, requireTracks } from '../context.js';
+import { playlist, song } from '../models.js';
+import { type Body, missing, SubsonicCodes, SubsonicError } from '../response.js';
+
+/**
+ * A playlist about to be changed: someone else's (public) one is refused before any part of
+ * the change is made.
+ */
+async function ownPlaylist(call: Call, deps: Deps, id: string): Promise<PlaylistDetail> {
+  const detail = await deps.services.playlists.call('get', { id }, call.as);
+  if (detail.ownerId !== call.caller.userId) {
+    throw new SubsonicError(SubsonicCodes.NOT_AUTHORIZED, 'only its owner may change this playlist');
+  }
+  return detail;
+}
+
+async function rename(
+  call: Call,
+  deps: Deps,
+  current: PlaylistDetail,
+  name: string | undefined,
+): Promise<void> {
+  if (name && name !== current.name) {
+    await deps.services.playlists.call('rename', { id: current.id, name }, call.as);
+  }
+}
+
+async function withSongs(detail: PlaylistDetail, call: Call): Promise<Body> {
+  const stars = await call.stars();
+  return { ...playlist(detail), entry: detail.tracks.map((e) => song(e.track, stars)) };
+}
+
+/**
+ * Empties a playlist, last position first so the positions still to remove do not move.
+ * Uses the stored count, which also counts tracks the catalog no longer has.
+ */
+async function empty(call: Call, deps: Deps, id: string, trackCount: number): Promise<void> {
+  for (let position = trackCount - 1; position >= 0; position--) {
+    await deps.services.playlists.call('removeTrack', { id, position }, call.as);
+  }
+}
+
+export const playlistEndpoints: Record<string, Endpoint> = {
+  /** The caller's playlists, or with `username` that user's public ones. */
+  getPlaylists: async (call, deps) => {
+    const username = call.params.string('username');
+    const { playlists, users } = deps.services;
+    let ownerId: string | undefined;
+    if (username && username.toLowerCase() !== call.caller.username.toLowerCase()) {
+      ownerId = (await users.call('getProfile', { username }, call.as)).id;
+    }
+    const list = await playlists.call('list', ownerId ? { ownerId } : {}, call.as);
+    return { playlists: { playlist: list.map(playlist) } };
+  },
+
+  getPlaylist: async (call, deps) => {
+    const id = call.params.required('id');
+    return { playlist: await withSongs(await deps.services.playlists.call('get', { id }, call.as), call) };
+  },
+
+  /**
+   * A new playlist with `name`, or with `playlistId` that playlist's songs replaced (and its
+   * name too, when given). Answers the playlist, as OpenSubsonic servers do.
+   */
+  createPlaylist: async (call, deps) => {
+    const { params, as } = call;
+    const { playlists } = deps.services;
+    const playlistId = params.string('playlistId');
+    const name = params.string('name');
+    const songIds = params.list('songId');
+    if (!playlistId) {
+      if (!name) throw missing('name (or playlistId)');
+      const created = await playlists.call('create', { name, trackIds: songIds }, as);
+      return { playlist: await withSongs(created, call) };
+    }
+    const current = await ownPlaylist(call, deps, playlistId);
+    // Unknown songs fail here, before anything is removed.
+    await requireTracks(deps, songIds);
+    await rename(call, deps, current, name);
+    await empty(call, deps, playlistId, current.trackCount);
+    const replaced =
+      songIds.length > 0
+        ? await playlists.call('addTracks', { id: playlistId, trackIds: songIds }, as)
+        : await playlists.call('get', { id: playlistId }, as);
+    return { playlist: await withSongs(replaced, call) };
+  },
+
+  /**
+   * Renames, changes visibility, removes the songs at `songIndexToRemove` (indexes into the
+   * list getPlaylist shows) and appends `songIdToAdd`, in that order.
+   */
+  updatePlaylist: async (call, deps) => {
+    const { params, as } = call;
+    const { playlists } = deps.services;
+    const id = params.required('playlistId');
+    const name = params.string('name');
+    const isPublic = params.bool('public');
+    const removeAt = params.ints('songIndexToRemove', 0, 100_000);
+    const add = params.list('songIdToAdd');
+    const current = await ownPlaylist(call, deps, id);
+    const positions = [...new Set(removeAt)].map((index) => {
+      const entry = current.tracks[index];
+      if (!entry) {
+        throw new SubsonicError(
+          SubsonicCodes.GENERIC,
+          `songIndexToRemove ${index} is out of range: the playlist shows ${current.tracks.length} songs`,
+        );
+      }
+      return entry.position;
+    });
+    await rename(call, deps, current, name);
+    if (isPublic !== undefined && isPublic !== current.public) {
+      await playlists.call('setPublic', { id, public: isPublic }, as);
+    }
+    for (const position of positions.sort((a, b) => b - a)) {
+      await playlists.call('removeTrack', { id, position }, as);
+    }
+    if (add.length > 0) await playlists.call('addTracks', { id, trackIds: add }, as);
+    return {};
+  },
+
+  deletePlaylist: async (call, deps) => {
+    await deps.services.playlists.call('delete', { id: call.params.required('id') }, call.as);
+    return {};
+  },
+};

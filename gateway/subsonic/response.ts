@@ -1,0 +1,147 @@
+import type { Response } from 'express';
+
+/** The Subsonic REST API version this server speaks (the last one; OpenSubsonic builds on it). */
+export const API_VERSION = '1.16.1';
+export const SERVER_TYPE = 'music-streaming';
+export const SERVER_VERSION = '0.1.0';
+const XMLNS = 'http://subsonic.org/restapi';
+
+/** The API's error codes (OpenSubsonic adds 41-44). */
+export const SubsonicCodes = {
+  GENERIC: 0,
+  MISSING_PARAMETER: 10,
+  CLIENT_TOO_OLD: 20,
+  SERVER_TOO_OLD: 30,
+  WRONG_CREDENTIALS: 40,
+  CONFLICTING_AUTH: 43,
+  INVALID_API_KEY: 44,
+  NOT_AUTHORIZED: 50,
+  NOT_FOUND: 70,
+} as const;
+
+export class SubsonicError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SubsonicError';
+  }
+}
+
+export const missing = (name: string) =>
+  new SubsonicError(SubsonicCodes.MISSING_PARAMETER, `required parameter is missing: ${name}`);
+
+/**
+ * A response body: scalars become XML attributes, objects and arrays child elements, and a
+ * `value` key the element's text (the API's `<genre songCount="3">Rock</genre>`).
+ */
+export type Body = { [key: string]: Value };
+export type Value = string | number | boolean | null | undefined | Body | Value[];
+
+export type Format = { kind: 'xml' } | { kind: 'json' } | { kind: 'jsonp'; callback: string };
+
+const CALLBACK = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
+
+/** `f=json`, `f=jsonp` with a safe `callback`, else the API's default, XML. */
+export function pickFormat(f: string | undefined, callback: string | undefined): Format {
+  if (f === 'json') return { kind: 'json' };
+  if (f === 'jsonp' && callback !== undefined && callback.length <= 100 && CALLBACK.test(callback)) {
+    return { kind: 'jsonp', callback };
+  }
+  if (f === 'jsonp') return { kind: 'json' };
+  return { kind: 'xml' };
+}
+
+function envelope(status: 'ok' | 'failed', body: Body): Body {
+  return {
+    status,
+    version: API_VERSION,
+    type: SERVER_TYPE,
+    serverVersion: SERVER_VERSION,
+    openSubsonic: true,
+    ...body,
+  };
+}
+
+// Characters XML 1.0 cannot carry at all, even escaped: they are dropped.
+const NOT_XML =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+};
+
+export function escapeXml(text: string): string {
+  return text.replace(NOT_XML, '').replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}
+
+const isScalar = (v: Value): v is string | number | boolean =>
+  typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+
+function element(name: string, value: Value, out: string[]): void {
+  if (value === null || value === undefined) return;
+  if (Array.isArray(value)) {
+    for (const item of value) element(name, item, out);
+    return;
+  }
+  if (isScalar(value)) {
+    out.push(`<${name}>${escapeXml(String(value))}</${name}>`);
+    return;
+  }
+  let attributes = '';
+  let text = '';
+  const children: string[] = [];
+  for (const [key, child] of Object.entries(value)) {
+    if (key === 'value' && isScalar(child)) text = escapeXml(String(child));
+    else if (isScalar(child)) attributes += ` ${key}="${escapeXml(String(child))}"`;
+    else element(key, child, children);
+  }
+  if (children.length === 0 && text === '') out.push(`<${name}${attributes}/>`);
+  else out.push(`<${name}${attributes}>${text}${children.join('')}</${name}>`);
+}
+
+/** The whole `subsonic-response` document in the asked format, with its content type. */
+export function render(
+  status: 'ok' | 'failed',
+  body: Body,
+  format: Format,
+): { contentType: string; text: string } {
+  const full = envelope(status, body);
+  if (format.kind === 'xml') {
+    const out: string[] = [];
+    element('subsonic-response', { xmlns: XMLNS, ...full }, out);
+    return {
+      contentType: 'text/xml; charset=utf-8',
+      text: `<?xml version="1.0" encoding="UTF-8"?>\n${out.join('')}`,
+    };
+  }
+  // Empty lists are left out, as they are in XML (where an empty list is no elements at all).
+  const json = JSON.stringify({ 'subsonic-response': full }, (_key, value: unknown) =>
+    Array.isArray(value) && value.length === 0 ? undefined : value,
+  );
+  if (format.kind === 'jsonp') {
+    return { contentType: 'application/javascript; charset=utf-8', text: `${format.callback}(${json});` };
+  }
+  return { contentType: 'application/json; charset=utf-8', text: json };
+}
+
+export function send(
+  res: Response,
+  status: 'ok' | 'failed',
+  body: Body,
+  format: Format,
+  httpStatus = 200,
+): void {
+  const { contentType, text } = render(status, body, format);
+  res.status(httpStatus).type(contentType).send(text);
+}
+
+/** Errors are answered with HTTP 200 and `status="failed"`, as the API does (unknown methods: 404). */
+export function sendError(res: Response, err: SubsonicError, format: Format, httpStatus = 200): void {
+  send(res, 'failed', { error: { code: err.code, message: err.message } }, format, httpStatus);
+}

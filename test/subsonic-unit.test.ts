@@ -1,0 +1,238 @@
+import type { Request } from 'express';
+import { describe, expect, it } from 'vitest';
+import type { Track } from '../common/contracts/catalog.js';
+import { readCredentials } from '../gateway/subsonic/auth.js';
+import { parseColor, solidPng } from '../gateway/subsonic/cover.js';
+import { artistIndex } from '../gateway/subsonic/models.js';
+import { NowPlaying } from '../gateway/subsonic/now-playing.js';
+import { Params } from '../gateway/subsonic/params.js';
+import { escapeXml, pickFormat, render, SubsonicError } from '../gateway/subsonic/response.js';
+import { openPassword, sealingKey, sealPassword, subsonicTokenMatches } from '../services/users/password.js';
+import { findAll, parseXml } from './support/xml.js';
+
+const params = (query: Record<string, unknown>, body?: Record<string, unknown>) =>
+  Params.of({ query, body } as unknown as Request);
+
+/** The error code `fn` throws, or 'no error'. */
+function codeOf(fn: () => unknown): number | string {
+  try {
+    fn();
+    return 'no error';
+  } catch (err) {
+    return err instanceof SubsonicError ? err.code : String(err);
+  }
+}
+
+describe('response rendering', () => {
+  const body = {
+    playlist: {
+      id: 'p1',
+      name: `Tom & Jerry's <"best"> \u0001mix\u0007`,
+      public: false,
+      songCount: 2,
+      skipped: undefined,
+      nothing: null,
+      entry: [
+        { id: 't1', title: 'A' },
+        { id: 't2', title: 'B' },
+      ],
+      allowedUser: ['ann', 'bo&b'],
+      empty: [],
+    },
+    genre: { songCount: 3, value: 'Rock & <Roll>' },
+  };
+
+  it('renders XML with attributes for scalars, elements for objects and lists, text for value', () => {
+    const { contentType, text } = render('ok', body, { kind: 'xml' });
+    expect(contentType).toBe('text/xml; charset=utf-8');
+    expect(text.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<subsonic-response')).toBe(true);
+    const root = parseXml(text);
+    expect(root.attributes).toEqual({
+      xmlns: 'http://subsonic.org/restapi',
+      status: 'ok',
+      version: '1.16.1',
+      type: 'music-streaming',
+      serverVersion: expect.any(String),
+      openSubsonic: 'true',
+    });
+    const [playlist] = findAll(root, 'playlist');
+    // Control characters XML cannot carry are dropped; the rest is escaped and reads back.
+    expect(playlist!.attributes).toEqual({
+      id: 'p1',
+      name: `Tom & Jerry's <"best"> mix`,
+      public: 'false',
+      songCount: '2',
+    });
+    expect(findAll(playlist!, 'entry').map((e) => e.attributes)).toEqual([
+      { id: 't1', title: 'A' },
+      { id: 't2', title: 'B' },
+    ]);
+    expect(findAll(playlist!, 'allowedUser').map((e) => e.text)).toEqual(['ann', 'bo&b']);
+    expect(findAll(root, 'empty')).toEqual([]);
+    const [genre] = findAll(root, 'genre');
+    expect(genre).toMatchObject({ text: 'Rock & <Roll>', attributes: { songCount: '3' } });
+  });
+
+  it('renders the same body as JSON, leaving out empty lists and missing values', () => {
+    const { contentType, text } = render('ok', body, { kind: 'json' });
+    expect(contentType).toBe('application/json; charset=utf-8');
+    const parsed = JSON.parse(text)['subsonic-response'];
+    expect(parsed).toMatchObject({ status: 'ok', version: '1.16.1', openSubsonic: true });
+    expect(parsed.playlist).toEqual({
+      id: 'p1',
+      name: body.playlist.name,
+      public: false,
+      songCount: 2,
+      nothing: null,
+      entry: body.playlist.entry,
+      allowedUser: ['ann', 'bo&b'],
+    });
+    expect(parsed.genre).toEqual({ songCount: 3, value: 'Rock & <Roll>' });
+  });
+
+  it('wraps JSON for a safe JSONP callback only', () => {
+    expect(pickFormat('jsonp', 'cb.done_1')).toEqual({ kind: 'jsonp', callback: 'cb.done_1' });
+    expect(pickFormat('jsonp', 'alert(1)//')).toEqual({ kind: 'json' });
+    expect(pickFormat(undefined, undefined)).toEqual({ kind: 'xml' });
+    expect(pickFormat('yaml', undefined)).toEqual({ kind: 'xml' });
+    const { contentType, text } = render(
+      'failed',
+      { error: { code: 10, message: 'x' } },
+      pickFormat('jsonp', 'cb'),
+    );
+    expect(contentType).toMatch(/^application\/javascript/);
+    expect(text).toMatch(
+      /^cb\(\{"subsonic-response":\{"status":"failed",.*"error":\{"code":10,"message":"x"\}\}\}\);$/,
+    );
+  });
+
+  it('escapes every markup character and drops lone surrogates', () => {
+    expect(escapeXml(`<a href="x">&'`)).toBe('&lt;a href=&quot;x&quot;&gt;&amp;&apos;');
+    expect(escapeXml('ok \ud83c\udfb5 \ud800 end')).toBe('ok \ud83c\udfb5  end');
+  });
+});
+
+describe('parameters', () => {
+  it('merges the query string and a form body, keeping repeated values in order', () => {
+    const p = params({ id: ['1', '2'], f: 'json' }, { id: '3', name: 'x' });
+    expect(p.all('id')).toEqual(['1', '2', '3']);
+    expect(p.string('name')).toBe('x');
+    expect(p.string('missing')).toBeUndefined();
+  });
+
+  it('reads integers, booleans and lists, with error 10 for missing and 0 for bad values', () => {
+    const p = params({
+      size: '20',
+      bad: '2x',
+      neg: '-1',
+      yes: 'true',
+      no: '0',
+      maybe: 'perhaps',
+      id: ['', 'a'],
+    });
+    expect(p.int('size', 0, 500)).toBe(20);
+    expect(codeOf(() => p.int('bad', 0, 500))).toBe(0);
+    expect(codeOf(() => p.int('neg', 0, 500))).toBe(0);
+    expect(codeOf(() => p.int('size', 0, 10))).toBe(0);
+    expect(p.bool('yes')).toBe(true);
+    expect(p.bool('no')).toBe(false);
+    expect(p.bool('absent')).toBeUndefined();
+    expect(codeOf(() => p.bool('maybe'))).toBe(0);
+    expect(p.list('id')).toEqual(['a']);
+    expect(codeOf(() => p.required('absent'))).toBe(10);
+    expect(codeOf(() => p.requiredList('absent'))).toBe(10);
+    expect(codeOf(() => params({ q: 'x'.repeat(3000) }).string('q'))).toBe(0);
+  });
+});
+
+describe('credentials', () => {
+  it('reads token, password, enc: password and API key forms', () => {
+    expect(readCredentials(params({ u: 'ann', t: 'abc', s: 'salt' }))).toEqual({
+      username: 'ann',
+      token: 'abc',
+      salt: 'salt',
+    });
+    expect(readCredentials(params({ u: 'ann', p: 'pw' }))).toEqual({ username: 'ann', password: 'pw' });
+    const hex = Buffer.from('pässword', 'utf8').toString('hex');
+    expect(readCredentials(params({ u: 'ann', p: `enc:${hex}` }))).toEqual({
+      username: 'ann',
+      password: 'pässword',
+    });
+    expect(readCredentials(params({ apiKey: 'k' }))).toEqual({ apiKey: 'k' });
+  });
+
+  it('refuses mixed mechanisms (43), missing parts (10) and bad hex (40)', () => {
+    expect(codeOf(() => readCredentials(params({ apiKey: 'k', u: 'ann' })))).toBe(43);
+    expect(codeOf(() => readCredentials(params({ apiKey: 'k', p: 'x' })))).toBe(43);
+    expect(codeOf(() => readCredentials(params({ u: 'ann', p: 'x', t: 'y', s: 'z' })))).toBe(43);
+    expect(codeOf(() => readCredentials(params({ p: 'x' })))).toBe(10);
+    expect(codeOf(() => readCredentials(params({ u: 'ann' })))).toBe(10);
+    expect(codeOf(() => readCredentials(params({ u: 'ann', s: 'z' })))).toBe(10);
+    expect(codeOf(() => readCredentials(params({ u: 'ann', p: 'enc:abc' })))).toBe(40);
+  });
+
+  it('seals a password so only the same key and user open it, and checks md5 tokens', () => {
+    const key = sealingKey('secret-one');
+    const sealed = sealPassword('correct horse', key, 'user-1');
+    expect(sealed).not.toContain('correct horse');
+    expect(sealPassword('correct horse', key, 'user-1')).not.toBe(sealed);
+    expect(openPassword(sealed, key, 'user-1')).toBe('correct horse');
+    expect(openPassword(sealed, sealingKey('secret-two'), 'user-1')).toBeNull();
+    expect(openPassword(sealed, key, 'user-2')).toBeNull();
+    const [scheme, iv, data, tag] = sealed.split('$') as [string, string, string, string];
+    const flipped = Buffer.from(data, 'base64url');
+    flipped[0]! ^= 1;
+    expect(
+      openPassword([scheme, iv, flipped.toString('base64url'), tag].join('$'), key, 'user-1'),
+    ).toBeNull();
+    expect(openPassword('garbage', key, 'user-1')).toBeNull();
+
+    // md5("sesame" + "c19b2d") from the Subsonic API documentation's example.
+    expect(subsonicTokenMatches('sesame', 'c19b2d', '26719a1196d2a940705a59634eb18eab')).toBe(true);
+    expect(subsonicTokenMatches('sesame', 'c19b2d', '26719A1196D2A940705A59634EB18EAB')).toBe(true);
+    expect(subsonicTokenMatches('sesame', 'c19b2e', '26719a1196d2a940705a59634eb18eab')).toBe(false);
+    expect(subsonicTokenMatches('sesame', 'c19b2d', 'not-hex')).toBe(false);
+  });
+});
+
+describe('models and helpers', () => {
+  it('indexes artists by initial without a leading article, others under #', () => {
+    const a = (name: string) => ({ id: name, name, albumCount: 1 });
+    const index = artistIndex([a('The Zebras'), a('Ábel'), a('apple'), a('42 Days'), a('An Owl')], (x) => ({
+      name: x.name,
+    }));
+    expect(index).toEqual([
+      { name: '#', artist: [{ name: '42 Days' }] },
+      { name: 'A', artist: [{ name: 'apple' }] },
+      { name: 'Á', artist: [{ name: 'Ábel' }] },
+      { name: 'O', artist: [{ name: 'An Owl' }] },
+      { name: 'Z', artist: [{ name: 'The Zebras' }] },
+    ]);
+  });
+
+  it('draws a PNG of one colour and reads CSS colours', () => {
+    expect(parseColor('#3a6ea5')).toEqual([0x3a, 0x6e, 0xa5]);
+    expect(parseColor('#fff')).toEqual([255, 255, 255]);
+    expect(parseColor('red')).toEqual(parseColor('#6b7280'));
+    const png = solidPng('#102030', 3);
+    expect(png.readUInt32BE(16)).toBe(3);
+    expect(png.readUInt32BE(20)).toBe(3);
+    expect(png.subarray(png.length - 8, png.length - 4).toString('latin1')).toBe('IEND');
+  });
+
+  it('forgets now-playing entries a while after their track would have ended', () => {
+    let now = 1_000_000;
+    const playing = new NowPlaying(() => now);
+    const track = { id: 't1', durationMs: 60_000 } as Track;
+    const ann = { userId: 'u1', username: 'ann' };
+    playing.set(ann, 'phone', track);
+    playing.set(ann, 'desk', track);
+    playing.set(ann, 'phone', { ...track, id: 't2' });
+    expect(playing.list().map((e) => [e.playerName, e.track.id, e.playerId])).toEqual([
+      ['phone', 't2', 1],
+      ['desk', 't1', 2],
+    ]);
+    now += 60_000 + 2 * 60_000 + 1;
+    expect(playing.list()).toEqual([]);
+  });
+});
