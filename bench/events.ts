@@ -121,7 +121,9 @@ export async function runEventsBench(): Promise<Record<string, unknown>> {
     r.push(rr.perSecond);
     o.push(oo.perSecond);
     lost += oo.lost;
-    note(`round ${i + 1}: ours ${oo.perSecond.toFixed(0)}/s (lost ${oo.lost}) raw ${rr.perSecond.toFixed(0)}/s (lost ${rr.lost})`);
+    note(
+      `round ${i + 1}: ours ${oo.perSecond.toFixed(0)}/s (lost ${oo.lost}) raw ${rr.perSecond.toFixed(0)}/s (lost ${rr.lost})`,
+    );
   }
   const oursPs = median(o);
   const rawPs = median(r);

@@ -54,8 +54,16 @@ async function rawCaller(ns: string): Promise<Caller> {
       new Promise((resolve) => {
         const cid = String(++id);
         pending.set(cid, resolve);
-        const body = JSON.stringify({ jsonrpc: '2.0', id: cid, method: 'echo.echo', params: { text: 'hello, world', n: i } });
-        ch.publish('', `${ns}.raw`, Buffer.from(body), { correlationId: cid, replyTo: 'amq.rabbitmq.reply-to' });
+        const body = JSON.stringify({
+          jsonrpc: '2.0',
+          id: cid,
+          method: 'echo.echo',
+          params: { text: 'hello, world', n: i },
+        });
+        ch.publish('', `${ns}.raw`, Buffer.from(body), {
+          correlationId: cid,
+          replyTo: 'amq.rabbitmq.reply-to',
+        });
       }),
     close: () => conn.close(),
   };
@@ -73,13 +81,20 @@ async function sequentialP50(c: Caller): Promise<number> {
     await c.call(i);
     times.push(performance.now() - t);
   }
-  return percentile(times.sort((a, b) => a - b), 50);
+  return percentile(
+    times.sort((a, b) => a - b),
+    50,
+  );
 }
 
 export async function runRpcBench(): Promise<Record<string, unknown>> {
   const ns = benchNamespace('rpc');
   const child = fork(new URL('./rpc-servers.ts', import.meta.url), [ns, String(CONCURRENCY)], {
-    execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=.prof'] : [])],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=.prof'] : []),
+    ],
   });
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
@@ -100,7 +115,9 @@ export async function runRpcBench(): Promise<Record<string, unknown>> {
       o.push(await throughput(ours));
       rs.push(await sequentialP50(raw));
       os.push(await sequentialP50(ours));
-      note(`round ${round_ + 1}: ours ${o.at(-1)!.toFixed(0)}/s raw ${r.at(-1)!.toFixed(0)}/s; seq p50 ours ${os.at(-1)!.toFixed(3)} ms raw ${rs.at(-1)!.toFixed(3)} ms`);
+      note(
+        `round ${round_ + 1}: ours ${o.at(-1)!.toFixed(0)}/s raw ${r.at(-1)!.toFixed(0)}/s; seq p50 ours ${os.at(-1)!.toFixed(3)} ms raw ${rs.at(-1)!.toFixed(3)} ms`,
+      );
     }
     const oursRps = median(o);
     const rawRps = median(r);

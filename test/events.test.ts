@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Broker } from '../common/amqp/broker.js';
 import { claimEvents } from '../common/db/idempotent.js';
 import { dropSchema, migrate } from '../common/db/migrate.js';
-import { OutboxRelay, enqueueEvent } from '../common/db/outbox.js';
+import { enqueueEvent, OutboxRelay } from '../common/db/outbox.js';
 import { type Pool, withTransaction } from '../common/db/pool.js';
 import { EventConsumer, PermanentError } from '../common/events/consumer.js';
 import { type EventEnvelope, makeEnvelope } from '../common/events/envelope.js';
@@ -124,8 +124,8 @@ describe('events', () => {
     const ch = await b.channel();
     const dead = await eventually(() => ch.get(c.deadQueue, { noAck: true }));
     expect(dead && JSON.parse(dead.content.toString()).data).toEqual({ n: 13 });
-    expect(dead && dead.properties.headers?.['x-death-reason']).toBe('Error: unlucky');
-    expect(dead && dead.properties.headers?.['x-attempt']).toBe(3);
+    expect(dead?.properties.headers?.['x-death-reason']).toBe('Error: unlucky');
+    expect(dead?.properties.headers?.['x-attempt']).toBe(3);
     await ch.close();
   });
 
@@ -196,10 +196,14 @@ describe('events', () => {
       }
     });
     const p = await publisher(b);
-    await eventually(async () => {
-      await p.publish('ping', { n: 5 });
-      return seen.includes(5);
-    }, 10_000, 300);
+    await eventually(
+      async () => {
+        await p.publish('ping', { n: 5 });
+        return seen.includes(5);
+      },
+      10_000,
+      300,
+    );
   });
 
   it('rejects a publish that the broker cannot take', async () => {
@@ -278,7 +282,9 @@ describe('events', () => {
       await eventually(() => seen.length === 5, 15_000, 100);
       await sleep(300);
       expect([...seen].sort()).toEqual([0, 1, 2, 3, 4]);
-      const { rows } = await pool.query('SELECT count(*)::int AS pending FROM outbox WHERE published_at IS NULL');
+      const { rows } = await pool.query(
+        'SELECT count(*)::int AS pending FROM outbox WHERE published_at IS NULL',
+      );
       expect(rows[0].pending).toBe(0);
     });
   });
