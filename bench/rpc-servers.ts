@@ -37,6 +37,7 @@ await ch.consume(rawQueue, (msg) => {
   const res = { jsonrpc: '2.0', id: req.id, result: { text: req.params.text, n: req.params.n } };
   ch.publish('', msg.properties.replyTo, Buffer.from(JSON.stringify(res)), {
     correlationId: msg.properties.correlationId,
+    contentType: 'application/json',
   });
   ch.ack(msg);
 });

@@ -122,10 +122,10 @@ describe('events', () => {
     expect(attempts).toHaveLength(3);
     expect(attempts[2]! - attempts[0]!).toBeGreaterThanOrEqual(140); // 50 ms + 100 ms back-off
     const ch = await b.channel();
-    const dead = await eventually(() => ch.get(c.deadQueue, { noAck: true }));
-    expect(dead && JSON.parse(dead.content.toString()).data).toEqual({ n: 13 });
-    expect(dead?.properties.headers?.['x-death-reason']).toBe('Error: unlucky');
-    expect(dead?.properties.headers?.['x-attempt']).toBe(3);
+    const dead = await eventually(async () => (await ch.get(c.deadQueue, { noAck: true })) || undefined);
+    expect(JSON.parse(dead.content.toString()).data).toEqual({ n: 13 });
+    expect(dead.properties.headers?.['x-death-reason']).toBe('Error: unlucky');
+    expect(dead.properties.headers?.['x-attempt']).toBe(3);
     await ch.close();
   });
 

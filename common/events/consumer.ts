@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Broker } from '../amqp/broker.js';
 import { newTraceId, TRACE_HEADER, withTrace } from '../trace.js';
-import { type EventEnvelope, envelopeSchema } from './envelope.js';
+import { type EventEnvelope, envelopeProblems } from './envelope.js';
 import { declareQueue, declareRetryQueue, type QueueDeclaration, queueNames } from './topology.js';
 
 /** Thrown by a handler for an event that can never succeed: it is dead-lettered without retries. */
@@ -162,11 +162,12 @@ export class EventConsumer<T> {
     } catch {
       return 'body is not valid JSON';
     }
-    const envelope = envelopeSchema.safeParse(raw);
-    if (!envelope.success) return `bad envelope: ${envelope.error.issues.map(describe).join('; ')}`;
-    const data = this.opts.schema.safeParse(envelope.data.data);
-    if (!data.success) return `bad ${envelope.data.type} data: ${data.error.issues.map(describe).join('; ')}`;
-    return { ...envelope.data, data: data.data };
+    const problems = envelopeProblems(raw);
+    if (problems) return `bad envelope: ${problems}`;
+    const envelope = raw as EventEnvelope;
+    const data = this.opts.schema.safeParse(envelope.data);
+    if (!data.success) return `bad ${envelope.type} data: ${data.error.issues.map(describe).join('; ')}`;
+    return { id: envelope.id, type: envelope.type, occurredAt: envelope.occurredAt, data: data.data };
   }
 
   private flush(): void {

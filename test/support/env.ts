@@ -81,13 +81,13 @@ export async function eventually<T>(
   check: () => Promise<T> | T,
   timeoutMs = 10_000,
   everyMs = 50,
-): Promise<T> {
+): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const value = await check();
-      if (value) return value;
+      if (value) return value as NonNullable<T>;
       last = value;
     } catch (err) {
       last = err;
