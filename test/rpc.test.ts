@@ -210,7 +210,7 @@ describe('JSON-RPC over RabbitMQ', () => {
     await startServer();
     const math = client.bind(mathContract);
     const settled = Promise.allSettled(
-      Array.from({ length: 5 }, () => math.call('slow', { ms: 1000 }, { timeoutMs: 10_000 })),
+      Array.from({ length: 5 }, () => math.call('slow', { ms: 4000 }, { timeoutMs: 20_000 })),
     );
     await sleep(100);
     const started = Date.now();
