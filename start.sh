@@ -21,7 +21,7 @@ SERVICES=(catalog users playlists history stats)
 STARTED=()
 # The variables of common/config.ts: saved at start so workers added later share one configuration.
 CONFIG_VARS=(AMQP_URL AMQP_NAMESPACE DATABASE_URL PREFETCH RPC_TIMEOUT_MS EVENT_MAX_ATTEMPTS LOG_LEVEL PORT MEDIA_DIR
-  TOKEN_SECRET TOKEN_TTL_SECONDS DB_POOL_SIZE)
+  TOKEN_SECRET TOKEN_TTL_SECONDS DB_POOL_SIZE HANDLER_DELAY_MS)
 
 say() { printf '%s\n' "$*"; }
 warn() { printf 'start.sh: %s\n' "$*" >&2; }

@@ -16,11 +16,18 @@ export function percentile(sorted: number[], p: number): number {
 export const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 
 export function median(values: number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 }
 
 /** Runs `count` async jobs with at most `concurrency` in flight; resolves with the elapsed ms. */
-export async function pool(count: number, concurrency: number, job: (i: number) => Promise<unknown>): Promise<number> {
+export async function pool(
+  count: number,
+  concurrency: number,
+  job: (i: number) => Promise<unknown>,
+): Promise<number> {
   const started = performance.now();
   let next = 0;
   await Promise.all(

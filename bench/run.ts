@@ -3,11 +3,19 @@
  * stdout, one JSON object. Progress goes to stderr.
  */
 import { runEventsBench } from './events.js';
+import { runGatewayBench } from './gateway.js';
+import { runMemoryBench } from './memory.js';
+import { runPlaysBench } from './plays.js';
 import { runRpcBench } from './rpc.js';
+import { runScaleBench } from './scale.js';
 
 const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   rpc: runRpcBench,
   events: runEventsBench,
+  gateway: runGatewayBench,
+  plays: runPlaysBench,
+  scale: runScaleBench,
+  memory: runMemoryBench,
 };
 
 const name = process.argv[2];

@@ -35,6 +35,24 @@ export interface JsonRpcOptions {
   maxBatch: number;
 }
 
+/**
+ * Deepest nesting accepted in a `/rpc` body. Real params are a few levels deep; a body nested
+ * thousands deep would overflow the stack when it is serialized again for the service.
+ */
+const MAX_DEPTH = 64;
+
+/** Whether `value` has arrays or objects nested deeper than `max` (checked without recursion). */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 const errorResponse = (id: Id, code: number, message: string): JsonRpcResponse => ({
   jsonrpc: '2.0',
   id,
@@ -117,6 +135,16 @@ export function jsonRpcHandler(opts: JsonRpcOptions) {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
       res.json(errorResponse(null, ErrorCodes.PARSE_ERROR, 'Parse error: the body is not valid JSON'));
+      return;
+    }
+    if (nestedDeeperThan(body, MAX_DEPTH)) {
+      res.json(
+        errorResponse(
+          null,
+          ErrorCodes.INVALID_REQUEST,
+          `Invalid Request: JSON nested deeper than ${MAX_DEPTH} levels`,
+        ),
+      );
       return;
     }
     const token = bearerToken(req.get('authorization'));

@@ -229,6 +229,19 @@ describe('JSON-RPC over RabbitMQ', () => {
     );
   });
 
+  it('declares its queue again and keeps serving when the queue is deleted under it', async () => {
+    const server = await startServer('w1');
+    const ch = await broker.channel();
+    await ch.deleteQueue(server.queue);
+    await ch.close();
+    const math = client.bind(mathContract);
+    await eventually(
+      async () => (await math.call('add', { a: 3, b: 4 }).catch(() => null))?.sum === 7,
+      10_000,
+      100,
+    );
+  });
+
   it('keeps serving after the server connection is force-closed', async () => {
     await startServer('w1');
     const math = client.bind(mathContract);

@@ -32,6 +32,10 @@ export function createPool(opts: PoolOptions): Pool {
   // An idle client losing its connection (database restart) must not crash the process;
   // the pool drops it and the next query opens a new one.
   pool.on('error', () => {});
+  // The pool listens for errors only on idle clients: a checked-out client (a transaction in
+  // progress) losing its connection would emit an unhandled 'error' and kill the process. Its
+  // query fails with the error anyway, and the pool discards the client on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

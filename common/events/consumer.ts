@@ -2,6 +2,8 @@ import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Broker } from '../amqp/broker.js';
+import { isConnectionError } from '../db/errors.js';
+import { isAppError } from '../errors.js';
 import { newTraceId, TRACE_HEADER, withTrace } from '../trace.js';
 import { type EventEnvelope, envelopeProblems } from './envelope.js';
 import { declareQueue, declareRetryQueue, type QueueDeclaration, queueNames } from './topology.js';
@@ -123,15 +125,21 @@ export class EventConsumer<T> {
     this.log.info('consuming');
   }
 
-  /** Stops taking events, finishes and acks those in hand, then closes the channel. */
+  /**
+   * Stops taking events, finishes and acks those in hand, then cancels and closes the channel.
+   * The consumer is cancelled only once nothing is in hand: a quorum queue returns a cancelled
+   * consumer's unacked deliveries and disregards acks that follow, so finished work would be
+   * done again by another worker. Deliveries arriving meanwhile are not started; closing the
+   * channel gives them back untouched.
+   */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.detach?.();
-    const ch = this.channel;
-    if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => {});
     this.flush();
     await this.idle();
+    const ch = this.channel;
+    if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => {});
     await ch?.close().catch(() => {});
     this.channel = null;
   }
@@ -143,6 +151,7 @@ export class EventConsumer<T> {
   }
 
   private onMessage(ch: ConfirmChannel, msg: ConsumeMessage): void {
+    if (this.stopping) return;
     const event = this.decode(msg);
     if (typeof event === 'string') {
       this.inFlight++;
@@ -219,18 +228,24 @@ export class EventConsumer<T> {
   private async fail(ch: ConfirmChannel, msg: ConsumeMessage, err: unknown): Promise<void> {
     const attempt = attemptOf(msg);
     const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    if (err instanceof PermanentError || attempt >= (this.opts.maxAttempts ?? 5)) {
+    // The database (or another dependency) being down says nothing about the event: it waits
+    // out the outage at the longest back-off without using up its attempts, however long.
+    const waiting =
+      !(err instanceof PermanentError) && (isConnectionError(err) || isAppError(err, 'UNAVAILABLE'));
+    if (!waiting && (err instanceof PermanentError || attempt >= (this.opts.maxAttempts ?? 5))) {
       await this.deadLetter(ch, msg, reason, attempt);
       return;
     }
-    const delay = this.delays[Math.min(attempt - 1, this.delays.length - 1)]!;
+    const delay = waiting
+      ? this.delays[this.delays.length - 1]!
+      : this.delays[Math.min(attempt - 1, this.delays.length - 1)]!;
     this.log.warn(
       { err: reason, attempt, delayMs: delay, eventId: msg.properties.messageId },
-      'retrying event',
+      waiting ? 'dependency unavailable; event waits' : 'retrying event',
     );
     const queue = queueNames(this.opts.broker, this.decl).retry(delay);
     const sent = await this.republish(ch, queue, msg, {
-      [HEADER_ATTEMPT]: attempt + 1,
+      [HEADER_ATTEMPT]: waiting ? attempt : attempt + 1,
       'x-last-error': reason,
     });
     if (sent) this.counters.retried++;

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Broker } from '../amqp/broker.js';
 import { config } from '../config.js';
+import { fromDatabaseError } from '../db/errors.js';
 import { AppError, ErrorCodes, InvalidParamsError, toWireError } from '../errors.js';
 import { newTraceId, TRACE_HEADER, withTrace } from '../trace.js';
 import type { CallContext, Caller, Contract, Handlers, MethodSpec } from './contract.js';
@@ -82,8 +83,14 @@ export class RpcServer<C extends Contract> {
       await ch.assertQueue(this.queue, { durable: true });
       await ch.prefetch(this.opts.prefetch ?? 64);
       const { consumerTag } = await ch.consume(this.queue, (msg) => {
-        if (msg) this.onMessage(ch, msg);
-        else this.log.warn('request queue was deleted; re-declaring');
+        if (msg) {
+          this.onMessage(ch, msg);
+          return;
+        }
+        // The broker cancelled us (queue deleted): closing the channel makes the broker re-run
+        // this attachment, which declares the queue again and consumes from it.
+        this.log.warn('request queue was deleted; re-declaring');
+        ch.close().catch(() => {});
       });
       this.channel = ch;
       this.consumerTag = consumerTag;
@@ -165,8 +172,10 @@ export class RpcServer<C extends Contract> {
       if (this.handlerDelayMs > 0) await sleep(this.handlerDelayMs);
       try {
         return await handler(parsed.data, ctx);
-      } catch (err) {
-        if (!(err instanceof AppError) || err.code === ErrorCodes.INTERNAL) {
+      } catch (thrown) {
+        const err = fromDatabaseError(thrown);
+        if (err !== thrown) ctx.log.warn({ err: (thrown as Error).message }, 'database refused the request');
+        else if (!(err instanceof AppError) || err.code === ErrorCodes.INTERNAL) {
           ctx.log.error({ err }, 'handler failed');
         }
         throw wire(err);

@@ -24,7 +24,9 @@ export const historyService: ServiceDefinition = {
       event: EventTypes.TRACK_PLAYED,
       schema: trackPlayedSchema,
       batchSize: BATCH_SIZE,
-      batchWaitMs: 5,
+      // A partial batch waits up to 25 ms for more: under load a transaction then carries ~60
+      // plays instead of ~25, measured ~30% less CPU per play here and in the database.
+      batchWaitMs: 25,
       // Room for a full batch in hand while the next one fills.
       prefetch: Math.max(config.prefetch, 2 * BATCH_SIZE),
       maxAttempts: config.eventMaxAttempts,

@@ -66,7 +66,9 @@ function consumer<T>(
     event,
     schema,
     batchSize: BATCH_SIZE,
-    batchWaitMs: 5,
+    // A partial batch waits up to 25 ms for more: under load a transaction then carries ~60
+    // plays instead of ~25, measured ~30% less CPU per play here and in the database.
+    batchWaitMs: 25,
     prefetch: Math.max(config.prefetch, 2 * BATCH_SIZE),
     maxAttempts: config.eventMaxAttempts,
     handle: async (events) => {

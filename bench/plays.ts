@@ -1,0 +1,270 @@
+/**
+ * plays: plays posted through the gateway (authenticated POST /api/plays, as fast as it takes
+ * them) until every accepted play is stored in history AND counted in stats, read from the run
+ * database. Baseline, alternating in the same run: raw amqplib doing the broker's part of the
+ * same job (persistent, confirmed publishes of the same envelopes to a topic exchange fanned
+ * out to two quorum queues, like history and stats, each consumed and acked), with the same
+ * number of publishes in flight as HTTP connections and the consumers' prefetch.
+ */
+import amqp from 'amqplib';
+import autocannon from 'autocannon';
+import { EventTypes } from '../common/contracts/events.js';
+import { makeEnvelope } from '../common/events/envelope.js';
+import { QUEUE_TYPE } from '../common/events/topology.js';
+import { backendPids, CpuMeter, pidsNamed } from './cpu.js';
+import { AMQP_URL, benchNamespace, median, note, pool, round } from './lib.js';
+import { BenchSystem } from './system.js';
+
+const PLAYS = Number(process.env.BENCH_PLAYS ?? 20_000);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const USERS = 8;
+/** What history and stats consumers hold unacked (2 x their batch of 100). */
+const PREFETCH = 200;
+/** Longest wait for the consumers to catch up after the last play was accepted. */
+const DRAIN_TIMEOUT_MS = 120_000;
+
+interface OursResult {
+  acceptedPerS: number;
+  storedPerS: number;
+  accepted: number;
+  rejected: number;
+  lost: number;
+  /** Plays counted more than once by stats (should be 0). */
+  overcounted: number;
+  /** Plays per transaction of the history and stats consumers. */
+  batch: { history: number; stats: number };
+  /** CPU ms per accepted play, by process group. */
+  cpu: Record<string, number>;
+  /** Cores the rest of the machine kept busy meanwhile. */
+  otherCores: number;
+}
+
+interface Figures {
+  stored: number;
+  counted: number;
+}
+
+async function figures(system: BenchSystem): Promise<Figures> {
+  const { rows } = await system.db.query<{ stored: number; counted: number }>(
+    `SELECT (SELECT count(*) FROM history.plays)::int AS stored,
+            (SELECT coalesce(sum(plays), 0) FROM stats.track_plays)::int AS counted`,
+  );
+  return rows[0]!;
+}
+
+/** Registers and logs in USERS listeners; their tokens. */
+async function listeners(system: BenchSystem): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let i = 1; i <= USERS; i++) {
+    const username = `listener${i}`;
+    const password = `bench-password-${i}`;
+    const res = await fetch(`${system.baseUrl}/api/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    });
+    if (res.status !== 201) throw new Error(`register ${username}: ${res.status} ${await res.text()}`);
+    tokens.push(await system.login(username, password));
+  }
+  return tokens;
+}
+
+function meter(system: BenchSystem): CpuMeter {
+  const of = (service: string) =>
+    [...system.pids()].filter(([c]) => c === service || c.startsWith(`${service}.`)).map(([, pid]) => pid);
+  return new CpuMeter(async () => ({
+    gateway: of('gateway'),
+    users: of('users'),
+    history: of('history'),
+    stats: of('stats'),
+    postgres: await backendPids(system.db, system.database),
+    rabbitmq: pidsNamed('beam.smp'),
+    loadgen: [process.pid],
+  }));
+}
+
+async function ours(system: BenchSystem, tokens: string[], trackIds: string[]): Promise<OursResult> {
+  const before = await figures(system);
+  const cpu = meter(system);
+  await cpu.start();
+  const ids: string[] = [];
+  let rejected = 0;
+  let n = 0;
+  const started = performance.now();
+  const result = await autocannon({
+    url: system.baseUrl,
+    connections: CONNECTIONS,
+    amount: PLAYS,
+    timeout: 30,
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (req) => {
+          const i = n++;
+          return {
+            ...req,
+            path: '/api/plays',
+            headers: {
+              authorization: `Bearer ${tokens[i % tokens.length]}`,
+              'content-type': 'application/json',
+            },
+            body: JSON.stringify({ trackId: trackIds[i % trackIds.length], msPlayed: 30_000 }),
+          };
+        },
+        onResponse: (status, body) => {
+          if (status === 202) ids.push((JSON.parse(body) as { id: string }).id);
+          else rejected++;
+        },
+      },
+    ],
+  });
+  const acceptedMs = performance.now() - started;
+  const accepted = ids.length;
+  // Everything accepted is in history and counted in stats: the end of the pipeline.
+  let now = before;
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    now = await figures(system);
+    if (now.stored - before.stored >= accepted && now.counted - before.counted >= accepted) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const storedMs = performance.now() - started;
+  const { other = 0, ...used } = await cpu.stop();
+  // A transaction's rows share its now(): distinct timestamps count the consumers' transactions.
+  const { rows } = await system.db.query<{
+    stored: number;
+    counted: number;
+    history_tx: number;
+    stats_tx: number;
+  }>(
+    `SELECT (SELECT count(*) FROM history.plays WHERE event_id = ANY($1::uuid[]))::int AS stored,
+            (SELECT count(DISTINCT recorded_at) FROM history.plays WHERE event_id = ANY($1::uuid[]))::int AS history_tx,
+            (SELECT count(*) FROM stats.processed_events
+              WHERE consumer = 'stats.track-played' AND event_id = ANY($1::uuid[]))::int AS counted,
+            (SELECT count(DISTINCT processed_at) FROM stats.processed_events
+              WHERE consumer = 'stats.track-played' AND event_id = ANY($1::uuid[]))::int AS stats_tx`,
+    [ids],
+  );
+  const found = rows[0]!;
+  return {
+    acceptedPerS: (accepted / acceptedMs) * 1000,
+    storedPerS: (Math.min(found.stored, found.counted) / storedMs) * 1000,
+    accepted,
+    rejected: rejected + result.errors,
+    lost: accepted - Math.min(found.stored, found.counted),
+    overcounted: Math.max(0, now.counted - before.counted - found.counted),
+    batch: {
+      history: round(found.stored / Math.max(1, found.history_tx), 1),
+      stats: round(found.counted / Math.max(1, found.stats_tx), 1),
+    },
+    cpu: Object.fromEntries(Object.entries(used).map(([k, ms]) => [k, round(ms / Math.max(1, accepted), 3)])),
+    otherCores: round(other / storedMs),
+  };
+}
+
+/** The broker's share of the same job, with raw amqplib. */
+async function raw(trackIds: string[]): Promise<number> {
+  const ns = benchNamespace('plays');
+  const conn = await amqp.connect(AMQP_URL, { noDelay: true });
+  try {
+    const pub = await conn.createConfirmChannel();
+    const exchange = `${ns}.events`;
+    const queues = [`${ns}.history`, `${ns}.stats`];
+    await pub.assertExchange(exchange, 'topic', { durable: true });
+    const seen = queues.map(() => new Set<string>());
+    for (const [i, queue] of queues.entries()) {
+      await pub.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': QUEUE_TYPE } });
+      await pub.bindQueue(queue, exchange, EventTypes.TRACK_PLAYED);
+      const sub = await conn.createChannel();
+      await sub.prefetch(PREFETCH);
+      await sub.consume(queue, (msg) => {
+        if (!msg) return;
+        seen[i]!.add((JSON.parse(msg.content.toString()) as { id: string }).id);
+        sub.ack(msg);
+      });
+    }
+    const done = new Promise<void>((resolve) => {
+      const tick = () => (seen.every((s) => s.size >= PLAYS) ? resolve() : setTimeout(tick, 2));
+      tick();
+    });
+    const started = performance.now();
+    await pool(
+      PLAYS,
+      CONNECTIONS,
+      (n) =>
+        new Promise<void>((resolve, reject) => {
+          const envelope = makeEnvelope(EventTypes.TRACK_PLAYED, {
+            userId: `u${n % USERS}`,
+            trackId: trackIds[n % trackIds.length]!,
+            playedAt: new Date().toISOString(),
+            msPlayed: 30_000,
+            source: 'api',
+          });
+          pub.publish(
+            exchange,
+            EventTypes.TRACK_PLAYED,
+            Buffer.from(JSON.stringify(envelope)),
+            { persistent: true, messageId: envelope.id, contentType: 'application/json' },
+            (err) => (err ? reject(err) : resolve()),
+          );
+        }),
+    );
+    await done;
+    const perS = (PLAYS / (performance.now() - started)) * 1000;
+    for (const queue of queues) await pub.deleteQueue(queue);
+    await pub.deleteExchange(exchange);
+    return perS;
+  } finally {
+    await conn.close();
+  }
+}
+
+export async function runPlaysBench(): Promise<Record<string, unknown>> {
+  const system = await BenchSystem.start({ label: 'plays' });
+  try {
+    const tokens = await listeners(system);
+    const { rows } = await system.db.query<{ id: string }>('SELECT id FROM catalog.tracks ORDER BY id');
+    const trackIds = rows.map((r) => r.id);
+    const o: OursResult[] = [];
+    const r: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      // Which side goes first alternates, so a drift in the machine's load hits both alike.
+      if (i % 2 === 0) r.push(await raw(trackIds));
+      o.push(await ours(system, tokens, trackIds));
+      if (i % 2 === 1) r.push(await raw(trackIds));
+      const last = o.at(-1)!;
+      note(
+        `round ${i + 1}: accepted ${last.acceptedPerS.toFixed(0)}/s stored ${last.storedPerS.toFixed(0)}/s (accepted ${last.accepted}, refused ${last.rejected}, lost ${last.lost}, overcounted ${last.overcounted}; plays per transaction ${JSON.stringify(last.batch)}; cpu ms/play ${JSON.stringify(last.cpu)}; other work ${last.otherCores} cores); raw ${r.at(-1)!.toFixed(0)}/s`,
+      );
+    }
+    return {
+      bench: 'plays',
+      plays: PLAYS,
+      connections: CONNECTIONS,
+      rounds: ROUNDS,
+      queue_type: QUEUE_TYPE,
+      accepted_per_s: Math.round(median(o.map((x) => x.acceptedPerS))),
+      stored_per_s: Math.round(median(o.map((x) => x.storedPerS))),
+      refused: o.reduce((n, x) => n + x.rejected, 0),
+      lost: o.reduce((n, x) => n + x.lost, 0),
+      overcounted: o.reduce((n, x) => n + x.overcounted, 0),
+      raw_per_s: Math.round(median(r)),
+      // Each round's two sides ran back to back: their ratio is the least disturbed figure.
+      ratio: round(median(o.map((x, i) => x.storedPerS / r[i]!))),
+      plays_per_transaction: {
+        history: median(o.map((x) => x.batch.history)),
+        stats: median(o.map((x) => x.batch.stats)),
+      },
+      cpu_ms_per_play: Object.fromEntries(
+        Object.keys(o[0]!.cpu).map((k) => [k, round(median(o.map((x) => x.cpu[k] ?? 0)), 3)]),
+      ),
+      other_cores: median(o.map((x) => x.otherCores)),
+    };
+  } catch (err) {
+    note(await system.logTails());
+    throw err;
+  } finally {
+    await system.stop();
+  }
+}
