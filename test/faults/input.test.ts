@@ -1,0 +1,481 @@
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { signToken } from '../../services/users/token.js';
+import { ApiClient, DEMO_PASSWORD, type Reply, type RequestOptions } from '../support/system.js';
+import { report, trackIds, useSystem } from './helpers.js';
+
+/** Every password and token this file uses: none may appear in any log of the run. */
+const secrets = new Set<string>([DEMO_PASSWORD]);
+
+type ErrorBody = { error?: { code?: unknown; message?: unknown } };
+type RpcReply = {
+  jsonrpc?: unknown;
+  id?: unknown;
+  result?: unknown;
+  error?: { code?: unknown; message?: unknown };
+};
+
+/** A JSON-RPC 2.0 response object as the spec shapes it. */
+function wellFormed(r: unknown): boolean {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return false;
+  const o = r as RpcReply;
+  const idOk = o.id === null || typeof o.id === 'string' || typeof o.id === 'number';
+  const hasResult = Object.hasOwn(o, 'result');
+  const hasError = Object.hasOwn(o, 'error');
+  const errorOk =
+    !hasError || (Number.isInteger(o.error?.code) && typeof o.error?.message === 'string' && !hasResult);
+  return o.jsonrpc === '2.0' && idOk && hasResult !== hasError && errorOk;
+}
+
+describe('bad input and security, against a whole system', () => {
+  // Debug logging, so "no secret in any log" covers everything the processes can say.
+  const system = useSystem({ label: 'finput', logLevel: 'debug' });
+  let api: ApiClient;
+  let tracks: string[];
+
+  beforeAll(async () => {
+    api = new ApiClient(system().baseUrl);
+    secrets.add(await api.login());
+    tracks = await trackIds(system());
+  });
+
+  /** The gateway process is still there and answering. */
+  async function stillServing(): Promise<void> {
+    expect(system().gateway.exit).toBeNull();
+    expect((await api.request('GET', '/api/genres')).status).toBe(200);
+  }
+
+  it('answers malformed, oversized, mistyped and out-of-range REST input with a clear 4xx', async () => {
+    const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    const cases: Array<[label: string, method: string, path: string, opts: RequestOptions, status: number]> =
+      [
+        ['malformed JSON', 'POST', '/api/playlists', { raw: '{"name": ' }, 400],
+        ['JSON null', 'POST', '/api/playlists', { raw: 'null' }, 400],
+        ['not JSON at all', 'POST', '/api/playlists', { raw: 'name=x', contentType: 'text/plain' }, 400],
+        ['body over 1 MiB', 'POST', '/api/playlists', { json: { name: 'x'.repeat(1_100_000) } }, 413],
+        ['wrong type', 'POST', '/api/playlists', { json: { name: 123 } }, 400],
+        ['unknown field', 'POST', '/api/playlists', { json: { name: 'x', isAdmin: true } }, 400],
+        ['very long string', 'POST', '/api/playlists', { json: { name: 'x'.repeat(10_000) } }, 400],
+        [
+          'invalid UTF-8',
+          'POST',
+          '/api/playlists',
+          { raw: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]) },
+          400,
+        ],
+        ['deeply nested JSON', 'POST', '/api/playlists', { raw: `{"name":${deep(100_000)}}` }, 400],
+        [
+          'array of track ids too long',
+          'POST',
+          '/api/playlists',
+          { json: { name: 'x', trackIds: Array(1001).fill('t') } },
+          400,
+        ],
+        ['NUL byte in a search', 'GET', '/api/search?q=a%00b', {}, 400],
+        ['NUL byte in a name', 'POST', '/api/playlists', { json: { name: 'a\u0000b' } }, 400],
+        [
+          'NUL byte in a login',
+          'POST',
+          '/api/sessions',
+          { json: { username: 'a\u0000b', password: 'x' } },
+          400,
+        ],
+        ['play of a mistyped track', 'POST', '/api/plays', { json: { trackId: ['x'] } }, 400],
+        [
+          'play in the future',
+          'POST',
+          '/api/plays',
+          { json: { trackId: 'x', playedAt: '2999-01-01T00:00:00Z' } },
+          400,
+        ],
+        ['play of an unknown track', 'POST', '/api/plays', { json: { trackId: 'no-such-track' } }, 404],
+        ['negative msPlayed', 'POST', '/api/plays', { json: { trackId: 'x', msPlayed: -1 } }, 400],
+        ['negative limit', 'GET', '/api/artists?limit=-1', {}, 400],
+        ['huge limit', 'GET', '/api/artists?limit=99999999999999999999', {}, 400],
+        ['fractional limit', 'GET', '/api/tracks?limit=1.5', {}, 400],
+        ['huge offset', 'GET', '/api/albums?offset=1000000000', {}, 400],
+        ['limit given twice', 'GET', '/api/artists?limit=1&limit=2', {}, 400],
+        ['unknown sort', 'GET', '/api/albums?sort=DROP', {}, 400],
+        ['history limit 0', 'GET', '/api/me/history?limit=0', {}, 400],
+        ['very long id', 'GET', `/api/tracks/${'x'.repeat(5000)}`, {}, 400],
+        ['very long query', 'GET', `/api/search?q=${'x'.repeat(5000)}`, {}, 400],
+        ['empty query', 'GET', '/api/search?q=', {}, 400],
+        ['bad playlist position', 'DELETE', '/api/playlists/x/tracks/-1', {}, 400],
+        [
+          'unsatisfiable range',
+          'GET',
+          `/api/tracks/${'t'}/stream`,
+          { headers: { range: 'bytes=999999999-' } },
+          404,
+        ],
+        ['no such route', 'GET', '/api/nothing-here', {}, 404],
+      ];
+    const results: string[] = [];
+    for (const [label, method, path, opts, status] of cases) {
+      const r = await api.request<ErrorBody>(method, path, opts);
+      results.push(`${label}: ${r.status}`);
+      expect(r.status, `${label}: ${r.text.slice(0, 200)}`).toBe(status);
+      expect(typeof r.body?.error?.code, label).toBe('number');
+      expect(typeof r.body?.error?.message, label).toBe('string');
+    }
+    report('bad REST input', { cases: cases.length, answers: results.join('; ') });
+    await stillServing();
+  });
+
+  it('answers malformed, huge, deep and wrong /rpc requests with JSON-RPC errors', async () => {
+    const rpc = (raw: string | Uint8Array) => api.request<RpcReply | RpcReply[]>('POST', '/rpc', { raw });
+    const call = (method: string, params?: unknown, id: unknown = 1) =>
+      JSON.stringify({ jsonrpc: '2.0', id, method, params });
+    const batch = (n: number) =>
+      JSON.stringify(Array.from({ length: n }, (_, i) => JSON.parse(call('catalog.listGenres', {}, i))));
+    const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    const cases: Array<[label: string, body: string | Uint8Array, code: number]> = [
+      ['malformed JSON', '{"jsonrpc": "2.0", "method": ', -32700],
+      ['invalid UTF-8', Buffer.from([0x5b, 0xff, 0x5d]), -32700],
+      ['empty batch', '[]', -32600],
+      ['batch of 101', batch(101), -32600],
+      ['batch of 100 000 numbers', JSON.stringify(Array(100_000).fill(1)), -32600],
+      ['deeply nested body', deep(100_000), -32600],
+      [
+        'deeply nested params',
+        `{"jsonrpc":"2.0","id":1,"method":"catalog.search","params":{"q":${deep(5000)}}}`,
+        -32600,
+      ],
+      ['not a request', '42', -32600],
+      ['wrong version', JSON.stringify({ jsonrpc: '1.0', id: 1, method: 'catalog.listGenres' }), -32600],
+      ['unknown method', call('catalog.dropEverything'), -32601],
+      ['internal method', call('history.export', {}), -32601],
+      ['positional params', call('catalog.listArtists', [1, 2]), -32602],
+      ['wrong param type', call('catalog.getTrack', { id: 42 }), -32602],
+      ['unknown param', call('catalog.listGenres', { evil: 1 }), -32602],
+      ['negative limit', call('catalog.listArtists', { limit: -1 }), -32602],
+      ['huge offset', call('catalog.listArtists', { offset: 1e308 }), -32602],
+      ['very long string', call('catalog.search', { q: 'x'.repeat(500_000) }), -32602],
+      ['NUL byte', call('catalog.search', { q: 'a\u0000b' }), 1422],
+    ];
+    const results: string[] = [];
+    for (const [label, body, code] of cases) {
+      const r = await rpc(body);
+      const first = Array.isArray(r.body) ? r.body[0] : r.body;
+      results.push(`${label}: ${r.status} ${String(first?.error?.code)}`);
+      expect(r.status, `${label}: ${r.text.slice(0, 200)}`).toBe(200);
+      expect(wellFormed(first), label).toBe(true);
+      expect(first?.error?.code, `${label}: ${r.text.slice(0, 200)}`).toBe(code);
+    }
+    // A batch at the limit is fine; a notification gets no answer at all.
+    const ok = await rpc(batch(100));
+    expect(ok.status).toBe(200);
+    expect((ok.body as RpcReply[]).every((r) => wellFormed(r) && Object.hasOwn(r, 'result'))).toBe(true);
+    expect((await rpc(JSON.stringify({ jsonrpc: '2.0', method: 'catalog.listGenres' }))).status).toBe(204);
+    report('bad /rpc input', { cases: cases.length, answers: results.join('; ') });
+    await stillServing();
+  });
+
+  it('/rpc answers any JSON with a well-formed JSON-RPC response or 204, never 5xx or -32603 (property-based)', async () => {
+    const methods = [
+      'catalog.search',
+      'catalog.getTrack',
+      'catalog.listArtists',
+      'users.login',
+      'users.getProfile',
+      'playlists.list',
+      'playlists.get',
+      'stats.topTracks',
+      'history.recent',
+      'nope.nothing',
+    ];
+    const request = fc.record(
+      {
+        jsonrpc: fc.oneof(fc.constant('2.0'), fc.jsonValue()),
+        id: fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.jsonValue()),
+        method: fc.oneof(fc.constantFrom(...methods), fc.string()),
+        params: fc.oneof(
+          fc.dictionary(fc.constantFrom('q', 'id', 'limit', 'offset', 'ownerId', 'x'), fc.jsonValue()),
+          fc.jsonValue(),
+        ),
+      },
+      { requiredKeys: [] },
+    );
+    const body = fc.oneof(fc.jsonValue(), request, fc.array(request, { maxLength: 5 }));
+    const statuses = new Map<number, number>();
+    const RUNS = 500;
+    await fc.assert(
+      fc.asyncProperty(body, fc.boolean(), async (value, loggedIn) => {
+        const r = await api.request<unknown>('POST', '/rpc', {
+          raw: JSON.stringify(value),
+          token: loggedIn ? undefined : null,
+        });
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        if (r.status === 204) return r.text === '';
+        if (r.status !== 200) return false;
+        const replies = Array.isArray(r.body) ? r.body : [r.body];
+        // Well-formed, and no input is an internal error: bad input is always named as such.
+        return (
+          replies.length > 0 &&
+          replies.every((reply) => wellFormed(reply) && (reply as RpcReply).error?.code !== -32603)
+        );
+      }),
+      { numRuns: RUNS },
+    );
+    report('/rpc with random JSON', {
+      runs: RUNS,
+      statuses: [...statuses].map(([s, n]) => `${s} x${n}`).join(', '),
+    });
+    await stillServing();
+  });
+
+  describe('auth', () => {
+    it('refuses every change without a valid token (401)', async () => {
+      const s = system();
+      const now = Date.now();
+      const demoId = api.userId!;
+      const forged = {
+        'no token': null,
+        'expired token': signToken({ userId: demoId, expiresAt: new Date(now - 1000) }, s.tokenSecret),
+        'tampered token': `${api.token!.slice(0, -2)}${api.token!.endsWith('AA') ? 'BB' : 'AA'}`,
+        'token signed with another secret': signToken(
+          { userId: demoId, expiresAt: new Date(now + 3600_000) },
+          'not-the-secret',
+        ),
+        'token of a user who does not exist': signToken(
+          { userId: randomUUID(), expiresAt: new Date(now + 3600_000) },
+          s.tokenSecret,
+        ),
+        garbage: 'garbage',
+      };
+      for (const t of Object.values(forged)) if (t) secrets.add(t);
+      const changes: Array<[string, string, unknown]> = [
+        ['POST', '/api/plays', { trackId: tracks[0] }],
+        ['POST', '/api/playlists', { name: 'mine' }],
+        ['PATCH', '/api/playlists/p1', { name: 'x' }],
+        ['DELETE', '/api/playlists/p1', undefined],
+        ['POST', '/api/playlists/p1/tracks', { trackIds: [tracks[0]] }],
+        ['POST', '/api/playlists/p1/tracks/move', { from: 0, to: 1 }],
+        ['DELETE', '/api/playlists/p1/tracks/0', undefined],
+        ['PATCH', '/api/me', { displayName: 'x' }],
+        ['GET', '/api/me', undefined],
+        ['GET', '/api/me/history', undefined],
+      ];
+      let refused = 0;
+      for (const [label, token] of Object.entries(forged)) {
+        for (const [method, path, json] of changes) {
+          const r = await api.request<ErrorBody>(method, path, { token, json });
+          expect(r.status, `${label} ${method} ${path}: ${r.text}`).toBe(401);
+          refused++;
+        }
+      }
+      for (const header of ['Basic ZGVtbzpkZW1vMTIzNA==', 'Bearer', `Bearer ${'x'.repeat(2000)}`]) {
+        const r = await api.request('POST', '/api/playlists', {
+          json: { name: 'x' },
+          headers: { authorization: header },
+          token: null,
+        });
+        expect(r.status, header).toBe(401);
+        refused++;
+      }
+      // The same over /rpc: changes need a logged-in caller.
+      const rpcChanges: Array<[string, unknown]> = [
+        ['playlists.create', { name: 'x' }],
+        ['playlists.rename', { id: 'p1', name: 'x' }],
+        ['playlists.setPublic', { id: 'p1', public: true }],
+        ['playlists.delete', { id: 'p1' }],
+        ['playlists.addTracks', { id: 'p1', trackIds: [tracks[0]] }],
+        ['playlists.removeTrack', { id: 'p1', position: 0 }],
+        ['playlists.moveTrack', { id: 'p1', from: 0, to: 1 }],
+        ['users.updateProfile', { displayName: 'x' }],
+      ];
+      for (const [method, params] of rpcChanges) {
+        const r = await api.request<RpcReply>('POST', '/rpc', {
+          json: { jsonrpc: '2.0', id: 1, method, params },
+          token: null,
+        });
+        expect(r.body.error?.code, `${method}: ${r.text}`).toBe(1401);
+        refused++;
+      }
+      const expired = await api.request<RpcReply>('POST', '/rpc', {
+        json: { jsonrpc: '2.0', id: 1, method: 'playlists.list', params: {} },
+        token: forged['expired token'],
+      });
+      expect(expired.status).toBe(401);
+      report('changes without a valid token', {
+        refused,
+        'also over /rpc and with malformed headers': 'yes',
+      });
+    });
+
+    it('keeps users out of each other’s playlists and history, on every route', async () => {
+      const s = system();
+      const suffix = randomUUID().slice(0, 8);
+      const alice = new ApiClient(s.baseUrl);
+      const bob = new ApiClient(s.baseUrl);
+      const [alicePassword, bobPassword] = [`alice-${randomUUID()}`, `bob-${randomUUID()}`];
+      secrets.add(alicePassword).add(bobPassword);
+      secrets.add(await alice.register(`alice_${suffix}`, alicePassword));
+      secrets.add(await bob.register(`bob_${suffix}`, bobPassword));
+      type Playlist = { id: string; name: string; trackCount: number; public: boolean };
+      const create = async (name: string, isPublic: boolean) => {
+        const r = await alice.request<Playlist>('POST', '/api/playlists', {
+          json: { name, public: isPublic, trackIds: tracks.slice(0, 3) },
+        });
+        expect(r.status, r.text).toBe(201);
+        return r.body;
+      };
+      const secret = await create('alice private', false);
+      const shared = await create('alice public', true);
+      const attempts = (id: string): Array<[string, string, unknown]> => [
+        ['PATCH', `/api/playlists/${id}`, { name: 'taken over' }],
+        ['PATCH', `/api/playlists/${id}`, { public: true }],
+        ['POST', `/api/playlists/${id}/tracks`, { trackIds: [tracks[5]] }],
+        ['POST', `/api/playlists/${id}/tracks/move`, { from: 0, to: 2 }],
+        ['DELETE', `/api/playlists/${id}/tracks/0`, undefined],
+        ['DELETE', `/api/playlists/${id}`, undefined],
+      ];
+      // Someone else's private playlist answers exactly like a missing one.
+      expect((await bob.request('GET', `/api/playlists/${secret.id}`)).status).toBe(404);
+      const anonymous = await bob.request('GET', `/api/playlists/${secret.id}`, { token: null });
+      const missing = await bob.request('GET', `/api/playlists/${randomUUID()}`, { token: null });
+      expect(anonymous.status).not.toBe(200);
+      expect(anonymous.status).toBe(missing.status);
+      for (const [method, path, json] of attempts(secret.id)) {
+        expect((await bob.request(method, path, { json })).status, `${method} ${path}`).toBe(404);
+      }
+      // A public one can be read, not changed.
+      expect((await bob.request('GET', `/api/playlists/${shared.id}`)).status).toBe(200);
+      for (const [method, path, json] of attempts(shared.id)) {
+        expect((await bob.request(method, path, { json })).status, `${method} ${path}`).toBe(403);
+      }
+      const listed = await bob.request<Playlist[]>('GET', `/api/playlists?ownerId=${alice.userId}`);
+      expect(listed.body.map((p) => p.id)).toEqual([shared.id]);
+      // The same over /rpc.
+      const rpc = (method: string, params: unknown) =>
+        bob.request<RpcReply>('POST', '/rpc', { json: { jsonrpc: '2.0', id: 1, method, params } });
+      expect((await rpc('playlists.get', { id: secret.id })).body.error?.code).toBe(1404);
+      expect((await rpc('playlists.rename', { id: shared.id, name: 'x' })).body.error?.code).toBe(1403);
+      expect((await rpc('playlists.delete', { id: shared.id })).body.error?.code).toBe(1403);
+      expect((await rpc('history.recent', { userId: alice.userId })).body.error?.code).toBe(1403);
+      expect((await rpc('stats.user', { userId: alice.userId })).body.error?.code).toBe(1403);
+      // And over the Subsonic API, with its own credentials.
+      const rest = (endpoint: string, query: string) =>
+        bob.request<{ 'subsonic-response': { status: string } }>(
+          'GET',
+          `/rest/${endpoint}.view?u=bob_${suffix}&p=${encodeURIComponent(bobPassword)}&v=1.16.1&c=faults&f=json&${query}`,
+          { token: null },
+        );
+      for (const [endpoint, query] of [
+        ['getPlaylist', `id=${secret.id}`],
+        ['deletePlaylist', `id=${shared.id}`],
+        ['deletePlaylist', `id=${secret.id}`],
+        ['updatePlaylist', `playlistId=${shared.id}&name=taken`],
+      ] as const) {
+        const r = await rest(endpoint, query);
+        expect(r.status, r.text).toBe(200);
+        expect(r.body['subsonic-response'].status, `${endpoint} ${r.text}`).toBe('failed');
+      }
+      // Nothing of Alice's changed.
+      for (const p of [secret, shared]) {
+        const now = await alice.request<Playlist>('GET', `/api/playlists/${p.id}`);
+        expect(now.status).toBe(200);
+        expect({ name: now.body.name, trackCount: now.body.trackCount, public: now.body.public }).toEqual({
+          name: p.name,
+          trackCount: 3,
+          public: p.public,
+        });
+      }
+    });
+
+    it('rate-limits login attempts (429 with Retry-After), even with the right password after', async () => {
+      const s = system();
+      const name = `carol_${randomUUID().slice(0, 8)}`;
+      const password = `carol-${randomUUID()}`;
+      secrets.add(password);
+      await new ApiClient(s.baseUrl).register(name, password);
+      const statuses: number[] = [];
+      let limited: Reply | undefined;
+      for (let i = 0; i < 8; i++) {
+        const wrong = `wrong-${randomUUID()}`;
+        secrets.add(wrong);
+        const r = await api.request('POST', '/api/sessions', {
+          json: { username: name, password: wrong },
+          token: null,
+        });
+        statuses.push(r.status);
+        if (r.status === 429) limited ??= r;
+      }
+      const right = await api.request('POST', '/api/sessions', {
+        json: { username: name, password },
+        token: null,
+      });
+      report('login rate limit', {
+        'wrong passwords': statuses.join(' '),
+        'right password after': right.status,
+      });
+      expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+      expect(statuses.slice(5)).toEqual([429, 429, 429]);
+      expect(limited?.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(right.status).toBe(429);
+    });
+  });
+
+  it('treats quotes, %, _ and backslashes in searches and names as text (parameterised SQL)', async () => {
+    const found = async (q: string) => {
+      const r = await api.request<{
+        tracks: Array<{ title: string }>;
+        artists: unknown[];
+        albums: unknown[];
+      }>('GET', `/api/search?q=${encodeURIComponent(q)}`);
+      expect(r.status, `${q}: ${r.text}`).toBe(200);
+      return r.body;
+    };
+    for (const q of ["o'brien", '"quoted"', '\\', "'; DROP TABLE tracks; --", "' OR '1'='1", '%%', 'a_b']) {
+      await found(q);
+    }
+    // % and _ match themselves, not anything: every track found has a literal % in its title.
+    const percent = await found('%');
+    expect(percent.tracks.length).toBeGreaterThan(0);
+    expect(percent.tracks.every((t) => t.title.includes('%'))).toBe(true);
+    const underscore = await found('_');
+    expect(underscore.tracks.every((t) => t.title.includes('_'))).toBe(true);
+    // A name full of SQL comes back exactly as given, and the catalog is intact.
+    const name = "Robert'); DROP TABLE playlists; -- 100% \\ _";
+    const created = await api.request<{ id: string; name: string }>('POST', '/api/playlists', {
+      json: { name },
+    });
+    expect(created.status, created.text).toBe(201);
+    expect((await api.request<{ name: string }>('GET', `/api/playlists/${created.body.id}`)).body.name).toBe(
+      name,
+    );
+    expect((await api.request<{ total: number }>('GET', '/api/tracks?limit=1')).body.total).toBe(
+      tracks.length,
+    );
+  });
+
+  it('writes no password or token to any log of the run', async () => {
+    const s = system();
+    // Subsonic credentials travel in the query string: the password in clear and hex-encoded.
+    const hex = `enc:${Buffer.from(DEMO_PASSWORD).toString('hex')}`;
+    secrets.add(hex.slice(4));
+    for (const p of [DEMO_PASSWORD, hex]) {
+      const r = await api.request('GET', `/rest/ping.view?u=demo&p=${p}&v=1.16.1&c=faults&f=json`, {
+        token: null,
+      });
+      expect(r.status).toBe(200);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const logs = await s.logs();
+    const lines = [...logs.values()].reduce((n, text) => n + text.split('\n').length, 0);
+    const leaks: string[] = [];
+    for (const [label, text] of logs) {
+      for (const secret of secrets)
+        if (text.includes(secret)) leaks.push(`${label}: ${secret.slice(0, 12)}...`);
+    }
+    report('secrets in logs', {
+      'log files': logs.size,
+      'log lines (debug level)': lines,
+      'secrets checked': secrets.size,
+      leaks: leaks.length,
+    });
+    expect(lines).toBeGreaterThan(100);
+    expect(leaks).toEqual([]);
+  });
+});
