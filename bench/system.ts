@@ -10,23 +10,24 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { migrate } from '../common/db/migrate.js';
 import { createPool, type Pool } from '../common/db/pool.js';
 import type { ServiceName } from '../scripts/services.js';
-import { catalogService, seedCatalog } from '../services/catalog/index.js';
-import { DEMO_PASSWORD, DEMO_USERNAME, seedDemoUser } from '../services/users/seed.js';
-import { USERS_MIGRATIONS } from '../services/users/service.js';
+import { DEMO_PASSWORD, DEMO_USERNAME } from '../services/users/seed.js';
 import { cleanupBroker, rabbitmqctl } from '../test/support/env.js';
+import {
+  createDatabase,
+  databaseUrl,
+  dropDatabase,
+  freePort,
+  seedDatabase,
+} from '../test/support/local-infra.js';
 import { AMQP_URL, note } from './lib.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** Where run databases are created and dropped (the music role has CREATEDB). */
-const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgres://music:music@127.0.0.1:5432/postgres';
 
 export interface BenchSystemOptions {
   /** Part of the namespace and database name (lower-case letters). */
@@ -35,34 +36,6 @@ export interface BenchSystemOptions {
   env?: Record<string, string>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-function databaseUrl(database: string): string {
-  const u = new URL(PG_ADMIN_URL);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
-/** Runs ./start.sh with the system's environment; rejects with its output when it fails. */
 function startSh(args: string[], env: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
@@ -171,7 +144,7 @@ export class BenchSystem {
         : {}),
       ...opts.env,
     };
-    await admin(`CREATE DATABASE ${database} OWNER music`);
+    await createDatabase(database);
     const system = new BenchSystem(ns, database, dir, env.RUN_DIR!, mediaDir, port, env);
     live.add(system);
     try {
@@ -264,7 +237,7 @@ export class BenchSystem {
     const leftovers = killOurs(this.ns);
     if (leftovers > 0) problems.push(`${leftovers} process(es) still ran after ./start.sh stop; killed`);
     await attempt('pool', async () => this.directPool?.end());
-    await attempt('drop database', () => admin(`DROP DATABASE IF EXISTS ${this.database} WITH (FORCE)`));
+    await attempt('drop database', () => dropDatabase(this.database));
     await attempt('broker cleanup', () => cleanupBroker(this.ns));
     if (process.env.BENCH_KEEP_LOGS) note(`logs kept in ${this.runDir}`);
     else await attempt('temp files', () => rm(this.dir, { recursive: true, force: true }));
@@ -272,17 +245,8 @@ export class BenchSystem {
     if (problems.length > 0) note(`${this.ns}: cleanup problems: ${problems.join('; ')}`);
   }
 
-  private async seed(): Promise<void> {
-    const catalog = createPool({ url: this.databaseUrl, schema: 'catalog', max: 2 });
-    const users = createPool({ url: this.databaseUrl, schema: 'users', max: 2 });
-    try {
-      await migrate(catalog, 'catalog', catalogService.migrations!);
-      await seedCatalog(catalog, this.mediaDir);
-      await migrate(users, 'users', USERS_MIGRATIONS);
-      await seedDemoUser(users, this.environment.TOKEN_SECRET);
-    } finally {
-      await Promise.all([catalog.end(), users.end()]);
-    }
+  private seed(): Promise<void> {
+    return seedDatabase(this.databaseUrl, this.mediaDir, this.environment.TOKEN_SECRET!);
   }
 }
 

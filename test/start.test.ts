@@ -10,13 +10,13 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupBroker, eventually, namespace, rabbitmqctl, TEST_DATABASE_URL } from './support/env.js';
+import { freePort } from './support/local-infra.js';
 
 const ns = namespace('start');
 
@@ -45,17 +45,6 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 6
         resolve({ code, stdout: String(stdout), stderr: String(stderr) });
       },
     );
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
   });
 }
 

@@ -2,22 +2,17 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
-import pg from 'pg';
 import type { Broker } from '../../common/amqp/broker.js';
 import { EVENT_QUEUES } from '../../common/contracts/events.js';
-import { migrate } from '../../common/db/migrate.js';
-import { assertSchemaName, createPool, type Pool } from '../../common/db/pool.js';
+import { createPool, type Pool } from '../../common/db/pool.js';
 import { EVENTS_EXCHANGE, eventQueue } from '../../common/events/envelope.js';
 import { EventPublisher } from '../../common/events/publisher.js';
 import { SERVICE_NAMES, type ServiceName } from '../../scripts/services.js';
-import { catalogService, seedCatalog } from '../../services/catalog/index.js';
-import { DEMO_PASSWORD, DEMO_USERNAME, seedDemoUser } from '../../services/users/seed.js';
-import { usersService } from '../../services/users/service.js';
+import { DEMO_PASSWORD, DEMO_USERNAME } from '../../services/users/seed.js';
 import {
   AMQP_URL,
   cleanupBroker,
@@ -27,12 +22,14 @@ import {
   silentLogger,
   sleep,
 } from './env.js';
+import { createDatabase, dropDatabase, freePort, PG_ADMIN_URL, seedDatabase } from './local-infra.js';
 import { TcpProxy } from './proxy.js';
+
+export { createDatabase, dropDatabase, freePort, seedDatabase };
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Where run databases are created and dropped (the music role has CREATEDB). */
-const PG_ADMIN_URL = process.env.FAULTS_PG_ADMIN_URL ?? 'postgres://music:music@127.0.0.1:5432/postgres';
 
 /** RabbitMQ's management API (queue statistics). */
 const MANAGEMENT_URL = process.env.FAULTS_MANAGEMENT_URL ?? 'http://127.0.0.1:15672';
@@ -84,59 +81,6 @@ const running = new Set<Proc>();
 process.once('exit', () => {
   for (const p of running) if (!p.exit) p.child.kill('SIGKILL');
 });
-
-/** A TCP port nobody listens on right now (for a process that cannot be told to use port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-/** Creates a database for one run (`name` from lower-case letters, digits and _). */
-export function createDatabase(name: string): Promise<void> {
-  return admin(`CREATE DATABASE ${assertSchemaName(name)} OWNER music`);
-}
-
-/** Drops a run's database, closing whatever is still connected to it. */
-export function dropDatabase(name: string): Promise<void> {
-  return admin(`DROP DATABASE IF EXISTS ${assertSchemaName(name)} WITH (FORCE)`);
-}
-
-/**
- * Migrates and seeds a run's database the way `npm run seed` does: the catalog (audio under
- * `mediaDir`) and the demo user, whose password is sealed under the workers' `tokenSecret`.
- */
-export async function seedDatabase(
-  databaseUrl: string,
-  mediaDir: string,
-  tokenSecret: string,
-): Promise<void> {
-  const catalog = createPool({ url: databaseUrl, schema: 'catalog', max: 2 });
-  const users = createPool({ url: databaseUrl, schema: 'users', max: 2 });
-  try {
-    await migrate(catalog, 'catalog', catalogService.migrations!);
-    await seedCatalog(catalog, mediaDir);
-    await migrate(users, 'users', usersService.migrations!);
-    await seedDemoUser(users, tokenSecret);
-  } finally {
-    await Promise.all([catalog.end(), users.end()]);
-  }
-}
 
 function withDatabase(url: string, database: string, port?: number): string {
   const u = new URL(url);
