@@ -58,7 +58,8 @@ export class Broker extends EventEmitter {
       clientProperties: { connection_name: `${opts.name}#${process.pid}` },
       recovery: {
         initialDelay: 100,
-        maxDelay: 5000,
+        // Short enough that a restarted broker is found again within a couple of seconds.
+        maxDelay: 2000,
         maxRetries: Number.POSITIVE_INFINITY,
         initialMaxRetries: opts.initialRetries ?? 10,
         waitForConnect: false,
