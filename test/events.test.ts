@@ -258,6 +258,25 @@ describe('events', () => {
       expect(rows[0].n).toBe(50);
     });
 
+    it('deletes published outbox rows past their retention, never pending ones', async () => {
+      const b = await broker('relay');
+      const p = await publisher(b);
+      const relay = new OutboxRelay({ pool, publisher: p, logger: silentLogger, retainMs: 60_000 });
+      await withTransaction(pool, async (db) => {
+        for (let n = 0; n < 3; n++) await enqueueEvent(db, 'ping', { n });
+      });
+      await relay.flush();
+      await pool.query(
+        `UPDATE outbox SET published_at = now() - interval '2 minutes' WHERE id IN (SELECT min(id) FROM outbox)`,
+      );
+      await withTransaction(pool, (db) => enqueueEvent(db, 'ping', { n: 3 }));
+      expect(await relay.prune()).toBe(1);
+      const { rows } = await pool.query<{ pending: number; sent: number }>(
+        'SELECT count(*) FILTER (WHERE published_at IS NULL)::int AS pending, count(*) FILTER (WHERE published_at IS NOT NULL)::int AS sent FROM outbox',
+      );
+      expect(rows[0]).toEqual({ pending: 1, sent: 2 });
+    });
+
     it('keeps outbox rows while the broker is unreachable and publishes them when it returns', async () => {
       const consBroker = await broker('cons');
       const seen: number[] = [];

@@ -31,7 +31,12 @@ export interface OutboxRelayOptions {
   intervalMs?: number;
   /** Rows published per transaction (default 200). */
   batchSize?: number;
+  /** How long published rows are kept for inspection before they are deleted (default 1 day). */
+  retainMs?: number;
 }
+
+/** How often the relay deletes published rows past their retention. */
+const PRUNE_EVERY_MS = 10 * 60_000;
 
 /**
  * Publishes pending outbox rows with confirms and marks them sent. Rows stay pending while
@@ -45,6 +50,7 @@ export class OutboxRelay {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  private lastPrune = 0;
 
   constructor(private readonly opts: OutboxRelayOptions) {
     this.log = opts.logger.child({ module: 'outbox-relay' });
@@ -75,6 +81,16 @@ export class OutboxRelay {
       total += sent;
       if (sent < (this.opts.batchSize ?? 200)) return total;
     }
+  }
+
+  /** Deletes published rows older than the retention, so the outbox does not grow forever. */
+  async prune(): Promise<number> {
+    this.lastPrune = Date.now();
+    const { rowCount } = await this.opts.pool.query(
+      `DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - $1 * interval '1 millisecond'`,
+      [this.opts.retainMs ?? 24 * 3600_000],
+    );
+    return rowCount ?? 0;
   }
 
   private async listen(): Promise<void> {
@@ -112,6 +128,7 @@ export class OutboxRelay {
     let delay = this.opts.intervalMs ?? 1000;
     try {
       await this.flush();
+      if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) await this.prune();
       if (!this.listener) await this.listen().catch(() => {});
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'outbox relay could not publish; will retry');
