@@ -47,6 +47,7 @@ process.on('message', async (m) => {
   if (m !== 'stop') return;
   await ours.stop();
   await broker.close();
+  await ch.deleteQueue(ours.queue);
   await ch.deleteQueue(rawQueue);
   await raw.close();
   process.exit(0);
