@@ -60,6 +60,7 @@ describe('playlists service', () => {
       ['setPublic', { id, public: true }],
       ['delete', { id }],
       ['addTracks', { id, trackIds: ['t1'] }],
+      ['replaceTracks', { id, trackIds: ['t2'] }],
       ['removeTrack', { id, position: 0 }],
       ['moveTrack', { id, from: 0, to: 0 }],
     ] as const;
@@ -247,6 +248,25 @@ describe('playlists service', () => {
       const last = await add(['t1'], 6);
       expect(order(last)).toEqual(['t4', 't5', 't6', 't1', 't2', 't3', 't1']);
       expect(last.durationMs).toBe(order(last).reduce((sum, id) => sum + durations.get(id)!, 0));
+    });
+
+    it('replaces every track in one step, or changes nothing when a track is unknown', async () => {
+      const p = await create('Replace', { trackIds: ['t1', 't2', 't3'] });
+      const replace = (trackIds: string[]) =>
+        playlists.call('replaceTracks', { id: p.id, trackIds }, as(alice));
+      const replaced = await replace(['t5', 't4']);
+      expect(order(replaced)).toEqual(['t5', 't4']);
+      expect(replaced.tracks.map((e) => e.position)).toEqual([0, 1]);
+      expect(replaced.trackCount).toBe(2);
+      expect(replaced.durationMs).toBe(durations.get('t5')! + durations.get('t4')!);
+      await expect(replace(['t1', 'ghost'])).rejects.toMatchObject({ code: ErrorCodes.NOT_FOUND });
+      expect(order(await get(p.id))).toEqual(['t5', 't4']);
+      const cleared = await replace([]);
+      expect(cleared.trackCount).toBe(0);
+      expect(cleared.tracks).toEqual([]);
+      await expect(
+        replace(['t1']).then(() => playlists.call('replaceTracks', { id: p.id, trackIds: ['t1'] }, as(bob))),
+      ).rejects.toMatchObject({ code: ErrorCodes.NOT_FOUND });
     });
 
     it('refuses a position past the end, unknown tracks and an empty list, changing nothing', async () => {

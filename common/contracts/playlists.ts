@@ -43,6 +43,8 @@ export const playlistsContract = defineContract('playlists', {
   addTracks: method(
     z.strictObject({ id, trackIds: z.array(id).min(1).max(1000), position: position.optional() }),
   ).returns<PlaylistDetail>(),
+  /** Replaces all of a playlist's tracks in one step (an empty list clears it). */
+  replaceTracks: method(z.strictObject({ id, trackIds: z.array(id).max(10_000) })).returns<PlaylistDetail>(),
   removeTrack: method(z.strictObject({ id, position })).returns<PlaylistDetail>(),
   moveTrack: method(z.strictObject({ id, from: position, to: position })).returns<PlaylistDetail>(),
 });

@@ -188,6 +188,16 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
       });
     },
 
+    async replaceTracks({ id, trackIds }, ctx) {
+      if (trackIds.length > MAX_PLAYLIST_TRACKS) {
+        throw new InvalidInputError(`a playlist holds at most ${MAX_PLAYLIST_TRACKS} tracks`);
+      }
+      return editTracks(id, requireCaller(ctx), trackIds, async (client, _row, lookup) => {
+        await client.query('DELETE FROM playlist_tracks WHERE playlist_id = $1', [id]);
+        if (trackIds.length > 0) await insertEntries(client, id, 0, newEntries(trackIds, lookup));
+      });
+    },
+
     async removeTrack({ id, position }, ctx) {
       return editTracks(id, requireCaller(ctx), [], async (client, row) => {
         checkPosition(position, row.track_count, 'position');

@@ -31,16 +31,6 @@ async function withSongs(detail: PlaylistDetail, call: Call): Promise<Body> {
   return { ...playlist(detail), entry: detail.tracks.map((e) => song(e.track, stars)) };
 }
 
-/**
- * Empties a playlist, last position first so the positions still to remove do not move.
- * Uses the stored count, which also counts tracks the catalog no longer has.
- */
-async function empty(call: Call, deps: Deps, id: string, trackCount: number): Promise<void> {
-  for (let position = trackCount - 1; position >= 0; position--) {
-    await deps.services.playlists.call('removeTrack', { id, position }, call.as);
-  }
-}
-
 export const playlistEndpoints: Record<string, Endpoint> = {
   /** The caller's playlists, or with `username` that user's public ones. */
   getPlaylists: async (call, deps) => {
@@ -75,14 +65,10 @@ export const playlistEndpoints: Record<string, Endpoint> = {
       return { playlist: await withSongs(created, call) };
     }
     const current = await ownPlaylist(call, deps, playlistId);
-    // Unknown songs fail here, before anything is removed.
+    // Unknown songs fail here, before anything changes; the replacement itself is one step.
     await requireTracks(deps, songIds);
     await rename(call, deps, current, name);
-    await empty(call, deps, playlistId, current.trackCount);
-    const replaced =
-      songIds.length > 0
-        ? await playlists.call('addTracks', { id: playlistId, trackIds: songIds }, as)
-        : await playlists.call('get', { id: playlistId }, as);
+    const replaced = await playlists.call('replaceTracks', { id: playlistId, trackIds: songIds }, as);
     return { playlist: await withSongs(replaced, call) };
   },
 
