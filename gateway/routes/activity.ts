@@ -43,13 +43,10 @@ export function activityRoutes({ router, services, publisher, publishTimeoutMs }
   // the hot path of a play is one publish, no catalog call.
   const knownTracks = new LruCache<string, number>(50_000, 10 * 60_000);
 
-  async function trackDuration(trackId: string): Promise<number> {
-    const known = knownTracks.get(trackId);
-    if (known !== undefined) return known;
-    const track = await services.catalog.call('getTrack', { id: trackId });
-    knownTracks.set(trackId, track.durationMs);
-    return track.durationMs;
-  }
+  const trackDuration = (trackId: string): Promise<number> =>
+    knownTracks.getOrLoad(trackId, async () => ({
+      value: (await services.catalog.call('getTrack', { id: trackId })).durationMs,
+    }));
 
   /**
    * Answers 202 only once the broker confirmed the event, so an accepted play is never lost;

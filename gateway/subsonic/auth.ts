@@ -66,7 +66,6 @@ export interface AuthCacheOptions {
  */
 export class SubsonicAuthenticator {
   private readonly cache: LruCache<string, Caller>;
-  private readonly inFlight = new Map<string, Promise<Caller>>();
 
   constructor(
     private readonly users: ServiceClient<UsersContract>,
@@ -77,19 +76,7 @@ export class SubsonicAuthenticator {
 
   verify(credentials: Credentials): Promise<Caller> {
     const key = createHash('sha256').update(JSON.stringify(credentials)).digest('base64url');
-    const cached = this.cache.get(key);
-    if (cached) return Promise.resolve(cached);
-    let pending = this.inFlight.get(key);
-    if (!pending) {
-      pending = this.check(credentials)
-        .then((caller) => {
-          this.cache.set(key, caller);
-          return caller;
-        })
-        .finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, pending);
-    }
-    return pending;
+    return this.cache.getOrLoad(key, async () => ({ value: await this.check(credentials) }));
   }
 
   private async check(credentials: Credentials): Promise<Caller> {

@@ -45,11 +45,14 @@ export function dropDatabase(name: string): Promise<void> {
   return admin(`DROP DATABASE IF EXISTS ${assertSchemaName(name)} WITH (FORCE)`);
 }
 
-/** The admin URL pointed at another database (and optionally another port, e.g. a proxy's). */
+/** The admin URL pointed at another database (and optionally a local port, e.g. a proxy's). */
 export function databaseUrl(database: string, port?: number): string {
   const u = new URL(PG_ADMIN_URL);
   u.pathname = `/${database}`;
-  if (port !== undefined) u.port = String(port);
+  if (port !== undefined) {
+    u.hostname = '127.0.0.1';
+    u.port = String(port);
+  }
   return u.toString();
 }
 

@@ -22,7 +22,14 @@ import {
   silentLogger,
   sleep,
 } from './env.js';
-import { createDatabase, dropDatabase, freePort, PG_ADMIN_URL, seedDatabase } from './local-infra.js';
+import {
+  createDatabase,
+  databaseUrl,
+  dropDatabase,
+  freePort,
+  PG_ADMIN_URL,
+  seedDatabase,
+} from './local-infra.js';
 import { TcpProxy } from './proxy.js';
 
 export { createDatabase, dropDatabase, freePort, seedDatabase };
@@ -81,16 +88,6 @@ const running = new Set<Proc>();
 process.once('exit', () => {
   for (const p of running) if (!p.exit) p.child.kill('SIGKILL');
 });
-
-function withDatabase(url: string, database: string, port?: number): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  if (port !== undefined) {
-    u.hostname = '127.0.0.1';
-    u.port = String(port);
-  }
-  return u.toString();
-}
 
 function hostPort(url: string, defaultPort: number): { host: string; port: number } {
   const u = new URL(url);
@@ -172,7 +169,7 @@ export class System {
 
   /** The run database, directly (never through the proxy): tests read tables with it. */
   get databaseUrl(): string {
-    return withDatabase(PG_ADMIN_URL, this.database);
+    return databaseUrl(this.database);
   }
 
   /** Environment of every process: broker and database through the proxies. */
@@ -183,7 +180,7 @@ export class System {
     return {
       AMQP_URL: amqp.toString(),
       AMQP_NAMESPACE: this.ns,
-      DATABASE_URL: withDatabase(PG_ADMIN_URL, this.database, this.dbProxy.port),
+      DATABASE_URL: databaseUrl(this.database, this.dbProxy.port),
       PORT: String(this.port),
       LOG_LEVEL: this.opts.logLevel ?? process.env.FAULTS_LOG_LEVEL ?? 'warn',
       MEDIA_DIR: this.mediaDir,
