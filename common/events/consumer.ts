@@ -1,6 +1,7 @@
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import { AckWindow } from '../amqp/acks.js';
 import type { Broker } from '../amqp/broker.js';
 import { isConnectionError } from '../db/errors.js';
 import { isAppError } from '../errors.js';
@@ -52,9 +53,13 @@ export interface ConsumerCounters {
 
 interface Item<T> {
   ch: ConfirmChannel;
+  acks: AckWindow;
   msg: ConsumeMessage;
   event: EventEnvelope<T>;
 }
+
+/** A delivery in hand: the channel that carried it (and must ack it) and its message. */
+type Delivery = Omit<Item<unknown>, 'event'>;
 
 const HEADER_ATTEMPT = 'x-attempt';
 const HEADER_REASON = 'x-death-reason';
@@ -102,9 +107,10 @@ export class EventConsumer<T> {
       const queue = await declareQueue(ch, broker, this.decl);
       for (const delay of new Set(this.delays)) await declareRetryQueue(ch, broker, this.decl, delay);
       await ch.prefetch(this.opts.prefetch ?? 64);
+      const acks = new AckWindow(ch);
       const { consumerTag } = await ch.consume(queue, (msg) => {
         if (msg) {
-          this.onMessage(ch, msg);
+          this.onMessage(ch, acks, msg);
           return;
         }
         // The broker cancelled us (queue deleted): closing the channel makes the broker
@@ -150,15 +156,16 @@ export class EventConsumer<T> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private onMessage(ch: ConfirmChannel, msg: ConsumeMessage): void {
+  private onMessage(ch: ConfirmChannel, acks: AckWindow, msg: ConsumeMessage): void {
     if (this.stopping) return;
+    acks.take(msg);
     const event = this.decode(msg);
     if (typeof event === 'string') {
       this.inFlight++;
-      this.deadLetter(ch, msg, event, attemptOf(msg)).finally(() => this.done());
+      this.deadLetter({ ch, acks, msg }, event, attemptOf(msg)).finally(() => this.done());
       return;
     }
-    this.buffer.push({ ch, msg, event });
+    this.buffer.push({ ch, acks, msg, event });
     if (this.buffer.length >= (this.opts.batchSize ?? 1)) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.opts.batchWaitMs ?? 5);
   }
@@ -190,7 +197,7 @@ export class EventConsumer<T> {
     this.inFlight++;
     // Deliveries arrive (and are buffered) on the channel that carried them, which may be
     // announced before `consume` itself resolves: always ack on that channel.
-    this.process(batch[0]!.ch, batch).finally(() => this.done());
+    this.process(batch).finally(() => this.done());
   }
 
   private done(): void {
@@ -204,7 +211,7 @@ export class EventConsumer<T> {
     }
   }
 
-  private async process(ch: ConfirmChannel, batch: Item<T>[]): Promise<void> {
+  private async process(batch: Item<T>[]): Promise<void> {
     const header = batch[0]!.msg.properties.headers?.[TRACE_HEADER];
     const traceId = typeof header === 'string' ? header : newTraceId();
     try {
@@ -214,18 +221,19 @@ export class EventConsumer<T> {
           { log: this.log },
         ),
       );
-      for (const item of batch) ch.ack(item.msg);
+      batch[0]!.acks.ack(batch.map((item) => item.msg));
       this.counters.acked += batch.length;
     } catch (err) {
       if (batch.length > 1) {
-        for (const item of batch) await this.process(ch, [item]);
+        for (const item of batch) await this.process([item]);
         return;
       }
-      await this.fail(ch, batch[0]!.msg, err);
+      await this.fail(batch[0]!, err);
     }
   }
 
-  private async fail(ch: ConfirmChannel, msg: ConsumeMessage, err: unknown): Promise<void> {
+  private async fail(delivery: Delivery, err: unknown): Promise<void> {
+    const { msg } = delivery;
     const attempt = attemptOf(msg);
     const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     // The database (or another dependency) being down says nothing about the event: it waits
@@ -233,7 +241,7 @@ export class EventConsumer<T> {
     const waiting =
       !(err instanceof PermanentError) && (isConnectionError(err) || isAppError(err, 'UNAVAILABLE'));
     if (!waiting && (err instanceof PermanentError || attempt >= (this.opts.maxAttempts ?? 5))) {
-      await this.deadLetter(ch, msg, reason, attempt);
+      await this.deadLetter(delivery, reason, attempt);
       return;
     }
     const delay = waiting
@@ -244,16 +252,16 @@ export class EventConsumer<T> {
       waiting ? 'dependency unavailable; event waits' : 'retrying event',
     );
     const queue = queueNames(this.opts.broker, this.decl).retry(delay);
-    const sent = await this.republish(ch, queue, msg, {
+    const sent = await this.republish(delivery, queue, {
       [HEADER_ATTEMPT]: waiting ? attempt : attempt + 1,
       'x-last-error': reason,
     });
     if (sent) this.counters.retried++;
   }
 
-  private async deadLetter(ch: ConfirmChannel, msg: ConsumeMessage, reason: string, attempts: number) {
-    this.log.error({ reason, attempts, eventId: msg.properties.messageId }, 'dead-lettering event');
-    const sent = await this.republish(ch, this.deadQueue, msg, {
+  private async deadLetter(delivery: Delivery, reason: string, attempts: number) {
+    this.log.error({ reason, attempts, eventId: delivery.msg.properties.messageId }, 'dead-lettering event');
+    const sent = await this.republish(delivery, this.deadQueue, {
       [HEADER_REASON]: reason,
       [HEADER_ATTEMPT]: attempts,
       'x-original-queue': this.queue,
@@ -267,9 +275,8 @@ export class EventConsumer<T> {
    * step fails the original stays unacked and the broker redelivers it; never lost.
    */
   private republish(
-    ch: ConfirmChannel,
+    { ch, acks, msg }: Delivery,
     queue: string,
-    msg: ConsumeMessage,
     extra: Record<string, string | number>,
   ): Promise<boolean> {
     return new Promise((resolve) => {
@@ -281,7 +288,7 @@ export class EventConsumer<T> {
           (err) => {
             if (err) return resolve(false);
             try {
-              ch.ack(msg);
+              acks.ack([msg]);
               resolve(true);
             } catch {
               resolve(false);
