@@ -1,10 +1,13 @@
 /**
- * plays: plays posted through the gateway (authenticated POST /api/plays, as fast as it takes
- * them) until every accepted play is stored in history AND counted in stats, read from the run
- * database. Baseline, alternating in the same run: raw amqplib doing the broker's part of the
- * same job (persistent, confirmed publishes of the same envelopes to a topic exchange fanned
- * out to two quorum queues, like history and stats, each consumed and acked), with the same
- * number of publishes in flight as HTTP connections and the consumers' prefetch.
+ * plays: plays posted through the gateway as fast as it takes them until every accepted play
+ * is stored in history AND counted in stats, read from the run database. Two ways of posting:
+ * `single`, one play per request (POST /api/plays, what a player does as each track ends),
+ * and `batched`, several per request (POST /api/plays/batch, what a client does with the plays
+ * it kept while offline). Baseline, alternating with each in the same run: raw amqplib doing
+ * the broker's part of the same job (persistent, confirmed publishes of the same envelopes to
+ * a topic exchange fanned out to two quorum queues, like history and stats, each consumed and
+ * acked with the consumers' prefetch), with as many publishes in flight as that mode has plays
+ * in flight.
  */
 import amqp from 'amqplib';
 import autocannon from 'autocannon';
@@ -18,6 +21,20 @@ import { BenchSystem } from './system.js';
 const PLAYS = Number(process.env.BENCH_PLAYS ?? 20_000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Plays per request and connections of the batched mode. */
+const BATCH = Number(process.env.BENCH_BATCH ?? 25);
+const BATCH_CONNECTIONS = Number(process.env.BENCH_BATCH_CONNECTIONS ?? 16);
+
+interface Mode {
+  name: 'single' | 'batched';
+  connections: number;
+  perRequest: number;
+}
+
+const MODES: readonly Mode[] = [
+  { name: 'single', connections: CONNECTIONS, perRequest: 1 },
+  { name: 'batched', connections: BATCH_CONNECTIONS, perRequest: BATCH },
+];
 const USERS = 8;
 /** What history and stats consumers hold unacked (2 x their batch of 100). */
 const PREFETCH = 200;
@@ -84,37 +101,46 @@ function meter(system: BenchSystem): CpuMeter {
   }));
 }
 
-async function ours(system: BenchSystem, tokens: string[], trackIds: string[]): Promise<OursResult> {
+async function ours(
+  system: BenchSystem,
+  tokens: string[],
+  trackIds: string[],
+  mode: Mode,
+): Promise<OursResult> {
   const before = await figures(system);
   const cpu = meter(system);
   await cpu.start();
   const ids: string[] = [];
   let rejected = 0;
   let n = 0;
+  const play = () => {
+    const i = n++;
+    return { trackId: trackIds[i % trackIds.length], msPlayed: 30_000 };
+  };
   const started = performance.now();
   const result = await autocannon({
     url: system.baseUrl,
-    connections: CONNECTIONS,
-    amount: PLAYS,
+    connections: mode.connections,
+    amount: Math.ceil(PLAYS / mode.perRequest),
     timeout: 30,
     requests: [
       {
         method: 'POST',
-        setupRequest: (req) => {
-          const i = n++;
-          return {
-            ...req,
-            path: '/api/plays',
-            headers: {
-              authorization: `Bearer ${tokens[i % tokens.length]}`,
-              'content-type': 'application/json',
-            },
-            body: JSON.stringify({ trackId: trackIds[i % trackIds.length], msPlayed: 30_000 }),
-          };
-        },
+        setupRequest: (req) => ({
+          ...req,
+          path: mode.perRequest === 1 ? '/api/plays' : '/api/plays/batch',
+          headers: {
+            authorization: `Bearer ${tokens[n % tokens.length]}`,
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify(
+            mode.perRequest === 1 ? play() : { plays: Array.from({ length: mode.perRequest }, play) },
+          ),
+        }),
         onResponse: (status, body) => {
-          if (status === 202) ids.push((JSON.parse(body) as { id: string }).id);
-          else rejected++;
+          if (status !== 202) rejected += mode.perRequest;
+          else if (mode.perRequest === 1) ids.push((JSON.parse(body) as { id: string }).id);
+          else ids.push(...(JSON.parse(body) as { ids: string[] }).ids);
         },
       },
     ],
@@ -163,8 +189,9 @@ async function ours(system: BenchSystem, tokens: string[], trackIds: string[]): 
   };
 }
 
-/** The broker's share of the same job, with raw amqplib. */
-async function raw(trackIds: string[]): Promise<number> {
+/** The broker's share of the same job, with raw amqplib, `window` publishes in flight. */
+async function raw(trackIds: string[], window: number): Promise<number> {
+  const plays = Math.ceil(PLAYS / window) * window;
   const ns = benchNamespace('plays');
   const conn = await amqp.connect(AMQP_URL, { noDelay: true });
   try {
@@ -185,13 +212,13 @@ async function raw(trackIds: string[]): Promise<number> {
       });
     }
     const done = new Promise<void>((resolve) => {
-      const tick = () => (seen.every((s) => s.size >= PLAYS) ? resolve() : setTimeout(tick, 2));
+      const tick = () => (seen.every((s) => s.size >= plays) ? resolve() : setTimeout(tick, 2));
       tick();
     });
     const started = performance.now();
     await pool(
-      PLAYS,
-      CONNECTIONS,
+      plays,
+      window,
       (n) =>
         new Promise<void>((resolve, reject) => {
           const envelope = makeEnvelope(EventTypes.TRACK_PLAYED, {
@@ -211,7 +238,7 @@ async function raw(trackIds: string[]): Promise<number> {
         }),
     );
     await done;
-    const perS = (PLAYS / (performance.now() - started)) * 1000;
+    const perS = (plays / (performance.now() - started)) * 1000;
     for (const queue of queues) await pub.deleteQueue(queue);
     await pub.deleteExchange(exchange);
     return perS;
@@ -220,46 +247,64 @@ async function raw(trackIds: string[]): Promise<number> {
   }
 }
 
+interface ModeRuns {
+  ours: OursResult[];
+  raw: number[];
+}
+
+function summary(mode: Mode, { ours: o, raw: r }: ModeRuns) {
+  return {
+    plays_per_request: mode.perRequest,
+    connections: mode.connections,
+    accepted_per_s: Math.round(median(o.map((x) => x.acceptedPerS))),
+    stored_per_s: Math.round(median(o.map((x) => x.storedPerS))),
+    refused: o.reduce((n, x) => n + x.rejected, 0),
+    lost: o.reduce((n, x) => n + x.lost, 0),
+    overcounted: o.reduce((n, x) => n + x.overcounted, 0),
+    raw_window: mode.connections * mode.perRequest,
+    raw_per_s: Math.round(median(r)),
+    // Each round's two sides ran back to back: their ratio is the least disturbed figure.
+    ratio: round(median(o.map((x, i) => x.storedPerS / r[i]!))),
+    plays_per_transaction: {
+      history: median(o.map((x) => x.batch.history)),
+      stats: median(o.map((x) => x.batch.stats)),
+    },
+    cpu_ms_per_play: Object.fromEntries(
+      Object.keys(o[0]!.cpu).map((k) => [k, round(median(o.map((x) => x.cpu[k] ?? 0)), 3)]),
+    ),
+    other_cores: median(o.map((x) => x.otherCores)),
+  };
+}
+
 export async function runPlaysBench(): Promise<Record<string, unknown>> {
   const system = await BenchSystem.start({ label: 'plays' });
   try {
     const tokens = await listeners(system);
     const { rows } = await system.db.query<{ id: string }>('SELECT id FROM catalog.tracks ORDER BY id');
     const trackIds = rows.map((r) => r.id);
-    const o: OursResult[] = [];
-    const r: number[] = [];
+    const runs = new Map<Mode, ModeRuns>(MODES.map((mode) => [mode, { ours: [], raw: [] }]));
     for (let i = 0; i < ROUNDS; i++) {
-      // Which side goes first alternates, so a drift in the machine's load hits both alike.
-      if (i % 2 === 0) r.push(await raw(trackIds));
-      o.push(await ours(system, tokens, trackIds));
-      if (i % 2 === 1) r.push(await raw(trackIds));
-      const last = o.at(-1)!;
-      note(
-        `round ${i + 1}: accepted ${last.acceptedPerS.toFixed(0)}/s stored ${last.storedPerS.toFixed(0)}/s (accepted ${last.accepted}, refused ${last.rejected}, lost ${last.lost}, overcounted ${last.overcounted}; plays per transaction ${JSON.stringify(last.batch)}; cpu ms/play ${JSON.stringify(last.cpu)}; other work ${last.otherCores} cores); raw ${r.at(-1)!.toFixed(0)}/s`,
-      );
+      for (const mode of MODES) {
+        const { ours: o, raw: r } = runs.get(mode)!;
+        const window = mode.connections * mode.perRequest;
+        // Which side goes first alternates, so a drift in the machine's load hits both alike.
+        if (i % 2 === 0) r.push(await raw(trackIds, window));
+        o.push(await ours(system, tokens, trackIds, mode));
+        if (i % 2 === 1) r.push(await raw(trackIds, window));
+        const last = o.at(-1)!;
+        note(
+          `round ${i + 1} ${mode.name} (${mode.perRequest} per request, ${mode.connections} connections): accepted ${last.acceptedPerS.toFixed(0)}/s stored ${last.storedPerS.toFixed(0)}/s (accepted ${last.accepted}, refused ${last.rejected}, lost ${last.lost}, overcounted ${last.overcounted}; plays per transaction ${JSON.stringify(last.batch)}; cpu ms/play ${JSON.stringify(last.cpu)}; other work ${last.otherCores} cores); raw ${r.at(-1)!.toFixed(0)}/s with ${window} in flight`,
+        );
+      }
     }
+    const [single, batched] = MODES.map((mode) => summary(mode, runs.get(mode)!));
     return {
       bench: 'plays',
       plays: PLAYS,
-      connections: CONNECTIONS,
       rounds: ROUNDS,
       queue_type: QUEUE_TYPE,
-      accepted_per_s: Math.round(median(o.map((x) => x.acceptedPerS))),
-      stored_per_s: Math.round(median(o.map((x) => x.storedPerS))),
-      refused: o.reduce((n, x) => n + x.rejected, 0),
-      lost: o.reduce((n, x) => n + x.lost, 0),
-      overcounted: o.reduce((n, x) => n + x.overcounted, 0),
-      raw_per_s: Math.round(median(r)),
-      // Each round's two sides ran back to back: their ratio is the least disturbed figure.
-      ratio: round(median(o.map((x, i) => x.storedPerS / r[i]!))),
-      plays_per_transaction: {
-        history: median(o.map((x) => x.batch.history)),
-        stats: median(o.map((x) => x.batch.stats)),
-      },
-      cpu_ms_per_play: Object.fromEntries(
-        Object.keys(o[0]!.cpu).map((k) => [k, round(median(o.map((x) => x.cpu[k] ?? 0)), 3)]),
-      ),
-      other_cores: median(o.map((x) => x.otherCores)),
+      ...single,
+      batched,
     };
   } catch (err) {
     note(await system.logTails());

@@ -186,18 +186,27 @@ describe('plays', () => {
     await ch.close().catch(() => {});
   });
 
-  /** Reads the namespace's history queue until the event with `id` shows up. */
-  async function awaitEvent(id: string) {
+  type Envelope = { id: string; type: string; data: unknown };
+
+  /** Reads the namespace's history queue until the event with `id` shows up; every event read on the way. */
+  async function eventsUntil(id: string) {
+    const seen: Envelope[] = [];
     const found = await eventually(async () => {
       for (;;) {
         const msg = await ch.get(queue(), { noAck: true });
         if (!msg) return undefined;
-        const envelope = JSON.parse(msg.content.toString()) as { id: string; type: string; data: unknown };
+        const envelope = JSON.parse(msg.content.toString()) as Envelope;
+        seen.push(envelope);
         if (envelope.id === id) return { envelope, headers: msg.properties.headers ?? {} };
       }
     }, 5000);
-    return found!;
+    return { ...found!, seen };
   }
+
+  const awaitEvent = async (id: string) => {
+    const { envelope, headers } = await eventsUntil(id);
+    return { envelope, headers };
+  };
 
   it('publishes track.played and answers 202 with the event id once confirmed', async () => {
     const { token, user } = await gw.fakes.session();
@@ -279,6 +288,63 @@ describe('plays', () => {
     } finally {
       await gw.fakes.start('catalog');
     }
+  });
+
+  it('takes a batch of plays in one request and answers their ids in order', async () => {
+    const { token, user } = await gw.fakes.session();
+    const playedAt = new Date(Date.now() - 3600_000).toISOString();
+    const plays = [
+      { trackId: 't1', msPlayed: 1000, playedAt, playId: '0f5c7d3e-1a2b-4c3d-8e4f-5a6b7c8d9e01' },
+      { trackId: 't3' },
+      { trackId: 't1', msPlayed: 3000, source: 'offline' },
+    ];
+    const r = await gw.request('/api/plays/batch', { method: 'POST', token, body: { plays } });
+    expect(r.status).toBe(202);
+    const { ids } = r.body as { ids: string[] };
+    expect(ids).toHaveLength(3);
+    const { seen } = await eventsUntil(ids[2]!);
+    const mine = seen.filter((e) => (e.data as { userId: string }).userId === user.id);
+    expect(mine.map((e) => e.id)).toEqual(ids);
+    expect(mine.map((e) => e.data)).toMatchObject([
+      { trackId: 't1', msPlayed: 1000, playedAt, source: 'api' },
+      { trackId: 't3', msPlayed: 240_250 },
+      { trackId: 't1', msPlayed: 3000, source: 'offline' },
+    ]);
+    // A retried batch keeps the ids of the plays that carry a play id.
+    const again = await gw.request('/api/plays/batch', {
+      method: 'POST',
+      token,
+      body: { plays: [plays[0]] },
+    });
+    expect((again.body as { ids: string[] }).ids).toEqual([ids[0]]);
+    // The single route gives a play id the same event id.
+    const single = await gw.request('/api/plays', { method: 'POST', token, body: plays[0] });
+    expect((single.body as { id: string }).id).toBe(ids[0]);
+  });
+
+  it('refuses a whole batch naming an unknown track, or a bad or oversized one', async () => {
+    const { token, user } = await gw.fakes.session();
+    const post = (body: unknown) => gw.request('/api/plays/batch', { method: 'POST', token, body });
+    const unknown = await post({ plays: [{ trackId: 't1' }, { trackId: 'nope' }, { trackId: 'gone' }] });
+    expect(unknown.status).toBe(404);
+    expect(errorOf(unknown).message).toBe('no track nope, gone');
+    for (const body of [
+      {},
+      { plays: [] },
+      { plays: [{ trackId: 't1' }, { trackId: 't1', msPlayed: -1 }] },
+      { plays: Array.from({ length: 501 }, () => ({ trackId: 't1' })) },
+      { plays: [{ trackId: 't1' }], extra: 1 },
+    ]) {
+      const r = await post(body);
+      expect(r.status, JSON.stringify(body).slice(0, 80)).toBe(400);
+    }
+    const anonymous = { method: 'POST', body: { plays: [{ trackId: 't1' }] } } as const;
+    expect((await gw.request('/api/plays/batch', anonymous)).status).toBe(401);
+    // Nothing of the refused batches was published: the next event of this user is the good one.
+    const good = await gw.request('/api/plays', { method: 'POST', token, body: { trackId: 't2' } });
+    const { seen } = await eventsUntil((good.body as { id: string }).id);
+    const mine = seen.filter((e) => (e.data as { userId: string }).userId === user.id);
+    expect(mine.map((e) => (e.data as { trackId: string }).trackId)).toEqual(['t2']);
   });
 
   it('answers 503 with Retry-After when the broker cannot confirm', async () => {

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { EventTypes, type TrackPlayed, trackPlayedSchema } from '../../common/contracts/events.js';
 import { id } from '../../common/contracts/shared.js';
+import { NotFoundError } from '../../common/errors.js';
+import type { Caller } from '../../common/rpc/contract.js';
 import { requireCaller } from '../auth.js';
 import { parseBody, queryEnum, queryInt } from '../http.js';
 import { LruCache } from '../lru.js';
@@ -24,6 +26,7 @@ const playBody = z.strictObject({
   /** Chosen by the client and sent again on a retry, so a play retried after a 503 counts once. */
   playId: z.uuid().optional(),
 });
+type PlayBody = z.output<typeof playBody>;
 
 /**
  * The event id of a client-identified play: derived from the user and the client's id, so
@@ -37,43 +40,78 @@ function playEventId(userId: string, playId: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** Most plays in one `POST /api/plays/batch` (a client sending the plays it kept while offline). */
+export const MAX_PLAYS_PER_BATCH = 500;
+
+const playBatch = z.strictObject({ plays: z.array(playBody).min(1).max(MAX_PLAYS_PER_BATCH) });
+
 /** Plays, the caller's history and statistics. */
 export function activityRoutes({ router, services, publisher, publishTimeoutMs }: RouteContext): void {
   // Track id -> duration. Tracks are never deleted, so once seen an id is good for a while and
   // the hot path of a play is one publish, no catalog call.
   const knownTracks = new LruCache<string, number>(50_000, 10 * 60_000);
 
-  const trackDuration = (trackId: string): Promise<number> =>
-    knownTracks.getOrLoad(trackId, async () => ({
-      value: (await services.catalog.call('getTrack', { id: trackId })).durationMs,
-    }));
+  /** Durations of the given tracks: cached ones at once, the others in one catalog call. */
+  const trackDurations = async (trackIds: readonly string[]): Promise<Map<string, number>> => {
+    const durations = new Map<string, number>();
+    const unseen: string[] = [];
+    for (const trackId of new Set(trackIds)) {
+      const known = knownTracks.get(trackId);
+      if (known === undefined) unseen.push(trackId);
+      else durations.set(trackId, known);
+    }
+    if (unseen.length === 0) return durations;
+    for (const track of await services.catalog.call('getTracks', { ids: unseen })) {
+      knownTracks.set(track.id, track.durationMs);
+      durations.set(track.id, track.durationMs);
+    }
+    const unknown = unseen.filter((trackId) => !durations.has(trackId));
+    if (unknown.length > 0) {
+      throw new NotFoundError(`no track ${unknown.slice(0, 20).join(', ')}`, { ids: unknown.slice(0, 20) });
+    }
+    return durations;
+  };
 
   /**
-   * Answers 202 only once the broker confirmed the event, so an accepted play is never lost;
-   * no confirmation in time is a 503 the client retries.
+   * Checks the tracks, publishes one `track.played` per play and resolves with their ids once
+   * the broker confirmed every one, so an accepted play is never lost; no confirmation in
+   * time is a 503 the client retries (with the same play ids, so nothing counts twice).
    */
-  router.post('/api/plays', async (req, res) => {
-    const caller = requireCaller(res);
-    const body = parseBody(req, playBody);
-    const durationMs = await trackDuration(body.trackId);
-    const play: TrackPlayed = {
-      userId: caller.userId,
-      trackId: body.trackId,
-      playedAt: body.playedAt ? new Date(body.playedAt).toISOString() : new Date().toISOString(),
-      // Without a figure the client played the whole track.
-      msPlayed: body.msPlayed ?? Math.min(Math.round(durationMs), MAX_MS_PLAYED),
-      source: body.source ?? 'api',
-    };
-    const event = await withTimeout(
-      publisher.publish(
-        EventTypes.TRACK_PLAYED,
-        play,
-        body.playId ? playEventId(caller.userId, body.playId) : undefined,
+  const publishPlays = async (caller: Caller, bodies: readonly PlayBody[]): Promise<string[]> => {
+    const durations = await trackDurations(bodies.map((body) => body.trackId));
+    const now = new Date().toISOString();
+    const events = await withTimeout(
+      Promise.all(
+        bodies.map((body) => {
+          const play: TrackPlayed = {
+            userId: caller.userId,
+            trackId: body.trackId,
+            playedAt: body.playedAt ? new Date(body.playedAt).toISOString() : now,
+            // Without a figure the client played the whole track.
+            msPlayed: body.msPlayed ?? Math.min(Math.round(durations.get(body.trackId)!), MAX_MS_PLAYED),
+            source: body.source ?? 'api',
+          };
+          const id = body.playId ? playEventId(caller.userId, body.playId) : undefined;
+          return publisher.publish(EventTypes.TRACK_PLAYED, play, id);
+        }),
       ),
       publishTimeoutMs,
-      'the broker confirming the play',
+      bodies.length > 1 ? 'the broker confirming the plays' : 'the broker confirming the play',
     );
-    res.status(202).json({ id: event.id });
+    return events.map((event) => event.id);
+  };
+
+  router.post('/api/plays', async (req, res) => {
+    const caller = requireCaller(res);
+    const [id] = await publishPlays(caller, [parseBody(req, playBody)]);
+    res.status(202).json({ id });
+  });
+
+  /** Several plays at once, all or none checked; the answer lists their ids in order. */
+  router.post('/api/plays/batch', async (req, res) => {
+    const caller = requireCaller(res);
+    const { plays } = parseBody(req, playBatch);
+    res.status(202).json({ ids: await publishPlays(caller, plays) });
   });
 
   router.get('/api/me/history', async (req, res) => {
