@@ -4,12 +4,13 @@
  * running the catalog's own SQL directly on the same database, alternating rounds in one run.
  * The system is started with ./start.sh (one worker per service) in its own namespace and
  * database. Besides throughput and latency under saturation (a closed loop of CONNECTIONS
- * clients), it reports latency at half the measured rate (an open loop, not saturated) and
- * where the CPU goes per request.
+ * clients, where latency is mostly queueing: Little's law gives CONNECTIONS / rate), it
+ * reports latency at half of our measured rate for both sides (an open loop: requests at
+ * evenly spaced times, not saturated) and where the CPU goes per request.
  */
 import { backendPids, CpuMeter, pidsNamed } from './cpu.js';
 import { median, note, round } from './lib.js';
-import { httpLoad, type LoadResult, startBaseline } from './load.js';
+import { httpLoad, type LoadResult, pacedLoad, startBaseline } from './load.js';
 import { BenchSystem } from './system.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -65,17 +66,16 @@ export async function runGatewayBench(): Promise<Record<string, unknown>> {
     }));
     const measure = async (side: Side, route: Route, rate?: number): Promise<Run> => {
       await meter.start();
-      const res = await httpLoad(targets[side], route.paths, {
-        connections: CONNECTIONS,
-        durationS: DURATION_S,
-        ...(rate ? { rate } : {}),
-      });
+      const load = { connections: CONNECTIONS, durationS: DURATION_S };
+      const res = rate
+        ? await pacedLoad(targets[side], route.paths, { ...load, rate })
+        : await httpLoad(targets[side], route.paths, load);
       const { other = 0, ...used } = await meter.stop();
       const requests = Math.max(1, res.rps * DURATION_S);
       const cpu = Object.fromEntries(Object.entries(used).map(([k, ms]) => [k, round(ms / requests, 3)]));
       const otherCores = round(other / (DURATION_S * 1000));
       note(
-        `${route.route} ${side}${rate ? ` at ${rate}/s` : ''}: ${res.rps.toFixed(0)}/s p50 ${res.p50_ms} ms p99 ${res.p99_ms} ms errors ${res.errors}; cpu ms/req ${JSON.stringify(cpu)}; other work ${otherCores} cores`,
+        `${route.route} ${side}${rate ? ` at ${rate}/s` : ''}: ${res.rps.toFixed(0)}/s p50 ${res.p50_ms} ms p99 ${res.p99_ms} ms errors ${res.errors}${res.failures ? ` ${JSON.stringify(res.failures)}` : ''}; cpu ms/req ${JSON.stringify(cpu)}; other work ${otherCores} cores`,
       );
       return { ...res, cpu, otherCores };
     };
@@ -93,9 +93,13 @@ export async function runGatewayBench(): Promise<Record<string, unknown>> {
         for (const side of order) runs[i]![side].push(await measure(side, route));
       }
     }
-    const halfLoad: Run[] = [];
+    const halfLoad: Array<Record<Side, Run>> = [];
     for (const [i, route] of routes.entries()) {
-      halfLoad.push(await measure('ours', route, Math.round(median(runs[i]!.ours.map((x) => x.rps)) / 2)));
+      const rate = Math.round(median(runs[i]!.ours.map((x) => x.rps)) / 2);
+      halfLoad.push({
+        ours: await measure('ours', route, rate),
+        baseline: await measure('baseline', route, rate),
+      });
     }
 
     return {
@@ -110,15 +114,17 @@ export async function runGatewayBench(): Promise<Record<string, unknown>> {
           rps: Math.round(median(ours.map((x) => x.rps))),
           p50_ms: median(ours.map((x) => x.p50_ms)),
           p99_ms: median(ours.map((x) => x.p99_ms)),
-          errors: ours.reduce((n, x) => n + x.errors, 0) + halfLoad[i]!.errors,
+          errors: ours.reduce((n, x) => n + x.errors, 0) + halfLoad[i]!.ours.errors,
           baseline_rps: Math.round(median(base.map((x) => x.rps))),
           baseline_p50_ms: median(base.map((x) => x.p50_ms)),
           baseline_p99_ms: median(base.map((x) => x.p99_ms)),
           // Each round's two sides ran back to back: their ratio is the least disturbed figure.
           ratio: round(median(ours.map((x, r) => x.rps / base[r]!.rps))),
-          half_load_rps: Math.round(halfLoad[i]!.rps),
-          half_load_p50_ms: halfLoad[i]!.p50_ms,
-          half_load_p99_ms: halfLoad[i]!.p99_ms,
+          half_load_rps: Math.round(halfLoad[i]!.ours.rps),
+          half_load_p50_ms: halfLoad[i]!.ours.p50_ms,
+          half_load_p99_ms: halfLoad[i]!.ours.p99_ms,
+          baseline_half_load_p50_ms: halfLoad[i]!.baseline.p50_ms,
+          baseline_half_load_p99_ms: halfLoad[i]!.baseline.p99_ms,
           cpu_ms_per_req: medianCpu(ours, ['gateway', 'catalog', 'postgres', 'rabbitmq', 'loadgen']),
           baseline_cpu_ms_per_req: medianCpu(base, ['baseline', 'postgres', 'loadgen']),
           other_cores: median([...ours, ...base].map((x) => x.otherCores)),

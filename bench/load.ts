@@ -1,5 +1,7 @@
 import { fork } from 'node:child_process';
+import { Agent, request } from 'node:http';
 import autocannon from 'autocannon';
+import { percentile } from './lib.js';
 
 export interface LoadResult {
   rps: number;
@@ -7,17 +9,20 @@ export interface LoadResult {
   p99_ms: number;
   /** Connection errors, timeouts and non-2xx answers. */
   errors: number;
+  /** How many of each kind of error (paced load). */
+  failures?: Record<string, number>;
 }
 
 export interface LoadOptions {
   connections: number;
   durationS: number;
   headers?: Record<string, string>;
-  /** Requests per second over all connections; as fast as answered by default. */
-  rate?: number;
 }
 
-/** HTTP load with autocannon on `paths` of `baseUrl`, taken in turn by every connection. */
+/**
+ * A closed loop: HTTP load with autocannon on `paths` of `baseUrl`, taken in turn by every
+ * connection, each sending its next request as soon as the last is answered.
+ */
 export async function httpLoad(
   baseUrl: string,
   paths: readonly string[],
@@ -29,7 +34,6 @@ export async function httpLoad(
     connections: opts.connections,
     duration: opts.durationS,
     headers: opts.headers ?? {},
-    ...(opts.rate ? { overallRate: opts.rate } : {}),
     requests: [{ setupRequest: (req) => ({ ...req, path: paths[next++ % paths.length]! }) }],
   });
   return {
@@ -37,6 +41,68 @@ export async function httpLoad(
     p50_ms: result.latency.p50,
     p99_ms: result.latency.p99,
     errors: result.errors + result.non2xx,
+  };
+}
+
+/**
+ * An open loop: requests start at evenly spaced times, `rate` per second, whatever the answers
+ * do, over at most `connections` keep-alive connections (a request waits for a free one).
+ * Latency runs from a request's scheduled start, so time spent waiting behind slow answers
+ * counts (no coordinated omission). autocannon's own rate option sends each second's quota
+ * in a burst at the start of the second, which measures a burst, not a steady rate.
+ */
+export async function pacedLoad(
+  baseUrl: string,
+  paths: readonly string[],
+  opts: LoadOptions & { rate: number },
+): Promise<LoadResult> {
+  // FIFO spreads requests over every connection, like that many clients; LIFO (the default)
+  // would leave some idle until the server's keep-alive timeout closes them under a request.
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.connections, scheduling: 'fifo' });
+  const { hostname, port } = new URL(baseUrl);
+  const total = Math.round(opts.rate * opts.durationS);
+  const latencies: number[] = [];
+  const failures = new Map<string, number>();
+  let sent = 0;
+  let settled = 0;
+  const started = performance.now();
+  const one = (path: string, due: number) =>
+    new Promise<void>((resolve) => {
+      const done = (failure?: string) => {
+        if (failure === undefined) latencies.push(performance.now() - due);
+        else failures.set(failure, (failures.get(failure) ?? 0) + 1);
+        resolve();
+      };
+      const req = request({ agent, hostname, port, path, headers: opts.headers }, (res) => {
+        res.resume();
+        res.once('end', () => done(res.statusCode! < 300 ? undefined : `HTTP ${res.statusCode}`));
+        res.once('error', (err) => done(err.message));
+      });
+      req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
+      req.once('error', (err) => done((err as NodeJS.ErrnoException).code ?? err.message));
+      req.end();
+    });
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const now = performance.now();
+      while (sent < total && started + (sent * 1000) / opts.rate <= now) {
+        const due = started + (sent * 1000) / opts.rate;
+        one(paths[sent++ % paths.length]!, due).then(() => {
+          if (++settled === total) resolve();
+        });
+      }
+      if (sent === total) clearInterval(tick);
+    }, 1);
+  });
+  agent.destroy();
+  const sorted = latencies.sort((a, b) => a - b);
+  const ms = (p: number) => Math.round(percentile(sorted, p) * 10) / 10;
+  return {
+    rps: (latencies.length / (performance.now() - started)) * 1000,
+    p50_ms: ms(50),
+    p99_ms: ms(99),
+    errors: [...failures.values()].reduce((a, b) => a + b, 0),
+    ...(failures.size > 0 ? { failures: Object.fromEntries(failures) } : {}),
   };
 }
 
