@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 /** The gateway's REST API, typed with the services' result types. */
 import type {
   Album,
@@ -30,6 +29,22 @@ export class ApiError extends Error {
 }
 
 type Query = Record<string, string | number | undefined>;
+
+/** One play as the gateway takes it. */
+export interface PlayReport {
+  trackId: string;
+  msPlayed: number;
+  playedAt: string;
+  playId: string;
+}
+
+/** The most plays the gateway takes in one report. */
+export const MAX_PLAYS_PER_REPORT = 500;
+
+/** The gateway could not take the request now (503) or could not be reached: worth trying again later. */
+export function isTransient(err: unknown): boolean {
+  return err instanceof ApiError && (err.status === 503 || err.status === 0);
+}
 
 export class Api {
   constructor(
@@ -129,17 +144,16 @@ export class Api {
     return res;
   }
   /**
-   * Reports a play; retried a few times when the gateway is briefly unavailable (503) or
-   * unreachable. The same `playId` on every attempt makes the retries count once.
+   * Reports plays (at most MAX_PLAYS_PER_REPORT) in one request; retried a few times when the
+   * gateway is briefly unavailable (503) or unreachable. Each play's `playId`, the same on
+   * every attempt, makes the retries count once.
    */
-  async reportPlay(trackId: string, msPlayed: number, attempts = 4): Promise<unknown> {
-    const body = { trackId, msPlayed, playId: randomUUID() };
+  async reportPlays(plays: readonly PlayReport[], attempts = 4): Promise<{ ids: string[] }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.request('POST', '/api/plays', { body });
+        return await this.request('POST', '/api/plays/batch', { body: { plays } });
       } catch (err) {
-        const retriable = err instanceof ApiError && (err.status === 503 || err.status === 0);
-        if (!retriable || attempt >= attempts) throw err;
+        if (!isTransient(err) || attempt >= attempts) throw err;
         await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** (attempt - 1)));
       }
     }

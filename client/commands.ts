@@ -2,12 +2,13 @@
  * The command table: every command's name, usage, help and handler, in one place used by
  * both the interactive prompt and one-shot mode.
  */
+import { randomUUID } from 'node:crypto';
 import type { PlaylistDetail, Track } from '../common/contracts/index.js';
-import { type Api, ApiError, type TopWindow } from './api.js';
+import { type Api, ApiError, isTransient, MAX_PLAYS_PER_REPORT, type TopWindow } from './api.js';
 import { type FlagSpec, type Flags, intArg, parseFlags, UsageError } from './args.js';
 import { play } from './player.js';
 import { duration, nowPlaying, type Style, table } from './render.js';
-import type { ClientState, Store } from './store.js';
+import type { ClientState, Store, UnsentPlay } from './store.js';
 import {
   albumView,
   artistTable,
@@ -127,9 +128,77 @@ function speedOf(flags: Flags): number {
   return speed;
 }
 
+/** What became of the kept plays on one attempt to send them. */
+interface Delivery {
+  sent: number;
+  /** Still kept, to be sent next time. */
+  kept: number;
+  /** Refused by the gateway for good (e.g. a track it no longer has). */
+  dropped: number;
+  /** Why the kept ones could not be sent now. */
+  error?: string;
+}
+
+/**
+ * Sends the user's kept plays, oldest first, in reports of up to MAX_PLAYS_PER_REPORT. When
+ * the gateway cannot take a report now (503, unreachable, the login expired) sending stops
+ * and the plays stay kept for next time. A report it refuses outright is sent again one play
+ * at a time, so a single bad play is dropped and the others still count.
+ */
+async function sendUnsentPlays(ctx: Context, userId: string): Promise<Delivery> {
+  const plays = ctx.store.unsentPlays(userId);
+  let sent = 0;
+  let dropped = 0;
+  const report = (batch: readonly UnsentPlay[]) =>
+    ctx.api.reportPlays(
+      batch.map(({ trackId, msPlayed, playedAt, playId }) => ({ trackId, msPlayed, playedAt, playId })),
+    );
+  const retryLater = (err: unknown) => isTransient(err) || (err instanceof ApiError && err.status === 401);
+  const stop = (err: unknown): Delivery => ({
+    sent,
+    dropped,
+    kept: plays.length - sent - dropped,
+    error: (err as Error).message,
+  });
+  for (let i = 0; i < plays.length; i += MAX_PLAYS_PER_REPORT) {
+    const batch = plays.slice(i, i + MAX_PLAYS_PER_REPORT);
+    try {
+      await report(batch);
+      ctx.store.forgetPlays(batch);
+      sent += batch.length;
+      continue;
+    } catch (err) {
+      if (!(err instanceof ApiError) || retryLater(err)) return stop(err);
+    }
+    for (const play of batch) {
+      try {
+        await report([play]);
+        sent++;
+      } catch (err) {
+        if (!(err instanceof ApiError) || retryLater(err)) return stop(err);
+        dropped++;
+      }
+      ctx.store.forgetPlays([play]);
+    }
+  }
+  return { sent, dropped, kept: 0 };
+}
+
+/** A line about kept plays, when there is something to say. */
+function deliveryNote(d: Delivery, style: Style): string {
+  const plays = (n: number) => `${n} play${n === 1 ? '' : 's'}`;
+  const lines: string[] = [];
+  if (d.kept > 0) {
+    lines.push(`not reported yet (${d.error}); ${plays(d.kept)} kept here, sent with your next play`);
+  }
+  if (d.dropped > 0) lines.push(`${plays(d.dropped)} kept earlier were refused by the gateway and dropped`);
+  return lines.map((l) => `\n${style.dim(l)}`).join('');
+}
+
 async function playTrack(ctx: Context, id: string, flags: Flags): Promise<Output> {
   const speed = speedOf(flags);
   const track = await ctx.api.track(id);
+  const startedAt = new Date().toISOString();
   const label = `${track.title} — ${track.artistName}`;
   const status = ctx.json ? undefined : ctx.io.status;
   const draw = (ms: number) =>
@@ -144,9 +213,21 @@ async function playTrack(ctx: Context, id: string, flags: Flags): Promise<Output
     if (status) ctx.io.endStatus?.();
   });
   // The listened time counts even when playback was stopped or the player failed midway;
-  // a player that never ran played nothing.
-  if (!(playback.failure && playback.msPlayed === 0)) await ctx.api.reportPlay(track.id, playback.msPlayed);
-  if (playback.failure) throw new Error(playback.failure);
+  // a player that never ran played nothing. The play is kept on disk before it is sent, with
+  // any kept earlier, so a gateway that is away when the track ends loses nothing.
+  let delivery: Delivery = { sent: 0, kept: 0, dropped: 0 };
+  if (!(playback.failure && playback.msPlayed === 0)) {
+    const userId = ctx.store.session()?.user.id ?? '';
+    ctx.store.keepPlay({
+      userId,
+      trackId: track.id,
+      msPlayed: playback.msPlayed,
+      playedAt: startedAt,
+      playId: randomUUID(),
+    });
+    delivery = await sendUnsentPlays(ctx, userId);
+  }
+  if (playback.failure) throw new Error(`${playback.failure}${deliveryNote(delivery, ctx.style)}`);
   const data = {
     trackId: track.id,
     title: track.title,
@@ -155,12 +236,13 @@ async function playTrack(ctx: Context, id: string, flags: Flags): Promise<Output
     msPlayed: playback.msPlayed,
     completed: playback.completed,
     player: playback.player,
+    unsentPlays: delivery.kept,
   };
   const how = playback.player ? `with ${playback.player}` : 'without audio';
   const verb = playback.completed ? 'played' : 'stopped';
   return {
     data,
-    text: `${verb} ${label} (${duration(playback.msPlayed)} of ${duration(track.durationMs)}, ${how})`,
+    text: `${verb} ${label} (${duration(playback.msPlayed)} of ${duration(track.durationMs)}, ${how})${deliveryNote(delivery, ctx.style)}`,
   };
 }
 

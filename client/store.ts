@@ -1,9 +1,10 @@
 /**
  * What the client remembers between runs, so one-shot commands reuse the login and `#n`
- * refers to the last listing: session.json (token) and state.json (last listing, queue),
- * in $MUSIC_CLIENT_HOME or ~/.config/music-client.
+ * refers to the last listing: session.json (token), state.json (last listing, queue) and
+ * unsent-plays/ (plays the gateway has not accepted yet), in $MUSIC_CLIENT_HOME or
+ * ~/.config/music-client.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -19,6 +20,29 @@ export interface ClientState {
   listing: string[];
   /** Tracks waiting for `next`. */
   queue: string[];
+}
+
+/** A play kept on disk until the gateway accepts it; `playId` makes sending it twice harmless. */
+export interface UnsentPlay {
+  userId: string;
+  trackId: string;
+  msPlayed: number;
+  playedAt: string;
+  playId: string;
+}
+
+function isUnsentPlay(v: unknown): v is UnsentPlay {
+  const p = v as Partial<UnsentPlay> | null;
+  return (
+    typeof p === 'object' &&
+    p !== null &&
+    typeof p.userId === 'string' &&
+    typeof p.trackId === 'string' &&
+    typeof p.msPlayed === 'number' &&
+    typeof p.playedAt === 'string' &&
+    typeof p.playId === 'string' &&
+    /^[0-9a-f-]{36}$/.test(p.playId)
+  );
 }
 
 export function clientHome(): string {
@@ -48,12 +72,15 @@ export class Store {
   private readonly sessionPath: string;
   private readonly statePath: string;
 
+  private readonly unsentDir: string;
+
   constructor(
     readonly gateway: string,
     dir = clientHome(),
   ) {
     this.sessionPath = join(dir, 'session.json');
     this.statePath = join(dir, 'state.json');
+    this.unsentDir = join(dir, 'unsent-plays');
   }
 
   /** The saved login for this gateway, unless it has expired. */
@@ -80,5 +107,31 @@ export class Store {
 
   saveState(state: ClientState): void {
     writeJson(this.statePath, state);
+  }
+
+  /**
+   * Keeps a play until `forgetPlays`. One file per play, created whole and removed when sent,
+   * so two clients running at once never overwrite each other's plays.
+   */
+  keepPlay(play: UnsentPlay): void {
+    writeJson(join(this.unsentDir, `${play.playId}.json`), play);
+  }
+
+  /** The user's kept plays, oldest first (damaged files are skipped). */
+  unsentPlays(userId: string): UnsentPlay[] {
+    let files: string[];
+    try {
+      files = readdirSync(this.unsentDir).filter((f) => f.endsWith('.json'));
+    } catch {
+      return [];
+    }
+    return files
+      .map((f) => readJson(join(this.unsentDir, f)))
+      .filter((p): p is UnsentPlay => isUnsentPlay(p) && p.userId === userId)
+      .sort((a, b) => a.playedAt.localeCompare(b.playedAt));
+  }
+
+  forgetPlays(plays: readonly UnsentPlay[]): void {
+    for (const play of plays) rmSync(join(this.unsentDir, `${play.playId}.json`), { force: true });
   }
 }

@@ -3,7 +3,7 @@
  * fake gateway that records what the client sent.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +88,9 @@ function expectOneLineError(r: Run, pattern: RegExp): void {
 
 const sent = (method: string, path: string) =>
   gateway.requests.filter((r) => r.method === method && r.path === path);
+
+/** The plays the client keeps on disk until the gateway takes them. */
+const unsentFiles = async () => (await readdir(join(home, 'unsent-plays')).catch(() => [])).sort();
 
 beforeEach(async () => {
   gateway = await startFakeGateway();
@@ -301,14 +304,20 @@ describe('play', { timeout: SLOW }, () => {
       completed: true,
       player: null,
     });
-    const reports = sent('POST', '/api/plays');
+    const reports = sent('POST', '/api/plays/batch');
     expect(reports).toHaveLength(1);
     expect(reports[0]!.body).toEqual({
-      trackId: 'tr1',
-      msPlayed: 180_000,
-      playId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      plays: [
+        {
+          trackId: 'tr1',
+          msPlayed: 180_000,
+          playedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+          playId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        },
+      ],
     });
     expect(reports[0]!.authorization).toBe('Bearer tok-demo');
+    expect(await unsentFiles()).toEqual([]);
     // No audio player: nothing streamed.
     expect(sent('GET', '/api/tracks/tr1/stream')).toHaveLength(0);
   });
@@ -318,11 +327,60 @@ describe('play', { timeout: SLOW }, () => {
     gateway.unavailablePlays = 2;
     const r = await client(['play', 'tr1', '--no-audio', '--speed', '2000', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const reports = sent('POST', '/api/plays');
+    const reports = sent('POST', '/api/plays/batch');
     expect(reports).toHaveLength(3);
-    const ids = new Set(reports.map((q) => (q.body as { playId: string }).playId));
+    const ids = new Set(
+      reports.map((q) => (q.body as { plays: Array<{ playId: string }> }).plays[0]!.playId),
+    );
     expect(ids.size).toBe(1);
     expect(gateway.plays).toHaveLength(1);
+  });
+
+  it('keeps a play the gateway cannot take and sends it with the next one', async () => {
+    await login();
+    gateway.unavailablePlays = 100;
+    const first = await client(['play', 'tr1', '--no-audio', '--speed', '2000']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(
+      /not reported yet \(the broker did not confirm the play\); 1 play kept here/,
+    );
+    expect(gateway.plays).toHaveLength(0);
+    expect(await unsentFiles()).toHaveLength(1);
+
+    gateway.unavailablePlays = 0;
+    const since = sent('POST', '/api/plays/batch').length;
+    const second = await client(['play', 'tr2', '--no-audio', '--speed', '2000', '--json']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(JSON.parse(second.stdout).unsentPlays).toBe(0);
+    // Both in one report, oldest first; nothing left on disk.
+    const reports = sent('POST', '/api/plays/batch').slice(since);
+    expect(reports).toHaveLength(1);
+    expect((reports[0]!.body as { plays: Array<{ trackId: string }> }).plays.map((p) => p.trackId)).toEqual([
+      'tr1',
+      'tr2',
+    ]);
+    expect(gateway.plays.map((p) => p.trackId)).toEqual(['tr1', 'tr2']);
+    expect(await unsentFiles()).toEqual([]);
+  });
+
+  it("drops a kept play the gateway refuses for good, and sends only the user's own", async () => {
+    await login();
+    const dir = join(home, 'unsent-plays');
+    await mkdir(dir, { recursive: true });
+    const kept = (userId: string, trackId: string, playId: string) =>
+      writeFile(
+        join(dir, `${playId}.json`),
+        JSON.stringify({ userId, trackId, msPlayed: 1000, playedAt: '2026-01-01T00:00:00.000Z', playId }),
+      );
+    const me = JSON.parse(await readFile(join(home, 'session.json'), 'utf8')).user.id as string;
+    await kept(me, 'gone', '00000000-0000-4000-8000-000000000001');
+    await kept('someone-else', 'tr2', '00000000-0000-4000-8000-000000000002');
+    const r = await client(['play', 'tr1', '--no-audio', '--speed', '2000']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('1 play kept earlier were refused by the gateway and dropped');
+    expect(gateway.plays).toEqual([{ username: 'demo', trackId: 'tr1', msPlayed: 180_000 }]);
+    // The other user's play waits for them.
+    expect(await unsentFiles()).toEqual(['00000000-0000-4000-8000-000000000002.json']);
   });
 
   it('plays row n of the last listing with #n', async () => {

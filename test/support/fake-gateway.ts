@@ -250,35 +250,57 @@ export async function startFakeGateway(): Promise<FakeGateway> {
     });
   });
   const seenPlayIds = new Set<string>();
-  app.post('/api/plays', auth, (req, res) => {
+  type PlayBody = { trackId?: unknown; msPlayed?: unknown; playedAt?: unknown; playId?: unknown };
+  /** Checks plays as the gateway does: all of them first, then records each once per playId. */
+  const takePlays = (req: Request, res: Response, bodies: PlayBody[]): string[] | undefined => {
     if (fake.unavailablePlays > 0) {
       fake.unavailablePlays--;
       res.set('retry-after', '1');
-      return fail(res, 503, 'UNAVAILABLE', 'the broker did not confirm the play');
+      fail(res, 503, 'UNAVAILABLE', 'the broker did not confirm the play');
+      return undefined;
     }
-    const { trackId, msPlayed, playId } = req.body ?? {};
-    // A retried play (same playId) counts once, as the real system does.
-    if (typeof playId === 'string' && seenPlayIds.has(playId)) return res.status(202).json({ id: playId });
-    if (typeof playId === 'string') seenPlayIds.add(playId);
-    const t = findTrack(trackId);
-    if (!t) return fail(res, 404, 'NOT_FOUND', `track ${trackId} not found`);
-    if (!Number.isInteger(msPlayed) || msPlayed < 0) {
-      return fail(res, 400, 'INVALID_PARAMS', 'msPlayed must be a whole number of ms');
+    const unknown = bodies.filter((b) => !findTrack(b.trackId as string)).map((b) => String(b.trackId));
+    if (unknown.length > 0) {
+      fail(res, 404, 'NOT_FOUND', `no track ${unknown.join(', ')}`);
+      return undefined;
+    }
+    if (bodies.some((b) => !Number.isInteger(b.msPlayed) || (b.msPlayed as number) < 0)) {
+      fail(res, 400, 'INVALID_PARAMS', 'msPlayed must be a whole number of ms');
+      return undefined;
     }
     const username = caller(req)!.username;
-    plays.push({ username, trackId, msPlayed });
-    history.push({
-      username,
-      eventId: `e${history.length + 1}`,
-      trackId,
-      title: t.title,
-      artistName: t.artistName,
-      albumTitle: t.albumTitle,
-      playedAt: new Date().toISOString(),
-      msPlayed,
-      source: 'api',
+    return bodies.map(({ trackId, msPlayed, playedAt, playId }, i) => {
+      const id = typeof playId === 'string' ? playId : `e${history.length + i + 1}`;
+      // A retried play (same playId) counts once, as the real system does.
+      if (seenPlayIds.has(id)) return id;
+      seenPlayIds.add(id);
+      const t = findTrack(trackId as string)!;
+      plays.push({ username, trackId: t.id, msPlayed: msPlayed as number });
+      history.push({
+        username,
+        eventId: id,
+        trackId: t.id,
+        title: t.title,
+        artistName: t.artistName,
+        albumTitle: t.albumTitle,
+        playedAt: typeof playedAt === 'string' ? playedAt : new Date().toISOString(),
+        msPlayed: msPlayed as number,
+        source: 'api',
+      });
+      return id;
     });
-    res.status(202).json({ accepted: true });
+  };
+  app.post('/api/plays', auth, (req, res) => {
+    const ids = takePlays(req, res, [req.body ?? {}]);
+    if (ids) res.status(202).json({ id: ids[0] });
+  });
+  app.post('/api/plays/batch', auth, (req, res) => {
+    const bodies = req.body?.plays;
+    if (!Array.isArray(bodies) || bodies.length === 0 || bodies.length > 500) {
+      return fail(res, 400, 'INVALID_PARAMS', 'plays must be a list of 1 to 500 plays');
+    }
+    const ids = takePlays(req, res, bodies);
+    if (ids) res.status(202).json({ ids });
   });
   app.get('/api/stats/top-tracks', (req, res) => {
     const window = req.query.window ?? 'all';
