@@ -189,9 +189,16 @@ async function ours(
   };
 }
 
+interface RawResult {
+  perS: number;
+  /** CPU ms per play: the broker, and this process publishing and consuming. */
+  cpu: Record<string, number>;
+}
+
 /** The broker's share of the same job, with raw amqplib, `window` publishes in flight. */
-async function raw(trackIds: string[], window: number): Promise<number> {
+async function raw(trackIds: string[], window: number): Promise<RawResult> {
   const plays = Math.ceil(PLAYS / window) * window;
+  const cpu = new CpuMeter(async () => ({ rabbitmq: pidsNamed('beam.smp'), loadgen: [process.pid] }));
   const ns = benchNamespace('plays');
   const conn = await amqp.connect(AMQP_URL, { noDelay: true });
   try {
@@ -215,6 +222,7 @@ async function raw(trackIds: string[], window: number): Promise<number> {
       const tick = () => (seen.every((s) => s.size >= plays) ? resolve() : setTimeout(tick, 2));
       tick();
     });
+    await cpu.start();
     const started = performance.now();
     await pool(
       plays,
@@ -239,9 +247,13 @@ async function raw(trackIds: string[], window: number): Promise<number> {
     );
     await done;
     const perS = (plays / (performance.now() - started)) * 1000;
+    const { other: _, ...used } = await cpu.stop();
     for (const queue of queues) await pub.deleteQueue(queue);
     await pub.deleteExchange(exchange);
-    return perS;
+    return {
+      perS,
+      cpu: Object.fromEntries(Object.entries(used).map(([k, ms]) => [k, round(ms / plays, 3)])),
+    };
   } finally {
     await conn.close();
   }
@@ -249,7 +261,13 @@ async function raw(trackIds: string[], window: number): Promise<number> {
 
 interface ModeRuns {
   ours: OursResult[];
-  raw: number[];
+  raw: RawResult[];
+}
+
+function medianCpu(runs: ReadonlyArray<{ cpu: Record<string, number> }>): Record<string, number> {
+  return Object.fromEntries(
+    Object.keys(runs[0]!.cpu).map((k) => [k, round(median(runs.map((x) => x.cpu[k] ?? 0)), 3)]),
+  );
 }
 
 function summary(mode: Mode, { ours: o, raw: r }: ModeRuns) {
@@ -262,16 +280,15 @@ function summary(mode: Mode, { ours: o, raw: r }: ModeRuns) {
     lost: o.reduce((n, x) => n + x.lost, 0),
     overcounted: o.reduce((n, x) => n + x.overcounted, 0),
     raw_window: mode.connections * mode.perRequest,
-    raw_per_s: Math.round(median(r)),
+    raw_per_s: Math.round(median(r.map((x) => x.perS))),
     // Each round's two sides ran back to back: their ratio is the least disturbed figure.
-    ratio: round(median(o.map((x, i) => x.storedPerS / r[i]!))),
+    ratio: round(median(o.map((x, i) => x.storedPerS / r[i]!.perS))),
     plays_per_transaction: {
       history: median(o.map((x) => x.batch.history)),
       stats: median(o.map((x) => x.batch.stats)),
     },
-    cpu_ms_per_play: Object.fromEntries(
-      Object.keys(o[0]!.cpu).map((k) => [k, round(median(o.map((x) => x.cpu[k] ?? 0)), 3)]),
-    ),
+    cpu_ms_per_play: medianCpu(o),
+    raw_cpu_ms_per_play: medianCpu(r),
     other_cores: median(o.map((x) => x.otherCores)),
   };
 }
@@ -293,7 +310,7 @@ export async function runPlaysBench(): Promise<Record<string, unknown>> {
         if (i % 2 === 1) r.push(await raw(trackIds, window));
         const last = o.at(-1)!;
         note(
-          `round ${i + 1} ${mode.name} (${mode.perRequest} per request, ${mode.connections} connections): accepted ${last.acceptedPerS.toFixed(0)}/s stored ${last.storedPerS.toFixed(0)}/s (accepted ${last.accepted}, refused ${last.rejected}, lost ${last.lost}, overcounted ${last.overcounted}; plays per transaction ${JSON.stringify(last.batch)}; cpu ms/play ${JSON.stringify(last.cpu)}; other work ${last.otherCores} cores); raw ${r.at(-1)!.toFixed(0)}/s with ${window} in flight`,
+          `round ${i + 1} ${mode.name} (${mode.perRequest} per request, ${mode.connections} connections): accepted ${last.acceptedPerS.toFixed(0)}/s stored ${last.storedPerS.toFixed(0)}/s (accepted ${last.accepted}, refused ${last.rejected}, lost ${last.lost}, overcounted ${last.overcounted}; plays per transaction ${JSON.stringify(last.batch)}; cpu ms/play ${JSON.stringify(last.cpu)}; other work ${last.otherCores} cores); raw ${r.at(-1)!.perS.toFixed(0)}/s with ${window} in flight (cpu ms/play ${JSON.stringify(r.at(-1)!.cpu)})`,
         );
       }
     }

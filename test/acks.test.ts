@@ -92,4 +92,14 @@ describe('AckWindow', () => {
     expect(await ch.checkQueue(queue)).toMatchObject({ messageCount: 0 });
     expect(await redelivered()).toEqual([]);
   });
+
+  it('spans deliveries acked alone with one multiple ack', async () => {
+    const { acks, msgs } = await deliver(20);
+    acks.ack(msgs.slice(5, 10)); // behind #0-4: acked alone
+    acks.ack([...msgs.slice(0, 5), ...msgs.slice(10)]); // one run from #0 to #19 around them
+    expect(frames.at(-1)).toEqual({ tag: msgs[19]!.fields.deliveryTag, multiple: true });
+    expect(frames).toHaveLength(6);
+    expect(await ch.checkQueue(queue)).toMatchObject({ messageCount: 0 });
+    expect(await redelivered()).toEqual([]);
+  });
 });
