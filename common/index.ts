@@ -4,6 +4,7 @@ export { claimEvent, claimEvents } from './db/idempotent.js';
 export { dropSchema, migrate } from './db/migrate.js';
 export { enqueueEvent, OutboxRelay } from './db/outbox.js';
 export { createPool, type Pool, type PoolClient, type Queryable, withTransaction } from './db/pool.js';
+export { prepared } from './db/prepared.js';
 export * from './errors.js';
 export {
   EventConsumer,

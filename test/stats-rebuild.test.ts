@@ -1,13 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventTypes, historyContract, statsContract, type TrackPlayed } from '../common/contracts/index.js';
-import type { Pool } from '../common/db/pool.js';
+import { createPool, type Pool } from '../common/db/pool.js';
 import { UnavailableError } from '../common/errors.js';
 import { type EventEnvelope, makeEnvelope } from '../common/events/envelope.js';
 import type { RunningService } from '../common/service.js';
 import { historyService } from '../services/history/service.js';
 import { rebuildStats } from '../services/stats/rebuild.js';
 import { statsService } from '../services/stats/service.js';
-import { eventually, silentLogger, sleep } from './support/env.js';
+import { eventually, silentLogger, sleep, TEST_DATABASE_URL } from './support/env.js';
 import { consumerOf, EventWorld, randomPlays, seededRandom } from './support/plays.js';
 
 /** Every statistics table, with the order that makes two snapshots comparable. */
@@ -177,6 +177,24 @@ describe('statistics rebuild', () => {
     await world.publish([...more, ...plays.slice(0, 300)]);
     await eventually(() => handledBy(statsWorkers, EventTypes.TRACK_PLAYED) === deliveries + 400, 20_000);
     checkAgainst(await snapshot(statsPool), [...plays, ...more]);
+
+    // Rebuilding again on the same connection: its scratch tables are made anew, and the
+    // statements it prepared against the dropped ones are planned again.
+    const one = createPool({ url: TEST_DATABASE_URL, schema: world.schema(statsService), max: 1 });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const again = await rebuildStats({
+          pool: one,
+          history: world.rpc.bind(historyContract),
+          log: silentLogger,
+        });
+        expect(again.plays).toBe(3100);
+      }
+    } finally {
+      await one.end();
+    }
+    checkAgainst(await snapshot(statsPool), [...plays, ...more]);
+    expect(await leftovers()).toEqual({ tables: 0, claims: 0 });
   });
 
   it('counts every play once when events keep arriving during the rebuild', async () => {

@@ -1,4 +1,5 @@
 import type { Queryable } from './pool.js';
+import { prepared } from './prepared.js';
 
 /**
  * Records that `consumer` processed these events, inside the caller's transaction, and
@@ -12,11 +13,13 @@ export async function claimEvents(
 ): Promise<Set<string>> {
   if (eventIds.length === 0) return new Set();
   const { rows } = await db.query<{ event_id: string }>(
-    `INSERT INTO processed_events (consumer, event_id)
-     SELECT $1, unnest($2::uuid[])
-     ON CONFLICT DO NOTHING
-     RETURNING event_id`,
-    [consumer, eventIds],
+    prepared(
+      `INSERT INTO processed_events (consumer, event_id)
+       SELECT $1, unnest($2::uuid[])
+       ON CONFLICT DO NOTHING
+       RETURNING event_id`,
+      [consumer, eventIds],
+    ),
   );
   return new Set(rows.map((r) => r.event_id));
 }

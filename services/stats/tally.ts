@@ -1,4 +1,4 @@
-import type { Queryable } from '../../common/index.js';
+import { prepared, type Queryable } from '../../common/index.js';
 
 type Value = string | number;
 
@@ -81,13 +81,15 @@ export class Tally {
           : `${c.name} = GREATEST(t.${c.name}, EXCLUDED.${c.name})`,
       );
     await db.query(
-      `INSERT INTO ${name}${suffix} AS t (${columns.map((c) => c.name).join(', ')})
-       SELECT * FROM unnest(${columns.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')})
-       ON CONFLICT (${columns
-         .filter((c) => c.merge === 'key')
-         .map((c) => c.name)
-         .join(', ')}) DO UPDATE SET ${merges.join(', ')}`,
-      columns.map((_, i) => rows.map((r) => r[i])),
+      prepared(
+        `INSERT INTO ${name}${suffix} AS t (${columns.map((c) => c.name).join(', ')})
+         SELECT * FROM unnest(${columns.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')})
+         ON CONFLICT (${columns
+           .filter((c) => c.merge === 'key')
+           .map((c) => c.name)
+           .join(', ')}) DO UPDATE SET ${merges.join(', ')}`,
+        columns.map((_, i) => rows.map((r) => r[i])),
+      ),
     );
   }
 }
