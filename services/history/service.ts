@@ -9,7 +9,7 @@ import { EventConsumer, RpcServer, type ServiceDefinition } from '../../common/i
 import { historyHandlers } from './handlers.js';
 import { storePlays } from './store.js';
 
-/** Plays per transaction: one claim and one multi-row insert per batch. */
+/** Plays per batch: one multi-row insert. */
 const BATCH_SIZE = 100;
 const CATALOG_TIMEOUT_MS = 1000;
 

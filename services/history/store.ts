@@ -1,44 +1,34 @@
-import { EventTypes, type TrackPlayed } from '../../common/contracts/index.js';
-import {
-  claimEvents,
-  type EventEnvelope,
-  eventQueue,
-  PermanentError,
-  type Pool,
-  withTransaction,
-} from '../../common/index.js';
-
-/** Name under which this consumer records the events it processed. */
-export const PLAYS_CONSUMER = eventQueue('history', EventTypes.TRACK_PLAYED);
+import type { TrackPlayed } from '../../common/contracts/index.js';
+import { type EventEnvelope, PermanentError, type Pool, prepared } from '../../common/index.js';
 
 /**
- * Stores a batch of plays in one transaction: claim the event ids, then one multi-row insert
- * of the plays seen for the first time. A redelivered event is claimed already and skipped.
- * Returns how many plays were new.
+ * Stores a batch of plays in one statement. The event id is the table's unique key, so an
+ * event redelivered (or twice in one batch) is stored once: the play log is its own record of
+ * what was processed, with no separate claim to write. Returns how many plays were new.
  */
 export async function storePlays(pool: Pool, events: readonly EventEnvelope<TrackPlayed>[]): Promise<number> {
+  // One row per id, sorted: concurrent batches holding the same (redelivered) ids insert them
+  // in one order, so they wait on each other instead of deadlocking.
+  const plays = [...new Map(events.map((e) => [e.id, e])).values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  if (plays.length === 0) return 0;
   try {
-    return await withTransaction(pool, async (client) => {
-      // Sorted ids: concurrent batches holding the same (redelivered) ids lock them in one order.
-      const claimed = await claimEvents(client, PLAYS_CONSUMER, [...new Set(events.map((e) => e.id))].sort());
-      // Set.delete is true only the first time: an event twice in one batch is stored once.
-      const fresh = events.filter((e) => claimed.delete(e.id));
-      if (fresh.length === 0) return 0;
-      await client.query(
+    const { rowCount } = await pool.query(
+      prepared(
         `INSERT INTO plays (event_id, user_id, track_id, played_at, ms_played, source)
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::int[], $6::text[])`,
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::int[], $6::text[])
+         ON CONFLICT (event_id) DO NOTHING`,
         [
-          fresh.map((e) => e.id),
-          fresh.map((e) => e.data.userId),
-          fresh.map((e) => e.data.trackId),
+          plays.map((e) => e.id),
+          plays.map((e) => e.data.userId),
+          plays.map((e) => e.data.trackId),
           // Millisecond precision, as statistics count it, so a rebuild from this log matches.
-          fresh.map((e) => new Date(Date.parse(e.data.playedAt)).toISOString()),
-          fresh.map((e) => e.data.msPlayed),
-          fresh.map((e) => e.data.source),
+          plays.map((e) => new Date(Date.parse(e.data.playedAt)).toISOString()),
+          plays.map((e) => e.data.msPlayed),
+          plays.map((e) => e.data.source),
         ],
-      );
-      return fresh.length;
-    });
+      ),
+    );
+    return rowCount ?? 0;
   } catch (err) {
     // SQLSTATE class 22 (data exception, e.g. a NUL byte in a string) can never succeed:
     // dead-letter at once instead of retrying. Anything else (database down) is retried.

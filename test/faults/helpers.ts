@@ -196,16 +196,26 @@ export async function playFigures(system: System, accepted: readonly string[]): 
 }
 
 /**
- * Test instrumentation in the run's own database: records every attempt to claim an event in
- * `<schema>.processed_events`, including the ones the unique key then turns away, so a test
- * can tell events that were processed again (and deduplicated) from events processed once.
+ * Where each consumer group records that it processed an event: history's play log is keyed
+ * by event id; stats claims ids in its processed_events table.
+ */
+const DONE = {
+  history: { table: 'history.plays', consumer: "'history.track-played'" },
+  stats: { table: 'stats.processed_events', consumer: 'NEW.consumer' },
+} as const;
+
+/**
+ * Test instrumentation in the run's own database: records every attempt to record an event as
+ * processed (see DONE), including the ones the unique key then turns away, so a test can tell
+ * events that were processed again (and deduplicated) from events processed once.
  */
 export async function installClaimProbe(system: System, schema: 'history' | 'stats'): Promise<void> {
+  const { table, consumer } = DONE[schema];
   await system.db.query(`
     CREATE TABLE ${schema}.claim_attempts (event_id uuid NOT NULL, consumer text NOT NULL);
     CREATE FUNCTION ${schema}.record_claim() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN INSERT INTO ${schema}.claim_attempts VALUES (NEW.event_id, NEW.consumer); RETURN NEW; END $$;
-    CREATE TRIGGER record_claim BEFORE INSERT ON ${schema}.processed_events
+      BEGIN INSERT INTO ${schema}.claim_attempts VALUES (NEW.event_id, ${consumer}); RETURN NEW; END $$;
+    CREATE TRIGGER record_claim BEFORE INSERT ON ${table}
       FOR EACH ROW EXECUTE FUNCTION ${schema}.record_claim();`);
 }
 
@@ -214,6 +224,15 @@ export async function reprocessed(system: System, schema: 'history' | 'stats', c
   const { rows } = await system.db.query<{ n: number }>(
     `SELECT (count(*) - count(DISTINCT event_id))::int AS n FROM ${schema}.claim_attempts WHERE consumer = $1`,
     [consumer],
+  );
+  return rows[0]!.n;
+}
+
+/** Events the consumer group has recorded as processed (see DONE). */
+export async function processedCount(system: System, schema: 'history' | 'stats'): Promise<number> {
+  const { rows } = await system.db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM ${DONE[schema].table}
+     WHERE ${schema === 'stats' ? "consumer = 'stats.track-played'" : 'true'}`,
   );
   return rows[0]!.n;
 }

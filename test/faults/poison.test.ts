@@ -6,7 +6,15 @@ import { EventTypes } from '../../common/contracts/events.js';
 import { makeEnvelope } from '../../common/events/envelope.js';
 import { eventually } from '../support/env.js';
 import type { System } from '../support/system.js';
-import { playEvents, publishAll, report, storedPlays, trackIds, useSystem } from './helpers.js';
+import {
+  playEvents,
+  processedCount,
+  publishAll,
+  report,
+  storedPlays,
+  trackIds,
+  useSystem,
+} from './helpers.js';
 
 const MAX_ATTEMPTS = 4;
 /** Plays of this track fail to store every time (a trigger in the run database refuses them). */
@@ -38,14 +46,6 @@ async function drainDead(system: System, queue: string): Promise<DeadMessage[]> 
     await ch.close();
   }
   return out;
-}
-
-async function handledCount(system: System, schema: 'history' | 'stats'): Promise<number> {
-  const { rows } = await system.db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM ${schema}.processed_events WHERE consumer = $1`,
-    [`${schema}.track-played`],
-  );
-  return rows[0]!.n;
 }
 
 describe('poison messages on the bus', () => {
@@ -197,8 +197,8 @@ describe('poison messages on the bus', () => {
     const seed = Date.now() ^ 0x5eed;
     const bodies = fc.sample(body, { numRuns: 300, seed });
     const before = {
-      history: await handledCount(s, 'history'),
-      stats: await handledCount(s, 'stats'),
+      history: await processedCount(s, 'history'),
+      stats: await processedCount(s, 'stats'),
       historyDead: await deadCount(s, 'history'),
       statsDead: await deadCount(s, 'stats'),
     };
@@ -208,12 +208,15 @@ describe('poison messages on the bus', () => {
     await eventually(
       async () => {
         const history =
-          (await handledCount(s, 'history')) -
+          (await processedCount(s, 'history')) -
           before.history +
           (await deadCount(s, 'history')) -
           before.historyDead;
         const stats =
-          (await handledCount(s, 'stats')) - before.stats + (await deadCount(s, 'stats')) - before.statsDead;
+          (await processedCount(s, 'stats')) -
+          before.stats +
+          (await deadCount(s, 'stats')) -
+          before.statsDead;
         last = `history ${history}, stats ${stats} of ${bodies.length}`;
         return history === bodies.length && stats === bodies.length;
       },

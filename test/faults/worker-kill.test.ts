@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Proc, System } from '../support/system.js';
 import { report, strikeMidWork, useSystem } from './helpers.js';
 
-const EVENTS = 8000;
+// Enough that the history workers (one statement per batch) are still busy when stats are too.
+const EVENTS = 24_000;
 
 /** The first worker of `service` that holds unacknowledged deliveries right now, with how many. */
 async function busyWorker(system: System, service: 'history' | 'stats'): Promise<[Proc, number] | undefined> {
