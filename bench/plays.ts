@@ -23,7 +23,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Plays per request and connections of the batched mode. */
 const BATCH = Number(process.env.BENCH_BATCH ?? 25);
-const BATCH_CONNECTIONS = Number(process.env.BENCH_BATCH_CONNECTIONS ?? 16);
+const BATCH_CONNECTIONS = Number(process.env.BENCH_BATCH_CONNECTIONS ?? 32);
 
 interface Mode {
   name: 'single' | 'batched';
