@@ -347,6 +347,22 @@ describe('plays', () => {
     expect(mine.map((e) => (e.data as { trackId: string }).trackId)).toEqual(['t2']);
   });
 
+  it('looks a new track up once for a burst of plays of it', async () => {
+    const { token } = await gw.fakes.session();
+    const since = gw.fakes.world.calls.length;
+    const burst = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        gw.request('/api/plays', { method: 'POST', token, body: { trackId: 't6' } }),
+      ),
+    );
+    expect(burst.map((r) => r.status)).toEqual(Array(10).fill(202));
+    const lookups = [
+      ...gw.fakes.callsOf('catalog.getTracks', since),
+      ...gw.fakes.callsOf('catalog.getTrack', since),
+    ];
+    expect(lookups.map((c) => c.params)).toEqual([{ ids: ['t6'] }]);
+  });
+
   it('answers 503 with Retry-After when the broker cannot confirm', async () => {
     const { token } = await gw.fakes.session();
     await gw.gateway.publisher.stop();
