@@ -1,17 +1,13 @@
 /**
  * The server side of the rpc benchmark, in its own process: our RpcServer and a raw amqplib
- * responder, both serving the same echo method on their own queues.
+ * responder, both serving the same echo method on their own queues. A script with side effects
+ * only: importing it starts the servers (bench/rpc.ts forks it).
  */
 import amqp from 'amqplib';
-import { z } from 'zod';
 import { Broker } from '../common/amqp/broker.js';
-import { defineContract, method } from '../common/rpc/contract.js';
 import { RpcServer } from '../common/rpc/server.js';
+import { echoContract } from './echo.js';
 import { AMQP_URL, quiet } from './lib.js';
-
-export const echoContract = defineContract('echo', {
-  echo: method(z.object({ text: z.string(), n: z.number() })).returns<{ text: string; n: number }>(),
-});
 
 const ns = process.argv[2]!;
 const prefetch = Number(process.argv[3] ?? 64);

@@ -8,8 +8,8 @@ import { fork } from 'node:child_process';
 import amqp from 'amqplib';
 import { Broker } from '../common/amqp/broker.js';
 import { RpcClient } from '../common/rpc/client.js';
+import { echoContract } from './echo.js';
 import { AMQP_URL, benchNamespace, median, note, percentile, pool, quiet, round } from './lib.js';
-import { echoContract } from './rpc-servers.js';
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
