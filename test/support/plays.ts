@@ -53,6 +53,8 @@ export class EventWorld {
 
   /** Starts one more worker of a service (the first one migrates). */
   async start(def: ServiceDefinition): Promise<RunningService> {
+    // Its pool exists from the start, so close() drops every schema a worker made.
+    this.pool(def);
     const worker = await startService(def, {
       config: testConfig(),
       logger: silentLogger,
