@@ -153,35 +153,34 @@ async function sendUnsentPlays(ctx: Context, userId: string): Promise<Delivery> 
     ctx.api.reportPlays(
       batch.map(({ trackId, msPlayed, playedAt, playId }) => ({ trackId, msPlayed, playedAt, playId })),
     );
-  const retryLater = (err: unknown) => isTransient(err) || (err instanceof ApiError && err.status === 401);
-  const stop = (err: unknown): Delivery => ({
-    sent,
-    dropped,
-    kept: plays.length - sent - dropped,
-    error: (err as Error).message,
-  });
-  for (let i = 0; i < plays.length; i += MAX_PLAYS_PER_REPORT) {
-    const batch = plays.slice(i, i + MAX_PLAYS_PER_REPORT);
-    try {
-      await report(batch);
-      ctx.store.forgetPlays(batch);
-      sent += batch.length;
-      continue;
-    } catch (err) {
-      if (!(err instanceof ApiError) || retryLater(err)) return stop(err);
-    }
-    for (const play of batch) {
+  /** Anything but the gateway refusing the plays themselves: they wait for next time. */
+  const keepForLater = (err: unknown) => !(err instanceof ApiError) || isTransient(err) || err.status === 401;
+  try {
+    for (let i = 0; i < plays.length; i += MAX_PLAYS_PER_REPORT) {
+      const batch = plays.slice(i, i + MAX_PLAYS_PER_REPORT);
       try {
-        await report([play]);
-        sent++;
+        await report(batch);
+        ctx.store.forgetPlays(batch);
+        sent += batch.length;
+        continue;
       } catch (err) {
-        if (!(err instanceof ApiError) || retryLater(err)) return stop(err);
-        dropped++;
+        if (keepForLater(err)) throw err;
       }
-      ctx.store.forgetPlays([play]);
+      for (const play of batch) {
+        try {
+          await report([play]);
+          sent++;
+        } catch (err) {
+          if (keepForLater(err)) throw err;
+          dropped++;
+        }
+        ctx.store.forgetPlays([play]);
+      }
     }
+    return { sent, dropped, kept: 0 };
+  } catch (err) {
+    return { sent, dropped, kept: plays.length - sent - dropped, error: (err as Error).message };
   }
-  return { sent, dropped, kept: 0 };
 }
 
 /** A line about kept plays, when there is something to say. */

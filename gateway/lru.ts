@@ -54,6 +54,42 @@ export class LruCache<K, V> {
     return pending;
   }
 
+  /**
+   * Values for several keys: cached ones at once, keys another caller is loading share that
+   * load, and the rest are loaded together by one `loadMany` call (each found value cached).
+   * A key `loadMany` leaves out is absent from the answer and not cached; a failed load rejects.
+   */
+  async getOrLoadMany(keys: readonly K[], loadMany: (keys: K[]) => Promise<Map<K, V>>): Promise<Map<K, V>> {
+    const found = new Map<K, V>();
+    const uncached: K[] = [];
+    for (const key of new Set(keys)) {
+      const value = this.get(key);
+      if (value === undefined) uncached.push(key);
+      else found.set(key, value);
+    }
+    if (uncached.length === 0) return found;
+    const batch: K[] = [];
+    let loaded: Promise<Map<K, V>> | undefined;
+    const results = await Promise.allSettled(
+      uncached.map((key) =>
+        // getOrLoad runs the loader at once for every key nobody is loading yet, so all of
+        // them are in `batch` before the one `loadMany` call goes out.
+        this.getOrLoad(key, async () => {
+          batch.push(key);
+          loaded ??= Promise.resolve().then(() => loadMany(batch));
+          const value = (await loaded).get(key);
+          if (value === undefined) throw new NotLoaded();
+          return { value };
+        }),
+      ),
+    );
+    for (const [i, result] of results.entries()) {
+      if (result.status === 'fulfilled') found.set(uncached[i]!, result.value);
+      else if (!(result.reason instanceof NotLoaded)) throw result.reason;
+    }
+    return found;
+  }
+
   delete(key: K): void {
     this.entries.delete(key);
   }
@@ -62,3 +98,6 @@ export class LruCache<K, V> {
     return this.entries.size;
   }
 }
+
+/** A key getOrLoadMany's loader did not return (shared with callers waiting on that key). */
+class NotLoaded extends Error {}

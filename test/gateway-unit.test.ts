@@ -136,6 +136,43 @@ describe('LruCache', () => {
   });
 });
 
+describe('LruCache.getOrLoadMany', () => {
+  it('loads the uncached keys in one call, shares loads in flight, and leaves out unknown keys', async () => {
+    const cache = new LruCache<string, number>(10, 60_000);
+    cache.set('a', 1);
+    const calls: string[][] = [];
+    const loadMany = async (keys: string[]) => {
+      calls.push([...keys]);
+      await new Promise((r) => setTimeout(r, 10));
+      return new Map(keys.filter((k) => k !== 'x').map((k) => [k, k.length * 10]));
+    };
+    const [first, second] = await Promise.all([
+      cache.getOrLoadMany(['a', 'bb', 'ccc', 'x', 'bb'], loadMany),
+      cache.getOrLoadMany(['ccc', 'x'], loadMany),
+    ]);
+    expect(calls).toEqual([['bb', 'ccc', 'x']]);
+    expect(first).toEqual(
+      new Map([
+        ['a', 1],
+        ['bb', 20],
+        ['ccc', 30],
+      ]),
+    );
+    expect(second).toEqual(new Map([['ccc', 30]]));
+    // Found values are cached; the unknown key is asked again next time.
+    expect(await cache.getOrLoadMany(['bb', 'x'], loadMany)).toEqual(new Map([['bb', 20]]));
+    expect(calls).toEqual([['bb', 'ccc', 'x'], ['x']]);
+  });
+
+  it('rejects when the load fails, and caches nothing', async () => {
+    const cache = new LruCache<string, number>(10, 60_000);
+    await expect(cache.getOrLoadMany(['a'], async () => Promise.reject(new Error('down')))).rejects.toThrow(
+      'down',
+    );
+    expect(cache.size).toBe(0);
+  });
+});
+
 describe('LruCache.getOrLoad', () => {
   it('shares one load between concurrent misses, caches the value and never a failure', async () => {
     const cache = new LruCache<string, string>(10, 60_000);

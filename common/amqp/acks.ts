@@ -10,12 +10,13 @@ import type { Channel, Message } from 'amqplib';
  * done: it ends at the newest delivery of the finished run, and that delivery is still
  * unacked (acking a tag twice would close the channel).
  */
-export class AckWindow {
+export class AckWindow<C extends Channel = Channel> {
   /** Deliveries taken and not yet acked, oldest first. */
   private outstanding: Message[] = [];
   private readonly finished = new Set<number>();
 
-  constructor(private readonly ch: Channel) {}
+  /** `channel` is the one the deliveries came on: only it can ack them. */
+  constructor(readonly channel: C) {}
 
   /** Records a delivery whose work is starting; call in delivery order. */
   take(msg: Message): void {
@@ -29,16 +30,15 @@ export class AckWindow {
     while (run < this.outstanding.length && this.finished.has(this.outstanding[run]!.fields.deliveryTag))
       run++;
     if (run > 0) {
-      const newest = this.outstanding[run - 1]!;
-      for (const msg of this.outstanding.slice(0, run)) this.finished.delete(msg.fields.deliveryTag);
-      this.outstanding = this.outstanding.slice(run);
-      this.ch.ack(newest, run > 1);
+      const settled = this.outstanding.splice(0, run);
+      for (const msg of settled) this.finished.delete(msg.fields.deliveryTag);
+      this.channel.ack(settled[run - 1]!, run > 1);
     }
     if (this.finished.size === 0) return;
     // Done behind an unfinished delivery: ack each alone.
     this.outstanding = this.outstanding.filter((msg) => {
       if (!this.finished.has(msg.fields.deliveryTag)) return true;
-      this.ch.ack(msg);
+      this.channel.ack(msg);
       return false;
     });
     this.finished.clear();

@@ -51,15 +51,15 @@ export interface ConsumerCounters {
   deadLettered: number;
 }
 
-interface Item<T> {
-  ch: ConfirmChannel;
-  acks: AckWindow;
+/** A delivery in hand: its message and the ack window of the channel that carried it. */
+interface Delivery {
+  acks: AckWindow<ConfirmChannel>;
   msg: ConsumeMessage;
-  event: EventEnvelope<T>;
 }
 
-/** A delivery in hand: the channel that carried it (and must ack it) and its message. */
-type Delivery = Omit<Item<unknown>, 'event'>;
+interface Item<T> extends Delivery {
+  event: EventEnvelope<T>;
+}
 
 const HEADER_ATTEMPT = 'x-attempt';
 const HEADER_REASON = 'x-death-reason';
@@ -110,7 +110,7 @@ export class EventConsumer<T> {
       const acks = new AckWindow(ch);
       const { consumerTag } = await ch.consume(queue, (msg) => {
         if (msg) {
-          this.onMessage(ch, acks, msg);
+          this.onMessage(acks, msg);
           return;
         }
         // The broker cancelled us (queue deleted): closing the channel makes the broker
@@ -121,7 +121,7 @@ export class EventConsumer<T> {
       ch.once('close', () => {
         if (this.channel === ch) this.channel = null;
         // Unacked deliveries go back to the queue with the channel; forget them here.
-        this.buffer = this.buffer.filter((item) => item.ch !== ch);
+        this.buffer = this.buffer.filter((item) => item.acks.channel !== ch);
         this.settleIdle();
       });
       this.channel = ch;
@@ -156,16 +156,16 @@ export class EventConsumer<T> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private onMessage(ch: ConfirmChannel, acks: AckWindow, msg: ConsumeMessage): void {
+  private onMessage(acks: AckWindow<ConfirmChannel>, msg: ConsumeMessage): void {
     if (this.stopping) return;
     acks.take(msg);
     const event = this.decode(msg);
     if (typeof event === 'string') {
       this.inFlight++;
-      this.deadLetter({ ch, acks, msg }, event, attemptOf(msg)).finally(() => this.done());
+      this.deadLetter({ acks, msg }, event, attemptOf(msg)).finally(() => this.done());
       return;
     }
-    this.buffer.push({ ch, acks, msg, event });
+    this.buffer.push({ acks, msg, event });
     if (this.buffer.length >= (this.opts.batchSize ?? 1)) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.opts.batchWaitMs ?? 5);
   }
@@ -275,13 +275,13 @@ export class EventConsumer<T> {
    * step fails the original stays unacked and the broker redelivers it; never lost.
    */
   private republish(
-    { ch, acks, msg }: Delivery,
+    { acks, msg }: Delivery,
     queue: string,
     extra: Record<string, string | number>,
   ): Promise<boolean> {
     return new Promise((resolve) => {
       try {
-        ch.sendToQueue(
+        acks.channel.sendToQueue(
           queue,
           msg.content,
           { ...msg.properties, persistent: true, headers: { ...msg.properties.headers, ...extra } },

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { EventTypes, type TrackPlayed, trackPlayedSchema } from '../../common/contracts/events.js';
 import { id } from '../../common/contracts/shared.js';
-import { isAppError, NotFoundError } from '../../common/errors.js';
+import { NotFoundError } from '../../common/errors.js';
 import type { Caller } from '../../common/rpc/contract.js';
 import { requireCaller } from '../auth.js';
 import { parseBody, queryEnum, queryInt } from '../http.js';
@@ -52,43 +52,17 @@ export function activityRoutes({ router, services, publisher, publishTimeoutMs }
   const knownTracks = new LruCache<string, number>(50_000, 10 * 60_000);
 
   /**
-   * Durations of the given tracks: cached ones at once, the others in one catalog call. A
+   * Durations of the given tracks: cached ones at once, the others in one catalog call (a
    * track already being looked up for another request shares that lookup, so a burst of plays
-   * of a new track costs one call; a 404 names every unknown track.
+   * of a new track costs one call); a 404 names every unknown track.
    */
   const trackDurations = async (trackIds: readonly string[]): Promise<Map<string, number>> => {
-    const ids = [...new Set(trackIds)];
-    const lookingUp: string[] = [];
-    let lookup: Promise<Map<string, number>> | undefined;
-    // getOrLoad calls the loader at once for each id it has to load, so every id is in
-    // `lookingUp` before the one call goes out.
-    const load = (trackId: string) => {
-      lookingUp.push(trackId);
-      lookup ??= Promise.resolve().then(async () => {
-        const tracks = await services.catalog.call('getTracks', { ids: lookingUp });
-        return new Map(tracks.map((t) => [t.id, t.durationMs]));
-      });
-      return lookup;
-    };
-    const found = await Promise.allSettled(
-      ids.map((trackId) =>
-        knownTracks.getOrLoad(trackId, async () => {
-          const value = (await load(trackId)).get(trackId);
-          if (value === undefined) throw new NotFoundError(`no track ${trackId}`, { id: trackId });
-          return { value };
-        }),
-      ),
-    );
-    const durations = new Map<string, number>();
-    const unknown: string[] = [];
-    for (const [i, result] of found.entries()) {
-      if (result.status === 'fulfilled') durations.set(ids[i]!, result.value);
-      else if (isAppError(result.reason, 'NOT_FOUND')) unknown.push(ids[i]!);
-      else throw result.reason;
-    }
-    if (unknown.length > 0) {
-      throw new NotFoundError(`no track ${unknown.slice(0, 20).join(', ')}`, { ids: unknown.slice(0, 20) });
-    }
+    const durations = await knownTracks.getOrLoadMany(trackIds, async (ids) => {
+      const tracks = await services.catalog.call('getTracks', { ids });
+      return new Map(tracks.map((t) => [t.id, t.durationMs]));
+    });
+    const unknown = [...new Set(trackIds)].filter((trackId) => !durations.has(trackId)).slice(0, 20);
+    if (unknown.length > 0) throw new NotFoundError(`no track ${unknown.join(', ')}`, { ids: unknown });
     return durations;
   };
 

@@ -200,8 +200,12 @@ export async function playFigures(system: System, accepted: readonly string[]): 
  * by event id; stats claims ids in its processed_events table.
  */
 const DONE = {
-  history: { table: 'history.plays', consumer: "'history.track-played'" },
-  stats: { table: 'stats.processed_events', consumer: 'NEW.consumer' },
+  history: { table: 'history.plays', consumer: "'history.track-played'", mine: 'true' },
+  stats: {
+    table: 'stats.processed_events',
+    consumer: 'NEW.consumer',
+    mine: "consumer = 'stats.track-played'",
+  },
 } as const;
 
 /**
@@ -231,8 +235,7 @@ export async function reprocessed(system: System, schema: 'history' | 'stats', c
 /** Events the consumer group has recorded as processed (see DONE). */
 export async function processedCount(system: System, schema: 'history' | 'stats'): Promise<number> {
   const { rows } = await system.db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM ${DONE[schema].table}
-     WHERE ${schema === 'stats' ? "consumer = 'stats.track-played'" : 'true'}`,
+    `SELECT count(*)::int AS n FROM ${DONE[schema].table} WHERE ${DONE[schema].mine}`,
   );
   return rows[0]!.n;
 }
