@@ -31,6 +31,12 @@ ensure_rabbitmq() {
   if ! as_root rabbitmqctl -q status >/dev/null 2>&1; then
     say "starting RabbitMQ"
     as_root rabbitmq-server -detached >/dev/null 2>&1 || true
+    # The Erlang node takes a few seconds to appear; await_startup fails at once until it has.
+    local waited=0
+    until as_root rabbitmqctl -q ping >/dev/null 2>&1; do
+      [ "$waited" -ge 120 ] && { say "RabbitMQ did not come up (see /var/log/rabbitmq)"; exit 1; }
+      sleep 1; waited=$((waited + 1))
+    done
     as_root rabbitmqctl -q await_startup --timeout 120 >/dev/null
   fi
   if ! as_root rabbitmq-plugins list -q -e -m 2>/dev/null | grep -qx rabbitmq_management; then
