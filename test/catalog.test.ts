@@ -432,6 +432,20 @@ describe('catalog service', () => {
       expect((await catalog.call('listTracks', {})).total).toBe(64);
     });
 
+    it('returns artists, albums and tracks exactly as the by-id methods do', async () => {
+      const { artists, albums, tracks } = await catalog.call('search', { q: 'blue' });
+      expect(artists.length * albums.length * tracks.length).toBeGreaterThan(0);
+      for (const artist of artists) {
+        const { albums: _, ...byId } = await catalog.call('getArtist', { id: artist.id });
+        expect(artist).toEqual(byId);
+      }
+      for (const album of albums) {
+        const { tracks: _, ...byId } = await catalog.call('getAlbum', { id: album.id });
+        expect(album).toEqual(byId);
+      }
+      for (const track of tracks) expect(track).toEqual(await catalog.call('getTrack', { id: track.id }));
+    });
+
     it('honours the limit per kind', async () => {
       const res = await catalog.call('search', { q: 'blue', limit: 2 });
       expect(res.tracks).toHaveLength(2);

@@ -33,13 +33,13 @@ export const TRACK_ORDER = 'ar.search_name, al.search_name, al.id, t.number NULL
 /** The order of tracks within one album. */
 export const ALBUM_TRACK_ORDER = 't.number NULLS LAST, t.search_name, t.id';
 
-interface ArtistRow {
+export interface ArtistRow {
   id: string;
   name: string;
   album_count: number;
 }
 
-interface AlbumRow {
+export interface AlbumRow {
   id: string;
   title: string;
   artist_id: string;
@@ -79,7 +79,7 @@ export const toAlbum = (r: AlbumRow): Album => ({
   coverColor: r.cover_color,
   trackCount: r.track_count,
   durationMs: r.duration_ms,
-  createdAt: r.created_at.toISOString(),
+  createdAt: new Date(r.created_at).toISOString(),
 });
 
 export const toTrack = (r: TrackRow): Track => ({
