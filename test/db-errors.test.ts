@@ -35,11 +35,10 @@ describe('database errors as the caller sees them', () => {
     const client = await pool.connect();
     const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     const killer = createPool({ url: TEST_DATABASE_URL, schema: 'public', max: 1 });
-    const err = await failure(async () => {
-      const slow = client.query('SELECT pg_sleep(5)');
-      await killer.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-      await slow;
-    });
+    // Caught from the start: the query may fail before the terminate call returns.
+    const slow = failure(() => client.query('SELECT pg_sleep(5)'));
+    await killer.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+    const err = await slow;
     client.release(true);
     await killer.end();
     expect(isConnectionError(err)).toBe(true);
