@@ -47,12 +47,13 @@ export interface AlbumRow {
   year: number | null;
   genre: string | null;
   cover_color: string;
-  created_at: Date;
+  /** A string where the row came as JSON. */
+  created_at: Date | string;
   track_count: number;
   duration_ms: number;
 }
 
-interface TrackRow {
+export interface TrackRow {
   id: string;
   title: string;
   album_id: string;
