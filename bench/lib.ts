@@ -15,11 +15,15 @@ export function percentile(sorted: number[], p: number): number {
 
 export const round = (n: number, digits = 2) => Number(n.toFixed(digits));
 
+/**
+ * The middle value; of an even number of values, the mean of the middle two (two rounds give
+ * their mean, not the larger one, so every field of a summary describes the same runs).
+ */
 export function median(values: number[]): number {
-  return percentile(
-    [...values].sort((a, b) => a - b),
-    50,
-  );
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Runs `count` async jobs with at most `concurrency` in flight; resolves with the elapsed ms. */
