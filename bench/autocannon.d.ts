@@ -30,11 +30,17 @@ declare module 'autocannon' {
     amount?: number;
     /** Requests per second over all connections (open-loop load); unlimited by default. */
     overallRate?: number;
+    /**
+     * How often (ms) autocannon samples its counters, default 1000. A run of `amount` requests
+     * ends only at the next sample after its last answer, so with the default its elapsed time
+     * is rounded up to whole seconds.
+     */
+    sampleInt?: number;
     timeout?: number;
     requests?: Request[];
   }
 
-  interface Result {
+  export interface Result {
     requests: Histogram;
     latency: Histogram;
     duration: number;

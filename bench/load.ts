@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import autocannon from 'autocannon';
+import autocannon, { type Result } from 'autocannon';
 import { percentile } from './lib.js';
 
 export interface LoadResult {
@@ -42,6 +42,47 @@ export async function httpLoad(
     p99_ms: result.latency.p99,
     errors: result.errors + result.non2xx,
   };
+}
+
+/** One request of a `postLoad`: where to, as whom, with what. */
+export interface PostRequest {
+  path: string;
+  token: string;
+  body: unknown;
+}
+
+/**
+ * A closed loop of `amount` JSON POSTs over `connections` connections, each built by `next`
+ * when it is sent; `onResponse` sees every answer. Resolves with autocannon's result and the
+ * elapsed ms, which ends within 10 ms of the last answer (autocannon's default sampling of one
+ * second would end it at the next whole second).
+ */
+export async function postLoad(
+  baseUrl: string,
+  opts: { connections: number; amount: number },
+  next: () => PostRequest,
+  onResponse: (status: number, body: string) => void,
+): Promise<{ result: Result; elapsedMs: number }> {
+  const started = performance.now();
+  const result = await autocannon({
+    url: baseUrl,
+    connections: opts.connections,
+    amount: opts.amount,
+    timeout: 30,
+    sampleInt: 10,
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (req) => {
+          const { path, token, body } = next();
+          const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+          return { ...req, path, headers, body: JSON.stringify(body) };
+        },
+        onResponse,
+      },
+    ],
+  });
+  return { result, elapsedMs: performance.now() - started };
 }
 
 /**
@@ -106,20 +147,23 @@ export async function pacedLoad(
   };
 }
 
-export interface BaselineServer {
+export interface BenchServer {
   baseUrl: string;
   pid: number;
   stop(): Promise<void>;
 }
 
 /** Starts bench/baseline-server.ts on the run database (a bare express route calling PostgreSQL). */
-export async function startBaseline(databaseUrl: string, poolSize: number): Promise<BaselineServer> {
-  const child = fork(new URL('./baseline-server.ts', import.meta.url), [databaseUrl, String(poolSize)], {
-    execArgv: ['--import', 'tsx'],
-  });
+export function startBaseline(databaseUrl: string, poolSize: number): Promise<BenchServer> {
+  return startServer('./baseline-server.ts', [databaseUrl, String(poolSize)]);
+}
+
+/** Forks a bench server script (under tsx) that sends `{port}` once listening and exits on 'stop'. */
+export async function startServer(script: string, args: string[]): Promise<BenchServer> {
+  const child = fork(new URL(script, import.meta.url), args, { execArgv: ['--import', 'tsx'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`baseline server exited (${code})`)));
+    child.once('exit', (code) => reject(new Error(`${script} exited (${code})`)));
   });
   return {
     baseUrl: `http://127.0.0.1:${port}`,

@@ -10,12 +10,12 @@
  * in flight.
  */
 import amqp from 'amqplib';
-import autocannon from 'autocannon';
 import { EventTypes } from '../common/contracts/events.js';
 import { makeEnvelope } from '../common/events/envelope.js';
 import { QUEUE_TYPE } from '../common/events/topology.js';
 import { backendPids, CpuMeter, pidsNamed } from './cpu.js';
 import { AMQP_URL, benchNamespace, median, note, pool, round } from './lib.js';
+import { postLoad } from './load.js';
 import { BenchSystem } from './system.js';
 
 const PLAYS = Number(process.env.BENCH_PLAYS ?? 20_000);
@@ -118,34 +118,20 @@ async function ours(
     return { trackId: trackIds[i % trackIds.length], msPlayed: 30_000 };
   };
   const started = performance.now();
-  const result = await autocannon({
-    url: system.baseUrl,
-    connections: mode.connections,
-    amount: Math.ceil(PLAYS / mode.perRequest),
-    timeout: 30,
-    requests: [
-      {
-        method: 'POST',
-        setupRequest: (req) => ({
-          ...req,
-          path: mode.perRequest === 1 ? '/api/plays' : '/api/plays/batch',
-          headers: {
-            authorization: `Bearer ${tokens[n % tokens.length]}`,
-            'content-type': 'application/json',
-          },
-          body: JSON.stringify(
-            mode.perRequest === 1 ? play() : { plays: Array.from({ length: mode.perRequest }, play) },
-          ),
-        }),
-        onResponse: (status, body) => {
-          if (status !== 202) rejected += mode.perRequest;
-          else if (mode.perRequest === 1) ids.push((JSON.parse(body) as { id: string }).id);
-          else ids.push(...(JSON.parse(body) as { ids: string[] }).ids);
-        },
-      },
-    ],
-  });
-  const acceptedMs = performance.now() - started;
+  const { result, elapsedMs: acceptedMs } = await postLoad(
+    system.baseUrl,
+    { connections: mode.connections, amount: Math.ceil(PLAYS / mode.perRequest) },
+    () => ({
+      path: mode.perRequest === 1 ? '/api/plays' : '/api/plays/batch',
+      token: tokens[n % tokens.length]!,
+      body: mode.perRequest === 1 ? play() : { plays: Array.from({ length: mode.perRequest }, play) },
+    }),
+    (status, body) => {
+      if (status !== 202) rejected += mode.perRequest;
+      else if (mode.perRequest === 1) ids.push((JSON.parse(body) as { id: string }).id);
+      else ids.push(...(JSON.parse(body) as { ids: string[] }).ids);
+    },
+  );
   const accepted = ids.length;
   // Everything accepted is in history and counted in stats: the end of the pipeline.
   let now = before;

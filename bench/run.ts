@@ -4,6 +4,7 @@
  */
 import { runEventsBench } from './events.js';
 import { runGatewayBench } from './gateway.js';
+import { runHttpBench } from './http.js';
 import { runMemoryBench } from './memory.js';
 import { runPlaysBench } from './plays.js';
 import { runRpcBench } from './rpc.js';
@@ -16,6 +17,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   plays: runPlaysBench,
   scale: runScaleBench,
   memory: runMemoryBench,
+  http: runHttpBench,
 };
 
 const name = process.argv[2];
