@@ -664,11 +664,12 @@ describe('scrobble and now playing', () => {
 
   it('takes several ids at once (offline plays), by form POST too', async () => {
     const [a, b] = [tracks[6]!, tracks[7]!];
-    await json(
+    const answer = await json(
       'scrobble',
       { ...token(bob), id: [a.id, b.id], time: [1_700_000_000_000, 1_700_000_100_000] },
       { post: true },
     );
+    expect(answer.status).toBe('ok');
     for (const [t, at] of [
       [a, 1_700_000_000_000],
       [b, 1_700_000_100_000],
@@ -683,7 +684,9 @@ describe('scrobble and now playing', () => {
   it('sets now playing without publishing a play when submission=false', async () => {
     const playing = tracks[8]!;
     const played = tracks[9]!;
-    await json('scrobble', { ...token(alice), id: playing.id, submission: false, c: 'Feishin' });
+    expect(
+      (await json('scrobble', { ...token(alice), id: playing.id, submission: false, c: 'Feishin' })).status,
+    ).toBe('ok');
     const { nowPlaying } = await json('getNowPlaying', token(bob));
     expect(nowPlaying.entry).toEqual(
       expect.arrayContaining([
@@ -691,7 +694,7 @@ describe('scrobble and now playing', () => {
       ]),
     );
     // A play published after it arrives; the now-playing report never does.
-    await json('scrobble', { ...token(alice), id: played.id });
+    expect((await json('scrobble', { ...token(alice), id: played.id })).status).toBe('ok');
     await h.tap.waitFor((e) => (e.data as TrackPlayed).trackId === played.id);
     expect(h.tap.events.some((e) => (e.data as TrackPlayed).trackId === playing.id)).toBe(false);
   });

@@ -70,7 +70,7 @@ export async function startTestGateway(
   const fakes = new FakeServices(serviceBroker, audioPath);
   await fakes.start();
   const gateway = await startGateway({
-    config: testConfig({ port: 0, rpcTimeoutMs: opts.rpcTimeoutMs ?? 2000 }),
+    config: testConfig({ port: 0, rpcTimeoutMs: opts.rpcTimeoutMs ?? 5000 }),
     logger: opts.logger ?? silentLogger,
     namespace: ns,
     options: opts.options,

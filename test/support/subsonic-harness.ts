@@ -43,7 +43,7 @@ export interface SubsonicHarness {
 export async function startSubsonic(options: SubsonicOptions = {}): Promise<SubsonicHarness> {
   const ns = namespace('ss');
   const mediaDir = await mkdtemp(join(tmpdir(), `${ns}-media-`));
-  const config = testConfig({ mediaDir, rpcTimeoutMs: 1500, tokenSecret: `subsonic-test-${ns}` });
+  const config = testConfig({ mediaDir, rpcTimeoutMs: 5000, tokenSecret: `subsonic-test-${ns}` });
   const services = new Map<string, RunningService>();
   const schemas = new Set<string>();
 
