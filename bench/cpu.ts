@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Pool } from '../common/db/pool.js';
+import { median, round } from './lib.js';
 
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 const TICKS_PER_S = 100;
@@ -84,4 +85,17 @@ export class CpuMeter {
     used.other = Math.max(0, machineBusyMs() - this.machineBefore - ours);
     return used;
   }
+}
+
+/** CPU ms of each group (a `CpuMeter.stop` result, `other` left out) per request or play. */
+export function perUnit(used: Record<string, number>, units: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(used).map(([k, ms]) => [k, round(ms / Math.max(1, units), 3)]));
+}
+
+/** Each group's median over runs: `keys`, or those of the first run. */
+export function medianCpu(
+  runs: ReadonlyArray<{ cpu: Record<string, number> }>,
+  keys: readonly string[] = Object.keys(runs[0]?.cpu ?? {}),
+): Record<string, number> {
+  return Object.fromEntries(keys.map((k) => [k, round(median(runs.map((r) => r.cpu[k] ?? 0)), 3)]));
 }

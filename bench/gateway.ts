@@ -8,7 +8,7 @@
  * reports latency at half of our measured rate for both sides (an open loop: requests at
  * evenly spaced times, not saturated) and where the CPU goes per request.
  */
-import { backendPids, CpuMeter, pidsNamed } from './cpu.js';
+import { backendPids, CpuMeter, medianCpu, perUnit, pidsNamed } from './cpu.js';
 import { median, note, round } from './lib.js';
 import { httpLoad, type LoadResult, pacedLoad, startBaseline } from './load.js';
 import { BenchSystem } from './system.js';
@@ -72,7 +72,7 @@ export async function runGatewayBench(): Promise<Record<string, unknown>> {
         : await httpLoad(targets[side], route.paths, load);
       const { other = 0, ...used } = await meter.stop();
       const requests = Math.max(1, res.rps * DURATION_S);
-      const cpu = Object.fromEntries(Object.entries(used).map(([k, ms]) => [k, round(ms / requests, 3)]));
+      const cpu = perUnit(used, requests);
       const otherCores = round(other / (DURATION_S * 1000));
       note(
         `${route.route} ${side}${rate ? ` at ${rate}/s` : ''}: ${res.rps.toFixed(0)}/s p50 ${res.p50_ms} ms p99 ${res.p99_ms} ms errors ${res.errors}${res.failures ? ` ${JSON.stringify(res.failures)}` : ''}; cpu ms/req ${JSON.stringify(cpu)}; other work ${otherCores} cores`,
@@ -138,8 +138,4 @@ export async function runGatewayBench(): Promise<Record<string, unknown>> {
     await baseline.stop();
     await system.stop();
   }
-}
-
-function medianCpu(runs: Run[], keys: string[]): Record<string, number> {
-  return Object.fromEntries(keys.map((k) => [k, round(median(runs.map((r) => r.cpu[k] ?? 0)), 3)]));
 }

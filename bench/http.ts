@@ -6,8 +6,8 @@
  * Alternating rounds, CPU per request of the server and of the load generator. It is the floor
  * under the gateway's cost per play: no auth, no broker, no logs, no metrics.
  */
-import { CpuMeter } from './cpu.js';
-import { median, note, round } from './lib.js';
+import { CpuMeter, medianCpu, perUnit } from './cpu.js';
+import { median, note } from './lib.js';
 import { type BenchServer, postLoad, startServer } from './load.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 40_000);
@@ -19,8 +19,7 @@ type Kind = (typeof KINDS)[number];
 interface Run {
   rps: number;
   /** CPU ms per request: the server, and the load generator. */
-  server: number;
-  loadgen: number;
+  cpu: Record<string, number>;
 }
 
 async function load(server: BenchServer): Promise<Run> {
@@ -40,14 +39,13 @@ async function load(server: BenchServer): Promise<Run> {
       if (status !== 202 || typeof (JSON.parse(body) as { id?: unknown }).id !== 'string') failed++;
     },
   );
-  const used = await cpu.stop();
+  const { other: _, ...used } = await cpu.stop();
   const done = result.requests.total;
   if (failed > 0 || result.errors > 0)
     throw new Error(`${failed + result.errors} of ${done} requests failed`);
   return {
     rps: (done / elapsedMs) * 1000,
-    server: round((used.server ?? 0) / done, 3),
-    loadgen: round((used.loadgen ?? 0) / done, 3),
+    cpu: perUnit(used, done),
   };
 }
 
@@ -60,16 +58,13 @@ export async function runHttpBench(): Promise<Record<string, unknown>> {
     for (let r = 0; r < ROUNDS; r++) {
       for (const kind of r % 2 === 0 ? KINDS : [...KINDS].reverse()) {
         const run = await load(servers[kind]);
-        note(
-          `round ${r + 1} ${kind}: ${run.rps.toFixed(0)}/s; cpu ms/req server ${run.server}, load generator ${run.loadgen}`,
-        );
+        note(`round ${r + 1} ${kind}: ${run.rps.toFixed(0)}/s; cpu ms/req ${JSON.stringify(run.cpu)}`);
         runs[kind].push(run);
       }
     }
     const summary = (kind: Kind) => ({
       rps: Math.round(median(runs[kind].map((x) => x.rps))),
-      cpu_ms_per_req: round(median(runs[kind].map((x) => x.server)), 3),
-      loadgen_cpu_ms_per_req: round(median(runs[kind].map((x) => x.loadgen)), 3),
+      cpu_ms_per_req: medianCpu(runs[kind]),
     });
     return {
       bench: 'http',

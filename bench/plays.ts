@@ -13,7 +13,7 @@ import amqp from 'amqplib';
 import { EventTypes } from '../common/contracts/events.js';
 import { makeEnvelope } from '../common/events/envelope.js';
 import { QUEUE_TYPE } from '../common/events/topology.js';
-import { backendPids, CpuMeter, pidsNamed } from './cpu.js';
+import { backendPids, CpuMeter, medianCpu, perUnit, pidsNamed } from './cpu.js';
 import { AMQP_URL, benchNamespace, median, note, pool, round } from './lib.js';
 import { postLoad } from './load.js';
 import { BenchSystem } from './system.js';
@@ -170,7 +170,7 @@ async function ours(
       history: round(found.stored / Math.max(1, found.history_tx), 1),
       stats: round(found.counted / Math.max(1, found.stats_tx), 1),
     },
-    cpu: Object.fromEntries(Object.entries(used).map(([k, ms]) => [k, round(ms / Math.max(1, accepted), 3)])),
+    cpu: perUnit(used, accepted),
     otherCores: round(other / storedMs),
   };
 }
@@ -238,7 +238,7 @@ async function raw(trackIds: string[], window: number): Promise<RawResult> {
     await pub.deleteExchange(exchange);
     return {
       perS,
-      cpu: Object.fromEntries(Object.entries(used).map(([k, ms]) => [k, round(ms / plays, 3)])),
+      cpu: perUnit(used, plays),
     };
   } finally {
     await conn.close();
@@ -248,12 +248,6 @@ async function raw(trackIds: string[], window: number): Promise<RawResult> {
 interface ModeRuns {
   ours: OursResult[];
   raw: RawResult[];
-}
-
-function medianCpu(runs: ReadonlyArray<{ cpu: Record<string, number> }>): Record<string, number> {
-  return Object.fromEntries(
-    Object.keys(runs[0]!.cpu).map((k) => [k, round(median(runs.map((x) => x.cpu[k] ?? 0)), 3)]),
-  );
 }
 
 function summary(mode: Mode, { ours: o, raw: r }: ModeRuns) {

@@ -61,7 +61,7 @@ export function activityRoutes({ router, services, publisher, publishTimeoutMs }
       const tracks = await services.catalog.call('getTracks', { ids });
       return new Map(tracks.map((t) => [t.id, t.durationMs]));
     });
-    const unknown = [...new Set(trackIds)].filter((trackId) => !durations.has(trackId)).slice(0, 20);
+    const unknown = [...new Set(trackIds.filter((trackId) => !durations.has(trackId)))].slice(0, 20);
     if (unknown.length > 0) throw new NotFoundError(`no track ${unknown.join(', ')}`, { ids: unknown });
     return durations;
   };
