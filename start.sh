@@ -19,9 +19,6 @@ HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-120}"
 STOP_TIMEOUT="${STOP_TIMEOUT:-30}"
 SERVICES=(catalog users playlists history stats)
 STARTED=()
-# The variables of common/config.ts: saved at start so workers added later share one configuration.
-CONFIG_VARS=(AMQP_URL AMQP_NAMESPACE DATABASE_URL PREFETCH RPC_TIMEOUT_MS EVENT_MAX_ATTEMPTS LOG_LEVEL PORT MEDIA_DIR
-  TOKEN_SECRET TOKEN_TTL_SECONDS DB_POOL_SIZE HANDLER_DELAY_MS)
 
 say() { printf '%s\n' "$*"; }
 warn() { printf 'start.sh: %s\n' "$*" >&2; }
@@ -194,13 +191,9 @@ scale_to() {
 
 # --- configuration ------------------------------------------------------------------------------
 
+# The settings of common/config.ts that are set now (scripts/config-env.ts knows their names).
 save_config() {
-  local var
-  : >"$RUN_DIR/config.env"
-  chmod 600 "$RUN_DIR/config.env"
-  for var in "${CONFIG_VARS[@]}"; do
-    if [ -n "${!var:-}" ]; then printf 'export %s=%q\n' "$var" "${!var}" >>"$RUN_DIR/config.env"; fi
-  done
+  (umask 077 && node --import tsx scripts/config-env.ts >"$RUN_DIR/config.env")
 }
 
 load_config() {

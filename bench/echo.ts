@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { defineContract, method } from '../common/rpc/contract.js';
+import { defineContract, internalMethod } from '../common/rpc/contract.js';
 
 /** The rpc benchmark's one method, served by bench/rpc-servers.ts and called by bench/rpc.ts. */
 export const echoContract = defineContract('echo', {
-  echo: method(z.object({ text: z.string(), n: z.number() })).returns<{ text: string; n: number }>(),
+  echo: internalMethod(z.object({ text: z.string(), n: z.number() })).returns<{ text: string; n: number }>(),
 });

@@ -6,10 +6,10 @@
 import amqp from 'amqplib';
 import { z } from 'zod';
 import { Broker } from '../common/amqp/broker.js';
+import { config } from '../common/config.js';
 import { EventConsumer } from '../common/events/consumer.js';
 import { makeEnvelope } from '../common/events/envelope.js';
 import { EventPublisher } from '../common/events/publisher.js';
-import { QUEUE_TYPE } from '../common/events/topology.js';
 import { AMQP_URL, benchNamespace, median, note, pool, quiet, round } from './lib.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
@@ -77,7 +77,7 @@ async function raw(ns: string): Promise<Result> {
   const exchange = `${ns}.raw-events`;
   const queue = `${ns}.raw-queue`;
   await pub.assertExchange(exchange, 'topic', { durable: true });
-  await pub.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': QUEUE_TYPE } });
+  await pub.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': config().queueType } });
   await pub.bindQueue(queue, exchange, 'bench.happened');
   await sub.prefetch(PREFETCH);
   const seen = new Set<string>();
@@ -130,7 +130,7 @@ export async function runEventsBench(): Promise<Record<string, unknown>> {
   return {
     bench: 'events',
     events: EVENTS,
-    queue_type: QUEUE_TYPE,
+    queue_type: config().queueType,
     ours_per_s: Math.round(oursPs),
     raw_per_s: Math.round(rawPs),
     // Median of the per-round ratios: each pair ran back to back, so drift cancels out.

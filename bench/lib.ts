@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
+import { config } from '../common/config.js';
 
-export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export const AMQP_URL = config().amqpUrl;
 export const quiet = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
 
 export function benchNamespace(name: string): string {

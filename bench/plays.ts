@@ -10,9 +10,9 @@
  * in flight.
  */
 import amqp from 'amqplib';
+import { config } from '../common/config.js';
 import { EventTypes } from '../common/contracts/events.js';
 import { makeEnvelope } from '../common/events/envelope.js';
-import { QUEUE_TYPE } from '../common/events/topology.js';
 import { backendPids, CpuMeter, medianCpu, perUnit, pidsNamed } from './cpu.js';
 import { AMQP_URL, benchNamespace, median, note, pool, round } from './lib.js';
 import { postLoad } from './load.js';
@@ -194,7 +194,7 @@ async function raw(trackIds: string[], window: number): Promise<RawResult> {
     await pub.assertExchange(exchange, 'topic', { durable: true });
     const seen = queues.map(() => new Set<string>());
     for (const [i, queue] of queues.entries()) {
-      await pub.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': QUEUE_TYPE } });
+      await pub.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': config().queueType } });
       await pub.bindQueue(queue, exchange, EventTypes.TRACK_PLAYED);
       const sub = await conn.createChannel();
       await sub.prefetch(PREFETCH);
@@ -299,7 +299,7 @@ export async function runPlaysBench(): Promise<Record<string, unknown>> {
       bench: 'plays',
       plays: PLAYS,
       rounds: ROUNDS,
-      queue_type: QUEUE_TYPE,
+      queue_type: config().queueType,
       ...single,
       batched,
     };

@@ -14,7 +14,10 @@ import type {
 } from '../common/contracts/index.js';
 
 export type TopTrack = Track & { plays: number };
-export type TopWindow = 'hour' | 'day' | 'all';
+
+import type { Window } from '../common/contracts/shared.js';
+
+export type TopWindow = Window;
 
 /** A failed call, with the gateway's message (or what went wrong reaching it). */
 export class ApiError extends Error {
@@ -99,6 +102,10 @@ export class Api {
   }
   login(username: string, password: string): Promise<Session> {
     return this.request('POST', '/api/sessions', { body: { username, password } });
+  }
+  /** Ends the session on the server (its token stops working everywhere within seconds). */
+  logout(): Promise<{ revoked: number }> {
+    return this.request('DELETE', '/api/sessions');
   }
   me(): Promise<User> {
     return this.request('GET', '/api/me');

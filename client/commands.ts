@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PlaylistDetail, Track } from '../common/contracts/index.js';
+import { WINDOWS } from '../common/contracts/shared.js';
 import { type Api, ApiError, isTransient, MAX_PLAYS_PER_REPORT, type TopWindow } from './api.js';
 import { type FlagSpec, type Flags, intArg, parseFlags, UsageError } from './args.js';
 import { play } from './player.js';
@@ -247,10 +248,10 @@ async function playTrack(ctx: Context, id: string, flags: Flags): Promise<Output
 
 function topWindow(raw: string | true | undefined): TopWindow {
   const window = raw === undefined ? 'all' : raw;
-  if (window !== 'hour' && window !== 'day' && window !== 'all') {
-    throw new UsageError('--window must be hour, day or all');
+  if (!(WINDOWS as readonly unknown[]).includes(window)) {
+    throw new UsageError(`--window must be ${WINDOWS.slice(0, -1).join(', ')} or ${WINDOWS.at(-1)}`);
   }
-  return window;
+  return window as TopWindow;
 }
 
 async function startSession(ctx: Context, username: string, password: string) {
@@ -503,7 +504,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'top',
-    usage: '[--window hour|day|all] [--limit n]',
+    usage: `[--window ${WINDOWS.join('|')}] [--limit n]`,
     summary: 'the most played tracks',
     arity: [0, 0],
     flags: { window: 'value', limit: 'value' },
@@ -558,12 +559,23 @@ export const COMMANDS: Command[] = [
   {
     name: 'logout',
     usage: '',
-    summary: 'forget the saved login',
+    summary: 'end the session on the server and forget it here',
     arity: [0, 0],
     async run(ctx) {
+      // Forgotten here whatever the gateway says: an expired or already ended session, or a
+      // gateway that is away, still leaves this client logged out.
+      const ended = ctx.api.token
+        ? await ctx.api.logout().then(
+            () => true,
+            () => false,
+          )
+        : false;
       ctx.store.clearSession();
       ctx.api.token = undefined;
-      return { data: { loggedOut: true }, text: 'logged out' };
+      return {
+        data: { loggedOut: true, sessionEnded: ended },
+        text: ended ? 'logged out' : 'logged out here (the gateway did not confirm ending the session)',
+      };
     },
   },
   {

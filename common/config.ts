@@ -25,10 +25,33 @@ export interface Config {
   readonly port: number;
   /** Folder where audio files live (seeded and imported). */
   readonly mediaDir: string;
-  /** Secret used to sign session tokens. */
+  /**
+   * Secret that signs session tokens and seals Subsonic credentials. Empty when not set: the
+   * users service then keeps a generated one in `tokenSecretFile` (services/users/secret.ts).
+   */
   readonly tokenSecret: string;
+  /** A secret still accepted while sessions signed with it are rotated out (empty: none). */
+  readonly tokenSecretPrevious: string;
+  /** Where the generated secret is kept (owner-only file), relative to the repository when not absolute. */
+  readonly tokenSecretFile: string;
   /** Lifetime of a session token in seconds. */
   readonly tokenTtlSeconds: number;
+  /** How long the gateway trusts a verified token before asking again: the bound on revocation. */
+  readonly tokenCacheTtlMs: number;
+  /** Client addresses the gateway believes: express's `trust proxy` (false, true, a hop count or addresses). */
+  readonly trustProxy: string;
+  /** Oldest play date accepted, in days before now. */
+  readonly playMaxAgeDays: number;
+  /** Latest play date accepted, in seconds after now. */
+  readonly playMaxAheadSeconds: number;
+  /** `/rpc`: most calls in one batch. */
+  readonly rpcMaxBatch: number;
+  /** `/rpc`: most items in any list parameter of one call. */
+  readonly rpcMaxItems: number;
+  /** `/rpc`: largest answer, in bytes. */
+  readonly rpcMaxAnswerBytes: number;
+  /** Type of the queues that hold work: quorum (replicated), or classic for brokers without quorum queues. */
+  readonly queueType: 'quorum' | 'classic';
   /** PostgreSQL pool size per process. */
   readonly dbPoolSize: number;
   /**
@@ -55,6 +78,20 @@ const int =
     return n >= min && n <= max ? n : undefined;
   };
 const str = (raw: string): string | undefined => (raw.length > 0 ? raw : undefined);
+/**
+ * Values of TOKEN_SECRET printed in this project's docs and examples: anyone could sign tokens
+ * with them, so they are refused (test/security.test.ts checks every documented value is here).
+ */
+export const PUBLISHED_SECRETS: readonly string[] = ['change-me-in-production'];
+export const MIN_SECRET_BYTES = 32;
+
+/** A token secret long enough to resist guessing and not one anybody could read in the docs. */
+export const isAcceptableSecret = (secret: string): boolean =>
+  Buffer.byteLength(secret, 'utf8') >= MIN_SECRET_BYTES && !PUBLISHED_SECRETS.includes(secret);
+
+const secret = (raw: string): string | undefined => (isAcceptableSecret(raw) ? raw : undefined);
+const trustProxy = (raw: string): string | undefined =>
+  /^(true|false|\d{1,2}|[\w.:/,\s-]{1,500})$/.test(raw.trim()) ? raw.trim() : undefined;
 const level = (raw: string): string | undefined =>
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw) ? raw : undefined;
 
@@ -86,15 +123,70 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
   mediaDir: { env: 'MEDIA_DIR', default: 'data/media', parse: str, doc: 'folder of audio files' },
   tokenSecret: {
     env: 'TOKEN_SECRET',
-    default: 'change-me-in-production',
+    default: '',
+    parse: secret,
+    doc: `token secret (at least ${MIN_SECRET_BYTES} bytes, and not a value printed in the docs)`,
+  },
+  tokenSecretPrevious: {
+    env: 'TOKEN_SECRET_PREVIOUS',
+    default: '',
+    parse: secret,
+    doc: `previous token secret (at least ${MIN_SECRET_BYTES} bytes, and not a value printed in the docs)`,
+  },
+  tokenSecretFile: {
+    env: 'TOKEN_SECRET_FILE',
+    default: 'data/secrets/token-secret',
     parse: str,
-    doc: 'HMAC secret for session tokens',
+    doc: 'file of the generated token secret',
   },
   tokenTtlSeconds: {
     env: 'TOKEN_TTL_SECONDS',
     default: 7 * 24 * 3600,
     parse: int(1, 365 * 24 * 3600),
     doc: 'session token lifetime',
+  },
+  tokenCacheTtlMs: {
+    env: 'TOKEN_CACHE_TTL_MS',
+    default: 5000,
+    parse: int(0, 300_000),
+    doc: 'how long a verified token is trusted by a gateway, in ms',
+  },
+  trustProxy: {
+    env: 'TRUST_PROXY',
+    default: 'false',
+    parse: trustProxy,
+    doc: 'express trust proxy setting (false, true, a hop count, or addresses/subnets)',
+  },
+  playMaxAgeDays: {
+    env: 'PLAY_MAX_AGE_DAYS',
+    default: 30,
+    parse: int(1, 3650),
+    doc: 'oldest accepted play date, in days',
+  },
+  playMaxAheadSeconds: {
+    env: 'PLAY_MAX_AHEAD_SECONDS',
+    default: 300,
+    parse: int(0, 86_400),
+    doc: 'latest accepted play date, in seconds ahead',
+  },
+  rpcMaxBatch: { env: 'RPC_MAX_BATCH', default: 20, parse: int(1, 1000), doc: '/rpc calls per batch' },
+  rpcMaxItems: {
+    env: 'RPC_MAX_ITEMS',
+    default: 100,
+    parse: int(1, 10_000),
+    doc: '/rpc items per list parameter',
+  },
+  rpcMaxAnswerBytes: {
+    env: 'RPC_MAX_ANSWER_BYTES',
+    default: 1024 * 1024,
+    parse: int(1024, 256 * 1024 * 1024),
+    doc: '/rpc answer size in bytes',
+  },
+  queueType: {
+    env: 'QUEUE_TYPE',
+    default: 'quorum',
+    parse: (raw) => (raw === 'quorum' || raw === 'classic' ? raw : undefined),
+    doc: 'queue type (quorum or classic)',
   },
   dbPoolSize: {
     env: 'DB_POOL_SIZE',

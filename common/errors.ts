@@ -148,6 +148,14 @@ export function fromWireError(wire: WireError): AppError {
   return new AppError(wire.code, message, wire.data);
 }
 
+/**
+ * Turns a fault of a handler's dependencies (a database down, a value it refused) into the
+ * coded error its caller should see; undefined leaves the error as it is. The service runner
+ * injects one into RPC servers and event consumers, so the messaging layer knows nothing of
+ * what is behind the handlers.
+ */
+export type ErrorTranslator = (err: unknown) => AppError | undefined;
+
 export function isAppError(err: unknown, name?: ErrorName): err is AppError {
   return err instanceof AppError && (name === undefined || err.code === ErrorCodes[name]);
 }

@@ -12,7 +12,14 @@ export {
   type HandlerContext,
   PermanentError,
 } from './events/consumer.js';
-export { EVENTS_EXCHANGE, type EventEnvelope, eventQueue, makeEnvelope } from './events/envelope.js';
+export {
+  defineEvent,
+  EVENTS_EXCHANGE,
+  type EventDefinition,
+  type EventEnvelope,
+  eventQueue,
+  makeEnvelope,
+} from './events/envelope.js';
 export { EventPublisher } from './events/publisher.js';
 export { type QueueDeclaration, queueNames } from './events/topology.js';
 export { createLogger, type Logger, rootLogger, setRootLogger } from './logger.js';
@@ -23,18 +30,25 @@ export {
   type Contract,
   defineContract,
   type Handlers,
+  internalMethod,
   type MethodName,
-  method,
   type ParamsOf,
+  publicMethod,
   type ResultOf,
+  subscribe,
+  userMethod,
+  type Visibility,
 } from './rpc/contract.js';
 export { describeIssues, RpcServer } from './rpc/server.js';
 export { rpcQueue } from './rpc/wire.js';
 export {
+  defineService,
   type RunningService,
   runService,
   type ServiceDefinition,
   type ServiceDeps,
+  type Subscribers,
   startService,
 } from './service.js';
+export { defineSystem, type System } from './system.js';
 export { currentTraceId, newTraceId, TRACE_HEADER, withTrace } from './trace.js';

@@ -1,15 +1,20 @@
 import type { Logger } from 'pino';
 import { Broker } from './amqp/broker.js';
 import { type Config, config as loadConfig } from './config.js';
-import { EVENT_QUEUES } from './contracts/events.js';
+import { translateDatabaseError } from './db/errors.js';
 import { migrate } from './db/migrate.js';
 import { OutboxRelay } from './db/outbox.js';
 import { createPool, type Pool } from './db/pool.js';
+import { EventConsumer, type HandlerContext } from './events/consumer.js';
+import type { EventEnvelope } from './events/envelope.js';
 import { EventPublisher } from './events/publisher.js';
 import { rootLogger } from './logger.js';
 import { RpcClient } from './rpc/client.js';
+import type { Contract, Handlers, SubscribedData, SubscriptionName } from './rpc/contract.js';
+import { RpcServer } from './rpc/server.js';
+import type { System } from './system.js';
 
-/** What a service gets to build its handlers and consumers. */
+/** What a service gets to build its handlers. */
 export interface ServiceDeps {
   config: Config;
   log: Logger;
@@ -20,31 +25,59 @@ export interface ServiceDeps {
   publisher: EventPublisher;
   /** The schema this service owns (its name, or a test's namespaced one). */
   schema: string;
+  system: System;
 }
 
-/** Anything with a start and a graceful stop: RPC servers and event consumers. */
+/** Anything with a start and a graceful stop. */
 export interface Worker {
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export interface ServiceParts {
-  server?: Worker;
-  consumers?: Worker[];
-  /** Publish this schema's outbox (services that write events in transactions). */
-  outbox?: boolean;
+/** One handler per subscription of the contract, taking a batch of its events. */
+export type Subscribers<C extends Contract> = {
+  [K in SubscriptionName<C>]: (
+    events: EventEnvelope<SubscribedData<C['subscriptions'][K]>>[],
+    ctx: HandlerContext,
+  ) => Promise<void>;
+};
+
+/** What a service's `setup` builds; the runner wires it to the broker. */
+export interface ServiceParts<C extends Contract> {
+  /** One per contract method, served on the service's request queue. */
+  handlers: Handlers<C>;
+  /** One per subscription; resolving means the batch's effects are committed. */
+  subscribers: Subscribers<C>;
+  /** Started after the RPC server and consumers, stopped before them (the gateway's HTTP server). */
+  workers?: Worker[];
   /** Extra cleanup, run after consumers stop and before connections close. */
   close?: () => Promise<void>;
 }
 
-export interface ServiceDefinition {
+/**
+ * The declaration of one service: its contract (methods with their visibility, subscriptions),
+ * its migrations and whether it publishes an outbox. The runner derives its request queue,
+ * consumers, retry and dead-letter queues and relay from it.
+ */
+export interface ServiceDefinition<C extends Contract = Contract> {
   name: string;
+  /** Absent for a process that serves no methods (the gateway). */
+  contract?: C;
   /** Folder of plain-SQL migrations. */
   migrations?: string;
-  setup(deps: ServiceDeps): Promise<ServiceParts>;
+  /** Publish this schema's outbox (services that write events in transactions). */
+  outbox?: boolean;
+  setup(deps: ServiceDeps): Promise<ServiceParts<C>>;
 }
 
-export interface StartOverrides {
+/** A service definition whose handlers are checked against its contract. */
+export function defineService<C extends Contract>(def: ServiceDefinition<C>): ServiceDefinition {
+  return def as unknown as ServiceDefinition;
+}
+
+export interface StartOptions {
+  /** Every service of the deployment: the publisher declares their consumer-group queues. */
+  system: System;
   config?: Config;
   logger?: Logger;
   /** Broker namespace (tests). */
@@ -57,23 +90,23 @@ export interface StartOverrides {
 
 export interface RunningService {
   deps: ServiceDeps;
-  parts: ServiceParts;
+  server: RpcServer<Contract> | null;
+  consumers: EventConsumer<unknown>[];
   relay: OutboxRelay | null;
+  workers: Worker[];
   stop(): Promise<void>;
 }
 
 /**
  * Starts one worker of a service: database pool and migrations, broker connection, RPC
- * server, event consumers and the outbox relay. `stop` shuts down in order: stop consumers
- * and finish in-flight work, stop the relay, close publishers and the connection, then the pool.
+ * server, event consumers, outbox relay and its own workers. `stop` shuts down in order: stop
+ * taking work (HTTP, requests, events) and finish what is in flight, stop the relay, close
+ * publishers and the connection, then the pool.
  */
-export async function startService(
-  def: ServiceDefinition,
-  overrides: StartOverrides = {},
-): Promise<RunningService> {
-  const config = overrides.config ?? loadConfig();
-  const log = (overrides.logger ?? rootLogger()).child({ service: def.name });
-  const schema = overrides.schema ?? def.name;
+export async function startService(def: ServiceDefinition, opts: StartOptions): Promise<RunningService> {
+  const config = opts.config ?? loadConfig();
+  const log = (opts.logger ?? rootLogger()).child({ service: def.name });
+  const schema = opts.schema ?? def.name;
   const pool = createPool({
     url: config.databaseUrl,
     schema,
@@ -84,29 +117,45 @@ export async function startService(
     url: config.amqpUrl,
     name: def.name,
     logger: log,
-    namespace: overrides.namespace ?? config.amqpNamespace,
+    namespace: opts.namespace ?? config.amqpNamespace,
+    queueType: config.queueType,
   }).catch(async (err) => {
     await pool.end();
     throw err;
   });
   try {
-    if (def.migrations && overrides.migrate !== false) await migrate(pool, schema, def.migrations, log);
+    if (def.migrations && opts.migrate !== false) await migrate(pool, schema, def.migrations, log);
     const rpc = new RpcClient({ broker, logger: log, timeoutMs: config.rpcTimeoutMs });
-    const publisher = new EventPublisher({ broker, logger: log, queues: EVENT_QUEUES });
+    const publisher = new EventPublisher({ broker, logger: log, queues: opts.system.eventQueues });
     await rpc.start();
     await publisher.start();
-    const deps: ServiceDeps = { config, log, broker, pool, rpc, publisher, schema };
+    const deps: ServiceDeps = { config, log, broker, pool, rpc, publisher, schema, system: opts.system };
     const parts = await def.setup(deps);
-    const relay = parts.outbox ? new OutboxRelay({ pool, publisher, logger: log }) : null;
-    await parts.server?.start();
-    for (const c of parts.consumers ?? []) await c.start();
+    const server = def.contract
+      ? new RpcServer({
+          broker,
+          contract: def.contract,
+          handlers: parts.handlers,
+          logger: log,
+          prefetch: config.prefetch,
+          handlerDelayMs: config.handlerDelayMs,
+          translateError: translateDatabaseError,
+        })
+      : null;
+    const consumers = def.contract ? subscriptionConsumers(def.contract, parts, deps) : [];
+    const relay = def.outbox ? new OutboxRelay({ pool, publisher, logger: log }) : null;
+    const workers = parts.workers ?? [];
+    await server?.start();
+    for (const c of consumers) await c.start();
     await relay?.start();
+    for (const w of workers) await w.start();
     log.info({ pid: process.pid }, 'worker started');
     let stopping: Promise<void> | null = null;
     const stop = () => {
       stopping ??= (async () => {
-        await parts.server?.stop();
-        await Promise.all((parts.consumers ?? []).map((c) => c.stop()));
+        for (const w of workers) await w.stop();
+        await server?.stop();
+        await Promise.all(consumers.map((c) => c.stop()));
         await relay?.stop();
         await parts.close?.();
         await rpc.stop();
@@ -117,7 +166,7 @@ export async function startService(
       })();
       return stopping;
     };
-    return { deps, parts, relay, stop };
+    return { deps, server, consumers, relay, workers, stop };
   } catch (err) {
     await broker.close();
     await pool.end();
@@ -125,12 +174,48 @@ export async function startService(
   }
 }
 
+/** One consumer per subscription of the contract, in the service's consumer group. */
+function subscriptionConsumers(
+  contract: Contract,
+  parts: ServiceParts<Contract>,
+  { broker, log, config }: ServiceDeps,
+): EventConsumer<unknown>[] {
+  return Object.entries(contract.subscriptions).map(([name, sub]) => {
+    const handle = (parts.subscribers as Record<string, Subscribers<Contract>[string]>)[name];
+    if (!handle) throw new Error(`${contract.service}: no subscriber for subscription ${name}`);
+    const batchSize = sub.batch?.size ?? 1;
+    return new EventConsumer<unknown>({
+      broker,
+      logger: log,
+      group: contract.service,
+      event: sub.event.type,
+      schema: sub.event.schema,
+      handle: handle as (events: EventEnvelope<unknown>[], ctx: HandlerContext) => Promise<void>,
+      batchSize,
+      ...(sub.batch ? { batchWaitMs: sub.batch.waitMs } : {}),
+      // Room for a full batch in hand while the next one fills.
+      prefetch: Math.max(config.prefetch, 2 * batchSize),
+      maxAttempts: config.eventMaxAttempts,
+      ...(sub.retryDelaysMs ? { retryDelaysMs: sub.retryDelaysMs } : {}),
+      translateError: translateDatabaseError,
+    });
+  });
+}
+
 /** Entry point of a worker process: start, and stop gracefully on SIGINT/SIGTERM. */
-export async function runService(def: ServiceDefinition): Promise<void> {
+export async function runService(def: ServiceDefinition, system: System): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    // Before the logger exists (it reads the configuration too): one plain line naming the variable.
+    console.error((err as Error).message);
+    process.exit(1);
+  }
   const log = rootLogger().child({ service: def.name });
   let running: RunningService;
   try {
-    running = await startService(def);
+    running = await startService(def, { system, config });
   } catch (err) {
     log.fatal({ err }, 'could not start');
     process.exit(1);

@@ -2,10 +2,13 @@ import { isUtf8 } from 'node:buffer';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Broker } from '../common/amqp/broker.js';
+import type { Config } from '../common/config.js';
+import type { PlayDateWindow } from '../common/contracts/events.js';
 import { NotFoundError } from '../common/errors.js';
 import type { EventPublisher } from '../common/events/publisher.js';
 import type { RpcClient } from '../common/rpc/client.js';
-import { authenticate, type TokenCacheOptions, TokenVerifier } from './auth.js';
+import type { System } from '../common/system.js';
+import { Authenticator, authenticate } from './auth.js';
 import { sendError } from './errors.js';
 import { checkHealth, type Database } from './health.js';
 import { jsonRpcErrors, jsonRpcHandler } from './jsonrpc.js';
@@ -20,16 +23,12 @@ import { bindServices } from './services.js';
 import { buildSubsonicRouter } from './subsonic/index.js';
 import { traceRequests } from './tracing.js';
 
+/** Largest request body, in bytes. */
+const BODY_LIMIT_BYTES = 1024 * 1024;
+
 export interface GatewayOptions {
-  /** Largest request body, in bytes (default 1 MiB). */
-  bodyLimitBytes?: number;
-  /** Most requests in one JSON-RPC batch (default 100). */
-  maxBatch?: number;
   /** Timeout of each health check (default 1000 ms). */
   healthTimeoutMs?: number;
-  /** Longest wait for the broker to confirm an event (default 5000 ms). */
-  publishTimeoutMs?: number;
-  tokenCache?: TokenCacheOptions;
 }
 
 export interface GatewayDeps {
@@ -41,6 +40,9 @@ export interface GatewayDeps {
   /** Used only by the health check. */
   db: Database;
   logger: Logger;
+  config: Config;
+  /** The services behind the gateway: what `/rpc` exposes is derived from their contracts. */
+  system: System;
   options?: GatewayOptions;
 }
 
@@ -51,19 +53,33 @@ function checkUtf8(_req: unknown, _res: unknown, buf: Buffer, encoding: string):
   }
 }
 
+/** express's `trust proxy` from TRUST_PROXY: false, true, a hop count, or addresses. */
+function trustProxy(setting: string): boolean | number | string {
+  if (setting === 'true') return true;
+  if (setting === 'false') return false;
+  return /^\d+$/.test(setting) ? Number(setting) : setting;
+}
+
 /** Builds the gateway's express app; listening is the caller's business (tests use port 0). */
 export function buildApp(deps: GatewayDeps): express.Express {
+  const { config } = deps;
   const log = deps.logger.child({ module: 'gateway' });
   const opts = deps.options ?? {};
-  const bodyLimit = opts.bodyLimitBytes ?? 1024 * 1024;
   const metrics = new GatewayMetrics();
   metrics.watch(deps.rpc, deps.publisher);
+  // One set of service clients and one authenticator for REST, /rpc and Subsonic.
   const services = bindServices(deps.rpc);
-  const verifier = new TokenVerifier(services.users, opts.tokenCache);
+  const auth = new Authenticator(services.users, { ttlMs: config.tokenCacheTtlMs });
+  const playDates: PlayDateWindow = {
+    maxAgeMs: config.playMaxAgeDays * 86_400_000,
+    maxAheadMs: config.playMaxAheadSeconds * 1000,
+  };
 
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Who the client is (login throttling counts by it): the socket's address unless TRUST_PROXY names proxies.
+  app.set('trust proxy', trustProxy(config.trustProxy));
   app.use(traceRequests(log, metrics));
 
   app.get('/health', async (_req, res) => {
@@ -78,31 +94,46 @@ export function buildApp(deps: GatewayDeps): express.Express {
   app.post(
     '/rpc',
     // Read as bytes whatever the Content-Type: the handler answers bad JSON with -32700 itself.
-    express.raw({ type: () => true, limit: bodyLimit }),
-    jsonRpcHandler({ rpc: deps.rpc, verifier, log, maxBatch: opts.maxBatch ?? 100 }),
+    express.raw({ type: () => true, limit: BODY_LIMIT_BYTES }),
+    jsonRpcHandler({
+      rpc: deps.rpc,
+      auth,
+      system: deps.system,
+      log,
+      caps: {
+        maxBatch: config.rpcMaxBatch,
+        maxItems: config.rpcMaxItems,
+        maxAnswerBytes: config.rpcMaxAnswerBytes,
+      },
+    }),
     jsonRpcErrors(log),
   );
 
-  // OpenSubsonic for existing players: its own auth (u/t/s, p, apiKey) and response format.
+  // OpenSubsonic for existing players: its own credentials (u/t/s, p, apiKey) and response format.
   app.use(
     '/rest',
     buildSubsonicRouter({
-      rpc: deps.rpc,
+      services,
+      auth,
       publisher: deps.publisher,
       logger: log,
-      config: { rpcTimeoutMs: opts.publishTimeoutMs ?? 5000 },
+      publishTimeoutMs: config.rpcTimeoutMs,
+      playDates,
+      bodyLimitBytes: BODY_LIMIT_BYTES,
     }),
   );
 
   const api = express.Router();
-  api.use(express.json({ limit: bodyLimit, verify: checkUtf8 }));
-  api.use(authenticate(verifier));
+  api.use(express.json({ limit: BODY_LIMIT_BYTES, verify: checkUtf8 }));
+  api.use(authenticate(auth));
   const context: RouteContext = {
     router: api,
     services,
+    auth,
     publisher: deps.publisher,
     log,
-    publishTimeoutMs: opts.publishTimeoutMs ?? 5000,
+    publishTimeoutMs: config.rpcTimeoutMs,
+    playDates,
   };
   for (const routes of [userRoutes, catalogRoutes, streamRoutes, activityRoutes, playlistRoutes]) {
     routes(context);

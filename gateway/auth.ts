@@ -1,37 +1,104 @@
+import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { UsersContract } from '../common/contracts/users.js';
-import { UnauthorizedError } from '../common/errors.js';
+import { isAppError, UnauthorizedError } from '../common/errors.js';
 import type { ServiceClient } from '../common/rpc/client.js';
 import type { Caller } from '../common/rpc/contract.js';
 import { LruCache } from './lru.js';
 import './locals.js';
 
-export interface TokenCacheOptions {
-  /** How long a verified token is trusted without asking the users service again. */
-  ttlMs?: number;
+export interface AuthCacheOptions {
+  /**
+   * How long credentials that passed are trusted without asking the users service again: the
+   * bound on how long a revoked session, API key or changed password still works here.
+   */
+  ttlMs: number;
+  /**
+   * How long credentials that passed stay good enough while the users service cannot answer
+   * (its database down, no worker): revocation cannot be checked then, and refusing every
+   * logged-in listener for the length of an outage would lose what they do (default 15 min).
+   */
+  staleIfUnavailableMs?: number;
   maxSize?: number;
 }
 
+/** Credentials checked recently, and the last good answer for use during an outage of the users service. */
+class CredentialCache {
+  private readonly fresh: LruCache<string, Caller>;
+  private readonly lastGood: LruCache<string, Caller>;
+
+  constructor(opts: AuthCacheOptions) {
+    this.fresh = new LruCache(opts.maxSize ?? 10_000, opts.ttlMs);
+    this.lastGood = new LruCache(opts.maxSize ?? 10_000, opts.staleIfUnavailableMs ?? 15 * 60_000);
+  }
+
+  async get(key: string, check: () => Promise<{ value: Caller; expiresAt?: number }>): Promise<Caller> {
+    try {
+      return await this.fresh.getOrLoad(key, async () => {
+        const checked = await check();
+        this.lastGood.set(key, checked.value, checked.expiresAt);
+        return checked;
+      });
+    } catch (err) {
+      const stale =
+        isAppError(err, 'UNAVAILABLE') || isAppError(err, 'TIMEOUT') ? this.lastGood.get(key) : undefined;
+      if (stale) return stale;
+      throw err;
+    }
+  }
+
+  forget(key: string): void {
+    this.fresh.delete(key);
+    this.lastGood.delete(key);
+  }
+}
+
+/** The credentials of one Subsonic request (see gateway/subsonic/auth.ts). */
+export type SubsonicCredentials =
+  | { username: string; token: string; salt: string }
+  | { username: string; password: string }
+  | { apiKey: string };
+
 /**
- * Checks bearer tokens with `users.verifyToken`. Answers are cached briefly (bounded, and
- * never past the token's own expiry) so a busy client costs one RPC per token per ttl, and
- * concurrent requests with the same new token share one call.
+ * The one authenticator of the gateway, for REST, /rpc and Subsonic alike: bearer tokens with
+ * `users.verifyToken`, Subsonic credentials with `users.subsonicAuth`. Answers that passed are
+ * cached briefly (never past a token's expiry), and concurrent requests with the same new
+ * credentials share one call; failures are never cached, so each one counts towards the
+ * users service's throttling. While the users service cannot answer, credentials that passed
+ * recently still do. Subsonic credentials are cached under a hash, never as they are.
  */
-export class TokenVerifier {
-  private readonly cache: LruCache<string, Caller>;
+export class Authenticator {
+  private readonly tokens: CredentialCache;
+  private readonly subsonicCredentials: CredentialCache;
 
   constructor(
     private readonly users: ServiceClient<UsersContract>,
-    opts: TokenCacheOptions = {},
+    opts: AuthCacheOptions,
   ) {
-    this.cache = new LruCache(opts.maxSize ?? 10_000, opts.ttlMs ?? 30_000);
+    this.tokens = new CredentialCache(opts);
+    this.subsonicCredentials = new CredentialCache(opts);
   }
 
-  verify(token: string): Promise<Caller> {
-    return this.cache.getOrLoad(token, async () => {
-      const { userId, username, expiresAt } = await this.users.call('verifyToken', { token });
-      return { value: { userId, username }, expiresAt: Date.parse(expiresAt) };
+  /** The caller of a session token; UnauthorizedError when it is not a live session's token. */
+  bearer(token: string): Promise<Caller> {
+    return this.tokens.get(token, async () => {
+      const { userId, username, sessionId, expiresAt } = await this.users.call('verifyToken', { token });
+      return { value: { userId, username, sessionId }, expiresAt: Date.parse(expiresAt) };
     });
+  }
+
+  /** The caller of Subsonic credentials; the users service's errors as they are. */
+  subsonic(credentials: SubsonicCredentials, clientAddress: string | undefined): Promise<Caller> {
+    const key = createHash('sha256').update(JSON.stringify(credentials)).digest('base64url');
+    return this.subsonicCredentials.get(key, async () => {
+      const { userId, username } = await this.users.call('subsonicAuth', credentials, { clientAddress });
+      return { value: { userId, username } };
+    });
+  }
+
+  /** Stops trusting a token at once (this gateway's logout); other gateways stop within the ttl. */
+  forget(token: string): void {
+    this.tokens.forget(token);
   }
 }
 
@@ -44,13 +111,17 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
- * Sets `res.locals.caller` when the request carries a token. A token that is present but
- * invalid is a 401 even on public routes: the client believes it is logged in and is not.
+ * Sets `res.locals.caller` (and `res.locals.token`) when the request carries a token. A token
+ * that is present but invalid is a 401 even on public routes: the client believes it is logged
+ * in and is not.
  */
-export function authenticate(verifier: TokenVerifier): RequestHandler {
+export function authenticate(auth: Authenticator): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     const token = bearerToken(req.get('authorization'));
-    if (token !== undefined) res.locals.caller = await verifier.verify(token);
+    if (token !== undefined) {
+      res.locals.caller = await auth.bearer(token);
+      res.locals.token = token;
+    }
     next();
   };
 }

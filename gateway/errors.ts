@@ -23,6 +23,12 @@ export const HTTP_STATUS: Readonly<Record<ErrorName, number>> = Object.freeze({
 /** Seconds a client is told to wait before retrying when a dependency is down or slow. */
 export const RETRY_AFTER_SECONDS = 2;
 
+/** The wait an error names itself (`data.retryAfterSeconds`, e.g. login throttling), else the default. */
+function retryAfter(err: AppError): number {
+  const named = (err.data as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  return typeof named === 'number' && Number.isInteger(named) && named > 0 ? named : RETRY_AFTER_SECONDS;
+}
+
 /** Codes whose answers carry `Retry-After`: trying again later may well succeed. */
 const RETRYABLE = new Set<number>([ErrorCodes.UNAVAILABLE, ErrorCodes.TIMEOUT, ErrorCodes.RATE_LIMITED]);
 
@@ -65,7 +71,7 @@ export function toHttpError(thrown: unknown): HttpErrorReply {
     return {
       status,
       body: { error: { code: err.code, message } },
-      retryAfter: RETRYABLE.has(err.code) ? RETRY_AFTER_SECONDS : undefined,
+      retryAfter: RETRYABLE.has(err.code) ? retryAfter(err) : undefined,
     };
   }
   return {

@@ -28,7 +28,7 @@ const PROBES: ReadonlyArray<readonly [service: string, method: string, params: u
   ['catalog', 'listGenres', {}],
   ['users', 'verifyToken', { token: 'health-check' }],
   ['playlists', 'list', { ownerId: 'health-check' }],
-  ['history', 'recent', { limit: 1, userId: 'health-check' }],
+  ['history', 'recent', { limit: 1 }],
   ['stats', 'topTracks', { window: 'hour', limit: 1 }],
 ];
 

@@ -1,38 +1,33 @@
 import { isUtf8 } from 'node:buffer';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { AppError, ErrorCodes, ForbiddenError, type WireError } from '../common/errors.js';
+import { AppError, ErrorCodes, UnauthorizedError, type WireError } from '../common/errors.js';
 import type { RpcClient } from '../common/rpc/client.js';
 import type { Caller } from '../common/rpc/contract.js';
-import { bearerToken, type TokenVerifier } from './auth.js';
+import type { MethodEntry, System } from '../common/system.js';
+import { type Authenticator, bearerToken } from './auth.js';
 import { sendError } from './errors.js';
-import { CONTRACTS } from './services.js';
-
-/**
- * Methods that exist on the bus but are not for outside callers, with the reason. They answer
- * -32601 (method not found) from `/rpc`, exactly as if they did not exist.
- */
-export const DENIED_METHODS: ReadonlyMap<string, string> = new Map([
-  ['catalog.getTrackFile', 'answers with file paths on the server; clients use GET /api/tracks/:id/stream'],
-  ['history.export', "pages through every user's plays, for rebuilding statistics"],
-  ['users.subsonicAuth', "the Subsonic endpoint's credential check; clients log in with users.login"],
-]);
-
-/**
- * Methods whose optional `userId` lets internal callers read any user's data; from outside it
- * may only name the caller's own id (anyone's listening history is not public).
- */
-export const OWN_USER_ONLY: ReadonlySet<string> = new Set(['history.recent', 'stats.user']);
 
 type Id = string | number | null;
 type JsonRpcResponse = { jsonrpc: '2.0'; id: Id } & ({ result: unknown } | { error: WireError });
 
+/** What one `/rpc` request may cost: each cap is a clear error beyond it (gateway/README.md). */
+export interface RpcCaps {
+  /** Most requests (notifications included) in one batch. */
+  maxBatch: number;
+  /** Most items in any list inside one request's params. */
+  maxItems: number;
+  /** Largest answer, in bytes of JSON. */
+  maxAnswerBytes: number;
+}
+
 export interface JsonRpcOptions {
   rpc: RpcClient;
-  verifier: TokenVerifier;
+  auth: Authenticator;
+  /** Which methods exist and who may call them: `/rpc` exposes public and user methods only. */
+  system: System;
   log: Logger;
-  /** Most requests accepted in one batch. */
-  maxBatch: number;
+  caps: RpcCaps;
 }
 
 /**
@@ -53,11 +48,28 @@ function nestedDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/** The path and length of the first list in `value` longer than `max`, if any. */
+function listLongerThan(value: unknown, max: number): { path: string; length: number } | undefined {
+  const stack: Array<[unknown, string]> = [[value, 'params']];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v) && v.length > max) return { path, length: v.length };
+    for (const [key, child] of Object.entries(v)) stack.push([child, `${path}.${key}`]);
+  }
+  return undefined;
+}
+
 const errorResponse = (id: Id, code: number, message: string): JsonRpcResponse => ({
   jsonrpc: '2.0',
   id,
   error: { code, message },
 });
+
+/** A request over one of the caps: HTTP 413 with one JSON-RPC error naming the cap. */
+function overCap(res: Response, why: string): void {
+  res.status(413).json(errorResponse(null, ErrorCodes.INVALID_REQUEST, `Invalid Request: ${why}`));
+}
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -65,27 +77,29 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 const isId = (v: unknown): v is Id =>
   v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
 
-/** `service.method` split into a known service and one of its methods, unless unknown or denied. */
-function route(method: string): { service: string; name: string } | undefined {
-  const dot = method.indexOf('.');
-  const service = method.slice(0, dot);
-  const name = method.slice(dot + 1);
-  const contract = dot > 0 ? CONTRACTS[service] : undefined;
-  if (!contract || !Object.hasOwn(contract.methods, name) || DENIED_METHODS.has(method)) return undefined;
-  return { service, name };
+/** The method, when it exists and outside callers may call it; internal ones do not exist from here. */
+function exposed(system: System, method: string): MethodEntry | undefined {
+  const entry = system.method(method);
+  return entry && entry.spec.visibility !== 'internal' ? entry : undefined;
 }
 
 /**
- * `POST /rpc`: JSON-RPC 2.0 (single or batch) passed through to the services. Each request is
- * checked here (shape, known method, denylist) and sent to its service's queue concurrently;
- * responses come back in request order, notifications get none (204 when nothing is left).
- * Protocol faults answer 200 with the spec's error object, as JSON-RPC servers do; only
- * transport-level failures (body too large, bad token, users service down) use HTTP statuses.
+ * `POST /rpc`: JSON-RPC 2.0 (single or batch) passed through to the services. What it exposes
+ * is derived from the contracts: public and user methods; internal ones answer -32601 as if
+ * they did not exist. Each request is checked here (shape, known method, visibility, caps)
+ * and sent to its service's queue concurrently; responses come back in request order.
+ * Notifications are taken only for methods whose contract allows them, and get no response
+ * (204 when nothing is left). Protocol faults answer 200 with the spec's error object, as
+ * JSON-RPC servers do; failures of the whole HTTP request use HTTP statuses.
  */
 export function jsonRpcHandler(opts: JsonRpcOptions) {
-  const { rpc, verifier, log, maxBatch } = opts;
+  const { rpc, auth, system, log, caps } = opts;
 
-  async function handle(request: unknown, caller: Caller | undefined): Promise<JsonRpcResponse | undefined> {
+  async function handle(
+    request: unknown,
+    caller: Caller | undefined,
+    clientAddress: string | undefined,
+  ): Promise<JsonRpcResponse | undefined> {
     if (!isObject(request)) return errorResponse(null, ErrorCodes.INVALID_REQUEST, 'Invalid Request');
     const { jsonrpc, method, params } = request;
     const notification = !Object.hasOwn(request, 'id');
@@ -98,26 +112,42 @@ export function jsonRpcHandler(opts: JsonRpcOptions) {
     ) {
       return errorResponse(id, ErrorCodes.INVALID_REQUEST, 'Invalid Request');
     }
-    const target = route(method);
-    if (!target) {
-      return notification
-        ? undefined
-        : errorResponse(id, ErrorCodes.METHOD_NOT_FOUND, `Method not found: ${method}`);
+    // Notifications refused here are answered (id null): dropping them silently would hide
+    // that they never ran.
+    const entry = exposed(system, method);
+    if (!entry)
+      return errorResponse(id, ErrorCodes.METHOD_NOT_FOUND, `Method not found: ${method.slice(0, 100)}`);
+    if (notification && !entry.spec.notification) {
+      return errorResponse(
+        null,
+        ErrorCodes.INVALID_REQUEST,
+        `Invalid Request: ${method} is not taken as a notification; give the request an id`,
+      );
     }
-    if (OWN_USER_ONLY.has(method) && isObject(params) && params.userId !== undefined) {
-      if (params.userId !== caller?.userId) {
-        const denied = new ForbiddenError(`${method} may only be asked about the logged-in user`);
-        return notification ? undefined : { jsonrpc: '2.0', id, error: denied.toWire() };
-      }
+    const long = listLongerThan(params, caps.maxItems);
+    if (long) {
+      return errorResponse(
+        id,
+        ErrorCodes.INVALID_PARAMS,
+        `Invalid params: ${long.path} has ${long.length} items; /rpc takes at most ${caps.maxItems} per list`,
+      );
     }
+    if (entry.spec.visibility === 'user' && !caller) {
+      return {
+        jsonrpc: '2.0',
+        id,
+        error: new UnauthorizedError(`${method} needs a logged-in user`).toWire(),
+      };
+    }
+    const service = entry.contract.service;
     if (notification) {
-      rpc.notify(target.service, target.name, params, { caller }).catch((err: unknown) => {
+      rpc.notify(service, entry.name, params, { caller, clientAddress }).catch((err: unknown) => {
         log.warn({ err, method }, 'could not send notification');
       });
       return undefined;
     }
     try {
-      const result = await rpc.call(target.service, target.name, params, { caller });
+      const result = await rpc.call(service, entry.name, params, { caller, clientAddress });
       return { jsonrpc: '2.0', id, result: result ?? null };
     } catch (err) {
       if (err instanceof AppError && err.code !== ErrorCodes.INTERNAL)
@@ -148,27 +178,36 @@ export function jsonRpcHandler(opts: JsonRpcOptions) {
       return;
     }
     const token = bearerToken(req.get('authorization'));
-    const caller = token === undefined ? undefined : await verifier.verify(token);
+    const caller = token === undefined ? undefined : await auth.bearer(token);
     let reply: JsonRpcResponse | JsonRpcResponse[] | undefined;
     if (Array.isArray(body)) {
       if (body.length === 0) {
         reply = errorResponse(null, ErrorCodes.INVALID_REQUEST, 'Invalid Request: empty batch');
-      } else if (body.length > maxBatch) {
-        reply = errorResponse(
-          null,
-          ErrorCodes.INVALID_REQUEST,
-          `Invalid Request: batch larger than ${maxBatch}`,
-        );
+      } else if (body.length > caps.maxBatch) {
+        overCap(res, `a batch holds at most ${caps.maxBatch} requests (this one has ${body.length})`);
+        return;
       } else {
-        const answers = await Promise.all(body.map((request) => handle(request, caller)));
+        const answers = await Promise.all(body.map((request) => handle(request, caller, req.ip)));
         const responses = answers.filter((a): a is JsonRpcResponse => a !== undefined);
         reply = responses.length > 0 ? responses : undefined;
       }
     } else {
-      reply = await handle(body, caller);
+      reply = await handle(body, caller, req.ip);
     }
-    if (reply === undefined) res.status(204).end();
-    else res.json(reply);
+    if (reply === undefined) {
+      res.status(204).end();
+      return;
+    }
+    const text = JSON.stringify(reply);
+    const bytes = Buffer.byteLength(text);
+    if (bytes > caps.maxAnswerBytes) {
+      overCap(
+        res,
+        `the answer would be ${bytes} bytes, more than the ${caps.maxAnswerBytes} bytes /rpc sends; ask for less`,
+      );
+      return;
+    }
+    res.type('application/json').send(text);
   };
 }
 

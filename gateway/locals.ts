@@ -8,6 +8,8 @@ declare global {
       traceId: string;
       /** The authenticated user, when the request carried a valid bearer token. */
       caller?: Caller;
+      /** That bearer token (logout forgets it at once). */
+      token?: string;
     }
   }
 }

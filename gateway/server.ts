@@ -1,16 +1,101 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
 import type { Logger } from 'pino';
-import { Broker } from '../common/amqp/broker.js';
+import type { Broker } from '../common/amqp/broker.js';
 import type { Config } from '../common/config.js';
-import { EVENT_QUEUES } from '../common/contracts/events.js';
-import { createPool } from '../common/db/pool.js';
-import { EventPublisher } from '../common/events/publisher.js';
-import { RpcClient } from '../common/rpc/client.js';
+import { SYSTEM } from '../common/contracts/index.js';
+import type { EventPublisher } from '../common/events/publisher.js';
+import type { RpcClient } from '../common/rpc/client.js';
+import { defineService, type ServiceDefinition, startService, type Worker } from '../common/service.js';
+import type { System } from '../common/system.js';
 import { buildApp, type GatewayOptions } from './app.js';
 
 /** How long requests in flight get to finish on shutdown before their connections are cut. */
 const DRAIN_MS = 10_000;
+
+/** The HTTP side of the gateway as a worker of the service runner: listen, and drain on stop. */
+export class HttpWorker implements Worker {
+  private listening: Server | null = null;
+
+  constructor(
+    private readonly app: Express,
+    private readonly port: number,
+    private readonly drainMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  get server(): Server {
+    if (!this.listening) throw new Error('the gateway is not listening');
+    return this.listening;
+  }
+
+  /** The port actually listened on (useful with port 0). */
+  get boundPort(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      // Express 5 hands listen errors (e.g. EADDRINUSE) to this callback.
+      const server = this.app.listen(this.port, (err?: Error) => {
+        if (err) return reject(err);
+        this.listening = server;
+        this.log.info({ port: this.boundPort }, 'gateway listening');
+        resolve();
+      });
+    });
+  }
+
+  /** Stops accepting, lets requests in flight finish (at most `drainMs`), then resolves. */
+  stop(): Promise<void> {
+    const server = this.listening;
+    if (!server) return Promise.resolve();
+    return new Promise((resolve) => {
+      const force = setTimeout(() => server.closeAllConnections(), this.drainMs);
+      // Keep-alive connections go idle as their last request finishes; close each as it does,
+      // or `close` would wait for their keep-alive timeout.
+      const reap = setInterval(() => server.closeIdleConnections(), 50);
+      force.unref();
+      reap.unref();
+      server.close(() => {
+        clearTimeout(force);
+        clearInterval(reap);
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
+  }
+}
+
+/**
+ * The gateway, one more process of the service runner: it serves no methods of its own; its
+ * worker is the HTTP server, started last and stopped first (so requests in flight finish
+ * before the RPC client, publisher and connection close). The runner's pool serves only the
+ * health check.
+ */
+export function gatewayService(opts: { options?: GatewayOptions; drainMs?: number } = {}): ServiceDefinition {
+  return defineService({
+    name: 'gateway',
+    async setup({ broker, rpc, publisher, pool, log, config, system }) {
+      const app = buildApp({
+        broker,
+        rpc,
+        publisher,
+        db: pool,
+        logger: log,
+        config,
+        system,
+        options: opts.options,
+      });
+      return {
+        handlers: {},
+        subscribers: {},
+        workers: [new HttpWorker(app, config.port, opts.drainMs ?? DRAIN_MS, log)],
+      };
+    },
+  });
+}
 
 export interface RunningGateway {
   server: Server;
@@ -23,28 +108,7 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-function closeServer(server: Server, drainMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const force = setTimeout(() => server.closeAllConnections(), drainMs);
-    // Keep-alive connections go idle as their last request finishes; close each as it does,
-    // or `close` would wait for their keep-alive timeout.
-    const reap = setInterval(() => server.closeIdleConnections(), 50);
-    force.unref();
-    reap.unref();
-    server.close(() => {
-      clearTimeout(force);
-      clearInterval(reap);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
-}
-
-/**
- * Connects the gateway's dependencies and listens: one broker connection with an RPC client
- * and an event publisher (declaring every consumer group's queue, so no play waits on a
- * consumer having started once), and a small pool used only by the health check.
- */
+/** Starts a gateway in this process (tests, benchmarks); `gateway/main.ts` runs one as a process. */
 export async function startGateway(opts: {
   config: Config;
   logger: Logger;
@@ -52,51 +116,15 @@ export async function startGateway(opts: {
   namespace?: string;
   options?: GatewayOptions;
   drainMs?: number;
+  system?: System;
 }): Promise<RunningGateway> {
-  const { config, logger: log } = opts;
-  const broker = await Broker.connect({
-    url: config.amqpUrl,
-    name: 'gateway',
-    logger: log,
+  const running = await startService(gatewayService({ options: opts.options, drainMs: opts.drainMs }), {
+    system: opts.system ?? SYSTEM,
+    config: opts.config,
+    logger: opts.logger,
     ...(opts.namespace ? { namespace: opts.namespace } : {}),
   });
-  const rpc = new RpcClient({ broker, logger: log, timeoutMs: config.rpcTimeoutMs });
-  const publisher = new EventPublisher({ broker, logger: log, queues: EVENT_QUEUES });
-  // The gateway owns no schema; any search_path will do for `SELECT 1`.
-  const pool = createPool({ url: config.databaseUrl, schema: 'public', max: 2, applicationName: 'gateway' });
-  try {
-    await rpc.start();
-    await publisher.start();
-    const app = buildApp({
-      broker,
-      rpc,
-      publisher,
-      db: pool,
-      logger: log,
-      options: { publishTimeoutMs: config.rpcTimeoutMs, ...opts.options },
-    });
-    const server = await new Promise<Server>((resolve, reject) => {
-      // Express 5 hands listen errors (e.g. EADDRINUSE) to this callback.
-      const s = app.listen(config.port, (err?: Error) => (err ? reject(err) : resolve(s)));
-    });
-    const port = (server.address() as AddressInfo).port;
-    log.info({ port }, 'gateway listening');
-    let stopping: Promise<void> | null = null;
-    const stop = () => {
-      stopping ??= (async () => {
-        await closeServer(server, opts.drainMs ?? DRAIN_MS);
-        await rpc.stop();
-        await publisher.stop();
-        await broker.close();
-        await pool.end();
-        log.info('gateway stopped');
-      })();
-      return stopping;
-    };
-    return { server, broker, rpc, publisher, port, stop };
-  } catch (err) {
-    await broker.close();
-    await pool.end();
-    throw err;
-  }
+  const http = running.workers[0] as HttpWorker;
+  const { broker, rpc, publisher } = running.deps;
+  return { server: http.server, broker, rpc, publisher, port: http.boundPort, stop: running.stop };
 }

@@ -4,17 +4,8 @@ import { playlistsContract } from '../common/contracts/playlists.js';
 import { statsContract } from '../common/contracts/stats.js';
 import { usersContract } from '../common/contracts/users.js';
 import type { RpcClient, ServiceClient } from '../common/rpc/client.js';
-import type { Contract } from '../common/rpc/contract.js';
 
-/** Every service the gateway fronts, by name. */
-export const CONTRACTS: Readonly<Record<string, Contract>> = Object.freeze({
-  catalog: catalogContract,
-  users: usersContract,
-  playlists: playlistsContract,
-  history: historyContract,
-  stats: statsContract,
-});
-
+/** Typed clients of the services the gateway's routes call. */
 export interface Services {
   catalog: ServiceClient<typeof catalogContract>;
   users: ServiceClient<typeof usersContract>;

@@ -3,7 +3,8 @@
  * `node --import tsx scripts/service.ts <name>` so the pid it records is the process that
  * handles SIGTERM (runService stops taking work, finishes in-flight messages, then exits).
  */
-import { runService } from '../common/index.js';
+import { SYSTEM } from '../common/contracts/index.js';
+import { runService } from '../common/service.js';
 import { isServiceName, loadService, SERVICE_NAMES } from './services.js';
 
 const name = process.argv[2];
@@ -12,4 +13,4 @@ if (!isServiceName(name)) {
   process.exit(2);
 }
 process.env.SERVICE_NAME ??= name;
-await runService(await loadService(name));
+await runService(await loadService(name), SYSTEM);

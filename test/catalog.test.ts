@@ -63,7 +63,8 @@ class InMemoryStats {
           this.asked.push({ window, limit });
           return this.top(window, limit);
         },
-        user: async ({ userId = 'u1', limit }) => {
+        user: async ({ limit }, ctx) => {
+          const userId = ctx.caller.userId;
           const mine = this.plays.filter((p) => p.userId === userId);
           return {
             userId,

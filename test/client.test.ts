@@ -149,9 +149,10 @@ describe('login and session', { timeout: SLOW }, () => {
     expect(sent('POST', '/api/sessions')).toHaveLength(0);
   });
 
-  it('forgets the session on logout, after which commands needing a login say so', async () => {
+  it('ends the session on the server at logout and forgets it, after which commands needing a login say so', async () => {
     await login();
     expect((await client(['logout'])).stdout.trim()).toBe('logged out');
+    expect(sent('DELETE', '/api/sessions')).toHaveLength(1);
     const r = await client(['history']);
     expectOneLineError(r, /not logged in/);
     expect(sent('GET', '/api/me/history')).toHaveLength(0);

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { fromDatabaseError, isConnectionError, isDataException } from '../common/db/errors.js';
+import { isConnectionError, isDataException, translateDatabaseError } from '../common/db/errors.js';
 import { createPool } from '../common/db/pool.js';
 import { ErrorCodes, InvalidInputError, UnavailableError } from '../common/errors.js';
 import { TEST_DATABASE_URL } from './support/env.js';
@@ -26,9 +26,9 @@ describe('database errors as the caller sees them', () => {
     const err = await failure(() => down.query('SELECT 1'));
     await down.end();
     expect(isConnectionError(err)).toBe(true);
-    const mapped = fromDatabaseError(err);
+    const mapped = translateDatabaseError(err);
     expect(mapped).toBeInstanceOf(UnavailableError);
-    expect((mapped as UnavailableError).code).toBe(ErrorCodes.UNAVAILABLE);
+    expect(mapped?.code).toBe(ErrorCodes.UNAVAILABLE);
   });
 
   it('a connection that breaks mid-query is unavailable too', async () => {
@@ -42,23 +42,32 @@ describe('database errors as the caller sees them', () => {
     client.release(true);
     await killer.end();
     expect(isConnectionError(err)).toBe(true);
-    expect(fromDatabaseError(err)).toBeInstanceOf(UnavailableError);
+    expect(translateDatabaseError(err)).toBeInstanceOf(UnavailableError);
   });
 
-  it('a value the database cannot take (a NUL byte) is invalid input (400)', async () => {
-    const err = await failure(() => pool.query('SELECT $1::text', ['a\u0000b']));
-    expect(isDataException(err)).toBe(true);
-    expect(isConnectionError(err)).toBe(false);
-    const mapped = fromDatabaseError(err);
-    expect(mapped).toBeInstanceOf(InvalidInputError);
-    expect((mapped as Error).message).toMatch(/0x00/);
+  it("a value the database cannot take is invalid input (400), in our words, not the database's", async () => {
+    const cases: Array<[string, unknown[], string]> = [
+      ['SELECT $1::text', ['a\u0000b'], 'text must not contain NUL characters'],
+      ["SELECT '99999999999'::int", [], 'a number is out of range'],
+      ["SELECT 'abc'::int", [], 'a value has the wrong format'],
+      ["SELECT '0000-01-01'::date", [], 'a date or time is out of range'],
+      ['SELECT 1/0', [], 'a value is not acceptable'],
+    ];
+    for (const [sql, params, message] of cases) {
+      const err = await failure(() => pool.query(sql, params));
+      expect(isDataException(err), sql).toBe(true);
+      expect(isConnectionError(err)).toBe(false);
+      const mapped = translateDatabaseError(err);
+      expect(mapped, sql).toBeInstanceOf(InvalidInputError);
+      expect(mapped?.message, sql).toBe(message);
+    }
   });
 
   it('anything else stays what it was (an internal error for the caller)', async () => {
     const err = await failure(() => pool.query('SELECT * FROM no_such_table_here'));
     expect(isConnectionError(err)).toBe(false);
     expect(isDataException(err)).toBe(false);
-    expect(fromDatabaseError(err)).toBe(err);
-    expect(fromDatabaseError('not even an error')).toBe('not even an error');
+    expect(translateDatabaseError(err)).toBeUndefined();
+    expect(translateDatabaseError('not even an error')).toBeUndefined();
   });
 });

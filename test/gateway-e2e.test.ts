@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Track } from '../common/contracts/catalog.js';
+import { SYSTEM } from '../common/contracts/index.js';
 import { dropSchema } from '../common/db/migrate.js';
 import type { Pool } from '../common/db/pool.js';
+import { eventQueue } from '../common/events/envelope.js';
 import { type RunningService, startService } from '../common/service.js';
 import { type RunningGateway, startGateway } from '../gateway/server.js';
 import { catalogService, seedCatalog } from '../services/catalog/index.js';
@@ -12,7 +14,15 @@ import { historyService } from '../services/history/service.js';
 import { playlistsService } from '../services/playlists/service.js';
 import { statsService } from '../services/stats/service.js';
 import { usersService } from '../services/users/service.js';
-import { cleanupBroker, eventually, namespace, silentLogger, testConfig, testPool } from './support/env.js';
+import {
+  cleanupBroker,
+  eventually,
+  namespace,
+  rabbitmqctl,
+  silentLogger,
+  testConfig,
+  testPool,
+} from './support/env.js';
 
 /** The whole system in one process: the five real services and the gateway, in a test namespace. */
 describe('gateway end to end with the real services', () => {
@@ -29,7 +39,13 @@ describe('gateway end to end with the real services', () => {
     const config = testConfig({ mediaDir, rpcTimeoutMs: 5000 });
     for (const def of defs) {
       running.push(
-        await startService(def, { config, logger: silentLogger, namespace: ns, schema: `${ns}_${def.name}` }),
+        await startService(def, {
+          system: SYSTEM,
+          config,
+          logger: silentLogger,
+          namespace: ns,
+          schema: `${ns}_${def.name}`,
+        }),
       );
     }
     catalogPool = testPool(`${ns}_catalog`);
@@ -157,7 +173,8 @@ describe('gateway end to end with the real services', () => {
       }),
     );
     expect((await api(`/api/playlists/${created.body.id}`, { token: stranger.body.token })).status).toBe(404);
-    expect((await api(`/api/playlists/${created.body.id}`)).status).toBe(401);
+    // Private: not found for anyone but its owner, logged in or not.
+    expect((await api(`/api/playlists/${created.body.id}`)).status).toBe(404);
   });
 
   it('serves the same audio file the catalog seeded', async () => {
@@ -171,5 +188,27 @@ describe('gateway end to end with the real services', () => {
       ((await gateway.rpc.call('catalog', 'getTrackFile', { id: track.id })) as { path: string }).path,
     );
     expect(served.equals(onDisk)).toBe(true);
+  });
+
+  it('has a queue for every declared subscription, each consumed, and no event queue nobody declared', async () => {
+    const out = await rabbitmqctl(['list_queues', '-q', '--no-table-headers', 'name', 'consumers']);
+    const queues = new Map(
+      out
+        .split('\n')
+        .map((line) => line.trim().split(/\s+/))
+        .filter(([name]) => name?.startsWith(`${ns}.`))
+        .map(([name, consumers]) => [name!.slice(ns.length + 1), Number(consumers)]),
+    );
+    const declared = SYSTEM.eventQueues.map((q) => eventQueue(q.group, q.event));
+    expect(declared.length).toBeGreaterThan(0);
+    for (const queue of declared) expect(queues.get(queue), queue).toBeGreaterThanOrEqual(1);
+    const eventQueues = [...queues.keys()].filter(
+      (q) => !q.startsWith('rpc.') && !q.endsWith('.dead') && !/\.retry\.\d+ms$/.test(q),
+    );
+    expect(eventQueues.sort()).toEqual([...declared].sort());
+    // And every service's request queue is served.
+    for (const contract of SYSTEM.contracts.values()) {
+      expect(queues.get(`rpc.${contract.service}`), contract.service).toBeGreaterThanOrEqual(1);
+    }
   });
 });

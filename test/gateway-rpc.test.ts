@@ -1,15 +1,58 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { SYSTEM } from '../common/contracts/index.js';
 import { ErrorCodes } from '../common/errors.js';
-import { eventually } from './support/env.js';
+import { defineContract, internalMethod, publicMethod } from '../common/rpc/contract.js';
+import { RpcServer } from '../common/rpc/server.js';
+import { defineSystem } from '../common/system.js';
+import { eventually, silentLogger } from './support/env.js';
 import { type GatewayHarness, type Reply, startTestGateway } from './support/gateway-harness.js';
+
+/**
+ * A service added after the gateway was written: nothing in gateway/ names it, so what /rpc
+ * does with it comes from its contract alone.
+ */
+const probeContract = defineContract('probe', {
+  /** Takes notifications: a fire-and-forget hint. */
+  hint: publicMethod(z.strictObject({ note: z.string().max(100) }), { notification: true }).returns<null>(),
+  /** New and internal: must be unreachable from /rpc. */
+  rebuildEverything: internalMethod(z.strictObject({})).returns<{ rebuilt: true }>(),
+});
+const hints: string[] = [];
+let rebuilt = 0;
+let probe: RpcServer<typeof probeContract>;
+
+/** Small enough for a test to exceed; every other answer here is far below it. */
+const MAX_ANSWER_BYTES = 64 * 1024;
 
 let gw: GatewayHarness;
 
 beforeAll(async () => {
-  gw = await startTestGateway({ rpcTimeoutMs: 400, options: { maxBatch: 20 } });
+  gw = await startTestGateway({
+    rpcTimeoutMs: 400,
+    config: { rpcMaxAnswerBytes: MAX_ANSWER_BYTES },
+    system: defineSystem([...SYSTEM.contracts.values(), probeContract]),
+  });
+  probe = new RpcServer({
+    broker: gw.serviceBroker,
+    contract: probeContract,
+    logger: silentLogger,
+    handlers: {
+      hint: async ({ note }) => {
+        hints.push(note);
+        return null;
+      },
+      rebuildEverything: async () => {
+        rebuilt++;
+        return { rebuilt: true };
+      },
+    },
+  });
+  await probe.start();
 });
 
 afterAll(async () => {
+  await probe?.stop();
   await gw?.close();
 });
 
@@ -99,7 +142,7 @@ describe('POST /rpc', () => {
     }
   });
 
-  it('answers a mixed batch in order, skipping notifications', async () => {
+  it('answers a mixed batch in order', async () => {
     const r = await rpc([
       call('catalog.getTrack', { id: 't3' }, '1'),
       { jsonrpc: '2.0', method: 'catalog.listGenres', params: {} },
@@ -111,43 +154,87 @@ describe('POST /rpc', () => {
     ]);
     expect(r.status).toBe(200);
     const answers = r.body as RpcAnswer[];
-    expect(answers.map((a) => a.id)).toEqual(['1', '2', null, '5', '9', 10]);
+    // catalog.listGenres takes no notifications: that one is answered, with id null.
+    expect(answers.map((a) => a.id)).toEqual(['1', null, '2', null, '5', '9', 10]);
     expect(answers[0]?.result).toMatchObject({ id: 't3' });
-    expect(answers[1]?.error?.code).toBe(ErrorCodes.NOT_FOUND);
-    expect(answers[2]?.error?.code).toBe(ErrorCodes.INVALID_REQUEST);
-    expect(answers[3]?.error?.code).toBe(ErrorCodes.METHOD_NOT_FOUND);
-    expect(answers[4]?.error).toMatchObject({
+    expect(answers[1]?.error?.code).toBe(ErrorCodes.INVALID_REQUEST);
+    expect(answers[2]?.error?.code).toBe(ErrorCodes.NOT_FOUND);
+    expect(answers[3]?.error?.code).toBe(ErrorCodes.INVALID_REQUEST);
+    expect(answers[4]?.error?.code).toBe(ErrorCodes.METHOD_NOT_FOUND);
+    expect(answers[5]?.error).toMatchObject({
       code: ErrorCodes.INVALID_PARAMS,
       message: expect.stringMatching(/extra/),
     });
-    expect(answers[5]?.result).toMatchObject({ totalPlays: expect.any(Number) });
+    expect(answers[6]?.result).toMatchObject({ totalPlays: expect.any(Number) });
   });
 
-  it('answers 204 with no body when everything is a notification, and still runs them', async () => {
-    const { token, user } = await gw.fakes.session();
-    const single = await rpc(
-      { jsonrpc: '2.0', method: 'users.updateProfile', params: { bio: 'quiet' } },
-      token,
-    );
+  it('runs notifications of methods that take them, answers 204, and refuses the others', async () => {
+    const single = await rpc({ jsonrpc: '2.0', method: 'probe.hint', params: { note: 'one' } });
     expect(single.status).toBe(204);
     expect(single.text).toBe('');
-    await eventually(() => gw.fakes.world.users.get(user.username)?.user.bio === 'quiet');
+    await eventually(() => hints.includes('one'));
 
+    const { token, user } = await gw.fakes.session();
+    const since = gw.fakes.world.calls.length;
     const batch = await rpc(
       [
+        { jsonrpc: '2.0', method: 'probe.hint', params: { note: 'two' } },
+        { jsonrpc: '2.0', method: 'users.updateProfile', params: { bio: 'quiet' } },
         { jsonrpc: '2.0', method: 'playlists.create', params: { name: 'From a notification' } },
         { jsonrpc: '2.0', method: 'catalog.noSuchMethod', params: {} },
-        { jsonrpc: '2.0', method: 'nothing.here' },
       ],
       token,
     );
-    expect(batch.status).toBe(204);
-    expect(batch.text).toBe('');
-    await eventually(() =>
-      [...gw.fakes.world.playlists.values()].some(
-        (p) => p.ownerId === user.id && p.name === 'From a notification',
-      ),
-    );
+    // Refused notifications are answered (id null), so a caller learns they never ran.
+    const answers = batch.body as RpcAnswer[];
+    expect(answers.map((a) => [a.id, a.error?.code])).toEqual([
+      [null, ErrorCodes.INVALID_REQUEST],
+      [null, ErrorCodes.INVALID_REQUEST],
+      [null, ErrorCodes.METHOD_NOT_FOUND],
+    ]);
+    expect(answers[0]?.error?.message).toMatch(/users\.updateProfile is not taken as a notification/);
+    await eventually(() => hints.includes('two'));
+    expect(gw.fakes.callsOf('users.updateProfile', since)).toHaveLength(0);
+    expect(gw.fakes.callsOf('playlists.create', since)).toHaveLength(0);
+    expect(gw.fakes.world.users.get(user.username)?.user.bio).toBe('');
+  });
+
+  it('exposes exactly what the contracts declare: internal methods do not exist, user methods need a login', async () => {
+    const { token } = await gw.fakes.session();
+    const since = gw.fakes.world.calls.length;
+    let checked = 0;
+    for (const contract of [...SYSTEM.contracts.values(), probeContract]) {
+      for (const [name, spec] of Object.entries(contract.methods)) {
+        const method = `${contract.service}.${name}`;
+        const single = (await rpc(call(method, {}), token)).body as RpcAnswer;
+        const notification = (await rpc({ jsonrpc: '2.0', method, params: {} }, token)).body as RpcAnswer;
+        const batch = (await rpc([call('catalog.listGenres', {}, 1), call(method, {}, 2)], token))
+          .body as RpcAnswer[];
+        const anonymous = (await rpc(call(method, {}))).body as RpcAnswer;
+        if (spec.visibility === 'internal') {
+          expect(single.error?.code, method).toBe(ErrorCodes.METHOD_NOT_FOUND);
+          expect(notification.error?.code, method).toBe(ErrorCodes.METHOD_NOT_FOUND);
+          expect(batch[1]?.error?.code, method).toBe(ErrorCodes.METHOD_NOT_FOUND);
+        } else {
+          expect(single.error?.code, method).not.toBe(ErrorCodes.METHOD_NOT_FOUND);
+          expect(batch[1]?.error?.code, method).not.toBe(ErrorCodes.METHOD_NOT_FOUND);
+        }
+        if (spec.visibility === 'user') expect(anonymous.error?.code, method).toBe(ErrorCodes.UNAUTHORIZED);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(30);
+    // Nothing internal, and no user method without a login, ever reached a service.
+    const reached = gw.fakes.world.calls.slice(since);
+    const visibility = (method: string) => SYSTEM.method(method)?.spec.visibility;
+    // (users.verifyToken is the gateway's own check of the bearer token, not a call from /rpc.)
+    expect(
+      reached.filter((c) => visibility(c.method) === 'internal' && c.method !== 'users.verifyToken'),
+    ).toEqual([]);
+    expect(
+      reached.filter((c) => c.caller === undefined && visibility(c.method) === 'user').map((c) => c.method),
+    ).toEqual([]);
+    expect(rebuilt).toBe(0);
   });
 
   it('answers unknown services and methods, and internal ones, with -32601', async () => {
@@ -161,6 +248,8 @@ describe('POST /rpc', () => {
       'catalog.getTrackFile',
       'history.export',
       'users.subsonicAuth',
+      'users.verifyToken',
+      'probe.rebuildEverything',
     ]) {
       const r = await rpc(call(method, { id: 't1' }));
       expect(r.body, method).toMatchObject({ id: 1, error: { code: ErrorCodes.METHOD_NOT_FOUND } });
@@ -168,10 +257,7 @@ describe('POST /rpc', () => {
     const since = gw.fakes.world.calls.length;
     await rpc(call('catalog.getTrackFile', { id: 't1' }));
     expect(gw.fakes.callsOf('catalog.getTrackFile', since)).toHaveLength(0);
-    // verifyToken is meant to be public.
-    expect((await rpc(call('users.verifyToken', { token: 'bogus' }))).body).toMatchObject({
-      error: { code: ErrorCodes.UNAUTHORIZED },
-    });
+    expect(rebuilt).toBe(0);
   });
 
   it('passes the bearer token on as the caller; a bad token is HTTP 401', async () => {
@@ -185,30 +271,65 @@ describe('POST /rpc', () => {
     expect(bad.body).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: ErrorCodes.UNAUTHORIZED } });
   });
 
-  it("refuses to read another user's history or stats", async () => {
+  it("has no way to name another user's history or stats", async () => {
     const me = await gw.fakes.session();
     const other = await gw.fakes.session();
     const r = await rpc(
       [
         call('history.recent', { userId: other.user.id }, 1),
         call('stats.user', { userId: other.user.id }, 2),
-        call('history.recent', { userId: me.user.id }, 3),
-        call('history.recent', {}, 4),
+        call('history.recent', {}, 3),
       ],
       me.token,
     );
     const answers = r.body as RpcAnswer[];
-    expect(answers[0]?.error?.code).toBe(ErrorCodes.FORBIDDEN);
-    expect(answers[1]?.error?.code).toBe(ErrorCodes.FORBIDDEN);
+    expect(answers[0]?.error?.code).toBe(ErrorCodes.INVALID_PARAMS);
+    expect(answers[1]?.error?.code).toBe(ErrorCodes.INVALID_PARAMS);
     expect(answers[2]?.result).toEqual([]);
-    expect(answers[3]?.result).toEqual([]);
-    const anonymous = await rpc(call('history.recent', { userId: other.user.id }));
-    expect(anonymous.body).toMatchObject({ error: { code: ErrorCodes.FORBIDDEN } });
+    const anonymous = await rpc(call('history.recent', {}));
+    expect(anonymous.body).toMatchObject({ error: { code: ErrorCodes.UNAUTHORIZED } });
   });
 
-  it('caps the batch size and the body size', async () => {
+  it('caps the calls per batch, the items per list, the answer and the body, naming each cap', async () => {
     const big = Array.from({ length: 21 }, (_, i) => call('catalog.listGenres', {}, i));
-    expect((await rpc(big)).body).toMatchObject({ id: null, error: { code: ErrorCodes.INVALID_REQUEST } });
+    const tooMany = await rpc(big);
+    expect(tooMany.status).toBe(413);
+    expect(tooMany.body).toMatchObject({
+      id: null,
+      error: { code: ErrorCodes.INVALID_REQUEST, message: expect.stringContaining('at most 20 requests') },
+    });
+    // Notifications count like any request.
+    const notes = Array.from({ length: 21 }, () => ({
+      jsonrpc: '2.0',
+      method: 'probe.hint',
+      params: { note: 'x' },
+    }));
+    expect((await rpc(notes)).status).toBe(413);
+
+    const ids = Array.from({ length: 101 }, (_, i) => `t${(i % 6) + 1}`);
+    const since = gw.fakes.world.calls.length;
+    expect((await rpc(call('catalog.getTracks', { ids }))).body).toMatchObject({
+      error: { code: ErrorCodes.INVALID_PARAMS, message: expect.stringContaining('at most 100 per list') },
+    });
+    expect(gw.fakes.callsOf('catalog.getTracks', since)).toHaveLength(0);
+    expect((await rpc(call('catalog.getTracks', { ids: ids.slice(0, 100) }))).body).toMatchObject({
+      result: expect.any(Array),
+    });
+
+    // Twenty calls of a hundred tracks each: within the request caps, far over the answer's.
+    const heavy = Array.from({ length: 20 }, (_, i) =>
+      call('catalog.getTracks', { ids: ids.slice(0, 100) }, i),
+    );
+    const answer = await rpc(heavy);
+    expect(answer.status).toBe(413);
+    expect(answer.body).toMatchObject({
+      id: null,
+      error: {
+        code: ErrorCodes.INVALID_REQUEST,
+        message: expect.stringContaining(`${MAX_ANSWER_BYTES} bytes`),
+      },
+    });
+
     const huge = await rpc(call('catalog.search', { q: 'x'.repeat(1_100_000) }));
     expect(huge.status).toBe(413);
     expect(huge.body).toMatchObject({
@@ -218,10 +339,24 @@ describe('POST /rpc', () => {
     });
   });
 
+  it('says "text must not contain NUL characters", never the database\'s words', async () => {
+    const r = await rpc(call('catalog.search', { q: 'blue\u0000' }));
+    expect(r.body).toMatchObject({
+      error: {
+        code: ErrorCodes.INVALID_PARAMS,
+        message: 'invalid params: q: text must not contain NUL characters',
+      },
+    });
+  });
+
   it('answers a service that does not reply with a timeout error for that request only', async () => {
     await gw.fakes.stop('history');
     try {
-      const r = await rpc([call('history.recent', { limit: 1 }, 1), call('catalog.listGenres', {}, 2)]);
+      const { token } = await gw.fakes.session();
+      const r = await rpc(
+        [call('history.recent', { limit: 1 }, 1), call('catalog.listGenres', {}, 2)],
+        token,
+      );
       const answers = r.body as RpcAnswer[];
       expect(answers[0]?.error?.code).toBe(ErrorCodes.TIMEOUT);
       expect(answers[1]?.result).toHaveLength(2);

@@ -1,14 +1,15 @@
 import type { Channel } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../common/errors.js';
-import { eventually } from './support/env.js';
+import { startGateway } from '../gateway/server.js';
+import { eventually, silentLogger, testConfig } from './support/env.js';
 import { type GatewayHarness, type Reply, startTestGateway } from './support/gateway-harness.js';
 
 let gw: GatewayHarness;
 
 beforeAll(async () => {
   // A short RPC timeout so "a service does not answer" tests are quick.
-  gw = await startTestGateway({ rpcTimeoutMs: 400, options: { publishTimeoutMs: 1000 } });
+  gw = await startTestGateway({ rpcTimeoutMs: 400 });
 });
 
 afterAll(async () => {
@@ -91,6 +92,52 @@ describe('users and sessions', () => {
     expect((await gw.request('/api/genres', { token: 'no-such-token' })).status).toBe(401);
   });
 
+  it('tells the users service who the client is, believing X-Forwarded-For only from TRUST_PROXY', async () => {
+    await gw.fakes.session('proxied');
+    const login = (url: string) =>
+      fetch(`${url}/api/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.7' },
+        body: JSON.stringify({ username: 'proxied', password: 'password1' }),
+      });
+    const since = gw.fakes.world.calls.length;
+    expect((await login(gw.url)).status).toBe(201);
+    const [direct] = gw.fakes.callsOf('users.login', since);
+    // By default the header is anyone's to write: the socket's address counts.
+    expect(direct?.clientAddress).toMatch(/127\.0\.0\.1$/);
+
+    const behindProxy = await startGateway({
+      config: testConfig({ port: 0, trustProxy: 'loopback' }),
+      logger: silentLogger,
+      namespace: gw.ns,
+      drainMs: 500,
+    });
+    try {
+      const from = gw.fakes.world.calls.length;
+      expect((await login(`http://127.0.0.1:${behindProxy.port}`)).status).toBe(201);
+      expect(gw.fakes.callsOf('users.login', from)[0]?.clientAddress).toBe('203.0.113.7');
+    } finally {
+      await behindProxy.stop();
+    }
+  });
+
+  it('logs out: the session ends and this gateway stops trusting the token at once', async () => {
+    const { token } = await gw.fakes.session();
+    expect((await gw.request('/api/me', { token })).status).toBe(200);
+    const out = await gw.request('/api/sessions', { method: 'DELETE', token });
+    expect(out).toMatchObject({ status: 200, body: { revoked: 1 } });
+    expect((await gw.request('/api/me', { token })).status).toBe(401);
+    expect((await gw.request('/api/sessions', { method: 'DELETE' })).status).toBe(401);
+    expect(
+      (
+        await gw.request('/api/sessions?all=maybe', {
+          method: 'DELETE',
+          token: (await gw.fakes.session()).token,
+        })
+      ).status,
+    ).toBe(400);
+  });
+
   it('verifies a token once and serves repeat requests from its cache', async () => {
     const { token, user } = await gw.fakes.session();
     const since = gw.fakes.world.calls.length;
@@ -98,7 +145,7 @@ describe('users and sessions', () => {
     expect(gw.fakes.callsOf('users.verifyToken', since)).toHaveLength(1);
     // And the services were told who is calling.
     expect(gw.fakes.callsOf('users.me', since).map((c) => c.caller)).toEqual(
-      Array(3).fill({ userId: user.id, username: user.username }),
+      Array(3).fill({ userId: user.id, username: user.username, sessionId: expect.any(String) }),
     );
   });
 });

@@ -132,12 +132,11 @@ describe('playlists service', () => {
     });
   });
 
-  it('answers every method with UnauthorizedError when nobody is logged in', async () => {
+  it("answers every change, and a list of nobody's playlists, with UnauthorizedError when nobody is logged in", async () => {
     const p = await create('Anyone?', { public: true, trackIds: ['t1'] });
     const calls: Array<[string, Record<string, unknown>]> = [
       ['create', { name: 'x' }],
       ['list', {}],
-      ['get', { id: p.id }],
       ['rename', { id: p.id, name: 'y' }],
       ['setPublic', { id: p.id, public: false }],
       ['delete', { id: p.id }],
@@ -151,6 +150,19 @@ describe('playlists service', () => {
       });
     }
     await expect(get(p.id)).resolves.toEqual(p);
+  });
+
+  it('shows public playlists to anyone, logged in or not, and private ones to their owner only', async () => {
+    const owner: Caller = { userId: 'u-sharer', username: 'sharer' };
+    const shared = await create('Shared', { public: true, trackIds: ['t1'] }, owner);
+    const hidden = await create('Hidden', {}, owner);
+    await expect(rpc.call('playlists', 'get', { id: shared.id })).resolves.toMatchObject({ id: shared.id });
+    await expect(rpc.call('playlists', 'list', { ownerId: owner.userId })).resolves.toEqual([
+      expect.objectContaining({ id: shared.id }),
+    ]);
+    await expect(rpc.call('playlists', 'get', { id: hidden.id })).rejects.toMatchObject({
+      code: ErrorCodes.NOT_FOUND,
+    });
   });
 
   describe('visibility and ownership', () => {

@@ -8,13 +8,14 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { signToken } from '../services/users/token.js';
 import { cleanupBroker, eventually, namespace, rabbitmqctl, TEST_DATABASE_URL } from './support/env.js';
 import { freePort } from './support/local-infra.js';
 
@@ -120,8 +121,12 @@ describe('./start.sh', () => {
     runDir = await mkdtemp(join(tmpdir(), 'music-run-'));
     clientHome = await mkdtemp(join(tmpdir(), 'music-client-'));
     const port = await freePort();
+    // No TOKEN_SECRET: the first start makes one, beside the run's data, and keeps it.
+    const secretFile = join(runDir, 'data', 'secrets', 'token-secret');
     env = {
       ...process.env,
+      TOKEN_SECRET: '',
+      TOKEN_SECRET_FILE: secretFile,
       PORT: String(port),
       RUN_DIR: runDir,
       DATABASE_URL,
@@ -176,6 +181,38 @@ describe('./start.sh', () => {
       300,
     );
 
+    // The secret was made at the first start, for the owner's eyes only, and is no documented
+    // value: a token signed with one for the demo user's (public) id gets nowhere.
+    expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+    const secret = readFileSync(secretFile, 'utf8').trim();
+    expect(Buffer.from(secret, 'base64url')).toHaveLength(32);
+    const saved = JSON.parse(readFileSync(join(clientHome, 'session.json'), 'utf8')) as { token: string };
+    const claims = JSON.parse(Buffer.from(saved.token.split('.')[0]!, 'base64url').toString()) as {
+      sid: string;
+      sub: string;
+    };
+    for (const guess of ['change-me-in-production', `${'change-me-in-production'}-and-more-padding`]) {
+      const forged = signToken(
+        { sessionId: claims.sid, userId: claims.sub, expiresAt: new Date(Date.now() + 365 * 86_400_000) },
+        guess,
+      );
+      const me = await run(
+        'curl',
+        [
+          '-s',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          '-H',
+          `authorization: Bearer ${forged}`,
+          `http://127.0.0.1:${port}/api/me`,
+        ],
+        env,
+      );
+      expect(me.stdout, guess).toBe('401');
+    }
+
     // A second start keeps what runs and starts no duplicates.
     const again = await startSh();
     expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
@@ -189,6 +226,13 @@ describe('./start.sh', () => {
     const scaled = await status();
     expect(count(scaled, 'catalog')).toBe(2);
     for (let i = 0; i < 3; i++) expect((await client('tracks', '--json')).code).toBe(0);
+    // A users worker started later signs and checks with the same secret as the first: logins
+    // and their tokens work whichever worker takes them.
+    expect((await startSh('scale', 'users', '2')).code).toBe(0);
+    for (let i = 0; i < 4; i++) {
+      expect((await client('login', 'demo', 'demo1234')).code).toBe(0);
+      expect((await client('history', '--json')).code).toBe(0);
+    }
     const down = await startSh('scale', 'stats', '1');
     expect(down.code, down.stderr).toBe(0);
     const after = await status();
@@ -205,6 +249,8 @@ describe('./start.sh', () => {
 
     // Stop: everything we started exits, the pid files go, the port closes.
     const stopped = await startSh('stop');
+    // The secret outlives a stop (it is beside the data, not among the run's pid files).
+    expect(readFileSync(secretFile, 'utf8').trim()).toBe(secret);
     expect(stopped.code, stopped.stderr).toBe(0);
     for (const pid of seenPids) expect(runsOurCode(pid), `pid ${pid} still runs`).toBe(false);
     expect(parseStatus((await startSh('status')).stdout)).toEqual([]);

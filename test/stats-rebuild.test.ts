@@ -99,7 +99,9 @@ describe('statistics rebuild', () => {
       hour: await stats.call('topTracks', { window: 'hour', limit: 100 }),
       overview: await stats.call('overview', {}),
       users: await Promise.all(
-        ['u0', 'u1', 'u7'].map((userId) => stats.call('user', { userId, limit: 100 })),
+        ['u0', 'u1', 'u7'].map((userId) =>
+          stats.call('user', { limit: 100 }, { caller: { userId, username: userId } }),
+        ),
       ),
     };
   };

@@ -81,14 +81,15 @@ describe('stats service', () => {
       ],
       lastPlayedAt: plays[0]!.data.playedAt,
     });
-    const bob = await stats().call('user', { userId: 'u-bob', limit: 1 });
+    const as = (userId: string) => ({ caller: { userId, username: userId } });
+    const bob = await stats().call('user', { limit: 1 }, as('u-bob'));
     expect(bob).toMatchObject({
       totalPlays: 5,
       totalMs: 5000,
       distinctTracks: 2,
       topTracks: [{ trackId: 't3', plays: 3 }],
     });
-    expect(await stats().call('user', { userId: 'nobody' })).toEqual({
+    expect(await stats().call('user', {}, as('nobody'))).toEqual({
       userId: 'nobody',
       totalPlays: 0,
       totalMs: 0,
@@ -140,7 +141,7 @@ describe('stats service', () => {
     expect(new Map(top.map((t) => [t.trackId, t.plays]))).toEqual(expected);
     expect((await stats().call('overview', {})).totalPlays).toBe(800);
     const u0 = plays.filter((p) => p.data.userId === 'u0');
-    expect(await stats().call('user', { userId: 'u0' })).toMatchObject({
+    expect(await stats().call('user', {}, { caller: { userId: 'u0', username: 'u0' } })).toMatchObject({
       totalPlays: u0.length,
       totalMs: u0.reduce((sum, p) => sum + p.data.msPlayed, 0),
       distinctTracks: new Set(u0.map((p) => p.data.trackId)).size,

@@ -7,7 +7,7 @@ import { artistIndex } from '../gateway/subsonic/models.js';
 import { NowPlaying } from '../gateway/subsonic/now-playing.js';
 import { Params } from '../gateway/subsonic/params.js';
 import { escapeXml, pickFormat, render, SubsonicError } from '../gateway/subsonic/response.js';
-import { openPassword, sealingKey, sealPassword, subsonicTokenMatches } from '../services/users/password.js';
+import { PasswordSealer, subsonicTokenMatches } from '../services/users/password.js';
 import { findAll, parseXml } from './support/xml.js';
 
 const params = (query: Record<string, unknown>, body?: Record<string, unknown>) =>
@@ -171,21 +171,28 @@ describe('credentials', () => {
     expect(codeOf(() => readCredentials(params({ u: 'ann', p: 'enc:abc' })))).toBe(40);
   });
 
-  it('seals a password so only the same key and user open it, and checks md5 tokens', () => {
-    const key = sealingKey('secret-one');
-    const sealed = sealPassword('correct horse', key, 'user-1');
+  it('seals a password so only the same key and user open it, through a rotation, and checks md5 tokens', () => {
+    const one = 'secret-one-secret-one-secret-one-1';
+    const two = 'secret-two-secret-two-secret-two-2';
+    const sealer = new PasswordSealer({ current: one, previous: [] });
+    const sealed = sealer.seal('correct horse', 'user-1');
     expect(sealed).not.toContain('correct horse');
-    expect(sealPassword('correct horse', key, 'user-1')).not.toBe(sealed);
-    expect(openPassword(sealed, key, 'user-1')).toBe('correct horse');
-    expect(openPassword(sealed, sealingKey('secret-two'), 'user-1')).toBeNull();
-    expect(openPassword(sealed, key, 'user-2')).toBeNull();
+    expect(sealer.seal('correct horse', 'user-1')).not.toBe(sealed);
+    expect(sealer.open(sealed, 'user-1')).toEqual({ password: 'correct horse', stale: false });
+    expect(new PasswordSealer({ current: two, previous: [] }).open(sealed, 'user-1')).toBeNull();
+    expect(sealer.open(sealed, 'user-2')).toBeNull();
+    // After a rotation the old seal still opens, marked stale so it is sealed again.
+    const rotated = new PasswordSealer({ current: two, previous: [one] });
+    expect(rotated.open(sealed, 'user-1')).toEqual({ password: 'correct horse', stale: true });
+    expect(rotated.open(rotated.seal('correct horse', 'user-1'), 'user-1')).toEqual({
+      password: 'correct horse',
+      stale: false,
+    });
     const [scheme, iv, data, tag] = sealed.split('$') as [string, string, string, string];
     const flipped = Buffer.from(data, 'base64url');
     flipped[0]! ^= 1;
-    expect(
-      openPassword([scheme, iv, flipped.toString('base64url'), tag].join('$'), key, 'user-1'),
-    ).toBeNull();
-    expect(openPassword('garbage', key, 'user-1')).toBeNull();
+    expect(sealer.open([scheme, iv, flipped.toString('base64url'), tag].join('$'), 'user-1')).toBeNull();
+    expect(sealer.open('garbage', 'user-1')).toBeNull();
 
     // md5("sesame" + "c19b2d") from the Subsonic API documentation's example.
     expect(subsonicTokenMatches('sesame', 'c19b2d', '26719a1196d2a940705a59634eb18eab')).toBe(true);

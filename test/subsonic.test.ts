@@ -115,7 +115,7 @@ let alice: Account;
 let bob: Account;
 
 beforeAll(async () => {
-  h = await startSubsonic({ authCache: { ttlMs: 300 } });
+  h = await startSubsonic({ authTtlMs: 300 });
   catalog = h.rpc.bind(catalogContract);
   users = h.rpc.bind(usersContract);
   albums = (await catalog.call('listAlbums', { sort: 'alphabetical', limit: 500 })).items;
@@ -212,7 +212,7 @@ describe('authentication', () => {
     expect((await json('ping', token(old2))).status).toBe('ok');
   });
 
-  it('limits failed attempts per username, without refusing a burst of good requests', async () => {
+  it('slows guesses per username and address, without refusing a burst of good requests', async () => {
     const carol = await account('carol');
     const good = await Promise.all(Array.from({ length: 12 }, () => json('ping', token(carol))));
     expect(good.map((b) => b.status)).toEqual(Array(12).fill('ok'));
@@ -224,8 +224,10 @@ describe('authentication', () => {
     expect(codes.filter((c) => c === 40)).toHaveLength(5);
     const limited = guesses.filter((b) => b.error?.code === 0);
     expect(limited).toHaveLength(7);
-    expect(limited[0].error.message).toMatch(/too many login attempts/);
-    // The right password is refused too until the window is over.
+    expect(limited[0].error.message).toMatch(
+      /^too many failed logins for this username from this address; try again in \d+ s$/,
+    );
+    // The right password is refused too, from this address, until the wait is over.
     expect(await fails('ping', token(carol), 0)).toMatch(/too many/);
   });
 
@@ -664,21 +666,33 @@ describe('scrobble and now playing', () => {
 
   it('takes several ids at once (offline plays), by form POST too', async () => {
     const [a, b] = [tracks[6]!, tracks[7]!];
+    const [atA, atB] = [Date.now() - 2 * 86_400_000, Date.now() - 86_400_000];
     const answer = await json(
       'scrobble',
-      { ...token(bob), id: [a.id, b.id], time: [1_700_000_000_000, 1_700_000_100_000] },
+      { ...token(bob), id: [a.id, b.id], time: [atA, atB] },
       { post: true },
     );
     expect(answer.status).toBe('ok');
     for (const [t, at] of [
-      [a, 1_700_000_000_000],
-      [b, 1_700_000_100_000],
+      [a, atA],
+      [b, atB],
     ] as const) {
       const event = await h.tap.waitFor<TrackPlayed>(
         (e) => e.data.trackId === t.id && e.data.userId === bob.user.id,
       );
       expect(event.data.playedAt).toBe(new Date(at).toISOString());
     }
+  });
+
+  it('refuses plays dated more than 30 days ago or minutes ahead, naming time', async () => {
+    const old = await json('scrobble', {
+      ...token(bob),
+      id: tracks[6]!.id,
+      time: Date.now() - 31 * 86_400_000,
+    });
+    expect(old.error).toEqual({ code: 0, message: 'time must not be more than 30 days in the past' });
+    const ahead = await json('scrobble', { ...token(bob), id: tracks[6]!.id, time: Date.now() + 3600_000 });
+    expect(ahead.error).toEqual({ code: 0, message: 'time must not be more than 300 s in the future' });
   });
 
   it('sets now playing without publishing a play when submission=false', async () => {

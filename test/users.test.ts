@@ -6,7 +6,7 @@ import { EventTypes, type UserRegistered } from '../common/contracts/events.js';
 import { type User, usersContract } from '../common/contracts/users.js';
 import { dropSchema } from '../common/db/migrate.js';
 import type { Pool } from '../common/db/pool.js';
-import { ErrorCodes } from '../common/errors.js';
+import { AppError, ErrorCodes } from '../common/errors.js';
 import type { RpcClient, ServiceClient } from '../common/rpc/client.js';
 import { seedDemoUser } from '../services/users/seed.js';
 import { usersService } from '../services/users/service.js';
@@ -15,7 +15,7 @@ import { eventually, testConfig, testPool } from './support/env.js';
 import type { EventTap } from './support/event-tap.js';
 import { ServiceHarness } from './support/service-harness.js';
 
-const SECRET = 'users-test-secret';
+const SECRET = 'users-test-secret-of-at-least-32-bytes';
 const TTL_SECONDS = 3600;
 
 describe('users service', () => {
@@ -153,6 +153,7 @@ describe('users service', () => {
       await expect(users.call('verifyToken', { token: session.token })).resolves.toEqual({
         userId: user.id,
         username: user.username,
+        sessionId: expect.any(String),
         expiresAt: session.expiresAt,
       });
     });
@@ -170,11 +171,16 @@ describe('users service', () => {
       expect((wrong as Error).message).toBe((unknown as Error).message);
     });
 
-    it('rejects tampered, foreign, malformed and expired tokens', async () => {
+    /** The session id a token names (its payload is readable; only the signature is secret). */
+    const sessionOf = (token: string) =>
+      (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { sid: string }).sid;
+
+    it('rejects tampered, foreign, malformed, expired and non-canonical tokens', async () => {
       const user = await register(freshName(), 'token tests');
       const other = await register(freshName(), 'token tests');
       const { token } = await users.call('login', { username: user.username, password: 'token tests' });
       const [payload, signature] = token.split('.') as [string, string];
+      const sessionId = sessionOf(token);
 
       // Claims rewritten to another user, signature kept.
       const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { sub: string; exp: number };
@@ -184,19 +190,34 @@ describe('users service', () => {
         'base64url',
       );
       const flipped = signature.startsWith('A') ? `B${signature.slice(1)}` : `A${signature.slice(1)}`;
+      // The last character of a 32-byte signature carries two unused bits: this spelling
+      // decodes to the very same bytes.
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const last = alphabet.indexOf(signature.at(-1)!);
+      const sameBytes = `${signature.slice(0, -1)}${alphabet[last ^ 1]}`;
+      expect(Buffer.from(sameBytes, 'base64url')).toEqual(Buffer.from(signature, 'base64url'));
+      const soon = new Date(Date.now() + 60_000);
       const bad = [
         `${forged}.${signature}`,
         `${extended}.${signature}`,
         `${payload}.${flipped}`,
+        `${payload}.${sameBytes}`,
+        `${token}=`,
+        `${token}%`,
+        `${token}!`,
+        ` ${token}`,
+        `${payload}=.${signature}`,
         `${payload}.${signature.slice(0, -2)}`,
         `${payload}.${signature}.extra`,
         payload,
         'not-a-token',
-        signToken({ userId: user.id, expiresAt: new Date(Date.now() + 60_000) }, 'some other secret'),
+        signToken({ sessionId, userId: user.id, expiresAt: soon }, 'some other secret that is long enough!'),
         // Correctly signed but expired a second ago.
-        signToken({ userId: user.id, expiresAt: new Date(Date.now() - 1000) }, SECRET),
-        // Correctly signed for a user that does not exist.
-        signToken({ userId: 'no-such-user', expiresAt: new Date(Date.now() + 60_000) }, SECRET),
+        signToken({ sessionId, userId: user.id, expiresAt: new Date(Date.now() - 1000) }, SECRET),
+        // Correctly signed, but for a session that was never opened.
+        signToken({ sessionId: 'no-such-session', userId: user.id, expiresAt: soon }, SECRET),
+        // Correctly signed, the user's real session, but claiming another user.
+        signToken({ sessionId, userId: other.id, expiresAt: soon }, SECRET),
       ];
       for (const t of bad) {
         await expect(users.call('verifyToken', { token: t }), t).rejects.toMatchObject({
@@ -204,12 +225,17 @@ describe('users service', () => {
         });
       }
       // The genuine token still works.
-      await expect(users.call('verifyToken', { token })).resolves.toMatchObject({ userId: user.id });
+      await expect(users.call('verifyToken', { token })).resolves.toMatchObject({
+        userId: user.id,
+        sessionId,
+      });
     });
 
     it('accepts a token until its expiry and not after', async () => {
       const user = await register(freshName(), 'expiry test');
-      const token = signToken({ userId: user.id, expiresAt: new Date(Date.now() + 1500) }, SECRET);
+      const login = await users.call('login', { username: user.username, password: 'expiry test' });
+      const sessionId = sessionOf(login.token);
+      const token = signToken({ sessionId, userId: user.id, expiresAt: new Date(Date.now() + 1500) }, SECRET);
       await expect(users.call('verifyToken', { token })).resolves.toMatchObject({ userId: user.id });
       await new Promise((r) => setTimeout(r, 1600));
       await expect(users.call('verifyToken', { token })).rejects.toMatchObject({
@@ -226,6 +252,35 @@ describe('users service', () => {
       });
     });
 
+    it('accepts tokens of a previous secret during a rotation, and signs with the new one', async () => {
+      const user = await register(freshName(), 'rotate me');
+      const before = await users.call('login', { username: user.username, password: 'rotate me' });
+      const rotated = await ServiceHarness.open(usersService, {
+        config: testConfig({
+          tokenSecret: 'the-next-secret-of-at-least-32-bytes',
+          tokenSecretPrevious: SECRET,
+        }),
+        logger,
+        schema: harness.schema,
+      });
+      try {
+        const next = rotated.rpc.bind(usersContract);
+        await expect(next.call('verifyToken', { token: before.token })).resolves.toMatchObject({
+          userId: user.id,
+        });
+        const after = await next.call('login', { username: user.username, password: 'rotate me' });
+        // Not signed with the old secret: the workers still on it refuse it.
+        await expect(users.call('verifyToken', { token: after.token })).rejects.toMatchObject({
+          code: ErrorCodes.UNAUTHORIZED,
+        });
+        await expect(next.call('verifyToken', { token: after.token })).resolves.toMatchObject({
+          userId: user.id,
+        });
+      } finally {
+        await rotated.close({ keepSchema: true });
+      }
+    });
+
     it('rejects bad login and token params with -32602', async () => {
       await expect(rpc.call('users', 'login', { username: 'x' })).rejects.toMatchObject({
         code: ErrorCodes.INVALID_PARAMS,
@@ -238,60 +293,188 @@ describe('users service', () => {
     });
   });
 
-  describe('login rate limit', () => {
-    const fail = (username: string) => users.call('login', { username, password: 'wrong password' });
+  describe('sessions', () => {
+    const login = (username: string, password: string) => users.call('login', { username, password });
+    const callerOf = async (token: string) => users.call('verifyToken', { token });
 
-    it('refuses a username after 5 attempts in a minute, even with the right password', async () => {
+    it('logout ends the session of the token, and only that one', async () => {
+      const user = await register(freshName(), 'two devices');
+      const phone = await login(user.username, 'two devices');
+      const laptop = await login(user.username, 'two devices');
+      const caller = await callerOf(phone.token);
+      await expect(users.call('logout', {}, { caller })).resolves.toEqual({ revoked: 1 });
+      await expect(callerOf(phone.token)).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      await expect(callerOf(laptop.token)).resolves.toMatchObject({ userId: user.id });
+      // Ending it again ends nothing.
+      await expect(users.call('logout', {}, { caller })).resolves.toEqual({ revoked: 0 });
+    });
+
+    it("logout with all ends every session of the caller and no one else's", async () => {
+      const user = await register(freshName(), 'everywhere');
+      const other = await register(freshName(), 'bystander');
+      const tokens = await Promise.all([1, 2, 3].map(() => login(user.username, 'everywhere')));
+      const theirs = await login(other.username, 'bystander');
+      const caller = await callerOf(tokens[0]!.token);
+      await expect(users.call('logout', { all: true }, { caller })).resolves.toEqual({ revoked: 3 });
+      for (const { token } of tokens) {
+        await expect(callerOf(token)).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      }
+      await expect(callerOf(theirs.token)).resolves.toMatchObject({ userId: other.id });
+    });
+
+    it('logout needs a session unless it ends all of them', async () => {
+      const user = await register(freshName(), 'api key user');
+      const caller = { userId: user.id, username: user.username };
+      await expect(users.call('logout', {}, { caller })).rejects.toMatchObject({
+        code: ErrorCodes.INVALID_INPUT,
+      });
+      await expect(users.call('logout', {})).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+    });
+
+    it('a password change needs the old password and ends every other session', async () => {
+      const user = await register(freshName(), 'old password');
+      const here = await login(user.username, 'old password');
+      const elsewhere = await login(user.username, 'old password');
+      const caller = await callerOf(here.token);
+      await expect(
+        users.call('changePassword', { oldPassword: 'not it', newPassword: 'new password' }, { caller }),
+      ).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      await expect(
+        users.call('changePassword', { oldPassword: 'old password', newPassword: 'short' }, { caller }),
+      ).rejects.toMatchObject({ code: ErrorCodes.INVALID_PARAMS });
+      await expect(
+        users.call(
+          'changePassword',
+          { oldPassword: 'old password', newPassword: 'new password' },
+          { caller },
+        ),
+      ).resolves.toEqual({ revokedSessions: 1 });
+      await expect(callerOf(here.token)).resolves.toMatchObject({ userId: user.id });
+      await expect(callerOf(elsewhere.token)).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      await expect(login(user.username, 'old password')).rejects.toMatchObject({
+        code: ErrorCodes.UNAUTHORIZED,
+      });
+      await expect(login(user.username, 'new password')).resolves.toMatchObject({ user: { id: user.id } });
+      // Subsonic credentials follow the new password too.
+      await expect(
+        users.call('subsonicAuth', { username: user.username, password: 'new password' }),
+      ).resolves.toMatchObject({ userId: user.id });
+    });
+  });
+
+  describe('login throttling', () => {
+    /** The error of a login attempt (or a fake one with code 0 when it succeeded). */
+    const attempt = (username: string, password: string, clientAddress: string): Promise<AppError> =>
+      users.call('login', { username, password }, { clientAddress }).then(
+        () => new AppError(0, 'logged in'),
+        (e: unknown) => e as AppError,
+      );
+    const fail = (username: string, clientAddress: string) =>
+      attempt(username, 'wrong password', clientAddress);
+    let n = 0;
+    /** A client address no other test uses. */
+    const address = () => `198.51.100.${++n}-${run}`;
+    /** Lets every wait already running end, as time would. */
+    const waitOut = () => pool.query('UPDATE login_failures SET blocked_until = now()');
+
+    it('slows a guesser on (username, address) and never locks the real user out from elsewhere', async () => {
       const user = await register(freshName(), 'the real one');
-      for (let i = 0; i < 5; i++)
-        await expect(fail(user.username)).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
-      const limited = await users
-        .call('login', { username: user.username, password: 'the real one' })
-        .catch((e: unknown) => e);
-      expect(limited).toMatchObject({
-        code: ErrorCodes.RATE_LIMITED,
-        data: { retryAfterSeconds: expect.any(Number) },
-      });
-      const retry = (limited as { data: { retryAfterSeconds: number } }).data.retryAfterSeconds;
-      expect(retry).toBeGreaterThanOrEqual(1);
-      expect(retry).toBeLessThanOrEqual(60);
-      // The limit is per username (in any case); another user is unaffected.
-      await expect(fail(user.username.toUpperCase())).rejects.toMatchObject({
+      const guesser = address();
+      for (let i = 0; i < 5; i++) {
+        expect(await fail(user.username, guesser)).toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      }
+      const limited = await attempt(user.username, 'the real one', guesser);
+      expect(limited).toMatchObject({ code: ErrorCodes.RATE_LIMITED, data: { retryAfterSeconds: 1 } });
+      expect(limited.message).toBe(
+        'too many failed logins for this username from this address; try again in 1 s',
+      );
+      // Any case of the username is the same username.
+      expect(await fail(user.username.toUpperCase(), guesser)).toMatchObject({
         code: ErrorCodes.RATE_LIMITED,
       });
-      const other = await register(freshName(), 'other user');
+      // The real user, from their own address, is not affected at all.
       await expect(
-        users.call('login', { username: other.username, password: 'other user' }),
-      ).resolves.toBeTruthy();
-      // Once the window is over, the right password works again.
-      await pool.query(`UPDATE login_attempts SET window_start = now() - interval '61 seconds'`);
+        users.call(
+          'login',
+          { username: user.username, password: 'the real one' },
+          { clientAddress: address() },
+        ),
+      ).resolves.toMatchObject({ user: { id: user.id } });
+    });
+
+    it('doubles the wait with every further failure, and says the wait it means', async () => {
+      const user = await register(freshName(), 'patience');
+      const guesser = address();
+      const waits: number[] = [];
+      for (let i = 0; i < 5; i++) await fail(user.username, guesser);
+      for (let i = 0; i < 4; i++) {
+        const limited = await fail(user.username, guesser);
+        const seconds = (limited.data as { retryAfterSeconds: number }).retryAfterSeconds;
+        expect(limited.message).toContain(`try again in ${seconds} s`);
+        waits.push(seconds);
+        await waitOut();
+        // The attempt after a wait is checked, and fails again.
+        expect(await fail(user.username, guesser)).toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      }
+      expect(waits).toEqual([1, 2, 4, 8]);
+    });
+
+    it('slows one address guessing many usernames, not other addresses', async () => {
+      const guesser = address();
+      for (let i = 0; i < 20; i++) {
+        expect(await fail(freshName('spray'), guesser)).toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      }
+      const victim = await register(freshName(), 'not guessed');
+      expect(await attempt(victim.username, 'not guessed', guesser)).toMatchObject({
+        code: ErrorCodes.RATE_LIMITED,
+        message: expect.stringContaining('from this address'),
+      });
       await expect(
-        users.call('login', { username: user.username, password: 'the real one' }),
+        users.call(
+          'login',
+          { username: victim.username, password: 'not guessed' },
+          { clientAddress: address() },
+        ),
       ).resolves.toBeTruthy();
+    });
+
+    it('keeps a far higher ceiling per username against guesses from many addresses', async () => {
+      const user = await register(freshName(), 'popular target');
+      for (let i = 0; i < 100; i++) {
+        expect(await fail(user.username, address())).toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      }
+      expect(await attempt(user.username, 'popular target', address())).toMatchObject({
+        code: ErrorCodes.RATE_LIMITED,
+        message: expect.stringContaining('for this username;'),
+      });
     });
 
     it('limits unknown usernames the same way', async () => {
       const name = freshName('ghost');
-      for (let i = 0; i < 5; i++)
-        await expect(fail(name)).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
-      await expect(fail(name)).rejects.toMatchObject({ code: ErrorCodes.RATE_LIMITED });
+      const guesser = address();
+      for (let i = 0; i < 5; i++) {
+        expect(await fail(name, guesser)).toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      }
+      expect(await fail(name, guesser)).toMatchObject({ code: ErrorCodes.RATE_LIMITED });
     });
 
-    it('clears the count after a successful login', async () => {
+    it('clears the (username, address) count after a successful login', async () => {
       const user = await register(freshName(), 'remembered');
-      for (let i = 0; i < 4; i++)
-        await expect(fail(user.username)).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
-      await users.call('login', { username: user.username, password: 'remembered' });
-      for (let i = 0; i < 5; i++)
-        await expect(fail(user.username)).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
-      await expect(fail(user.username)).rejects.toMatchObject({ code: ErrorCodes.RATE_LIMITED });
+      const from = address();
+      for (let i = 0; i < 4; i++) await fail(user.username, from);
+      await users.call('login', { username: user.username, password: 'remembered' }, { clientAddress: from });
+      for (let i = 0; i < 5; i++) {
+        expect(await fail(user.username, from)).toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      }
+      expect(await fail(user.username, from)).toMatchObject({ code: ErrorCodes.RATE_LIMITED });
     });
 
     it('holds across workers and under concurrent guesses', async () => {
       await harness.startWorker();
       const user = await register(freshName(), 'guess me');
-      const results = await Promise.allSettled(Array.from({ length: 12 }, () => fail(user.username)));
-      const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as { code: number }).code : 0));
+      const from = address();
+      const results = await Promise.all(Array.from({ length: 12 }, () => fail(user.username, from)));
+      const codes = results.map((r) => r.code);
       expect(codes.filter((c) => c === ErrorCodes.UNAUTHORIZED)).toHaveLength(5);
       expect(codes.filter((c) => c === ErrorCodes.RATE_LIMITED)).toHaveLength(7);
     });
@@ -353,8 +536,8 @@ describe('users service', () => {
       const seedSchema = `${harness.ns}_seed`;
       const seedPool = testPool(seedSchema);
       try {
-        await seedDemoUser(seedPool);
-        await seedDemoUser(seedPool);
+        await seedDemoUser(seedPool, config);
+        await seedDemoUser(seedPool, config);
         const { rows } = await seedPool.query<{ username: string }>('SELECT username FROM users');
         expect(rows).toEqual([{ username: 'demo' }]);
         const events = await seedPool.query('SELECT 1 FROM outbox WHERE type = $1', [
@@ -368,7 +551,7 @@ describe('users service', () => {
     });
 
     it('makes an account that logs in through the service', async () => {
-      await seedDemoUser(pool);
+      await seedDemoUser(pool, config);
       const session = await users.call('login', { username: 'demo', password: 'demo1234' });
       expect(session.user.username).toBe('demo');
     });

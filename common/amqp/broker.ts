@@ -20,6 +20,11 @@ export interface BrokerOptions {
   namespace?: string;
   /** Give up on the first connection after this many failed attempts (default 10). */
   initialRetries?: number;
+  /**
+   * Type of the queues that hold work (default quorum: replicated across a cluster); classic
+   * only for brokers without quorum queues.
+   */
+  queueType?: 'quorum' | 'classic';
 }
 
 /**
@@ -37,6 +42,7 @@ export type Attachment = (model: ChannelModel) => Promise<Array<Channel | Confir
  */
 export class Broker extends EventEmitter {
   readonly namespace: string;
+  readonly queueType: 'quorum' | 'classic';
   readonly log: Logger;
   private model: ChannelModel | null = null;
   private readonly attachments = new Set<Attachment>();
@@ -48,6 +54,7 @@ export class Broker extends EventEmitter {
   ) {
     super();
     this.namespace = opts.namespace ?? '';
+    this.queueType = opts.queueType ?? 'quorum';
     this.log = opts.logger.child({ module: 'broker' });
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineContract, method } from '../rpc/contract.js';
-import { id, type Page, paging } from './shared.js';
+import { defineContract, internalMethod, publicMethod } from '../rpc/contract.js';
+import { id, ids, type Page, paging, windowParam } from './shared.js';
 
 export interface Artist {
   id: string;
@@ -58,43 +58,44 @@ export interface SearchResult {
 }
 
 export const catalogContract = defineContract('catalog', {
-  listArtists: method(z.strictObject({ ...paging })).returns<Page<Artist>>(),
-  getArtist: method(z.strictObject({ id })).returns<Artist & { albums: Album[] }>(),
-  getAlbum: method(z.strictObject({ id })).returns<Album & { tracks: Track[] }>(),
-  listAlbums: method(
+  listArtists: publicMethod(z.strictObject({ ...paging })).returns<Page<Artist>>(),
+  getArtist: publicMethod(z.strictObject({ id })).returns<Artist & { albums: Album[] }>(),
+  /** Several artists at once, in the order asked; unknown ids are left out. */
+  getArtists: publicMethod(z.strictObject({ ids: ids(1000) })).returns<Artist[]>(),
+  getAlbum: publicMethod(z.strictObject({ id })).returns<Album & { tracks: Track[] }>(),
+  /** Several albums at once (without their tracks), in the order asked; unknown ids are left out. */
+  getAlbums: publicMethod(z.strictObject({ ids: ids(1000) })).returns<Album[]>(),
+  listAlbums: publicMethod(
     z.strictObject({
       sort: z.enum(['newest', 'alphabetical', 'random', 'year']).default('alphabetical'),
       genre: z.string().max(100).optional(),
       ...paging,
     }),
   ).returns<Page<Album>>(),
-  listTracks: method(z.strictObject({ genre: z.string().max(100).optional(), ...paging })).returns<
+  listTracks: publicMethod(z.strictObject({ genre: z.string().max(100).optional(), ...paging })).returns<
     Page<Track>
   >(),
-  getTrack: method(z.strictObject({ id })).returns<Track>(),
+  getTrack: publicMethod(z.strictObject({ id })).returns<Track>(),
   /** Several tracks at once, in the order asked; unknown ids are left out. */
-  getTracks: method(z.strictObject({ ids: z.array(id).max(1000) })).returns<Track[]>(),
-  /** Where the audio of a track lives, for streaming. */
-  getTrackFile: method(z.strictObject({ id })).returns<TrackFile>(),
-  listGenres: method(z.strictObject({})).returns<Genre[]>(),
-  randomTracks: method(
+  getTracks: publicMethod(z.strictObject({ ids: ids(1000) })).returns<Track[]>(),
+  /** Where the audio of a track lives (a path on the server), for streaming. */
+  getTrackFile: internalMethod(z.strictObject({ id })).returns<TrackFile>(),
+  listGenres: publicMethod(z.strictObject({})).returns<Genre[]>(),
+  randomTracks: publicMethod(
     z.strictObject({
       limit: z.number().int().min(1).max(500).default(10),
       genre: z.string().max(100).optional(),
     }),
   ).returns<Track[]>(),
-  search: method(
+  search: publicMethod(
     z.strictObject({
       q: z.string().trim().min(1, 'q must not be empty').max(200),
       limit: z.number().int().min(1).max(100).default(20),
     }),
   ).returns<SearchResult>(),
   /** Most played tracks (counts from the stats service), with their catalog details. */
-  topTracks: method(
-    z.strictObject({
-      window: z.enum(['hour', 'day', 'all']).default('all'),
-      limit: z.number().int().min(1).max(100).default(10),
-    }),
+  topTracks: publicMethod(
+    z.strictObject({ window: windowParam, limit: z.number().int().min(1).max(100).default(10) }),
   ).returns<Array<Track & { plays: number }>>(),
 });
 export type CatalogContract = typeof catalogContract;

@@ -1,26 +1,21 @@
 import { z } from 'zod';
-import type { QueueDeclaration } from '../events/topology.js';
+import { defineEvent } from '../events/envelope.js';
+import type { BatchPolicy } from '../rpc/contract.js';
 
 /**
- * Every event type on the bus, its data schema, and the consumer groups that listen to it.
- * Publishers declare these queues too, so an event published before its consumers first
- * started waits for them instead of being dropped.
+ * Every event type on the bus and the schema of its data. Which services consume which is
+ * declared in their contracts (`subscriptions`), and the consumer-group queues are derived
+ * from those declarations (common/system.ts).
  */
-export const EventTypes = {
-  TRACK_PLAYED: 'track.played',
-  PLAYLIST_CHANGED: 'playlist.changed',
-  USER_REGISTERED: 'user.registered',
-} as const;
+
+/** The longest a play can last (one day). */
+export const MAX_MS_PLAYED = 24 * 3600 * 1000;
 
 export const trackPlayedSchema = z.object({
   userId: z.string().min(1).max(100),
   trackId: z.string().min(1).max(100),
   playedAt: z.iso.datetime({ offset: true }),
-  msPlayed: z
-    .number()
-    .int()
-    .min(0)
-    .max(24 * 3600 * 1000),
+  msPlayed: z.number().int().min(0).max(MAX_MS_PLAYED),
   source: z.string().max(100).default('api'),
 });
 export type TrackPlayed = z.infer<typeof trackPlayedSchema>;
@@ -39,9 +34,48 @@ export const userRegisteredSchema = z.object({
 });
 export type UserRegistered = z.infer<typeof userRegisteredSchema>;
 
-export const EVENT_QUEUES: readonly QueueDeclaration[] = [
-  { group: 'history', event: EventTypes.TRACK_PLAYED },
-  { group: 'stats', event: EventTypes.TRACK_PLAYED },
-  { group: 'stats', event: EventTypes.PLAYLIST_CHANGED },
-  { group: 'stats', event: EventTypes.USER_REGISTERED },
-];
+export const Events = {
+  trackPlayed: defineEvent('track.played', trackPlayedSchema),
+  playlistChanged: defineEvent('playlist.changed', playlistChangedSchema),
+  userRegistered: defineEvent('user.registered', userRegisteredSchema),
+} as const;
+
+/** Routing keys, for publishers. */
+export const EventTypes = {
+  TRACK_PLAYED: Events.trackPlayed.type,
+  PLAYLIST_CHANGED: Events.playlistChanged.type,
+  USER_REGISTERED: Events.userRegistered.type,
+} as const;
+
+/**
+ * How consumers that write to the database take their events: up to 100 per transaction, a
+ * partial batch waiting up to 25 ms for more. Under load a transaction then carries ~60 plays
+ * instead of ~25: measured ~30% less CPU per play in the worker and in the database.
+ */
+export const DATABASE_BATCH: BatchPolicy = { size: 100, waitMs: 25 };
+
+/** How far back and ahead of the server's clock a play may be dated. */
+export interface PlayDateWindow {
+  /** Oldest accepted, in ms before now (plays a client kept while offline). */
+  maxAgeMs: number;
+  /** Latest accepted, in ms after now (clients whose clock runs ahead). */
+  maxAheadMs: number;
+}
+
+/** Why a play's date is not plausible, naming the field; undefined when it is. */
+export function playedAtProblem(
+  field: string,
+  playedAt: Date,
+  window: PlayDateWindow,
+  now = Date.now(),
+): string | undefined {
+  const at = playedAt.getTime();
+  if (!Number.isFinite(at)) return `${field} must be a date-time`;
+  if (at > now + window.maxAheadMs) {
+    return `${field} must not be more than ${Math.round(window.maxAheadMs / 1000)} s in the future`;
+  }
+  if (at < now - window.maxAgeMs) {
+    return `${field} must not be more than ${Math.round(window.maxAgeMs / 86_400_000)} days in the past`;
+  }
+  return undefined;
+}

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defineContract, method } from '../rpc/contract.js';
+import { defineContract, internalMethod, subscribe, userMethod } from '../rpc/contract.js';
+import { DATABASE_BATCH, Events } from './events.js';
 
 export interface Play {
   eventId: string;
@@ -23,25 +24,25 @@ export interface LoggedPlay {
   source: string;
 }
 
-export const historyContract = defineContract('history', {
-  /** The caller's last plays, newest first (or `userId`'s, for internal callers without a caller). */
-  recent: method(
-    z.strictObject({
-      limit: z.number().int().min(1).max(500).default(20),
-      userId: z.string().max(64).optional(),
-    }),
-  ).returns<Play[]>(),
-  /**
-   * Internal (the gateway does not expose it): pages through the retained play log in `seq`
-   * order, for rebuilding statistics: plays with `seq > afterSeq`, and when `eventIds` is
-   * given only those events.
-   */
-  export: method(
-    z.strictObject({
-      afterSeq: z.number().int().min(0).default(0),
-      limit: z.number().int().min(1).max(5000).default(1000),
-      eventIds: z.array(z.uuid()).max(5000).optional(),
-    }),
-  ).returns<LoggedPlay[]>(),
-});
+export const historyContract = defineContract(
+  'history',
+  {
+    /** The caller's last plays, newest first. */
+    recent: userMethod(z.strictObject({ limit: z.number().int().min(1).max(500).default(20) })).returns<
+      Play[]
+    >(),
+    /**
+     * Pages through the retained play log in `seq` order, for rebuilding statistics: plays with
+     * `seq > afterSeq`, and when `eventIds` is given only those events.
+     */
+    export: internalMethod(
+      z.strictObject({
+        afterSeq: z.number().int().min(0).default(0),
+        limit: z.number().int().min(1).max(5000).default(1000),
+        eventIds: z.array(z.uuid()).max(5000).optional(),
+      }),
+    ).returns<LoggedPlay[]>(),
+  },
+  { subscriptions: { plays: subscribe(Events.trackPlayed, { batch: DATABASE_BATCH }) } },
+);
 export type HistoryContract = typeof historyContract;

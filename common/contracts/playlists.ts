@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { defineContract, method } from '../rpc/contract.js';
+import { defineContract, publicMethod, userMethod } from '../rpc/contract.js';
 import type { Track } from './catalog.js';
-import { id } from './shared.js';
+import { id, ids } from './shared.js';
 
 export interface Playlist {
   id: string;
@@ -28,24 +28,27 @@ export interface PlaylistDetail extends Playlist {
 const name = z.string().trim().min(1, 'name must not be empty').max(200);
 const position = z.number().int().min(0).max(100_000);
 
-/** Every method acts as the authenticated caller; only the owner may change a playlist or see it while private. */
+/**
+ * Changes act as the logged-in caller and only the owner may make them; a private playlist is
+ * visible to its owner only (anyone else gets "not found"), a public one to everyone.
+ */
 export const playlistsContract = defineContract('playlists', {
-  create: method(
-    z.strictObject({ name, public: z.boolean().default(false), trackIds: z.array(id).max(1000).optional() }),
+  create: userMethod(
+    z.strictObject({ name, public: z.boolean().default(false), trackIds: ids(1000).optional() }),
   ).returns<PlaylistDetail>(),
-  /** The caller's playlists, or another user's public ones with `ownerId`. */
-  list: method(z.strictObject({ ownerId: id.optional() })).returns<Playlist[]>(),
-  get: method(z.strictObject({ id })).returns<PlaylistDetail>(),
-  rename: method(z.strictObject({ id, name })).returns<Playlist>(),
-  setPublic: method(z.strictObject({ id, public: z.boolean() })).returns<Playlist>(),
-  delete: method(z.strictObject({ id })).returns<{ deleted: true }>(),
+  /** The caller's playlists, or another user's public ones with `ownerId` (no login needed). */
+  list: publicMethod(z.strictObject({ ownerId: id.optional() })).returns<Playlist[]>(),
+  get: publicMethod(z.strictObject({ id })).returns<PlaylistDetail>(),
+  rename: userMethod(z.strictObject({ id, name })).returns<Playlist>(),
+  setPublic: userMethod(z.strictObject({ id, public: z.boolean() })).returns<Playlist>(),
+  delete: userMethod(z.strictObject({ id })).returns<{ deleted: true }>(),
   /** Adds tracks at `position` (default: the end). */
-  addTracks: method(
-    z.strictObject({ id, trackIds: z.array(id).min(1).max(1000), position: position.optional() }),
+  addTracks: userMethod(
+    z.strictObject({ id, trackIds: ids(1000).min(1), position: position.optional() }),
   ).returns<PlaylistDetail>(),
   /** Replaces all of a playlist's tracks in one step (an empty list clears it). */
-  replaceTracks: method(z.strictObject({ id, trackIds: z.array(id).max(10_000) })).returns<PlaylistDetail>(),
-  removeTrack: method(z.strictObject({ id, position })).returns<PlaylistDetail>(),
-  moveTrack: method(z.strictObject({ id, from: position, to: position })).returns<PlaylistDetail>(),
+  replaceTracks: userMethod(z.strictObject({ id, trackIds: ids(10_000) })).returns<PlaylistDetail>(),
+  removeTrack: userMethod(z.strictObject({ id, position })).returns<PlaylistDetail>(),
+  moveTrack: userMethod(z.strictObject({ id, from: position, to: position })).returns<PlaylistDetail>(),
 });
 export type PlaylistsContract = typeof playlistsContract;

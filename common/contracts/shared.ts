@@ -2,6 +2,14 @@ import { z } from 'zod';
 
 /** Ids are opaque strings; bounded so no one sends a megabyte as an id. */
 export const id = z.string().min(1).max(64);
+/** A list of ids in one call, at most `max` of them. */
+export const ids = (max: number) => z.array(id).max(max);
+
+/** The windows of play statistics: the last hour, the last day, or all time. */
+export const WINDOWS = ['hour', 'day', 'all'] as const;
+export type Window = (typeof WINDOWS)[number];
+export const windowParam = z.enum(WINDOWS).default('all');
+
 export const paging = {
   limit: z.number().int().min(1).max(500).default(50),
   offset: z.number().int().min(0).max(1_000_000).default(0),

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { defineContract, method } from '../rpc/contract.js';
+import { defineContract, publicMethod, subscribe, userMethod } from '../rpc/contract.js';
+import { DATABASE_BATCH, Events } from './events.js';
+import { windowParam } from './shared.js';
 
 export interface TrackCount {
   trackId: string;
@@ -25,20 +27,24 @@ export interface Overview {
   playlistChanges: number;
 }
 
-export const statsContract = defineContract('stats', {
-  topTracks: method(
-    z.strictObject({
-      window: z.enum(['hour', 'day', 'all']).default('all'),
-      limit: z.number().int().min(1).max(100).default(10),
-    }),
-  ).returns<TrackCount[]>(),
-  /** A user's totals: the caller's, or `userId`'s. */
-  user: method(
-    z.strictObject({
-      userId: z.string().max(64).optional(),
-      limit: z.number().int().min(1).max(100).default(10),
-    }),
-  ).returns<UserStats>(),
-  overview: method(z.strictObject({})).returns<Overview>(),
-});
+export const statsContract = defineContract(
+  'stats',
+  {
+    topTracks: publicMethod(
+      z.strictObject({ window: windowParam, limit: z.number().int().min(1).max(100).default(10) }),
+    ).returns<TrackCount[]>(),
+    /** The caller's totals. */
+    user: userMethod(
+      z.strictObject({ limit: z.number().int().min(1).max(100).default(10) }),
+    ).returns<UserStats>(),
+    overview: publicMethod(z.strictObject({})).returns<Overview>(),
+  },
+  {
+    subscriptions: {
+      plays: subscribe(Events.trackPlayed, { batch: DATABASE_BATCH }),
+      registrations: subscribe(Events.userRegistered, { batch: DATABASE_BATCH }),
+      playlistChanges: subscribe(Events.playlistChanged, { batch: DATABASE_BATCH }),
+    },
+  },
+);
 export type StatsContract = typeof statsContract;

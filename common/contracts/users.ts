@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineContract, method } from '../rpc/contract.js';
+import { defineContract, internalMethod, publicMethod, userMethod } from '../rpc/contract.js';
 import { id } from './shared.js';
 
 export interface User {
@@ -14,6 +14,14 @@ export interface Session {
   token: string;
   expiresAt: string;
   user: User;
+}
+
+/** Who a valid session token belongs to. */
+export interface VerifiedToken {
+  userId: string;
+  username: string;
+  sessionId: string;
+  expiresAt: string;
 }
 
 /** An OpenSubsonic API key as listed; the key itself is shown only by `createApiKey`. */
@@ -53,22 +61,27 @@ export const password = z
   .max(200, 'password must be at most 200 characters');
 
 export const usersContract = defineContract('users', {
-  register: method(z.strictObject({ username, password })).returns<User>(),
-  login: method(
+  register: publicMethod(z.strictObject({ username, password })).returns<User>(),
+  /** A new session. Failed attempts are throttled per client address and per username and address. */
+  login: publicMethod(
     z.strictObject({ username: z.string().max(64), password: z.string().max(200) }),
   ).returns<Session>(),
-  /** Checks a session token; used by the gateway on every authenticated request. */
-  verifyToken: method(z.strictObject({ token: z.string().min(1).max(1000) })).returns<{
-    userId: string;
-    username: string;
-    expiresAt: string;
-  }>(),
+  /** Ends the caller's session, or with `all` every session of the caller. */
+  logout: userMethod(z.strictObject({ all: z.boolean().default(false) })).returns<{ revoked: number }>(),
+  /** Changes the caller's password (the old one proves it is them) and ends every other session. */
+  changePassword: userMethod(
+    z.strictObject({ oldPassword: z.string().max(200), newPassword: password }),
+  ).returns<{ revokedSessions: number }>(),
+  /** Checks a session token (byte for byte as it was issued, for a session still open). */
+  verifyToken: internalMethod(
+    z.strictObject({ token: z.string().min(1).max(1000) }),
+  ).returns<VerifiedToken>(),
   /** The caller's own profile. */
-  me: method(z.strictObject({})).returns<User>(),
-  getProfile: method(
+  me: userMethod(z.strictObject({})).returns<User>(),
+  getProfile: publicMethod(
     z.union([z.strictObject({ id }), z.strictObject({ username: z.string().max(64) })]),
   ).returns<User>(),
-  updateProfile: method(
+  updateProfile: userMethod(
     z.strictObject({
       displayName: z.string().trim().min(1).max(100).optional(),
       bio: z.string().max(1000).optional(),
@@ -76,10 +89,9 @@ export const usersContract = defineContract('users', {
   ).returns<User>(),
   /**
    * Checks one Subsonic request's credentials: `token` = md5(password + salt) with `salt`, a
-   * plain `password`, or an OpenSubsonic `apiKey`. Failures with a username count towards the
-   * login rate limit.
+   * plain `password`, or an OpenSubsonic `apiKey`. Failures are throttled like logins.
    */
-  subsonicAuth: method(
+  subsonicAuth: internalMethod(
     z.union([
       z.strictObject({
         username: z.string().max(64),
@@ -91,14 +103,14 @@ export const usersContract = defineContract('users', {
     ]),
   ).returns<{ userId: string; username: string }>(),
   /** A new API key for the caller; the key is in this answer only. */
-  createApiKey: method(
+  createApiKey: userMethod(
     z.strictObject({ name: z.string().trim().min(1).max(100).default('subsonic') }),
   ).returns<ApiKey & { key: string }>(),
-  listApiKeys: method(z.strictObject({})).returns<ApiKey[]>(),
-  revokeApiKey: method(z.strictObject({ id })).returns<{ revoked: true }>(),
-  /** Stars catalog items for the caller (ids are not checked here: the caller checks them). */
-  star: method(z.strictObject(starredIds)).returns<{ starred: number }>(),
-  unstar: method(z.strictObject(starredIds)).returns<{ unstarred: number }>(),
-  starred: method(z.strictObject({})).returns<Starred>(),
+  listApiKeys: userMethod(z.strictObject({})).returns<ApiKey[]>(),
+  revokeApiKey: userMethod(z.strictObject({ id })).returns<{ revoked: true }>(),
+  /** Stars catalog items for the caller; every id must exist in the catalog. */
+  star: userMethod(z.strictObject(starredIds)).returns<{ starred: number }>(),
+  unstar: userMethod(z.strictObject(starredIds)).returns<{ unstarred: number }>(),
+  starred: userMethod(z.strictObject({})).returns<Starred>(),
 });
 export type UsersContract = typeof usersContract;

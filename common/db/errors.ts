@@ -1,4 +1,4 @@
-import { InvalidInputError, UnavailableError } from '../errors.js';
+import { type AppError, InvalidInputError, UnavailableError } from '../errors.js';
 
 /** Socket errors: the database cannot be reached, or the connection to it broke. */
 const SOCKET_CODES = new Set([
@@ -45,14 +45,32 @@ export function isDataException(err: unknown): boolean {
 }
 
 /**
- * What a database error in a handler means to its caller: unreachable is UnavailableError
- * (503, retry later), a value it cannot take is InvalidInputError (400, naming the problem);
- * anything else is returned as is (an internal error).
+ * What a data exception says, in our words: the database's own text (which quotes values and
+ * internals) never reaches a client.
  */
-export function fromDatabaseError(err: unknown): unknown {
+const DATA_EXCEPTIONS: Readonly<Record<string, string>> = {
+  '22021': 'text must not contain NUL characters',
+  '22P05': 'text must not contain NUL characters',
+  '22001': 'a text value is too long',
+  '22003': 'a number is out of range',
+  '22007': 'a date or time is out of range',
+  '22008': 'a date or time is out of range',
+  '22P02': 'a value has the wrong format',
+};
+
+/**
+ * What a database error in a handler means to its caller: unreachable is UnavailableError
+ * (503, retry later), a value it cannot take is InvalidInputError (400, in our own words);
+ * anything else is undefined (an internal error, logged and answered without details).
+ * The service runner gives this to its RPC server and event consumers.
+ */
+export function translateDatabaseError(err: unknown): AppError | undefined {
   if (isConnectionError(err)) {
     return new UnavailableError('the database is not available right now; try again shortly');
   }
-  if (isDataException(err)) return new InvalidInputError(`unacceptable value: ${(err as Error).message}`);
-  return err;
+  if (isDataException(err)) {
+    const code = (err as { code: string }).code;
+    return new InvalidInputError(DATA_EXCEPTIONS[code] ?? 'a value is not acceptable');
+  }
+  return undefined;
 }

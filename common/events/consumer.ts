@@ -3,8 +3,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { AckWindow } from '../amqp/acks.js';
 import type { Broker } from '../amqp/broker.js';
-import { isConnectionError } from '../db/errors.js';
-import { isAppError } from '../errors.js';
+import { type ErrorTranslator, isAppError } from '../errors.js';
 import { newTraceId, TRACE_HEADER, withTrace } from '../trace.js';
 import { type EventEnvelope, envelopeProblems } from './envelope.js';
 import { declareQueue, declareRetryQueue, type QueueDeclaration, queueNames } from './topology.js';
@@ -43,6 +42,11 @@ export interface EventConsumerOptions<T> {
   maxAttempts?: number;
   /** Back-off before each retry; the last value repeats (default 200 ms, 1 s, 5 s). */
   retryDelaysMs?: readonly number[];
+  /**
+   * What a handler's failure means: an unavailable dependency makes the event wait without
+   * using up attempts, an invalid input dead-letters it at once, anything else is retried.
+   */
+  translateError?: ErrorTranslator;
 }
 
 export interface ConsumerCounters {
@@ -235,12 +239,17 @@ export class EventConsumer<T> {
   private async fail(delivery: Delivery, err: unknown): Promise<void> {
     const { msg } = delivery;
     const attempt = attemptOf(msg);
-    const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    const meaning = this.opts.translateError?.(err) ?? err;
+    // For operators reading the dead-letter queue: what it means, and what the dependency said.
+    const said = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    const reason =
+      meaning === err ? said : `${(meaning as Error).name}: ${(meaning as Error).message} (${said})`;
     // The database (or another dependency) being down says nothing about the event: it waits
     // out the outage at the longest back-off without using up its attempts, however long.
-    const waiting =
-      !(err instanceof PermanentError) && (isConnectionError(err) || isAppError(err, 'UNAVAILABLE'));
-    if (!waiting && (err instanceof PermanentError || attempt >= (this.opts.maxAttempts ?? 5))) {
+    const waiting = !(err instanceof PermanentError) && isAppError(meaning, 'UNAVAILABLE');
+    // A value the store can never take (a data exception) will not be taken on a retry either.
+    const permanent = err instanceof PermanentError || isAppError(meaning, 'INVALID_INPUT');
+    if (!waiting && (permanent || attempt >= (this.opts.maxAttempts ?? 5))) {
       await this.deadLetter(delivery, reason, attempt);
       return;
     }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
 
 /** Every event on the bus: who it is (id), what happened (type), when, and the facts. */
 export interface EventEnvelope<T = unknown> {
@@ -48,3 +49,14 @@ export function eventQueue(group: string, type: string): string {
 }
 
 export const EVENTS_EXCHANGE = 'music.events';
+
+/** One event type on the bus and the schema of its `data`, declared once and shared by publishers and consumers. */
+export interface EventDefinition<T = unknown> {
+  /** The routing key, e.g. `track.played`. */
+  readonly type: string;
+  readonly schema: z.ZodType<T>;
+}
+
+export function defineEvent<T>(type: string, schema: z.ZodType<T>): EventDefinition<T> {
+  return { type, schema };
+}

@@ -8,10 +8,6 @@ export interface QueueDeclaration {
   event: string;
 }
 
-/** Classic queues only where quorum queues are unavailable (RabbitMQ < 3.8) or disabled. */
-export const QUEUE_TYPE: 'quorum' | 'classic' =
-  process.env.EVENT_QUEUE_TYPE === 'classic' ? 'classic' : 'quorum';
-
 export async function declareExchange(ch: Channel, broker: Broker): Promise<void> {
   await ch.assertExchange(broker.name(EVENTS_EXCHANGE), 'topic', { durable: true });
 }
@@ -25,7 +21,7 @@ export function queueNames(broker: Broker, q: QueueDeclaration) {
 export async function declareQueue(ch: Channel, broker: Broker, q: QueueDeclaration): Promise<string> {
   const names = queueNames(broker, q);
   await declareExchange(ch, broker);
-  await ch.assertQueue(names.main, { durable: true, arguments: { 'x-queue-type': QUEUE_TYPE } });
+  await ch.assertQueue(names.main, { durable: true, arguments: { 'x-queue-type': broker.queueType } });
   await ch.bindQueue(names.main, broker.name(EVENTS_EXCHANGE), q.event);
   await ch.assertQueue(names.dead, { durable: true });
   return names.main;

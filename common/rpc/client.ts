@@ -4,7 +4,15 @@ import type { Broker } from '../amqp/broker.js';
 import { AppError, fromWireError, TimeoutError, UnavailableError, type WireError } from '../errors.js';
 import { currentTraceId, TRACE_HEADER } from '../trace.js';
 import type { Caller, Contract, MethodName, ParamsOf, ResultOf } from './contract.js';
-import { DIRECT_REPLY_TO, HEADER_DEADLINE, HEADER_USER_ID, HEADER_USERNAME, rpcQueue } from './wire.js';
+import {
+  DIRECT_REPLY_TO,
+  HEADER_CLIENT_ADDRESS,
+  HEADER_DEADLINE,
+  HEADER_SESSION_ID,
+  HEADER_USER_ID,
+  HEADER_USERNAME,
+  rpcQueue,
+} from './wire.js';
 
 export interface RpcClientOptions {
   broker: Broker;
@@ -17,6 +25,8 @@ export interface CallOptions {
   timeoutMs?: number;
   /** The authenticated user on whose behalf the call is made (set by the gateway). */
   caller?: Caller | undefined;
+  /** The address of the client the gateway is serving (login throttling counts by it). */
+  clientAddress?: string | undefined;
 }
 
 interface Pending {
@@ -131,7 +141,9 @@ export class RpcClient {
     if (options.caller) {
       headers[HEADER_USER_ID] = options.caller.userId;
       headers[HEADER_USERNAME] = options.caller.username;
+      if (options.caller.sessionId) headers[HEADER_SESSION_ID] = options.caller.sessionId;
     }
+    if (options.clientAddress) headers[HEADER_CLIENT_ADDRESS] = options.clientAddress;
     const queue = this.opts.broker.name(rpcQueue(service));
     if (!expectReply) {
       ch.publish('', queue, Buffer.from(body), { headers, expiration: String(timeoutMs), mandatory: true });

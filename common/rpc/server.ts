@@ -4,12 +4,25 @@ import jayson from 'jayson/promise/index.js';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Broker } from '../amqp/broker.js';
-import { config } from '../config.js';
-import { fromDatabaseError } from '../db/errors.js';
-import { AppError, ErrorCodes, InvalidParamsError, toWireError } from '../errors.js';
+import {
+  AppError,
+  ErrorCodes,
+  type ErrorTranslator,
+  InvalidParamsError,
+  toWireError,
+  UnauthorizedError,
+} from '../errors.js';
 import { newTraceId, TRACE_HEADER, withTrace } from '../trace.js';
 import type { CallContext, Caller, Contract, Handlers, MethodSpec } from './contract.js';
-import { HEADER_DEADLINE, HEADER_USER_ID, HEADER_USERNAME, rpcQueue } from './wire.js';
+import { nulPath } from './text.js';
+import {
+  HEADER_CLIENT_ADDRESS,
+  HEADER_DEADLINE,
+  HEADER_SESSION_ID,
+  HEADER_USER_ID,
+  HEADER_USERNAME,
+  rpcQueue,
+} from './wire.js';
 
 export interface RpcServerOptions<C extends Contract> {
   broker: Broker;
@@ -20,8 +33,9 @@ export interface RpcServerOptions<C extends Contract> {
   prefetch?: number;
   /** Largest batch accepted in one message (default 100). */
   maxBatchLength?: number;
-  /** Benchmarks only: wait this long before every handler (default: HANDLER_DELAY_MS, 0). */
+  /** Benchmarks only: wait this long before every handler (default 0). */
   handlerDelayMs?: number;
+  translateError?: ErrorTranslator;
 }
 
 interface JaysonContext {
@@ -53,7 +67,7 @@ export class RpcServer<C extends Contract> {
   private readonly handlerDelayMs: number;
 
   constructor(private readonly opts: RpcServerOptions<C>) {
-    this.handlerDelayMs = opts.handlerDelayMs ?? config().handlerDelayMs;
+    this.handlerDelayMs = opts.handlerDelayMs ?? 0;
     this.log = opts.logger.child({ module: 'rpc-server', service: opts.contract.service });
     const methods: Record<string, jayson.MethodLike> = {};
     for (const [name, spec] of Object.entries(opts.contract.methods)) {
@@ -121,13 +135,20 @@ export class RpcServer<C extends Contract> {
     }
     const traceId = typeof headers[TRACE_HEADER] === 'string' ? headers[TRACE_HEADER] : newTraceId();
     const userId = headers[HEADER_USER_ID];
+    const sessionId = headers[HEADER_SESSION_ID];
     const caller: Caller | undefined =
       typeof userId === 'string' && userId
-        ? { userId, username: String(headers[HEADER_USERNAME] ?? '') }
+        ? {
+            userId,
+            username: String(headers[HEADER_USERNAME] ?? ''),
+            ...(typeof sessionId === 'string' && sessionId ? { sessionId } : {}),
+          }
         : undefined;
+    const address = headers[HEADER_CLIENT_ADDRESS];
+    const clientAddress = typeof address === 'string' && address ? address : undefined;
     this.inFlight++;
     withTrace(traceId, () => {
-      const context: JaysonContext = { call: { traceId, caller, log: this.log } };
+      const context: JaysonContext = { call: { traceId, caller, clientAddress, log: this.log } };
       this.jayson
         .callp(msg.content.toString('utf8') as unknown as jayson.JSONRPCRequestLike, context)
         .then(
@@ -165,6 +186,16 @@ export class RpcServer<C extends Contract> {
       if (Array.isArray(params)) {
         throw wire(new InvalidParamsError('params must be an object of named parameters'));
       }
+      if (spec.visibility === 'user' && !context.call.caller) {
+        throw wire(new UnauthorizedError(`${fullName} needs a logged-in user`));
+      }
+      // No text in this system holds NUL characters, and the database refuses them: say so in our words.
+      const nul = nulPath(params);
+      if (nul !== undefined) {
+        throw wire(
+          new InvalidParamsError(`invalid params: ${nul || 'params'}: text must not contain NUL characters`),
+        );
+      }
       const parsed = spec.params.safeParse(params ?? {});
       if (!parsed.success)
         throw wire(new InvalidParamsError(`invalid params: ${describeIssues(parsed.error)}`));
@@ -173,12 +204,12 @@ export class RpcServer<C extends Contract> {
       try {
         return await handler(parsed.data, ctx);
       } catch (thrown) {
-        const err = fromDatabaseError(thrown);
-        if (err !== thrown) ctx.log.warn({ err: (thrown as Error).message }, 'database refused the request');
-        else if (!(err instanceof AppError) || err.code === ErrorCodes.INTERNAL) {
-          ctx.log.error({ err }, 'handler failed');
+        const translated = this.opts.translateError?.(thrown);
+        if (translated) ctx.log.warn({ err: (thrown as Error).message }, translated.message);
+        else if (!(thrown instanceof AppError) || thrown.code === ErrorCodes.INTERNAL) {
+          ctx.log.error({ err: thrown }, 'handler failed');
         }
-        throw wire(err);
+        throw wire(translated ?? thrown);
       }
     };
   }

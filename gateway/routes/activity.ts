@@ -1,8 +1,15 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { EventTypes, type TrackPlayed, trackPlayedSchema } from '../../common/contracts/events.js';
-import { id } from '../../common/contracts/shared.js';
-import { NotFoundError } from '../../common/errors.js';
+import {
+  EventTypes,
+  MAX_MS_PLAYED,
+  type PlayDateWindow,
+  playedAtProblem,
+  type TrackPlayed,
+  trackPlayedSchema,
+} from '../../common/contracts/events.js';
+import { id, WINDOWS } from '../../common/contracts/shared.js';
+import { InvalidParamsError, NotFoundError } from '../../common/errors.js';
 import type { Caller } from '../../common/rpc/contract.js';
 import { requireCaller } from '../auth.js';
 import { parseBody, queryEnum, queryInt } from '../http.js';
@@ -10,18 +17,10 @@ import { LruCache } from '../lru.js';
 import { withTimeout } from '../timeout.js';
 import type { RouteContext } from './context.js';
 
-/** How far in the future a client's clock may put a play before it is refused. */
-const CLOCK_SKEW_MS = 5 * 60_000;
-
-const MAX_MS_PLAYED = 24 * 3600 * 1000;
-
 const playBody = z.strictObject({
   trackId: id,
   msPlayed: trackPlayedSchema.shape.msPlayed.optional(),
-  playedAt: z.iso
-    .datetime({ offset: true })
-    .refine((at) => Date.parse(at) <= Date.now() + CLOCK_SKEW_MS, 'playedAt must not be in the future')
-    .optional(),
+  playedAt: z.iso.datetime({ offset: true }).optional(),
   source: z.string().min(1).max(100).optional(),
   /** Chosen by the client and sent again on a retry, so a play retried after a 503 counts once. */
   playId: z.uuid().optional(),
@@ -46,7 +45,23 @@ export const MAX_PLAYS_PER_BATCH = 500;
 const playBatch = z.strictObject({ plays: z.array(playBody).min(1).max(MAX_PLAYS_PER_BATCH) });
 
 /** Plays, the caller's history and statistics. */
-export function activityRoutes({ router, services, publisher, publishTimeoutMs }: RouteContext): void {
+/** Refuses plays dated outside the accepted window, naming the play's field. */
+function checkDates(bodies: readonly PlayBody[], window: PlayDateWindow, field: (i: number) => string): void {
+  const now = Date.now();
+  for (const [i, body] of bodies.entries()) {
+    if (body.playedAt === undefined) continue;
+    const problem = playedAtProblem(field(i), new Date(body.playedAt), window, now);
+    if (problem) throw new InvalidParamsError(`invalid body: ${problem}`);
+  }
+}
+
+export function activityRoutes({
+  router,
+  services,
+  publisher,
+  publishTimeoutMs,
+  playDates,
+}: RouteContext): void {
   // Track id -> duration. Tracks are never deleted, so once seen an id is good for a while and
   // the hot path of a play is one publish, no catalog call.
   const knownTracks = new LruCache<string, number>(50_000, 10 * 60_000);
@@ -97,7 +112,9 @@ export function activityRoutes({ router, services, publisher, publishTimeoutMs }
 
   router.post('/api/plays', async (req, res) => {
     const caller = requireCaller(res);
-    const [id] = await publishPlays(caller, [parseBody(req, playBody)]);
+    const body = parseBody(req, playBody);
+    checkDates([body], playDates, () => 'playedAt');
+    const [id] = await publishPlays(caller, [body]);
     res.status(202).json({ id });
   });
 
@@ -105,6 +122,7 @@ export function activityRoutes({ router, services, publisher, publishTimeoutMs }
   router.post('/api/plays/batch', async (req, res) => {
     const caller = requireCaller(res);
     const { plays } = parseBody(req, playBatch);
+    checkDates(plays, playDates, (i) => `plays.${i}.playedAt`);
     res.status(202).json({ ids: await publishPlays(caller, plays) });
   });
 
@@ -120,7 +138,7 @@ export function activityRoutes({ router, services, publisher, publishTimeoutMs }
 
   router.get('/api/stats/top-tracks', async (req, res) => {
     const params = {
-      window: queryEnum(req, 'window', ['hour', 'day', 'all'] as const),
+      window: queryEnum(req, 'window', WINDOWS),
       limit: queryInt(req, 'limit', 1, 100),
     };
     res.json(await services.catalog.call('topTracks', params, { caller: res.locals.caller }));

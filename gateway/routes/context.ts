@@ -1,14 +1,19 @@
 import type { Router } from 'express';
 import type { Logger } from 'pino';
+import type { PlayDateWindow } from '../../common/contracts/events.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
+import type { Authenticator } from '../auth.js';
 import type { Services } from '../services.js';
 
-/** What route modules get: typed service clients and the event publisher. */
+/** What route modules get: typed service clients, the authenticator and the event publisher. */
 export interface RouteContext {
   router: Router;
   services: Services;
+  auth: Authenticator;
   publisher: EventPublisher;
   log: Logger;
   /** Longest wait for the broker to confirm a published event before answering 503. */
   publishTimeoutMs: number;
+  /** How old or new a play's date may be. */
+  playDates: PlayDateWindow;
 }

@@ -1,10 +1,10 @@
 import { usersContract } from '../../common/contracts/users.js';
 import { requireCaller } from '../auth.js';
-import { contractParams, jsonBody } from '../http.js';
+import { contractParams, jsonBody, queryEnum } from '../http.js';
 import type { RouteContext } from './context.js';
 
-/** Registration, login and the caller's own profile. */
-export function userRoutes({ router, services }: RouteContext): void {
+/** Registration, sessions (log in, log out) and the caller's own account. */
+export function userRoutes({ router, services, auth }: RouteContext): void {
   const { users } = services;
 
   router.post('/api/users', async (req, res) => {
@@ -14,7 +14,16 @@ export function userRoutes({ router, services }: RouteContext): void {
 
   router.post('/api/sessions', async (req, res) => {
     const params = contractParams(usersContract, 'login', jsonBody(req));
-    res.status(201).json(await users.call('login', params));
+    res.status(201).json(await users.call('login', params, { clientAddress: req.ip }));
+  });
+
+  /** Log out: ends this session, or with `?all=true` every session of the caller. */
+  router.delete('/api/sessions', async (req, res) => {
+    const caller = requireCaller(res);
+    const all = queryEnum(req, 'all', ['true', 'false'] as const) === 'true';
+    const { revoked } = await users.call('logout', { all }, { caller });
+    if (res.locals.token) auth.forget(res.locals.token);
+    res.json({ revoked });
   });
 
   router.get('/api/me', async (_req, res) => {
@@ -26,5 +35,12 @@ export function userRoutes({ router, services }: RouteContext): void {
     const caller = requireCaller(res);
     const params = contractParams(usersContract, 'updateProfile', jsonBody(req));
     res.json(await users.call('updateProfile', params, { caller }));
+  });
+
+  /** `{oldPassword, newPassword}`: every other session of the caller ends. */
+  router.patch('/api/me/password', async (req, res) => {
+    const caller = requireCaller(res);
+    const params = contractParams(usersContract, 'changePassword', jsonBody(req));
+    res.json(await users.call('changePassword', params, { caller, clientAddress: req.ip }));
   });
 }

@@ -1,16 +1,10 @@
-import { createHash } from 'node:crypto';
-import type { UsersContract } from '../../common/contracts/users.js';
 import { isAppError } from '../../common/errors.js';
-import type { ServiceClient } from '../../common/rpc/client.js';
 import type { Caller } from '../../common/rpc/contract.js';
-import { LruCache } from '../lru.js';
+import type { Authenticator, SubsonicCredentials } from '../auth.js';
 import type { Params } from './params.js';
 import { missing, SubsonicCodes, SubsonicError } from './response.js';
 
-export type Credentials =
-  | { username: string; token: string; salt: string }
-  | { username: string; password: string }
-  | { apiKey: string };
+export type Credentials = SubsonicCredentials;
 
 const conflicting = (message: string) => new SubsonicError(SubsonicCodes.CONFLICTING_AUTH, message);
 
@@ -52,48 +46,28 @@ export function readCredentials(params: Params): Credentials {
   return { username: u, password: decodePassword(p) };
 }
 
-export interface AuthCacheOptions {
-  /** How long credentials that passed are trusted without asking the users service again. */
-  ttlMs?: number;
-  maxSize?: number;
-}
-
 /**
- * Checks credentials with `users.subsonicAuth`. Players authenticate every request and often
- * send several at once with the same salt, so answers that passed are cached briefly under a
- * hash of the credentials (never the credentials themselves), and concurrent requests with the
- * same credentials share one call. Failures are never cached, so each counts towards the limit.
+ * The caller of a request's credentials, checked by the gateway's one authenticator; wrong or
+ * unreadable credentials are the API's own errors (40, 44), a throttled guesser error 0 saying
+ * how long to wait.
  */
-export class SubsonicAuthenticator {
-  private readonly cache: LruCache<string, Caller>;
-
-  constructor(
-    private readonly users: ServiceClient<UsersContract>,
-    opts: AuthCacheOptions = {},
-  ) {
-    this.cache = new LruCache(opts.maxSize ?? 10_000, opts.ttlMs ?? 30_000);
-  }
-
-  verify(credentials: Credentials): Promise<Caller> {
-    const key = createHash('sha256').update(JSON.stringify(credentials)).digest('base64url');
-    return this.cache.getOrLoad(key, async () => ({ value: await this.check(credentials) }));
-  }
-
-  private async check(credentials: Credentials): Promise<Caller> {
-    try {
-      const { userId, username } = await this.users.call('subsonicAuth', credentials);
-      return { userId, username };
-    } catch (err) {
-      // Credentials too long for the contract are simply wrong ones.
-      if (isAppError(err, 'UNAUTHORIZED') || isAppError(err, 'INVALID_PARAMS')) {
-        throw 'apiKey' in credentials
-          ? new SubsonicError(SubsonicCodes.INVALID_API_KEY, 'invalid API key')
-          : new SubsonicError(
-              SubsonicCodes.WRONG_CREDENTIALS,
-              isAppError(err, 'UNAUTHORIZED') ? err.message : 'wrong username or password',
-            );
-      }
-      throw err;
+export async function subsonicCaller(
+  auth: Authenticator,
+  credentials: Credentials,
+  clientAddress: string | undefined,
+): Promise<Caller> {
+  try {
+    return await auth.subsonic(credentials, clientAddress);
+  } catch (err) {
+    // Credentials too long for the contract are simply wrong ones.
+    if (isAppError(err, 'UNAUTHORIZED') || isAppError(err, 'INVALID_PARAMS')) {
+      throw 'apiKey' in credentials
+        ? new SubsonicError(SubsonicCodes.INVALID_API_KEY, 'invalid API key')
+        : new SubsonicError(
+            SubsonicCodes.WRONG_CREDENTIALS,
+            isAppError(err, 'UNAUTHORIZED') ? err.message : 'wrong username or password',
+          );
     }
+    throw err;
   }
 }

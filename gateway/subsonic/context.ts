@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Album, Artist, Track } from '../../common/contracts/catalog.js';
+import type { PlayDateWindow } from '../../common/contracts/events.js';
 import type { Page } from '../../common/contracts/shared.js';
 import type { Starred } from '../../common/contracts/users.js';
 import { isAppError } from '../../common/errors.js';
@@ -20,6 +21,8 @@ export interface Deps {
   nowPlaying: NowPlaying;
   /** Longest wait for the broker to confirm a scrobble. */
   publishTimeoutMs: number;
+  /** How old or new a scrobble's `time` may be. */
+  playDates: PlayDateWindow;
 }
 
 /** One request to an endpoint, made by an authenticated caller. */

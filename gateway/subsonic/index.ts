@@ -1,12 +1,12 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import type { Config } from '../../common/config.js';
+import type { PlayDateWindow } from '../../common/contracts/events.js';
 import type { Starred } from '../../common/contracts/users.js';
 import { AppError } from '../../common/errors.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
-import type { RpcClient } from '../../common/rpc/client.js';
-import { bindServices } from '../services.js';
-import { type AuthCacheOptions, readCredentials, SubsonicAuthenticator } from './auth.js';
+import type { Authenticator } from '../auth.js';
+import type { Services } from '../services.js';
+import { readCredentials, subsonicCaller } from './auth.js';
 import { type Call, type Deps, type Endpoint, SENT } from './context.js';
 import { annotationEndpoints } from './endpoints/annotation.js';
 import { browseEndpoints } from './endpoints/browse.js';
@@ -29,21 +29,19 @@ import {
 
 export { API_VERSION } from './response.js';
 
-export interface SubsonicOptions {
-  /** Largest form body, in bytes (default 1 MiB). */
-  bodyLimitBytes?: number;
-  authCache?: AuthCacheOptions;
-}
-
 export interface SubsonicDeps {
-  /** Started RPC client. */
-  rpc: RpcClient;
+  /** The gateway's service clients and its one authenticator. */
+  services: Services;
+  auth: Authenticator;
   /** Started event publisher (scrobbles become `track.played`). */
   publisher: EventPublisher;
   logger: Logger;
-  /** `rpcTimeoutMs` bounds the wait for the broker to confirm a scrobble. */
-  config: Pick<Config, 'rpcTimeoutMs'>;
-  options?: SubsonicOptions;
+  /** Longest wait for the broker to confirm a scrobble. */
+  publishTimeoutMs: number;
+  /** How old or new a scrobble's `time` may be. */
+  playDates: PlayDateWindow;
+  /** Largest form body, in bytes. */
+  bodyLimitBytes: number;
 }
 
 /** `v` names the API version the client speaks: 1.x up to ours (1.16) is fine. */
@@ -103,15 +101,14 @@ const formatOf = (req: Request): Format => {
  */
 export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
   const log = deps.logger.child({ module: 'subsonic' });
-  const opts = deps.options ?? {};
-  const services = bindServices(deps.rpc);
-  const authenticator = new SubsonicAuthenticator(services.users, opts.authCache);
+  const { services } = deps;
   const shared: Deps = {
     services,
     publisher: deps.publisher,
     log,
     nowPlaying: new NowPlaying(),
-    publishTimeoutMs: deps.config.rpcTimeoutMs,
+    publishTimeoutMs: deps.publishTimeoutMs,
+    playDates: deps.playDates,
   };
   const endpoints: Record<string, Endpoint> = {
     ...systemEndpoints,
@@ -126,7 +123,7 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
   router.use(
     express.urlencoded({
       extended: false,
-      limit: opts.bodyLimitBytes ?? 1024 * 1024,
+      limit: deps.bodyLimitBytes,
       parameterLimit: 10_000,
     }),
   );
@@ -137,7 +134,7 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
       const format = pickFormat(params.string('f'), params.string('callback'));
       try {
         checkVersion(params);
-        const caller = await authenticator.verify(readCredentials(params));
+        const caller = await subsonicCaller(deps.auth, readCredentials(params), req.ip);
         let starred: Promise<Starred> | undefined;
         let stars: Promise<Stars> | undefined;
         const call: Call = {

@@ -16,6 +16,8 @@ import {
   ALBUM_TRACK_ORDER,
   ARTIST_ORDER,
   ARTIST_SELECT,
+  albumsByIds,
+  artistsByIds,
   count,
   queryAlbums,
   queryArtists,
@@ -76,6 +78,10 @@ export function catalogHandlers({
       );
       return { ...artist, albums };
     },
+
+    getArtists: ({ ids }) => artistsByIds(db, ids),
+
+    getAlbums: ({ ids }) => albumsByIds(db, ids),
 
     async getAlbum({ id }) {
       const [album] = await queryAlbums(db, `${ALBUM_SELECT} WHERE al.id = $1`, [id]);

@@ -1,12 +1,10 @@
 import { extname, isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../../common/index.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { repoPath } from '../../common/paths.js';
 
 /** The media folder as an absolute path; a relative MEDIA_DIR is taken from the repository root. */
 export function mediaRoot(config: Pick<Config, 'mediaDir'>): string {
-  return resolve(REPO_ROOT, config.mediaDir);
+  return repoPath(config.mediaDir);
 }
 
 /**

@@ -110,13 +110,24 @@ export async function queryTracks(db: Queryable, sql: string, params: unknown[])
   return (await db.query<TrackRow>(prepared(sql, params))).rows.map(toTrack);
 }
 
-/** Tracks by id, in the order asked (repeats kept); unknown ids are left out. */
-export async function tracksByIds(db: Queryable, ids: readonly string[]): Promise<Track[]> {
+/** Rows by id, in the order asked (repeats kept); unknown ids are left out. */
+async function byIds<T extends { id: string }>(
+  ids: readonly string[],
+  load: (distinct: string[]) => Promise<T[]>,
+): Promise<T[]> {
   if (ids.length === 0) return [];
-  const found = await queryTracks(db, `${TRACK_SELECT} WHERE t.id = ANY($1::text[])`, [[...new Set(ids)]]);
-  const byId = new Map(found.map((t) => [t.id, t]));
+  const byId = new Map((await load([...new Set(ids)])).map((row) => [row.id, row]));
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
+
+export const tracksByIds = (db: Queryable, ids: readonly string[]): Promise<Track[]> =>
+  byIds(ids, (distinct) => queryTracks(db, `${TRACK_SELECT} WHERE t.id = ANY($1::text[])`, [distinct]));
+
+export const albumsByIds = (db: Queryable, ids: readonly string[]): Promise<Album[]> =>
+  byIds(ids, (distinct) => queryAlbums(db, `${ALBUM_SELECT} WHERE al.id = ANY($1::text[])`, [distinct]));
+
+export const artistsByIds = (db: Queryable, ids: readonly string[]): Promise<Artist[]> =>
+  byIds(ids, (distinct) => queryArtists(db, `${ARTIST_SELECT} WHERE ar.id = ANY($1::text[])`, [distinct]));
 
 export async function count(db: Queryable, sql: string, params: unknown[]): Promise<number> {
   const { rows } = await db.query<{ n: number }>(

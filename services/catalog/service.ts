@@ -1,13 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { catalogContract } from '../../common/contracts/catalog.js';
 import { statsContract } from '../../common/contracts/stats.js';
-import { RpcServer, type ServiceDefinition } from '../../common/index.js';
+import { defineService } from '../../common/service.js';
 import { catalogHandlers } from './handlers.js';
 import { mediaRoot } from './media.js';
 
 /** Artists, albums and tracks: browsing, search, audio file lookup, top tracks joined with stats. */
-export const catalogService: ServiceDefinition = {
+export const catalogService = defineService({
   name: 'catalog',
+  contract: catalogContract,
   migrations: fileURLToPath(new URL('./migrations', import.meta.url)),
   async setup(deps) {
     const handlers = catalogHandlers({
@@ -18,14 +19,6 @@ export const catalogService: ServiceDefinition = {
       // the catalog instead of timing out on it.
       statsTimeoutMs: Math.max(100, Math.floor(deps.config.rpcTimeoutMs / 2)),
     });
-    return {
-      server: new RpcServer({
-        broker: deps.broker,
-        contract: catalogContract,
-        handlers,
-        logger: deps.log,
-        prefetch: deps.config.prefetch,
-      }),
-    };
+    return { handlers, subscribers: {} };
   },
-};
+});

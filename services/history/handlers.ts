@@ -5,14 +5,7 @@ import type {
   Play,
   Track,
 } from '../../common/contracts/index.js';
-import {
-  type CallContext,
-  ForbiddenError,
-  type Handlers,
-  type Pool,
-  type ServiceClient,
-  UnauthorizedError,
-} from '../../common/index.js';
+import type { CallContext, Handlers, Pool, ServiceClient } from '../../common/index.js';
 
 export interface HistoryHandlerDeps {
   pool: Pool;
@@ -33,8 +26,8 @@ interface PlayRow {
 
 export function historyHandlers(deps: HistoryHandlerDeps): Handlers<HistoryContract> {
   return {
-    async recent({ limit, userId }, ctx) {
-      const user = whoseHistory(userId, ctx);
+    async recent({ limit }, ctx) {
+      const user = ctx.caller.userId;
       const { rows } = await deps.pool.query<PlayRow>(
         `SELECT seq, event_id, user_id, track_id, played_at, ms_played, source FROM plays
          WHERE user_id = $1 ORDER BY played_at DESC, seq DESC LIMIT $2`,
@@ -56,9 +49,7 @@ export function historyHandlers(deps: HistoryHandlerDeps): Handlers<HistoryContr
       });
     },
 
-    async export({ afterSeq, limit, eventIds }, ctx) {
-      // The raw log of every user's plays is for services (the statistics rebuild), not users.
-      if (ctx.caller) throw new ForbiddenError('history.export is an internal method');
+    async export({ afterSeq, limit, eventIds }) {
       const { rows } = await deps.pool.query<PlayRow>(
         `SELECT seq, event_id, user_id, track_id, played_at, ms_played, source FROM plays
          WHERE seq > $1 AND ($3::uuid[] IS NULL OR event_id = ANY($3::uuid[]))
@@ -78,21 +69,6 @@ export function historyHandlers(deps: HistoryHandlerDeps): Handlers<HistoryContr
       );
     },
   };
-}
-
-/**
- * A logged-in caller sees their own history only; `userId` alone is for internal callers
- * (other services), which call without a caller.
- */
-function whoseHistory(userId: string | undefined, ctx: CallContext): string {
-  if (ctx.caller) {
-    if (userId !== undefined && userId !== ctx.caller.userId) {
-      throw new ForbiddenError('a listening history is visible to its owner only');
-    }
-    return ctx.caller.userId;
-  }
-  if (userId === undefined) throw new UnauthorizedError('log in to see your history (or pass userId)');
-  return userId;
 }
 
 /** Titles from the catalog in one call; an unanswering catalog means no titles, not a failure. */

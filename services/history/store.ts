@@ -1,5 +1,5 @@
 import type { TrackPlayed } from '../../common/contracts/index.js';
-import { type EventEnvelope, PermanentError, type Pool, prepared } from '../../common/index.js';
+import { type EventEnvelope, type Pool, prepared } from '../../common/index.js';
 
 /**
  * Stores a batch of plays in one statement. The event id is the table's unique key, so an
@@ -11,30 +11,21 @@ export async function storePlays(pool: Pool, events: readonly EventEnvelope<Trac
   // in one order, so they wait on each other instead of deadlocking.
   const plays = [...new Map(events.map((e) => [e.id, e])).values()].sort((a, b) => (a.id < b.id ? -1 : 1));
   if (plays.length === 0) return 0;
-  try {
-    const { rowCount } = await pool.query(
-      prepared(
-        `INSERT INTO plays (event_id, user_id, track_id, played_at, ms_played, source)
+  const { rowCount } = await pool.query(
+    prepared(
+      `INSERT INTO plays (event_id, user_id, track_id, played_at, ms_played, source)
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::int[], $6::text[])
          ON CONFLICT (event_id) DO NOTHING`,
-        [
-          plays.map((e) => e.id),
-          plays.map((e) => e.data.userId),
-          plays.map((e) => e.data.trackId),
-          // Millisecond precision, as statistics count it, so a rebuild from this log matches.
-          plays.map((e) => new Date(Date.parse(e.data.playedAt)).toISOString()),
-          plays.map((e) => e.data.msPlayed),
-          plays.map((e) => e.data.source),
-        ],
-      ),
-    );
-    return rowCount ?? 0;
-  } catch (err) {
-    // SQLSTATE class 22 (data exception, e.g. a NUL byte in a string) can never succeed:
-    // dead-letter at once instead of retrying. Anything else (database down) is retried.
-    if (String((err as { code?: unknown }).code).startsWith('22')) {
-      throw new PermanentError(`unstorable play: ${(err as Error).message}`);
-    }
-    throw err;
-  }
+      [
+        plays.map((e) => e.id),
+        plays.map((e) => e.data.userId),
+        plays.map((e) => e.data.trackId),
+        // Millisecond precision, as statistics count it, so a rebuild from this log matches.
+        plays.map((e) => new Date(Date.parse(e.data.playedAt)).toISOString()),
+        plays.map((e) => e.data.msPlayed),
+        plays.map((e) => e.data.source),
+      ],
+    ),
+  );
+  return rowCount ?? 0;
 }

@@ -5,7 +5,7 @@ import { enqueueEvent } from '../../common/db/outbox.js';
 import { type Pool, type PoolClient, withTransaction } from '../../common/db/pool.js';
 import { ForbiddenError, InvalidInputError, NotFoundError, UnauthorizedError } from '../../common/errors.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
-import type { CallContext, Caller, Handlers } from '../../common/rpc/contract.js';
+import type { Caller, Handlers } from '../../common/rpc/contract.js';
 import {
   deletePlaylist,
   type EntryRow,
@@ -31,14 +31,12 @@ export interface PlaylistsHandlerOptions {
   catalog: ServiceClient<CatalogContract>;
 }
 
-function requireCaller(ctx: CallContext): Caller {
-  if (!ctx.caller) throw new UnauthorizedError('log in first');
-  return ctx.caller;
-}
-
-/** A private playlist of someone else answers exactly like a missing one, so its existence does not leak. */
-function readable(row: PlaylistRow | null, caller: Caller, id: string): PlaylistRow {
-  if (!row || (!row.public && row.owner_id !== caller.userId)) throw new NotFoundError(`no playlist ${id}`);
+/**
+ * A private playlist of someone else (or of anyone, for a caller not logged in) answers exactly
+ * like a missing one, so its existence does not leak.
+ */
+function readable(row: PlaylistRow | null, caller: Caller | undefined, id: string): PlaylistRow {
+  if (!row || (!row.public && row.owner_id !== caller?.userId)) throw new NotFoundError(`no playlist ${id}`);
   return row;
 }
 
@@ -123,8 +121,7 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
     trackIds.map((trackId) => ({ trackId, durationMs: lookup.get(trackId)?.durationMs ?? 0 }));
 
   return {
-    async create(params, ctx) {
-      const caller = requireCaller(ctx);
+    async create(params, { caller }) {
       const trackIds = params.trackIds ?? [];
       const lookup = new TrackLookup(catalog);
       await lookup.load(trackIds);
@@ -144,29 +141,28 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
       return detail(row, entries, lookup);
     },
 
-    async list({ ownerId }, ctx) {
-      const caller = requireCaller(ctx);
-      const owner = ownerId ?? caller.userId;
-      const rows = await listPlaylists(pool, owner, owner !== caller.userId);
+    async list({ ownerId }, { caller }) {
+      const owner = ownerId ?? caller?.userId;
+      if (owner === undefined) throw new UnauthorizedError('log in to list your playlists, or give ownerId');
+      const rows = await listPlaylists(pool, owner, owner !== caller?.userId);
       return rows.map(toPlaylist);
     },
 
-    async get({ id }, ctx) {
-      const caller = requireCaller(ctx);
+    async get({ id }, { caller }) {
       const row = readable(await findPlaylist(pool, id), caller, id);
       return detail(row, await listEntries(pool, id), new TrackLookup(catalog));
     },
 
     async rename({ id, name }, ctx) {
-      return editFields(id, requireCaller(ctx), { name });
+      return editFields(id, ctx.caller, { name });
     },
 
     async setPublic({ id, public: isPublic }, ctx) {
-      return editFields(id, requireCaller(ctx), { public: isPublic });
+      return editFields(id, ctx.caller, { public: isPublic });
     },
 
     async delete({ id }, ctx) {
-      const caller = requireCaller(ctx);
+      const caller = ctx.caller;
       await withTransaction(pool, async (client) => {
         const row = writable(await findPlaylist(client, id, true), caller, id);
         await deletePlaylist(client, id);
@@ -176,7 +172,7 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
     },
 
     async addTracks({ id, trackIds, position }, ctx) {
-      return editTracks(id, requireCaller(ctx), trackIds, async (client, row, lookup) => {
+      return editTracks(id, ctx.caller, trackIds, async (client, row, lookup) => {
         const at = position ?? row.track_count;
         checkPosition(at, row.track_count, 'position', true);
         if (row.track_count + trackIds.length > MAX_PLAYLIST_TRACKS) {
@@ -192,21 +188,21 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
       if (trackIds.length > MAX_PLAYLIST_TRACKS) {
         throw new InvalidInputError(`a playlist holds at most ${MAX_PLAYLIST_TRACKS} tracks`);
       }
-      return editTracks(id, requireCaller(ctx), trackIds, async (client, _row, lookup) => {
+      return editTracks(id, ctx.caller, trackIds, async (client, _row, lookup) => {
         await client.query('DELETE FROM playlist_tracks WHERE playlist_id = $1', [id]);
         if (trackIds.length > 0) await insertEntries(client, id, 0, newEntries(trackIds, lookup));
       });
     },
 
     async removeTrack({ id, position }, ctx) {
-      return editTracks(id, requireCaller(ctx), [], async (client, row) => {
+      return editTracks(id, ctx.caller, [], async (client, row) => {
         checkPosition(position, row.track_count, 'position');
         await removeEntry(client, id, position);
       });
     },
 
     async moveTrack({ id, from, to }, ctx) {
-      return editTracks(id, requireCaller(ctx), [], async (client, row) => {
+      return editTracks(id, ctx.caller, [], async (client, row) => {
         checkPosition(from, row.track_count, 'from');
         checkPosition(to, row.track_count, 'to');
         await moveEntry(client, id, from, to);

@@ -1,5 +1,5 @@
 import type { StatsContract, TrackCount } from '../../common/contracts/index.js';
-import { type Handlers, type Pool, UnauthorizedError } from '../../common/index.js';
+import type { Handlers, Pool } from '../../common/index.js';
 import { COUNTER_NAMES } from './consumers.js';
 
 interface CountRow {
@@ -37,9 +37,8 @@ export function statsHandlers(pool: Pool): Handlers<StatsContract> {
       return toCounts(rows);
     },
 
-    async user({ userId, limit }, ctx) {
-      const user = userId ?? ctx.caller?.userId;
-      if (user === undefined) throw new UnauthorizedError('log in to see your statistics (or pass userId)');
+    async user({ limit }, ctx) {
+      const user = ctx.caller.userId;
       const [totals, top] = await Promise.all([
         pool.query<{ plays: string; ms_played: string; last_played_at: Date; distinct_tracks: string }>(
           `SELECT plays, ms_played, last_played_at,

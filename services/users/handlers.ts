@@ -1,23 +1,28 @@
+import type { CatalogContract } from '../../common/contracts/catalog.js';
 import type { UsersContract } from '../../common/contracts/users.js';
-import type { Pool } from '../../common/db/pool.js';
-import { ConflictError, NotFoundError, UnauthorizedError } from '../../common/errors.js';
-import type { CallContext, Handlers } from '../../common/rpc/contract.js';
+import type { Pool, Queryable } from '../../common/db/pool.js';
+import { ConflictError, InvalidInputError, NotFoundError, UnauthorizedError } from '../../common/errors.js';
+import type { ServiceClient } from '../../common/rpc/client.js';
+import type { Handlers } from '../../common/rpc/contract.js';
 import { apiKeyOwner, createApiKey, listApiKeys, revokeApiKey } from './api-keys.js';
-import {
-  decoyHash,
-  openPassword,
-  sealingKey,
-  sealPassword,
-  subsonicTokenMatches,
-  verifyPassword,
-} from './password.js';
+import { decoyHash, hashPassword, PasswordSealer, subsonicTokenMatches, verifyPassword } from './password.js';
 import { LoginLimiter, type LoginLimits } from './rate-limit.js';
-import { addStars, listStars, removeStars } from './stars.js';
+import type { TokenSecrets } from './secret.js';
+import {
+  createSession,
+  newSessionId,
+  openSession,
+  pruneSessions,
+  revokeSession,
+  revokeSessions,
+} from './sessions.js';
+import { addStars, listStars, removeStars, type StarIds } from './stars.js';
 import {
   createUser,
   findById,
   findByUsername,
   type StoredUser,
+  setPassword,
   setSubsonicSecret,
   updateProfile,
 } from './store.js';
@@ -25,8 +30,10 @@ import { readToken, signToken } from './token.js';
 
 export interface UsersHandlerOptions {
   pool: Pool;
-  tokenSecret: string;
+  secrets: TokenSecrets;
   tokenTtlSeconds: number;
+  /** Checks the ids a user stars. */
+  catalog: ServiceClient<CatalogContract>;
   loginLimits?: LoginLimits;
 }
 
@@ -36,11 +43,6 @@ const BAD_TOKEN = 'invalid or expired session token';
 /** Also the answer for an account whose password was never given since Subsonic support came. */
 const BAD_SUBSONIC_TOKEN =
   'wrong username or password (an account that has not logged in since Subsonic support was added must log in once first)';
-
-function requireCaller(ctx: CallContext) {
-  if (!ctx.caller) throw new UnauthorizedError('log in first');
-  return ctx.caller;
-}
 
 /** Runs an insert that references the caller's row; a deleted account is a 401, not an internal error. */
 async function accountStillThere<T>(insert: () => Promise<T>): Promise<T> {
@@ -54,58 +56,122 @@ async function accountStillThere<T>(insert: () => Promise<T>): Promise<T> {
 }
 
 export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract> {
-  const { pool } = opts;
+  const { pool, secrets } = opts;
   const limiter = new LoginLimiter(pool, opts.loginLimits);
-  const key = sealingKey(opts.tokenSecret);
+  const sealer = new PasswordSealer(secrets);
+
+  /** The password's hash checked against `password`; unknown users cost the same time. */
+  async function passwordMatches(found: StoredUser | null, password: string): Promise<boolean> {
+    const ok = await verifyPassword(password, found?.passwordHash ?? (await decoyHash()));
+    return ok && found !== null;
+  }
 
   /**
    * Keeps the sealed copy of a password just proven right, so accounts made before Subsonic
-   * support (or sealed under an old token secret) get token auth on their next login.
+   * support (or sealed under a previous token secret) get token auth on their next login.
    */
-  async function rememberPassword(found: StoredUser, password: string): Promise<void> {
+  async function rememberPassword(db: Queryable, found: StoredUser, password: string): Promise<void> {
     const { id } = found.user;
-    if (found.subsonicSecret !== null && openPassword(found.subsonicSecret, key, id) === password) return;
-    await setSubsonicSecret(pool, id, sealPassword(password, key, id));
+    const opened = found.subsonicSecret === null ? null : sealer.open(found.subsonicSecret, id);
+    if (opened && !opened.stale && opened.password === password) return;
+    await setSubsonicSecret(db, id, sealer.seal(password, id));
+  }
+
+  /** Stars only what the catalog knows: an unknown id is a 404 naming it, and nothing is starred. */
+  async function checkStarIds(ids: StarIds): Promise<void> {
+    const ask = <T extends { id: string }>(list: string[], call: () => Promise<T[]>) =>
+      list.length === 0
+        ? Promise.resolve(new Set<string>())
+        : call().then((r) => new Set(r.map((x) => x.id)));
+    const [songs, albums, artists] = await Promise.all([
+      ask(ids.songIds, () => opts.catalog.call('getTracks', { ids: ids.songIds })),
+      ask(ids.albumIds, () => opts.catalog.call('getAlbums', { ids: ids.albumIds })),
+      ask(ids.artistIds, () => opts.catalog.call('getArtists', { ids: ids.artistIds })),
+    ]);
+    const unknown = [
+      ...ids.songIds.filter((id) => !songs.has(id)).map((id) => `song ${id}`),
+      ...ids.albumIds.filter((id) => !albums.has(id)).map((id) => `album ${id}`),
+      ...ids.artistIds.filter((id) => !artists.has(id)).map((id) => `artist ${id}`),
+    ];
+    if (unknown.length > 0) {
+      throw new NotFoundError(`no ${unknown.slice(0, 20).join(', ')} in the catalog`, {
+        unknown: unknown.slice(0, 20),
+      });
+    }
   }
 
   return {
     async register({ username, password }, ctx) {
-      const user = await createUser(pool, username, password, key);
+      const user = await createUser(pool, username, password, sealer);
       if (!user) throw new ConflictError(`username "${username}" is taken`, { field: 'username' });
       ctx.log.info({ userId: user.id, username: user.username }, 'user registered');
       return user;
     },
 
     async login({ username, password }, ctx) {
-      await limiter.attempt(username);
-      const found = await findByUsername(pool, username);
-      const ok = await verifyPassword(password, found?.passwordHash ?? (await decoyHash()));
-      if (!found || !ok) {
-        ctx.log.info({ username }, 'login failed');
+      let found: StoredUser | null = null;
+      const ok = await limiter.guard(username, ctx.clientAddress, async (db) => {
+        found = await findByUsername(db, username);
+        const matches = await passwordMatches(found, password);
+        if (matches && found) await rememberPassword(db, found, password);
+        return matches;
+      });
+      const user = found as StoredUser | null;
+      if (!ok || !user) {
+        ctx.log.info({ username, clientAddress: ctx.clientAddress }, 'login failed');
         throw new UnauthorizedError(BAD_CREDENTIALS);
       }
-      await limiter.succeeded(username);
-      await rememberPassword(found, password);
+      const sessionId = newSessionId();
       const expiresAt = new Date(Date.now() + opts.tokenTtlSeconds * 1000);
-      const token = signToken({ userId: found.user.id, expiresAt }, opts.tokenSecret);
-      return { token, expiresAt: expiresAt.toISOString(), user: found.user };
+      await createSession(pool, sessionId, user.user.id, expiresAt);
+      await pruneSessions(pool);
+      const token = signToken({ sessionId, userId: user.user.id, expiresAt }, secrets.current);
+      return { token, expiresAt: expiresAt.toISOString(), user: user.user };
+    },
+
+    async logout({ all }, ctx) {
+      const { caller } = ctx;
+      if (all) {
+        const revoked = await revokeSessions(pool, caller.userId);
+        ctx.log.info({ userId: caller.userId, revoked }, 'every session ended');
+        return { revoked };
+      }
+      if (!caller.sessionId) {
+        throw new InvalidInputError(
+          'these credentials are not a session; to end every session pass all: true',
+        );
+      }
+      return { revoked: await revokeSession(pool, caller.userId, caller.sessionId) };
+    },
+
+    async changePassword({ oldPassword, newPassword }, ctx) {
+      const { caller } = ctx;
+      const ok = await limiter.guard(caller.username, ctx.clientAddress, async (db) =>
+        passwordMatches(await findById(db, caller.userId), oldPassword),
+      );
+      if (!ok) throw new UnauthorizedError('the old password is wrong');
+      const changed = await setPassword(
+        pool,
+        caller.userId,
+        await hashPassword(newPassword),
+        sealer.seal(newPassword, caller.userId),
+      );
+      if (!changed) throw new UnauthorizedError('this account no longer exists');
+      const revokedSessions = await revokeSessions(pool, caller.userId, caller.sessionId);
+      ctx.log.info({ userId: caller.userId, revokedSessions }, 'password changed');
+      return { revokedSessions };
     },
 
     async verifyToken({ token }) {
-      const claims = readToken(token, opts.tokenSecret);
+      const claims = readToken(token, secrets);
       if (!claims || !(claims.expiresAt.getTime() > Date.now())) throw new UnauthorizedError(BAD_TOKEN);
-      const found = await findById(pool, claims.userId);
-      if (!found) throw new UnauthorizedError(BAD_TOKEN);
-      return {
-        userId: found.user.id,
-        username: found.user.username,
-        expiresAt: claims.expiresAt.toISOString(),
-      };
+      const session = await openSession(pool, claims.sessionId, claims.userId);
+      if (!session) throw new UnauthorizedError(BAD_TOKEN);
+      return { ...session, sessionId: claims.sessionId, expiresAt: claims.expiresAt.toISOString() };
     },
 
     async me(_params, ctx) {
-      const caller = requireCaller(ctx);
-      const found = await findById(pool, caller.userId);
+      const found = await findById(pool, ctx.caller.userId);
       if (!found) throw new UnauthorizedError('this account no longer exists');
       return found.user;
     },
@@ -121,8 +187,7 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
     },
 
     async updateProfile(params, ctx) {
-      const caller = requireCaller(ctx);
-      const user = await updateProfile(pool, caller.userId, params);
+      const user = await updateProfile(pool, ctx.caller.userId, params);
       if (!user) throw new UnauthorizedError('this account no longer exists');
       return user;
     },
@@ -136,57 +201,58 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
       }
       const { username } = params;
       let found: StoredUser | null = null;
-      const ok = await limiter.guard(username, async (db) => {
+      const ok = await limiter.guard(username, ctx.clientAddress, async (db) => {
         found = await findByUsername(db, username);
         if ('token' in params) {
-          const password = found?.subsonicSecret
-            ? openPassword(found.subsonicSecret, key, found.user.id)
-            : null;
-          return password !== null && subsonicTokenMatches(password, params.salt, params.token);
+          const opened = found?.subsonicSecret ? sealer.open(found.subsonicSecret, found.user.id) : null;
+          const matches = opened !== null && subsonicTokenMatches(opened.password, params.salt, params.token);
+          if (matches && found && opened?.stale) await rememberPassword(db, found, opened.password);
+          return matches;
         }
-        return verifyPassword(params.password, found?.passwordHash ?? (await decoyHash()));
+        const matches = await passwordMatches(found, params.password);
+        if (matches && found) await rememberPassword(db, found, params.password);
+        return matches;
       });
       const user = found as StoredUser | null;
       if (!ok || !user) {
         ctx.log.info(
-          { username, mechanism: 'token' in params ? 'token' : 'password' },
+          { username, mechanism: 'token' in params ? 'token' : 'password', clientAddress: ctx.clientAddress },
           'subsonic auth failed',
         );
         throw new UnauthorizedError('token' in params ? BAD_SUBSONIC_TOKEN : BAD_CREDENTIALS);
       }
-      if ('password' in params) await rememberPassword(user, params.password);
       return { userId: user.user.id, username: user.user.username };
     },
 
     async createApiKey({ name }, ctx) {
-      const caller = requireCaller(ctx);
+      const { caller } = ctx;
       const created = await accountStillThere(() => createApiKey(pool, caller.userId, name));
       ctx.log.info({ userId: caller.userId, keyId: created.id }, 'api key created');
       return created;
     },
 
     async listApiKeys(_params, ctx) {
-      return listApiKeys(pool, requireCaller(ctx).userId);
+      return listApiKeys(pool, ctx.caller.userId);
     },
 
     async revokeApiKey({ id }, ctx) {
-      const caller = requireCaller(ctx);
+      const { caller } = ctx;
       if (!(await revokeApiKey(pool, caller.userId, id))) throw new NotFoundError(`no API key ${id}`);
       ctx.log.info({ userId: caller.userId, keyId: id }, 'api key revoked');
       return { revoked: true };
     },
 
     async star(params, ctx) {
-      const caller = requireCaller(ctx);
-      return { starred: await accountStillThere(() => addStars(pool, caller.userId, params)) };
+      await checkStarIds(params);
+      return { starred: await accountStillThere(() => addStars(pool, ctx.caller.userId, params)) };
     },
 
     async unstar(params, ctx) {
-      return { unstarred: await removeStars(pool, requireCaller(ctx).userId, params) };
+      return { unstarred: await removeStars(pool, ctx.caller.userId, params) };
     },
 
     async starred(_params, ctx) {
-      return listStars(pool, requireCaller(ctx).userId);
+      return listStars(pool, ctx.caller.userId);
     },
   };
 }

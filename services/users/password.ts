@@ -8,6 +8,7 @@ import {
   scrypt,
   timingSafeEqual,
 } from 'node:crypto';
+import type { TokenSecrets } from './secret.js';
 
 /**
  * Everything about stored passwords lives here: the scrypt hash every login checks, and the
@@ -76,11 +77,11 @@ export function decoyHash(): Promise<string> {
  */
 const SEAL_SCHEME = 'aes256gcm';
 
-export function sealingKey(tokenSecret: string): Buffer {
+function sealingKey(tokenSecret: string): Buffer {
   return Buffer.from(hkdfSync('sha256', tokenSecret, 'music-streaming', 'subsonic-password-v1', 32));
 }
 
-export function sealPassword(password: string, key: Buffer, userId: string): string {
+function seal(password: string, key: Buffer, userId: string): string {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(userId));
@@ -91,7 +92,7 @@ export function sealPassword(password: string, key: Buffer, userId: string): str
 }
 
 /** The sealed password, or null when it is unreadable or was sealed under another key or for another user. */
-export function openPassword(sealed: string, key: Buffer, userId: string): string | null {
+function open(sealed: string, key: Buffer, userId: string): string | null {
   const [scheme, iv, data, tag, extra] = sealed.split('$');
   if (scheme !== SEAL_SCHEME || !iv || !data || !tag || extra !== undefined) return null;
   try {
@@ -102,6 +103,33 @@ export function openPassword(sealed: string, key: Buffer, userId: string): strin
       'utf8',
     );
   } catch {
+    return null;
+  }
+}
+
+/**
+ * Seals passwords under the current token secret and opens them under it or a previous one,
+ * so a rotation does not cost anyone their Subsonic token auth: a password opened with a
+ * previous key is `stale` and sealed again under the current one by its caller.
+ */
+export class PasswordSealer {
+  private readonly current: Buffer;
+  private readonly keys: readonly Buffer[];
+
+  constructor(secrets: TokenSecrets) {
+    this.current = sealingKey(secrets.current);
+    this.keys = [this.current, ...secrets.previous.map(sealingKey)];
+  }
+
+  seal(password: string, userId: string): string {
+    return seal(password, this.current, userId);
+  }
+
+  open(sealed: string, userId: string): { password: string; stale: boolean } | null {
+    for (const key of this.keys) {
+      const password = open(sealed, key, userId);
+      if (password !== null) return { password, stale: key !== this.current };
+    }
     return null;
   }
 }

@@ -1,19 +1,51 @@
 import { type Pool, type Queryable, withTransaction } from '../../common/db/pool.js';
 import { RateLimitedError } from '../../common/errors.js';
 
-export interface LoginLimits {
-  /** Attempts allowed per username in one window without a successful login. */
-  maxAttempts: number;
-  windowMs: number;
+/** How one kind of key is throttled: free failures, then waits that double up to a ceiling. */
+export interface ThrottleRule {
+  /** Failures allowed before any wait. */
+  free: number;
+  /** The first wait, in ms; each further failure doubles it. */
+  firstWaitMs: number;
+  maxWaitMs: number;
 }
 
-export const DEFAULT_LOGIN_LIMITS: LoginLimits = { maxAttempts: 5, windowMs: 60_000 };
+/**
+ * Who is guessing is told apart by client address: a guesser is slowed down on its own
+ * address and on (username, address), so the real user, from another address, is never locked
+ * out. The per-username rule is a far higher ceiling against guessing from many addresses.
+ */
+export interface LoginLimits {
+  pair: ThrottleRule;
+  address: ThrottleRule;
+  username: ThrottleRule;
+  /** Failures are forgotten after this long without one. */
+  forgetAfterMs: number;
+}
+
+const MINUTE = 60_000;
+
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
+  pair: { free: 5, firstWaitMs: 1000, maxWaitMs: 15 * MINUTE },
+  address: { free: 20, firstWaitMs: 1000, maxWaitMs: 15 * MINUTE },
+  username: { free: 100, firstWaitMs: 1000, maxWaitMs: 15 * MINUTE },
+  forgetAfterMs: 15 * MINUTE,
+};
+
+type Scope = keyof Omit<LoginLimits, 'forgetAfterMs'>;
+
+/** The wait after `failures` failures under `rule`, in ms (0 while they are free). */
+export function waitAfter(rule: ThrottleRule, failures: number): number {
+  if (failures < rule.free) return 0;
+  return Math.min(rule.maxWaitMs, rule.firstWaitMs * 2 ** Math.min(30, failures - rule.free));
+}
 
 /**
- * Limits password guesses per username. The count lives in the database so it holds across
- * every worker, and an attempt is counted before the password is checked, so concurrent
- * guesses cannot slip past the limit. A successful login clears the count.
- * Unknown usernames are limited the same way, so the limit does not tell who exists.
+ * Throttles credential checks (logins, password changes, Subsonic credentials). The counts
+ * live in the database so they hold across every worker. A check runs with the rows of its
+ * keys locked, so concurrent guesses are counted one after another and none slips past;
+ * only failures count, so a player's burst of good requests is never refused, and a success
+ * clears the (username, address) count.
  */
 export class LoginLimiter {
   constructor(
@@ -21,71 +53,105 @@ export class LoginLimiter {
     private readonly limits: LoginLimits = DEFAULT_LOGIN_LIMITS,
   ) {}
 
-  /** Counts one attempt; throws RateLimitedError when the username is over its limit. */
-  async attempt(username: string): Promise<void> {
-    const row = await count(this.db, username, this.limits.windowMs, 1);
-    if (row.attempts === 1) {
-      // A new window: a good moment to forget windows that are over, so the table stays small.
-      await this.db.query(
-        `DELETE FROM login_attempts WHERE window_start < now() - $1 * interval '1 millisecond'`,
-        [this.limits.windowMs],
-      );
-    }
-    if (row.attempts > this.limits.maxAttempts) limited(row.retry_ms);
-  }
-
   /**
-   * Runs one credential check for `username` under the same limit, for clients that
-   * authenticate every request and send many at once (Subsonic players). Only failures count,
-   * so a client's concurrent good requests are never refused; the username's counter row stays
-   * locked during the check, so concurrent guesses are counted one after another and none
-   * slips past the limit. Throws RateLimitedError when over it; a success clears the count.
-   * `check` gets the transaction's connection: waiting for a second one from the pool while
-   * holding the first could exhaust it.
+   * Runs `check` for `username` from `address` (undefined for services that name none) unless
+   * one of its keys is waiting, which is a RateLimitedError saying how long. `check` gets the
+   * transaction's connection: waiting for a second one from the pool while holding the first
+   * could exhaust it.
    */
-  guard(username: string, check: (db: Queryable) => Promise<boolean>): Promise<boolean> {
+  guard(
+    username: string,
+    address: string | undefined,
+    check: (db: Queryable) => Promise<boolean>,
+  ): Promise<boolean> {
+    const user = username.toLowerCase();
+    // Locked in this order (by scope) by every attempt, so concurrent attempts cannot deadlock.
+    // A caller that names no address (another service) is counted per username only: one
+    // shared "unknown address" would let one guesser slow down every such caller.
+    const keys: Array<[Scope, string]> = address
+      ? [
+          ['address', address],
+          ['pair', `${user}\n${address}`],
+          ['username', user],
+        ]
+      : [
+          ['pair', `${user}\n`],
+          ['username', user],
+        ];
+    const pair = keys.find(([scope]) => scope === 'pair')![1];
     return withTransaction(this.db, async (client) => {
-      // Adding 0 only opens a new window when the last one is over, and locks the row.
-      const row = await count(client, username, this.limits.windowMs, 0);
-      if (row.attempts >= this.limits.maxAttempts) limited(row.retry_ms);
+      const rows = await lock(client, keys, this.limits.forgetAfterMs);
+      const waitMs = Math.max(...rows.map((r) => r.wait_ms));
+      if (waitMs > 0) {
+        const blocked = rows.find((r) => r.wait_ms === waitMs)!.scope;
+        limited(waitMs, blocked);
+      }
       const ok = await check(client);
-      await client.query(
-        ok
-          ? 'DELETE FROM login_attempts WHERE username_key = lower($1)'
-          : 'UPDATE login_attempts SET attempts = attempts + 1 WHERE username_key = lower($1)',
-        [username],
-      );
+      if (ok) {
+        await client.query(`DELETE FROM login_failures WHERE scope = 'pair' AND key = $1`, [pair]);
+      } else {
+        for (const [scope, key] of keys) {
+          const failures = (rows.find((r) => r.scope === scope)?.failures ?? 0) + 1;
+          await client.query(
+            `UPDATE login_failures SET failures = $3, last_failure_at = clock_timestamp(),
+               blocked_until = clock_timestamp() + $4 * interval '1 millisecond'
+             WHERE scope = $1 AND key = $2`,
+            [scope, key, failures, waitAfter(this.limits[scope], failures)],
+          );
+        }
+      }
       return ok;
     });
   }
 
-  async succeeded(username: string): Promise<void> {
-    await this.db.query('DELETE FROM login_attempts WHERE username_key = lower($1)', [username]);
+  /** Forgets failures older than the forget window (run now and then; the table stays small). */
+  async prune(): Promise<number> {
+    const { rowCount } = await this.db.query(
+      `DELETE FROM login_failures WHERE last_failure_at < clock_timestamp() - $1 * interval '1 millisecond'`,
+      [this.limits.forgetAfterMs],
+    );
+    return rowCount ?? 0;
   }
 }
 
-/** Adds `increment` to the username's count in the current window (starting a new one when it is over). */
-async function count(
-  db: Queryable,
-  username: string,
-  windowMs: number,
-  increment: number,
-): Promise<{ attempts: number; retry_ms: number }> {
-  const { rows } = await db.query<{ attempts: number; retry_ms: number }>(
-    `INSERT INTO login_attempts AS a (username_key, attempts, window_start) VALUES (lower($1), $3, now())
-     ON CONFLICT (username_key) DO UPDATE SET
-       attempts = CASE WHEN a.window_start > now() - $2 * interval '1 millisecond' THEN a.attempts + $3 ELSE $3 END,
-       window_start = CASE WHEN a.window_start > now() - $2 * interval '1 millisecond' THEN a.window_start ELSE now() END
-     RETURNING attempts,
-       (extract(epoch FROM (window_start + $2 * interval '1 millisecond' - now())) * 1000)::float8 AS retry_ms`,
-    [username, windowMs, increment],
-  );
-  return rows[0]!;
+interface LockedRow {
+  scope: Scope;
+  failures: number;
+  wait_ms: number;
 }
 
-function limited(retryMs: number): never {
-  const retryAfterSeconds = Math.max(1, Math.ceil(retryMs / 1000));
-  throw new RateLimitedError(`too many login attempts; try again in ${retryAfterSeconds} s`, {
+/**
+ * Creates and locks the keys' rows; failures older than the forget window count as none.
+ * Returns each key's failures and how long it must still wait.
+ */
+async function lock(
+  db: Queryable,
+  keys: Array<[Scope, string]>,
+  forgetAfterMs: number,
+): Promise<LockedRow[]> {
+  const { rows } = await db.query<LockedRow>(
+    `INSERT INTO login_failures AS f (scope, key, failures, last_failure_at, blocked_until)
+     SELECT scope, key, 0, clock_timestamp(), clock_timestamp() FROM unnest($1::text[], $2::text[]) AS k (scope, key)
+     ON CONFLICT (scope, key) DO UPDATE SET
+       failures = CASE WHEN f.last_failure_at < clock_timestamp() - $3 * interval '1 millisecond' THEN 0 ELSE f.failures END,
+       blocked_until = CASE WHEN f.last_failure_at < clock_timestamp() - $3 * interval '1 millisecond' THEN clock_timestamp()
+                            ELSE f.blocked_until END
+     RETURNING scope, failures,
+       greatest(0, extract(epoch FROM (blocked_until - clock_timestamp())) * 1000)::float8 AS wait_ms`,
+    [keys.map(([scope]) => scope), keys.map(([, key]) => key), forgetAfterMs],
+  );
+  return rows;
+}
+
+const WHO: Record<Scope, string> = {
+  address: 'from this address',
+  pair: 'for this username from this address',
+  username: 'for this username',
+};
+
+function limited(waitMs: number, scope: Scope): never {
+  const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
+  throw new RateLimitedError(`too many failed logins ${WHO[scope]}; try again in ${retryAfterSeconds} s`, {
     retryAfterSeconds,
   });
 }

@@ -1,7 +1,8 @@
-import { config } from '../../common/config.js';
+import { type Config, config } from '../../common/config.js';
 import { migrate } from '../../common/db/migrate.js';
 import type { Pool } from '../../common/db/pool.js';
-import { sealingKey } from './password.js';
+import { PasswordSealer } from './password.js';
+import { loadTokenSecrets } from './secret.js';
 import { USERS_MIGRATIONS } from './service.js';
 import { createUser } from './store.js';
 
@@ -13,12 +14,13 @@ export const DEMO_PASSWORD = 'demo1234';
  * the users schema; migrations run first (they are idempotent), so seeding works before any
  * users worker has started. Registration goes through the same path as `users.register`, so
  * `user.registered` is published by the outbox relay once a users worker runs. The password is
- * sealed for Subsonic token auth under `tokenSecret`, which must be the users workers' secret.
+ * sealed for Subsonic token auth under the token secret the users workers use (the same
+ * configuration, or the same secret file).
  */
-export async function seedDemoUser(pool: Pool, tokenSecret = config().tokenSecret): Promise<void> {
+export async function seedDemoUser(pool: Pool, cfg: Config = config()): Promise<void> {
   const { rows } = await pool.query<{ search_path: string }>('SHOW search_path');
   const schema = rows[0]?.search_path.split(',')[0]?.trim().replace(/^"|"$/g, '');
   if (!schema) throw new Error('seedDemoUser needs a pool whose search_path is the users schema');
   await migrate(pool, schema, USERS_MIGRATIONS);
-  await createUser(pool, DEMO_USERNAME, DEMO_PASSWORD, sealingKey(tokenSecret));
+  await createUser(pool, DEMO_USERNAME, DEMO_PASSWORD, new PasswordSealer(await loadTokenSecrets(cfg)));
 }

@@ -1,29 +1,26 @@
 import { fileURLToPath } from 'node:url';
+import { catalogContract } from '../../common/contracts/catalog.js';
 import { usersContract } from '../../common/contracts/users.js';
-import { RpcServer } from '../../common/rpc/server.js';
-import type { ServiceDefinition } from '../../common/service.js';
+import { defineService } from '../../common/service.js';
 import { usersHandlers } from './handlers.js';
+import { loadTokenSecrets } from './secret.js';
 
 export const USERS_MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
-/** Accounts, passwords and session tokens (schema `users`). */
-export const usersService: ServiceDefinition = {
+/** Accounts, passwords, sessions, API keys and stars (schema `users`). */
+export const usersService = defineService({
   name: 'users',
+  contract: usersContract,
   migrations: USERS_MIGRATIONS,
-  async setup({ config, log, broker, pool }) {
+  // user.registered is written to the outbox with the new user; the relay publishes it.
+  outbox: true,
+  async setup({ config, pool, rpc }) {
     const handlers = usersHandlers({
       pool,
-      tokenSecret: config.tokenSecret,
+      secrets: await loadTokenSecrets(config),
       tokenTtlSeconds: config.tokenTtlSeconds,
+      catalog: rpc.bind(catalogContract),
     });
-    const server = new RpcServer({
-      broker,
-      contract: usersContract,
-      handlers,
-      logger: log,
-      prefetch: config.prefetch,
-    });
-    // user.registered is written to the outbox with the new user; the relay publishes it.
-    return { server, outbox: true };
+    return { handlers, subscribers: {} };
   },
-};
+});

@@ -3,7 +3,7 @@ import { EventTypes, type UserRegistered } from '../../common/contracts/events.j
 import type { User } from '../../common/contracts/users.js';
 import { enqueueEvent } from '../../common/db/outbox.js';
 import { type Pool, type Queryable, withTransaction } from '../../common/db/pool.js';
-import { hashPassword, sealPassword } from './password.js';
+import { hashPassword, type PasswordSealer } from './password.js';
 
 interface UserRow {
   id: string;
@@ -40,18 +40,18 @@ function toStored(row: UserRow): StoredUser {
 
 /**
  * Creates a user and records `user.registered` in the outbox in the same transaction.
- * With `sealingKey` the password is also kept sealed for Subsonic token auth.
+ * With `sealer` the password is also kept sealed for Subsonic token auth.
  * Returns null when the username is taken (in any letter case).
  */
 export async function createUser(
   pool: Pool,
   username: string,
   password: string,
-  sealingKey?: Buffer,
+  sealer?: PasswordSealer,
 ): Promise<User | null> {
   const id = randomUUID();
   const passwordHash = await hashPassword(password);
-  const secret = sealingKey ? sealPassword(password, sealingKey, id) : null;
+  const secret = sealer ? sealer.seal(password, id) : null;
   return withTransaction(pool, async (client) => {
     const { rows } = await client.query<UserRow>(
       `INSERT INTO users (id, username, display_name, password_hash, subsonic_secret) VALUES ($1, $2, $2, $3, $4)
@@ -97,4 +97,18 @@ export async function updateProfile(
 
 export async function setSubsonicSecret(db: Queryable, id: string, secret: string): Promise<void> {
   await db.query('UPDATE users SET subsonic_secret = $2 WHERE id = $1', [id, secret]);
+}
+
+/** Sets a new password (its hash and its sealed copy); false when the user no longer exists. */
+export async function setPassword(
+  db: Queryable,
+  id: string,
+  passwordHash: string,
+  secret: string,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'UPDATE users SET password_hash = $2, subsonic_secret = $3, updated_at = now() WHERE id = $1',
+    [id, passwordHash, secret],
+  );
+  return rowCount === 1;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../services/users/token.js';
+import { eventually } from '../support/env.js';
 import { ApiClient, DEMO_PASSWORD, type Reply, type RequestOptions } from '../support/system.js';
 import { report, trackIds, useSystem } from './helpers.js';
 
@@ -30,7 +31,9 @@ function wellFormed(r: unknown): boolean {
 
 describe('bad input and security, against a whole system', () => {
   // Debug logging, so "no secret in any log" covers everything the processes can say.
-  const system = useSystem({ label: 'finput', logLevel: 'debug' });
+  // The gateway believes X-Forwarded-For from loopback, so the test can play clients at
+  // different addresses (the default, TRUST_PROXY=false, ignores the header: see gateway tests).
+  const system = useSystem({ label: 'finput', logLevel: 'debug', gatewayEnv: { TRUST_PROXY: 'loopback' } });
   let api: ApiClient;
   let tracks: string[];
 
@@ -89,6 +92,13 @@ describe('bad input and security, against a whole system', () => {
           { json: { trackId: 'x', playedAt: '2999-01-01T00:00:00Z' } },
           400,
         ],
+        [
+          'play in year 1',
+          'POST',
+          '/api/plays',
+          { json: { trackId: 'x', playedAt: '0001-01-01T00:00:00Z' } },
+          400,
+        ],
         ['play of an unknown track', 'POST', '/api/plays', { json: { trackId: 'no-such-track' } }, 404],
         ['negative msPlayed', 'POST', '/api/plays', { json: { trackId: 'x', msPlayed: -1 } }, 400],
         ['negative limit', 'GET', '/api/artists?limit=-1', {}, 400],
@@ -130,12 +140,13 @@ describe('bad input and security, against a whole system', () => {
     const batch = (n: number) =>
       JSON.stringify(Array.from({ length: n }, (_, i) => JSON.parse(call('catalog.listGenres', {}, i))));
     const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
-    const cases: Array<[label: string, body: string | Uint8Array, code: number]> = [
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => tracks[i % tracks.length]);
+    const cases: Array<[label: string, body: string | Uint8Array, code: number, status?: number]> = [
       ['malformed JSON', '{"jsonrpc": "2.0", "method": ', -32700],
       ['invalid UTF-8', Buffer.from([0x5b, 0xff, 0x5d]), -32700],
       ['empty batch', '[]', -32600],
-      ['batch of 101', batch(101), -32600],
-      ['batch of 100 000 numbers', JSON.stringify(Array(100_000).fill(1)), -32600],
+      ['batch of 21', batch(21), -32600, 413],
+      ['batch of 100 000 numbers', JSON.stringify(Array(100_000).fill(1)), -32600, 413],
       ['deeply nested body', deep(100_000), -32600],
       [
         'deeply nested params',
@@ -146,28 +157,50 @@ describe('bad input and security, against a whole system', () => {
       ['wrong version', JSON.stringify({ jsonrpc: '1.0', id: 1, method: 'catalog.listGenres' }), -32600],
       ['unknown method', call('catalog.dropEverything'), -32601],
       ['internal method', call('history.export', {}), -32601],
+      [
+        'internal method as a notification',
+        JSON.stringify({ jsonrpc: '2.0', method: 'history.export' }),
+        -32601,
+      ],
+      ['internal token check', call('users.verifyToken', { token: 'x' }), -32601],
+      ['internal Subsonic check', call('users.subsonicAuth', { apiKey: 'x' }), -32601],
+      [
+        'notification of a method that takes none',
+        JSON.stringify({ jsonrpc: '2.0', method: 'catalog.listGenres' }),
+        -32600,
+      ],
+      ['1000 ids in one call', call('catalog.getTracks', { ids: ids(1000) }), -32602],
       ['positional params', call('catalog.listArtists', [1, 2]), -32602],
       ['wrong param type', call('catalog.getTrack', { id: 42 }), -32602],
       ['unknown param', call('catalog.listGenres', { evil: 1 }), -32602],
       ['negative limit', call('catalog.listArtists', { limit: -1 }), -32602],
       ['huge offset', call('catalog.listArtists', { offset: 1e308 }), -32602],
       ['very long string', call('catalog.search', { q: 'x'.repeat(500_000) }), -32602],
-      ['NUL byte', call('catalog.search', { q: 'a\u0000b' }), 1422],
+      ['NUL byte', call('catalog.search', { q: 'a\u0000b' }), -32602],
     ];
     const results: string[] = [];
-    for (const [label, body, code] of cases) {
+    for (const [label, body, code, status = 200] of cases) {
       const r = await rpc(body);
       const first = Array.isArray(r.body) ? r.body[0] : r.body;
       results.push(`${label}: ${r.status} ${String(first?.error?.code)}`);
-      expect(r.status, `${label}: ${r.text.slice(0, 200)}`).toBe(200);
+      expect(r.status, `${label}: ${r.text.slice(0, 200)}`).toBe(status);
       expect(wellFormed(first), label).toBe(true);
       expect(first?.error?.code, `${label}: ${r.text.slice(0, 200)}`).toBe(code);
+      // In our own words: nothing the database, the driver or the runtime said.
+      expect(r.text, label).not.toMatch(/invalid byte sequence|0x00|SQLSTATE|at .*\.ts:\d+|ZodError/);
     }
-    // A batch at the limit is fine; a notification gets no answer at all.
-    const ok = await rpc(batch(100));
+    // A batch at the limit is fine.
+    const ok = await rpc(batch(20));
     expect(ok.status).toBe(200);
     expect((ok.body as RpcReply[]).every((r) => wellFormed(r) && Object.hasOwn(r, 'result'))).toBe(true);
-    expect((await rpc(JSON.stringify({ jsonrpc: '2.0', method: 'catalog.listGenres' }))).status).toBe(204);
+    // The attack that multiplied work: 100 calls of getTracks with 1000 ids each.
+    const amplified = await rpc(
+      JSON.stringify(
+        Array.from({ length: 100 }, (_, i) => JSON.parse(call('catalog.getTracks', { ids: ids(1000) }, i))),
+      ),
+    );
+    expect(amplified.status).toBe(413);
+    expect(amplified.text.length).toBeLessThan(1000);
     report('bad /rpc input', { cases: cases.length, answers: results.join('; ') });
     await stillServing();
   });
@@ -230,18 +263,29 @@ describe('bad input and security, against a whole system', () => {
       const s = system();
       const now = Date.now();
       const demoId = api.userId!;
+      const sessionId = (
+        JSON.parse(Buffer.from(api.token!.split('.')[0]!, 'base64url').toString()) as { sid: string }
+      ).sid;
       const forged = {
         'no token': null,
-        'expired token': signToken({ userId: demoId, expiresAt: new Date(now - 1000) }, s.tokenSecret),
-        'tampered token': `${api.token!.slice(0, -2)}${api.token!.endsWith('AA') ? 'BB' : 'AA'}`,
-        'token signed with another secret': signToken(
-          { userId: demoId, expiresAt: new Date(now + 3600_000) },
-          'not-the-secret',
-        ),
-        'token of a user who does not exist': signToken(
-          { userId: randomUUID(), expiresAt: new Date(now + 3600_000) },
+        'expired token': signToken(
+          { sessionId, userId: demoId, expiresAt: new Date(now - 1000) },
           s.tokenSecret,
         ),
+        'tampered token': `${api.token!.slice(0, -2)}${api.token!.endsWith('AA') ? 'BB' : 'AA'}`,
+        'token signed with another secret': signToken(
+          { sessionId, userId: demoId, expiresAt: new Date(now + 3600_000) },
+          'not-the-secret-but-a-long-one-all-the-same',
+        ),
+        'token of a user who does not exist': signToken(
+          { sessionId, userId: randomUUID(), expiresAt: new Date(now + 3600_000) },
+          s.tokenSecret,
+        ),
+        'token of a session never opened': signToken(
+          { sessionId: 'never-opened', userId: demoId, expiresAt: new Date(now + 3600_000) },
+          s.tokenSecret,
+        ),
+        'token with a character appended': `${api.token}=`,
         garbage: 'garbage',
       };
       for (const t of Object.values(forged)) if (t) secrets.add(t);
@@ -353,8 +397,15 @@ describe('bad input and security, against a whole system', () => {
       expect((await rpc('playlists.get', { id: secret.id })).body.error?.code).toBe(1404);
       expect((await rpc('playlists.rename', { id: shared.id, name: 'x' })).body.error?.code).toBe(1403);
       expect((await rpc('playlists.delete', { id: shared.id })).body.error?.code).toBe(1403);
-      expect((await rpc('history.recent', { userId: alice.userId })).body.error?.code).toBe(1403);
-      expect((await rpc('stats.user', { userId: alice.userId })).body.error?.code).toBe(1403);
+      // There is no parameter to name another user's history or statistics.
+      expect((await rpc('history.recent', { userId: alice.userId })).body.error?.code).toBe(-32602);
+      expect((await rpc('stats.user', { userId: alice.userId })).body.error?.code).toBe(-32602);
+      // Public playlists need no login at all; private ones are not found for anyone else.
+      const nobody = new ApiClient(s.baseUrl);
+      expect((await nobody.request('GET', `/api/playlists/${shared.id}`)).status).toBe(200);
+      const publicOnes = await nobody.request<Playlist[]>('GET', `/api/playlists?ownerId=${alice.userId}`);
+      expect(publicOnes.body.map((p) => p.id)).toEqual([shared.id]);
+      expect((await nobody.request('GET', `/api/playlists/${secret.id}`)).status).toBe(404);
       // And over the Subsonic API, with its own credentials.
       const rest = (endpoint: string, query: string) =>
         bob.request<{ 'subsonic-response': { status: string } }>(
@@ -384,36 +435,182 @@ describe('bad input and security, against a whole system', () => {
       }
     });
 
-    it('rate-limits login attempts (429 with Retry-After), even with the right password after', async () => {
+    it('slows a password guesser down without ever locking the real user out (429, Retry-After = the wait)', async () => {
       const s = system();
       const name = `carol_${randomUUID().slice(0, 8)}`;
       const password = `carol-${randomUUID()}`;
       secrets.add(password);
       await new ApiClient(s.baseUrl).register(name, password);
+      const from = (address: string) => ({ 'x-forwarded-for': address });
+      const login = (pw: string, address: string) =>
+        api.request<ErrorBody>('POST', '/api/sessions', {
+          json: { username: name, password: pw },
+          token: null,
+          headers: from(address),
+        });
       const statuses: number[] = [];
-      let limited: Reply | undefined;
+      const limited: Reply<ErrorBody>[] = [];
       for (let i = 0; i < 8; i++) {
         const wrong = `wrong-${randomUUID()}`;
         secrets.add(wrong);
-        const r = await api.request('POST', '/api/sessions', {
-          json: { username: name, password: wrong },
-          token: null,
-        });
+        const r = await login(wrong, '203.0.113.66');
         statuses.push(r.status);
-        if (r.status === 429) limited ??= r;
+        if (r.status === 429) limited.push(r);
       }
-      const right = await api.request('POST', '/api/sessions', {
-        json: { username: name, password },
-        token: null,
-      });
-      report('login rate limit', {
-        'wrong passwords': statuses.join(' '),
-        'right password after': right.status,
+      const fromGuesser = await login(password, '203.0.113.66');
+      const fromOwner = await login(password, '198.51.100.20');
+      const waits = limited.map((r) => r.headers.get('retry-after'));
+      report('login throttling', {
+        'wrong passwords from one address': statuses.join(' '),
+        'Retry-After of the refused ones': waits.join(' '),
+        'right password from that address': fromGuesser.status,
+        'right password from the owner’s address': fromOwner.status,
       });
       expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
       expect(statuses.slice(5)).toEqual([429, 429, 429]);
-      expect(limited?.headers.get('retry-after')).toMatch(/^\d+$/);
-      expect(right.status).toBe(429);
+      for (const r of limited) {
+        const seconds = r.headers.get('retry-after');
+        expect(seconds).toMatch(/^\d+$/);
+        // The header says the very wait the message names.
+        expect(r.body.error?.message).toBe(
+          `too many failed logins for this username from this address; try again in ${seconds} s`,
+        );
+      }
+      expect(fromGuesser.status).toBe(429);
+      expect(fromOwner.status).toBe(201);
+      // The same rules for Subsonic passwords: the guesser stays slowed, the owner gets in.
+      const subsonic = (address: string) =>
+        api.request<{ 'subsonic-response': { status: string; error?: { message: string } } }>(
+          'GET',
+          `/rest/ping.view?u=${name}&p=${encodeURIComponent(password)}&v=1.16.1&c=faults&f=json`,
+          { token: null, headers: from(address) },
+        );
+      expect((await subsonic('203.0.113.66')).body['subsonic-response'].error?.message).toMatch(
+        /too many failed/,
+      );
+      expect((await subsonic('198.51.100.20')).body['subsonic-response'].status).toBe('ok');
+    });
+  });
+
+  describe('secrets and sessions', () => {
+    /** The session id a token names: its payload is readable by anyone, only the signature is secret. */
+    const sessionOf = (token: string) =>
+      (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { sid: string }).sid;
+
+    it('accepts no token signed with a documented secret, for any user id anyone can read', async () => {
+      // The attack: read the demo user's id from the public profile, sign a year-long token.
+      const profile = await api.request<RpcReply>('POST', '/rpc', {
+        json: { jsonrpc: '2.0', id: 1, method: 'users.getProfile', params: { username: 'demo' } },
+        token: null,
+      });
+      const demoId = (profile.body.result as { id: string }).id;
+      const yearLong = new Date(Date.now() + 365 * 86_400_000);
+      let refused = 0;
+      for (const secret of ['change-me-in-production', 'change-me-in-production-change-me-in-production']) {
+        for (const sessionId of [sessionOf(api.token!), 'forged-session']) {
+          const forged = signToken({ sessionId, userId: demoId, expiresAt: yearLong }, secret);
+          secrets.add(forged);
+          const r = await api.request('GET', '/api/playlists', { token: forged });
+          expect(r.status).toBe(401);
+          const key = await api.request('POST', '/rpc', {
+            token: forged,
+            json: { jsonrpc: '2.0', id: 1, method: 'users.createApiKey', params: {} },
+          });
+          expect(key.status).toBe(401);
+          refused += 2;
+        }
+      }
+      report('tokens signed with a documented secret', { refused });
+    });
+
+    it('accepts a token only exactly as issued', async () => {
+      const token = api.token!;
+      const signature = token.split('.')[1]!;
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const sameBytes = `${token.slice(0, -1)}${alphabet[alphabet.indexOf(signature.at(-1)!) ^ 1]}`;
+      const variants = [`${token}=`, `${token}%`, `${token}!`, `${token}==`, sameBytes];
+      for (const variant of variants) {
+        secrets.add(variant);
+        expect((await api.request('GET', '/api/me', { token: variant })).status, variant).toBe(401);
+      }
+      expect((await api.request('GET', '/api/me')).status).toBe(200);
+      report('token variants', { refused: variants.length, 'the issued token': 'accepted' });
+    });
+
+    it('ends a session at logout and every other session at a password change, within the cache bound', async () => {
+      const s = system();
+      const name = `dave_${randomUUID().slice(0, 8)}`;
+      const [password, next] = [`dave-${randomUUID()}`, `dave-new-${randomUUID()}`];
+      secrets.add(password).add(next);
+      const laptop = new ApiClient(s.baseUrl);
+      const phone = new ApiClient(s.baseUrl);
+      const tablet = new ApiClient(s.baseUrl);
+      secrets.add(await laptop.register(name, password));
+      secrets.add(await phone.login(name, password));
+      secrets.add(await tablet.login(name, password));
+      for (const c of [laptop, phone, tablet]) expect((await c.request('GET', '/api/me')).status).toBe(200);
+
+      const out = await phone.request('DELETE', '/api/sessions');
+      expect(out.status, out.text).toBe(200);
+      // The gateway that took the logout forgets the token at once.
+      expect((await phone.request('GET', '/api/me')).status).toBe(401);
+
+      const changed = await laptop.request<{ revokedSessions: number }>('PATCH', '/api/me/password', {
+        json: { oldPassword: password, newPassword: next },
+      });
+      expect(changed.status, changed.text).toBe(200);
+      expect(changed.body.revokedSessions).toBe(1);
+      // Other gateways would trust a cached check for at most TOKEN_CACHE_TTL_MS (5 s).
+      const since = Date.now();
+      await eventually(async () => (await tablet.request('GET', '/api/me')).status === 401, 10_000, 100);
+      const refusedAfter = Date.now() - since;
+      expect((await laptop.request('GET', '/api/me')).status).toBe(200);
+      expect(
+        (
+          await new ApiClient(s.baseUrl).request('POST', '/api/sessions', {
+            json: { username: name, password },
+          })
+        ).status,
+      ).toBe(401);
+      report('sessions', {
+        'logout, same gateway': 'refused at once',
+        'other session after the password change refused within (ms)': refusedAfter,
+      });
+      expect(refusedAfter).toBeLessThan(6000);
+    });
+
+    it('stars only what exists, and dates plays within 30 days back and 5 minutes ahead', async () => {
+      const rpc = (method: string, params: unknown) =>
+        api.request<RpcReply>('POST', '/rpc', { json: { jsonrpc: '2.0', id: 1, method, params } });
+      const star = await rpc('users.star', { songIds: ['no-such-song', tracks[0]] });
+      expect(star.body.error?.code).toBe(1404);
+      expect(star.body.error?.message).toContain('no-such-song');
+      const starred = (await rpc('users.starred', {})).body.result as { songs: Array<{ id: string }> };
+      expect(starred.songs.map((x) => x.id)).not.toContain(tracks[0]);
+
+      const before = await system().db.query<{ n: string }>('SELECT count(*) AS n FROM history.plays');
+      for (const playedAt of ['0001-01-01T00:00:00Z', new Date(Date.now() - 31 * 86_400_000).toISOString()]) {
+        const r = await api.request<ErrorBody>('POST', '/api/plays', {
+          json: { trackId: tracks[0], playedAt },
+        });
+        expect(r.status, r.text).toBe(400);
+        expect(r.body.error?.message).toBe(
+          'invalid body: playedAt must not be more than 30 days in the past',
+        );
+      }
+      const batch = await api.request<ErrorBody>('POST', '/api/plays/batch', {
+        json: { plays: [{ trackId: tracks[0] }, { trackId: tracks[0], playedAt: '0001-01-01T00:00:00Z' }] },
+      });
+      expect(batch.status).toBe(400);
+      expect(batch.body.error?.message).toContain('plays.1.playedAt');
+      const recent = new Date(Date.now() - 29 * 86_400_000).toISOString();
+      expect(
+        (await api.request('POST', '/api/plays', { json: { trackId: tracks[0], playedAt: recent } })).status,
+      ).toBe(202);
+      await eventually(async () => {
+        const after = await system().db.query<{ n: string }>('SELECT count(*) AS n FROM history.plays');
+        return Number(after.rows[0]!.n) === Number(before.rows[0]!.n) + 1;
+      }, 15_000);
     });
   });
 

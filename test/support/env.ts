@@ -3,12 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { Broker } from '../../common/amqp/broker.js';
-import { type Config, loadConfig } from '../../common/config.js';
+import { type Config, configSpec, loadConfig } from '../../common/config.js';
 import { createPool, type Pool } from '../../common/db/pool.js';
 
 const run = promisify(execFile);
 
-export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+/** The broker the tests use: AMQP_URL, or the system's own default. */
+export const AMQP_URL = process.env.AMQP_URL || configSpec.amqpUrl.default;
 /** Tests use their own database so they never touch a running system's data. */
 export const TEST_DATABASE_URL =
   process.env.TEST_DATABASE_URL ?? 'postgres://music:music@127.0.0.1:5432/music_test';
@@ -20,9 +21,13 @@ export function namespace(label = 't'): string {
   return `${label}_${randomBytes(4).toString('hex')}`;
 }
 
+/** The secret tests sign tokens with unless they choose one (so no test writes a secret file). */
+export const TEST_TOKEN_SECRET = 'a-test-token-secret-of-at-least-32-bytes';
+
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return Object.freeze({
     ...loadConfig({ ...process.env, DATABASE_URL: TEST_DATABASE_URL, AMQP_URL }),
+    tokenSecret: TEST_TOKEN_SECRET,
     ...overrides,
   });
 }

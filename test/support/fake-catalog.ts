@@ -100,6 +100,8 @@ export function fakeCatalogHandlers(data: FakeCatalogData = fakeCatalogData()): 
       ),
       albums: albums.filter((a) => a.artistId === id),
     }),
+    getArtists: async ({ ids }) => ids.flatMap((id) => artists.filter((a) => a.id === id)),
+    getAlbums: async ({ ids }) => ids.flatMap((id) => albums.filter((a) => a.id === id)),
     getAlbum: async ({ id }) => ({
       ...need(
         albums.find((a) => a.id === id),

@@ -184,6 +184,9 @@ export async function startFakeGateway(): Promise<FakeGateway> {
       user: found.user,
     });
   });
+  app.delete('/api/sessions', auth, (_req, res) => {
+    res.json({ revoked: 1 });
+  });
   app.get('/api/me', auth, (req, res) => {
     res.json(caller(req));
   });

@@ -41,12 +41,18 @@ export interface FakeWorld {
   /** Track id -> audio file path (what catalog.getTrackFile answers). */
   files: Map<string, string>;
   users: Map<string, { user: User; password: string }>;
-  tokens: Map<string, { userId: string; username: string; expiresAt: string }>;
+  tokens: Map<string, { userId: string; username: string; sessionId: string; expiresAt: string }>;
   playlists: Map<string, FakePlaylist>;
   /** Plays by user, newest last (history and stats read them). */
   plays: Array<{ userId: string; trackId: string; playedAt: string; msPlayed: number }>;
   /** Every call the fakes served, with the trace id and caller it carried. */
-  calls: Array<{ method: string; traceId: string; caller: Caller | undefined; params: unknown }>;
+  calls: Array<{
+    method: string;
+    traceId: string;
+    caller: Caller | undefined;
+    clientAddress: string | undefined;
+    params: unknown;
+  }>;
   /** Milliseconds a method waits before it answers (slow-service tests). */
   delays: Map<string, number>;
   /** Methods that crash with an unexpected (non-coded) error. */
@@ -113,7 +119,7 @@ function login(w: FakeWorld, username: string, password: string): Session {
   if (!found || found.password !== password) throw new UnauthorizedError('wrong username or password');
   const token = randomUUID();
   const expiresAt = new Date(Date.now() + 3600_000).toISOString();
-  w.tokens.set(token, { userId: found.user.id, username, expiresAt });
+  w.tokens.set(token, { userId: found.user.id, username, sessionId: randomUUID(), expiresAt });
   return { token, expiresAt, user: found.user };
 }
 
@@ -128,6 +134,16 @@ function usersHandlers(w: FakeWorld): Fake<typeof usersContract> {
         throw new UnauthorizedError('invalid or expired token');
       }
       return session;
+    },
+    logout: async ({ all }, ctx) => {
+      let revoked = 0;
+      for (const [token, session] of w.tokens) {
+        if (session.userId === ctx.caller.userId && (all || session.sessionId === ctx.caller.sessionId)) {
+          w.tokens.delete(token);
+          revoked++;
+        }
+      }
+      return { revoked };
     },
     me: async (_, ctx) => need(byId(callerOf(ctx).userId), 'user').user,
     getProfile: async (params) =>
@@ -235,10 +251,8 @@ function playlistsHandlers(w: FakeWorld): Fake<typeof playlistsContract> {
   };
 }
 
-function playsOf(w: FakeWorld, ctx: CallContext, userId: string | undefined) {
-  const who = ctx.caller?.userId ?? userId;
-  if (!who) throw new UnauthorizedError('not logged in');
-  return w.plays.filter((p) => p.userId === who);
+function playsOf(w: FakeWorld, ctx: CallContext) {
+  return w.plays.filter((p) => p.userId === callerOf(ctx).userId);
 }
 
 function topOf(plays: FakeWorld['plays'], limit: number): TrackCount[] {
@@ -252,8 +266,8 @@ function topOf(plays: FakeWorld['plays'], limit: number): TrackCount[] {
 
 function historyHandlers(w: FakeWorld): Fake<typeof historyContract> {
   return {
-    recent: async ({ limit, userId }, ctx) =>
-      playsOf(w, ctx, userId)
+    recent: async ({ limit }, ctx) =>
+      playsOf(w, ctx)
         .slice(-limit)
         .reverse()
         .map((p, i): Play => {
@@ -275,10 +289,10 @@ function historyHandlers(w: FakeWorld): Fake<typeof historyContract> {
 function statsHandlers(w: FakeWorld): Fake<typeof statsContract> {
   return {
     topTracks: async ({ limit }) => topOf(w.plays, limit),
-    user: async ({ userId, limit }, ctx) => {
-      const plays = playsOf(w, ctx, userId);
+    user: async ({ limit }, ctx) => {
+      const plays = playsOf(w, ctx);
       return {
-        userId: ctx.caller?.userId ?? userId ?? '',
+        userId: ctx.caller.userId,
         totalPlays: plays.length,
         totalMs: plays.reduce((sum, p) => sum + p.msPlayed, 0),
         distinctTracks: new Set(plays.map((p) => p.trackId)).size,
@@ -310,7 +324,13 @@ function recorded<C extends Contract>(w: FakeWorld, contract: C, handlers: Fake<
     const method = `${contract.service}.${name}`;
     const handler = impl[name];
     out[name] = async (params, ctx) => {
-      w.calls.push({ method, traceId: ctx.traceId, caller: ctx.caller, params });
+      w.calls.push({
+        method,
+        traceId: ctx.traceId,
+        caller: ctx.caller,
+        clientAddress: ctx.clientAddress,
+        params,
+      });
       const delay = w.delays.get(method);
       if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
       if (w.faults.has(method)) throw new Error(`${method} crashed: secret internals`);

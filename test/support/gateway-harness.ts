@@ -2,6 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { Broker } from '../../common/amqp/broker.js';
+import type { Config } from '../../common/config.js';
+import type { System } from '../../common/system.js';
 import type { GatewayOptions } from '../../gateway/app.js';
 import { type RunningGateway, startGateway } from '../../gateway/server.js';
 import { cleanupBroker, connectBroker, namespace, silentLogger, testConfig } from './env.js';
@@ -47,6 +50,8 @@ export interface GatewayHarness {
   url: string;
   fakes: FakeServices;
   gateway: RunningGateway;
+  /** A broker connection in the gateway's namespace, for serving extra test services. */
+  serviceBroker: Broker;
   audio: Buffer;
   audioPath: string;
   request(path: string, opts?: RequestOptions): Promise<Reply>;
@@ -58,7 +63,15 @@ export interface GatewayHarness {
  * and publisher in a test namespace, in front of the in-memory fake services.
  */
 export async function startTestGateway(
-  opts: { rpcTimeoutMs?: number; options?: GatewayOptions; logger?: Logger } = {},
+  opts: {
+    rpcTimeoutMs?: number;
+    options?: GatewayOptions;
+    logger?: Logger;
+    /** Settings other than the defaults (caps, throttling, token cache). */
+    config?: Partial<Config>;
+    /** The services the gateway fronts (default: the music system's). */
+    system?: System;
+  } = {},
 ): Promise<GatewayHarness> {
   const ns = namespace('gw');
   const dir = await mkdtemp(join(tmpdir(), `${ns}-`));
@@ -70,10 +83,11 @@ export async function startTestGateway(
   const fakes = new FakeServices(serviceBroker, audioPath);
   await fakes.start();
   const gateway = await startGateway({
-    config: testConfig({ port: 0, rpcTimeoutMs: opts.rpcTimeoutMs ?? 5000 }),
+    config: testConfig({ port: 0, rpcTimeoutMs: opts.rpcTimeoutMs ?? 5000, ...opts.config }),
     logger: opts.logger ?? silentLogger,
     namespace: ns,
     options: opts.options,
+    ...(opts.system ? { system: opts.system } : {}),
     drainMs: 2000,
   });
   const url = `http://127.0.0.1:${gateway.port}`;
@@ -99,6 +113,7 @@ export async function startTestGateway(
     url,
     fakes,
     gateway,
+    serviceBroker,
     audio,
     audioPath,
     request,

@@ -4,6 +4,7 @@
  */
 import { createServer } from 'node:net';
 import pg from 'pg';
+import { config } from '../../common/config.js';
 import { migrate } from '../../common/db/migrate.js';
 import { assertSchemaName, createPool } from '../../common/db/pool.js';
 import { catalogService, seedCatalog } from '../../services/catalog/index.js';
@@ -67,7 +68,7 @@ export async function seedDatabase(url: string, mediaDir: string, tokenSecret: s
     await migrate(catalog, 'catalog', catalogService.migrations!);
     await seedCatalog(catalog, mediaDir);
     await migrate(users, 'users', usersService.migrations!);
-    await seedDemoUser(users, tokenSecret);
+    await seedDemoUser(users, { ...config(), tokenSecret, tokenSecretPrevious: '' });
   } finally {
     await Promise.all([catalog.end(), users.end()]);
   }

@@ -1,5 +1,6 @@
 import type { Broker } from '../../common/amqp/broker.js';
-import { EVENT_QUEUES, EventTypes, type TrackPlayed } from '../../common/contracts/events.js';
+import { EventTypes, type TrackPlayed } from '../../common/contracts/events.js';
+import { SYSTEM } from '../../common/contracts/index.js';
 import { dropSchema } from '../../common/db/migrate.js';
 import type { Pool } from '../../common/db/pool.js';
 import type { EventConsumer } from '../../common/events/consumer.js';
@@ -28,7 +29,7 @@ export class EventWorld {
   static async open(label: string): Promise<EventWorld> {
     const ns = namespace(label);
     const broker = await connectBroker(ns);
-    const publisher = new EventPublisher({ broker, logger: silentLogger, queues: EVENT_QUEUES });
+    const publisher = new EventPublisher({ broker, logger: silentLogger, queues: SYSTEM.eventQueues });
     const rpc = new RpcClient({ broker, logger: silentLogger, timeoutMs: 10_000 });
     await publisher.start();
     await rpc.start();
@@ -56,6 +57,7 @@ export class EventWorld {
     // Its pool exists from the start, so close() drops every schema a worker made.
     this.pool(def);
     const worker = await startService(def, {
+      system: SYSTEM,
       config: testConfig(),
       logger: silentLogger,
       namespace: this.ns,
@@ -101,11 +103,9 @@ export class EventWorld {
 
 /** The consumer of `event` in a running service's group. */
 export function consumerOf(worker: RunningService, event: string): EventConsumer<unknown> {
-  const found = (worker.parts.consumers ?? []).find((c) =>
-    (c as EventConsumer<unknown>).queue.endsWith(`.${eventSlug(event)}`),
-  );
+  const found = worker.consumers.find((c) => c.queue.endsWith(`.${eventSlug(event)}`));
   if (!found) throw new Error(`no consumer of ${event}`);
-  return found as EventConsumer<unknown>;
+  return found;
 }
 
 export const HOUR_MS = 3_600_000;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Broker } from '../../common/amqp/broker.js';
 import type { Config } from '../../common/config.js';
+import { SYSTEM } from '../../common/contracts/index.js';
 import { dropSchema } from '../../common/db/migrate.js';
 import type { Pool } from '../../common/db/pool.js';
 import { RpcClient } from '../../common/rpc/client.js';
@@ -13,6 +14,8 @@ export interface HarnessOptions {
   logger?: Logger;
   /** Event types to record on a tap bound before the service starts. */
   events?: readonly string[];
+  /** Another harness's schema, to run a second copy of the service on the same data. */
+  schema?: string;
 }
 
 /**
@@ -37,7 +40,7 @@ export class ServiceHarness {
 
   static async open(def: ServiceDefinition, opts: HarnessOptions): Promise<ServiceHarness> {
     const ns = namespace(def.name);
-    const schema = `${ns}_${def.name}`;
+    const schema = opts.schema ?? `${ns}_${def.name}`;
     const broker = await connectBroker(ns);
     const tap = await EventTap.open(broker, opts.events ?? []);
     const rpc = new RpcClient({ broker, logger: silentLogger, timeoutMs: 10_000 });
@@ -50,6 +53,7 @@ export class ServiceHarness {
   /** Starts one more worker of the service on the same queue and schema. */
   async startWorker(): Promise<RunningService> {
     const worker = await startService(this.def, {
+      system: SYSTEM,
       config: this.opts.config,
       logger: this.opts.logger ?? silentLogger,
       namespace: this.ns,
@@ -65,13 +69,14 @@ export class ServiceHarness {
     this.cleanups.push(fn);
   }
 
-  async close(): Promise<void> {
+  /** Stops and removes what it made; `keepSchema` leaves a schema another harness owns. */
+  async close(opts: { keepSchema?: boolean } = {}): Promise<void> {
     await Promise.all(this.workers.map((w) => w.stop()));
     for (const fn of this.cleanups) await fn();
     await this.tap.close();
     await this.rpc.stop();
     await this.broker.close();
-    await dropSchema(this.pool, this.schema);
+    if (!opts.keepSchema) await dropSchema(this.pool, this.schema);
     await this.pool.end();
     await cleanupBroker(this.ns);
   }

@@ -1,17 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express from 'express';
 import type { Broker } from '../../common/amqp/broker.js';
 import type { Config } from '../../common/config.js';
-import { EVENT_QUEUES, EventTypes } from '../../common/contracts/events.js';
+import { EventTypes } from '../../common/contracts/events.js';
+import { SYSTEM } from '../../common/contracts/index.js';
 import { dropSchema } from '../../common/db/migrate.js';
-import { EventPublisher } from '../../common/events/publisher.js';
 import { RpcClient } from '../../common/rpc/client.js';
 import { type RunningService, type ServiceDefinition, startService } from '../../common/service.js';
-import { buildSubsonicRouter, type SubsonicOptions } from '../../gateway/subsonic/index.js';
+import { startGateway } from '../../gateway/server.js';
 import { catalogService, seedCatalog } from '../../services/catalog/index.js';
 import { playlistsService } from '../../services/playlists/service.js';
 import { usersService } from '../../services/users/service.js';
@@ -37,20 +34,31 @@ export interface SubsonicHarness {
 
 /**
  * The real catalog (seeded into a temporary media folder), users and playlists services in
- * one test namespace with their own schemas, and the Subsonic router on its own express app on
- * port 0, with an event tap recording `track.played`.
+ * one test namespace with their own schemas, and a gateway in front of them on port 0 (its
+ * `/rest` is the API under test), with an event tap recording `track.played`.
  */
-export async function startSubsonic(options: SubsonicOptions = {}): Promise<SubsonicHarness> {
+export async function startSubsonic(options: { authTtlMs?: number } = {}): Promise<SubsonicHarness> {
   const ns = namespace('ss');
   const mediaDir = await mkdtemp(join(tmpdir(), `${ns}-media-`));
-  const config = testConfig({ mediaDir, rpcTimeoutMs: 5000, tokenSecret: `subsonic-test-${ns}` });
+  const config = testConfig({
+    mediaDir,
+    rpcTimeoutMs: 5000,
+    tokenSecret: `subsonic-test-secret-of-${ns}`,
+    ...(options.authTtlMs === undefined ? {} : { tokenCacheTtlMs: options.authTtlMs }),
+  });
   const services = new Map<string, RunningService>();
   const schemas = new Set<string>();
 
   async function start(def: ServiceDefinition): Promise<RunningService> {
     const schema = `${ns}_${def.name}`;
     schemas.add(schema);
-    const running = await startService(def, { config, logger: silentLogger, namespace: ns, schema });
+    const running = await startService(def, {
+      system: SYSTEM,
+      config,
+      logger: silentLogger,
+      namespace: ns,
+      schema,
+    });
     services.set(def.name, running);
     return running;
   }
@@ -68,17 +76,14 @@ export async function startSubsonic(options: SubsonicOptions = {}): Promise<Subs
   const broker: Broker = await connectBroker(ns, 'subsonic');
   const tap = await EventTap.open(broker, [EventTypes.TRACK_PLAYED]);
   const rpc = new RpcClient({ broker, logger: silentLogger, timeoutMs: config.rpcTimeoutMs });
-  const publisher = new EventPublisher({ broker, logger: silentLogger, queues: EVENT_QUEUES });
   await rpc.start();
-  await publisher.start();
-
-  const app = express();
-  app.set('query parser', 'simple');
-  app.use('/rest', buildSubsonicRouter({ rpc, publisher, logger: silentLogger, config, options }));
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  const gateway = await startGateway({
+    config: { ...config, port: 0 },
+    logger: silentLogger,
+    namespace: ns,
+    drainMs: 1000,
   });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/rest`;
+  const url = `http://127.0.0.1:${gateway.port}/rest`;
 
   return {
     ns,
@@ -91,12 +96,10 @@ export async function startSubsonic(options: SubsonicOptions = {}): Promise<Subs
     start,
     stop,
     async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await gateway.stop();
       for (const name of [...services.keys()].reverse()) await stop(name);
       await tap.close();
       await rpc.stop();
-      await publisher.stop();
       await broker.close();
       const pool = testPool('public');
       for (const schema of schemas) await dropSchema(pool, schema);

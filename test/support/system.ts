@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
 import type { Broker } from '../../common/amqp/broker.js';
-import { EVENT_QUEUES } from '../../common/contracts/events.js';
+import { SYSTEM } from '../../common/contracts/index.js';
 import { createPool, type Pool } from '../../common/db/pool.js';
 import { EVENTS_EXCHANGE, eventQueue } from '../../common/events/envelope.js';
 import { EventPublisher } from '../../common/events/publisher.js';
@@ -96,7 +96,7 @@ function hostPort(url: string, defaultPort: number): { host: string; port: numbe
 
 /**
  * A whole copy of the system as real OS processes, started the way start.sh starts it
- * (`node --import tsx services/<name>/main.ts`, `node --import tsx gateway/main.ts`), isolated
+ * (`node --import tsx scripts/service.ts <name>`, `node --import tsx gateway/main.ts`), isolated
  * from everything else on the machine: its own broker namespace, its own database (created
  * for the run, dropped at the end), its own port, and both the broker and the database reached
  * through TCP proxies that the test can cut to take them "down" for this system only.
@@ -205,7 +205,7 @@ export class System {
   /** A confirmed publisher onto the system's `music.events` exchange, direct. */
   publisher(): Promise<EventPublisher> {
     this.testPublisher ??= this.broker().then(async (broker) => {
-      const publisher = new EventPublisher({ broker, logger: silentLogger, queues: EVENT_QUEUES });
+      const publisher = new EventPublisher({ broker, logger: silentLogger, queues: SYSTEM.eventQueues });
       await publisher.start();
       return publisher;
     });
@@ -270,7 +270,7 @@ export class System {
   /** Consumers of each queue of the service, as the broker counts them. */
   async consumerCounts(service: ServiceName): Promise<number[]> {
     const queues = await this.queues();
-    const names = [`rpc.${service}`, ...EVENT_QUEUES.filter((q) => q.group === service).map(eventName)];
+    const names = [`rpc.${service}`, ...SYSTEM.eventQueues.filter((q) => q.group === service).map(eventName)];
     return names.map((n) => queues.get(n)?.consumers ?? 0);
   }
 
@@ -424,8 +424,9 @@ export class System {
     const label = `${name}.${n}`;
     const logFile = join(this.dir, `${label}.log`);
     const fd = openSync(logFile, 'a');
-    const entry = name === 'gateway' ? 'gateway/main.ts' : `services/${name}/main.ts`;
-    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    // Exactly as start.sh starts them.
+    const entry = name === 'gateway' ? ['gateway/main.ts'] : ['scripts/service.ts', name];
+    const child = spawn(process.execPath, ['--import', 'tsx', ...entry], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',

@@ -1,11 +1,13 @@
-import { EventTypes, type TrackPlayed, trackPlayedSchema } from '../../../common/contracts/events.js';
+import {
+  EventTypes,
+  MAX_MS_PLAYED,
+  playedAtProblem,
+  type TrackPlayed,
+  trackPlayedSchema,
+} from '../../../common/contracts/events.js';
 import { withTimeout } from '../../timeout.js';
 import { type Call, type Deps, type Endpoint, ifFound, requireTracks, tracksByIds } from '../context.js';
 import { missing, SubsonicCodes, SubsonicError } from '../response.js';
-
-/** How far in the future a player's clock may put a play before it is refused. */
-const CLOCK_SKEW_MS = 5 * 60_000;
-const MAX_MS_PLAYED = 24 * 3600 * 1000;
 
 const notFound = (ids: string[]) =>
   new SubsonicError(SubsonicCodes.NOT_FOUND, `unknown id${ids.length > 1 ? 's' : ''}: ${ids.join(', ')}`);
@@ -28,9 +30,8 @@ async function scrobble(call: Call, deps: Deps) {
   }
   const plays: TrackPlayed[] = ids.map((trackId, i) => {
     const at = times[i] ?? Date.now();
-    if (at > Date.now() + CLOCK_SKEW_MS) {
-      throw new SubsonicError(SubsonicCodes.GENERIC, 'time must not be in the future');
-    }
+    const problem = playedAtProblem('time', new Date(at), deps.playDates);
+    if (problem) throw new SubsonicError(SubsonicCodes.GENERIC, problem);
     return trackPlayedSchema.parse({
       userId: caller.userId,
       trackId,

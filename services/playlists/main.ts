@@ -1,4 +1,0 @@
-import { runService } from '../../common/service.js';
-import { playlistsService } from './service.js';
-
-await runService(playlistsService);
