@@ -5,11 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import type { PlaylistDetail, Track } from '../common/contracts/index.js';
 import { WINDOWS } from '../common/contracts/shared.js';
-import { type Api, ApiError, isTransient, MAX_PLAYS_PER_REPORT, type TopWindow } from './api.js';
+import { type Api, ApiError, type TopWindow } from './api.js';
 import { type FlagSpec, type Flags, intArg, parseFlags, UsageError } from './args.js';
+import { type Delivery, deliveryNote, sendUnsentPlays } from './delivery.js';
 import { play } from './player.js';
 import { duration, nowPlaying, type Style, table } from './render.js';
-import type { ClientState, Store, UnsentPlay } from './store.js';
+import type { ClientState, Store } from './store.js';
 import {
   albumView,
   artistTable,
@@ -129,72 +130,6 @@ function speedOf(flags: Flags): number {
   return speed;
 }
 
-/** What became of the kept plays on one attempt to send them. */
-interface Delivery {
-  sent: number;
-  /** Still kept, to be sent next time. */
-  kept: number;
-  /** Refused by the gateway for good (e.g. a track it no longer has). */
-  dropped: number;
-  /** Why the kept ones could not be sent now. */
-  error?: string;
-}
-
-/**
- * Sends the user's kept plays, oldest first, in reports of up to MAX_PLAYS_PER_REPORT. When
- * the gateway cannot take a report now (503, unreachable, the login expired) sending stops
- * and the plays stay kept for next time. A report it refuses outright is sent again one play
- * at a time, so a single bad play is dropped and the others still count.
- */
-async function sendUnsentPlays(ctx: Context, userId: string): Promise<Delivery> {
-  const plays = ctx.store.unsentPlays(userId);
-  let sent = 0;
-  let dropped = 0;
-  const report = (batch: readonly UnsentPlay[]) =>
-    ctx.api.reportPlays(
-      batch.map(({ trackId, msPlayed, playedAt, playId }) => ({ trackId, msPlayed, playedAt, playId })),
-    );
-  /** Anything but the gateway refusing the plays themselves: they wait for next time. */
-  const keepForLater = (err: unknown) => !(err instanceof ApiError) || isTransient(err) || err.status === 401;
-  try {
-    for (let i = 0; i < plays.length; i += MAX_PLAYS_PER_REPORT) {
-      const batch = plays.slice(i, i + MAX_PLAYS_PER_REPORT);
-      try {
-        await report(batch);
-        ctx.store.forgetPlays(batch);
-        sent += batch.length;
-        continue;
-      } catch (err) {
-        if (keepForLater(err)) throw err;
-      }
-      for (const play of batch) {
-        try {
-          await report([play]);
-          sent++;
-        } catch (err) {
-          if (keepForLater(err)) throw err;
-          dropped++;
-        }
-        ctx.store.forgetPlays([play]);
-      }
-    }
-    return { sent, dropped, kept: 0 };
-  } catch (err) {
-    return { sent, dropped, kept: plays.length - sent - dropped, error: (err as Error).message };
-  }
-}
-
-/** A line about kept plays, when there is something to say. */
-function deliveryNote(d: Delivery, style: Style): string {
-  const plays = (n: number) => `${n} play${n === 1 ? '' : 's'}`;
-  const lines: string[] = [];
-  if (d.kept > 0) {
-    lines.push(`not reported yet (${d.error}); ${plays(d.kept)} kept here, sent with your next play`);
-  }
-  if (d.dropped > 0) lines.push(`${plays(d.dropped)} kept earlier were refused by the gateway and dropped`);
-  return lines.map((l) => `\n${style.dim(l)}`).join('');
-}
-
 async function playTrack(ctx: Context, id: string, flags: Flags): Promise<Output> {
   const speed = speedOf(flags);
   const track = await ctx.api.track(id);
@@ -225,7 +160,7 @@ async function playTrack(ctx: Context, id: string, flags: Flags): Promise<Output
       playedAt: startedAt,
       playId: randomUUID(),
     });
-    delivery = await sendUnsentPlays(ctx, userId);
+    delivery = await sendUnsentPlays(ctx.api, ctx.store, userId);
   }
   if (playback.failure) throw new Error(`${playback.failure}${deliveryNote(delivery, ctx.style)}`);
   const data = {
