@@ -316,6 +316,8 @@ cmd_start() {
   ensure_infra
   step "migrating" node --import tsx scripts/migrate.ts
   step "seeding the catalog" node --import tsx scripts/seed.ts
+  # The web player the gateway serves at /: built when missing or older than its sources.
+  if ! ./scripts/build-web.sh --check; then step "building the web player" ./scripts/build-web.sh; fi
   [ -n "$(known_components)" ] || save_config
   local service started=()
   for service in "${SERVICES[@]}"; do
@@ -341,6 +343,7 @@ cmd_start() {
   cat <<EOF
 
 The music system is running.
+  web player    http://127.0.0.1:$PORT/  (log in as demo / demo1234)
   gateway       http://127.0.0.1:$PORT   (/health, /metrics, REST under /api)
   RabbitMQ UI   http://127.0.0.1:15672   (guest / guest)
   workers      $counts

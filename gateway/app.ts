@@ -22,6 +22,7 @@ import { userRoutes } from './routes/users.js';
 import { bindServices } from './services.js';
 import { buildSubsonicRouter } from './subsonic/index.js';
 import { traceRequests } from './tracing.js';
+import { webPlayer } from './web.js';
 
 /** Largest request body, in bytes. */
 const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -140,6 +141,9 @@ export function buildApp(deps: GatewayDeps): express.Express {
   }
   // Mounted at the root with full paths, so `req.route.path` is the whole pattern for metrics.
   app.use(api);
+
+  // The web player at `/`: its built files, and its page for any address a browser opens.
+  app.use(webPlayer());
 
   app.use(() => {
     throw new NotFoundError('no such route');

@@ -2,7 +2,17 @@
 # Makes sure RabbitMQ (with the management plugin) and PostgreSQL are installed and running,
 # and that the application's database role and databases exist. Idempotent; used by
 # ./start.sh and .ci/run. Installs from Debian packages where it can (root or sudo).
+#
+#   --browser   also Chromium (/usr/bin/chromium) for the web player's browser tests (npm test)
 set -euo pipefail
+
+WANT_BROWSER=0
+for arg in "$@"; do
+  case "$arg" in
+  --browser) WANT_BROWSER=1 ;;
+  *) printf '[infra] unknown argument %s (try --browser)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 
 DB_USER="${MUSIC_DB_USER:-music}"
 DB_PASSWORD="${MUSIC_DB_PASSWORD:-music}"
@@ -84,7 +94,15 @@ ensure_databases() {
   done
 }
 
+# Debian's own Chromium: the browser tests drive it with playwright-core and never download one.
+CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
+ensure_browser() {
+  [ -x "$CHROMIUM" ] || apt_install chromium
+  [ -x "$CHROMIUM" ] || { say "chromium is installed but $CHROMIUM is missing"; exit 1; }
+}
+
 ensure_rabbitmq
 ensure_postgres
 ensure_databases
-say "RabbitMQ and PostgreSQL are ready"
+if [ "$WANT_BROWSER" = 1 ]; then ensure_browser; fi
+say "RabbitMQ and PostgreSQL are ready$([ "$WANT_BROWSER" = 1 ] && printf ', and Chromium')"

@@ -145,6 +145,11 @@ describe('./start.sh', () => {
     expect(started.stdout).toContain(`http://127.0.0.1:${port}`);
     expect(started.stdout).toContain('http://127.0.0.1:15672');
     expect(started.stdout).toContain('npm run client');
+    // The web player, built when missing or stale, is served at / (its page for any app address).
+    expect(started.stdout).toContain(`web player    http://127.0.0.1:${port}/`);
+    const page = await fetch(`http://127.0.0.1:${port}/albums/al1`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<div id="app"></div>');
     expect(existsSync(join(runDir, 'gateway.pid'))).toBe(true);
     expect(existsSync(join(runDir, 'gateway.log'))).toBe(true);
 

@@ -1,0 +1,543 @@
+/**
+ * The web player in a real browser: Debian's Chromium driven by playwright-core (never a
+ * downloaded browser), against a whole system of real processes (gateway, the five services,
+ * RabbitMQ and PostgreSQL in its own namespace and database; test/support/system.ts) whose
+ * gateway serves the built player (built here when missing or stale).
+ *
+ * One listener's session, step by step: log in, search, open an album, play and seek, queue
+ * and skip, playlists (add, reorder by keyboard and by drag, rename, remove, delete), history
+ * and live lists, the banner and kept plays while the gateway cannot reach the broker, phone
+ * width and 200 % zoom, log out. Screenshots go to test-results/web/; with
+ * WEB_DOC_SCREENSHOTS=1 the two in the README (docs/img/) are taken again.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Album, SearchResult, Track } from '../common/contracts/catalog.js';
+import type { Play } from '../common/contracts/history.js';
+import type { PlaylistDetail } from '../common/contracts/playlists.js';
+import { ApiClient, DEMO_PASSWORD, DEMO_USERNAME, System } from './support/system.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'test-results', 'web');
+const DOC_IMAGES = join(ROOT, 'docs', 'img');
+/** Generous: the machine is small and shared; every wait is on a condition, none is a fixed sleep. */
+const WAIT_MS = 30_000;
+const STEP_MS = 120_000;
+
+const run = promisify(execFile);
+
+// What the functions run in the page (page.evaluate) use there, typed here without the DOM library.
+interface PageAudio {
+  currentTime: number;
+  duration: number;
+  paused: boolean;
+  buffered: { length: number; end(index: number): number };
+}
+interface PageElement {
+  getAttribute(name: string): string | null;
+  textContent: string | null;
+  outerHTML: string;
+  closest(selector: string): PageElement | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement>;
+  labels?: ArrayLike<{ textContent: string | null }> | null;
+  blur?(): void;
+}
+declare const document: {
+  querySelector(selector: 'audio'): PageAudio | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement>;
+  getElementById(id: string): PageElement | null;
+  activeElement: PageElement | null;
+  documentElement: { scrollWidth: number };
+};
+declare const window: { innerWidth: number; notReloaded?: boolean };
+declare const localStorage: { getItem(key: string): string | null };
+
+describe('the web player in headless Chromium', () => {
+  let system: System;
+  let browser: BrowserContext;
+  let page: Page;
+  let userDir: string;
+  const api = () => new ApiClient(system.baseUrl);
+  const errors: string[] = [];
+  /** The album the session plays: found through the API, at least five tracks. */
+  let album: Album & { tracks: Track[] };
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `${CHROMIUM} is missing: scripts/ensure-infra.sh --browser (run by npm test) installs it`,
+      );
+    }
+    await run(join(ROOT, 'scripts', 'build-web.sh'), [], { cwd: ROOT, timeout: 300_000 });
+    await mkdir(ARTIFACTS, { recursive: true });
+    system = await System.start({ label: 'web' });
+    userDir = await mkdtemp(join(tmpdir(), 'music-web-chromium-'));
+    browser = await chromium.launchPersistentContext(userDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      viewport: { width: 1200, height: 800 },
+      timeout: 60_000,
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    page.setDefaultTimeout(WAIT_MS);
+    page.on('pageerror', (err) => errors.push(err.message));
+
+    const search = await api().request<SearchResult>('GET', '/api/search?q=blue');
+    for (const a of search.body.albums) {
+      const full = await api().request<Album & { tracks: Track[] }>('GET', `/api/albums/${a.id}`);
+      if (full.body.tracks.length >= 5) {
+        album = full.body;
+        break;
+      }
+    }
+    if (!album) throw new Error('the seed catalog has no album with "blue" and five tracks');
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    await system?.stop();
+    if (userDir) await rm(userDir, { recursive: true, force: true });
+  }, 120_000);
+
+  const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+  const playerRegion = () => page.getByRole('region', { name: 'Player' });
+  const audio = <T>(read: (a: PageAudio) => T): Promise<T> =>
+    page.locator('audio').evaluate(read as (a: unknown) => T);
+  const nowPlaying = () => playerRegion().locator('.now .title');
+  /** Navigation inside the app (no page load, so playback goes on), by the main menu. */
+  const go = (label: string) =>
+    page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true }).click();
+  const trackRow = (scope: Page | Locator, title: string) =>
+    scope.getByRole('listitem').filter({ has: page.getByText(title, { exact: true }) });
+  /** Seeks the playing track to `secondsLeft` before its end with the seek slider's keys. */
+  const seekNearEnd = async (secondsLeft: number) => {
+    const seek = playerRegion().getByRole('slider', { name: 'Seek' });
+    await seek.focus();
+    await page.keyboard.press('End');
+    for (let i = 0; i < secondsLeft; i++) await page.keyboard.press('ArrowLeft');
+  };
+  const keptPlays = () =>
+    page.evaluate(() => (JSON.parse(localStorage.getItem('music.keptPlays') ?? '[]') as unknown[]).length);
+  const historyIds = async () => {
+    const client = api();
+    await client.login(DEMO_USERNAME, DEMO_PASSWORD);
+    const reply = await client.request<Play[]>('GET', '/api/me/history?limit=100');
+    return reply.body.map((p) => p.trackId);
+  };
+
+  it('serves the built player with cache headers, and JSON answers with weak ETags and 304s', async () => {
+    const index = await fetch(`${system.baseUrl}/`, { headers: { accept: 'text/html' } });
+    expect(index.status).toBe(200);
+    expect(index.headers.get('cache-control')).toBe('no-cache');
+    expect(index.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const html = await index.text();
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(asset).toBeDefined();
+    const js = await fetch(`${system.baseUrl}${asset}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    // An address of the app opened in the browser is the app's page; an API path is not.
+    const deep = await fetch(`${system.baseUrl}/albums/${album.id}`, { headers: { accept: 'text/html' } });
+    expect(await deep.text()).toBe(html);
+    const apiMiss = await fetch(`${system.baseUrl}/api/nowhere`, { headers: { accept: 'text/html' } });
+    expect(apiMiss.status).toBe(404);
+    expect(apiMiss.headers.get('content-type')).toContain('application/json');
+
+    // What live lists rely on: express's weak ETag on JSON, and a 304 when it still matches;
+    // but never to a request saying `Cache-Control: no-cache`, which fetch adds to conditional
+    // requests unless told otherwise (the player sends max-age=0).
+    const top = await fetch(`${system.baseUrl}/api/stats/top-tracks?window=day`);
+    const etag = top.headers.get('etag');
+    expect(etag).toMatch(/^W\/"/);
+    const conditional = (cacheControl: string) =>
+      fetch(`${system.baseUrl}/api/stats/top-tracks?window=day`, {
+        headers: { 'if-none-match': etag!, 'cache-control': cacheControl },
+      });
+    expect((await conditional('max-age=0')).status).toBe(304);
+    expect((await conditional('no-cache')).status).toBe(200);
+    const client = api();
+    await client.login();
+    const mine = await client.request('GET', '/api/me/history?limit=10');
+    const mineAgain = await client.request('GET', '/api/me/history?limit=10', {
+      headers: { 'if-none-match': mine.headers.get('etag')!, 'cache-control': 'max-age=0' },
+    });
+    expect(mineAgain.status).toBe(304);
+  });
+
+  it('sends a visitor to log in, and logs in as the demo user', { timeout: STEP_MS }, async () => {
+    await page.goto(`${system.baseUrl}/`);
+    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/login');
+    await page.getByLabel('Username').fill('demo');
+    await page.getByLabel('Password').fill('wrong-password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').waitFor();
+    await shot('login');
+    await page.getByLabel('Password').fill(DEMO_PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Home', level: 1 }).waitFor();
+    await page.getByRole('heading', { name: 'Most played' }).waitFor();
+    await playerRegion().waitFor();
+  });
+
+  it('searches as you type, asking once typing pauses', { timeout: STEP_MS }, async () => {
+    await go('Search');
+    const searches: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (r.url().includes('/api/search')) searches.push(r.url());
+    };
+    page.on('request', onRequest);
+    await page.getByLabel('Search artists, albums and tracks').pressSequentially('blue', { delay: 40 });
+    await page.getByRole('heading', { name: 'Tracks' }).waitFor();
+    await page.getByRole('heading', { name: 'Albums' }).waitFor();
+    page.off('request', onRequest);
+    // Four keys, pressed faster than the debounce: fewer searches than keys (one, unless the machine stalled).
+    expect(searches.length).toBeGreaterThanOrEqual(1);
+    expect(searches.length).toBeLessThan(4);
+    expect(searches.at(-1)).toContain('q=blue');
+    expect(new URL(page.url()).search).toBe('?q=blue');
+    await shot('search');
+  });
+
+  it('opens an album, plays a track (currentTime advances), seeks, and reports the play when it ends', {
+    timeout: STEP_MS,
+  }, async () => {
+    const found = page.locator('section', { has: page.getByRole('heading', { name: 'Albums' }) });
+    await found.getByRole('link', { name: album.title }).first().click();
+    await page.getByRole('heading', { name: album.title, level: 1 }).waitFor();
+    await page.getByRole('img', { name: `Cover of ${album.title}` }).waitFor();
+    const [first, second] = album.tracks;
+    await page.getByRole('button', { name: `Play ${first!.title}`, exact: true }).click();
+    await nowPlaying().getByText(first!.title).waitFor();
+    await page.waitForFunction(() => (document.querySelector('audio')?.currentTime ?? 0) > 0.5);
+    const t1 = await audio((a) => a.currentTime);
+    await page.waitForFunction((t) => (document.querySelector('audio')?.currentTime ?? 0) > t + 0.5, t1);
+    expect(await audio((a) => a.paused)).toBe(false);
+    await shot('album');
+
+    // Seek with the slider's keys to 2 s before the end; the end reports the play, with its play id.
+    const reported = page.waitForResponse(
+      (r) => r.url().endsWith('/api/plays') && r.request().method() === 'POST',
+      { timeout: WAIT_MS },
+    );
+    await seekNearEnd(2);
+    const duration = await audio((a) => a.duration);
+    expect(await audio((a) => a.currentTime)).toBeGreaterThan(duration - 4);
+    const response = await reported;
+    expect(response.status()).toBe(202);
+    const body = response.request().postDataJSON() as { trackId: string; playId: string; msPlayed: number };
+    expect(body.trackId).toBe(first!.id);
+    expect(body.playId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(body.msPlayed).toBeGreaterThan(0);
+    // The album goes on with its next track.
+    await nowPlaying().getByText(second!.title).waitFor();
+    expect(await keptPlays()).toBe(0);
+  });
+
+  it('keeps playing while the listener moves between pages', { timeout: STEP_MS }, async () => {
+    const before = await audio((a) => a.currentTime);
+    await go('Artists');
+    await page.getByRole('heading', { name: 'Artists', level: 1 }).waitFor();
+    await go('Home');
+    await page.getByRole('heading', { name: 'Home', level: 1 }).waitFor();
+    await page.waitForFunction((t) => {
+      const a = document.querySelector('audio');
+      return a !== null && !a.paused && a.currentTime > t + 0.5;
+    }, before);
+    expect(await page.evaluate(() => document.querySelectorAll('audio').length)).toBe(1);
+  });
+
+  it('queues two tracks and skips to them; play/pause by keyboard', { timeout: STEP_MS }, async () => {
+    await nowPlaying().click(); // the player's title links to the album
+    await page.getByRole('heading', { name: album.title, level: 1 }).waitFor();
+    const [, , third, fourth, fifth] = album.tracks;
+    await page.getByRole('button', { name: `Add ${fourth!.title} to queue`, exact: true }).click();
+    await page.getByRole('button', { name: `Add ${fifth!.title} to queue`, exact: true }).click();
+    await playerRegion().getByRole('button', { name: 'Queue' }).click();
+    const upNext = playerRegion().getByRole('list', { name: 'Next in queue' });
+    await expect
+      .poll(() => upNext.getByRole('listitem').allInnerTexts())
+      .toEqual([expect.stringContaining(fourth!.title), expect.stringContaining(fifth!.title)]);
+    await playerRegion().getByRole('button', { name: 'Next track' }).click();
+    await nowPlaying().getByText(fourth!.title).waitFor();
+    await playerRegion().getByRole('button', { name: 'Next track' }).click();
+    await nowPlaying().getByText(fifth!.title).waitFor();
+    // Queued tracks done: the album goes on where it was.
+    await playerRegion().getByRole('button', { name: 'Next track' }).click();
+    await nowPlaying().getByText(third!.title).waitFor();
+    expect(await upNext.count()).toBe(0);
+    await page.waitForFunction(() => !document.querySelector('audio')?.paused);
+
+    // "Play next" from the track's dialog, then removed from the queue again.
+    await page.getByRole('button', { name: `More actions for ${fifth!.title}` }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Play next' }).click();
+    await upNext.getByText(fifth!.title).waitFor();
+    await shot('queue');
+    await playerRegion()
+      .getByRole('button', { name: `Remove ${fifth!.title} from the queue` })
+      .first()
+      .click();
+    await expect.poll(() => upNext.count()).toBe(0);
+    await playerRegion().getByRole('button', { name: 'Close the queue' }).click();
+
+    // Space outside any control pauses and plays again.
+    await page.evaluate(() => document.activeElement?.blur?.());
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => document.querySelector('audio')?.paused === true);
+    await playerRegion().getByRole('button', { name: 'Play', exact: true }).waitFor();
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => document.querySelector('audio')?.paused === false);
+  });
+
+  it('creates a playlist, adds tracks from a track list, reorders by keyboard and by drag, renames, removes, deletes', {
+    timeout: STEP_MS,
+  }, async () => {
+    const [a, b, c] = album.tracks;
+    await go('Playlists');
+    await page.getByLabel('Name').fill('Road trip');
+    await page.getByLabel('Public').check();
+    await page.getByRole('button', { name: 'Create playlist' }).click();
+    await page.getByRole('heading', { name: 'Road trip', level: 1 }).waitFor();
+    const playlistId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+    const owner = api();
+    await owner.login();
+    const order = async () => {
+      const reply = await owner.request<PlaylistDetail>('GET', `/api/playlists/${playlistId}`);
+      return reply.body.tracks.map((e) => e.track.id);
+    };
+
+    await nowPlaying().click();
+    await page.getByRole('heading', { name: album.title, level: 1 }).waitFor();
+    for (const t of [a!, b!, c!]) {
+      await page.getByRole('button', { name: `More actions for ${t.title}` }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Add to Road trip' }).click();
+      await page.getByRole('status').getByText(`Added ${t.title} to Road trip`).waitFor();
+    }
+    await expect.poll(order, { timeout: WAIT_MS }).toEqual([a!.id, b!.id, c!.id]);
+
+    await go('Playlists');
+    await page.getByRole('link', { name: 'Road trip' }).click();
+    await page.getByRole('heading', { name: 'Road trip', level: 1 }).waitFor();
+    const rows = page.locator('main ol.tracks > li');
+    await expect.poll(() => rows.count()).toBe(3);
+
+    // Keyboard: the first row's handle, arrow down.
+    await page.getByRole('button', { name: `Move ${a!.title}, position 1 of 3` }).focus();
+    await page.keyboard.press('ArrowDown');
+    await page.getByRole('status').getByText(`Moved ${a!.title} to position 2 of 3`).waitFor();
+    await expect.poll(order, { timeout: WAIT_MS }).toEqual([b!.id, a!.id, c!.id]);
+    // Focus stays on the row that moved, so pressing again moves it on.
+    await expect
+      .poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label')))
+      .toBe(`Move ${a!.title}, position 2 of 3`);
+
+    // Drag: the last row onto the first.
+    await trackRow(page.locator('main'), c!.title).dragTo(trackRow(page.locator('main'), b!.title));
+    await expect.poll(order, { timeout: WAIT_MS }).toEqual([c!.id, b!.id, a!.id]);
+    await expect.poll(() => rows.locator('.title').allInnerTexts()).toEqual([c!.title, b!.title, a!.title]);
+    await shot('playlist');
+
+    await page.getByRole('button', { name: 'Rename' }).click();
+    await page.getByLabel('New name').fill('Road trip mix');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('heading', { name: 'Road trip mix', level: 1 }).waitFor();
+    await page.getByLabel('Public').uncheck();
+    await page.getByText('Private playlist').waitFor();
+    await page.getByRole('button', { name: `Remove ${b!.title} from Road trip mix` }).click();
+    await expect.poll(order, { timeout: WAIT_MS }).toEqual([c!.id, a!.id]);
+    const saved = await api().request<PlaylistDetail>('GET', `/api/playlists/${playlistId}`, { token: null });
+    // Private now: nobody else sees it.
+    expect([401, 403, 404]).toContain(saved.status);
+
+    await page.getByRole('button', { name: 'Delete playlist' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.getByRole('heading', { name: 'Playlists', level: 1 }).waitFor();
+    await expect.poll(async () => (await order().catch(() => null)) ?? 'gone').toBe('gone');
+  });
+
+  it('shows the play in history, and home lists update without a reload', { timeout: STEP_MS }, async () => {
+    const [first] = album.tracks;
+    await expect.poll(historyIds, { timeout: WAIT_MS }).toContain(first!.id);
+    await go('History');
+    await page.getByRole('main').getByText(first!.title, { exact: true }).first().waitFor();
+    await shot('history');
+
+    await go('Home');
+    await page.getByRole('heading', { name: 'Home', level: 1 }).waitFor();
+    await page.evaluate(() => {
+      window.notReloaded = true;
+    });
+    // Lists ask again with If-None-Match: unchanged answers are 304s.
+    await page.waitForResponse((r) => r.url().includes('/api/me/history') && r.status() === 304, {
+      timeout: WAIT_MS,
+    });
+    // A track that ends now shows up in "Recently played" and "Most played" by itself.
+    const playing = (await nowPlaying().innerText()).trim();
+    await seekNearEnd(1);
+    const recent = page.locator('section', { has: page.getByRole('heading', { name: 'Recently played' }) });
+    await trackRow(recent, playing).first().waitFor({ timeout: WAIT_MS });
+    const top = page.locator('section', { has: page.getByRole('heading', { name: 'Most played' }) });
+    await trackRow(top, playing).first().waitFor({ timeout: WAIT_MS });
+    expect(await page.evaluate(() => window.notReloaded)).toBe(true);
+    await shot('home');
+    if (process.env.WEB_DOC_SCREENSHOTS === '1') {
+      await page.setViewportSize({ width: 1000, height: 640 });
+      await page.screenshot({ path: join(DOC_IMAGES, 'web-home.png') });
+      await nowPlaying().click();
+      await page.getByRole('heading', { level: 1 }).waitFor();
+      await page.screenshot({ path: join(DOC_IMAGES, 'web-album.png') });
+      await page.setViewportSize({ width: 1200, height: 800 });
+      await go('Home');
+    }
+  });
+
+  it('shows the banner while the gateway cannot reach the broker, keeps the play meanwhile, and sends it after', {
+    timeout: STEP_MS,
+  }, async () => {
+    await page.getByRole('heading', { name: 'Home', level: 1 }).waitFor();
+    const playing = (await nowPlaying().innerText()).trim();
+    const track = album.tracks.find((t) => t.title === playing)!;
+    const before = (await historyIds()).filter((id) => id === track.id).length;
+    // Paused 2 s before the end, with the rest of the audio loaded while the gateway still streams it.
+    await playerRegion().getByRole('button', { name: 'Pause', exact: true }).click();
+    await seekNearEnd(2);
+    await page.waitForFunction(() => {
+      const a = document.querySelector('audio');
+      return (
+        a !== null && a.buffered.length > 0 && a.buffered.end(a.buffered.length - 1) >= a.duration - 0.05
+      );
+    });
+    await system.amqpProxy.cut();
+    try {
+      // Live lists get 503s: the banner says so, and they keep asking.
+      const banner = page.getByRole('alert').filter({ hasText: 'not answering' });
+      await banner.waitFor({ timeout: WAIT_MS });
+      await shot('banner');
+      await playerRegion().getByRole('button', { name: 'Play', exact: true }).click();
+      // The ended track's play cannot be sent: it waits in local storage.
+      await expect.poll(keptPlays, { timeout: WAIT_MS }).toBe(1);
+      await system.amqpProxy.restore();
+      await system.waitHealthy();
+      await banner.waitFor({ state: 'detached', timeout: WAIT_MS });
+      await expect.poll(keptPlays, { timeout: 60_000 }).toBe(0);
+      await expect
+        .poll(async () => (await historyIds()).filter((id) => id === track.id).length, { timeout: WAIT_MS })
+        .toBe(before + 1);
+      // The next track, which could not load while the gateway was cut off, plays once it is back.
+      await page.waitForFunction(() => {
+        const a = document.querySelector('audio');
+        return a !== null && !a.paused && a.currentTime > 0.3;
+      });
+    } finally {
+      await system.amqpProxy.restore();
+    }
+  });
+
+  it('has a name for every control, and fits a phone and 200 % zoom', { timeout: STEP_MS }, async () => {
+    const unnamed = () =>
+      page.evaluate(() => {
+        const nameOf = (el: PageElement): string => {
+          const labelled = el.getAttribute('aria-labelledby');
+          const byId = labelled
+            ? labelled
+                .split(/\s+/)
+                .map((id: string) => document.getElementById(id)?.textContent ?? '')
+                .join(' ')
+            : '';
+          const labels = Array.from(el.labels ?? [], (l) => l.textContent);
+          const imgs = Array.from(el.querySelectorAll('img[alt]'), (i) => i.getAttribute('alt'));
+          return [
+            el.getAttribute('aria-label'),
+            byId,
+            ...labels,
+            el.textContent,
+            ...imgs,
+            el.getAttribute('title'),
+          ]
+            .join(' ')
+            .trim();
+        };
+        const controls = document.querySelectorAll(
+          'button, a[href], input, select, textarea, [role="button"]',
+        );
+        return Array.from(controls)
+          .filter((el) => !el.closest('[hidden], dialog:not([open])') && nameOf(el) === '')
+          .map((el) => el.outerHTML.slice(0, 120));
+      });
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const pages: Array<[string, string]> = [
+      ['Home', 'Home'],
+      ['Search', 'Search'],
+      ['Artists', 'Artists'],
+      ['Playlists', 'Playlists'],
+      ['History', 'History'],
+    ];
+    await playerRegion().getByRole('button', { name: 'Queue' }).click();
+    for (const [link, heading] of pages) {
+      await go(link);
+      await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+      expect(await unnamed(), `controls without a name on ${heading}`).toEqual([]);
+    }
+    await playerRegion().getByRole('button', { name: 'Close the queue' }).click();
+
+    // A phone (360 px), and a 1280 x 800 window at 200 % zoom (640 x 400 CSS pixels).
+    for (const [label, size] of [
+      ['phone', { width: 360, height: 740 }],
+      ['zoom200', { width: 640, height: 400 }],
+    ] as const) {
+      await page.setViewportSize(size);
+      await go('Home');
+      await page.getByRole('heading', { name: 'Home', level: 1 }).waitFor();
+      expect(await overflow(), `horizontal scrolling on home (${label})`).toBeLessThanOrEqual(0);
+      await shot(`${label}-home`);
+      await nowPlaying().click();
+      await page.getByRole('heading', { name: album.title, level: 1 }).waitFor();
+      expect(await overflow(), `horizontal scrolling on the album (${label})`).toBeLessThanOrEqual(0);
+      await expect
+        .poll(() =>
+          playerRegion()
+            .getByRole('button', { name: /^(Play|Pause)$/ })
+            .isVisible(),
+        )
+        .toBe(true);
+      await shot(`${label}-album`);
+    }
+    await page.setViewportSize({ width: 1200, height: 800 });
+  });
+
+  it('logs out: the session is revoked and forgotten, playback stops', { timeout: STEP_MS }, async () => {
+    const token = await page.evaluate(
+      () => JSON.parse(localStorage.getItem('music.session') ?? 'null')?.token,
+    );
+    expect(token).toBeTruthy();
+    const revoke = page.waitForRequest((r) => r.url().endsWith('/api/sessions') && r.method() === 'DELETE');
+    await page.getByRole('button', { name: 'Log out' }).click();
+    const request = await revoke;
+    expect(request.headers().authorization).toBe(`Bearer ${token}`);
+    const answer = await request.response();
+    // 204 once the gateway revokes sessions; a gateway without the route answers 404 and the session is forgotten anyway.
+    expect([204, 404]).toContain(answer?.status());
+    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    expect(await page.evaluate(() => localStorage.getItem('music.session'))).toBeNull();
+    expect(await audio((a) => a.paused)).toBe(true);
+    expect(errors).toEqual([]);
+  });
+});

@@ -1,0 +1,359 @@
+/**
+ * The player: one `<audio>` element fed by `GET /api/tracks/:id/stream` (Range requests, so
+ * seeking works), the queue, the listening meter and the play reporter, and the Media Session
+ * (lock screen, media keys). It lives for the whole page, outside the routed part, so music
+ * keeps playing while the listener browses.
+ */
+import { connection, enc, postStatus } from '../api.js';
+import { session } from '../session.js';
+import { createStore, type Store } from '../store.js';
+import { albumColor, coverDataUrl } from '../ui/cover-art.js';
+import { countsAsPlay, ListenMeter, type StopReason } from './listening.js';
+import { PlayReporter } from './plays.js';
+import { type Entry, Queue, type QueueTrack } from './queue.js';
+
+export interface PlayerState {
+  current: Entry | null;
+  playing: boolean;
+  /** Seconds. */
+  position: number;
+  duration: number;
+  volume: number;
+  muted: boolean;
+  upNext: readonly Entry[];
+  contextLabel: string;
+  contextRest: readonly Entry[];
+  hasNext: boolean;
+  hasPrevious: boolean;
+  /** Why the current track does not play, if it cannot. */
+  error: string | null;
+}
+
+const QUEUE_KEY = 'music.queue';
+const VOLUME_KEY = 'music.volume';
+/** "Previous" within the first seconds of a track goes back; later it starts the track again. */
+const RESTART_AFTER_S = 3;
+
+/** Bumped whenever plays reached the gateway, so live lists can ask again at once. */
+export const playsSent = createStore(0);
+
+export const reporter = new PlayReporter({
+  store: localStorage,
+  post: postStatus,
+  userId: () => session.get()?.user.id ?? null,
+});
+
+function storedVolume(): number {
+  const v = Number(localStorage.getItem(VOLUME_KEY));
+  return localStorage.getItem(VOLUME_KEY) !== null && v >= 0 && v <= 1 ? v : 0.8;
+}
+
+class Player {
+  readonly audio: HTMLAudioElement;
+  readonly state: Store<PlayerState>;
+  private queue = new Queue();
+  private meter = new ListenMeter();
+  private startedAt = '';
+  /** The current track's play was reported (or will not be): nothing more to do when it stops. */
+  private settled = true;
+  /** The listener wants sound (pressed play, or a track started by itself): a failed load is retried. */
+  private wantPlay = false;
+
+  constructor() {
+    const audio = document.createElement('audio');
+    audio.preload = 'auto';
+    audio.volume = storedVolume();
+    audio.setAttribute('aria-hidden', 'true');
+    document.body.append(audio);
+    this.audio = audio;
+    this.state = createStore<PlayerState>(this.snapshot());
+
+    audio.addEventListener('timeupdate', () => {
+      if (!audio.paused && !audio.seeking) this.meter.at(audio.currentTime * 1000);
+      this.publish();
+    });
+    audio.addEventListener('seeking', () => this.meter.jumped());
+    for (const type of ['play', 'pause', 'durationchange', 'volumechange', 'seeked', 'loadedmetadata']) {
+      audio.addEventListener(type, () => this.publish());
+    }
+    audio.addEventListener('volumechange', () => localStorage.setItem(VOLUME_KEY, String(audio.volume)));
+    audio.addEventListener('ended', () => {
+      this.meter.at(audio.currentTime * 1000);
+      this.settle('ended');
+      this.load(this.queue.next(), true);
+    });
+    audio.addEventListener('playing', () => this.publish(null));
+    audio.addEventListener('error', () => {
+      if (!audio.getAttribute('src')) return;
+      this.publish('This track did not load. It is tried again when the server answers.');
+    });
+    // The page is closing mid-track: a play long enough to count is kept and sent next time.
+    addEventListener('pagehide', () => {
+      const entry = this.queue.current;
+      if (entry && !this.settled && countsAsPlay('skipped', this.meter.listenedMs)) {
+        this.settled = true;
+        reporter.keep(this.play(entry));
+      }
+      this.save();
+    });
+    // Plays kept while the gateway was away go as soon as it answers again, and a track that
+    // failed to load meanwhile is loaded again.
+    connection.subscribe((state) => {
+      if (state !== 'up') return;
+      void this.flush();
+      if (this.audio.error && this.wantPlay) this.resume();
+    });
+    this.mediaSession();
+  }
+
+  private snapshot(error: string | null = null): PlayerState {
+    const a = this.audio;
+    return {
+      current: this.queue.current,
+      playing: !a.paused,
+      position: a.currentTime,
+      duration: Number.isFinite(a.duration) ? a.duration : (this.queue.current?.track.durationMs ?? 0) / 1000,
+      volume: a.volume,
+      muted: a.muted,
+      upNext: [...this.queue.upNext],
+      contextLabel: this.queue.contextLabel,
+      contextRest: this.queue.contextRest,
+      hasNext: this.queue.hasNext,
+      hasPrevious: this.queue.hasPrevious,
+      error,
+    };
+  }
+
+  private publish(error: string | null = this.state?.get().error ?? null): void {
+    this.state.set(this.snapshot(error));
+    this.positionState();
+  }
+
+  private play(entry: Entry) {
+    return {
+      trackId: entry.track.id,
+      msPlayed: Math.min(this.meter.listenedMs, entry.track.durationMs),
+      playedAt: this.startedAt,
+    };
+  }
+
+  /** The current track stops for `reason`: its play is reported when it counts. */
+  private settle(reason: StopReason): void {
+    const entry = this.queue.current;
+    if (!entry || this.settled) return;
+    this.settled = true;
+    if (countsAsPlay(reason, this.meter.listenedMs)) {
+      void reporter.report(this.play(entry)).then((r) => {
+        if (r.sent > 0) playsSent.update((n) => n + 1);
+      });
+    }
+  }
+
+  async flush(): Promise<void> {
+    const r = await reporter.flush();
+    if (r.sent > 0) playsSent.update((n) => n + 1);
+  }
+
+  /** Puts an entry into the audio element (or empties it) and starts it when asked. */
+  private load(entry: Entry | null, autoplay: boolean): void {
+    this.meter = new ListenMeter();
+    this.startedAt = new Date().toISOString();
+    this.settled = entry === null;
+    this.wantPlay = autoplay && entry !== null;
+    if (!entry) {
+      this.audio.pause();
+      this.audio.removeAttribute('src');
+      this.audio.load();
+    } else {
+      this.audio.src = `/api/tracks/${enc(entry.track.id)}/stream`;
+      if (autoplay) this.resume();
+    }
+    void this.metadata();
+    this.save();
+    this.publish(null);
+  }
+
+  /** Switches to another entry: the current one counts as skipped. */
+  private switchTo(change: () => Entry | null): void {
+    this.settle('skipped');
+    this.load(change(), true);
+  }
+
+  resume(): void {
+    if (!this.queue.current) return;
+    this.wantPlay = true;
+    if (this.audio.error) {
+      const at = this.audio.currentTime;
+      this.audio.load();
+      if (at > 0) this.audio.currentTime = at;
+    }
+    this.audio.play().catch((err: Error) => {
+      // A browser that wants a click first (autoplay policy), or a load aborted by the next track.
+      if (err.name !== 'AbortError') this.publish();
+    });
+  }
+
+  pause(): void {
+    this.wantPlay = false;
+    this.audio.pause();
+  }
+
+  toggle(): void {
+    if (this.audio.paused) this.resume();
+    else this.pause();
+  }
+
+  /** Plays `tracks` from `index` (an album, a playlist, search results). */
+  playList(label: string, tracks: readonly QueueTrack[], index: number): void {
+    this.switchTo(() => this.queue.playContext(label, tracks, index));
+  }
+
+  enqueue(track: QueueTrack): void {
+    const idle = !this.queue.current;
+    const entry = this.queue.enqueue(track);
+    if (idle) this.load(entry, true);
+    else this.changed();
+  }
+
+  playNext(track: QueueTrack): void {
+    const idle = !this.queue.current;
+    const entry = this.queue.playNext(track);
+    if (idle) this.load(entry, true);
+    else this.changed();
+  }
+
+  next(): void {
+    if (this.queue.current) this.switchTo(() => this.queue.next());
+  }
+
+  previous(): void {
+    if (this.audio.currentTime > RESTART_AFTER_S || !this.queue.hasPrevious) this.seek(0);
+    else this.switchTo(() => this.queue.previous());
+  }
+
+  jumpTo(key: number): void {
+    this.switchTo(() => this.queue.jumpTo(key));
+  }
+
+  remove(key: number): void {
+    this.queue.remove(key);
+    this.changed();
+  }
+
+  clear(): void {
+    this.queue.clear();
+    this.changed();
+  }
+
+  seek(seconds: number): void {
+    if (!this.queue.current) return;
+    const end = Number.isFinite(this.audio.duration) ? this.audio.duration : seconds;
+    this.audio.currentTime = Math.min(Math.max(0, seconds), end);
+    this.publish();
+  }
+
+  seekBy(seconds: number): void {
+    this.seek(this.audio.currentTime + seconds);
+  }
+
+  setVolume(volume: number): void {
+    this.audio.volume = Math.min(1, Math.max(0, volume));
+    if (this.audio.volume > 0) this.audio.muted = false;
+  }
+
+  toggleMute(): void {
+    this.audio.muted = !this.audio.muted;
+  }
+
+  /** Stops and forgets the queue (log out, or another user logged in). */
+  reset(): void {
+    this.settle('skipped');
+    this.queue.reset();
+    this.load(null, false);
+    localStorage.removeItem(QUEUE_KEY);
+  }
+
+  /** Picks up the queue saved by this user's last visit (paused, at the start of its track). */
+  restore(userId: string): void {
+    try {
+      const saved = JSON.parse(localStorage.getItem(QUEUE_KEY) ?? 'null') as {
+        userId?: string;
+        queue?: unknown;
+      } | null;
+      if (saved?.userId !== userId) return;
+      this.queue = Queue.fromJSON(saved.queue);
+    } catch {
+      return;
+    }
+    this.load(this.queue.current, false);
+  }
+
+  private changed(): void {
+    this.save();
+    this.publish();
+  }
+
+  private save(): void {
+    const userId = session.get()?.user.id;
+    if (!userId) return;
+    try {
+      localStorage.setItem(QUEUE_KEY, JSON.stringify({ userId, queue: this.queue.toJSON() }));
+    } catch {
+      // Storage full or refused: the queue lasts as long as the page.
+    }
+  }
+
+  // --- Media Session: lock screen, notification and media keys -------------------------------
+
+  private mediaSession(): void {
+    if (!('mediaSession' in navigator)) return;
+    const handlers: Array<[MediaSessionAction, MediaSessionActionHandler]> = [
+      ['play', () => this.resume()],
+      ['pause', () => this.pause()],
+      ['previoustrack', () => this.previous()],
+      ['nexttrack', () => this.next()],
+      ['seekbackward', (d) => this.seekBy(-(d.seekOffset ?? 10))],
+      ['seekforward', (d) => this.seekBy(d.seekOffset ?? 10)],
+      ['seekto', (d) => this.seek(d.seekTime ?? 0)],
+      ['stop', () => this.pause()],
+    ];
+    for (const [action, handler] of handlers) {
+      try {
+        navigator.mediaSession.setActionHandler(action, handler);
+      } catch {
+        // An action this browser does not know.
+      }
+    }
+  }
+
+  private async metadata(): Promise<void> {
+    if (!('mediaSession' in navigator)) return;
+    const track = this.queue.current?.track;
+    if (!track) {
+      navigator.mediaSession.metadata = null;
+      return;
+    }
+    const meta = new MediaMetadata({ title: track.title, artist: track.artistName, album: track.albumTitle });
+    navigator.mediaSession.metadata = meta;
+    const color = await albumColor(track.albumId);
+    meta.artwork = [{ src: coverDataUrl(track.albumTitle, color), sizes: '512x512', type: 'image/svg+xml' }];
+  }
+
+  private positionState(): void {
+    if (!('mediaSession' in navigator)) return;
+    const a = this.audio;
+    navigator.mediaSession.playbackState = this.queue.current ? (a.paused ? 'paused' : 'playing') : 'none';
+    if (!Number.isFinite(a.duration) || a.duration <= 0) return;
+    try {
+      navigator.mediaSession.setPositionState({
+        duration: a.duration,
+        position: Math.min(a.currentTime, a.duration),
+        playbackRate: a.playbackRate,
+      });
+    } catch {
+      // Position state is optional.
+    }
+  }
+}
+
+export const player = new Player();
