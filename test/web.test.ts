@@ -58,7 +58,10 @@ declare const document: {
   documentElement: { scrollWidth: number };
 };
 declare const window: { innerWidth: number; notReloaded?: boolean };
-declare const localStorage: { getItem(key: string): string | null };
+declare const localStorage: {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+};
 
 describe('the web player in headless Chromium', () => {
   let system: System;
@@ -399,7 +402,9 @@ describe('the web player in headless Chromium', () => {
     expect(await page.evaluate(() => window.notReloaded)).toBe(true);
     await shot('home');
     if (process.env.WEB_DOC_SCREENSHOTS === '1') {
+      await mkdir(DOC_IMAGES, { recursive: true });
       await page.setViewportSize({ width: 1000, height: 640 });
+      await page.evaluate(() => document.activeElement?.blur?.());
       await page.screenshot({ path: join(DOC_IMAGES, 'web-home.png') });
       await nowPlaying().click();
       await page.getByRole('heading', { level: 1 }).waitFor();
@@ -538,6 +543,31 @@ describe('the web player in headless Chromium', () => {
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
     expect(await page.evaluate(() => localStorage.getItem('music.session'))).toBeNull();
     expect(await audio((a) => a.paused)).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
+  it('registers a new listener, who starts with an empty queue; a session the gateway refuses (401) goes back to log in', {
+    timeout: STEP_MS,
+  }, async () => {
+    await page.getByRole('link', { name: 'Create an account' }).click();
+    await page.getByRole('heading', { name: 'Create an account' }).waitFor();
+    const username = `listener${Date.now().toString(36)}`;
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill('listen-1234');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Home', level: 1 }).waitFor();
+    await page.getByText(username, { exact: true }).waitFor();
+    await playerRegion().getByText('Nothing playing').waitFor();
+
+    // The token no longer works (revoked, expired): the next answer is a 401, and the page asks to log in again.
+    await page.evaluate(() => {
+      const saved = JSON.parse(localStorage.getItem('music.session') ?? '{}') as Record<string, unknown>;
+      localStorage.setItem('music.session', JSON.stringify({ ...saved, token: 'not-a-valid-token' }));
+    });
+    await page.reload();
+    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/login');
+    expect(await page.evaluate(() => localStorage.getItem('music.session'))).toBeNull();
     expect(errors).toEqual([]);
   });
 });

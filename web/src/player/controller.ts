@@ -165,6 +165,8 @@ class Player {
       this.audio.removeAttribute('src');
       this.audio.load();
     } else {
+      // A track restored paused loads only its length until it is played.
+      this.audio.preload = autoplay ? 'auto' : 'metadata';
       this.audio.src = `/api/tracks/${enc(entry.track.id)}/stream`;
       if (autoplay) this.resume();
     }
