@@ -198,7 +198,7 @@ describe('the web player in headless Chromium', () => {
   it('sends a visitor to log in, and logs in as the demo user', { timeout: STEP_MS }, async () => {
     await page.goto(`${system.baseUrl}/`);
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
-    expect(new URL(page.url()).pathname).toBe('/login');
+    await page.waitForURL((url) => url.pathname === '/login');
     await page.getByLabel('Username').fill('demo');
     await page.getByLabel('Password').fill('wrong-password');
     await page.getByRole('button', { name: 'Log in' }).click();
@@ -274,7 +274,7 @@ describe('the web player in headless Chromium', () => {
     expect(body.msPlayed).toBeGreaterThan(0);
     // The album goes on with its next track.
     await nowPlaying().getByText(second!.title).waitFor();
-    expect(await keptPlays()).toBe(0);
+    await expect.poll(keptPlays).toBe(0);
   });
 
   it('keeps playing while the listener moves between pages', { timeout: STEP_MS }, async () => {
@@ -445,6 +445,7 @@ describe('the web player in headless Chromium', () => {
     const top = page.locator('section', { has: page.getByRole('heading', { name: 'Most played' }) });
     await trackRow(top, playing).first().waitFor({ timeout: WAIT_MS });
     expect(await page.evaluate(() => window.notReloaded)).toBe(true);
+    await page.locator('main .loading').first().waitFor({ state: 'detached' });
     await shot('home');
     if (process.env.WEB_DOC_SCREENSHOTS === '1') {
       await mkdir(DOC_IMAGES, { recursive: true });
@@ -556,6 +557,7 @@ describe('the web player in headless Chromium', () => {
       await page.setViewportSize(size);
       await go('Home');
       await page.getByRole('heading', { name: 'Home', level: 1 }).waitFor();
+      await page.locator('main .loading').first().waitFor({ state: 'detached' });
       expect(await overflow(), `horizontal scrolling on home (${label})`).toBeLessThanOrEqual(0);
       await shot(`${label}-home`);
       await nowPlaying().click();
@@ -611,7 +613,7 @@ describe('the web player in headless Chromium', () => {
     });
     await page.reload();
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
-    expect(new URL(page.url()).pathname).toBe('/login');
+    await page.waitForURL((url) => url.pathname === '/login');
     expect(await page.evaluate(() => localStorage.getItem('music.session'))).toBeNull();
     expect(errors).toEqual([]);
   });

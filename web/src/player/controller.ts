@@ -15,8 +15,7 @@ import { type Entry, Queue, type QueueTrack } from './queue.js';
 export interface PlayerState {
   current: Entry | null;
   playing: boolean;
-  /** Seconds. */
-  position: number;
+  /** Seconds (the position is a store of its own, `player.position`, as it changes several times a second). */
   duration: number;
   volume: number;
   muted: boolean;
@@ -38,21 +37,46 @@ const RESTART_AFTER_S = 3;
 export const playsSent = createStore(0);
 
 export const reporter = new PlayReporter({
-  store: localStorage,
+  // Looked up on each use: a browser refusing storage throws there, and the reporter copes.
+  store: {
+    getItem: (key) => localStorage.getItem(key),
+    setItem: (key, value) => localStorage.setItem(key, value),
+  },
   post: postStatus,
   userId: () => session.get()?.user.id ?? null,
 });
 
+/** Storage that may refuse (disabled, full): the player works on without it. */
+function stored(key: string): string | null {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+function store(key: string, value: string | null): void {
+  try {
+    if (value === null) localStorage.removeItem(key);
+    else localStorage.setItem(key, value);
+  } catch {
+    // Not kept: it lasts as long as the page.
+  }
+}
+
 function storedVolume(): number {
-  const v = Number(localStorage.getItem(VOLUME_KEY));
-  return localStorage.getItem(VOLUME_KEY) !== null && v >= 0 && v <= 1 ? v : 0.8;
+  const raw = stored(VOLUME_KEY);
+  const v = Number(raw);
+  return raw !== null && v >= 0 && v <= 1 ? v : 0.8;
 }
 
 class Player {
   readonly audio: HTMLAudioElement;
   readonly state: Store<PlayerState>;
+  /** Where the current track is, in seconds. */
+  readonly position = createStore(0);
   private queue = new Queue();
   private meter = new ListenMeter();
+  /** When the current track first played (its play's `playedAt`). */
   private startedAt = '';
   /** The current track's play was reported (or will not be): nothing more to do when it stops. */
   private settled = true;
@@ -70,19 +94,23 @@ class Player {
 
     audio.addEventListener('timeupdate', () => {
       if (!audio.paused && !audio.seeking) this.meter.at(audio.currentTime * 1000);
-      this.publish();
+      this.position.set(audio.currentTime);
+      this.positionState();
     });
     audio.addEventListener('seeking', () => this.meter.jumped());
     for (const type of ['play', 'pause', 'durationchange', 'volumechange', 'seeked', 'loadedmetadata']) {
       audio.addEventListener(type, () => this.publish());
     }
-    audio.addEventListener('volumechange', () => localStorage.setItem(VOLUME_KEY, String(audio.volume)));
+    audio.addEventListener('volumechange', () => store(VOLUME_KEY, String(audio.volume)));
     audio.addEventListener('ended', () => {
       this.meter.at(audio.currentTime * 1000);
       this.settle('ended');
       this.load(this.queue.next(), true);
     });
-    audio.addEventListener('playing', () => this.publish(null));
+    audio.addEventListener('playing', () => {
+      this.startedAt ||= new Date().toISOString();
+      this.publish(null);
+    });
     audio.addEventListener('error', () => {
       if (!audio.getAttribute('src')) return;
       this.publish('This track did not load. It is tried again when the server answers.');
@@ -111,7 +139,6 @@ class Player {
     return {
       current: this.queue.current,
       playing: !a.paused,
-      position: a.currentTime,
       duration: Number.isFinite(a.duration) ? a.duration : (this.queue.current?.track.durationMs ?? 0) / 1000,
       volume: a.volume,
       muted: a.muted,
@@ -126,6 +153,7 @@ class Player {
 
   private publish(error: string | null = this.state?.get().error ?? null): void {
     this.state.set(this.snapshot(error));
+    this.position.set(this.audio.currentTime);
     this.positionState();
   }
 
@@ -133,7 +161,7 @@ class Player {
     return {
       trackId: entry.track.id,
       msPlayed: Math.min(this.meter.listenedMs, entry.track.durationMs),
-      playedAt: this.startedAt,
+      playedAt: this.startedAt || new Date().toISOString(),
     };
   }
 
@@ -157,7 +185,7 @@ class Player {
   /** Puts an entry into the audio element (or empties it) and starts it when asked. */
   private load(entry: Entry | null, autoplay: boolean): void {
     this.meter = new ListenMeter();
-    this.startedAt = new Date().toISOString();
+    this.startedAt = '';
     this.settled = entry === null;
     this.wantPlay = autoplay && entry !== null;
     if (!entry) {
@@ -272,13 +300,13 @@ class Player {
     this.settle('skipped');
     this.queue.reset();
     this.load(null, false);
-    localStorage.removeItem(QUEUE_KEY);
+    store(QUEUE_KEY, null);
   }
 
   /** Picks up the queue saved by this user's last visit (paused, at the start of its track). */
   restore(userId: string): void {
     try {
-      const saved = JSON.parse(localStorage.getItem(QUEUE_KEY) ?? 'null') as {
+      const saved = JSON.parse(stored(QUEUE_KEY) ?? 'null') as {
         userId?: string;
         queue?: unknown;
       } | null;
@@ -298,11 +326,7 @@ class Player {
   private save(): void {
     const userId = session.get()?.user.id;
     if (!userId) return;
-    try {
-      localStorage.setItem(QUEUE_KEY, JSON.stringify({ userId, queue: this.queue.toJSON() }));
-    } catch {
-      // Storage full or refused: the queue lasts as long as the page.
-    }
+    store(QUEUE_KEY, JSON.stringify({ userId, queue: this.queue.toJSON() }));
   }
 
   // --- Media Session: lock screen, notification and media keys -------------------------------

@@ -15,6 +15,7 @@ import { Link } from './link.js';
 
 export function PlayerBar(): JSX.Element {
   const s = useStore(player.state);
+  const position = useStore(player.position);
   const [queueOpen, setQueueOpen] = useState(false);
   const track = s.current?.track;
   const duration = Math.max(s.duration, 0);
@@ -74,17 +75,17 @@ export function PlayerBar(): JSX.Element {
 
       <div class="seek">
         <span class="time" aria-hidden="true">
-          {clock(s.position)}
+          {clock(position)}
         </span>
         <input
           type="range"
           aria-label="Seek"
           aria-keyshortcuts="ArrowLeft ArrowRight"
-          aria-valuetext={`${clock(s.position)} of ${clock(duration)}`}
+          aria-valuetext={`${clock(position)} of ${clock(duration)}`}
           min={0}
           max={Math.max(1, Math.floor(duration))}
           step={1}
-          value={Math.floor(s.position)}
+          value={Math.floor(position)}
           disabled={!track}
           onInput={(e) => player.seek(Number(e.currentTarget.value))}
         />
