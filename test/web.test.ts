@@ -112,6 +112,11 @@ describe('the web player in headless Chromium', () => {
     page = browser.pages()[0] ?? (await browser.newPage());
     page.setDefaultTimeout(WAIT_MS);
     page.on('pageerror', (err) => errors.push(err.message));
+    // Console errors too (a refused Content-Security-Policy shows there), except the browser's
+    // own note on each answer that is not 2xx, which this test causes on purpose (401, 503).
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) errors.push(msg.text());
+    });
 
     const search = await api().request<SearchResult>('GET', '/api/search?q=blue');
     for (const a of search.body.albums) {
