@@ -323,6 +323,8 @@ describe('the web player in headless Chromium', () => {
 
     // "Play next" from the track's dialog, then removed from the queue again.
     await page.getByRole('button', { name: `More actions for ${fifth!.title}` }).click();
+    await page.getByRole('dialog').getByRole('heading', { name: fifth!.title }).waitFor();
+    await shot('track-dialog');
     await page.getByRole('dialog').getByRole('button', { name: 'Play next' }).click();
     await upNext.getByText(fifth!.title).waitFor();
     await shot('queue');

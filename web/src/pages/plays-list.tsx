@@ -30,7 +30,8 @@ export function PlaysList({ plays }: { plays: readonly Play[] }): JSX.Element {
                 {ago(p.playedAt)}
               </time>
             </span>
-            <span class="time" title="listened">
+            <span class="time">
+              <span class="sr-only">listened </span>
               {clockMs(p.msPlayed)}
             </span>
           </li>
