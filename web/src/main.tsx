@@ -69,7 +69,7 @@ export async function logOut(): Promise<void> {
   try {
     await change('DELETE', '/api/sessions');
   } catch {
-    // Not revoked (the gateway is away, or has no such route yet): the token is forgotten here anyway.
+    // Not revoked (the gateway is away): the token is forgotten here anyway, and expires on its own.
   }
   clearSession();
   forgetAnswers();
