@@ -1,5 +1,5 @@
 /**
- * Reporting plays the way the terminal client does (client/commands.ts): every play gets a
+ * Reporting plays the way the terminal client does (client/delivery.ts): every play gets a
  * play id chosen here, is kept in local storage before it is sent, and is forgotten only once
  * the gateway accepted it (202) or refused it for good (400, 404). A play the gateway cannot
  * take now (503, unreachable, logged out) stays kept and is sent later, with any others kept,
