@@ -50,7 +50,7 @@ interface OursResult {
   /** Plays counted more than once by stats (should be 0). */
   overcounted: number;
   /** Plays per transaction of the history and stats consumers. */
-  batch: { history: number; stats: number };
+  batch: { history: number };
   /** CPU ms per accepted play, by process group. */
   cpu: Record<string, number>;
   /** Cores the rest of the machine kept busy meanwhile. */
@@ -148,14 +148,11 @@ async function ours(
     stored: number;
     counted: number;
     history_tx: number;
-    stats_tx: number;
   }>(
     `SELECT (SELECT count(*) FROM history.plays WHERE event_id = ANY($1::uuid[]))::int AS stored,
             (SELECT count(DISTINCT recorded_at) FROM history.plays WHERE event_id = ANY($1::uuid[]))::int AS history_tx,
-            (SELECT count(*) FROM stats.processed_events
-              WHERE consumer = 'stats.track-played' AND event_id = ANY($1::uuid[]))::int AS counted,
-            (SELECT count(DISTINCT processed_at) FROM stats.processed_events
-              WHERE consumer = 'stats.track-played' AND event_id = ANY($1::uuid[]))::int AS stats_tx`,
+            (SELECT count(*) FROM stats.projection_seen
+              WHERE projection = 'stats' AND event_id = ANY($1::uuid[]))::int AS counted`,
     [ids],
   );
   const found = rows[0]!;
@@ -166,10 +163,7 @@ async function ours(
     rejected: rejected + result.errors,
     lost: accepted - Math.min(found.stored, found.counted),
     overcounted: Math.max(0, now.counted - before.counted - found.counted),
-    batch: {
-      history: round(found.stored / Math.max(1, found.history_tx), 1),
-      stats: round(found.counted / Math.max(1, found.stats_tx), 1),
-    },
+    batch: { history: round(found.stored / Math.max(1, found.history_tx), 1) },
     cpu: perUnit(used, accepted),
     otherCores: round(other / storedMs),
   };
@@ -265,7 +259,6 @@ function summary(mode: Mode, { ours: o, raw: r }: ModeRuns) {
     ratio: round(median(o.map((x, i) => x.storedPerS / r[i]!.perS))),
     plays_per_transaction: {
       history: median(o.map((x) => x.batch.history)),
-      stats: median(o.map((x) => x.batch.stats)),
     },
     cpu_ms_per_play: medianCpu(o),
     raw_cpu_ms_per_play: medianCpu(r),

@@ -7,6 +7,7 @@ import { runGatewayBench } from './gateway.js';
 import { runHttpBench } from './http.js';
 import { runMemoryBench } from './memory.js';
 import { runPlaysBench } from './plays.js';
+import { runReplayBench } from './replay.js';
 import { runRpcBench } from './rpc.js';
 import { runScaleBench } from './scale.js';
 
@@ -18,6 +19,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   scale: runScaleBench,
   memory: runMemoryBench,
   http: runHttpBench,
+  replay: runReplayBench,
 };
 
 const name = process.argv[2];

@@ -2,6 +2,7 @@
 import type {
   Album,
   Artist,
+  ListeningReport,
   Page,
   Play,
   Playlist,
@@ -109,6 +110,10 @@ export class Api {
   }
   me(): Promise<User> {
     return this.request('GET', '/api/me');
+  }
+  /** The listening report of a year (`2026`) or a month (`2026-11`), UTC. */
+  report(period: { year: number } | { month: string }): Promise<ListeningReport> {
+    return this.request('GET', '/api/me/report', { query: period });
   }
   myStats(): Promise<UserStats> {
     return this.request('GET', '/api/me/stats');

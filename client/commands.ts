@@ -19,6 +19,7 @@ import {
   meView,
   playlistTable,
   playlistView,
+  reportView,
   searchView,
   topTable,
   trackTable,
@@ -461,6 +462,27 @@ export const COMMANDS: Command[] = [
     async run(ctx) {
       const [user, stats] = await Promise.all([ctx.api.me(), ctx.api.myStats()]);
       return { data: { user, stats }, text: meView(user, stats, ctx.style) };
+    },
+  },
+  {
+    name: 'report',
+    usage: '[--year YYYY | --month YYYY-MM]',
+    summary:
+      'your listening report: minutes, top tracks, artists, albums, genres, streaks (default: this year)',
+    arity: [0, 0],
+    flags: { year: 'value', month: 'value' },
+    auth: true,
+    async run(ctx, _args, flags) {
+      if (flags.year !== undefined && flags.month !== undefined)
+        throw new UsageError('give --year or --month, not both');
+      let period: { year: number } | { month: string } = { year: new Date().getUTCFullYear() };
+      if (typeof flags.month === 'string') {
+        if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(flags.month))
+          throw new UsageError('--month must look like 2026-11');
+        period = { month: flags.month };
+      } else if (flags.year !== undefined) period = { year: intFlag(flags, 'year', 1970, 9999)! };
+      const report = await ctx.api.report(period);
+      return { data: report, text: reportView(report, ctx.style) };
     },
   },
   {

@@ -2,6 +2,7 @@
 import type {
   Album,
   Artist,
+  ListeningReport,
   Play,
   Playlist,
   PlaylistDetail,
@@ -175,4 +176,84 @@ export function meView(user: User, stats: UserStats, s: Style): string {
   if (user.bio) rows.push(['bio', user.bio]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${s.dim(k.padEnd(width))}  ${v}`).join('\n');
+}
+
+/** A bar of `width` cells for `value` out of `max`, in eighths of a cell. */
+function bar(value: number, max: number, width = 24): string {
+  if (max <= 0 || value <= 0) return '';
+  const eighths = Math.max(1, Math.round((value / max) * width * 8));
+  const partial = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'][eighths % 8];
+  return '█'.repeat(Math.floor(eighths / 8)) + partial;
+}
+
+/** Ranked items with their plays as bars. */
+function ranked(title: string, items: Array<{ label: string; plays: number }>, s: Style): string[] {
+  if (items.length === 0) return [];
+  const max = Math.max(...items.map((i) => i.plays));
+  const width = Math.min(32, Math.max(...items.map((i) => i.label.length)));
+  return [
+    '',
+    s.bold(title),
+    ...items.map(
+      (i, k) =>
+        `${String(k + 1).padStart(2)}. ${i.label.slice(0, width).padEnd(width)}  ${bar(i.plays, max)} ${i.plays}`,
+    ),
+  ];
+}
+
+export function reportView(r: ListeningReport, s: Style): string {
+  if (r.plays === 0)
+    return `${s.bold(`Your ${r.period}`)}
+${s.dim('no plays in this period (UTC)')}`;
+  const facts: Array<[string, string]> = [
+    ['listened', `${r.minutes.toLocaleString('en-US')} minutes in ${r.plays} plays`],
+    ['tracks', `${r.distinctTracks} different, by ${r.distinctArtists} artists`],
+    ['busiest day', r.busiestWeekday ? `${r.busiestWeekday.weekday} (${r.busiestWeekday.plays} plays)` : '-'],
+    [
+      'busiest hour',
+      r.busiestHour
+        ? `${String(r.busiestHour.hour).padStart(2, '0')}:00 UTC (${r.busiestHour.plays} plays)`
+        : '-',
+    ],
+    [
+      'longest streak',
+      r.longestStreak
+        ? `${r.longestStreak.days} day${r.longestStreak.days === 1 ? '' : 's'} (${r.longestStreak.from} to ${r.longestStreak.to})`
+        : '-',
+    ],
+  ];
+  const width = Math.max(...facts.map(([k]) => k.length));
+  const lines = [
+    s.bold(`Your ${r.period}`) + s.dim(`  ${r.from} to ${r.to}, UTC`),
+    ...facts.map(([k, v]) => `${s.dim(k.padEnd(width))}  ${v}`),
+    ...ranked(
+      'Top tracks',
+      r.topTracks.map((t) => ({ label: `${t.title ?? t.trackId} — ${t.artistName ?? '?'}`, plays: t.plays })),
+      s,
+    ),
+    ...ranked(
+      'Top artists',
+      r.topArtists.map((a) => ({ label: a.name, plays: a.plays })),
+      s,
+    ),
+    ...ranked(
+      'Top albums',
+      r.topAlbums.map((a) => ({ label: `${a.title} — ${a.artistName}`, plays: a.plays })),
+      s,
+    ),
+    ...ranked(
+      'Top genres',
+      r.topGenres.map((g) => ({ label: g.genre, plays: g.plays })),
+      s,
+    ),
+  ];
+  if (r.months.length > 1)
+    lines.push(
+      ...ranked(
+        'Months',
+        r.months.map((m) => ({ label: m.month, plays: m.plays })),
+        s,
+      ),
+    );
+  return lines.join('\n');
 }

@@ -52,6 +52,12 @@ export interface Config {
   readonly rpcMaxAnswerBytes: number;
   /** Type of the queues that hold work: quorum (replicated), or classic for brokers without quorum queues. */
   readonly queueType: 'quorum' | 'classic';
+  /** How long the event log keeps events: a RabbitMQ duration such as `400D`, `12h` (x-max-age). */
+  readonly eventLogMaxAge: string;
+  /** Most bytes the event log keeps (0: no limit but the age). */
+  readonly eventLogMaxBytes: number;
+  /** Size of one segment file of the event log; retention drops whole segments. */
+  readonly eventLogSegmentBytes: number;
   /** PostgreSQL pool size per process. */
   readonly dbPoolSize: number;
   /**
@@ -187,6 +193,24 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     default: 'quorum',
     parse: (raw) => (raw === 'quorum' || raw === 'classic' ? raw : undefined),
     doc: 'queue type (quorum or classic)',
+  },
+  eventLogMaxAge: {
+    env: 'EVENT_LOG_MAX_AGE',
+    default: '400D',
+    parse: (raw) => (/^\d{1,6}(Y|M|D|h|m|s)$/.test(raw) ? raw : undefined),
+    doc: 'event log retention (a number and one of Y, M, D, h, m, s, e.g. 400D)',
+  },
+  eventLogMaxBytes: {
+    env: 'EVENT_LOG_MAX_BYTES',
+    default: 0,
+    parse: int(0, Number.MAX_SAFE_INTEGER),
+    doc: 'event log size limit in bytes (0: none)',
+  },
+  eventLogSegmentBytes: {
+    env: 'EVENT_LOG_SEGMENT_BYTES',
+    default: 100_000_000,
+    parse: int(4096, 3_000_000_000),
+    doc: 'event log segment size in bytes',
   },
   dbPoolSize: {
     env: 'DB_POOL_SIZE',

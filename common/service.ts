@@ -7,8 +7,11 @@ import { OutboxRelay } from './db/outbox.js';
 import { createPool, type Pool } from './db/pool.js';
 import { EventConsumer, type HandlerContext } from './events/consumer.js';
 import type { EventEnvelope } from './events/envelope.js';
+import type { LogRetention } from './events/log.js';
 import { EventPublisher } from './events/publisher.js';
 import { rootLogger } from './logger.js';
+import type { Projection } from './projections/projection.js';
+import { ProjectionRunner } from './projections/runner.js';
 import { RpcClient } from './rpc/client.js';
 import type { Contract, Handlers, SubscribedData, SubscriptionName } from './rpc/contract.js';
 import { RpcServer } from './rpc/server.js';
@@ -67,6 +70,8 @@ export interface ServiceDefinition<C extends Contract = Contract> {
   migrations?: string;
   /** Publish this schema's outbox (services that write events in transactions). */
   outbox?: boolean;
+  /** Views it keeps from the event log (their tables are in its migrations). */
+  projections?: readonly Projection[];
   setup(deps: ServiceDeps): Promise<ServiceParts<C>>;
 }
 
@@ -92,6 +97,7 @@ export interface RunningService {
   deps: ServiceDeps;
   server: RpcServer<Contract> | null;
   consumers: EventConsumer<unknown>[];
+  projections: ProjectionRunner[];
   relay: OutboxRelay | null;
   workers: Worker[];
   stop(): Promise<void>;
@@ -99,7 +105,7 @@ export interface RunningService {
 
 /**
  * Starts one worker of a service: database pool and migrations, broker connection, RPC
- * server, event consumers, outbox relay and its own workers. `stop` shuts down in order: stop
+ * server, event consumers, projections, outbox relay and its own workers. `stop` shuts down in order: stop
  * taking work (HTTP, requests, events) and finish what is in flight, stop the relay, close
  * publishers and the connection, then the pool.
  */
@@ -126,7 +132,12 @@ export async function startService(def: ServiceDefinition, opts: StartOptions): 
   try {
     if (def.migrations && opts.migrate !== false) await migrate(pool, schema, def.migrations, log);
     const rpc = new RpcClient({ broker, logger: log, timeoutMs: config.rpcTimeoutMs });
-    const publisher = new EventPublisher({ broker, logger: log, queues: opts.system.eventQueues });
+    const publisher = new EventPublisher({
+      broker,
+      logger: log,
+      queues: opts.system.eventQueues,
+      log: logRetention(config),
+    });
     await rpc.start();
     await publisher.start();
     const deps: ServiceDeps = { config, log, broker, pool, rpc, publisher, schema, system: opts.system };
@@ -143,10 +154,24 @@ export async function startService(def: ServiceDefinition, opts: StartOptions): 
         })
       : null;
     const consumers = def.contract ? subscriptionConsumers(def.contract, parts, deps) : [];
+    const projections = (def.projections ?? []).map(
+      (projection) =>
+        new ProjectionRunner({
+          projection,
+          broker,
+          pool,
+          schema,
+          logger: log,
+          translateError: translateDatabaseError,
+          maxAttempts: config.eventMaxAttempts,
+          dedupWindowMs: dedupWindowMs(config),
+        }),
+    );
     const relay = def.outbox ? new OutboxRelay({ pool, publisher, logger: log }) : null;
     const workers = parts.workers ?? [];
     await server?.start();
     for (const c of consumers) await c.start();
+    for (const p of projections) await p.start();
     await relay?.start();
     for (const w of workers) await w.start();
     log.info({ pid: process.pid }, 'worker started');
@@ -156,6 +181,7 @@ export async function startService(def: ServiceDefinition, opts: StartOptions): 
         for (const w of workers) await w.stop();
         await server?.stop();
         await Promise.all(consumers.map((c) => c.stop()));
+        await Promise.all(projections.map((p) => p.stop()));
         await relay?.stop();
         await parts.close?.();
         await rpc.stop();
@@ -166,12 +192,30 @@ export async function startService(def: ServiceDefinition, opts: StartOptions): 
       })();
       return stopping;
     };
-    return { deps, server, consumers, relay, workers, stop };
+    return { deps, server, consumers, projections, relay, workers, stop };
   } catch (err) {
     await broker.close();
     await pool.end();
     throw err;
   }
+}
+
+/**
+ * How long after it happened an event may be in the event log again: a client keeps a play it
+ * was never told was taken, and sends it again (same id) as long as the gateway takes its
+ * date, PLAY_MAX_AGE_DAYS; a day more covers clocks and queues.
+ */
+export function dedupWindowMs(config: Config): number {
+  return (config.playMaxAgeDays + 1) * 86_400_000;
+}
+
+/** The event log's retention, from the configuration. */
+export function logRetention(config: Config): LogRetention {
+  return {
+    maxAge: config.eventLogMaxAge,
+    maxBytes: config.eventLogMaxBytes,
+    segmentBytes: config.eventLogSegmentBytes,
+  };
 }
 
 /** One consumer per subscription of the contract, in the service's consumer group. */

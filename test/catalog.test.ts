@@ -63,6 +63,9 @@ class InMemoryStats {
           this.asked.push({ window, limit });
           return this.top(window, limit);
         },
+        report: async () => {
+          throw new NotFoundError('no reports in this fake');
+        },
         user: async ({ limit }, ctx) => {
           const userId = ctx.caller.userId;
           const mine = this.plays.filter((p) => p.userId === userId);

@@ -120,6 +120,24 @@ describe('login and session', { timeout: SLOW }, () => {
     expect(sent('GET', '/api/me')[0]!.authorization).toBe('Bearer tok-demo');
   });
 
+  it('shows the listening report with bars, for a year by default or a month, and refuses bad periods', async () => {
+    await login();
+    const r = await client(['report', '--month', '2026-02']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sent('GET', '/api/me/report').at(-1)!.query).toMatchObject({ month: '2026-02' });
+    expect(r.stdout).toContain('Your 2026-02');
+    expect(r.stdout).toContain('47 minutes in 12 plays');
+    expect(r.stdout).toMatch(/1\. Blue Hour — Ana Ray +█+ 8/);
+    expect(r.stdout).toMatch(/2\. Low Tide — Ana Ray +█+▏? 4/);
+    expect(r.stdout).toContain('3 days (2026-02-01 to 2026-02-03)');
+    expect((await client(['report'])).code).toBe(0);
+    expect(sent('GET', '/api/me/report').at(-1)!.query).toMatchObject({
+      year: String(new Date().getUTCFullYear()),
+    });
+    expectOneLineError(await client(['report', '--month', '2026-13']), /--month must look like 2026-11/);
+    expectOneLineError(await client(['report', '--year', '2026', '--month', '2026-01']), /not both/);
+  });
+
   it('prints no token with --json', async () => {
     const r = await client(['login', 'demo', 'demo1234', '--json']);
     expect(r.code, r.stderr).toBe(0);

@@ -7,6 +7,7 @@ import { SYSTEM } from '../common/contracts/index.js';
 import { dropSchema } from '../common/db/migrate.js';
 import type { Pool } from '../common/db/pool.js';
 import { eventQueue } from '../common/events/envelope.js';
+import { EVENT_LOG } from '../common/events/log.js';
 import { type RunningService, startService } from '../common/service.js';
 import { type RunningGateway, startGateway } from '../gateway/server.js';
 import { catalogService, seedCatalog } from '../services/catalog/index.js';
@@ -155,6 +156,28 @@ describe('gateway end to end with the real services', () => {
     });
     expect(top!.plays).toBe(1);
 
+    // The listening report, from the event log, with the catalog's names.
+    const month = new Date().toISOString().slice(0, 7);
+    const monthly = await eventually(async () => {
+      const r = await api<{
+        plays: number;
+        topTracks: Array<{ title: string }>;
+        topArtists: Array<{ name: string }>;
+      }>(`/api/me/report?month=${month}`, { token });
+      return r.body.plays > 0 ? r.body : undefined;
+    });
+    expect(monthly).toMatchObject({
+      period: month,
+      plays: 1,
+      topTracks: [{ trackId: track.id, title: track.title, plays: 1 }],
+      topArtists: [{ artistId: track.artistId, name: track.artistName, plays: 1 }],
+    });
+    const yearly = await api<{ period: string; plays: number }>('/api/me/report', { token });
+    expect(yearly.body).toMatchObject({ period: String(new Date().getUTCFullYear()), plays: 1 });
+    expect((await api('/api/me/report?month=2026-13', { token })).status).toBe(400);
+    expect((await api('/api/me/report?year=2026&month=2026-01', { token })).status).toBe(400);
+    expect((await api('/api/me/report')).status).toBe(401);
+
     // A private playlist with the track, visible to its owner only.
     const created = await api<{ id: string }>('/api/playlists', {
       method: 'POST',
@@ -203,7 +226,7 @@ describe('gateway end to end with the real services', () => {
     expect(declared.length).toBeGreaterThan(0);
     for (const queue of declared) expect(queues.get(queue), queue).toBeGreaterThanOrEqual(1);
     const eventQueues = [...queues.keys()].filter(
-      (q) => !q.startsWith('rpc.') && !q.endsWith('.dead') && !/\.retry\.\d+ms$/.test(q),
+      (q) => !q.startsWith('rpc.') && !q.endsWith('.dead') && !/\.retry\.\d+ms$/.test(q) && q !== EVENT_LOG,
     );
     expect(eventQueues.sort()).toEqual([...declared].sort());
     // And every service's request queue is served.

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { defineContract, publicMethod, subscribe, userMethod } from '../rpc/contract.js';
-import { DATABASE_BATCH, Events } from './events.js';
+import { defineContract, publicMethod, userMethod } from '../rpc/contract.js';
 import { windowParam } from './shared.js';
 
 export interface TrackCount {
@@ -27,24 +26,56 @@ export interface Overview {
   playlistChanges: number;
 }
 
-export const statsContract = defineContract(
-  'stats',
-  {
-    topTracks: publicMethod(
-      z.strictObject({ window: windowParam, limit: z.number().int().min(1).max(100).default(10) }),
-    ).returns<TrackCount[]>(),
-    /** The caller's totals. */
-    user: userMethod(
-      z.strictObject({ limit: z.number().int().min(1).max(100).default(10) }),
-    ).returns<UserStats>(),
-    overview: publicMethod(z.strictObject({})).returns<Overview>(),
-  },
-  {
-    subscriptions: {
-      plays: subscribe(Events.trackPlayed, { batch: DATABASE_BATCH }),
-      registrations: subscribe(Events.userRegistered, { batch: DATABASE_BATCH }),
-      playlistChanges: subscribe(Events.playlistChanged, { batch: DATABASE_BATCH }),
-    },
-  },
-);
+/** Plays and listening time of one item of a report. */
+export interface ReportCount {
+  plays: number;
+  minutes: number;
+}
+
+/**
+ * What a user listened to in a month or a year. Months and days are UTC. Artists, albums and
+ * genres are the catalog's now; plays of tracks the catalog no longer has count in the totals
+ * and the top tracks only.
+ */
+export interface ListeningReport extends ReportCount {
+  userId: string;
+  /** `2026-11` or `2026`. */
+  period: string;
+  /** First and last day of the period (UTC), inclusive. */
+  from: string;
+  to: string;
+  timeZone: 'UTC';
+  distinctTracks: number;
+  distinctArtists: number;
+  topTracks: Array<ReportCount & { trackId: string; title: string | null; artistName: string | null }>;
+  topArtists: Array<ReportCount & { artistId: string; name: string }>;
+  topAlbums: Array<ReportCount & { albumId: string; title: string; artistName: string }>;
+  topGenres: Array<ReportCount & { genre: string }>;
+  /** The ISO weekday (Monday ... Sunday) with the most plays. */
+  busiestWeekday: { weekday: string; plays: number } | null;
+  /** The UTC hour (0-23) with the most plays. */
+  busiestHour: { hour: number; plays: number } | null;
+  /** The longest run of consecutive days with a play, within the period. */
+  longestStreak: { days: number; from: string; to: string } | null;
+  /** Each month of the period, oldest first. */
+  months: Array<ReportCount & { month: string }>;
+}
+
+export const reportParams = z.union([
+  z.strictObject({ year: z.number().int().min(1970).max(9999) }),
+  z.strictObject({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'month must look like 2026-11') }),
+]);
+
+export const statsContract = defineContract('stats', {
+  topTracks: publicMethod(
+    z.strictObject({ window: windowParam, limit: z.number().int().min(1).max(100).default(10) }),
+  ).returns<TrackCount[]>(),
+  /** The caller's totals. */
+  user: userMethod(
+    z.strictObject({ limit: z.number().int().min(1).max(100).default(10) }),
+  ).returns<UserStats>(),
+  overview: publicMethod(z.strictObject({})).returns<Overview>(),
+  /** The caller's listening report for a year or a month. */
+  report: userMethod(reportParams).returns<ListeningReport>(),
+});
 export type StatsContract = typeof statsContract;

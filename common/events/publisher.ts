@@ -4,6 +4,7 @@ import type { Broker } from '../amqp/broker.js';
 import { UnavailableError } from '../errors.js';
 import { currentTraceId, TRACE_HEADER } from '../trace.js';
 import { EVENTS_EXCHANGE, type EventEnvelope, makeEnvelope } from './envelope.js';
+import { declareEventLog, type LogRetention } from './log.js';
 import { declareExchange, declareQueue, type QueueDeclaration } from './topology.js';
 
 export interface EventPublisherOptions {
@@ -14,6 +15,8 @@ export interface EventPublisherOptions {
    * before its consumers ever started waits in their queue instead of being dropped.
    */
   queues?: readonly QueueDeclaration[];
+  /** Declare the event log (a stream every event is also routed to) with this retention. */
+  log?: LogRetention;
 }
 
 export type PublishObserver = (type: string) => void;
@@ -46,6 +49,7 @@ export class EventPublisher {
       const ch = await model.createConfirmChannel();
       await declareExchange(ch, this.opts.broker);
       for (const q of this.opts.queues ?? []) await declareQueue(ch, this.opts.broker, q);
+      if (this.opts.log) await declareEventLog(model, this.opts.broker, this.opts.log, this.log);
       ch.once('close', () => {
         if (this.channel === ch) this.channel = null;
       });

@@ -9,10 +9,11 @@ import {
   trackPlayedSchema,
 } from '../../common/contracts/events.js';
 import { id, WINDOWS } from '../../common/contracts/shared.js';
+import { statsContract } from '../../common/contracts/stats.js';
 import { InvalidParamsError, NotFoundError } from '../../common/errors.js';
 import type { Caller } from '../../common/rpc/contract.js';
 import { requireCaller } from '../auth.js';
-import { parseBody, queryEnum, queryInt } from '../http.js';
+import { contractParams, parseBody, queryEnum, queryInt, queryString } from '../http.js';
 import { LruCache } from '../lru.js';
 import { withTimeout } from '../timeout.js';
 import type { RouteContext } from './context.js';
@@ -134,6 +135,21 @@ export function activityRoutes({
   router.get('/api/me/stats', async (req, res) => {
     const caller = requireCaller(res);
     res.json(await services.stats.call('user', { limit: queryInt(req, 'limit', 1, 100) }, { caller }));
+  });
+
+  /** `?year=YYYY` or `?month=YYYY-MM` (UTC); without either, the current year. */
+  router.get('/api/me/report', async (req, res) => {
+    const caller = requireCaller(res);
+    const year = queryInt(req, 'year', 1970, 9999);
+    const month = queryString(req, 'month', 7);
+    if (year !== undefined && month !== undefined)
+      throw new InvalidParamsError('give year or month, not both');
+    const params = contractParams(
+      statsContract,
+      'report',
+      month !== undefined ? { month } : { year: year ?? new Date().getUTCFullYear() },
+    );
+    res.json(await services.stats.call('report', params, { caller }));
   });
 
   router.get('/api/stats/top-tracks', async (req, res) => {

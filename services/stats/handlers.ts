@@ -1,6 +1,7 @@
-import type { StatsContract, TrackCount } from '../../common/contracts/index.js';
-import type { Handlers, Pool } from '../../common/index.js';
-import { COUNTER_NAMES } from './consumers.js';
+import type { CatalogContract, StatsContract, TrackCount } from '../../common/contracts/index.js';
+import type { Handlers, Pool, ServiceClient } from '../../common/index.js';
+import { COUNTER_NAMES } from './projections.js';
+import { readReport } from './report.js';
 
 interface CountRow {
   track_id: string;
@@ -18,7 +19,13 @@ const toCounts = (rows: CountRow[]): TrackCount[] =>
  */
 const WINDOWS = { hour: '1 hour', day: '24 hours' } as const;
 
-export function statsHandlers(pool: Pool): Handlers<StatsContract> {
+export interface StatsHandlerDeps {
+  pool: Pool;
+  /** Artists, albums and genres of a report's tracks. */
+  catalog: ServiceClient<CatalogContract>;
+}
+
+export function statsHandlers({ pool, catalog }: StatsHandlerDeps): Handlers<StatsContract> {
   return {
     async topTracks({ window, limit }) {
       if (window === 'all') {
@@ -91,6 +98,10 @@ export function statsHandlers(pool: Pool): Handlers<StatsContract> {
         registeredUsers: Number(t.registered),
         playlistChanges: Number(t.changes),
       };
+    },
+
+    report(params, ctx) {
+      return readReport(pool, catalog, ctx.caller.userId, params);
     },
   };
 }

@@ -1,17 +1,18 @@
-import { fileURLToPath } from 'node:url';
-import { statsContract } from '../../common/contracts/index.js';
+import { catalogContract, statsContract } from '../../common/contracts/index.js';
 import { defineService } from '../../common/service.js';
-import { statsSubscribers } from './consumers.js';
 import { statsHandlers } from './handlers.js';
+import { reportProjection, STATS_MIGRATIONS, statsProjection } from './projections.js';
 
-export const STATS_MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
-
-/** Play, user and playlist statistics (schema `stats`), counted from events. */
+/**
+ * Play, user and playlist statistics and the listening report (schema `stats`): projections of
+ * the event log, read over RPC. Report details (artists, albums, genres) come from the catalog.
+ */
 export const statsService = defineService({
   name: 'stats',
   contract: statsContract,
   migrations: STATS_MIGRATIONS,
-  async setup({ pool }) {
-    return { handlers: statsHandlers(pool), subscribers: statsSubscribers(pool) };
+  projections: [statsProjection, reportProjection],
+  async setup({ pool, rpc }) {
+    return { handlers: statsHandlers({ pool, catalog: rpc.bind(catalogContract) }), subscribers: {} };
   },
 });

@@ -4,7 +4,7 @@ type Value = string | number;
 
 interface Column {
   name: string;
-  type: 'text' | 'bigint' | 'timestamptz';
+  type: 'text' | 'bigint' | 'int' | 'date' | 'timestamptz';
   /** Key columns identify a row; the others merge into an existing row by adding or by max. */
   merge: 'key' | 'add' | 'max';
 }
@@ -35,6 +35,22 @@ export const PLAY_TABLES = {
 } as const satisfies Record<string, CounterTable>;
 
 export const COUNTERS_TABLE: CounterTable = { name: 'counters', columns: [key('name'), add('value')] };
+
+/** The listening report's tables (projection `report`), per user and UTC month or day. */
+export const REPORT_TABLES = {
+  tracks: {
+    name: 'report_tracks',
+    columns: [key('user_id'), key('month', 'date'), key('track_id'), add('plays'), add('ms_played')],
+  },
+  days: {
+    name: 'report_days',
+    columns: [key('user_id'), key('day', 'date'), add('plays'), add('ms_played')],
+  },
+  hours: {
+    name: 'report_hours',
+    columns: [key('user_id'), key('month', 'date'), key('weekday', 'int'), key('hour', 'int'), add('plays')],
+  },
+} as const satisfies Record<string, CounterTable>;
 
 /**
  * Rows of one counter table aggregated in memory, so a batch of events becomes one upsert

@@ -144,13 +144,14 @@ export interface PlayFigures {
   historyDuplicates: number;
   /** Accepted ids not in history. */
   missing: number;
-  /** Plays the stats counted (sum over tracks). */
+  /** Plays the stats projection counted (sum over tracks). */
   counted: number;
   /** Tracks whose stats count differs from history's. */
   trackMismatches: number;
   /** Users whose stats totals differ from history's. */
   userMismatches: number;
   deadHistory: number;
+  /** Events the stats projection rejected. */
   deadStats: number;
 }
 
@@ -159,7 +160,7 @@ const queue = (group: string) => `${group}.track-played`;
 /** Compares what history stored with what stats counted, and which accepted ids are missing. */
 export async function playFigures(system: System, accepted: readonly string[]): Promise<PlayFigures> {
   const db = system.db;
-  const [history, missing, counted, tracks, users, queues] = await Promise.all([
+  const [history, missing, counted, tracks, users, queues, statsRejects] = await Promise.all([
     db.query<{ total: number; distinct: number }>(
       'SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct FROM history.plays',
     ),
@@ -182,6 +183,7 @@ export async function playFigures(system: System, accepted: readonly string[]): 
        WHERE h.plays IS DISTINCT FROM s.plays OR h.ms IS DISTINCT FROM s.ms_played`,
     ),
     system.queues(),
+    rejectedBy(system, 'stats'),
   ]);
   return {
     stored: history.rows[0]!.total,
@@ -191,21 +193,35 @@ export async function playFigures(system: System, accepted: readonly string[]): 
     trackMismatches: tracks.rows[0]!.n,
     userMismatches: users.rows[0]!.n,
     deadHistory: queues.get(`${queue('history')}.dead`)?.messages ?? 0,
-    deadStats: queues.get(`${queue('stats')}.dead`)?.messages ?? 0,
+    deadStats: statsRejects,
   };
 }
 
+/** Events of the log the projection could never apply (its `projection_rejects`). */
+export async function rejectedBy(system: System, projection: 'stats' | 'report'): Promise<number> {
+  const { rows } = await system.db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM stats.projection_rejects WHERE projection = $1',
+    [projection],
+  );
+  return rows[0]!.n;
+}
+
+/** How far a projection has read the event log (-1: not at all). */
+export async function projectionOffset(system: System, projection: 'stats' | 'report'): Promise<number> {
+  const { rows } = await system.db.query<{ last_offset: string }>(
+    'SELECT last_offset FROM stats.projection_offsets WHERE projection = $1',
+    [projection],
+  );
+  return rows[0] ? Number(rows[0].last_offset) : -1;
+}
+
 /**
- * Where each consumer group records that it processed an event: history's play log is keyed
- * by event id; stats claims ids in its processed_events table.
+ * Where a consumer records that it processed an event: history's play log is keyed by event
+ * id; the stats projection records the ids it applied in `projection_seen`.
  */
 const DONE = {
   history: { table: 'history.plays', consumer: "'history.track-played'", mine: 'true' },
-  stats: {
-    table: 'stats.processed_events',
-    consumer: 'NEW.consumer',
-    mine: "consumer = 'stats.track-played'",
-  },
+  stats: { table: 'stats.projection_seen', consumer: 'NEW.projection', mine: "projection = 'stats'" },
 } as const;
 
 /**

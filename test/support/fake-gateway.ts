@@ -201,6 +201,31 @@ export async function startFakeGateway(): Promise<FakeGateway> {
       lastPlayedAt: history.at(-1)?.playedAt ?? null,
     });
   });
+  app.get('/api/me/report', auth, (req, res) => {
+    const period = String(req.query.month ?? req.query.year ?? '');
+    res.json({
+      userId: caller(req)!.id,
+      period,
+      from: `${period}-01`.slice(0, 10),
+      to: `${period}-28`.slice(0, 10),
+      timeZone: 'UTC',
+      plays: 12,
+      minutes: 47,
+      distinctTracks: 3,
+      distinctArtists: 2,
+      topTracks: [
+        { trackId: 'tr1', title: 'Blue Hour', artistName: 'Ana Ray', plays: 8, minutes: 30 },
+        { trackId: 'tr2', title: 'Low Tide', artistName: 'Ana Ray', plays: 4, minutes: 17 },
+      ],
+      topArtists: [{ artistId: 'ar1', name: 'Ana Ray', plays: 12, minutes: 47 }],
+      topAlbums: [{ albumId: 'al1', title: 'Tides', artistName: 'Ana Ray', plays: 12, minutes: 47 }],
+      topGenres: [{ genre: 'Jazz', plays: 12, minutes: 47 }],
+      busiestWeekday: { weekday: 'Sunday', plays: 5 },
+      busiestHour: { hour: 21, plays: 4 },
+      longestStreak: { days: 3, from: '2026-02-01', to: '2026-02-03' },
+      months: [{ month: '2026-02', plays: 12, minutes: 47 }],
+    });
+  });
   app.get('/api/me/history', auth, (req, res) => {
     res.json(
       history

@@ -5,9 +5,15 @@ import { dropSchema } from '../../common/db/migrate.js';
 import type { Pool } from '../../common/db/pool.js';
 import type { EventConsumer } from '../../common/events/consumer.js';
 import { type EventEnvelope, eventSlug, makeEnvelope } from '../../common/events/envelope.js';
+import type { LogRetention } from '../../common/events/log.js';
 import { EventPublisher } from '../../common/events/publisher.js';
 import { RpcClient } from '../../common/rpc/client.js';
-import { type RunningService, type ServiceDefinition, startService } from '../../common/service.js';
+import {
+  logRetention,
+  type RunningService,
+  type ServiceDefinition,
+  startService,
+} from '../../common/service.js';
 import { cleanupBroker, connectBroker, namespace, silentLogger, testConfig, testPool } from './env.js';
 
 /**
@@ -26,10 +32,19 @@ export class EventWorld {
     readonly rpc: RpcClient,
   ) {}
 
-  static async open(label: string): Promise<EventWorld> {
+  /** A world of its own; `retention` is the event log's (default: the configuration's). */
+  static async open(
+    label: string,
+    retention: LogRetention = logRetention(testConfig()),
+  ): Promise<EventWorld> {
     const ns = namespace(label);
     const broker = await connectBroker(ns);
-    const publisher = new EventPublisher({ broker, logger: silentLogger, queues: SYSTEM.eventQueues });
+    const publisher = new EventPublisher({
+      broker,
+      logger: silentLogger,
+      queues: SYSTEM.eventQueues,
+      log: retention,
+    });
     const rpc = new RpcClient({ broker, logger: silentLogger, timeoutMs: 10_000 });
     await publisher.start();
     await rpc.start();
@@ -78,7 +93,15 @@ export class EventWorld {
     return c.counters.acked + c.counters.deadLettered;
   }
 
-  /** Messages in a namespaced queue, e.g. `stats.track-played.dead`. */
+  /** Records of the event log one worker's projection has read (applied, skipped or rejected). */
+  processed(worker: RunningService, projection: string): number {
+    const runner = worker.projections.find((p) => p.name === projection);
+    if (!runner) throw new Error(`no projection ${projection}`);
+    const { applied, skipped, rejected } = runner.counters;
+    return applied + skipped + rejected;
+  }
+
+  /** Messages in a namespaced queue, e.g. `history.track-played.dead`. */
   async queueDepth(queue: string): Promise<number> {
     const ch = await this.broker.channel();
     try {

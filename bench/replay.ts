@@ -1,0 +1,161 @@
+/**
+ * replay: how fast a projection is rebuilt from the event log, and how far behind the log the
+ * live projection runs.
+ *
+ * 1. Replay: BENCH_REPLAY_EVENTS plays (default 100 000) in the log of a namespace of its own;
+ *    `replayProjection(report)` reads them from the start into fresh tables and swaps them in,
+ *    against raw amqplib reading the same stream from the start and acking without doing
+ *    anything (same prefetch), alternating rounds; events per second of each and the ratio.
+ * 2. Live lag: the stats service running in this process (both projections live), plays
+ *    published at BENCH_REPLAY_RATE per second (default 1000) for BENCH_REPLAY_SECONDS (10):
+ *    the time from each publish to the commit of the report projection's batch that applied
+ *    it, p50 and p99.
+ */
+import { randomUUID } from 'node:crypto';
+import amqp from 'amqplib';
+import { Broker } from '../common/amqp/broker.js';
+import { config } from '../common/config.js';
+import { SYSTEM } from '../common/contracts/index.js';
+import { translateDatabaseError } from '../common/db/errors.js';
+import { migrate } from '../common/db/migrate.js';
+import { createPool } from '../common/db/pool.js';
+import { EVENT_LOG } from '../common/events/log.js';
+import { EventPublisher } from '../common/events/publisher.js';
+import { replayProjection } from '../common/projections/replay.js';
+import { logRetention, startService } from '../common/service.js';
+import { reportProjection, STATS_MIGRATIONS } from '../services/stats/projections.js';
+import { statsService } from '../services/stats/service.js';
+import { cleanupBroker } from '../test/support/env.js';
+import { createDatabase, databaseUrl, dropDatabase } from '../test/support/local-infra.js';
+import { playEnvelope } from '../test/support/plays.js';
+import { AMQP_URL, benchNamespace, median, note, percentile, pool, quiet, round } from './lib.js';
+
+const EVENTS = Number(process.env.BENCH_REPLAY_EVENTS ?? 100_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const RATE = Number(process.env.BENCH_REPLAY_RATE ?? 1000);
+const SECONDS = Number(process.env.BENCH_REPLAY_SECONDS ?? 10);
+const PREFETCH = 1000;
+
+/** Raw amqplib: read the whole stream from the start, ack, do nothing else. */
+async function rawRead(ns: string, expected: number): Promise<number> {
+  const conn = await amqp.connect(AMQP_URL, { noDelay: true });
+  try {
+    const ch = await conn.createChannel();
+    await ch.prefetch(PREFETCH);
+    let seen = 0;
+    const started = performance.now();
+    await new Promise<void>((resolve) => {
+      ch.consume(
+        `${ns}.${EVENT_LOG}`,
+        (msg) => {
+          if (!msg) return;
+          seen++;
+          // One ack per hundred, as our reader acks a batch at once.
+          if (seen % 100 === 0 || seen >= expected) ch.ack(msg, true);
+          if (seen >= expected) resolve();
+        },
+        { noAck: false, arguments: { 'x-stream-offset': 'first' } },
+      );
+    });
+    const ms = performance.now() - started;
+    await ch.close();
+    return (expected / ms) * 1000;
+  } finally {
+    await conn.close();
+  }
+}
+
+export async function runReplayBench(): Promise<Record<string, unknown>> {
+  const ns = benchNamespace('replay');
+  const database = `music_${ns}`;
+  await createDatabase(database);
+  const url = databaseUrl(database);
+  const cfg = Object.freeze({ ...config(), databaseUrl: url, amqpNamespace: ns, logLevel: 'warn' });
+  const broker = await Broker.connect({ url: AMQP_URL, name: 'bench-replay', logger: quiet, namespace: ns });
+  const publisher = new EventPublisher({ broker, logger: quiet, log: logRetention(cfg) });
+  await publisher.start();
+  try {
+    note(`publishing ${EVENTS} plays into the log`);
+    const now = Date.now();
+    await pool(EVENTS, 500, (n) =>
+      publisher.publishEnvelope(
+        playEnvelope(
+          `u${n % 1000}`,
+          `tr${n % 64}`,
+          new Date(now - (n % 365) * 86_400_000),
+          60_000 + (n % 1000),
+        ),
+      ),
+    );
+    const live = createPool({ url, schema: 'stats', max: 2 });
+    await migrate(live, 'stats', STATS_MIGRATIONS);
+    await live.end();
+    const ours: number[] = [];
+    const raw: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const started = performance.now();
+      const result = await replayProjection({
+        projection: reportProjection,
+        broker,
+        databaseUrl: url,
+        schema: 'stats',
+        logger: quiet,
+        translateError: translateDatabaseError,
+        restart: true,
+      });
+      ours.push((EVENTS / (performance.now() - started)) * 1000);
+      raw.push(await rawRead(ns, EVENTS));
+      note(
+        `round ${r + 1}: replay ${Math.round(ours[r]!)}/s (${result.applied} applied), raw read ${Math.round(raw[r]!)}/s`,
+      );
+    }
+
+    note(`live lag: ${RATE} plays/s for ${SECONDS} s with the stats service running`);
+    const service = await startService(statsService, { system: SYSTEM, config: cfg, logger: quiet });
+    const published = new Map<string, number>();
+    const lags: number[] = [];
+    const report = service.projections.find((p) => p.name === 'report')!;
+    report.observe((records) => {
+      const at = performance.now();
+      for (const r of records) {
+        const sent = r.envelope ? published.get(r.envelope.id) : undefined;
+        if (sent !== undefined) lags.push(at - sent);
+      }
+    });
+    // Wait until the live projections have caught up with the replayed log.
+    while (report.offset < 0 || !report.leading) await new Promise((r) => setTimeout(r, 100));
+    const total = RATE * SECONDS;
+    const began = performance.now();
+    const sends: Array<Promise<void>> = [];
+    for (let n = 0; n < total; n++) {
+      const due = began + (n / RATE) * 1000;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      const envelope = playEnvelope(`live-${n % 100}`, `tr${n % 64}`, new Date(), 30_000);
+      envelope.id = randomUUID();
+      published.set(envelope.id, performance.now());
+      sends.push(publisher.publishEnvelope(envelope));
+    }
+    await Promise.all(sends);
+    const until = Date.now() + 30_000;
+    while (lags.length < total && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    await service.stop();
+    const sorted = [...lags].sort((a, b) => a - b);
+    return {
+      bench: 'replay',
+      events: EVENTS,
+      rounds: ROUNDS,
+      replay_per_s: Math.round(median(ours)),
+      raw_read_per_s: Math.round(median(raw)),
+      ratio: round(median(ours.map((o, i) => o / raw[i]!))),
+      live_rate_per_s: RATE,
+      live_applied: lags.length,
+      live_lag_ms: { p50: round(percentile(sorted, 50), 1), p99: round(percentile(sorted, 99), 1) },
+    };
+  } finally {
+    await publisher.stop();
+    await broker.close();
+    await cleanupBroker(ns);
+    await dropDatabase(database);
+  }
+}

@@ -1,0 +1,47 @@
+import type { PoolClient } from '../db/pool.js';
+import type { EventDefinition, EventEnvelope } from '../events/envelope.js';
+
+/** The events of one batch of the log that a projection applies, by type, each in log order. */
+export class ProjectionBatch {
+  private readonly byType = new Map<string, EventEnvelope[]>();
+
+  constructor(readonly events: readonly EventEnvelope[]) {
+    for (const e of events) {
+      const list = this.byType.get(e.type);
+      if (list) list.push(e);
+      else this.byType.set(e.type, [e]);
+    }
+  }
+
+  /** The batch's events of one type, with their data as its schema parsed it. */
+  of<T>(event: EventDefinition<T>): EventEnvelope<T>[] {
+    return (this.byType.get(event.type) ?? []) as EventEnvelope<T>[];
+  }
+
+  get size(): number {
+    return this.events.length;
+  }
+}
+
+/**
+ * A view built from the event log. It declares the events it applies, the tables it owns (a
+ * replay builds them afresh in a schema of their own and swaps them in) and the migrations
+ * that create them, and applies a batch of events inside a transaction the runner owns: the
+ * runner stores how far in the log it got in the same transaction, so every event is applied
+ * exactly once, live, after a restart and in a replay alike.
+ */
+export interface Projection {
+  name: string;
+  events: readonly EventDefinition<unknown>[];
+  tables: readonly string[];
+  /** The folder of migrations that creates the tables (the service's own). */
+  migrations: string;
+  /** Applies a batch (effects only) with `tx`, whose search_path is the projection's schema. */
+  apply(tx: PoolClient, batch: ProjectionBatch): Promise<void>;
+  /** Most events in one transaction (default 500). */
+  batchSize?: number;
+}
+
+export function defineProjection(projection: Projection): Projection {
+  return projection;
+}

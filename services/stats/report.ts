@@ -1,0 +1,132 @@
+import type { CatalogContract, Track } from '../../common/contracts/catalog.js';
+import type { ListeningReport, ReportCount } from '../../common/contracts/stats.js';
+import type { Queryable } from '../../common/db/pool.js';
+import type { ServiceClient } from '../../common/rpc/client.js';
+
+const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
+const TOP = 5;
+/** The catalog takes at most this many ids per call. */
+const CATALOG_BATCH = 1000;
+
+/** A year (`2026`) or a month (`2026-11`) as UTC days: the first, and the one after the last. */
+export function periodOf(params: { year: number } | { month: string }): {
+  period: string;
+  from: string;
+  until: string;
+} {
+  if ('year' in params) {
+    return { period: String(params.year), from: `${params.year}-01-01`, until: `${params.year + 1}-01-01` };
+  }
+  const [y, m] = params.month.split('-').map(Number) as [number, number];
+  const next = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
+  return { period: params.month, from: `${params.month}-01`, until: next };
+}
+
+const count = (plays: string | number, ms: string | number): ReportCount => ({
+  plays: Number(plays),
+  minutes: Math.round(Number(ms) / 60_000),
+});
+
+const byPlays = <T extends ReportCount>(a: T, b: T) => b.plays - a.plays || b.minutes - a.minutes;
+
+/**
+ * A user's listening report, read from the `report` projection's tables, with artists, albums
+ * and genres looked up in the catalog (in as few calls as the tracks need).
+ */
+export async function readReport(
+  db: Queryable,
+  catalog: ServiceClient<CatalogContract>,
+  userId: string,
+  params: { year: number } | { month: string },
+): Promise<ListeningReport> {
+  const { period, from, until } = periodOf(params);
+  const range = [userId, from, until];
+  const [tracks, months, weekdays, hours, streak] = await Promise.all([
+    db.query<{ track_id: string; plays: string; ms: string }>(
+      `SELECT track_id, sum(plays) AS plays, sum(ms_played) AS ms FROM report_tracks
+       WHERE user_id = $1 AND month >= $2 AND month < $3 GROUP BY track_id`,
+      range,
+    ),
+    db.query<{ month: string; plays: string; ms: string }>(
+      `SELECT to_char(month, 'YYYY-MM') AS month, sum(plays) AS plays, sum(ms_played) AS ms FROM report_tracks
+       WHERE user_id = $1 AND month >= $2 AND month < $3 GROUP BY month ORDER BY month`,
+      range,
+    ),
+    db.query<{ weekday: number; plays: string }>(
+      `SELECT weekday, sum(plays) AS plays FROM report_hours WHERE user_id = $1 AND month >= $2 AND month < $3
+       GROUP BY weekday ORDER BY sum(plays) DESC, weekday LIMIT 1`,
+      range,
+    ),
+    db.query<{ hour: number; plays: string }>(
+      `SELECT hour, sum(plays) AS plays FROM report_hours WHERE user_id = $1 AND month >= $2 AND month < $3
+       GROUP BY hour ORDER BY sum(plays) DESC, hour LIMIT 1`,
+      range,
+    ),
+    // Consecutive days share day - row number: each such group is a streak.
+    db.query<{ days: string; first: string; last: string }>(
+      `SELECT count(*) AS days, to_char(min(day), 'YYYY-MM-DD') AS first, to_char(max(day), 'YYYY-MM-DD') AS last
+       FROM (SELECT day, day - (row_number() OVER (ORDER BY day))::int AS run FROM report_days
+             WHERE user_id = $1 AND day >= $2 AND day < $3) d
+       GROUP BY run ORDER BY count(*) DESC, min(day) LIMIT 1`,
+      range,
+    ),
+  ]);
+
+  const known = new Map<string, Track>();
+  const ids = tracks.rows.map((r) => r.track_id);
+  for (let i = 0; i < ids.length; i += CATALOG_BATCH) {
+    for (const t of await catalog.call('getTracks', { ids: ids.slice(i, i + CATALOG_BATCH) }))
+      known.set(t.id, t);
+  }
+  const artists = new Map<string, ReportCount & { artistId: string; name: string }>();
+  const albums = new Map<string, ReportCount & { albumId: string; title: string; artistName: string }>();
+  const genres = new Map<string, ReportCount & { genre: string }>();
+  const add = <K, V extends ReportCount>(map: Map<K, V>, key: K, make: () => V, c: ReportCount) => {
+    const entry = map.get(key) ?? map.set(key, make()).get(key)!;
+    entry.plays += c.plays;
+    entry.minutes += c.minutes;
+  };
+  let total: ReportCount = { plays: 0, minutes: 0 };
+  const perTrack = tracks.rows.map((r) => {
+    const c = count(r.plays, r.ms);
+    total = { plays: total.plays + c.plays, minutes: total.minutes + c.minutes };
+    const t = known.get(r.track_id);
+    if (t) {
+      add(artists, t.artistId, () => ({ artistId: t.artistId, name: t.artistName, plays: 0, minutes: 0 }), c);
+      add(
+        albums,
+        t.albumId,
+        () => ({ albumId: t.albumId, title: t.albumTitle, artistName: t.artistName, plays: 0, minutes: 0 }),
+        c,
+      );
+      if (t.genre) add(genres, t.genre, () => ({ genre: t.genre!, plays: 0, minutes: 0 }), c);
+    }
+    return { trackId: r.track_id, title: t?.title ?? null, artistName: t?.artistName ?? null, ...c };
+  });
+  // Minutes are summed from milliseconds, not from each track's rounded minutes.
+  const ms = tracks.rows.reduce((sum, r) => sum + Number(r.ms), 0);
+  const top = <T extends ReportCount>(items: Iterable<T>) => [...items].sort(byPlays).slice(0, TOP);
+  const lastDay = new Date(Date.parse(`${until}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+  const w = weekdays.rows[0];
+  const h = hours.rows[0];
+  const s = streak.rows[0];
+  return {
+    userId,
+    period,
+    from,
+    to: lastDay,
+    timeZone: 'UTC',
+    plays: total.plays,
+    minutes: Math.round(ms / 60_000),
+    distinctTracks: perTrack.length,
+    distinctArtists: artists.size,
+    topTracks: top(perTrack),
+    topArtists: top(artists.values()),
+    topAlbums: top(albums.values()),
+    topGenres: top(genres.values()),
+    busiestWeekday: w ? { weekday: WEEKDAYS[w.weekday - 1]!, plays: Number(w.plays) } : null,
+    busiestHour: h ? { hour: h.hour, plays: Number(h.plays) } : null,
+    longestStreak: s ? { days: Number(s.days), from: s.first, to: s.last } : null,
+    months: months.rows.map((m) => ({ month: m.month, ...count(m.plays, m.ms) })),
+  };
+}
