@@ -436,6 +436,15 @@ describe('the web player in headless Chromium', () => {
     await page.getByRole('main').getByText(first!.title, { exact: true }).first().waitFor();
     await shot('history');
 
+    // The listening report (this year, then this month) ranks what was played.
+    await go('Report');
+    await page.getByRole('heading', { name: 'Your listening report', level: 1 }).waitFor();
+    const topTracks = page.getByRole('region', { name: 'Top tracks' });
+    await topTracks.getByText(first!.title, { exact: false }).first().waitFor({ timeout: WAIT_MS });
+    await page.getByLabel('Month').selectOption(String(new Date().getUTCMonth() + 1));
+    await topTracks.getByText(first!.title, { exact: false }).first().waitFor({ timeout: WAIT_MS });
+    await shot('report');
+
     await go('Home');
     await page.getByRole('heading', { name: 'Home', level: 1 }).waitFor();
     await page.evaluate(() => {
@@ -548,6 +557,7 @@ describe('the web player in headless Chromium', () => {
       ['Artists', 'Artists'],
       ['Playlists', 'Playlists'],
       ['History', 'History'],
+      ['Report', 'Your listening report'],
     ];
     await playerRegion().getByRole('button', { name: 'Queue' }).click();
     for (const [link, heading] of pages) {

@@ -8,6 +8,7 @@ import { HistoryPage } from './pages/history.js';
 import { HomePage } from './pages/home.js';
 import { LoginPage } from './pages/login.js';
 import { PlaylistPage, PlaylistsPage } from './pages/playlists.js';
+import { ReportPage } from './pages/report.js';
 import { SearchPage } from './pages/search.js';
 import { player, reporter } from './player/controller.js';
 import { location, match, navigate } from './router.js';
@@ -30,6 +31,7 @@ const ROUTES: Array<[string, Page]> = [
   ['/playlists', () => <PlaylistsPage />],
   ['/playlists/:id', (p) => <PlaylistPage id={p.id!} />],
   ['/history', () => <HistoryPage />],
+  ['/report', () => <ReportPage />],
 ];
 
 const NAV: Array<[string, string]> = [
@@ -38,6 +40,7 @@ const NAV: Array<[string, string]> = [
   ['/artists', 'Artists'],
   ['/playlists', 'Playlists'],
   ['/history', 'History'],
+  ['/report', 'Report'],
 ];
 
 function NotFound(): JSX.Element {
