@@ -60,12 +60,24 @@ export interface Config {
   readonly eventLogSegmentBytes: number;
   /** PostgreSQL pool size per process. */
   readonly dbPoolSize: number;
+  /** The ffmpeg program the gateway transcodes with (a name on PATH or a path). */
+  readonly transcodeFfmpeg: string;
+  /** Transcodes one gateway runs at once; beyond, a stream asking for one is a 503. */
+  readonly transcodeMaxConcurrent: number;
+  /** Format of a transcode whose request names none (a player sending only maxBitRate). */
+  readonly transcodeFormat: TranscodeFormat;
+  /** Bitrate of a transcode whose request names none (a player sending only a format), in kbit/s. */
+  readonly transcodeBitrate: number;
   /**
    * Benchmarks only: every RPC handler waits this long before it runs, which makes a worker
    * I/O-bound so the scale-out benchmark measures queue distribution, not CPU. 0 in production.
    */
   readonly handlerDelayMs: number;
 }
+
+/** Formats the gateway transcodes to (gateway/transcode.ts says how). */
+export const TRANSCODE_FORMATS = ['mp3', 'opus', 'ogg', 'aac'] as const;
+export type TranscodeFormat = (typeof TRANSCODE_FORMATS)[number];
 
 type Env = Record<string, string | undefined>;
 
@@ -217,6 +229,30 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     default: 10,
     parse: int(1, 1000),
     doc: 'PostgreSQL pool size per process',
+  },
+  transcodeFfmpeg: {
+    env: 'TRANSCODE_FFMPEG',
+    default: 'ffmpeg',
+    parse: str,
+    doc: 'ffmpeg program (name or path)',
+  },
+  transcodeMaxConcurrent: {
+    env: 'TRANSCODE_MAX_CONCURRENT',
+    default: 4,
+    parse: int(1, 1000),
+    doc: 'transcodes at once per gateway',
+  },
+  transcodeFormat: {
+    env: 'TRANSCODE_FORMAT',
+    default: 'opus',
+    parse: (raw) => TRANSCODE_FORMATS.find((f) => f === raw),
+    doc: `default transcoding format (${TRANSCODE_FORMATS.join(', ')})`,
+  },
+  transcodeBitrate: {
+    env: 'TRANSCODE_BITRATE',
+    default: 128,
+    parse: int(16, 320),
+    doc: 'default transcoding bitrate in kbit/s (16-320)',
   },
   handlerDelayMs: {
     env: 'HANDLER_DELAY_MS',

@@ -16,12 +16,14 @@ import { GatewayMetrics } from './metrics.js';
 import { activityRoutes } from './routes/activity.js';
 import { catalogRoutes } from './routes/catalog.js';
 import type { RouteContext } from './routes/context.js';
+import { coverRoutes } from './routes/covers.js';
 import { playlistRoutes } from './routes/playlists.js';
 import { streamRoutes } from './routes/stream.js';
 import { userRoutes } from './routes/users.js';
 import { bindServices } from './services.js';
 import { buildSubsonicRouter } from './subsonic/index.js';
 import { traceRequests } from './tracing.js';
+import type { Transcoder } from './transcode.js';
 import { webPlayer } from './web.js';
 
 /** Largest request body, in bytes. */
@@ -44,6 +46,8 @@ export interface GatewayDeps {
   config: Config;
   /** The services behind the gateway: what `/rpc` exposes is derived from their contracts. */
   system: System;
+  /** Runs ffmpeg for transcoded streams (REST and Subsonic); its owner stops it. */
+  transcoder: Transcoder;
   options?: GatewayOptions;
 }
 
@@ -121,6 +125,7 @@ export function buildApp(deps: GatewayDeps): express.Express {
       publishTimeoutMs: config.rpcTimeoutMs,
       playDates,
       bodyLimitBytes: BODY_LIMIT_BYTES,
+      transcoder: deps.transcoder,
     }),
   );
 
@@ -135,8 +140,16 @@ export function buildApp(deps: GatewayDeps): express.Express {
     log,
     publishTimeoutMs: config.rpcTimeoutMs,
     playDates,
+    transcoder: deps.transcoder,
   };
-  for (const routes of [userRoutes, catalogRoutes, streamRoutes, activityRoutes, playlistRoutes]) {
+  for (const routes of [
+    userRoutes,
+    catalogRoutes,
+    streamRoutes,
+    coverRoutes,
+    activityRoutes,
+    playlistRoutes,
+  ]) {
     routes(context);
   }
   // Mounted at the root with full paths, so `req.route.path` is the whole pattern for metrics.

@@ -1,4 +1,7 @@
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import type { TrackFile } from '../common/contracts/catalog.js';
+import { type StreamOptions, TranscodeFailedError, type Transcoder } from './transcode.js';
 
 /** Headers describing the file, which must not stay on an error answer. */
 const FILE_HEADERS = [
@@ -57,4 +60,47 @@ export async function sendAudioFile(res: Response, path: string, mimeType: strin
       throw new AudioFileError('missing');
     throw err;
   }
+}
+
+export interface TrackAudio {
+  req: Request;
+  res: Response;
+  file: TrackFile;
+  options: StreamOptions;
+  transcoder: Transcoder;
+  log: Logger;
+}
+
+/**
+ * Sends a track's audio: transcoded when the options ask for it (see `planStream`), else the
+ * file itself with Range support. Where ffmpeg is missing or cannot read the file, the file
+ * goes out as it is, with a warning in the log: a player gets audio rather than an error.
+ * Rejects with TranscodeBusyError when no transcode may start now, and as `sendAudioFile`.
+ */
+export async function sendTrackAudio({
+  req,
+  res,
+  file,
+  options,
+  transcoder,
+  log,
+}: TrackAudio): Promise<void> {
+  const plan = transcoder.plan(options, file);
+  if (plan.transcode) {
+    if (await transcoder.available()) {
+      try {
+        await transcoder.stream(req, res, file.path, plan);
+        return;
+      } catch (err) {
+        if (!(err instanceof TranscodeFailedError)) throw err;
+        log.warn({ trackId: file.id, detail: err.detail }, 'could not transcode; sending the file as it is');
+      }
+    } else {
+      log.warn(
+        { trackId: file.id },
+        'transcoding asked for but ffmpeg is not available; sending the file as it is',
+      );
+    }
+  }
+  await sendAudioFile(res, file.path, file.mimeType);
 }

@@ -10,6 +10,7 @@ import type { RpcClient } from '../common/rpc/client.js';
 import { defineService, type ServiceDefinition, startService, type Worker } from '../common/service.js';
 import type { System } from '../common/system.js';
 import { buildApp, type GatewayOptions } from './app.js';
+import { Transcoder } from './transcode.js';
 
 /** How long requests in flight get to finish on shutdown before their connections are cut. */
 const DRAIN_MS = 10_000;
@@ -78,6 +79,12 @@ export function gatewayService(opts: { options?: GatewayOptions; drainMs?: numbe
   return defineService({
     name: 'gateway',
     async setup({ broker, rpc, publisher, pool, log, config, system }) {
+      const transcoder = new Transcoder({
+        ffmpeg: config.transcodeFfmpeg,
+        maxConcurrent: config.transcodeMaxConcurrent,
+        defaults: { format: config.transcodeFormat, kbps: config.transcodeBitrate },
+        log: log.child({ module: 'transcode' }),
+      });
       const app = buildApp({
         broker,
         rpc,
@@ -86,12 +93,15 @@ export function gatewayService(opts: { options?: GatewayOptions; drainMs?: numbe
         logger: log,
         config,
         system,
+        transcoder,
         options: opts.options,
       });
       return {
         handlers: {},
         subscribers: {},
         workers: [new HttpWorker(app, config.port, opts.drainMs ?? DRAIN_MS, log)],
+        // After the HTTP server drained: no ffmpeg outlives the gateway.
+        close: () => transcoder.stop(),
       };
     },
   });

@@ -3,6 +3,7 @@ import { historyContract } from '../common/contracts/history.js';
 import { playlistsContract } from '../common/contracts/playlists.js';
 import { statsContract } from '../common/contracts/stats.js';
 import { usersContract } from '../common/contracts/users.js';
+import { isAppError } from '../common/errors.js';
 import type { RpcClient, ServiceClient } from '../common/rpc/client.js';
 
 /** Typed clients of the services the gateway's routes call. */
@@ -22,4 +23,14 @@ export function bindServices(rpc: RpcClient): Services {
     history: rpc.bind(historyContract),
     stats: rpc.bind(statsContract),
   };
+}
+
+/** The value of `lookup`, or undefined when what it looks up does not exist. */
+export async function ifFound<T>(lookup: Promise<T>): Promise<T | undefined> {
+  try {
+    return await lookup;
+  } catch (err) {
+    if (isAppError(err, 'NOT_FOUND')) return undefined;
+    throw err;
+  }
 }

@@ -35,9 +35,8 @@ class InMemoryStats {
   readonly asked: Array<{ window: string; limit: number }> = [];
   server: RpcServer<typeof statsContract> | null = null;
 
-  play(trackId: string, times: number, agoMs = 0): void {
-    for (let i = 0; i < times; i++)
-      this.plays.push({ trackId, userId: 'u1', at: Date.now() - agoMs, ms: 1000 });
+  play(trackId: string, times: number, agoMs = 0, userId = 'u1'): void {
+    for (let i = 0; i < times; i++) this.plays.push({ trackId, userId, at: Date.now() - agoMs, ms: 1000 });
   }
 
   private top(window: 'hour' | 'day' | 'all', limit: number, userId?: string): TrackCount[] {
@@ -77,6 +76,27 @@ class InMemoryStats {
             topTracks: this.top('all', limit, userId),
             lastPlayedAt: mine.length ? new Date(Math.max(...mine.map((p) => p.at))).toISOString() : null,
           };
+        },
+        trackPlays: async ({ trackIds }) =>
+          this.top('all', 100_000).filter((c) => trackIds.includes(c.trackId)),
+        coPlayed: async ({ trackIds, limit }) => {
+          const listeners = new Set(
+            this.plays.filter((p) => trackIds.includes(p.trackId)).map((p) => p.userId),
+          );
+          const byTrack = new Map<string, { users: Set<string>; plays: number }>();
+          for (const p of this.plays) {
+            if (!listeners.has(p.userId) || trackIds.includes(p.trackId)) continue;
+            const entry = byTrack.get(p.trackId) ?? { users: new Set(), plays: 0 };
+            entry.users.add(p.userId);
+            entry.plays++;
+            byTrack.set(p.trackId, entry);
+          }
+          return [...byTrack]
+            .map(([trackId, e]) => ({ trackId, listeners: e.users.size, plays: e.plays }))
+            .sort(
+              (a, b) => b.listeners - a.listeners || b.plays - a.plays || a.trackId.localeCompare(b.trackId),
+            )
+            .slice(0, limit);
         },
         overview: async () => ({
           totalPlays: this.plays.length,
@@ -292,6 +312,48 @@ describe('catalog service', () => {
       expect(page.total).toBe(12);
     });
 
+    it('lists albums by artist, and by release years in either direction', async () => {
+      const all = (await catalog.call('listAlbums', { limit: 500 })).items;
+      const byArtist = (await catalog.call('listAlbums', { sort: 'artist', limit: 500 })).items;
+      const artistOrder = (await catalog.call('listArtists', {})).items.map((a) => a.id);
+      expect(byArtist.map((a) => artistOrder.indexOf(a.artistId))).toEqual(
+        [...byArtist.map((a) => artistOrder.indexOf(a.artistId))].sort((a, b) => a - b),
+      );
+      const inYears = all.filter((a) => a.year! >= 2012 && a.year! <= 2017);
+      const up = (
+        await catalog.call('listAlbums', { sort: 'year', fromYear: 2012, toYear: 2017, limit: 500 })
+      ).items;
+      expect(up.map((a) => a.id).sort()).toEqual(inYears.map((a) => a.id).sort());
+      expect(up.map((a) => a.year)).toEqual(up.map((a) => a.year).sort((a, b) => a! - b!));
+      const down = await catalog.call('listAlbums', { sort: 'year', fromYear: 2017, toYear: 2012, limit: 2 });
+      expect(down.total).toBe(inYears.length);
+      expect(down.items.map((a) => a.year)).toEqual(
+        inYears
+          .map((a) => a.year)
+          .sort((a, b) => b! - a!)
+          .slice(0, 2),
+      );
+      expect((await catalog.call('listAlbums', { fromYear: 2100 })).total).toBe(0);
+    });
+
+    it('indexes every artist under the initial of its name without an article', async () => {
+      const index = await catalog.call('artistIndex', {});
+      expect(index.map((g) => g.name)).toEqual(['C', 'L', 'N', 'O', 'V', 'Z']);
+      expect(index.find((g) => g.name === 'V')!.artists.map((a) => a.name)).toEqual(['The Velvet Static']);
+      expect(index.flatMap((g) => g.artists)).toHaveLength(6);
+    });
+
+    it('lists the albums of tracks, each once, in the order of its first track, by pages', async () => {
+      const all = (await catalog.call('listAlbums', { limit: 500 })).items;
+      const tracksOf = async (albumId: string) => (await catalog.call('getAlbum', { id: albumId })).tracks;
+      const [a, b, c] = await Promise.all(all.slice(0, 3).map((al) => tracksOf(al.id)));
+      const trackIds = [b![1]!.id, a![0]!.id, b![0]!.id, 'tr9999', c![2]!.id, a![1]!.id];
+      const albums = await catalog.call('albumsOfTracks', { trackIds });
+      expect(albums.map((al) => al.id)).toEqual([all[1]!.id, all[0]!.id, all[2]!.id]);
+      const page = await catalog.call('albumsOfTracks', { trackIds, limit: 1, offset: 1 });
+      expect(page.map((al) => al.id)).toEqual([all[0]!.id]);
+    });
+
     it('pages through every track exactly once, and filters by genre', async () => {
       const seen: string[] = [];
       for (let offset = 0; ; offset += 25) {
@@ -323,6 +385,21 @@ describe('catalog service', () => {
         { name: 'jazz', albumCount: 2, trackCount: 11 },
         { name: 'rock', albumCount: 2, trackCount: 11 },
       ]);
+    });
+
+    it('picks random tracks of some years only', async () => {
+      const all = await allTracks(catalog);
+      const old = await catalog.call('randomTracks', { limit: 500, toYear: 2012 });
+      expect(old.length).toBe(all.filter((t) => t.year! <= 2012).length);
+      const some = await catalog.call('randomTracks', {
+        limit: 500,
+        fromYear: 2016,
+        toYear: 2014,
+        genre: 'folk',
+      });
+      expect(some.length).toBe(
+        all.filter((t) => t.year! >= 2014 && t.year! <= 2016 && t.genre === 'folk').length,
+      );
     });
 
     it('picks random tracks, distinct, optionally of one genre', async () => {
@@ -504,6 +581,104 @@ describe('catalog service', () => {
       expect(err).toBeInstanceOf(UnavailableError);
       expect((err as Error).message).toMatch(/stats|play counts/);
       expect(Date.now() - started).toBeLessThan(2000); // half the catalog's 2 s budget, plus slack
+    });
+  });
+
+  describe('what the play counts say', () => {
+    const stats = new InMemoryStats();
+    let tracks: Track[];
+    const byArtist = (name: string) => tracks.filter((t) => t.artistName === name);
+
+    beforeAll(async () => {
+      tracks = await allTracks(catalog);
+    });
+
+    afterAll(() => stats.stop());
+
+    it('still finds similar tracks and artists, by artist and genre, while stats is away', async () => {
+      const seed = byArtist('Neon Meridian')[0]!;
+      const similar = await catalog.call('similarTracks', { id: seed.id, limit: 10 });
+      expect(similar).toHaveLength(10);
+      expect(similar.map((t) => t.id)).not.toContain(seed.id);
+      // Same artist first (random among them), then the same genre.
+      const sameArtist = similar.filter((t) => t.artistId === seed.artistId).length;
+      expect(similar.slice(0, sameArtist).every((t) => t.artistId === seed.artistId)).toBe(true);
+      expect(similar.slice(sameArtist).every((t) => t.genre === 'electronic')).toBe(true);
+      const info = await catalog.call('artistInfo', { id: seed.albumId });
+      expect(info.artist.name).toBe('Neon Meridian');
+      // Los Días Raros has an electronic album too.
+      expect(info.similar.map((a) => a.name)).toEqual(['Los Días Raros']);
+      await expect(catalog.call('artistTopTracks', { artistId: seed.artistId })).rejects.toBeInstanceOf(
+        UnavailableError,
+      );
+    });
+
+    it('ranks tracks and artists the same listeners play first', async () => {
+      await stats.start(h);
+      const neon = byArtist('Neon Meridian');
+      const velvet = byArtist('The Velvet Static');
+      const cafe = byArtist('Café Lumière Quartet');
+      // Two listeners of a Neon Meridian track also play a Velvet Static track, one a Café track.
+      stats.play(neon[0]!.id, 1, 0, 'ann');
+      stats.play(neon[0]!.id, 1, 0, 'bob');
+      stats.play(velvet[2]!.id, 3, 0, 'ann');
+      stats.play(velvet[2]!.id, 1, 0, 'bob');
+      stats.play(cafe[1]!.id, 5, 0, 'bob');
+      const similar = await catalog.call('similarTracks', { id: neon[0]!.id, limit: 5 });
+      expect(similar.slice(0, 2).map((t) => t.id)).toEqual([velvet[2]!.id, cafe[1]!.id]);
+      expect(similar.slice(2).every((t) => t.artistId === neon[0]!.artistId)).toBe(true);
+      const byAlbum = await catalog.call('similarTracks', { id: neon[0]!.albumId, limit: 2 });
+      expect(byAlbum.map((t) => t.id)).toEqual([velvet[2]!.id, cafe[1]!.id]);
+
+      const info = await catalog.call('artistInfo', { id: neon[3]!.id, similarLimit: 3 });
+      expect(info.similar.map((a) => a.name)).toEqual([
+        'The Velvet Static',
+        'Café Lumière Quartet',
+        'Los Días Raros',
+      ]);
+      expect((await catalog.call('artistInfo', { id: neon[0]!.artistId, similarLimit: 0 })).similar).toEqual(
+        [],
+      );
+    });
+
+    it("lists an artist's most played tracks by id or by name, leaving out the unplayed", async () => {
+      const velvet = byArtist('The Velvet Static');
+      stats.play(velvet[0]!.id, 2, 0, 'cy');
+      const byId = await catalog.call('artistTopTracks', { artistId: velvet[0]!.artistId });
+      expect(byId.map((t) => [t.id, t.plays])).toEqual([
+        [velvet[2]!.id, 4],
+        [velvet[0]!.id, 2],
+      ]);
+      const byName = await catalog.call('artistTopTracks', { artistName: 'the VELVET static', limit: 1 });
+      expect(byName.map((t) => t.id)).toEqual([velvet[2]!.id]);
+      expect(await catalog.call('artistTopTracks', { artistName: 'Nobody At All' })).toEqual([]);
+      expect(await codeOf(catalog.call('artistTopTracks', { artistId: 'ar9999' }))).toBe(
+        ErrorCodes.NOT_FOUND,
+      );
+    });
+
+    it('lists albums by the plays of their tracks', async () => {
+      const top = await catalog.call('topAlbums', {});
+      const velvet = byArtist('The Velvet Static');
+      const cafe = byArtist('Café Lumière Quartet');
+      // Velvet Static's album of tracks 0 and 2 (if one) or each album on its own.
+      const plays = new Map<string, number>();
+      for (const [track, n] of [
+        [velvet[2]!, 4],
+        [velvet[0]!, 2],
+        [cafe[1]!, 5],
+        [byArtist('Neon Meridian')[0]!, 2],
+      ] as const)
+        plays.set(track.albumId, (plays.get(track.albumId) ?? 0) + n);
+      const expected = [...plays].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+      expect(top.map((a) => [a.id, a.plays])).toEqual(expected);
+      const page = await catalog.call('topAlbums', { limit: 1, offset: 1 });
+      expect(page.map((a) => a.id)).toEqual([expected[1]![0]]);
+    });
+
+    it('refuses ids of nothing in the catalog', async () => {
+      expect(await codeOf(catalog.call('similarTracks', { id: 'zz1' }))).toBe(ErrorCodes.NOT_FOUND);
+      expect(await codeOf(catalog.call('artistInfo', { id: 'zz1' }))).toBe(ErrorCodes.NOT_FOUND);
     });
   });
 

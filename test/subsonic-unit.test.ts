@@ -1,12 +1,11 @@
 import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
-import type { Track } from '../common/contracts/catalog.js';
+import { parseColor, solidPng } from '../gateway/covers.js';
 import { readCredentials } from '../gateway/subsonic/auth.js';
-import { parseColor, solidPng } from '../gateway/subsonic/cover.js';
-import { artistIndex } from '../gateway/subsonic/models.js';
-import { NowPlaying } from '../gateway/subsonic/now-playing.js';
 import { Params } from '../gateway/subsonic/params.js';
-import { escapeXml, pickFormat, render, SubsonicError } from '../gateway/subsonic/response.js';
+import { elementText, escapeXml, pickFormat, render, SubsonicError } from '../gateway/subsonic/response.js';
+import { groupByInitial } from '../services/catalog/discovery.js';
+import { countsAsPlay, expiresAt, NOW_PLAYING_LIMITS, positionNow } from '../services/users/now-playing.js';
 import { PasswordSealer, subsonicTokenMatches } from '../services/users/password.js';
 import { findAll, parseXml } from './support/xml.js';
 
@@ -203,17 +202,14 @@ describe('credentials', () => {
 });
 
 describe('models and helpers', () => {
-  it('indexes artists by initial without a leading article, others under #', () => {
+  it('indexes artists by the initial of their name without a leading article or accent, others under #', () => {
     const a = (name: string) => ({ id: name, name, albumCount: 1 });
-    const index = artistIndex([a('The Zebras'), a('Ábel'), a('apple'), a('42 Days'), a('An Owl')], (x) => ({
-      name: x.name,
-    }));
-    expect(index).toEqual([
-      { name: '#', artist: [{ name: '42 Days' }] },
-      { name: 'A', artist: [{ name: 'apple' }] },
-      { name: 'Á', artist: [{ name: 'Ábel' }] },
-      { name: 'O', artist: [{ name: 'An Owl' }] },
-      { name: 'Z', artist: [{ name: 'The Zebras' }] },
+    const index = groupByInitial([a('42 Days'), a('apple'), a('Ábel'), a('An Owl'), a('The Zebras')]);
+    expect(index.map((g) => [g.name, g.artists.map((x) => x.name)])).toEqual([
+      ['#', ['42 Days']],
+      ['A', ['apple', 'Ábel']],
+      ['O', ['An Owl']],
+      ['Z', ['The Zebras']],
     ]);
   });
 
@@ -227,19 +223,54 @@ describe('models and helpers', () => {
     expect(png.subarray(png.length - 8, png.length - 4).toString('latin1')).toBe('IEND');
   });
 
-  it('forgets now-playing entries a while after their track would have ended', () => {
-    let now = 1_000_000;
-    const playing = new NowPlaying(() => now);
-    const track = { id: 't1', durationMs: 60_000 } as Track;
-    const ann = { userId: 'u1', username: 'ann' };
-    playing.set(ann, 'phone', track);
-    playing.set(ann, 'desk', track);
-    playing.set(ann, 'phone', { ...track, id: 't2' });
-    expect(playing.list().map((e) => [e.playerName, e.track.id, e.playerId])).toEqual([
-      ['phone', 't2', 1],
-      ['desk', 't1', 2],
+  it('puts element text in elements of their own in XML and plain strings in JSON', () => {
+    const body = {
+      artistInfo2: { biography: elementText(''), smallImageUrl: elementText('http://h/a?x=1&y=2') },
+    };
+    const xml = parseXml(render('ok', body, { kind: 'xml' }).text);
+    const [info] = findAll(xml, 'artistInfo2');
+    expect(info!.children.map((c) => [c.name, c.text])).toEqual([
+      ['biography', ''],
+      ['smallImageUrl', 'http://h/a?x=1&y=2'],
     ]);
-    now += 60_000 + 2 * 60_000 + 1;
-    expect(playing.list()).toEqual([]);
+    const json = JSON.parse(render('ok', body, { kind: 'json' }).text)['subsonic-response'];
+    expect(json.artistInfo2).toEqual({ biography: '', smallImageUrl: 'http://h/a?x=1&y=2' });
+  });
+});
+
+describe('now playing', () => {
+  const L = NOW_PLAYING_LIMITS;
+  const now = 1_000_000_000;
+
+  it('keeps a playing entry until its track would have ended at its rate, plus a grace', () => {
+    const playing = { state: 'playing', positionMs: 20_000, playbackRate: 1 } as const;
+    expect(expiresAt(playing, 60_000, now)).toBe(now + 40_000 + L.graceMs);
+    expect(expiresAt({ ...playing, playbackRate: 2 }, 60_000, now)).toBe(now + 20_000 + L.graceMs);
+    expect(expiresAt({ ...playing, positionMs: 90_000 }, 60_000, now)).toBe(now + L.graceMs);
+  });
+
+  it('forgets a paused, buffering or rate-0 player that goes quiet, and hides a stopped one', () => {
+    for (const state of ['paused', 'starting'] as const) {
+      expect(expiresAt({ state, positionMs: 0, playbackRate: 1 }, 60_000, now)).toBe(now + L.idleMs);
+    }
+    expect(expiresAt({ state: 'playing', positionMs: 0, playbackRate: 0 }, 60_000, now)).toBe(now + L.idleMs);
+    expect(expiresAt({ state: 'stopped', positionMs: 0, playbackRate: 1 }, 60_000, now)).toBe(
+      now + L.stoppedMs,
+    );
+  });
+
+  it('moves a playing position on at its rate, up to the end, and holds a paused one', () => {
+    const at = { state: 'playing', positionMs: 10_000, playbackRate: 1.5, updatedAt: now - 4000 } as const;
+    expect(positionNow(at, 60_000, now)).toBe(16_000);
+    expect(positionNow(at, 12_000, now)).toBe(12_000);
+    expect(positionNow({ ...at, state: 'paused' }, 60_000, now)).toBe(10_000);
+  });
+
+  it('counts a playback as a play at half the track or four minutes', () => {
+    expect(countsAsPlay(29_999, 60_000)).toBe(false);
+    expect(countsAsPlay(30_000, 60_000)).toBe(true);
+    expect(countsAsPlay(240_000, 3_600_000)).toBe(true);
+    expect(countsAsPlay(239_999, 3_600_000)).toBe(false);
+    expect(countsAsPlay(0, 0)).toBe(false);
   });
 });

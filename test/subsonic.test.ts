@@ -1,25 +1,18 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { inflateSync } from 'node:zlib';
 import { SubsonicAPI } from 'subsonic-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Album, catalogContract, type Track } from '../common/contracts/catalog.js';
 import { EventTypes, type TrackPlayed } from '../common/contracts/events.js';
-import { type User, usersContract } from '../common/contracts/users.js';
+import { usersContract } from '../common/contracts/users.js';
 import type { ServiceClient } from '../common/rpc/client.js';
-import type { Caller } from '../common/rpc/contract.js';
+import { normalizeText } from '../services/catalog/index.js';
 import { historyService } from '../services/history/service.js';
 import { statsService } from '../services/stats/service.js';
 import { eventually, sleep, testPool } from './support/env.js';
+import { type Account, type Json, md5, type Params, subsonicClient } from './support/subsonic-client.js';
 import { type SubsonicHarness, startSubsonic } from './support/subsonic-harness.js';
-import { findAll, parseXml, type XmlElement } from './support/xml.js';
-
-type Params = Record<string, string | number | boolean | Array<string | number>>;
-// biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field
-type Json = any;
-
-const md5 = (text: string) => createHash('md5').update(text, 'utf8').digest('hex');
-const run = randomBytes(2).toString('hex');
+import { findAll, parseXml } from './support/xml.js';
 
 let h: SubsonicHarness;
 let catalog: ServiceClient<typeof catalogContract>;
@@ -27,89 +20,10 @@ let users: ServiceClient<typeof usersContract>;
 let albums: Album[];
 let tracks: Track[];
 
-interface Account {
-  user: User;
-  caller: Caller;
-  password: string;
-  /** A subsonic-api client using token auth with a fresh salt per request. */
-  api: SubsonicAPI;
-}
-
-const origin = () => h.url.replace(/\/rest$/, '');
-
-async function account(name: string, password = `${name}-password`): Promise<Account> {
-  const user = await users.call('register', { username: `${name}_${run}`, password });
-  return {
-    user,
-    password,
-    caller: { userId: user.id, username: user.username },
-    api: new SubsonicAPI({ url: origin(), auth: { username: user.username, password } }),
-  };
-}
-
-/** u, t and s for `who`, with a fresh salt. */
-function token(who: { user: User; password: string }): Params {
-  const s = randomBytes(8).toString('hex');
-  return { u: who.user.username, t: md5(who.password + s), s };
-}
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-  body: Buffer;
-}
-
-/** A request with the given parameters (repeated keys for arrays), by GET or form POST. */
-async function request(
-  method: string,
-  params: Params,
-  opts: { post?: boolean; headers?: Record<string, string> } = {},
-) {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries({ v: '1.16.1', c: 'vitest', ...params })) {
-    for (const v of Array.isArray(value) ? value : [value]) query.append(key, String(v));
-  }
-  const res = opts.post
-    ? await fetch(`${h.url}/${method}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', ...opts.headers },
-        body: query.toString(),
-      })
-    : await fetch(`${h.url}/${method}?${query}`, { headers: opts.headers });
-  const body = Buffer.from(await res.arrayBuffer());
-  return { status: res.status, headers: res.headers, text: body.toString('utf8'), body } satisfies Reply;
-}
-
-/** The `subsonic-response` of a JSON call, checking the envelope every answer carries. */
-async function json(method: string, params: Params, opts: { post?: boolean } = {}): Promise<Json> {
-  const reply = await request(method, { f: 'json', ...params }, opts);
-  expect(reply.status).toBe(200);
-  expect(reply.headers.get('content-type')).toMatch(/^application\/json/);
-  const body = JSON.parse(reply.text)['subsonic-response'];
-  expect(body).toMatchObject({ version: '1.16.1', openSubsonic: true, type: 'music-streaming' });
-  expect(typeof body.serverVersion).toBe('string');
-  return body;
-}
-
-async function xml(method: string, params: Params): Promise<XmlElement> {
-  const reply = await request(method, params);
-  expect(reply.status).toBe(200);
-  expect(reply.headers.get('content-type')).toMatch(/^text\/xml/);
-  const root = parseXml(reply.text);
-  expect(root.name).toBe('subsonic-response');
-  expect(root.attributes).toMatchObject({ xmlns: 'http://subsonic.org/restapi', version: '1.16.1' });
-  return root;
-}
-
-/** Expects a failed JSON answer with `code` (and HTTP 200, as the API does). */
-async function fails(method: string, params: Params, code: number): Promise<string> {
-  const body = await json(method, params);
-  expect(body.status).toBe('failed');
-  expect(body.error.code).toBe(code);
-  expect(typeof body.error.message).toBe('string');
-  return body.error.message as string;
-}
+const { run, origin, account, token, request, json, xml, fails } = subsonicClient(
+  () => h.url,
+  () => users,
+);
 
 let alice: Account;
 let bob: Account;
@@ -268,13 +182,13 @@ describe('authentication', () => {
     expect(findAll(root, 'openSubsonicExtensions').map((e) => e.attributes.name)).toContain('formPost');
   });
 
-  it('answers an unknown method with a failed response', async () => {
-    const reply = await request('noSuchMethod.view', { f: 'json', ...token(alice) });
-    expect(reply.status).toBe(404);
-    expect(JSON.parse(reply.text)['subsonic-response']).toMatchObject({
-      status: 'failed',
-      error: { code: 0 },
-    });
+  it('answers an unknown method with a failed response naming it, HTTP 200 (a 404 makes players give up)', async () => {
+    const body = await json('noSuchMethod.view', token(alice));
+    expect(body).toMatchObject({ status: 'failed', error: { code: 0 } });
+    expect(body.error.message).toMatch(/noSuchMethod/);
+    const root = await xml('getSomethingNew', token(alice));
+    expect(root.attributes.status).toBe('failed');
+    expect(findAll(root, 'error')[0]!.attributes.message).toMatch(/getSomethingNew/);
   });
 });
 
@@ -287,8 +201,8 @@ describe('browsing', () => {
     for (const index of artists.index ?? []) {
       for (const a of index.artist ?? []) {
         expect(
-          a.name
-            .replace(/^(The|An?)\s+/i, '')
+          normalizeText(a.name)
+            .replace(/^(the|an?) /, '')
             .charAt(0)
             .toUpperCase(),
         ).toBe(index.name);

@@ -43,6 +43,7 @@ export interface TrackFile {
   path: string;
   mimeType: string;
   sizeBytes: number;
+  durationMs: number;
 }
 
 export interface Genre {
@@ -57,36 +58,77 @@ export interface SearchResult {
   tracks: Track[];
 }
 
+/** Articles an index leaves out when it sorts and groups names ("The Beatles" under B). */
+export const IGNORED_ARTICLES = ['The', 'A', 'An'] as const;
+
+/** Every artist, by the first letter of the name without a leading article ('#' for the rest). */
+export interface ArtistIndexGroup {
+  name: string;
+  artists: Artist[];
+}
+
+/** Most artists `artistIndex` lists (a personal catalog; the answer stays bounded). */
+export const ARTIST_INDEX_MAX = 10_000;
+
+/** An artist (the one an artist, album or track id belongs to) and those like it. */
+export interface ArtistInfo {
+  artist: Artist;
+  /** Artists whose tracks the same listeners play, then artists of the same genres. */
+  similar: Artist[];
+}
+
+/** How `listAlbums` orders. */
+export const ALBUM_SORTS = ['newest', 'alphabetical', 'artist', 'random', 'year'] as const;
+
+const year = z.number().int().min(0).max(9999);
+/** Albums or tracks of the years between `fromYear` and `toYear` (either order), both included. */
+const years = { fromYear: year.optional(), toYear: year.optional() };
+const genre = z.string().max(100).optional();
+const count = (max: number, fallback: number) => z.number().int().min(1).max(max).default(fallback);
+
 export const catalogContract = defineContract('catalog', {
   listArtists: publicMethod(z.strictObject({ ...paging })).returns<Page<Artist>>(),
+  /** Every artist (at most ARTIST_INDEX_MAX), grouped and sorted for an index view. */
+  artistIndex: publicMethod(z.strictObject({})).returns<ArtistIndexGroup[]>(),
   getArtist: publicMethod(z.strictObject({ id })).returns<Artist & { albums: Album[] }>(),
   /** Several artists at once, in the order asked; unknown ids are left out. */
   getArtists: publicMethod(z.strictObject({ ids: ids(1000) })).returns<Artist[]>(),
+  /**
+   * The artist an artist, album or track id belongs to, with up to `similarLimit` similar
+   * artists (listeners in common, counted by the stats service, then shared genres).
+   */
+  artistInfo: publicMethod(
+    z.strictObject({ id, similarLimit: z.number().int().min(0).max(100).default(20) }),
+  ).returns<ArtistInfo>(),
   getAlbum: publicMethod(z.strictObject({ id })).returns<Album & { tracks: Track[] }>(),
   /** Several albums at once (without their tracks), in the order asked; unknown ids are left out. */
   getAlbums: publicMethod(z.strictObject({ ids: ids(1000) })).returns<Album[]>(),
+  /**
+   * A page of albums: by title, by artist then title, newest added first, random, or by
+   * release year (with `fromYear` after `toYear`, the latest years first).
+   */
   listAlbums: publicMethod(
     z.strictObject({
-      sort: z.enum(['newest', 'alphabetical', 'random', 'year']).default('alphabetical'),
-      genre: z.string().max(100).optional(),
+      sort: z.enum(ALBUM_SORTS).default('alphabetical'),
+      genre,
+      ...years,
       ...paging,
     }),
   ).returns<Page<Album>>(),
-  listTracks: publicMethod(z.strictObject({ genre: z.string().max(100).optional(), ...paging })).returns<
-    Page<Track>
+  /** The albums of the given tracks, each once, in the order its first track comes: a page of them. */
+  albumsOfTracks: publicMethod(z.strictObject({ trackIds: ids(1000), ...paging })).returns<Album[]>(),
+  /** Albums by their tracks' plays (the stats service's most played tracks, summed per album). */
+  topAlbums: publicMethod(z.strictObject({ window: windowParam, ...paging })).returns<
+    Array<Album & { plays: number }>
   >(),
+  listTracks: publicMethod(z.strictObject({ genre, ...paging })).returns<Page<Track>>(),
   getTrack: publicMethod(z.strictObject({ id })).returns<Track>(),
   /** Several tracks at once, in the order asked; unknown ids are left out. */
   getTracks: publicMethod(z.strictObject({ ids: ids(1000) })).returns<Track[]>(),
   /** Where the audio of a track lives (a path on the server), for streaming. */
   getTrackFile: internalMethod(z.strictObject({ id })).returns<TrackFile>(),
   listGenres: publicMethod(z.strictObject({})).returns<Genre[]>(),
-  randomTracks: publicMethod(
-    z.strictObject({
-      limit: z.number().int().min(1).max(500).default(10),
-      genre: z.string().max(100).optional(),
-    }),
-  ).returns<Track[]>(),
+  randomTracks: publicMethod(z.strictObject({ limit: count(500, 10), genre, ...years })).returns<Track[]>(),
   search: publicMethod(
     z.strictObject({
       q: z.string().trim().min(1, 'q must not be empty').max(200),
@@ -94,8 +136,25 @@ export const catalogContract = defineContract('catalog', {
     }),
   ).returns<SearchResult>(),
   /** Most played tracks (counts from the stats service), with their catalog details. */
-  topTracks: publicMethod(
-    z.strictObject({ window: windowParam, limit: z.number().int().min(1).max(100).default(10) }),
+  topTracks: publicMethod(z.strictObject({ window: windowParam, limit: count(100, 10) })).returns<
+    Array<Track & { plays: number }>
+  >(),
+  /**
+   * An artist's most played tracks (all-time counts from the stats service), most played
+   * first; tracks nobody played are left out. By artist id, or by name (any letter case; an
+   * unknown name has no tracks).
+   */
+  artistTopTracks: publicMethod(
+    z.union([
+      z.strictObject({ artistId: id, limit: count(500, 50) }),
+      z.strictObject({ artistName: z.string().trim().min(1).max(200), limit: count(500, 50) }),
+    ]),
   ).returns<Array<Track & { plays: number }>>(),
+  /**
+   * Tracks like an artist's, an album's or a track's: those the same listeners played (stats
+   * service), then the same artist's, then the same genres' (random among equals). A track
+   * is never similar to itself.
+   */
+  similarTracks: publicMethod(z.strictObject({ id, limit: count(500, 50) })).returns<Track[]>(),
 });
 export type CatalogContract = typeof catalogContract;

@@ -1,11 +1,21 @@
 import { z } from 'zod';
-import { defineContract, publicMethod, userMethod } from '../rpc/contract.js';
-import { windowParam } from './shared.js';
+import { defineContract, internalMethod, publicMethod, userMethod } from '../rpc/contract.js';
+import { ids, windowParam } from './shared.js';
 
 export interface TrackCount {
   trackId: string;
   plays: number;
 }
+
+/** A track the listeners of some tracks also played: how many of them, and how often. */
+export interface CoPlayed {
+  trackId: string;
+  listeners: number;
+  plays: number;
+}
+
+/** Most listeners of the seed tracks `coPlayed` looks at (the most active first). */
+export const CO_PLAY_LISTENERS_MAX = 1000;
 
 export interface UserStats {
   userId: string;
@@ -77,5 +87,14 @@ export const statsContract = defineContract('stats', {
   overview: publicMethod(z.strictObject({})).returns<Overview>(),
   /** The caller's listening report for a year or a month. */
   report: userMethod(reportParams).returns<ListeningReport>(),
+  /** All-time play counts of the given tracks; tracks never played are left out. */
+  trackPlays: internalMethod(z.strictObject({ trackIds: ids(1000) })).returns<TrackCount[]>(),
+  /**
+   * Tracks that listeners of `trackIds` also played (the seeds left out), most listeners in
+   * common first: what "people who play this also play" is built from.
+   */
+  coPlayed: internalMethod(
+    z.strictObject({ trackIds: ids(1000), limit: z.number().int().min(1).max(500).default(50) }),
+  ).returns<CoPlayed[]>(),
 });
 export type StatsContract = typeof statsContract;

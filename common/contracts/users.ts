@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineContract, internalMethod, publicMethod, userMethod } from '../rpc/contract.js';
-import { id } from './shared.js';
+import { MAX_MS_PLAYED } from './events.js';
+import { id, ids } from './shared.js';
 
 export interface User {
   id: string;
@@ -43,6 +44,54 @@ export interface Starred {
   albums: Star[];
   artists: Star[];
 }
+
+export interface Rating {
+  id: string;
+  /** 1 to 5. */
+  rating: number;
+  ratedAt: string;
+}
+
+/** The caller's ratings, highest first (then most recently rated). */
+export interface Ratings {
+  songs: Rating[];
+  albums: Rating[];
+  artists: Rating[];
+}
+
+/** Most tracks a saved play queue holds. */
+export const PLAY_QUEUE_MAX = 1000;
+
+/** A user's saved play queue, for carrying listening from one player to another. */
+export interface PlayQueue {
+  trackIds: string[];
+  /** Index in `trackIds` of the track playing, null for an empty queue. */
+  currentIndex: number | null;
+  /** Position in the current track, in ms. */
+  positionMs: number;
+  changedAt: string;
+  /** The player (Subsonic client name) that saved it. */
+  changedBy: string;
+}
+
+export const PLAYBACK_STATES = ['starting', 'playing', 'paused', 'stopped'] as const;
+export type PlaybackState = (typeof PLAYBACK_STATES)[number];
+
+/** What one player of one user is playing, as it last reported (position estimated since). */
+export interface NowPlayingEntry {
+  username: string;
+  trackId: string;
+  /** A number per (user, player), stable while the entry lives. */
+  playerId: number;
+  playerName: string;
+  state: Exclude<PlaybackState, 'stopped'>;
+  positionMs: number;
+  playbackRate: number;
+  updatedAt: string;
+}
+
+/** A player's name (Subsonic's `c`), bounded. */
+const client = z.string().trim().min(1).max(100);
 
 const starredIds = {
   songIds: z.array(id).max(1000).default([]),
@@ -112,5 +161,62 @@ export const usersContract = defineContract('users', {
   star: userMethod(z.strictObject(starredIds)).returns<{ starred: number }>(),
   unstar: userMethod(z.strictObject(starredIds)).returns<{ unstarred: number }>(),
   starred: userMethod(z.strictObject({})).returns<Starred>(),
+  /**
+   * Rates a song, an album or an artist (whichever the catalog says `id` is) from 1 to 5 for
+   * the caller; 0 removes the rating.
+   */
+  setRating: userMethod(z.strictObject({ id, rating: z.number().int().min(0).max(5) })).returns<{
+    kind: 'song' | 'album' | 'artist';
+    rating: number;
+  }>(),
+  ratings: userMethod(z.strictObject({})).returns<Ratings>(),
+  /**
+   * Saves the caller's play queue (every track must exist in the catalog); an empty list
+   * clears it. `currentIndex` is required with tracks and must point into them.
+   */
+  savePlayQueue: userMethod(
+    z
+      .strictObject({
+        trackIds: ids(PLAY_QUEUE_MAX),
+        currentIndex: z
+          .number()
+          .int()
+          .min(0)
+          .max(PLAY_QUEUE_MAX - 1)
+          .optional(),
+        positionMs: z.number().int().min(0).max(MAX_MS_PLAYED).default(0),
+        client,
+      })
+      .refine((q) => q.trackIds.length === 0 || q.currentIndex !== undefined, {
+        message: 'currentIndex is required when the queue has tracks',
+        path: ['currentIndex'],
+      })
+      .refine((q) => q.currentIndex === undefined || q.currentIndex < q.trackIds.length, {
+        message: 'currentIndex must point into trackIds',
+        path: ['currentIndex'],
+      }),
+  ).returns<PlayQueue | null>(),
+  /** The caller's saved play queue, or null when none is saved. */
+  getPlayQueue: userMethod(z.strictObject({})).returns<PlayQueue | null>(),
+  /**
+   * What one of the caller's players is doing with a track (OpenSubsonic playbackReport).
+   * `stopped` ends the playback; unless `ignoreScrobble`, a playback that got far enough
+   * (half the track or 4 minutes) is recorded as a play (`track.played`, through the
+   * outbox, once however often the stop is reported). `inferred` reports (a stream starting)
+   * never replace what the player reported itself.
+   */
+  reportPlayback: userMethod(
+    z.strictObject({
+      trackId: id,
+      state: z.enum(PLAYBACK_STATES),
+      positionMs: z.number().int().min(0).max(MAX_MS_PLAYED),
+      playbackRate: z.number().min(0).max(16).default(1),
+      ignoreScrobble: z.boolean().default(false),
+      inferred: z.boolean().default(false),
+      client,
+    }),
+  ).returns<{ played: boolean }>(),
+  /** What every user's players are playing now, most recently reported first (at most 100). */
+  nowPlaying: userMethod(z.strictObject({})).returns<NowPlayingEntry[]>(),
 });
 export type UsersContract = typeof usersContract;

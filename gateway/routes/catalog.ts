@@ -1,9 +1,8 @@
+import { ALBUM_SORTS } from '../../common/contracts/catalog.js';
 import { InvalidParamsError } from '../../common/errors.js';
 import type { Caller } from '../../common/rpc/contract.js';
 import { paging, queryEnum, queryInt, queryString } from '../http.js';
 import type { RouteContext } from './context.js';
-
-const ALBUM_SORTS = ['newest', 'alphabetical', 'random', 'year'] as const;
 
 /** Browsing and search: public, one catalog call each. */
 export function catalogRoutes({ router, services }: RouteContext): void {

@@ -4,6 +4,7 @@ import type { PlayDateWindow } from '../../common/contracts/events.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
 import type { Authenticator } from '../auth.js';
 import type { Services } from '../services.js';
+import type { Transcoder } from '../transcode.js';
 
 /** What route modules get: typed service clients, the authenticator and the event publisher. */
 export interface RouteContext {
@@ -16,4 +17,6 @@ export interface RouteContext {
   publishTimeoutMs: number;
   /** How old or new a play's date may be. */
   playDates: PlayDateWindow;
+  /** The gateway's ffmpeg runner for transcoded streams. */
+  transcoder: Transcoder;
 }

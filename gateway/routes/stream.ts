@@ -1,15 +1,28 @@
+import { TRANSCODE_FORMATS } from '../../common/config.js';
 import { ErrorCodes, NotFoundError } from '../../common/errors.js';
-import { AudioFileError, sendAudioFile } from '../audio.js';
+import { AudioFileError, sendTrackAudio } from '../audio.js';
 import { HttpError } from '../errors.js';
+import { queryEnum, queryInt } from '../http.js';
 import type { RouteContext } from './context.js';
 
-/** Audio bytes of a track, from the file the catalog names (see `sendAudioFile` for the HTTP side). */
-export function streamRoutes({ router, services, log }: RouteContext): void {
+const FORMATS = ['raw', ...TRANSCODE_FORMATS] as const;
+
+/**
+ * Audio bytes of a track, from the file the catalog names: the file itself (see
+ * `sendAudioFile` for the HTTP side), or with `format`, `bitrate` (kbit/s) and `offset` (s)
+ * a transcode (see `planStream`).
+ */
+export function streamRoutes({ router, services, log, transcoder }: RouteContext): void {
   router.get('/api/tracks/:id/stream', async (req, res) => {
     const id = req.params.id;
+    const options = {
+      format: queryEnum(req, 'format', FORMATS),
+      maxKbps: queryInt(req, 'bitrate', 0, 10_000),
+      offsetS: queryInt(req, 'offset', 0, 86_400),
+    };
     const file = await services.catalog.call('getTrackFile', { id }, { caller: res.locals.caller });
     try {
-      await sendAudioFile(res, file.path, file.mimeType);
+      await sendTrackAudio({ req, res, file, options, transcoder, log });
     } catch (err) {
       if (!(err instanceof AudioFileError)) throw err;
       if (err.reason === 'missing') {

@@ -2,23 +2,26 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Album, Artist, Track } from '../../common/contracts/catalog.js';
 import type { PlayDateWindow } from '../../common/contracts/events.js';
-import type { Page } from '../../common/contracts/shared.js';
 import type { Starred } from '../../common/contracts/users.js';
 import { isAppError } from '../../common/errors.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
 import type { Caller } from '../../common/rpc/contract.js';
+import type { CoverCache } from '../covers.js';
 import type { Services } from '../services.js';
-import type { Stars } from './models.js';
-import type { NowPlaying } from './now-playing.js';
+import type { Transcoder } from '../transcode.js';
+import type { Marks } from './models.js';
 import type { Params } from './params.js';
 import { type Body, SubsonicCodes, SubsonicError } from './response.js';
+
+export { ifFound } from '../services.js';
 
 /** What every endpoint shares. */
 export interface Deps {
   services: Services;
   publisher: EventPublisher;
   log: Logger;
-  nowPlaying: NowPlaying;
+  transcoder: Transcoder;
+  covers: CoverCache;
   /** Longest wait for the broker to confirm a scrobble. */
   publishTimeoutMs: number;
   /** How old or new a scrobble's `time` may be. */
@@ -33,10 +36,12 @@ export interface Call {
   as: { caller: Caller };
   req: Request;
   res: Response;
+  /** The player's name (`c`), as the services take it. */
+  client: string;
   /** What the caller starred, fetched once per request on first use. */
   starred(): Promise<Starred>;
-  /** The same, by id, for marking items. */
-  stars(): Promise<Stars>;
+  /** What the caller starred and rated, by id, for marking items (fetched once, on first use). */
+  marks(): Promise<Marks>;
 }
 
 /** Marks an answer the endpoint already sent itself (audio, images). */
@@ -44,16 +49,6 @@ export const SENT = Symbol('sent');
 
 /** Returns the body to send inside `subsonic-response`, or SENT. */
 export type Endpoint = (call: Call, deps: Deps) => Promise<Body | typeof SENT>;
-
-/** The value of `lookup`, or undefined when what it looks up does not exist. */
-export async function ifFound<T>(lookup: Promise<T>): Promise<T | undefined> {
-  try {
-    return await lookup;
-  } catch (err) {
-    if (isAppError(err, 'NOT_FOUND')) return undefined;
-    throw err;
-  }
-}
 
 /**
  * The value of a call to a service the API can do without (history, stats): when it is down
@@ -71,29 +66,30 @@ export async function orElse<T>(call: Promise<T>, fallback: T, log: Logger, what
   }
 }
 
-/** Every item of a paged catalog listing (the catalog pages at most 500 at a time). */
-export async function everything<T>(page: (limit: number, offset: number) => Promise<Page<T>>): Promise<T[]> {
-  const items: T[] = [];
-  for (;;) {
-    const next = await page(500, items.length);
-    items.push(...next.items);
-    if (next.items.length === 0 || items.length >= next.total) return items;
-  }
-}
-
-/** Albums by id, in the given order, leaving out ids the catalog does not know. */
-export async function albumsByIds(deps: Deps, ids: readonly string[]): Promise<Album[]> {
-  const found = await Promise.all(ids.map((id) => ifFound(deps.services.catalog.call('getAlbum', { id }))));
-  return found.filter((a) => a !== undefined).map(({ tracks: _tracks, ...a }) => a);
-}
-
-export async function artistsByIds(deps: Deps, ids: readonly string[]): Promise<Artist[]> {
-  const found = await Promise.all(ids.map((id) => ifFound(deps.services.catalog.call('getArtist', { id }))));
-  return found.filter((a) => a !== undefined).map(({ albums: _albums, ...a }) => a);
-}
-
 /** Distinct values in first-seen order. */
 export const distinct = (values: readonly string[]) => [...new Set(values)];
+
+/** The catalog's by-ids methods take at most this many ids a call. */
+const BATCH = 1000;
+
+/** `load` over `ids` in as few calls as the ids need, results in the order asked. */
+async function inBatches<T>(ids: readonly string[], load: (batch: string[]) => Promise<T[]>): Promise<T[]> {
+  const batches: string[][] = [];
+  for (let i = 0; i < ids.length; i += BATCH) batches.push(ids.slice(i, i + BATCH));
+  return (await Promise.all(batches.map(load))).flat();
+}
+
+/** Tracks by id, in the given order, unknown ids left out. */
+export const tracksByIds = (deps: Deps, ids: readonly string[]): Promise<Track[]> =>
+  inBatches(ids, (batch) => deps.services.catalog.call('getTracks', { ids: batch }));
+
+/** Albums by id, in the given order, unknown ids left out. */
+export const albumsByIds = (deps: Deps, ids: readonly string[]): Promise<Album[]> =>
+  inBatches(ids, (batch) => deps.services.catalog.call('getAlbums', { ids: batch }));
+
+/** Artists by id, in the given order, unknown ids left out. */
+export const artistsByIds = (deps: Deps, ids: readonly string[]): Promise<Artist[]> =>
+  inBatches(ids, (batch) => deps.services.catalog.call('getArtists', { ids: batch }));
 
 /** The tracks of `ids` by id; any id the catalog does not know is error 70, naming them all. */
 export async function requireTracks(deps: Deps, ids: readonly string[]): Promise<Map<string, Track>> {
@@ -106,14 +102,4 @@ export async function requireTracks(deps: Deps, ids: readonly string[]): Promise
     );
   }
   return found;
-}
-
-/** Tracks by id, in the given order, unknown ids left out (in as few calls as the ids need). */
-export async function tracksByIds(deps: Deps, ids: readonly string[]): Promise<Track[]> {
-  const batches: string[][] = [];
-  for (let i = 0; i < ids.length; i += 1000) batches.push(ids.slice(i, i + 1000));
-  const found = await Promise.all(
-    batches.map((batch) => deps.services.catalog.call('getTracks', { ids: batch })),
-  );
-  return found.flat();
 }

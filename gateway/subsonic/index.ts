@@ -5,17 +5,21 @@ import type { Starred } from '../../common/contracts/users.js';
 import { AppError } from '../../common/errors.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
 import type { Authenticator } from '../auth.js';
+import { CoverCache } from '../covers.js';
+import { RETRY_AFTER_SECONDS } from '../errors.js';
 import type { Services } from '../services.js';
+import { TranscodeBusyError, type Transcoder } from '../transcode.js';
 import { readCredentials, subsonicCaller } from './auth.js';
 import { type Call, type Deps, type Endpoint, SENT } from './context.js';
 import { annotationEndpoints } from './endpoints/annotation.js';
 import { browseEndpoints } from './endpoints/browse.js';
+import { infoEndpoints } from './endpoints/info.js';
 import { listEndpoints } from './endpoints/lists.js';
 import { mediaEndpoints } from './endpoints/media.js';
+import { playerEndpoints } from './endpoints/players.js';
 import { playlistEndpoints } from './endpoints/playlists.js';
 import { EXTENSIONS, systemEndpoints } from './endpoints/system.js';
-import { type Stars, starsOf } from './models.js';
-import { NowPlaying } from './now-playing.js';
+import { type Marks, marksOf } from './models.js';
 import { Params } from './params.js';
 import {
   API_VERSION,
@@ -42,7 +46,12 @@ export interface SubsonicDeps {
   playDates: PlayDateWindow;
   /** Largest form body, in bytes. */
   bodyLimitBytes: number;
+  /** The gateway's ffmpeg runner for transcoded streams. */
+  transcoder: Transcoder;
 }
+
+/** The longest player name (`c`) the services take; longer ones are cut. */
+const CLIENT_NAME_MAX = 100;
 
 /** `v` names the API version the client speaks: 1.x up to ours (1.16) is fine. */
 function checkVersion(params: Params): void {
@@ -106,7 +115,8 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
     services,
     publisher: deps.publisher,
     log,
-    nowPlaying: new NowPlaying(),
+    transcoder: deps.transcoder,
+    covers: new CoverCache(),
     publishTimeoutMs: deps.publishTimeoutMs,
     playDates: deps.playDates,
   };
@@ -114,9 +124,11 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
     ...systemEndpoints,
     ...browseEndpoints,
     ...listEndpoints,
-    ...mediaEndpoints(),
+    ...infoEndpoints,
+    ...mediaEndpoints,
     ...playlistEndpoints,
     ...annotationEndpoints,
+    ...playerEndpoints,
   };
 
   const router = express.Router();
@@ -136,20 +148,23 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
         checkVersion(params);
         const caller = await subsonicCaller(deps.auth, readCredentials(params), req.ip);
         let starred: Promise<Starred> | undefined;
-        let stars: Promise<Stars> | undefined;
+        let marks: Promise<Marks> | undefined;
         const call: Call = {
           params,
           caller,
           as: { caller },
           req,
           res,
+          client: params.required('c').trim().slice(0, CLIENT_NAME_MAX) || 'unknown',
           starred: () => {
             starred ??= services.users.call('starred', {}, { caller });
             return starred;
           },
-          stars: () => {
-            stars ??= call.starred().then(starsOf);
-            return stars;
+          marks: () => {
+            marks ??= Promise.all([call.starred(), services.users.call('ratings', {}, { caller })]).then(
+              ([s, r]) => marksOf(s, r),
+            );
+            return marks;
           },
         };
         const body = await endpoint(call, shared);
@@ -157,6 +172,12 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
       } catch (err) {
         if (res.headersSent) {
           log.warn({ err }, 'subsonic answer failed after it started');
+          return;
+        }
+        if (err instanceof TranscodeBusyError) {
+          // Not the API's usual HTTP 200: a player streaming should back off and retry.
+          res.set('Retry-After', String(err.retryAfterSeconds ?? RETRY_AFTER_SECONDS));
+          sendError(res, toSubsonicError(err, log), format, 503);
           return;
         }
         sendError(res, toSubsonicError(err, log), format);
@@ -169,7 +190,8 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
   };
   // OpenSubsonic: the extension list is public, so clients can learn how to authenticate.
   route('getOpenSubsonicExtensions', (req, res) => {
-    send(res, 'ok', { openSubsonicExtensions: EXTENSIONS }, formatOf(req));
+    const openSubsonicExtensions = EXTENSIONS.map(({ name, versions }) => ({ name, versions }));
+    send(res, 'ok', { openSubsonicExtensions }, formatOf(req));
   });
   for (const [name, endpoint] of Object.entries(endpoints)) route(name, handler(endpoint));
 
@@ -178,8 +200,13 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
       .replace(/^\//, '')
       .replace(/\.view$/, '')
       .slice(0, 100);
-    const err = new SubsonicError(SubsonicCodes.GENERIC, `unknown API method ${name}`);
-    sendError(res, err, formatOf(req), 404);
+    // An answer in the API's own form (HTTP 200, error 0), not a 404: players take a 404 as
+    // the server being away, and stop using it.
+    const err = new SubsonicError(
+      SubsonicCodes.GENERIC,
+      `unknown API method ${name}: this server does not have it`,
+    );
+    sendError(res, err, formatOf(req));
   });
   router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     sendError(res, toSubsonicError(err, log), formatOf(req));

@@ -1,30 +1,46 @@
-import type { Album, Artist, Track } from '../../common/contracts/catalog.js';
+import type { Album, Artist, ArtistIndexGroup, Track } from '../../common/contracts/catalog.js';
 import type { Playlist } from '../../common/contracts/playlists.js';
-import type { Starred } from '../../common/contracts/users.js';
+import type { Ratings, Starred } from '../../common/contracts/users.js';
+import { coverId } from '../covers.js';
+import { sourceKbps } from '../transcode.js';
 import type { Body } from './response.js';
 
 /**
  * The catalog's and playlists' objects as the API's `Child`, `AlbumID3`, `ArtistID3` and
- * `Playlist`. Durations are whole seconds; `starred` is set when the caller starred the item.
+ * `Playlist`. Durations are whole seconds; `starred` and `userRating` are the caller's.
  */
 
-export interface Stars {
-  songs: ReadonlyMap<string, string>;
-  albums: ReadonlyMap<string, string>;
-  artists: ReadonlyMap<string, string>;
+interface ByKind<T> {
+  songs: ReadonlyMap<string, T>;
+  albums: ReadonlyMap<string, T>;
+  artists: ReadonlyMap<string, T>;
 }
 
-export function starsOf(starred: Starred): Stars {
-  const map = (list: Starred['songs']) => new Map(list.map((s) => [s.id, s.starredAt]));
-  return { songs: map(starred.songs), albums: map(starred.albums), artists: map(starred.artists) };
+/** What the caller starred (when) and rated (1-5), by kind and id. */
+export interface Marks {
+  starred: ByKind<string>;
+  rated: ByKind<number>;
 }
 
-/** Cover art ids say what they are a cover of, so getCoverArt needs one lookup. */
-export const coverId = {
-  album: (id: string) => `al-${id}`,
-  artist: (id: string) => `ar-${id}`,
-  playlist: (id: string) => `pl-${id}`,
-};
+export function marksOf(starred: Starred, ratings: Ratings): Marks {
+  const map = <I extends { id: string }, T>(list: I[], value: (item: I) => T) =>
+    new Map(list.map((item) => [item.id, value(item)]));
+  const byKind = <I extends { id: string }, T>(
+    lists: { songs: I[]; albums: I[]; artists: I[] },
+    value: (item: I) => T,
+  ): ByKind<T> => ({
+    songs: map(lists.songs, value),
+    albums: map(lists.albums, value),
+    artists: map(lists.artists, value),
+  });
+  return { starred: byKind(starred, (s) => s.starredAt), rated: byKind(ratings, (r) => r.rating) };
+}
+
+/** The caller's marks on one item: `starred` and `userRating` when set. */
+const marksOn = (marks: Marks, kind: keyof ByKind<unknown>, id: string) => ({
+  starred: marks.starred[kind].get(id),
+  userRating: marks.rated[kind].get(id),
+});
 
 const SUFFIXES: Record<string, string> = {
   'audio/wav': 'wav',
@@ -44,7 +60,7 @@ export const suffixOf = (mimeType: string) => SUFFIXES[mimeType] ?? mimeType.spl
 const seconds = (ms: number) => Math.round(ms / 1000);
 const pathPart = (name: string) => name.replace(/[/\\]/g, '_');
 
-export function song(t: Track, stars: Stars): Body {
+export function song(t: Track, marks: Marks): Body {
   const suffix = suffixOf(t.mimeType);
   const number = t.number === null ? '' : `${String(t.number).padStart(2, '0')} `;
   return {
@@ -62,19 +78,18 @@ export function song(t: Track, stars: Stars): Body {
     contentType: t.mimeType,
     suffix,
     duration: seconds(t.durationMs),
-    // kbit/s: bits per millisecond.
-    bitRate: t.durationMs > 0 ? Math.round((t.sizeBytes * 8) / t.durationMs) : undefined,
+    bitRate: t.durationMs > 0 ? Math.round(sourceKbps(t)) : undefined,
     path: `${pathPart(t.artistName)}/${pathPart(t.albumTitle)}/${number}${pathPart(t.title)}.${suffix}`,
     isVideo: false,
     albumId: t.albumId,
     artistId: t.artistId,
     type: 'music',
     mediaType: 'song',
-    starred: stars.songs.get(t.id),
+    ...marksOn(marks, 'songs', t.id),
   };
 }
 
-export function album(a: Album, stars: Stars, playCount?: number): Body {
+export function album(a: Album, marks: Marks, playCount?: number): Body {
   return {
     id: a.id,
     name: a.title,
@@ -87,12 +102,12 @@ export function album(a: Album, stars: Stars, playCount?: number): Body {
     created: a.createdAt,
     year: a.year,
     genre: a.genre,
-    starred: stars.albums.get(a.id),
+    ...marksOn(marks, 'albums', a.id),
   };
 }
 
 /** An album as a folder (`Child` with isDir), for the folder-based calls. */
-export function albumFolder(a: Album, stars: Stars): Body {
+export function albumFolder(a: Album, marks: Marks): Body {
   return {
     id: a.id,
     parent: a.artistId,
@@ -107,18 +122,23 @@ export function albumFolder(a: Album, stars: Stars): Body {
     songCount: a.trackCount,
     duration: seconds(a.durationMs),
     created: a.createdAt,
-    starred: stars.albums.get(a.id),
+    ...marksOn(marks, 'albums', a.id),
   };
 }
 
-export function artist(a: Artist, stars: Stars): Body {
+export function artist(a: Artist, marks: Marks): Body {
   return {
     id: a.id,
     name: a.name,
     albumCount: a.albumCount,
     coverArt: coverId.artist(a.id),
-    starred: stars.artists.get(a.id),
+    ...marksOn(marks, 'artists', a.id),
   };
+}
+
+/** An artist as a folder (`Artist`, for the folder-based calls). */
+export function artistFolder(a: Artist, marks: Marks): Body {
+  return { id: a.id, name: a.name, ...marksOn(marks, 'artists', a.id) };
 }
 
 export function playlist(p: Playlist): Body {
@@ -135,26 +155,6 @@ export function playlist(p: Playlist): Body {
   };
 }
 
-const ARTICLES = ['The', 'A', 'An'];
-export const IGNORED_ARTICLES = ARTICLES.join(' ');
-const LEADING_ARTICLE = new RegExp(`^(?:${ARTICLES.join('|')})\\s+`, 'i');
-
-const sortName = (name: string) => name.replace(LEADING_ARTICLE, '');
-
-/** Artists grouped under the first letter of their name without a leading article ('#' for the rest). */
-export function artistIndex(artists: Artist[], render: (a: Artist) => Body): Body[] {
-  const groups = new Map<string, Artist[]>();
-  for (const a of artists) {
-    const first = sortName(a.name).charAt(0).toUpperCase();
-    const key = /\p{L}/u.test(first) ? first : '#';
-    const members = groups.get(key) ?? [];
-    members.push(a);
-    groups.set(key, members);
-  }
-  return [...groups.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, members]) => ({
-      name,
-      artist: members.sort((a, b) => sortName(a.name).localeCompare(sortName(b.name))).map(render),
-    }));
-}
+/** The catalog's artist index as the API's `index` elements. */
+export const artistIndex = (groups: ArtistIndexGroup[], render: (a: Artist) => Body): Body[] =>
+  groups.map((g) => ({ name: g.name, artist: g.artists.map(render) }));

@@ -84,6 +84,17 @@ export class Params {
     return this.all(name).map((v) => toInt(name, v, min, max));
   }
 
+  /** A number, decimals allowed (a playback rate, a position some players give with decimals). */
+  number(name: string, min: number, max: number): number | undefined {
+    const value = this.string(name);
+    if (value === undefined || value === '') return undefined;
+    return toNumber(name, value, min, max);
+  }
+
+  requiredNumber(name: string, min: number, max: number): number {
+    return toNumber(name, this.required(name), min, max);
+  }
+
   bool(name: string): boolean | undefined {
     const value = this.string(name)?.toLowerCase();
     if (value === undefined || value === '') return undefined;
@@ -96,5 +107,11 @@ export class Params {
 function toInt(name: string, value: string, min: number, max: number): number {
   const n = /^-?\d{1,15}$/.test(value) ? Number(value) : Number.NaN;
   if (!(n >= min && n <= max)) throw invalid(`${name} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function toNumber(name: string, value: string, min: number, max: number): number {
+  const n = /^-?\d{1,15}(\.\d{1,15})?$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n >= min && n <= max)) throw invalid(`${name} must be a number from ${min} to ${max}`);
   return n;
 }

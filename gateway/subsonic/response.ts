@@ -33,11 +33,25 @@ export const missing = (name: string) =>
   new SubsonicError(SubsonicCodes.MISSING_PARAMETER, `required parameter is missing: ${name}`);
 
 /**
+ * Text the API puts in an element of its own in XML (`<biography>...</biography>`) and as a
+ * plain string in JSON.
+ */
+export class ElementText {
+  constructor(readonly text: string) {}
+
+  toJSON(): string {
+    return this.text;
+  }
+}
+
+export const elementText = (text: string) => new ElementText(text);
+
+/**
  * A response body: scalars become XML attributes, objects and arrays child elements, and a
  * `value` key the element's text (the API's `<genre songCount="3">Rock</genre>`).
  */
 export type Body = { [key: string]: Value };
-export type Value = string | number | boolean | null | undefined | Body | Value[];
+export type Value = string | number | boolean | null | undefined | ElementText | Body | Value[];
 
 export type Format = { kind: 'xml' } | { kind: 'json' } | { kind: 'jsonp'; callback: string };
 
@@ -89,8 +103,9 @@ function element(name: string, value: Value, out: string[]): void {
     for (const item of value) element(name, item, out);
     return;
   }
-  if (isScalar(value)) {
-    out.push(`<${name}>${escapeXml(String(value))}</${name}>`);
+  if (isScalar(value) || value instanceof ElementText) {
+    const text = escapeXml(value instanceof ElementText ? value.text : String(value));
+    out.push(text === '' ? `<${name}/>` : `<${name}>${text}</${name}>`);
     return;
   }
   let attributes = '';
@@ -141,7 +156,7 @@ export function send(
   res.status(httpStatus).type(contentType).send(text);
 }
 
-/** Errors are answered with HTTP 200 and `status="failed"`, as the API does (unknown methods: 404). */
+/** Errors are answered with `status="failed"` and HTTP 200, as the API does. */
 export function sendError(res: Response, err: SubsonicError, format: Format, httpStatus = 200): void {
   send(res, 'failed', { error: { code: err.code, message: err.message } }, format, httpStatus);
 }

@@ -1,26 +1,23 @@
 import { stat } from 'node:fs/promises';
-import type { CatalogContract } from '../../common/contracts/catalog.js';
-import type { StatsContract, TrackCount } from '../../common/contracts/stats.js';
-import {
-  type Handlers,
-  isAppError,
-  NotFoundError,
-  type Queryable,
-  type ServiceClient,
-  UnavailableError,
-} from '../../common/index.js';
+import { ARTIST_INDEX_MAX, type CatalogContract } from '../../common/contracts/catalog.js';
+import type { StatsContract } from '../../common/contracts/stats.js';
+import { type Handlers, NotFoundError, type Queryable, type ServiceClient } from '../../common/index.js';
+import { discoveryHandlers, groupByInitial, StatsReader } from './discovery.js';
 import { resolveTrackPath } from './media.js';
 import {
   ALBUM_ORDER,
   ALBUM_SELECT,
   ALBUM_TRACK_ORDER,
+  ARTIST_INDEX_ORDER,
   ARTIST_ORDER,
   ARTIST_SELECT,
+  albumFilter,
   albumsByIds,
   artistsByIds,
   count,
   queryAlbums,
   queryArtists,
+  queryIds,
   queryTracks,
   TRACK_ORDER,
   TRACK_SELECT,
@@ -39,13 +36,13 @@ export interface CatalogDeps {
 
 const ALBUM_SORTS = {
   alphabetical: ALBUM_ORDER,
+  artist: `ar.search_name, ar.name, ${ALBUM_ORDER}`,
   newest: 'al.created_at DESC, al.id DESC',
   /** Chronological by release year; albums without a year last. */
   year: `al.year NULLS LAST, ${ALBUM_ORDER}`,
   random: 'random()',
 } as const;
-
-const GENRE_FILTER = 'lower(al.genre) = lower($1)';
+const LATEST_YEARS_FIRST = `al.year DESC NULLS LAST, ${ALBUM_ORDER}`;
 
 export function catalogHandlers({
   db,
@@ -53,6 +50,7 @@ export function catalogHandlers({
   mediaRoot,
   statsTimeoutMs,
 }: CatalogDeps): Handlers<CatalogContract> {
+  const counts = new StatsReader(stats, statsTimeoutMs);
   const trackOrThrow = async (id: string) => {
     const [track] = await queryTracks(db, `${TRACK_SELECT} WHERE t.id = $1`, [id]);
     if (!track) throw new NotFoundError(`no track ${id}`, { id });
@@ -66,6 +64,14 @@ export function catalogHandlers({
         count(db, 'SELECT 1 FROM artists', []),
       ]);
       return { items, total, limit, offset };
+    },
+
+    async artistIndex() {
+      return groupByInitial(
+        await queryArtists(db, `${ARTIST_SELECT} ORDER BY ${ARTIST_INDEX_ORDER} LIMIT $1`, [
+          ARTIST_INDEX_MAX,
+        ]),
+      );
     },
 
     async getArtist({ id }) {
@@ -94,24 +100,37 @@ export function catalogHandlers({
       return { ...album, tracks };
     },
 
-    async listAlbums({ sort, genre, limit, offset }) {
-      const where = genre === undefined ? '' : `WHERE ${GENRE_FILTER}`;
-      const filter = genre === undefined ? [] : [genre];
-      const n = filter.length;
+    async listAlbums({ sort, limit, offset, ...filter }) {
+      const { where, params } = albumFilter(filter);
+      const n = params.length;
+      const order =
+        sort === 'year' && (filter.fromYear ?? 0) > (filter.toYear ?? 9999)
+          ? LATEST_YEARS_FIRST
+          : ALBUM_SORTS[sort];
       const [items, total] = await Promise.all([
-        queryAlbums(
-          db,
-          `${ALBUM_SELECT} ${where} ORDER BY ${ALBUM_SORTS[sort]} LIMIT $${n + 1} OFFSET $${n + 2}`,
-          [...filter, limit, offset],
-        ),
-        count(db, `SELECT 1 FROM albums al ${where}`, filter),
+        queryAlbums(db, `${ALBUM_SELECT} ${where} ORDER BY ${order} LIMIT $${n + 1} OFFSET $${n + 2}`, [
+          ...params,
+          limit,
+          offset,
+        ]),
+        count(db, `SELECT 1 FROM albums al ${where}`, params),
       ]);
       return { items, total, limit, offset };
     },
 
+    async albumsOfTracks({ trackIds, limit, offset }) {
+      const albumIds = await queryIds(
+        db,
+        `SELECT t.album_id AS id FROM unnest($1::text[]) WITH ORDINALITY AS asked (track_id, n)
+         JOIN tracks t ON t.id = asked.track_id
+         GROUP BY t.album_id ORDER BY min(asked.n) LIMIT $2 OFFSET $3`,
+        [trackIds, limit, offset],
+      );
+      return albumsByIds(db, albumIds);
+    },
+
     async listTracks({ genre, limit, offset }) {
-      const where = genre === undefined ? '' : `WHERE ${GENRE_FILTER}`;
-      const filter = genre === undefined ? [] : [genre];
+      const { where, params: filter } = albumFilter({ genre });
       const n = filter.length;
       const [items, total] = await Promise.all([
         queryTracks(db, `${TRACK_SELECT} ${where} ORDER BY ${TRACK_ORDER} LIMIT $${n + 1} OFFSET $${n + 2}`, [
@@ -129,8 +148,8 @@ export function catalogHandlers({
     getTracks: ({ ids }) => tracksByIds(db, ids),
 
     async getTrackFile({ id }) {
-      const { rows } = await db.query<{ file_path: string; mime_type: string }>(
-        'SELECT file_path, mime_type FROM tracks WHERE id = $1',
+      const { rows } = await db.query<{ file_path: string; mime_type: string; duration_ms: number }>(
+        'SELECT file_path, mime_type, duration_ms FROM tracks WHERE id = $1',
         [id],
       );
       const row = rows[0];
@@ -139,7 +158,7 @@ export function catalogHandlers({
       // The size comes from the file itself: it is what a ranged stream must agree with.
       const info = await stat(path).catch(() => null);
       if (!info?.isFile()) throw new NotFoundError(`the audio file of track ${id} is missing`, { id });
-      return { id, path, mimeType: row.mime_type, sizeBytes: info.size };
+      return { id, path, mimeType: row.mime_type, sizeBytes: info.size, durationMs: row.duration_ms };
     },
 
     async listGenres() {
@@ -152,11 +171,10 @@ export function catalogHandlers({
       return rows.map((r) => ({ name: r.name, albumCount: r.album_count, trackCount: r.track_count }));
     },
 
-    async randomTracks({ limit, genre }) {
-      const where = genre === undefined ? '' : `WHERE ${GENRE_FILTER}`;
-      const filter = genre === undefined ? [] : [genre];
-      return queryTracks(db, `${TRACK_SELECT} ${where} ORDER BY random() LIMIT $${filter.length + 1}`, [
-        ...filter,
+    async randomTracks({ limit, ...filter }) {
+      const { where, params } = albumFilter(filter);
+      return queryTracks(db, `${TRACK_SELECT} ${where} ORDER BY random() LIMIT $${params.length + 1}`, [
+        ...params,
         limit,
       ]);
     },
@@ -164,22 +182,12 @@ export function catalogHandlers({
     search: ({ q, limit }) => search(db, q, limit),
 
     async topTracks({ window, limit }) {
-      let counts: TrackCount[];
-      try {
-        counts = await stats.call('topTracks', { window, limit }, { timeoutMs: statsTimeoutMs });
-      } catch (err) {
-        if (isAppError(err, 'TIMEOUT') || isAppError(err, 'UNAVAILABLE')) {
-          throw new UnavailableError(`play counts are unavailable: ${err.message}`, { service: 'stats' });
-        }
-        throw err;
-      }
-      const tracks = await tracksByIds(
-        db,
-        counts.map((c) => c.trackId),
-      );
-      const plays = new Map(counts.map((c) => [c.trackId, c.plays]));
+      const plays = await counts.top(window, limit);
       // Tracks removed from the catalog since they were played are left out.
+      const tracks = await tracksByIds(db, [...plays.keys()]);
       return tracks.map((t) => ({ ...t, plays: plays.get(t.id) ?? 0 }));
     },
+
+    ...discoveryHandlers(db, counts),
   };
 }

@@ -1,4 +1,4 @@
-import type { Album, Artist, Track } from '../../common/contracts/catalog.js';
+import { type Album, type Artist, IGNORED_ARTICLES, type Track } from '../../common/contracts/catalog.js';
 import { prepared, type Queryable } from '../../common/index.js';
 
 /**
@@ -28,6 +28,10 @@ export const TRACK_SELECT = `
   JOIN artists ar ON ar.id = al.artist_id`;
 
 export const ARTIST_ORDER = 'ar.search_name, ar.name, ar.id';
+/** A leading article of a normalised (lower-case) name, as a regular expression for SQL and JS. */
+export const LEADING_ARTICLE = `^(?:${IGNORED_ARTICLES.map((a) => a.toLowerCase()).join('|')}) `;
+/** Index order: by the name without a leading article. */
+export const ARTIST_INDEX_ORDER = `regexp_replace(ar.search_name, '${LEADING_ARTICLE}', ''), ${ARTIST_ORDER}`;
 export const ALBUM_ORDER = 'al.search_name, al.title, al.id';
 export const TRACK_ORDER = 'ar.search_name, al.search_name, al.id, t.number NULLS LAST, t.search_name, t.id';
 /** The order of tracks within one album. */
@@ -134,4 +138,28 @@ export async function count(db: Queryable, sql: string, params: unknown[]): Prom
     prepared(`SELECT count(*)::int AS n FROM (${sql}) counted`, params),
   );
   return rows[0]?.n ?? 0;
+}
+
+/** Ids from a single-column query, in its order. */
+export async function queryIds(db: Queryable, sql: string, params: unknown[]): Promise<string[]> {
+  return (await db.query<{ id: string }>(prepared(sql, params))).rows.map((r) => r.id);
+}
+
+/** Filters on albums (alias `al`) by genre and release years, as SQL and its parameters from `$first`. */
+export function albumFilter(
+  f: { genre?: string | undefined; fromYear?: number | undefined; toYear?: number | undefined },
+  first = 1,
+): { where: string; params: unknown[] } {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  const param = (value: unknown) => {
+    params.push(value);
+    return `$${first + params.length - 1}`;
+  };
+  if (f.genre !== undefined) conditions.push(`lower(al.genre) = lower(${param(f.genre)})`);
+  if (f.fromYear !== undefined || f.toYear !== undefined) {
+    const [from, to] = [f.fromYear ?? 0, f.toYear ?? 9999];
+    conditions.push(`al.year BETWEEN ${param(Math.min(from, to))} AND ${param(Math.max(from, to))}`);
+  }
+  return { where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', params };
 }

@@ -1,6 +1,7 @@
 import type { CatalogContract, StatsContract, TrackCount } from '../../common/contracts/index.js';
 import type { Handlers, Pool, ServiceClient } from '../../common/index.js';
 import { COUNTER_NAMES } from './projections.js';
+import { listeningHandlers } from './listening.js';
 import { readReport } from './report.js';
 
 interface CountRow {
@@ -103,5 +104,7 @@ export function statsHandlers({ pool, catalog }: StatsHandlerDeps): Handlers<Sta
     report(params, ctx) {
       return readReport(pool, catalog, ctx.caller.userId, params);
     },
+
+    ...listeningHandlers(pool),
   };
 }

@@ -5,8 +5,11 @@ import { ConflictError, InvalidInputError, NotFoundError, UnauthorizedError } fr
 import type { ServiceClient } from '../../common/rpc/client.js';
 import type { Handlers } from '../../common/rpc/contract.js';
 import { apiKeyOwner, createApiKey, listApiKeys, revokeApiKey } from './api-keys.js';
+import { listNowPlaying, recordPlayback } from './now-playing.js';
 import { decoyHash, hashPassword, PasswordSealer, subsonicTokenMatches, verifyPassword } from './password.js';
+import { loadPlayQueue, savePlayQueue } from './play-queue.js';
 import { LoginLimiter, type LoginLimits } from './rate-limit.js';
+import { listRatings, setRating } from './ratings.js';
 import type { TokenSecrets } from './secret.js';
 import {
   createSession,
@@ -32,7 +35,7 @@ export interface UsersHandlerOptions {
   pool: Pool;
   secrets: TokenSecrets;
   tokenTtlSeconds: number;
-  /** Checks the ids a user stars. */
+  /** Checks the catalog ids a user stars, rates, queues or plays. */
   catalog: ServiceClient<CatalogContract>;
   loginLimits?: LoginLimits;
 }
@@ -77,8 +80,8 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
     await setSubsonicSecret(db, id, sealer.seal(password, id));
   }
 
-  /** Stars only what the catalog knows: an unknown id is a 404 naming it, and nothing is starred. */
-  async function checkStarIds(ids: StarIds): Promise<void> {
+  /** Takes only what the catalog knows: an unknown id is a 404 naming it, and nothing is written. */
+  async function checkCatalogIds(ids: StarIds): Promise<void> {
     const ask = <T extends { id: string }>(list: string[], call: () => Promise<T[]>) =>
       list.length === 0
         ? Promise.resolve(new Set<string>())
@@ -98,6 +101,20 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
         unknown: unknown.slice(0, 20),
       });
     }
+  }
+
+  /** What the catalog says an id is (songs first); a 404 when it is nothing there. */
+  async function kindOf(id: string): Promise<'song' | 'album' | 'artist'> {
+    const ids = [id];
+    const [songs, albums, artists] = await Promise.all([
+      opts.catalog.call('getTracks', { ids }),
+      opts.catalog.call('getAlbums', { ids }),
+      opts.catalog.call('getArtists', { ids }),
+    ]);
+    if (songs.length > 0) return 'song';
+    if (albums.length > 0) return 'album';
+    if (artists.length > 0) return 'artist';
+    throw new NotFoundError(`no song, album or artist ${id} in the catalog`, { unknown: [id] });
   }
 
   return {
@@ -243,7 +260,7 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
     },
 
     async star(params, ctx) {
-      await checkStarIds(params);
+      await checkCatalogIds(params);
       return { starred: await accountStillThere(() => addStars(pool, ctx.caller.userId, params)) };
     },
 
@@ -253,6 +270,36 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
 
     async starred(_params, ctx) {
       return listStars(pool, ctx.caller.userId);
+    },
+
+    async setRating({ id, rating }, ctx) {
+      const kind = await kindOf(id);
+      await accountStillThere(() => setRating(pool, ctx.caller.userId, kind, id, rating));
+      return { kind, rating };
+    },
+
+    async ratings(_params, ctx) {
+      return listRatings(pool, ctx.caller.userId);
+    },
+
+    async savePlayQueue(params, ctx) {
+      await checkCatalogIds({ songIds: [...new Set(params.trackIds)], albumIds: [], artistIds: [] });
+      return accountStillThere(() => savePlayQueue(pool, ctx.caller.userId, params));
+    },
+
+    async getPlayQueue(_params, ctx) {
+      return loadPlayQueue(pool, ctx.caller.userId);
+    },
+
+    async reportPlayback(report, ctx) {
+      const [track] = await opts.catalog.call('getTracks', { ids: [report.trackId] });
+      if (!track)
+        throw new NotFoundError(`no song ${report.trackId} in the catalog`, { unknown: [report.trackId] });
+      return accountStillThere(() => recordPlayback(pool, ctx.caller.userId, report, track.durationMs));
+    },
+
+    async nowPlaying() {
+      return listNowPlaying(pool);
     },
   };
 }

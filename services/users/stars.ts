@@ -43,14 +43,19 @@ export async function removeStars(db: Queryable, userId: string, ids: StarIds): 
   return rowCount ?? 0;
 }
 
+/** Rows of a (kind, item) table split by kind, each list in the rows' order. */
+export function byKind<R extends { kind: StarKind }, T>(
+  rows: readonly R[],
+  toItem: (row: R) => T,
+): { songs: T[]; albums: T[]; artists: T[] } {
+  const of = (kind: StarKind) => rows.filter((r) => r.kind === kind).map(toItem);
+  return { songs: of('song'), albums: of('album'), artists: of('artist') };
+}
+
 export async function listStars(db: Queryable, userId: string): Promise<Starred> {
   const { rows } = await db.query<{ kind: StarKind; item_id: string; starred_at: Date }>(
     'SELECT kind, item_id, starred_at FROM stars WHERE user_id = $1 ORDER BY starred_at DESC, item_id',
     [userId],
   );
-  const of = (kind: StarKind): Star[] =>
-    rows
-      .filter((r) => r.kind === kind)
-      .map((r) => ({ id: r.item_id, starredAt: r.starred_at.toISOString() }));
-  return { songs: of('song'), albums: of('album'), artists: of('artist') };
+  return byKind(rows, (r): Star => ({ id: r.item_id, starredAt: r.starred_at.toISOString() }));
 }

@@ -128,7 +128,13 @@ export function fakeCatalogHandlers(data: FakeCatalogData = fakeCatalogData()): 
         tracks.find((x) => x.id === id),
         `track ${id}`,
       );
-      return { id, path: `/nonexistent/${id}.wav`, mimeType: t.mimeType, sizeBytes: t.sizeBytes };
+      return {
+        id,
+        path: `/nonexistent/${id}.wav`,
+        mimeType: t.mimeType,
+        sizeBytes: t.sizeBytes,
+        durationMs: t.durationMs,
+      };
     },
     listGenres: async () =>
       [...new Set(albums.map((a) => a.genre).filter((g): g is string => g !== null))].map((name) => ({
@@ -142,8 +148,23 @@ export function fakeCatalogHandlers(data: FakeCatalogData = fakeCatalogData()): 
       albums: albums.filter((a) => matches(a.title, q)).slice(0, limit),
       tracks: tracks.filter((t) => matches(t.title, q)).slice(0, limit),
     }),
-    // Nothing is ever played in the fake, so every count is zero.
+    // Nothing is ever played in the fake, so every count is zero and nothing is similar.
     topTracks: async ({ limit }) => tracks.slice(0, limit).map((t) => ({ ...t, plays: 0 })),
+    artistIndex: async () => [{ name: 'A', artists }],
+    artistInfo: async ({ id }) => ({
+      artist: need(
+        artists.find((a) => a.id === id),
+        `artist ${id}`,
+      ),
+      similar: [],
+    }),
+    albumsOfTracks: async ({ trackIds, limit, offset }) =>
+      [...new Set(trackIds.flatMap((id) => tracks.filter((t) => t.id === id).map((t) => t.albumId)))]
+        .slice(offset, offset + limit)
+        .flatMap((id) => albums.filter((a) => a.id === id)),
+    topAlbums: async () => [],
+    artistTopTracks: async () => [],
+    similarTracks: async () => [],
   };
 }
 

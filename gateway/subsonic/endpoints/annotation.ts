@@ -6,7 +6,15 @@ import {
   trackPlayedSchema,
 } from '../../../common/contracts/events.js';
 import { withTimeout } from '../../timeout.js';
-import { type Call, type Deps, type Endpoint, ifFound, requireTracks, tracksByIds } from '../context.js';
+import {
+  albumsByIds,
+  artistsByIds,
+  type Call,
+  type Deps,
+  type Endpoint,
+  requireTracks,
+  tracksByIds,
+} from '../context.js';
 import { missing, SubsonicCodes, SubsonicError } from '../response.js';
 
 const notFound = (ids: string[]) =>
@@ -25,7 +33,12 @@ async function scrobble(call: Call, deps: Deps) {
   const submission = params.bool('submission') ?? true;
   const tracks = await requireTracks(deps, ids);
   if (!submission) {
-    deps.nowPlaying.set(caller, params.string('c') ?? 'unknown', tracks.get(ids[ids.length - 1]!)!);
+    const trackId = ids[ids.length - 1]!;
+    await deps.services.users.call(
+      'reportPlayback',
+      { trackId, state: 'playing', positionMs: 0, ignoreScrobble: true, client: call.client },
+      call.as,
+    );
     return {};
   }
   const plays: TrackPlayed[] = ids.map((trackId, i) => {
@@ -52,36 +65,29 @@ async function scrobble(call: Call, deps: Deps) {
 /** star's `id` may name a song or, from folder-based players, an album or artist folder. */
 async function classify(deps: Deps, call: Call) {
   const { params } = call;
-  const { catalog } = deps.services;
   const ids = params.list('id');
   const albumIds = params.list('albumId');
   const artistIds = params.list('artistId');
   if (ids.length + albumIds.length + artistIds.length === 0) throw missing('id, albumId or artistId');
-  const songs = new Set((await tracksByIds(deps, ids)).map((t) => t.id));
-  const folders = ids.filter((id) => !songs.has(id));
-  const exists = async (kind: 'album' | 'artist', id: string) =>
-    (await ifFound<unknown>(
-      kind === 'album' ? catalog.call('getAlbum', { id }) : catalog.call('getArtist', { id }),
-    )) !== undefined;
-  const [folderKinds, albumsKnown, artistsKnown] = await Promise.all([
-    Promise.all(
-      folders.map(async (id) =>
-        (await exists('album', id)) ? 'album' : (await exists('artist', id)) ? 'artist' : undefined,
-      ),
-    ),
-    Promise.all(albumIds.map((id) => exists('album', id))),
-    Promise.all(artistIds.map((id) => exists('artist', id))),
+  const idsOf = async <T extends { id: string }>(found: Promise<T[]>) =>
+    new Set((await found).map((x) => x.id));
+  // One catalog call per kind, whatever the number of ids.
+  const [songs, albums, artists] = await Promise.all([
+    idsOf(tracksByIds(deps, ids)),
+    idsOf(albumsByIds(deps, [...ids, ...albumIds])),
+    idsOf(artistsByIds(deps, [...ids, ...artistIds])),
   ]);
+  const folders = ids.filter((id) => !songs.has(id));
   const unknown = [
-    ...folders.filter((_, i) => folderKinds[i] === undefined),
-    ...albumIds.filter((_, i) => !albumsKnown[i]),
-    ...artistIds.filter((_, i) => !artistsKnown[i]),
+    ...folders.filter((id) => !albums.has(id) && !artists.has(id)),
+    ...albumIds.filter((id) => !albums.has(id)),
+    ...artistIds.filter((id) => !artists.has(id)),
   ];
   if (unknown.length > 0) throw notFound(unknown);
   return {
-    songIds: [...songs],
-    albumIds: [...albumIds, ...folders.filter((_, i) => folderKinds[i] === 'album')],
-    artistIds: [...artistIds, ...folders.filter((_, i) => folderKinds[i] === 'artist')],
+    songIds: ids.filter((id) => songs.has(id)),
+    albumIds: [...albumIds, ...folders.filter((id) => albums.has(id))],
+    artistIds: [...artistIds, ...folders.filter((id) => !albums.has(id))],
   };
 }
 
@@ -105,6 +111,14 @@ export const annotationEndpoints: Record<string, Endpoint> = {
       { songIds: ids, albumIds: [...albumIds, ...ids], artistIds: [...artistIds, ...ids] },
       call.as,
     );
+    return {};
+  },
+
+  /** A song's, album's or artist's rating from 1 to 5 for the caller; 0 removes it. */
+  setRating: async (call, deps) => {
+    const id = call.params.required('id');
+    const rating = call.params.requiredInt('rating', 0, 5);
+    await deps.services.users.call('setRating', { id, rating }, call.as);
     return {};
   },
 };

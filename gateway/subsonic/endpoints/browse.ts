@@ -1,66 +1,61 @@
-import type { Artist } from '../../../common/contracts/catalog.js';
-import { type Deps, type Endpoint, everything, ifFound } from '../context.js';
-import { album, albumFolder, artist, artistIndex, IGNORED_ARTICLES, song } from '../models.js';
+import { IGNORED_ARTICLES } from '../../../common/contracts/catalog.js';
+import { type Endpoint, ifFound } from '../context.js';
+import { album, albumFolder, artist, artistFolder, artistIndex, song } from '../models.js';
 import { SubsonicCodes, SubsonicError } from '../response.js';
 
-const allArtists = (deps: Deps): Promise<Artist[]> =>
-  everything((limit, offset) => deps.services.catalog.call('listArtists', { limit, offset }));
+const ignoredArticles = IGNORED_ARTICLES.join(' ');
 
 export const browseEndpoints: Record<string, Endpoint> = {
   getArtists: async (call, deps) => {
-    const [artists, stars] = await Promise.all([allArtists(deps), call.stars()]);
-    return {
-      artists: { ignoredArticles: IGNORED_ARTICLES, index: artistIndex(artists, (a) => artist(a, stars)) },
-    };
+    const [groups, marks] = await Promise.all([deps.services.catalog.call('artistIndex', {}), call.marks()]);
+    return { artists: { ignoredArticles, index: artistIndex(groups, (a) => artist(a, marks)) } };
   },
 
   /** The folder view of the same index (artists are the top folders, albums below them). */
   getIndexes: async (call, deps) => {
-    const [artists, stars] = await Promise.all([allArtists(deps), call.stars()]);
+    const [groups, marks] = await Promise.all([deps.services.catalog.call('artistIndex', {}), call.marks()]);
     return {
       indexes: {
-        ignoredArticles: IGNORED_ARTICLES,
+        ignoredArticles,
         // The catalog keeps no change time: "now" makes clients that cache by it refresh.
         lastModified: Date.now(),
-        index: artistIndex(artists, (a) => ({ id: a.id, name: a.name, starred: stars.artists.get(a.id) })),
+        index: artistIndex(groups, (a) => artistFolder(a, marks)),
       },
     };
   },
 
   getArtist: async (call, deps) => {
     const id = call.params.required('id');
-    const [found, stars] = await Promise.all([deps.services.catalog.call('getArtist', { id }), call.stars()]);
-    return { artist: { ...artist(found, stars), album: found.albums.map((a) => album(a, stars)) } };
+    const [found, marks] = await Promise.all([deps.services.catalog.call('getArtist', { id }), call.marks()]);
+    return { artist: { ...artist(found, marks), album: found.albums.map((a) => album(a, marks)) } };
   },
 
   getAlbum: async (call, deps) => {
     const id = call.params.required('id');
-    const [found, stars] = await Promise.all([deps.services.catalog.call('getAlbum', { id }), call.stars()]);
-    return { album: { ...album(found, stars), song: found.tracks.map((t) => song(t, stars)) } };
+    const [found, marks] = await Promise.all([deps.services.catalog.call('getAlbum', { id }), call.marks()]);
+    return { album: { ...album(found, marks), song: found.tracks.map((t) => song(t, marks)) } };
   },
 
   getSong: async (call, deps) => {
     const id = call.params.required('id');
-    const [track, stars] = await Promise.all([deps.services.catalog.call('getTrack', { id }), call.stars()]);
-    return { song: song(track, stars) };
+    const [track, marks] = await Promise.all([deps.services.catalog.call('getTrack', { id }), call.marks()]);
+    return { song: song(track, marks) };
   },
 
   /** A folder: an artist (its albums) or an album (its songs). */
   getMusicDirectory: async (call, deps) => {
     const id = call.params.required('id');
     const { catalog } = deps.services;
-    const [foundArtist, foundAlbum, stars] = await Promise.all([
+    const [foundArtist, foundAlbum, marks] = await Promise.all([
       ifFound(catalog.call('getArtist', { id })),
       ifFound(catalog.call('getAlbum', { id })),
-      call.stars(),
+      call.marks(),
     ]);
     if (foundArtist) {
       return {
         directory: {
-          id,
-          name: foundArtist.name,
-          starred: stars.artists.get(id),
-          child: foundArtist.albums.map((a) => albumFolder(a, stars)),
+          ...artistFolder(foundArtist, marks),
+          child: foundArtist.albums.map((a) => albumFolder(a, marks)),
         },
       };
     }
@@ -70,8 +65,9 @@ export const browseEndpoints: Record<string, Endpoint> = {
           id,
           name: foundAlbum.title,
           parent: foundAlbum.artistId,
-          starred: stars.albums.get(id),
-          child: foundAlbum.tracks.map((t) => song(t, stars)),
+          starred: marks.starred.albums.get(id),
+          userRating: marks.rated.albums.get(id),
+          child: foundAlbum.tracks.map((t) => song(t, marks)),
         },
       };
     }

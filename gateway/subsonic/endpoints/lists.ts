@@ -1,4 +1,5 @@
-import type { Album, Track } from '../../../common/contracts/catalog.js';
+import type { Album, CatalogContract } from '../../../common/contracts/catalog.js';
+import type { ParamsOf } from '../../../common/rpc/contract.js';
 import {
   albumsByIds,
   artistsByIds,
@@ -6,11 +7,10 @@ import {
   type Deps,
   distinct,
   type Endpoint,
-  everything,
   orElse,
   tracksByIds,
 } from '../context.js';
-import { album, albumFolder, artist, type Stars, song } from '../models.js';
+import { album, albumFolder, artist, type Marks, song } from '../models.js';
 import { type Body, SubsonicCodes, SubsonicError } from '../response.js';
 
 const LIST_TYPES = [
@@ -30,12 +30,13 @@ type ListType = (typeof LIST_TYPES)[number];
 const YEAR_MAX = 9999;
 
 /**
- * One page of an album list and, for `frequent`, each album's play count. Lists the catalog
- * cannot order itself are built from the whole album list (the catalog is a personal one).
+ * One page of an album list and, for `frequent`, each album's play count. Every list is
+ * ordered by the service that owns its data: the catalog (names, years, genres, plays joined
+ * with the stats service), the users service (stars, ratings) or history (recent plays).
  */
 async function albumList(call: Call, deps: Deps): Promise<{ albums: Album[]; plays?: Map<string, number> }> {
   const { params, as } = call;
-  const { catalog, history } = deps.services;
+  const { catalog, history, users } = deps.services;
   const type = params.required('type');
   if (!(LIST_TYPES as readonly string[]).includes(type)) {
     throw new SubsonicError(SubsonicCodes.GENERIC, `type must be one of ${LIST_TYPES.join(', ')}`);
@@ -43,71 +44,56 @@ async function albumList(call: Call, deps: Deps): Promise<{ albums: Album[]; pla
   const size = params.int('size', 0, 500) ?? 10;
   const offset = params.int('offset', 0, 1_000_000) ?? 0;
   if (size === 0) return { albums: [] };
-  const page = (ids: string[]) => albumsByIds(deps, ids.slice(offset, offset + size));
-  const all = () =>
-    everything((limit, from) => catalog.call('listAlbums', { sort: 'year', limit, offset: from }));
-  const sorted = async (sort: 'random' | 'newest' | 'alphabetical', genre?: string) =>
-    (await catalog.call('listAlbums', { sort, limit: size, offset, ...(genre ? { genre } : {}) })).items;
+  const page = { limit: size, offset };
+  const byIds = (ids: string[]) => albumsByIds(deps, ids.slice(offset, offset + size));
+  const list = async (query: Omit<ParamsOf<CatalogContract, 'listAlbums'>, 'limit' | 'offset'>) =>
+    (await catalog.call('listAlbums', { ...query, ...page })).items;
 
   switch (type as ListType) {
     case 'random':
-      return { albums: await sorted('random') };
+      return { albums: await list({ sort: 'random' }) };
     case 'newest':
-      return { albums: await sorted('newest') };
+      return { albums: await list({ sort: 'newest' }) };
     case 'alphabeticalByName':
-      return { albums: await sorted('alphabetical') };
+      return { albums: await list({ sort: 'alphabetical' }) };
+    case 'alphabeticalByArtist':
+      return { albums: await list({ sort: 'artist' }) };
     case 'byGenre':
-      return { albums: await sorted('alphabetical', params.required('genre')) };
-    case 'alphabeticalByArtist': {
-      const albums = (await all()).sort(
-        (a, b) => a.artistName.localeCompare(b.artistName) || a.title.localeCompare(b.title),
-      );
-      return { albums: albums.slice(offset, offset + size) };
-    }
+      return { albums: await list({ sort: 'alphabetical', genre: params.required('genre') }) };
     case 'byYear': {
-      const from = params.requiredInt('fromYear', 0, YEAR_MAX);
-      const to = params.requiredInt('toYear', 0, YEAR_MAX);
-      const [low, high] = from <= to ? [from, to] : [to, from];
-      const albums = (await all()).filter((a) => a.year !== null && a.year >= low && a.year <= high);
-      // fromYear after toYear asks for the newest first, as the API says.
-      if (from > to) albums.reverse();
-      return { albums: albums.slice(offset, offset + size) };
+      // fromYear after toYear asks for the latest years first, as the API says; the catalog does so.
+      const fromYear = params.requiredInt('fromYear', 0, YEAR_MAX);
+      const toYear = params.requiredInt('toYear', 0, YEAR_MAX);
+      return { albums: await list({ sort: 'year', fromYear, toYear }) };
     }
     case 'starred':
-      return { albums: await page((await call.starred()).albums.map((s) => s.id)) };
+      return { albums: await byIds((await call.starred()).albums.map((s) => s.id)) };
+    case 'highest': {
+      const ratings = await users.call('ratings', {}, as);
+      return { albums: await byIds(ratings.albums.map((r) => r.id)) };
+    }
     case 'frequent': {
-      // Plays from the stats service, summed per album, most played first.
       const top = await orElse(
-        catalog.call('topTracks', { window: 'all', limit: 100 }),
-        [] as Array<Track & { plays: number }>,
+        catalog.call('topAlbums', { window: 'all', ...page }),
+        [] as Array<Album & { plays: number }>,
         deps.log,
         'play counts',
       );
-      const plays = new Map<string, number>();
-      for (const t of top) plays.set(t.albumId, (plays.get(t.albumId) ?? 0) + t.plays);
-      const ids = [...plays.entries()].sort((a, b) => b[1] - a[1]).map(([id]) => id);
-      return { albums: await page(ids), plays };
+      return { albums: top, plays: new Map(top.map((a) => [a.id, a.plays])) };
     }
     case 'recent': {
-      // The caller's own plays, newest first, as albums.
+      // The caller's own plays, newest first, as the albums they belong to.
       const recent = await orElse(
         history.call('recent', { limit: 500 }, as),
         [],
         deps.log,
         'listening history',
       );
-      const tracks = new Map(
-        (await tracksByIds(deps, distinct(recent.map((p) => p.trackId)))).map((t) => [t.id, t]),
-      );
-      const ids = recent.flatMap((p) => {
-        const t = tracks.get(p.trackId);
-        return t ? [t.albumId] : [];
-      });
-      return { albums: await page(distinct(ids)) };
+      const trackIds = distinct(recent.map((p) => p.trackId));
+      return {
+        albums: trackIds.length === 0 ? [] : await catalog.call('albumsOfTracks', { trackIds, ...page }),
+      };
     }
-    case 'highest':
-      // Nothing is rated here, so nothing is highest rated.
-      return { albums: [] };
   }
   throw new SubsonicError(SubsonicCodes.GENERIC, `unknown list type ${type}`);
 }
@@ -133,7 +119,7 @@ async function search3(call: Call, deps: Deps): Promise<Body> {
     offset: params.int(`${kind}Offset`, 0, 1_000_000) ?? 0,
   });
   const [artists, albums, songs] = [window('artist', 20), window('album', 20), window('song', 20)];
-  const stars = await call.stars();
+  const marks = await call.marks();
   let found: { artists: Body[]; albums: Body[]; songs: Body[] };
   if (q === '') {
     const list = async <T>(
@@ -146,9 +132,9 @@ async function search3(call: Call, deps: Deps): Promise<Body> {
       list(songs, (limit, offset) => catalog.call('listTracks', { limit, offset })),
     ]);
     found = {
-      artists: ar.map((a) => artist(a, stars)),
-      albums: al.map((a) => album(a, stars)),
-      songs: tr.map((t) => song(t, stars)),
+      artists: ar.map((a) => artist(a, marks)),
+      albums: al.map((a) => album(a, marks)),
+      songs: tr.map((t) => song(t, marks)),
     };
   } else {
     // The catalog ranks at most 100 of each kind; offsets page within those.
@@ -160,71 +146,53 @@ async function search3(call: Call, deps: Deps): Promise<Body> {
     const cut = <T>(items: T[], w: { count: number; offset: number }) =>
       items.slice(w.offset, w.offset + w.count);
     found = {
-      artists: cut(result.artists, artists).map((a) => artist(a, stars)),
-      albums: cut(result.albums, albums).map((a) => album(a, stars)),
-      songs: cut(result.tracks, songs).map((t) => song(t, stars)),
+      artists: cut(result.artists, artists).map((a) => artist(a, marks)),
+      albums: cut(result.albums, albums).map((a) => album(a, marks)),
+      songs: cut(result.tracks, songs).map((t) => song(t, marks)),
     };
   }
   return { searchResult3: { artist: found.artists, album: found.albums, song: found.songs } };
 }
 
-/** The caller's starred items, with `render` choosing the ID3 or the folder shape of albums. */
-async function starred(call: Call, deps: Deps, renderAlbum: (a: Album, stars: Stars) => Body): Promise<Body> {
-  const [mine, stars] = await Promise.all([call.starred(), call.stars()]);
+/** The caller's starred items, with `renderAlbum` choosing the ID3 or the folder shape of albums. */
+async function starred(call: Call, deps: Deps, renderAlbum: (a: Album, marks: Marks) => Body): Promise<Body> {
+  const [mine, marks] = await Promise.all([call.starred(), call.marks()]);
+  const ids = (list: Array<{ id: string }>) => list.map((s) => s.id);
   const [artists, albums, tracks] = await Promise.all([
-    artistsByIds(
-      deps,
-      mine.artists.map((s) => s.id),
-    ),
-    albumsByIds(
-      deps,
-      mine.albums.map((s) => s.id),
-    ),
-    tracksByIds(
-      deps,
-      mine.songs.map((s) => s.id),
-    ),
+    artistsByIds(deps, ids(mine.artists)),
+    albumsByIds(deps, ids(mine.albums)),
+    tracksByIds(deps, ids(mine.songs)),
   ]);
   return {
-    artist: artists.map((a) => artist(a, stars)),
-    album: albums.map((a) => renderAlbum(a, stars)),
-    song: tracks.map((t) => song(t, stars)),
+    artist: artists.map((a) => artist(a, marks)),
+    album: albums.map((a) => renderAlbum(a, marks)),
+    song: tracks.map((t) => song(t, marks)),
   };
 }
 
 export const listEndpoints: Record<string, Endpoint> = {
   getAlbumList2: async (call, deps) => {
-    const [{ albums, plays }, stars] = await Promise.all([albumList(call, deps), call.stars()]);
-    return { albumList2: { album: albums.map((a) => album(a, stars, plays?.get(a.id))) } };
+    const [{ albums, plays }, marks] = await Promise.all([albumList(call, deps), call.marks()]);
+    return { albumList2: { album: albums.map((a) => album(a, marks, plays?.get(a.id))) } };
   },
 
   getAlbumList: async (call, deps) => {
-    const [{ albums }, stars] = await Promise.all([albumList(call, deps), call.stars()]);
-    return { albumList: { album: albums.map((a) => albumFolder(a, stars)) } };
+    const [{ albums }, marks] = await Promise.all([albumList(call, deps), call.marks()]);
+    return { albumList: { album: albums.map((a) => albumFolder(a, marks)) } };
   },
 
   getRandomSongs: async (call, deps) => {
     const { params } = call;
-    const size = params.int('size', 1, 500) ?? 10;
-    const genre = params.string('genre') || undefined;
-    const from = params.int('fromYear', 0, YEAR_MAX);
-    const to = params.int('toYear', 0, YEAR_MAX);
-    const byYear = from !== undefined || to !== undefined;
-    const inYears = (t: Track) =>
-      !byYear || (t.year !== null && t.year >= (from ?? 0) && t.year <= (to ?? YEAR_MAX));
-    // With a year range, draw the most the catalog gives and keep those in range.
-    const [tracks, stars] = await Promise.all([
-      deps.services.catalog.call('randomTracks', { limit: byYear ? 500 : size, ...(genre ? { genre } : {}) }),
-      call.stars(),
+    const [tracks, marks] = await Promise.all([
+      deps.services.catalog.call('randomTracks', {
+        limit: params.int('size', 1, 500) ?? 10,
+        genre: params.string('genre') || undefined,
+        fromYear: params.int('fromYear', 0, YEAR_MAX),
+        toYear: params.int('toYear', 0, YEAR_MAX),
+      }),
+      call.marks(),
     ]);
-    return {
-      randomSongs: {
-        song: tracks
-          .filter(inYears)
-          .slice(0, size)
-          .map((t) => song(t, stars)),
-      },
-    };
+    return { randomSongs: { song: tracks.map((t) => song(t, marks)) } };
   },
 
   getSongsByGenre: async (call, deps) => {
@@ -232,11 +200,11 @@ export const listEndpoints: Record<string, Endpoint> = {
     const genre = params.required('genre');
     const count = params.int('count', 1, 500) ?? 10;
     const offset = params.int('offset', 0, 1_000_000) ?? 0;
-    const [page, stars] = await Promise.all([
+    const [page, marks] = await Promise.all([
       deps.services.catalog.call('listTracks', { genre, limit: count, offset }),
-      call.stars(),
+      call.marks(),
     ]);
-    return { songsByGenre: { song: page.items.map((t) => song(t, stars)) } };
+    return { songsByGenre: { song: page.items.map((t) => song(t, marks)) } };
   },
 
   search3,
@@ -244,20 +212,4 @@ export const listEndpoints: Record<string, Endpoint> = {
   getStarred2: async (call, deps) => ({ starred2: await starred(call, deps, album) }),
 
   getStarred: async (call, deps) => ({ starred: await starred(call, deps, albumFolder) }),
-
-  getNowPlaying: async (call, deps) => {
-    const stars = await call.stars();
-    const now = Date.now();
-    return {
-      nowPlaying: {
-        entry: deps.nowPlaying.list().map((e) => ({
-          ...song(e.track, stars),
-          username: e.username,
-          minutesAgo: Math.floor((now - e.startedAt) / 60_000),
-          playerId: e.playerId,
-          playerName: e.playerName,
-        })),
-      },
-    };
-  },
 };

@@ -1,23 +1,49 @@
-import { AudioFileError, sendAudioFile } from '../../audio.js';
+import { AudioFileError, sendAudioFile, sendTrackAudio } from '../../audio.js';
+import { catalogCoverColor, coverId, MAX_COVER_SIZE, NEUTRAL_COLOR, sendCover } from '../../covers.js';
 import { type Call, type Deps, type Endpoint, ifFound, SENT } from '../context.js';
-import { CoverCache, NEUTRAL_COLOR } from '../cover.js';
 import { suffixOf } from '../models.js';
 import { SubsonicCodes, SubsonicError } from '../response.js';
 
-async function audio(call: Call, deps: Deps, download: boolean): Promise<typeof SENT> {
-  const id = call.params.required('id');
-  const { catalog } = deps.services;
-  const file = await catalog.call('getTrackFile', { id }, call.as);
-  if (download) {
-    const track = await catalog.call('getTrack', { id });
-    call.res.attachment(`${track.artistName} - ${track.title}.${suffixOf(file.mimeType)}`);
-  } else if (!call.req.headers.range || /^bytes=0-/.test(call.req.headers.range)) {
-    // A stream from the start is a play starting; later ranges are the same play seeking.
-    const track = await catalog.call('getTrack', { id });
-    deps.nowPlaying.set(call.caller, call.params.string('c') ?? 'unknown', track);
-  }
+/**
+ * A stream from the start is a play starting (later ranges and offsets are the same play
+ * seeking): it shows as now playing until the player reports anything itself.
+ */
+async function streamStarted(call: Call, deps: Deps, trackId: string): Promise<void> {
+  const range = call.req.headers.range;
+  if ((range && !/^bytes=0-/.test(range)) || (call.params.number('timeOffset', 0, 86_400) ?? 0) > 0) return;
   try {
-    await sendAudioFile(call.res, file.path, file.mimeType);
+    await deps.services.users.call(
+      'reportPlayback',
+      { trackId, state: 'playing', positionMs: 0, inferred: true, ignoreScrobble: true, client: call.client },
+      call.as,
+    );
+  } catch (err) {
+    // Now playing is a passing status: the stream goes on without it.
+    deps.log.warn({ err: (err as Error).message, trackId }, 'could not show the stream as now playing');
+  }
+}
+
+async function audio(call: Call, deps: Deps, download: boolean): Promise<typeof SENT> {
+  const { params, req, res } = call;
+  const id = params.required('id');
+  const { catalog } = deps.services;
+  const options = {
+    format: params.string('format'),
+    maxKbps: params.int('maxBitRate', 0, 100_000),
+    offsetS: params.number('timeOffset', 0, 86_400),
+  };
+  const [file] = await Promise.all([
+    catalog.call('getTrackFile', { id }, call.as),
+    download ? undefined : streamStarted(call, deps, id),
+  ]);
+  try {
+    if (download) {
+      const track = await catalog.call('getTrack', { id });
+      res.attachment(`${track.artistName} - ${track.title}.${suffixOf(file.mimeType)}`);
+      await sendAudioFile(res, file.path, file.mimeType);
+    } else {
+      await sendTrackAudio({ req, res, file, options, transcoder: deps.transcoder, log: deps.log });
+    }
   } catch (err) {
     if (!(err instanceof AudioFileError)) throw err;
     if (err.reason === 'missing') {
@@ -25,7 +51,7 @@ async function audio(call: Call, deps: Deps, download: boolean): Promise<typeof 
       throw new SubsonicError(SubsonicCodes.NOT_FOUND, `the audio file of song ${id} is missing`);
     }
     // A bad range is an HTTP matter, answered as HTTP does.
-    call.res
+    res
       .status(416)
       .set('Content-Range', err.contentRange ?? `bytes */${file.sizeBytes}`)
       .end();
@@ -33,47 +59,28 @@ async function audio(call: Call, deps: Deps, download: boolean): Promise<typeof 
   return SENT;
 }
 
-/** The colour of the cover `id` names: an album's own, or the first album's of an artist or playlist. */
+/** The colour of the cover `id` names: the catalog's, or a playlist's first song's album's. */
 async function coverColor(id: string, call: Call, deps: Deps): Promise<string | undefined> {
   const { catalog, playlists } = deps.services;
-  const albumColor = async (albumId: string | undefined) =>
-    albumId ? (await ifFound(catalog.call('getAlbum', { id: albumId })))?.coverColor : undefined;
-  const [, kind, rest] = /^(al|ar|pl)-(.+)$/.exec(id) ?? [];
-  if (kind === 'al') return albumColor(rest);
-  if (kind === 'ar') {
-    const found = await ifFound(catalog.call('getArtist', { id: rest! }));
-    return found && (found.albums[0]?.coverColor ?? NEUTRAL_COLOR);
-  }
-  if (kind === 'pl') {
-    const found = await ifFound(playlists.call('get', { id: rest! }, call.as));
-    return found && ((await albumColor(found.tracks[0]?.track.albumId)) ?? NEUTRAL_COLOR);
-  }
-  // A bare id: players also ask for the cover of an album or a song by its own id.
-  return (
-    (await albumColor(id)) ?? (await albumColor((await ifFound(catalog.call('getTrack', { id })))?.albumId))
-  );
+  const playlistId = /^pl-(.+)$/.exec(id)?.[1];
+  if (!playlistId) return catalogCoverColor(catalog, id);
+  const found = await ifFound(playlists.call('get', { id: playlistId }, call.as));
+  const first = found?.tracks[0]?.track.albumId;
+  return found && ((first && (await catalogCoverColor(catalog, coverId.album(first)))) || NEUTRAL_COLOR);
 }
 
-export function mediaEndpoints(): Record<string, Endpoint> {
-  const covers = new CoverCache();
-  return {
-    stream: (call, deps) => audio(call, deps, false),
+export const mediaEndpoints: Record<string, Endpoint> = {
+  stream: (call, deps) => audio(call, deps, false),
 
-    download: (call, deps) => audio(call, deps, true),
+  download: (call, deps) => audio(call, deps, true),
 
-    /** A generated cover: a square PNG in the album's colour (`size` pixels, 300 by default). */
-    getCoverArt: async (call, deps) => {
-      const id = call.params.required('id');
-      const size = call.params.int('size', 1, 1024) ?? 300;
-      const color = await coverColor(id, call, deps);
-      if (!color) throw new SubsonicError(SubsonicCodes.NOT_FOUND, `no cover art ${id}`);
-      // `send` answers a matching If-None-Match with 304.
-      call.res
-        .type('image/png')
-        .set('Cache-Control', 'private, max-age=86400')
-        .set('ETag', `"${color.slice(1)}-${size}"`)
-        .send(covers.get(color, size));
-      return SENT;
-    },
-  };
-}
+  /** A generated cover: a square PNG in the album's colour (`size` pixels, 300 by default). */
+  getCoverArt: async (call, deps) => {
+    const id = call.params.required('id');
+    const size = call.params.int('size', 1, MAX_COVER_SIZE) ?? 300;
+    const color = await coverColor(id, call, deps);
+    if (!color) throw new SubsonicError(SubsonicCodes.NOT_FOUND, `no cover art ${id}`);
+    sendCover(call.res, deps.covers, color, size);
+    return SENT;
+  },
+};

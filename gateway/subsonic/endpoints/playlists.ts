@@ -27,8 +27,8 @@ async function rename(
 }
 
 async function withSongs(detail: PlaylistDetail, call: Call): Promise<Body> {
-  const stars = await call.stars();
-  return { ...playlist(detail), entry: detail.tracks.map((e) => song(e.track, stars)) };
+  const marks = await call.marks();
+  return { ...playlist(detail), entry: detail.tracks.map((e) => song(e.track, marks)) };
 }
 
 export const playlistEndpoints: Record<string, Endpoint> = {

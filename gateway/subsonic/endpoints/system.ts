@@ -4,10 +4,17 @@ import { SubsonicCodes, SubsonicError } from '../response.js';
 /** The one music folder: the whole catalog. */
 export const MUSIC_FOLDER = { id: 1, name: 'Music' };
 
-/** OpenSubsonic extensions this server implements (answered without authentication). */
-export const EXTENSIONS = [
-  { name: 'apiKeyAuthentication', versions: [1] },
-  { name: 'formPost', versions: [1] },
+/**
+ * OpenSubsonic extensions this server implements (answered without authentication), with the
+ * endpoints each adds (a test checks that every one answers).
+ */
+export const EXTENSIONS: ReadonlyArray<{ name: string; versions: number[]; endpoints: string[] }> = [
+  { name: 'apiKeyAuthentication', versions: [1], endpoints: ['tokenInfo'] },
+  { name: 'formPost', versions: [1], endpoints: [] },
+  { name: 'indexBasedQueue', versions: [1], endpoints: ['savePlayQueueByIndex', 'getPlayQueueByIndex'] },
+  { name: 'playbackReport', versions: [1], endpoints: ['reportPlayback'] },
+  { name: 'transcodeOffset', versions: [1], endpoints: [] },
+  { name: 'topSongsByArtistId', versions: [1], endpoints: [] },
 ];
 
 export const systemEndpoints: Record<string, Endpoint> = {

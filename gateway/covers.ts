@@ -1,5 +1,17 @@
 import { crc32, deflateSync } from 'node:zlib';
-import { LruCache } from '../lru.js';
+import type { Response } from 'express';
+import { LruCache } from './lru.js';
+import { ifFound, type Services } from './services.js';
+
+/**
+ * Covers are generated: a square PNG in the album's colour. Their ids say what they are a
+ * cover of (`al-<album>`, `ar-<artist>`, `pl-<playlist>`), so drawing one takes one lookup.
+ */
+export const coverId = {
+  album: (id: string) => `al-${id}`,
+  artist: (id: string) => `ar-${id}`,
+  playlist: (id: string) => `pl-${id}`,
+};
 
 /** The colour of covers for things without one (an empty playlist, an artist without albums). */
 export const NEUTRAL_COLOR = '#6b7280';
@@ -55,4 +67,38 @@ export class CoverCache {
     }
     return png;
   }
+}
+
+/** Largest cover drawn, in pixels. */
+export const MAX_COVER_SIZE = 1024;
+
+/**
+ * The colour of a catalog cover: an album's own, an artist's first album's (neutral without
+ * one), or for a bare id (players ask by an album's or a song's own id) that album's. Undefined
+ * when the catalog has no such thing (and for playlist covers, which need a caller).
+ */
+export async function catalogCoverColor(
+  catalog: Services['catalog'],
+  id: string,
+): Promise<string | undefined> {
+  const albumColor = async (albumId: string) =>
+    (await catalog.call('getAlbums', { ids: [albumId] }))[0]?.coverColor;
+  const [, kind, rest] = /^(al|ar|pl)-(.+)$/.exec(id) ?? [];
+  if (kind === 'al') return albumColor(rest!);
+  if (kind === 'ar') {
+    const found = await ifFound(catalog.call('getArtist', { id: rest! }));
+    return found && (found.albums[0]?.coverColor ?? NEUTRAL_COLOR);
+  }
+  if (kind === 'pl') return undefined;
+  const track = await catalog.call('getTracks', { ids: [id] });
+  return albumColor(track[0]?.albumId ?? id);
+}
+
+/** Answers with the cover of `color` at `size`; a matching If-None-Match gets a 304 (express `send`). */
+export function sendCover(res: Response, covers: CoverCache, color: string, size: number): void {
+  res
+    .type('image/png')
+    .set('Cache-Control', 'private, max-age=86400')
+    .set('ETag', `"${color.slice(1)}-${size}"`)
+    .send(covers.get(color, size));
 }

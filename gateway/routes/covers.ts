@@ -1,0 +1,19 @@
+import { NotFoundError } from '../../common/errors.js';
+import { CoverCache, catalogCoverColor, MAX_COVER_SIZE, sendCover } from '../covers.js';
+import { queryInt } from '../http.js';
+import type { RouteContext } from './context.js';
+
+/**
+ * The generated cover of an album or artist (`al-<id>`, `ar-<id>`, or an album's or track's
+ * own id), `size` pixels square (300 by default). Public like the catalog: players load the
+ * image URLs of Subsonic's artist and album info without credentials.
+ */
+export function coverRoutes({ router, services }: RouteContext): void {
+  const covers = new CoverCache();
+  router.get('/api/covers/:id', async (req, res) => {
+    const size = queryInt(req, 'size', 1, MAX_COVER_SIZE) ?? 300;
+    const color = await catalogCoverColor(services.catalog, req.params.id);
+    if (!color) throw new NotFoundError(`no cover ${req.params.id}`);
+    sendCover(res, covers, color, size);
+  });
+}
