@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure RabbitMQ (with the management plugin) and PostgreSQL are installed and running,
-# and that the application's database role and databases exist. Idempotent; used by
-# ./start.sh and .ci/run. Installs from Debian packages where it can (root or sudo).
+# that the application's database role and databases exist, and that ffmpeg (transcoding) is
+# installed. Idempotent; used by ./start.sh, .ci/run and npm test. Installs from Debian
+# packages where it can (root or sudo).
 #
 #   --browser   also Chromium (/usr/bin/chromium) for the web player's browser tests (npm test)
 set -euo pipefail
@@ -27,14 +28,17 @@ as_root() {
   fi
 }
 
-apt_install() {
+# Installs Debian packages; fails (returning 1) with the command to run by hand printed.
+apt_try_install() {
   say "installing $* from Debian packages"
   if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq ||
      ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; then
     say "could not install $*; run: sudo apt-get update && sudo apt-get install -y $*"
-    exit 1
+    return 1
   fi
 }
+
+apt_install() { apt_try_install "$@" || exit 1; }
 
 ensure_rabbitmq() {
   command -v rabbitmq-server >/dev/null 2>&1 || apt_install rabbitmq-server
@@ -53,6 +57,12 @@ ensure_rabbitmq() {
     say "enabling the RabbitMQ management plugin"
     as_root rabbitmq-plugins enable -q rabbitmq_management >/dev/null
   fi
+}
+
+# Transcoding needs ffmpeg; without it the gateway streams files as they are, so a machine
+# where it cannot be installed still runs (with the hint printed).
+ensure_ffmpeg() {
+  command -v ffmpeg >/dev/null 2>&1 || apt_try_install ffmpeg || say "streams will not be transcoded until it is"
 }
 
 pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1; }
@@ -104,5 +114,6 @@ ensure_browser() {
 ensure_rabbitmq
 ensure_postgres
 ensure_databases
+ensure_ffmpeg
 if [ "$WANT_BROWSER" = 1 ]; then ensure_browser; fi
 say "RabbitMQ and PostgreSQL are ready$([ "$WANT_BROWSER" = 1 ] && printf ', and Chromium')"

@@ -37,7 +37,9 @@ export interface SubsonicHarness {
  * one test namespace with their own schemas, and a gateway in front of them on port 0 (its
  * `/rest` is the API under test), with an event tap recording `track.played`.
  */
-export async function startSubsonic(options: { authTtlMs?: number } = {}): Promise<SubsonicHarness> {
+export async function startSubsonic(
+  options: { authTtlMs?: number; config?: Partial<Config> } = {},
+): Promise<SubsonicHarness> {
   const ns = namespace('ss');
   const mediaDir = await mkdtemp(join(tmpdir(), `${ns}-media-`));
   const config = testConfig({
@@ -45,6 +47,7 @@ export async function startSubsonic(options: { authTtlMs?: number } = {}): Promi
     rpcTimeoutMs: 5000,
     tokenSecret: `subsonic-test-secret-of-${ns}`,
     ...(options.authTtlMs === undefined ? {} : { tokenCacheTtlMs: options.authTtlMs }),
+    ...options.config,
   });
   const services = new Map<string, RunningService>();
   const schemas = new Set<string>();
