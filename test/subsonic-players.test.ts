@@ -71,6 +71,13 @@ describe('a player starting up', () => {
       ['getStarred2', {}],
       ['getNowPlaying', {}],
       ['getUser', {}],
+      ['getScanStatus', {}],
+      ['getBookmarks', {}],
+      ['getInternetRadioStations', {}],
+      ['getPodcasts', {}],
+      ['getNewestPodcasts', {}],
+      ['getShares', {}],
+      ['search2', { query: '', songCount: 10 }],
     ];
     for (const [method, params] of calls) {
       const body = await json(method, { ...token(alice), ...params });
@@ -87,6 +94,15 @@ describe('a player starting up', () => {
     );
     expect(pages.flat()).toEqual(albums.map((a) => a.id));
     expect((await alice.api.getPlayQueue()).playQueue).toBeUndefined();
+    expect((await json('getScanStatus', token(alice))).scanStatus).toEqual({
+      scanning: false,
+      count: tracks.length,
+    });
+    // search2 is search3 in the folder shapes: albums are directories, artists have no album counts.
+    const { searchResult2 } = await json('search2', { ...token(alice), query: 'blue' });
+    expect(searchResult2.album.every((a: Json) => a.isDir === true)).toBe(true);
+    expect(searchResult2.artist[0]).not.toHaveProperty('albumCount');
+    expect(ids(searchResult2.song).length).toBeGreaterThan(0);
   });
 
   it('lists exactly the extensions it implements, with versions, and each one’s endpoints answer', async () => {

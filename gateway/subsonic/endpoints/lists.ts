@@ -1,4 +1,4 @@
-import type { Album, CatalogContract } from '../../../common/contracts/catalog.js';
+import type { Album, Artist, CatalogContract } from '../../../common/contracts/catalog.js';
 import type { ParamsOf } from '../../../common/rpc/contract.js';
 import {
   albumsByIds,
@@ -10,7 +10,7 @@ import {
   orElse,
   tracksByIds,
 } from '../context.js';
-import { album, albumFolder, artist, type Marks, song } from '../models.js';
+import { album, albumFolder, artist, artistFolder, type Marks, song } from '../models.js';
 import { type Body, SubsonicCodes, SubsonicError } from '../response.js';
 
 const LIST_TYPES = [
@@ -107,10 +107,14 @@ function searchQuery(raw: string): string {
 }
 
 /**
- * search3: a text search, or with an empty query (OpenSubsonic) pages through the whole
+ * search3 and search2: a text search, or with an empty query (OpenSubsonic) pages through the whole
  * library, which players use to sync it.
  */
-async function search3(call: Call, deps: Deps): Promise<Body> {
+async function search(
+  call: Call,
+  deps: Deps,
+  shapes: Shapes,
+): Promise<{ artist: Body[]; album: Body[]; song: Body[] }> {
   const { params } = call;
   const { catalog } = deps.services;
   const q = searchQuery(params.given('query'));
@@ -132,8 +136,8 @@ async function search3(call: Call, deps: Deps): Promise<Body> {
       list(songs, (limit, offset) => catalog.call('listTracks', { limit, offset })),
     ]);
     found = {
-      artists: ar.map((a) => artist(a, marks)),
-      albums: al.map((a) => album(a, marks)),
+      artists: ar.map((a) => shapes.artist(a, marks)),
+      albums: al.map((a) => shapes.album(a, marks)),
       songs: tr.map((t) => song(t, marks)),
     };
   } else {
@@ -146,16 +150,25 @@ async function search3(call: Call, deps: Deps): Promise<Body> {
     const cut = <T>(items: T[], w: { count: number; offset: number }) =>
       items.slice(w.offset, w.offset + w.count);
     found = {
-      artists: cut(result.artists, artists).map((a) => artist(a, marks)),
-      albums: cut(result.albums, albums).map((a) => album(a, marks)),
+      artists: cut(result.artists, artists).map((a) => shapes.artist(a, marks)),
+      albums: cut(result.albums, albums).map((a) => shapes.album(a, marks)),
       songs: cut(result.tracks, songs).map((t) => song(t, marks)),
     };
   }
-  return { searchResult3: { artist: found.artists, album: found.albums, song: found.songs } };
+  return { artist: found.artists, album: found.albums, song: found.songs };
 }
 
-/** The caller's starred items, with `renderAlbum` choosing the ID3 or the folder shape of albums. */
-async function starred(call: Call, deps: Deps, renderAlbum: (a: Album, marks: Marks) => Body): Promise<Body> {
+/** How artists and albums look: ID3 (`search3`, `getStarred2`) or folders (`search2`, `getStarred`). */
+interface Shapes {
+  artist: (a: Artist, marks: Marks) => Body;
+  album: (a: Album, marks: Marks) => Body;
+}
+
+const ID3: Shapes = { artist, album };
+const FOLDERS: Shapes = { artist: artistFolder, album: albumFolder };
+
+/** The caller's starred items, in the ID3 or the folder shapes. */
+async function starred(call: Call, deps: Deps, shapes: Shapes): Promise<Body> {
   const [mine, marks] = await Promise.all([call.starred(), call.marks()]);
   const ids = (list: Array<{ id: string }>) => list.map((s) => s.id);
   const [artists, albums, tracks] = await Promise.all([
@@ -164,8 +177,8 @@ async function starred(call: Call, deps: Deps, renderAlbum: (a: Album, marks: Ma
     tracksByIds(deps, ids(mine.songs)),
   ]);
   return {
-    artist: artists.map((a) => artist(a, marks)),
-    album: albums.map((a) => renderAlbum(a, marks)),
+    artist: artists.map((a) => shapes.artist(a, marks)),
+    album: albums.map((a) => shapes.album(a, marks)),
     song: tracks.map((t) => song(t, marks)),
   };
 }
@@ -207,9 +220,11 @@ export const listEndpoints: Record<string, Endpoint> = {
     return { songsByGenre: { song: page.items.map((t) => song(t, marks)) } };
   },
 
-  search3,
+  search3: async (call, deps) => ({ searchResult3: await search(call, deps, ID3) }),
 
-  getStarred2: async (call, deps) => ({ starred2: await starred(call, deps, album) }),
+  search2: async (call, deps) => ({ searchResult2: await search(call, deps, FOLDERS) }),
 
-  getStarred: async (call, deps) => ({ starred: await starred(call, deps, albumFolder) }),
+  getStarred2: async (call, deps) => ({ starred2: await starred(call, deps, ID3) }),
+
+  getStarred: async (call, deps) => ({ starred: await starred(call, deps, FOLDERS) }),
 };

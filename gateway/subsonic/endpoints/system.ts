@@ -17,8 +17,25 @@ export const EXTENSIONS: ReadonlyArray<{ name: string; versions: number[]; endpo
   { name: 'topSongsByArtistId', versions: [1], endpoints: [] },
 ];
 
+/** Features players look for at start-up that this server does not have: each is an empty list. */
+const NOTHING_HERE: Record<string, Endpoint> = {
+  getBookmarks: async () => ({ bookmarks: {} }),
+  getPodcasts: async () => ({ podcasts: {} }),
+  getNewestPodcasts: async () => ({ newestPodcasts: {} }),
+  getInternetRadioStations: async () => ({ internetRadioStations: {} }),
+  getShares: async () => ({ shares: {} }),
+};
+
 export const systemEndpoints: Record<string, Endpoint> = {
+  ...NOTHING_HERE,
+
   ping: async () => ({}),
+
+  /** The catalog is scanned when it is seeded or imported, never while players ask. */
+  getScanStatus: async (_call, deps) => {
+    const { total } = await deps.services.catalog.call('listTracks', { limit: 1 });
+    return { scanStatus: { scanning: false, count: total } };
+  },
 
   getLicense: async () => ({ license: { valid: true } }),
 
