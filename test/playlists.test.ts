@@ -62,6 +62,7 @@ describe('playlists service', () => {
       ['addTracks', { id, trackIds: ['t1'] }],
       ['replaceTracks', { id, trackIds: ['t2'] }],
       ['removeTrack', { id, position: 0 }],
+      ['removeTracks', { id, positions: [0] }],
       ['moveTrack', { id, from: 0, to: 0 }],
     ] as const;
 
@@ -324,6 +325,19 @@ describe('playlists service', () => {
       const empty = await remove(0);
       expect(empty).toMatchObject({ trackCount: 0, durationMs: 0, tracks: [] });
       await expect(remove(0)).rejects.toMatchObject({ code: ErrorCodes.INVALID_INPUT });
+    });
+
+    it('removes several positions at once, as they were before, all or none', async () => {
+      const p = await create('Remove several', { trackIds: ['t1', 't2', 't3', 't4', 't5', 't1'] });
+      const remove = (positions: number[]) =>
+        playlists.call('removeTracks', { id: p.id, positions }, as(alice));
+      expect(order(await remove([4, 0, 2, 2]))).toEqual(['t2', 't4', 't1']);
+      await expect(remove([1, 3])).rejects.toMatchObject({
+        code: ErrorCodes.INVALID_INPUT,
+        message: 'position 3 is out of range: the playlist has 3 tracks',
+      });
+      expect(order(await get(p.id))).toEqual(['t2', 't4', 't1']);
+      expect(await remove([0, 1, 2])).toMatchObject({ trackCount: 0, tracks: [] });
     });
 
     it('moves tracks forward, backward, to the ends and onto themselves', async () => {

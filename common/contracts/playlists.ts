@@ -49,6 +49,10 @@ export const playlistsContract = defineContract('playlists', {
   /** Replaces all of a playlist's tracks in one step (an empty list clears it). */
   replaceTracks: userMethod(z.strictObject({ id, trackIds: ids(10_000) })).returns<PlaylistDetail>(),
   removeTrack: userMethod(z.strictObject({ id, position })).returns<PlaylistDetail>(),
+  /** Removes the tracks at several positions (as they are before the removal) in one step. */
+  removeTracks: userMethod(
+    z.strictObject({ id, positions: z.array(position).min(1).max(1000) }),
+  ).returns<PlaylistDetail>(),
   moveTrack: userMethod(z.strictObject({ id, from: position, to: position })).returns<PlaylistDetail>(),
 });
 export type PlaylistsContract = typeof playlistsContract;

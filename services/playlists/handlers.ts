@@ -17,7 +17,7 @@ import {
   moveEntry,
   type PlaylistRow,
   refreshTotals,
-  removeEntry,
+  removeEntries,
   toPlaylist,
   updatePlaylist,
 } from './store.js';
@@ -105,6 +105,14 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
       return { row: updated, entries: await listEntries(client, id) };
     });
     return detail(row, entries, lookup);
+  }
+
+  /** Removes the entries at `positions`, all or none (any out of range is refused). */
+  function removeAt(id: string, caller: Caller, positions: readonly number[]) {
+    return editTracks(id, caller, [], async (client, row) => {
+      for (const position of positions) checkPosition(position, row.track_count, 'position');
+      await removeEntries(client, id, positions);
+    });
   }
 
   /** Changes a playlist's own fields (name, visibility) under the row lock. */
@@ -195,10 +203,11 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
     },
 
     async removeTrack({ id, position }, ctx) {
-      return editTracks(id, ctx.caller, [], async (client, row) => {
-        checkPosition(position, row.track_count, 'position');
-        await removeEntry(client, id, position);
-      });
+      return removeAt(id, ctx.caller, [position]);
+    },
+
+    async removeTracks({ id, positions }, ctx) {
+      return removeAt(id, ctx.caller, positions);
     },
 
     async moveTrack({ id, from, to }, ctx) {

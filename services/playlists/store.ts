@@ -115,15 +115,21 @@ export async function insertEntries(
   );
 }
 
-/** Removes the entry at `position` and closes the gap. */
-export async function removeEntry(client: PoolClient, playlistId: string, position: number): Promise<void> {
-  await client.query('DELETE FROM playlist_tracks WHERE playlist_id = $1 AND position = $2', [
+/** Removes the entries at `positions` and closes the gaps, in one statement each. */
+export async function removeEntries(
+  client: PoolClient,
+  playlistId: string,
+  positions: readonly number[],
+): Promise<void> {
+  await client.query('DELETE FROM playlist_tracks WHERE playlist_id = $1 AND position = ANY($2::int[])', [
     playlistId,
-    position,
+    positions,
   ]);
+  // Each entry moves up by the number of removed ones before it.
   await client.query(
-    'UPDATE playlist_tracks SET position = position - 1 WHERE playlist_id = $1 AND position > $2',
-    [playlistId, position],
+    `UPDATE playlist_tracks p SET position = p.position - (SELECT count(*) FROM unnest($2::int[]) r WHERE r < p.position)
+     WHERE p.playlist_id = $1 AND p.position > (SELECT min(r) FROM unnest($2::int[]) r)`,
+    [playlistId, [...new Set(positions)]],
   );
 }
 

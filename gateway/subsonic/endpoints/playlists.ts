@@ -99,9 +99,7 @@ export const playlistEndpoints: Record<string, Endpoint> = {
     if (isPublic !== undefined && isPublic !== current.public) {
       await playlists.call('setPublic', { id, public: isPublic }, as);
     }
-    for (const position of positions.sort((a, b) => b - a)) {
-      await playlists.call('removeTrack', { id, position }, as);
-    }
+    if (positions.length > 0) await playlists.call('removeTracks', { id, positions }, as);
     if (add.length > 0) await playlists.call('addTracks', { id, trackIds: add }, as);
     return {};
   },
