@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventTypes, statsContract } from '../common/contracts/index.js';
+import { statsContract } from '../common/contracts/index.js';
 import { statsService } from '../services/stats/service.js';
 import { eventually } from './support/env.js';
 import { EventWorld, playEnvelope } from './support/plays.js';
@@ -25,7 +25,7 @@ describe('stats: what listeners play', () => {
       ['cy', 't4'],
     ].map(([user, track]) => playEnvelope(user!, track!, at, 1000));
     await world.publish(plays);
-    await eventually(() => world.handled(worker, EventTypes.TRACK_PLAYED) === plays.length);
+    await eventually(() => world.processed(worker, 'stats') === plays.length);
   });
 
   afterAll(async () => {

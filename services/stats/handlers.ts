@@ -1,7 +1,7 @@
 import type { CatalogContract, StatsContract, TrackCount } from '../../common/contracts/index.js';
 import type { Handlers, Pool, ServiceClient } from '../../common/index.js';
-import { COUNTER_NAMES } from './projections.js';
 import { listeningHandlers } from './listening.js';
+import { COUNTER_NAMES } from './projections.js';
 import { readReport } from './report.js';
 
 interface CountRow {
