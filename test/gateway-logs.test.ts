@@ -1,23 +1,16 @@
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../common/errors.js';
-import { createLogger } from '../common/logger.js';
+import { capturingLogger } from './support/env.js';
 import { type GatewayHarness, startTestGateway } from './support/gateway-harness.js';
 
 describe('gateway logs', () => {
   let gw: GatewayHarness;
-  const lines: Array<Record<string, unknown>> = [];
+  let lines: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line));
-        done();
-      },
-    });
-    const logger = createLogger('gateway-test', sink);
-    logger.level = 'info';
-    gw = await startTestGateway({ logger });
+    const captured = capturingLogger('info');
+    lines = captured.lines;
+    gw = await startTestGateway({ logger: captured.logger });
   });
 
   afterAll(async () => {

@@ -3,12 +3,11 @@ import { type Album, catalogContract, type Track } from '../common/contracts/cat
 import { EventTypes, type TrackPlayed } from '../common/contracts/events.js';
 import { usersContract } from '../common/contracts/users.js';
 import type { ServiceClient } from '../common/rpc/client.js';
-import { type RunningGateway, startGateway } from '../gateway/server.js';
 import { EXTENSIONS } from '../gateway/subsonic/endpoints/system.js';
 import { historyService } from '../services/history/service.js';
 import { statsService } from '../services/stats/service.js';
 import { usersService } from '../services/users/service.js';
-import { eventually, silentLogger, testPool } from './support/env.js';
+import { eventually, testPool } from './support/env.js';
 import { type Account, type Json, subsonicClient } from './support/subsonic-client.js';
 import { type SubsonicHarness, startSubsonic } from './support/subsonic-harness.js';
 import { findAll, type XmlElement } from './support/xml.js';
@@ -393,12 +392,7 @@ describe('playback reports and now playing', () => {
   });
 
   it('lives in the users service: another gateway shows the same', async () => {
-    const other: RunningGateway = await startGateway({
-      config: { ...h.config, port: 0 },
-      logger: silentLogger,
-      namespace: h.ns,
-      drainMs: 500,
-    });
+    const other = await h.gateway();
     try {
       const otherClient = subsonicClient(
         () => `http://127.0.0.1:${other.port}/rest`,

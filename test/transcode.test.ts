@@ -1,17 +1,14 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogContract, type Track } from '../common/contracts/catalog.js';
 import { usersContract } from '../common/contracts/users.js';
-import { createLogger } from '../common/logger.js';
 import type { ServiceClient } from '../common/rpc/client.js';
-import { type RunningGateway, startGateway } from '../gateway/server.js';
 import { importFolder } from '../services/catalog/index.js';
-import { eventually, silentLogger, TEST_DATABASE_URL } from './support/env.js';
+import { capturingLogger, eventually, TEST_DATABASE_URL } from './support/env.js';
 import { freePort } from './support/local-infra.js';
 import { type Account, type Params, subsonicClient } from './support/subsonic-client.js';
 import { type SubsonicHarness, startSubsonic } from './support/subsonic-harness.js';
@@ -270,12 +267,7 @@ describe('transcoding', () => {
 
 describe('no ffmpeg outlives its gateway', () => {
   it('stopping a gateway kills the transcodes it runs', async () => {
-    const gateway: RunningGateway = await startGateway({
-      config: { ...h.config, port: 0 },
-      logger: silentLogger,
-      namespace: h.ns,
-      drainMs: 300,
-    });
+    const gateway = await h.gateway();
     const before = await ffmpegChildren();
     const url = `http://127.0.0.1:${gateway.port}/api/tracks/${long.id}/stream?format=opus`;
     const stream = await openStream({}, url);
@@ -328,20 +320,10 @@ describe('no ffmpeg outlives its gateway', () => {
 
 describe('without ffmpeg', () => {
   it('sends the file as it is, with a warning in the log, never an error', async () => {
-    const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line));
-        done();
-      },
-    });
-    const logger = createLogger('gateway-test', sink);
-    logger.level = 'warn';
-    const gateway = await startGateway({
-      config: { ...h.config, port: 0, transcodeFfmpeg: join(h.mediaDir, 'no-such-ffmpeg') },
+    const { logger, lines } = capturingLogger('warn');
+    const gateway = await h.gateway({
+      config: { transcodeFfmpeg: join(h.mediaDir, 'no-such-ffmpeg') },
       logger,
-      namespace: h.ns,
-      drainMs: 300,
     });
     try {
       const file = await readFile(

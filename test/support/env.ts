@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { Broker } from '../../common/amqp/broker.js';
 import { type Config, configSpec, loadConfig } from '../../common/config.js';
 import { createPool, type Pool } from '../../common/db/pool.js';
+import { createLogger } from '../../common/logger.js';
 
 const run = promisify(execFile);
 
@@ -103,3 +105,17 @@ export async function eventually<T>(
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A logger of the product's own kind (redaction and all) whose lines are kept, parsed, in `lines`. */
+export function capturingLogger(level = 'info'): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  const logger = createLogger('test', sink);
+  logger.level = level;
+  return { logger, lines };
+}

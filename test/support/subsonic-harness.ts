@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { Broker } from '../../common/amqp/broker.js';
 import type { Config } from '../../common/config.js';
 import { EventTypes } from '../../common/contracts/events.js';
@@ -8,7 +9,7 @@ import { SYSTEM } from '../../common/contracts/index.js';
 import { dropSchema } from '../../common/db/migrate.js';
 import { RpcClient } from '../../common/rpc/client.js';
 import { type RunningService, type ServiceDefinition, startService } from '../../common/service.js';
-import { startGateway } from '../../gateway/server.js';
+import { type RunningGateway, startGateway } from '../../gateway/server.js';
 import { catalogService, seedCatalog } from '../../services/catalog/index.js';
 import { playlistsService } from '../../services/playlists/service.js';
 import { usersService } from '../../services/users/service.js';
@@ -29,6 +30,8 @@ export interface SubsonicHarness {
   start(def: ServiceDefinition): Promise<RunningService>;
   /** Stops a service started earlier. */
   stop(name: string): Promise<void>;
+  /** Another gateway in front of the same services (stop it yourself), with settings of its own. */
+  gateway(opts?: { config?: Partial<Config>; logger?: Logger }): Promise<RunningGateway>;
   close(): Promise<void>;
 }
 
@@ -80,12 +83,14 @@ export async function startSubsonic(
   const tap = await EventTap.open(broker, [EventTypes.TRACK_PLAYED]);
   const rpc = new RpcClient({ broker, logger: silentLogger, timeoutMs: config.rpcTimeoutMs });
   await rpc.start();
-  const gateway = await startGateway({
-    config: { ...config, port: 0 },
-    logger: silentLogger,
-    namespace: ns,
-    drainMs: 1000,
-  });
+  const another = (opts: { config?: Partial<Config>; logger?: Logger } = {}) =>
+    startGateway({
+      config: { ...config, ...opts.config, port: 0 },
+      logger: opts.logger ?? silentLogger,
+      namespace: ns,
+      drainMs: 500,
+    });
+  const gateway = await another();
   const url = `http://127.0.0.1:${gateway.port}/rest`;
 
   return {
@@ -98,6 +103,7 @@ export async function startSubsonic(
     services,
     start,
     stop,
+    gateway: another,
     async close() {
       await gateway.stop();
       for (const name of [...services.keys()].reverse()) await stop(name);
