@@ -8,9 +8,9 @@ import { SubsonicCodes, SubsonicError } from '../response.js';
  * A stream from the start is a play starting (later ranges and offsets are the same play
  * seeking): it shows as now playing until the player reports anything itself.
  */
-async function streamStarted(call: Call, deps: Deps, trackId: string): Promise<void> {
+async function streamStarted(call: Call, deps: Deps, trackId: string, offsetS: number): Promise<void> {
   const range = call.req.headers.range;
-  if ((range && !/^bytes=0-/.test(range)) || (call.params.number('timeOffset', 0, 86_400) ?? 0) > 0) return;
+  if ((range && !/^bytes=0-/.test(range)) || offsetS > 0) return;
   try {
     await deps.services.users.call(
       'reportPlayback',
@@ -34,7 +34,7 @@ async function audio(call: Call, deps: Deps, download: boolean): Promise<typeof 
   };
   const [file] = await Promise.all([
     catalog.call('getTrackFile', { id }, call.as),
-    download ? undefined : streamStarted(call, deps, id),
+    download ? undefined : streamStarted(call, deps, id, options.offsetS ?? 0),
   ]);
   try {
     if (download) {
