@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Brings up the whole system on this machine, and manages what it started.
 #
-#   ./start.sh [--workers catalog=3,stats=2]   infrastructure, migrations, seed, gateway, workers
+#   ./start.sh [--workers catalog=3,stats=2] [--broker-nodes 3]
+#                                               infrastructure, migrations, seed, gateway, workers;
+#                                               with --broker-nodes N > 1, on a RabbitMQ cluster of
+#                                               N nodes of its own (scripts/broker-cluster.sh)
 #   ./start.sh scale <service> <n>              run exactly n workers of a service
-#   ./start.sh status                           what runs: component, pid, alive, uptime
-#   ./start.sh stop                             stop what this script started (not RabbitMQ/PostgreSQL)
+#   ./start.sh status                           what runs: component, pid, alive, uptime; broker nodes
+#   ./start.sh stop                             stop what this script started (not the shared
+#                                               RabbitMQ/PostgreSQL; its own broker nodes, yes)
 #
 # Environment: PORT (gateway, 8080), RUN_DIR (pid and log files, .run), HEALTH_TIMEOUT (s, 120),
 # STOP_TIMEOUT (s, 30), and the system's own variables (DATABASE_URL, AMQP_URL, ...; see README).
@@ -28,7 +32,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 is_service() {
@@ -218,13 +222,37 @@ install_deps() {
 }
 
 ensure_infra() {
-  local names="music music_test" db
+  local names="music music_test" db rabbitmq=running
   if [ -n "${DATABASE_URL:-}" ]; then
     db="${DATABASE_URL##*/}"
     db="${db%%\?*}"
     [[ "$db" =~ ^[A-Za-z0-9_]+$ ]] && names="$names $db"
   fi
-  MUSIC_DB_NAMES="${MUSIC_DB_NAMES:-$names}" "$ROOT/scripts/ensure-infra.sh"
+  # A cluster of our own needs RabbitMQ installed, not the machine's own broker running.
+  [ "$BROKER_NODES" -le 1 ] || rabbitmq=installed
+  MUSIC_DB_NAMES="${MUSIC_DB_NAMES:-$names}" ENSURE_RABBITMQ="$rabbitmq" "$ROOT/scripts/ensure-infra.sh"
+}
+
+# --- broker nodes of our own (--broker-nodes N) ---------------------------------------------------
+
+BROKER_CLUSTER="$ROOT/scripts/broker-cluster.sh"
+export BROKER_DIR="$RUN_DIR/broker"
+
+has_cluster() { [ -f "$BROKER_DIR/cluster.env" ]; }
+
+# Starts (or reuses) the cluster and points every process at all of its nodes.
+start_cluster() {
+  if [ -n "${AMQP_URL:-}" ] && [ "${AMQP_URL_FROM_CLUSTER:-}" != "$AMQP_URL" ]; then
+    die "AMQP_URL is set, and --broker-nodes $BROKER_NODES runs the system on a cluster of its own; unset one of them"
+  fi
+  step "starting $BROKER_NODES RabbitMQ nodes (logs in $BROKER_DIR)" "$BROKER_CLUSTER" start "$BROKER_NODES"
+  AMQP_URL="$("$BROKER_CLUSTER" urls)"
+  export AMQP_URL AMQP_URL_FROM_CLUSTER="$AMQP_URL"
+}
+
+parse_broker_nodes() {
+  [[ "$1" =~ ^[1-9]$ ]] || die "--broker-nodes should be 1..9, not '$1'"
+  BROKER_NODES="$1"
 }
 
 # Runs a setup step with its output in $RUN_DIR/setup.log, showing that output only if it fails.
@@ -283,8 +311,18 @@ wait_healthy() {
 
 cmd_start() {
   declare -A WORKERS=()
+  BROKER_NODES=1
   while [ $# -gt 0 ]; do
     case "$1" in
+    --broker-nodes)
+      [ $# -ge 2 ] || die "--broker-nodes needs a number, like --broker-nodes 3"
+      parse_broker_nodes "$2"
+      shift 2
+      ;;
+    --broker-nodes=*)
+      parse_broker_nodes "${1#--broker-nodes=}"
+      shift
+      ;;
     --workers)
       [ $# -ge 2 ] || die "--workers needs a value like catalog=3,stats=2"
       parse_workers "$2"
@@ -312,8 +350,17 @@ cmd_start() {
     curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/" 2>/dev/null; then
     die "something else already answers on port $PORT; stop it or choose another PORT"
   fi
+  # A system already running on a cluster of ours keeps it (its AMQP_URL came from config.env).
+  if has_cluster && [ -n "$(known_components)" ]; then
+    # shellcheck disable=SC1091
+    BROKER_NODES="$(source "$BROKER_DIR/cluster.env" && printf '%s' "$BROKER_NODES")"
+    AMQP_URL_FROM_CLUSTER="${AMQP_URL:-}"
+  elif [ "$BROKER_NODES" -gt 1 ] && [ -n "$(known_components)" ]; then
+    die "the system runs on one broker ($RUN_DIR); ./start.sh stop it before starting it on $BROKER_NODES nodes"
+  fi
   install_deps
   ensure_infra
+  [ "$BROKER_NODES" -le 1 ] || start_cluster
   step "migrating" node --import tsx scripts/migrate.ts
   step "seeding the catalog" node --import tsx scripts/seed.ts
   # The web player the gateway serves at /: built when missing or older than its sources.
@@ -338,14 +385,17 @@ cmd_start() {
   [ "${#STARTED[@]}" -eq 0 ] || wait_started "${STARTED[@]}"
   local counts=""
   for service in "${SERVICES[@]}"; do counts="$counts $service×$(worker_numbers "$service" | wc -l)"; done
-  local client="npm run client"
+  local client="npm run client" ui="http://127.0.0.1:15672"
   [ "$PORT" = 8080 ] || client="GATEWAY_URL=http://127.0.0.1:$PORT npm run client"
+  if [ "$BROKER_NODES" -gt 1 ]; then
+    ui="$("$BROKER_CLUSTER" status 2>/dev/null | awk 'NR > 1 && $3 ~ /:/ { printf "%shttp://%s", sep, $3; sep = " " }')"
+  fi
   cat <<EOF
 
 The music system is running.
   web player    http://127.0.0.1:$PORT/  (log in as demo / demo1234)
   gateway       http://127.0.0.1:$PORT   (/health, /metrics, REST under /api)
-  RabbitMQ UI   http://127.0.0.1:15672   (guest / guest)
+  RabbitMQ UI   $ui   (guest / guest)
   workers      $counts
   logs, pids    $RUN_DIR
 
@@ -396,13 +446,17 @@ cmd_status() {
     fi
     printf '%-10s %-6s %-8s %-6s %s\n' "${comp%.*}" "$worker" "$pid" "$alive" "$up"
   done | sort -k1,1 -k2,2n
+  if has_cluster; then
+    printf '\nRabbitMQ nodes of this system (%s):\n' "$BROKER_DIR"
+    "$BROKER_CLUSTER" status
+  fi
 }
 
 cmd_stop() {
   lock
   local -a comps
   mapfile -t comps < <(known_components)
-  if [ "${#comps[@]}" -eq 0 ]; then
+  if [ "${#comps[@]}" -eq 0 ] && ! has_cluster; then
     say "nothing of ours is running"
     return 0
   fi
@@ -410,7 +464,13 @@ cmd_stop() {
   if printf '%s\n' "${comps[@]}" | grep -qx gateway; then stop_components gateway; fi
   mapfile -t comps < <(known_components)
   [ "${#comps[@]}" -eq 0 ] || stop_components "${comps[@]}"
-  say "stopped; RabbitMQ and PostgreSQL keep running"
+  if has_cluster; then
+    # Its data stays in $BROKER_DIR: the next ./start.sh --broker-nodes N finds its queues again.
+    "$BROKER_CLUSTER" stop
+    say "stopped, with the RabbitMQ nodes of $BROKER_DIR; PostgreSQL keeps running"
+  else
+    say "stopped; RabbitMQ and PostgreSQL keep running"
+  fi
 }
 
 case "${1:-}" in

@@ -2,7 +2,9 @@
 # Makes sure RabbitMQ (with the management plugin) and PostgreSQL are installed and running,
 # that the application's database role and databases exist, and that ffmpeg (transcoding) is
 # installed. Idempotent; used by ./start.sh, .ci/run and npm test. Installs from Debian
-# packages where it can (root or sudo).
+# packages where it can (root or sudo). ENSURE_RABBITMQ=installed only installs RabbitMQ (for
+# clusters of the project's own nodes, scripts/broker-cluster.sh), without starting the
+# machine's own broker.
 #
 #   --browser   also Chromium (/usr/bin/chromium) for the web player's browser tests (npm test)
 set -euo pipefail
@@ -42,6 +44,7 @@ apt_install() { apt_try_install "$@" || exit 1; }
 
 ensure_rabbitmq() {
   command -v rabbitmq-server >/dev/null 2>&1 || apt_install rabbitmq-server
+  [ "${ENSURE_RABBITMQ:-running}" != installed ] || return 0
   if ! as_root rabbitmqctl -q status >/dev/null 2>&1; then
     say "starting RabbitMQ"
     as_root rabbitmq-server -detached >/dev/null 2>&1 || true
