@@ -4,8 +4,17 @@
  */
 
 export interface Config {
-  /** AMQP URL of the broker. */
+  /**
+   * AMQP URL of the broker, or a comma-separated list of the nodes of a cluster: each process
+   * connects to one of them (in a random order of its own) and moves to another when it loses it.
+   */
   readonly amqpUrl: string;
+  /**
+   * AMQP heartbeat in seconds: a broker connection silent for two of these is presumed dead, so
+   * a process cut off from its node moves to another within 10-15 s (the broker's default, 60 s,
+   * would take two to three minutes).
+   */
+  readonly amqpHeartbeatSeconds: number;
   /**
    * Prefix for every queue and exchange name; empty in production. Lets a second copy of the
    * system (a test run, a benchmark) share a broker without seeing the first one's messages.
@@ -86,6 +95,8 @@ interface Spec<T> {
   default: T;
   parse: (raw: string) => T | undefined;
   doc: string;
+  /** The value may hold a password: a bad one is named, never repeated. */
+  secret?: true;
 }
 
 const int =
@@ -113,9 +124,43 @@ const trustProxy = (raw: string): string | undefined =>
 const level = (raw: string): string | undefined =>
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw) ? raw : undefined;
 
+/** Most broker nodes one AMQP_URL may list. */
+const MAX_BROKER_NODES = 16;
+
+/**
+ * The node URLs of an AMQP_URL value (one URL, or a comma-separated list), or undefined when
+ * one of them is not an amqp:// or amqps:// URL with a host.
+ */
+export function parseAmqpUrls(raw: string): string[] | undefined {
+  const urls = raw.split(',').map((u) => u.trim());
+  if (urls.length > MAX_BROKER_NODES) return undefined;
+  for (const url of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return undefined;
+    }
+    if ((parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') || !parsed.hostname) return undefined;
+  }
+  return urls;
+}
+
 /** Every variable the system reads, with its default and meaning (the README table mirrors this). */
 export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
-  amqpUrl: { env: 'AMQP_URL', default: 'amqp://guest:guest@127.0.0.1:5672', parse: str, doc: 'RabbitMQ URL' },
+  amqpUrl: {
+    env: 'AMQP_URL',
+    default: 'amqp://guest:guest@127.0.0.1:5672',
+    parse: (raw) => parseAmqpUrls(raw)?.join(','),
+    doc: `RabbitMQ URL, or a comma-separated list of up to ${MAX_BROKER_NODES} amqp:// or amqps:// node URLs`,
+    secret: true,
+  },
+  amqpHeartbeatSeconds: {
+    env: 'AMQP_HEARTBEAT',
+    default: 5,
+    parse: int(1, 600),
+    doc: 'AMQP heartbeat in seconds (1..600)',
+  },
   amqpNamespace: {
     env: 'AMQP_NAMESPACE',
     default: '',
@@ -277,8 +322,10 @@ export function loadConfig(env: Env = process.env): Config {
       continue;
     }
     const value = spec.parse(raw);
-    if (value === undefined) problems.push(`${spec.env}=${JSON.stringify(raw)} is not a valid ${spec.doc}`);
-    else out[key] = value;
+    if (value === undefined) {
+      const shown = spec.secret ? spec.env : `${spec.env}=${JSON.stringify(raw)}`;
+      problems.push(`${shown} is not a valid ${spec.doc}`);
+    } else out[key] = value;
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return Object.freeze(out as unknown as Config);
