@@ -191,22 +191,39 @@ launch_node() {
     # otherwise hold for as long as it runs.
     exec setsid "$RABBITMQ_BIN/rabbitmq-server" >>"$d/console.log" 2>&1 </dev/null 8>&- 9>&-
   ) &
+  # The subshell execs down to the Erlang VM, so this is the node's pid (RabbitMQ writes the
+  # same file again as it boots, and removes it when it stops).
+  printf '%s\n' "$!" >"$d/pid"
 }
 
-# Waits until node i serves AMQP, or fails with the end of its log.
+# Waits until node i serves AMQP: 0 once it does, 1 when it exited, 2 when time ran out.
 wait_serving() {
-  local i="$1" started="$SECONDS" log
+  local i="$1" started="$SECONDS" pid
   until serving "$i"; do
-    # RabbitMQ writes the pid file early in its boot: no process after 20 s means it failed.
-    if [ "$SECONDS" -ge $((started + START_TIMEOUT)) ] ||
-      { [ "$SECONDS" -ge $((started + 20)) ] && ! node_pid "$i" >/dev/null; }; then
-      log="$(node_dir "$i")/log/$(node_name "$i").log"
-      say "node $i ($(node_name "$i")) did not start; the end of $(node_dir "$i")/console.log and $log:"
-      tail -n 15 "$(node_dir "$i")/console.log" "$log" >&2 2>/dev/null || true
-      return 1
-    fi
+    # The launched process itself (its environment names the node only once it has exec'd).
+    pid="$(tr -dc '0-9' <"$(node_dir "$i")/pid" 2>/dev/null || true)"
+    [ -n "$pid" ] && running "$pid" || return 1
+    [ "$SECONDS" -lt $((started + START_TIMEOUT)) ] || return 2
     sleep 0.5
   done
+}
+
+# Starts node i (unless it runs) and waits until it serves. A node that exits while booting is
+# started again, twice at most: RabbitMQ 3.10 can fail its boot when the nodes of an existing
+# cluster start together and one syncs its feature flags with a peer still booting.
+boot_node() {
+  local i="$1" try log
+  for try in 1 2 3; do
+    node_pid "$i" >/dev/null || launch_node "$i"
+    wait_serving "$i" && return 0
+    node_pid "$i" >/dev/null && break
+    [ "$try" -eq 3 ] || say "node $i ($(node_name "$i")) exited while booting; starting it again"
+    sleep 2
+  done
+  log="$(node_dir "$i")/log/$(node_name "$i").log"
+  say "node $i ($(node_name "$i")) did not start; the end of $(node_dir "$i")/console.log and $log:"
+  tail -n 15 "$(node_dir "$i")/console.log" "$log" >&2 2>/dev/null || true
+  return 1
 }
 
 # Joins a freshly started node to node 1's cluster (once: a marker file remembers it).
@@ -219,7 +236,7 @@ join() {
     cli "$i" rabbitmqctl -q stop_app >/dev/null
     cli "$i" rabbitmqctl -q join_cluster "$(node_name 1)" >/dev/null
     cli "$i" rabbitmqctl -q start_app >/dev/null
-    wait_serving "$i"
+    boot_node "$i"
   fi
   : >"$d/joined"
 }
@@ -324,11 +341,10 @@ cmd_start() {
       fi
     done
     say "starting $(node_name "$i") (AMQP $(addr "$i"):$(amqp_port "$i"), management $(mgmt_port "$i"))"
-    launch_node "$i"
   done
   # Every node at once: nodes of an existing cluster wait for each other while they boot.
   for i in $(nodes); do
-    wait_serving "$i" &
+    boot_node "$i" &
     pids+=($!)
   done
   for i in "${pids[@]}"; do wait "$i" || failed=1; done
@@ -418,11 +434,8 @@ cmd_kill() {
 
 cmd_start_node() {
   check_index "${1:-}"
-  if ! node_pid "$1" >/dev/null; then
-    start_epmd
-    launch_node "$1"
-  fi
-  wait_serving "$1"
+  start_epmd
+  boot_node "$1" || die "node $1 did not start"
   say "node $1 ($(node_name "$1")) serving"
 }
 
@@ -443,8 +456,7 @@ cmd_restart() {
   # Hands its queue leaders to other nodes and closes its clients' connections before it stops.
   cli "$1" rabbitmq-upgrade -q drain >/dev/null 2>&1 || say "drain of node $1 failed; stopping it anyway"
   stop_node "$1"
-  launch_node "$1"
-  wait_serving "$1"
+  boot_node "$1" || die "node $1 did not start again"
   say "node $1 ($(node_name "$1")) restarted"
 }
 

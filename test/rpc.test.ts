@@ -39,6 +39,7 @@ function handlersFor(worker: string, seen: number[] = []) {
       throw new NotFoundError(`no thing ${id}`);
     },
     slow: async ({ ms }: { ms: number }) => {
+      seen.push(ms);
       await sleep(ms);
       return { worker };
     },
@@ -195,6 +196,23 @@ describe('JSON-RPC over RabbitMQ', () => {
     for (const r of results) byWorker.set(r.worker, (byWorker.get(r.worker) ?? 0) + 1);
     expect(byWorker.get('w1')).toBeGreaterThan(5);
     expect(byWorker.get('w2')).toBeGreaterThan(5);
+  });
+
+  it('a worker stopping finishes what it holds once: no request runs twice', async () => {
+    // The request queue is a quorum queue: what a cancelled consumer still holds must stay
+    // with it until acked, never go to the other worker as well.
+    const seen: number[] = [];
+    const first = await startServer('w1', seen, 4);
+    await startServer('w2', seen, 4);
+    const math = client.bind(mathContract);
+    const calls = Array.from({ length: 16 }, (_, i) =>
+      math.call('slow', { ms: 600 + i }, { timeoutMs: 20_000 }),
+    );
+    await eventually(() => seen.length >= 8, 10_000, 10);
+    await first.stop();
+    const results = await Promise.all(calls);
+    expect(results.map((r) => r.worker)).toContain('w1');
+    expect([...seen].sort()).toEqual(Array.from({ length: 16 }, (_, i) => 600 + i));
   });
 
   it('carries the trace id and the caller to the handler', async () => {

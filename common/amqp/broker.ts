@@ -147,6 +147,14 @@ export class Broker extends EventEmitter {
     return ch;
   }
 
+  /** A confirm channel for one-off work (admin scripts); the caller closes it. */
+  async confirmChannel(): Promise<ConfirmChannel> {
+    if (!this.model) throw new UnavailableError('not connected to the message broker');
+    const ch = await this.model.createConfirmChannel();
+    ch.on('error', (err) => this.log.debug({ err: err.message }, 'ad-hoc channel error'));
+    return ch;
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;

@@ -6,7 +6,13 @@ import type { Broker } from '../amqp/broker.js';
 import { type ErrorTranslator, isAppError } from '../errors.js';
 import { newTraceId, TRACE_HEADER, withTrace } from '../trace.js';
 import { type EventEnvelope, envelopeProblems } from './envelope.js';
-import { declareQueue, declareRetryQueue, type QueueDeclaration, queueNames } from './topology.js';
+import {
+  DEFAULT_RETRY_DELAYS_MS,
+  declareQueue,
+  declareRetryQueue,
+  type QueueDeclaration,
+  queueNames,
+} from './topology.js';
 
 /** Thrown by a handler for an event that can never succeed: it is dead-lettered without retries. */
 export class PermanentError extends Error {
@@ -93,7 +99,7 @@ export class EventConsumer<T> {
       module: 'event-consumer',
       queue: queueNames(opts.broker, this.decl).main,
     });
-    this.delays = opts.retryDelaysMs?.length ? opts.retryDelaysMs : [200, 1000, 5000];
+    this.delays = opts.retryDelaysMs?.length ? opts.retryDelaysMs : DEFAULT_RETRY_DELAYS_MS;
   }
 
   get queue(): string {
@@ -109,7 +115,7 @@ export class EventConsumer<T> {
     this.detach = await broker.attach(async (model) => {
       const ch = await model.createConfirmChannel();
       const queue = await declareQueue(ch, broker, this.decl);
-      for (const delay of new Set(this.delays)) await declareRetryQueue(ch, broker, this.decl, delay);
+      for (const delay of new Set(this.delays)) await declareRetryQueue(broker, this.decl, delay);
       await ch.prefetch(this.opts.prefetch ?? 64);
       const acks = new AckWindow(ch);
       const { consumerTag } = await ch.consume(queue, (msg) => {

@@ -1,5 +1,11 @@
 import type { Channel } from 'amqplib';
 import type { Broker } from '../amqp/broker.js';
+import {
+  declareWorkQueues,
+  retryQueueArguments,
+  type WorkQueue,
+  workQueueArguments,
+} from '../amqp/queues.js';
 import { EVENTS_EXCHANGE, eventQueue } from './envelope.js';
 
 /** A consumer group's durable queue for one event type. */
@@ -17,30 +23,39 @@ export function queueNames(broker: Broker, q: QueueDeclaration) {
   return { main, dead: `${main}.dead`, retry: (delayMs: number) => `${main}.retry.${delayMs}ms` };
 }
 
+/** A group's main queue and its dead-letter queue, replicated like every queue that holds work. */
+export function groupQueues(broker: Broker, q: QueueDeclaration): WorkQueue[] {
+  const names = queueNames(broker, q);
+  return [
+    { name: names.main, arguments: workQueueArguments(broker.queueType) },
+    { name: names.dead, arguments: workQueueArguments(broker.queueType) },
+  ];
+}
+
 /** Declares the exchange, a group's main queue (bound to the event's routing key) and its dead-letter queue. */
 export async function declareQueue(ch: Channel, broker: Broker, q: QueueDeclaration): Promise<string> {
   const names = queueNames(broker, q);
   await declareExchange(ch, broker);
-  await ch.assertQueue(names.main, { durable: true, arguments: { 'x-queue-type': broker.queueType } });
+  await declareWorkQueues(broker, groupQueues(broker, q));
   await ch.bindQueue(names.main, broker.name(EVENTS_EXCHANGE), q.event);
-  await ch.assertQueue(names.dead, { durable: true });
   return names.main;
 }
 
-/**
- * A retry queue holds failed messages for `delayMs`, then dead-letters them back to the
- * main queue through the default exchange: back-off without blocking the main queue.
- */
-export async function declareRetryQueue(ch: Channel, broker: Broker, q: QueueDeclaration, delayMs: number) {
+/** Back-off before each retry of a failing event; the last value repeats (consumers may set their own). */
+export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [200, 1000, 5000];
+
+/** A retry queue: it holds failed messages for `delayMs`, then dead-letters them back to the main queue. */
+export function retryQueue(broker: Broker, q: QueueDeclaration, delayMs: number): WorkQueue {
   const names = queueNames(broker, q);
-  const name = names.retry(delayMs);
-  await ch.assertQueue(name, {
-    durable: true,
-    arguments: {
-      'x-message-ttl': delayMs,
-      'x-dead-letter-exchange': '',
-      'x-dead-letter-routing-key': names.main,
-    },
-  });
-  return name;
+  return {
+    name: names.retry(delayMs),
+    arguments: retryQueueArguments(broker.queueType, delayMs, names.main),
+  };
+}
+
+/** Declares a retry queue: back-off without blocking the main queue. */
+export async function declareRetryQueue(broker: Broker, q: QueueDeclaration, delayMs: number) {
+  const queue = retryQueue(broker, q, delayMs);
+  await declareWorkQueues(broker, [queue]);
+  return queue.name;
 }

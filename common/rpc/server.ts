@@ -4,6 +4,7 @@ import jayson from 'jayson/promise/index.js';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Broker } from '../amqp/broker.js';
+import { declareWorkQueues, type WorkQueue, workQueueArguments } from '../amqp/queues.js';
 import {
   AppError,
   ErrorCodes,
@@ -47,6 +48,11 @@ export function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'params'}: ${issue.message}`)
     .join('; ');
+}
+
+/** A service's durable request queue, replicated like every queue that holds work. */
+export function requestQueue(broker: Broker, service: string): WorkQueue {
+  return { name: broker.name(rpcQueue(service)), arguments: workQueueArguments(broker.queueType) };
 }
 
 /**
@@ -94,7 +100,7 @@ export class RpcServer<C extends Contract> {
   async start(): Promise<void> {
     this.detach = await this.opts.broker.attach(async (model) => {
       const ch = await model.createChannel();
-      await ch.assertQueue(this.queue, { durable: true });
+      await declareWorkQueues(this.opts.broker, [requestQueue(this.opts.broker, this.opts.contract.service)]);
       await ch.prefetch(this.opts.prefetch ?? 64);
       const { consumerTag } = await ch.consume(this.queue, (msg) => {
         if (msg) {

@@ -64,6 +64,37 @@ export async function cleanupBroker(ns: string): Promise<void> {
   }
 }
 
+/** RabbitMQ's management API (queue details and statistics). */
+export const MANAGEMENT_URL = process.env.FAULTS_MANAGEMENT_URL ?? 'http://127.0.0.1:15672';
+const MANAGEMENT_AUTH = process.env.FAULTS_MANAGEMENT_AUTH ?? 'guest:guest';
+
+/** GET on the management API (`/api/...`), parsed; `base` is another node's API. */
+export async function managementGet<T>(path: string, base = MANAGEMENT_URL): Promise<T> {
+  const res = await fetch(`${base}${path}`, {
+    headers: { authorization: `Basic ${Buffer.from(MANAGEMENT_AUTH).toString('base64')}` },
+    signal: AbortSignal.timeout(15_000),
+  });
+  if (!res.ok) throw new Error(`management API: ${res.status} for ${path}`);
+  return (await res.json()) as T;
+}
+
+/** A queue as the management API describes it (vhost /). */
+export interface QueueDetails {
+  name: string;
+  type: 'classic' | 'quorum' | 'stream';
+  arguments: Record<string, unknown>;
+  node: string;
+  leader?: string;
+  members?: string[];
+  online?: string[];
+  messages?: number;
+  message_stats?: Record<string, unknown>;
+}
+
+export function queueDetails(name: string, base = MANAGEMENT_URL): Promise<QueueDetails> {
+  return managementGet<QueueDetails>(`/api/queues/%2F/${encodeURIComponent(name)}`, base);
+}
+
 export async function rabbitmqctl(args: string[]): Promise<string> {
   const { stdout } = await run('rabbitmqctl', args, { timeout: 30_000 });
   return stdout;

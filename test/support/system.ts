@@ -18,6 +18,7 @@ import {
   cleanupBroker,
   connectBroker,
   eventually,
+  queueDetails,
   rabbitmqctl,
   silentLogger,
   sleep,
@@ -37,10 +38,6 @@ export { createDatabase, dropDatabase, freePort, seedDatabase };
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Where run databases are created and dropped (the music role has CREATEDB). */
-
-/** RabbitMQ's management API (queue statistics). */
-const MANAGEMENT_URL = process.env.FAULTS_MANAGEMENT_URL ?? 'http://127.0.0.1:15672';
-const MANAGEMENT_AUTH = process.env.FAULTS_MANAGEMENT_AUTH ?? 'guest:guest';
 
 export { DEMO_PASSWORD, DEMO_USERNAME, SERVICE_NAMES, type ServiceName };
 
@@ -312,12 +309,7 @@ export class System {
    * (sampled by the broker every few seconds, so poll for the figure you expect).
    */
   async queueStats(name: string): Promise<Record<string, number>> {
-    const url = `${MANAGEMENT_URL}/api/queues/%2F/${encodeURIComponent(`${this.ns}.${name}`)}`;
-    const res = await fetch(url, {
-      headers: { authorization: `Basic ${Buffer.from(MANAGEMENT_AUTH).toString('base64')}` },
-    });
-    if (!res.ok) throw new Error(`management API: ${res.status} for ${name}`);
-    const body = (await res.json()) as { message_stats?: Record<string, unknown> };
+    const body = await queueDetails(`${this.ns}.${name}`);
     const stats: Record<string, number> = {};
     for (const [k, v] of Object.entries(body.message_stats ?? {})) if (typeof v === 'number') stats[k] = v;
     return stats;
