@@ -22,6 +22,15 @@ export interface Config {
   readonly amqpNamespace: string;
   /** PostgreSQL connection string. */
   readonly databaseUrl: string;
+  /**
+   * A service's own PostgreSQL server (its schema lives there), when it is not DATABASE_URL's:
+   * empty means DATABASE_URL. Read them through `databaseUrlFor`.
+   */
+  readonly catalogDatabaseUrl: string;
+  readonly usersDatabaseUrl: string;
+  readonly playlistsDatabaseUrl: string;
+  readonly historyDatabaseUrl: string;
+  readonly statsDatabaseUrl: string;
   /** Messages a worker holds unacknowledged at once (RPC and events). */
   readonly prefetch: number;
   /** Default RPC call timeout in milliseconds. */
@@ -124,6 +133,40 @@ const trustProxy = (raw: string): string | undefined =>
 const level = (raw: string): string | undefined =>
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw) ? raw : undefined;
 
+const postgresUrl = (raw: string): string | undefined => {
+  try {
+    const u = new URL(raw);
+    return u.protocol === 'postgres:' || u.protocol === 'postgresql:' ? raw : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** The services that own a schema (scripts/services.ts lists the same; a test checks). */
+export const DATABASE_OWNERS = ['catalog', 'users', 'playlists', 'history', 'stats'] as const;
+export type DatabaseOwner = (typeof DATABASE_OWNERS)[number];
+
+function serviceDatabase(service: DatabaseOwner): Spec<string> {
+  return {
+    env: `${service.toUpperCase()}_DATABASE_URL`,
+    default: '',
+    parse: postgresUrl,
+    doc: `PostgreSQL URL of the ${service} service's own server (default DATABASE_URL)`,
+    secret: true,
+  };
+}
+
+/**
+ * The PostgreSQL URL a service keeps its schema on: `<SERVICE>_DATABASE_URL`, or DATABASE_URL.
+ * No service reads another's tables, so each may live on a server of its own.
+ */
+export function databaseUrlFor(config: Config, service: string): string {
+  const own = (DATABASE_OWNERS as readonly string[]).includes(service)
+    ? config[`${service as DatabaseOwner}DatabaseUrl`]
+    : '';
+  return own || config.databaseUrl;
+}
+
 /** Most broker nodes one AMQP_URL may list. */
 const MAX_BROKER_NODES = 16;
 
@@ -170,9 +213,15 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
   databaseUrl: {
     env: 'DATABASE_URL',
     default: 'postgres://music:music@127.0.0.1:5432/music',
-    parse: str,
+    parse: postgresUrl,
     doc: 'PostgreSQL URL',
+    secret: true,
   },
+  catalogDatabaseUrl: serviceDatabase('catalog'),
+  usersDatabaseUrl: serviceDatabase('users'),
+  playlistsDatabaseUrl: serviceDatabase('playlists'),
+  historyDatabaseUrl: serviceDatabase('history'),
+  statsDatabaseUrl: serviceDatabase('stats'),
   prefetch: { env: 'PREFETCH', default: 64, parse: int(1, 10_000), doc: 'unacked messages per worker' },
   rpcTimeoutMs: { env: 'RPC_TIMEOUT_MS', default: 5000, parse: int(1, 600_000), doc: 'RPC call timeout' },
   eventMaxAttempts: {

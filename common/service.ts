@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Broker } from './amqp/broker.js';
-import { type Config, config as loadConfig } from './config.js';
+import { type Config, databaseUrlFor, config as loadConfig } from './config.js';
 import { translateDatabaseError } from './db/errors.js';
 import { migrate } from './db/migrate.js';
 import { OutboxRelay } from './db/outbox.js';
@@ -114,7 +114,7 @@ export async function startService(def: ServiceDefinition, opts: StartOptions): 
   const log = (opts.logger ?? rootLogger()).child({ service: def.name });
   const schema = opts.schema ?? def.name;
   const pool = createPool({
-    url: config.databaseUrl,
+    url: databaseUrlFor(config, def.name),
     schema,
     max: config.dbPoolSize,
     applicationName: def.name,

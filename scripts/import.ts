@@ -3,7 +3,7 @@
  * Reads tags from mp3/flac/ogg/opus/m4a/wav files (or names from an Artist/Album/NN Title
  * layout), skips unreadable files with the reason, and can be re-run safely.
  */
-import { config, createPool, migrate } from '../common/index.js';
+import { config, createPool, databaseUrlFor, migrate } from '../common/index.js';
 import { catalogService, importFolder } from '../services/catalog/index.js';
 
 async function main(): Promise<void> {
@@ -13,7 +13,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const pool = createPool({
-    url: config().databaseUrl,
+    url: databaseUrlFor(config(), catalogService.name),
     schema: catalogService.name,
     max: 2,
     applicationName: 'import',

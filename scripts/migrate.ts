@@ -1,9 +1,9 @@
 /**
- * Applies every service's migrations to config().databaseUrl, each into the schema named
- * after the service: `npm run migrate`. Safe to run while workers run (migrations take an
+ * Applies every service's migrations to its database (<SERVICE>_DATABASE_URL, or DATABASE_URL),
+ * each into the schema named after the service: `npm run migrate`. Safe to run while workers run (migrations take an
  * advisory lock and apply each file once).
  */
-import { config, createPool, migrate } from '../common/index.js';
+import { config, createPool, databaseUrlFor, migrate } from '../common/index.js';
 import { loadService, SERVICE_NAMES } from './services.js';
 
 async function main(): Promise<void> {
@@ -11,7 +11,12 @@ async function main(): Promise<void> {
     const def = await loadService(name);
     // Same rule as startService: a service without a migrations folder owns no tables.
     if (!def.migrations) continue;
-    const pool = createPool({ url: config().databaseUrl, schema: name, max: 1, applicationName: 'migrate' });
+    const pool = createPool({
+      url: databaseUrlFor(config(), name),
+      schema: name,
+      max: 1,
+      applicationName: 'migrate',
+    });
     try {
       const applied = await migrate(pool, name, def.migrations);
       console.log(`${name}: ${applied.length === 0 ? 'up to date' : `applied ${applied.join(', ')}`}`);

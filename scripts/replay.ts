@@ -10,7 +10,7 @@
  * a terminal, a line every two seconds otherwise.
  */
 import { Broker } from '../common/amqp/broker.js';
-import { config } from '../common/config.js';
+import { config, databaseUrlFor } from '../common/config.js';
 import { translateDatabaseError } from '../common/db/errors.js';
 import { createPool } from '../common/db/pool.js';
 import { type LogPosition, logBounds } from '../common/events/log.js';
@@ -80,7 +80,12 @@ async function main(): Promise<number> {
       console.log(`event log: ${bounds ? `offsets ${bounds.first} to ${bounds.last}` : 'empty'}`);
       console.log(['PROJECTION', 'SERVICE', 'OFFSET', 'APPLIED', 'LAG', 'UPDATED'].join('\t'));
       for (const { service, projection } of all) {
-        const pool = createPool({ url: cfg.databaseUrl, schema: service, max: 1, applicationName: 'replay' });
+        const pool = createPool({
+          url: databaseUrlFor(cfg, service),
+          schema: service,
+          max: 1,
+          applicationName: 'replay',
+        });
         try {
           const { rows } = await pool
             .query<{ last_offset: string; applied: string; updated_at: Date }>(
@@ -119,7 +124,7 @@ async function main(): Promise<number> {
     const result = await replayProjection({
       projection: entry.projection,
       broker,
-      databaseUrl: cfg.databaseUrl,
+      databaseUrl: databaseUrlFor(cfg, entry.service),
       schema: entry.service,
       from: position(fromAt >= 0 ? rest[fromAt + 1] : undefined),
       restart: rest.includes('--restart'),

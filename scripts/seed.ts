@@ -3,13 +3,13 @@
  * the demo user: `npm run seed`. Runs the catalog and users migrations first. Idempotent:
  * a second run changes nothing.
  */
-import { config, createPool, migrate, type Pool } from '../common/index.js';
+import { config, createPool, databaseUrlFor, migrate, type Pool } from '../common/index.js';
 import { catalogService, describeSeed, mediaRoot, seedCatalog } from '../services/catalog/index.js';
 import { seedDemoUser } from '../services/users/seed.js';
 import { usersService } from '../services/users/service.js';
 
 async function withSchema(schema: string, fn: (pool: Pool) => Promise<void>): Promise<void> {
-  const pool = createPool({ url: config().databaseUrl, schema, max: 2, applicationName: 'seed' });
+  const pool = createPool({ url: databaseUrlFor(config(), schema), schema, max: 2, applicationName: 'seed' });
   try {
     await fn(pool);
   } finally {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, configSpec, loadConfig } from '../common/config.js';
+import { ConfigError, configSpec, DATABASE_OWNERS, databaseUrlFor, loadConfig } from '../common/config.js';
 import {
   AppError,
   ConflictError,
@@ -11,6 +11,7 @@ import {
   NotFoundError,
   toWireError,
 } from '../common/errors.js';
+import { SERVICE_NAMES } from '../scripts/services.js';
 
 describe('error registry', () => {
   it('has unique codes, each documented', () => {
@@ -61,6 +62,23 @@ describe('config', () => {
   it('reads the environment', () => {
     const config = loadConfig({ PREFETCH: '8', RPC_TIMEOUT_MS: '250', AMQP_NAMESPACE: 'ns_1' });
     expect(config).toMatchObject({ prefetch: 8, rpcTimeoutMs: 250, amqpNamespace: 'ns_1' });
+  });
+
+  it('gives each service its own database URL, DATABASE_URL unless set', () => {
+    expect([...DATABASE_OWNERS].sort()).toEqual([...SERVICE_NAMES].sort());
+    const main = 'postgres://u:p@db1:5432/music';
+    const second = 'postgres://u:p@db2:5433/music';
+    const config = loadConfig({
+      DATABASE_URL: main,
+      HISTORY_DATABASE_URL: second,
+      STATS_DATABASE_URL: second,
+    });
+    expect(SERVICE_NAMES.map((s) => databaseUrlFor(config, s))).toEqual([main, main, main, second, second]);
+    expect(databaseUrlFor(config, 'gateway')).toBe(main);
+    expect(() => loadConfig({ STATS_DATABASE_URL: 'mysql://u:secret@x/db' })).toThrow(
+      /^invalid configuration: STATS_DATABASE_URL is not a valid PostgreSQL URL/,
+    );
+    expect(() => loadConfig({ STATS_DATABASE_URL: 'mysql://u:secret@x/db' })).not.toThrow(/secret/);
   });
 
   it('names every bad variable', () => {

@@ -9,11 +9,12 @@ import { ApiClient, System, type SystemOptions } from '../support/system.js';
  * Starts one system for a test file (beforeAll), stops it and drops its database and queues
  * (afterAll), and prints the tail of every process's log when a test fails.
  */
-export function useSystem(opts: SystemOptions = {}): () => System {
+export function useSystem(opts: SystemOptions | (() => SystemOptions) = {}): () => System {
   let system: System | undefined;
   beforeAll(async () => {
-    system = await System.start(opts);
-  }, 180_000);
+    // Options may name what an earlier beforeAll made (a broker cluster, a database server).
+    system = await System.start(typeof opts === 'function' ? opts() : opts);
+  }, 300_000);
   afterAll(async () => {
     await system?.stop();
   }, 120_000);
@@ -37,7 +38,9 @@ export function report(scenario: string, figures: Record<string, unknown>): void
 
 /** Ids of the seeded tracks. */
 export async function trackIds(system: System): Promise<string[]> {
-  const { rows } = await system.db.query<{ id: string }>('SELECT id FROM catalog.tracks ORDER BY id');
+  const { rows } = await system
+    .dbFor('catalog')
+    .query<{ id: string }>('SELECT id FROM catalog.tracks ORDER BY id');
   if (rows.length === 0) throw new Error('the catalog is empty');
   return rows.map((r) => r.id);
 }
@@ -157,9 +160,19 @@ export interface PlayFigures {
 
 const queue = (group: string) => `${group}.track-played`;
 
+/**
+ * The database holding history's and stats' schemas, which the figures compare in one query
+ * (so a scenario that moves them keeps them on one server).
+ */
+function playsDb(system: System) {
+  const db = system.dbFor('history');
+  if (system.dbFor('stats') !== db) throw new Error('history and stats must share a database server here');
+  return db;
+}
+
 /** Compares what history stored with what stats counted, and which accepted ids are missing. */
 export async function playFigures(system: System, accepted: readonly string[]): Promise<PlayFigures> {
-  const db = system.db;
+  const db = playsDb(system);
   const [history, missing, counted, tracks, users, queues, statsRejects] = await Promise.all([
     db.query<{ total: number; distinct: number }>(
       'SELECT count(*)::int AS total, count(DISTINCT event_id)::int AS distinct FROM history.plays',
@@ -199,19 +212,22 @@ export async function playFigures(system: System, accepted: readonly string[]): 
 
 /** Events of the log the projection could never apply (its `projection_rejects`). */
 export async function rejectedBy(system: System, projection: 'stats' | 'report'): Promise<number> {
-  const { rows } = await system.db.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM stats.projection_rejects WHERE projection = $1',
-    [projection],
-  );
+  const { rows } = await system
+    .dbFor('stats')
+    .query<{ n: number }>('SELECT count(*)::int AS n FROM stats.projection_rejects WHERE projection = $1', [
+      projection,
+    ]);
   return rows[0]!.n;
 }
 
 /** How far a projection has read the event log (-1: not at all). */
 export async function projectionOffset(system: System, projection: 'stats' | 'report'): Promise<number> {
-  const { rows } = await system.db.query<{ last_offset: string }>(
-    'SELECT last_offset FROM stats.projection_offsets WHERE projection = $1',
-    [projection],
-  );
+  const { rows } = await system
+    .dbFor('stats')
+    .query<{ last_offset: string }>(
+      'SELECT last_offset FROM stats.projection_offsets WHERE projection = $1',
+      [projection],
+    );
   return rows[0] ? Number(rows[0].last_offset) : -1;
 }
 
@@ -231,7 +247,7 @@ const DONE = {
  */
 export async function installClaimProbe(system: System, schema: 'history' | 'stats'): Promise<void> {
   const { table, consumer } = DONE[schema];
-  await system.db.query(`
+  await system.dbFor(schema).query(`
     CREATE TABLE ${schema}.claim_attempts (event_id uuid NOT NULL, consumer text NOT NULL);
     CREATE FUNCTION ${schema}.record_claim() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN INSERT INTO ${schema}.claim_attempts VALUES (NEW.event_id, ${consumer}); RETURN NEW; END $$;
@@ -241,24 +257,28 @@ export async function installClaimProbe(system: System, schema: 'history' | 'sta
 
 /** Events of `consumer` whose processing was committed more than once (see installClaimProbe). */
 export async function reprocessed(system: System, schema: 'history' | 'stats', consumer: string) {
-  const { rows } = await system.db.query<{ n: number }>(
-    `SELECT (count(*) - count(DISTINCT event_id))::int AS n FROM ${schema}.claim_attempts WHERE consumer = $1`,
-    [consumer],
-  );
+  const { rows } = await system
+    .dbFor(schema)
+    .query<{ n: number }>(
+      `SELECT (count(*) - count(DISTINCT event_id))::int AS n FROM ${schema}.claim_attempts WHERE consumer = $1`,
+      [consumer],
+    );
   return rows[0]!.n;
 }
 
 /** Events the consumer group has recorded as processed (see DONE). */
 export async function processedCount(system: System, schema: 'history' | 'stats'): Promise<number> {
-  const { rows } = await system.db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM ${DONE[schema].table} WHERE ${DONE[schema].mine}`,
-  );
+  const { rows } = await system
+    .dbFor(schema)
+    .query<{ n: number }>(`SELECT count(*)::int AS n FROM ${DONE[schema].table} WHERE ${DONE[schema].mine}`);
   return rows[0]!.n;
 }
 
 /** Rows in history.plays now. */
 export async function storedPlays(system: System): Promise<number> {
-  const { rows } = await system.db.query<{ n: number }>('SELECT count(*)::int AS n FROM history.plays');
+  const { rows } = await system
+    .dbFor('history')
+    .query<{ n: number }>('SELECT count(*)::int AS n FROM history.plays');
   return rows[0]!.n;
 }
 

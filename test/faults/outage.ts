@@ -16,6 +16,8 @@ export interface Outage {
   probes: ReadonlyArray<readonly [method: string, path: string]>;
   /** Slowest acceptable answer to a probe during the outage (ms). */
   probeBudgetMs: number;
+  /** Requests that must still answer 200 meanwhile (they need nothing that is down). */
+  unaffected?: ReadonlyArray<readonly [method: string, path: string]>;
   /**
    * Whether the gateway must refuse plays meanwhile (503: it cannot get them confirmed) or
    * keep accepting them (they wait in their queues until the outage is over).
@@ -33,9 +35,9 @@ export function proxyCut(proxy: TcpProxy): Pick<Outage, 'down' | 'up'> {
   };
 }
 
-/** Probes every route once; resolves with the replies. */
-async function probe(api: ApiClient, outage: Outage): Promise<Reply[]> {
-  return Promise.all(outage.probes.map(([method, path]) => api.request(method, path, { timeoutMs: 20_000 })));
+/** Requests every route once; resolves with the replies. */
+async function probe(api: ApiClient, routes: Outage['probes']): Promise<Reply[]> {
+  return Promise.all(routes.map(([method, path]) => api.request(method, path, { timeoutMs: 20_000 })));
 }
 
 /**
@@ -49,26 +51,31 @@ export async function playThroughOutage(system: System, outage: Outage): Promise
   const tracks = await trackIds(system);
   // One play per track first, so the gateway knows every track and a play needs no catalog call.
   for (const t of tracks) expect((await api.play(t)).status).toBe(202);
-  const warm = await Promise.all(outage.probes.map(([m, p]) => api.request(m, p)));
-  expect(warm.map((r) => r.status)).toEqual(outage.probes.map(() => 200));
+  const routes = [...outage.probes, ...(outage.unaffected ?? [])];
+  const warm = await probe(api, routes);
+  expect(warm.map((r) => r.status)).toEqual(routes.map(() => 200));
 
   // About 300 plays a second, from before the outage until a moment after it.
   const load = new PlayLoad(api, tracks, { concurrency: 16, paceMs: 40 });
   let downAt = 0;
   let upAt = 0;
   let during: Reply[] = [];
+  let unaffected: Reply[] = [];
   try {
     await load.waitAccepted(2500);
     downAt = Date.now();
     await outage.down();
     await sleep(500);
-    during = await probe(api, outage);
+    [during, unaffected] = await Promise.all([
+      probe(api, outage.probes),
+      probe(api, outage.unaffected ?? []),
+    ]);
     await sleep(Math.max(0, outage.seconds * 1000 - since(downAt)));
   } finally {
     upAt = Date.now();
     await outage.up();
   }
-  await eventually(async () => (await probe(api, outage)).every((r) => r.status === 200), 60_000, 100);
+  await eventually(async () => (await probe(api, outage.probes)).every((r) => r.status === 200), 60_000, 100);
   const probesBack = Date.now();
   await sleep(1500);
   await load.stop();
@@ -91,6 +98,13 @@ export async function playThroughOutage(system: System, outage: Outage): Promise
     'their message': [
       ...new Set(during.map((r) => (r.body as { error?: { message?: string } }).error?.message)),
     ].join(' | '),
+    ...(unaffected.length > 0
+      ? {
+          'unaffected routes meanwhile': unaffected
+            .map((r) => `${r.status} in ${Math.round(r.ms)} ms`)
+            .join(', '),
+        }
+      : {}),
     'first 202 after restore (ms)': firstAccepted === null ? 'none' : firstAccepted - upAt,
     'RPC back after restore (ms)': probesBack - upAt,
     'all plays settled after restore (ms)': Date.now() - upAt,
@@ -107,6 +121,7 @@ export async function playThroughOutage(system: System, outage: Outage): Promise
   }
   expect(load.withoutRetryAfter).toBe(0);
   expect(load.networkErrors).toBe(0);
+  for (const r of unaffected) expect(r.status, r.text).toBe(200);
   // Requests during the outage: 503 with Retry-After, quickly.
   for (const r of during) {
     expect(r.status, r.text).toBe(503);

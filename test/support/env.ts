@@ -69,10 +69,10 @@ export const MANAGEMENT_URL = process.env.FAULTS_MANAGEMENT_URL ?? 'http://127.0
 const MANAGEMENT_AUTH = process.env.FAULTS_MANAGEMENT_AUTH ?? 'guest:guest';
 
 /** GET on the management API (`/api/...`), parsed; `base` is another node's API. */
-export async function managementGet<T>(path: string, base = MANAGEMENT_URL): Promise<T> {
+export async function managementGet<T>(path: string, base = MANAGEMENT_URL, timeoutMs = 15_000): Promise<T> {
   const res = await fetch(`${base}${path}`, {
     headers: { authorization: `Basic ${Buffer.from(MANAGEMENT_AUTH).toString('base64')}` },
-    signal: AbortSignal.timeout(15_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   if (!res.ok) throw new Error(`management API: ${res.status} for ${path}`);
   return (await res.json()) as T;
@@ -88,6 +88,9 @@ export interface QueueDetails {
   members?: string[];
   online?: string[];
   messages?: number;
+  messages_ready?: number;
+  messages_unacknowledged?: number;
+  consumers?: number;
   message_stats?: Record<string, unknown>;
 }
 

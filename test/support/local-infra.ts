@@ -26,8 +26,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+async function admin(sql: string, adminUrl = PG_ADMIN_URL): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
     await client.query(sql);
@@ -36,19 +36,22 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
-/** Creates a database for one run (`name` from lower-case letters, digits and _). */
-export function createDatabase(name: string): Promise<void> {
-  return admin(`CREATE DATABASE ${assertSchemaName(name)} OWNER music`);
+/**
+ * Creates a database for one run (`name` from lower-case letters, digits and _), on the main
+ * server or on the one of `adminUrl`.
+ */
+export function createDatabase(name: string, adminUrl = PG_ADMIN_URL): Promise<void> {
+  return admin(`CREATE DATABASE ${assertSchemaName(name)} OWNER music`, adminUrl);
 }
 
 /** Drops a run's database, closing whatever is still connected to it. */
-export function dropDatabase(name: string): Promise<void> {
-  return admin(`DROP DATABASE IF EXISTS ${assertSchemaName(name)} WITH (FORCE)`);
+export function dropDatabase(name: string, adminUrl = PG_ADMIN_URL): Promise<void> {
+  return admin(`DROP DATABASE IF EXISTS ${assertSchemaName(name)} WITH (FORCE)`, adminUrl);
 }
 
-/** The admin URL pointed at another database (and optionally a local port, e.g. a proxy's). */
-export function databaseUrl(database: string, port?: number): string {
-  const u = new URL(PG_ADMIN_URL);
+/** An admin URL pointed at another database (and optionally a local port, e.g. a proxy's). */
+export function databaseUrl(database: string, port?: number, adminUrl = PG_ADMIN_URL): string {
+  const u = new URL(adminUrl);
   u.pathname = `/${database}`;
   if (port !== undefined) {
     u.hostname = '127.0.0.1';

@@ -6,13 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
-import type { Broker } from '../../common/amqp/broker.js';
+import { Broker } from '../../common/amqp/broker.js';
 import { SYSTEM } from '../../common/contracts/index.js';
 import { createPool, type Pool } from '../../common/db/pool.js';
 import { EVENTS_EXCHANGE, eventQueue } from '../../common/events/envelope.js';
 import { EventPublisher } from '../../common/events/publisher.js';
 import { SERVICE_NAMES, type ServiceName } from '../../scripts/services.js';
 import { DEMO_PASSWORD, DEMO_USERNAME } from '../../services/users/seed.js';
+import type { BrokerCluster } from './cluster.js';
 import {
   AMQP_URL,
   cleanupBroker,
@@ -78,6 +79,18 @@ export interface SystemOptions {
   gatewayEnv?: Record<string, string>;
   /** pino level of every process (default warn). */
   logLevel?: string;
+  /**
+   * A RabbitMQ cluster of the test's own: every process gets all its nodes in AMQP_URL and
+   * connects to them directly (no proxy). Default: the machine's broker, through a proxy.
+   */
+  cluster?: BrokerCluster;
+  /**
+   * Services whose database lives on another PostgreSQL server, by that server's admin URL
+   * (e.g. scripts/pg-second.sh's): the run's database is created there too, and the service
+   * gets it as `<SERVICE>_DATABASE_URL`, directly. The others use the main server via the proxy
+   * (catalog and users among them: the run seeds them there).
+   */
+  databases?: Partial<Record<Exclude<ServiceName, 'catalog' | 'users'>, string>>;
 }
 
 const running = new Set<Proc>();
@@ -102,6 +115,7 @@ export class System {
   readonly procs: Proc[] = [];
   private readonly counters = new Map<string, number>();
   private directPool: Pool | null = null;
+  private readonly ownPools = new Map<string, Pool>();
   private testBroker: Promise<Broker> | null = null;
   private testPublisher: Promise<EventPublisher> | null = null;
   private stopped = false;
@@ -123,6 +137,7 @@ export class System {
     const ns = `${opts.label ?? 'f'}_${randomBytes(4).toString('hex')}`;
     const database = `music_${ns}`;
     await createDatabase(database);
+    for (const admin of new Set(Object.values(opts.databases ?? {}))) await createDatabase(database, admin);
     const dir = await mkdtemp(join(tmpdir(), `music-${ns}-`));
     // The generated seed audio (~50 MB, a few seconds of CPU) can be shared by a run's systems.
     const mediaDir = process.env.FAULTS_MEDIA_DIR ?? join(dir, 'media');
@@ -169,15 +184,27 @@ export class System {
     return databaseUrl(this.database);
   }
 
-  /** Environment of every process: broker and database through the proxies. */
+  /** The database URL of a service's own server (direct), when it has one. */
+  private ownDatabase(service: ServiceName): string | undefined {
+    const admin = this.opts.databases?.[service as keyof NonNullable<SystemOptions['databases']>];
+    return admin ? databaseUrl(this.database, undefined, admin) : undefined;
+  }
+
+  /** Environment of every process: broker and database through the proxies (or a cluster's nodes). */
   env(): Record<string, string> {
     const amqp = new URL(AMQP_URL);
     amqp.hostname = '127.0.0.1';
     amqp.port = String(this.amqpProxy.port);
+    const own: Record<string, string> = {};
+    for (const s of SERVICE_NAMES) {
+      const url = this.ownDatabase(s);
+      if (url) own[`${s.toUpperCase()}_DATABASE_URL`] = url;
+    }
     return {
-      AMQP_URL: amqp.toString(),
+      AMQP_URL: this.opts.cluster?.amqpUrl ?? amqp.toString(),
       AMQP_NAMESPACE: this.ns,
       DATABASE_URL: databaseUrl(this.database, this.dbProxy.port),
+      ...own,
       PORT: String(this.port),
       LOG_LEVEL: this.opts.logLevel ?? process.env.FAULTS_LOG_LEVEL ?? 'warn',
       MEDIA_DIR: this.mediaDir,
@@ -193,9 +220,29 @@ export class System {
     return this.directPool;
   }
 
+  /** A pool on the database a service keeps its schema in (direct): `db` unless it has its own. */
+  dbFor(service: ServiceName): Pool {
+    const url = this.ownDatabase(service);
+    if (!url) return this.db;
+    let pool = this.ownPools.get(url);
+    if (!pool) {
+      pool = createPool({ url, schema: 'public', max: 3 });
+      this.ownPools.set(url, pool);
+    }
+    return pool;
+  }
+
   /** A broker connection in the system's namespace, direct (not through the proxy). */
   broker(): Promise<Broker> {
-    this.testBroker ??= connectBroker(this.ns, 'faults');
+    const cluster = this.opts.cluster;
+    this.testBroker ??= cluster
+      ? Broker.connect({
+          url: cluster.amqpUrl,
+          name: `faults:${this.ns}`,
+          logger: silentLogger,
+          namespace: this.ns,
+        })
+      : connectBroker(this.ns, 'faults');
     return this.testBroker;
   }
 
@@ -214,7 +261,7 @@ export class System {
    * routing key, confirmed, directly (not through the proxy).
    */
   async publishRaw(routingKey: string, bodies: readonly Buffer[]): Promise<void> {
-    const conn = await amqp.connect(AMQP_URL);
+    const conn = await amqp.connect(this.opts.cluster?.nodes[0]!.amqpUrl ?? AMQP_URL);
     try {
       const ch = await conn.createConfirmChannel();
       for (const body of bodies) {
@@ -279,6 +326,20 @@ export class System {
 
   /** The namespace's queues (names without the namespace prefix), counted by the broker now. */
   async queues(): Promise<Map<string, QueueFigures>> {
+    const prefix = `${this.ns}.`;
+    if (this.opts.cluster) {
+      const result = new Map<string, QueueFigures>();
+      for (const q of await this.opts.cluster.queues()) {
+        if (!q.name.startsWith(prefix)) continue;
+        result.set(q.name.slice(prefix.length), {
+          messages: q.messages ?? 0,
+          ready: q.messages_ready ?? 0,
+          unacked: q.messages_unacknowledged ?? 0,
+          consumers: q.consumers ?? 0,
+        });
+      }
+      return result;
+    }
     const out = await rabbitmqctl([
       'list_queues',
       '-q',
@@ -289,7 +350,6 @@ export class System {
       'messages_unacknowledged',
       'consumers',
     ]);
-    const prefix = `${this.ns}.`;
     const result = new Map<string, QueueFigures>();
     for (const line of out.split('\n')) {
       const [name, messages, ready, unacked, consumers] = line.trim().split(/\s+/);
@@ -309,14 +369,16 @@ export class System {
    * (sampled by the broker every few seconds, so poll for the figure you expect).
    */
   async queueStats(name: string): Promise<Record<string, number>> {
-    const body = await queueDetails(`${this.ns}.${name}`);
+    const full = `${this.ns}.${name}`;
+    const body = await (this.opts.cluster ? this.opts.cluster.queue(full) : queueDetails(full));
     const stats: Record<string, number> = {};
     for (const [k, v] of Object.entries(body.message_stats ?? {})) if (typeof v === 'number') stats[k] = v;
     return stats;
   }
 
-  /** Unacknowledged deliveries each worker process holds right now, by pid. */
+  /** Unacknowledged deliveries each worker process holds right now, by pid (the machine's broker). */
   async unackedByPid(): Promise<Map<number, number>> {
+    if (this.opts.cluster) throw new Error('unackedByPid reads the machine broker with rabbitmqctl');
     const [connections, channels] = await Promise.all([
       rabbitmqctl(['list_connections', '-q', '--no-table-headers', 'pid', 'client_properties']),
       rabbitmqctl(['list_channels', '-q', '--no-table-headers', 'connection', 'messages_unacknowledged']),
@@ -403,9 +465,16 @@ export class System {
     if (this.testPublisher) await (await this.testPublisher).stop().catch(() => {});
     if (this.testBroker) await (await this.testBroker).close().catch(() => {});
     await this.directPool?.end().catch(() => {});
+    for (const pool of this.ownPools.values()) await pool.end().catch(() => {});
     await Promise.all([this.amqpProxy.close(), this.dbProxy.close()]);
     await dropDatabase(this.database);
-    await cleanupBroker(this.ns);
+    for (const admin of new Set(Object.values(this.opts.databases ?? {}))) {
+      await dropDatabase(this.database, admin).catch((err: Error) =>
+        process.stderr.write(`${err.message}\n`),
+      );
+    }
+    // A cluster of the test's own goes as a whole (the test destroys it).
+    if (!this.opts.cluster) await cleanupBroker(this.ns);
     if (process.env.FAULTS_KEEP_LOGS) process.stderr.write(`logs kept in ${this.dir}\n`);
     else await rm(this.dir, { recursive: true, force: true });
   }
