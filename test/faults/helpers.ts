@@ -57,6 +57,8 @@ export class PlayLoad {
   /** When each play was accepted (Date.now()). */
   readonly acceptedAt: number[] = [];
   readonly statuses = new Map<number, number>();
+  /** When each answer other than 202 came (Date.now()). */
+  readonly refusedAt: number[] = [];
   /** Non-202 answers that lacked Retry-After. */
   withoutRetryAfter = 0;
   /** Requests that got no HTTP answer at all. */
@@ -108,6 +110,26 @@ export class PlayLoad {
     return this.acceptedAt.find((at) => at >= t) ?? null;
   }
 
+  /**
+   * How long plays were refused: refusals less than a second apart form one stretch, each
+   * stretch lasting from its first refusal to its last plus the pause before the retry.
+   */
+  refusedMs(from = 0, to = Number.POSITIVE_INFINITY): number {
+    const times = this.refusedAt.filter((t) => t >= from && t <= to);
+    let total = 0;
+    let start: number | null = null;
+    let last = 0;
+    for (const t of times) {
+      if (start === null || t - last > 1000) {
+        if (start !== null) total += last - start + this.pauseMs;
+        start = t;
+      }
+      last = t;
+    }
+    if (start !== null) total += last - start + this.pauseMs;
+    return total;
+  }
+
   statusSummary(): string {
     return [...this.statuses.entries()]
       .sort((a, b) => a[0] - b[0])
@@ -130,6 +152,7 @@ export class PlayLoad {
             if (this.paceMs > 0) await sleep(this.paceMs);
             break;
           }
+          this.refusedAt.push(Date.now());
           if (r.retryAfter === null) this.withoutRetryAfter++;
         } catch {
           this.networkErrors++;

@@ -261,7 +261,7 @@ export class System {
    * routing key, confirmed, directly (not through the proxy).
    */
   async publishRaw(routingKey: string, bodies: readonly Buffer[]): Promise<void> {
-    const conn = await amqp.connect(this.opts.cluster?.nodes[0]!.amqpUrl ?? AMQP_URL);
+    const conn = await amqp.connect(this.opts.cluster?.nodes[0]?.amqpUrl ?? AMQP_URL);
     try {
       const ch = await conn.createConfirmChannel();
       for (const body of bodies) {
