@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { config } from '../common/config.js';
+import { BrokerCluster } from '../test/support/cluster.js';
 
 export const AMQP_URL = config().amqpUrl;
 export const quiet = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
@@ -46,4 +47,18 @@ export async function pool(
 /** Prints a progress line to stderr (stdout's last line is the JSON result). */
 export function note(message: string): void {
   process.stderr.write(`${message}\n`);
+}
+
+/**
+ * BENCH_BROKER_NODES=3: a RabbitMQ cluster of the benchmark's own (scripts/broker-cluster.sh,
+ * own addresses, ports and folder), to run the system on it beside the one-node runs; null
+ * for 1 (the default). The caller destroys it.
+ */
+export async function benchCluster(): Promise<BrokerCluster | null> {
+  const nodes = Number(process.env.BENCH_BROKER_NODES ?? 1);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 9)
+    throw new Error('BENCH_BROKER_NODES should be 1..9');
+  if (nodes === 1) return null;
+  note(`starting a ${nodes}-node RabbitMQ cluster`);
+  return BrokerCluster.start({ nodes, label: 'bench' });
 }

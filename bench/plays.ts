@@ -8,13 +8,18 @@
  * a topic exchange fanned out to two quorum queues, like history and stats, each consumed and
  * acked with the consumers' prefetch), with as many publishes in flight as that mode has plays
  * in flight.
+ *
+ * BENCH_BROKER_NODES=3 also runs a second copy of the system on a three-node cluster of the
+ * benchmark's own (every process given all three nodes; the queues replicated on all three),
+ * its rounds alternating with the one-node ones, and reports its figures with their ratio to
+ * the one-node ones: what replication costs.
  */
 import amqp from 'amqplib';
 import { config } from '../common/config.js';
 import { EventTypes } from '../common/contracts/events.js';
 import { makeEnvelope } from '../common/events/envelope.js';
 import { backendPids, CpuMeter, medianCpu, perUnit, pidsNamed } from './cpu.js';
-import { AMQP_URL, benchNamespace, median, note, pool, round } from './lib.js';
+import { AMQP_URL, benchCluster, benchNamespace, median, note, pool, round } from './lib.js';
 import { postLoad } from './load.js';
 import { BenchSystem } from './system.js';
 
@@ -87,7 +92,10 @@ async function listeners(system: BenchSystem): Promise<string[]> {
   return tokens;
 }
 
-function meter(system: BenchSystem): CpuMeter {
+/** The broker processes a copy of the system uses (beam.smp: one node, or a cluster's). */
+type BrokerPids = () => Promise<number[]>;
+
+function meter(system: BenchSystem, brokers: BrokerPids): CpuMeter {
   const of = (service: string) =>
     [...system.pids()].filter(([c]) => c === service || c.startsWith(`${service}.`)).map(([, pid]) => pid);
   return new CpuMeter(async () => ({
@@ -96,19 +104,14 @@ function meter(system: BenchSystem): CpuMeter {
     history: of('history'),
     stats: of('stats'),
     postgres: await backendPids(system.db, system.database),
-    rabbitmq: pidsNamed('beam.smp'),
+    rabbitmq: await brokers(),
     loadgen: [process.pid],
   }));
 }
 
-async function ours(
-  system: BenchSystem,
-  tokens: string[],
-  trackIds: string[],
-  mode: Mode,
-): Promise<OursResult> {
+async function ours({ system, tokens, brokers }: Copy, trackIds: string[], mode: Mode): Promise<OursResult> {
   const before = await figures(system);
-  const cpu = meter(system);
+  const cpu = meter(system, brokers);
   await cpu.start();
   const ids: string[] = [];
   let rejected = 0;
@@ -176,9 +179,9 @@ interface RawResult {
 }
 
 /** The broker's share of the same job, with raw amqplib, `window` publishes in flight. */
-async function raw(trackIds: string[], window: number): Promise<RawResult> {
+async function raw(trackIds: string[], window: number, brokers: BrokerPids): Promise<RawResult> {
   const plays = Math.ceil(PLAYS / window) * window;
-  const cpu = new CpuMeter(async () => ({ rabbitmq: pidsNamed('beam.smp'), loadgen: [process.pid] }));
+  const cpu = new CpuMeter(async () => ({ rabbitmq: await brokers(), loadgen: [process.pid] }));
   const ns = benchNamespace('plays');
   const conn = await amqp.connect(AMQP_URL, { noDelay: true });
   try {
@@ -266,24 +269,65 @@ function summary(mode: Mode, { ours: o, raw: r }: ModeRuns) {
   };
 }
 
+/** The same mode on the three-node system, against the one-node rounds it alternated with. */
+function threeNodeSummary(three: OursResult[], one: OursResult[]) {
+  return {
+    accepted_per_s: Math.round(median(three.map((x) => x.acceptedPerS))),
+    stored_per_s: Math.round(median(three.map((x) => x.storedPerS))),
+    refused: three.reduce((n, x) => n + x.rejected, 0),
+    lost: three.reduce((n, x) => n + x.lost, 0),
+    overcounted: three.reduce((n, x) => n + x.overcounted, 0),
+    stored_ratio_to_one_node: round(median(three.map((x, i) => x.storedPerS / one[i]!.storedPerS))),
+    cpu_ms_per_play: medianCpu(three),
+  };
+}
+
+interface Copy {
+  system: BenchSystem;
+  tokens: string[];
+  brokers: BrokerPids;
+}
+
+async function copy(system: BenchSystem, brokers: BrokerPids): Promise<Copy> {
+  return { system, tokens: await listeners(system), brokers };
+}
+
 export async function runPlaysBench(): Promise<Record<string, unknown>> {
-  const system = await BenchSystem.start({ label: 'plays' });
+  const cluster = await benchCluster();
+  const systems: BenchSystem[] = [];
   try {
-    const tokens = await listeners(system);
-    const { rows } = await system.db.query<{ id: string }>('SELECT id FROM catalog.tracks ORDER BY id');
+    const nodePids = cluster ? (await cluster.status()).flatMap((n) => (n.pid === null ? [] : [n.pid])) : [];
+    systems.push(await BenchSystem.start({ label: 'plays' }));
+    // The machine's broker: every beam.smp but the cluster's.
+    const one = await copy(systems[0]!, async () =>
+      pidsNamed('beam.smp').filter((p) => !nodePids.includes(p)),
+    );
+    let three: Copy | null = null;
+    if (cluster) {
+      systems.push(await BenchSystem.start({ label: 'plays3', env: { AMQP_URL: cluster.amqpUrl } }));
+      three = await copy(systems[1]!, async () => nodePids);
+    }
+    const { rows } = await one.system.db.query<{ id: string }>('SELECT id FROM catalog.tracks ORDER BY id');
     const trackIds = rows.map((r) => r.id);
-    const runs = new Map<Mode, ModeRuns>(MODES.map((mode) => [mode, { ours: [], raw: [] }]));
+    const runs = new Map<Mode, ModeRuns & { three: OursResult[] }>(
+      MODES.map((mode) => [mode, { ours: [], raw: [], three: [] }]),
+    );
     for (let i = 0; i < ROUNDS; i++) {
       for (const mode of MODES) {
-        const { ours: o, raw: r } = runs.get(mode)!;
+        const { ours: o, raw: r, three: t } = runs.get(mode)!;
         const window = mode.connections * mode.perRequest;
         // Which side goes first alternates, so a drift in the machine's load hits both alike.
-        if (i % 2 === 0) r.push(await raw(trackIds, window));
-        o.push(await ours(system, tokens, trackIds, mode));
-        if (i % 2 === 1) r.push(await raw(trackIds, window));
+        if (i % 2 === 0) r.push(await raw(trackIds, window, one.brokers));
+        o.push(await ours(one, trackIds, mode));
+        if (three) t.push(await ours(three, trackIds, mode));
+        if (i % 2 === 1) r.push(await raw(trackIds, window, one.brokers));
         const last = o.at(-1)!;
         note(
-          `round ${i + 1} ${mode.name} (${mode.perRequest} per request, ${mode.connections} connections): accepted ${last.acceptedPerS.toFixed(0)}/s stored ${last.storedPerS.toFixed(0)}/s (accepted ${last.accepted}, refused ${last.rejected}, lost ${last.lost}, overcounted ${last.overcounted}; plays per transaction ${JSON.stringify(last.batch)}; cpu ms/play ${JSON.stringify(last.cpu)}; other work ${last.otherCores} cores); raw ${r.at(-1)!.perS.toFixed(0)}/s with ${window} in flight (cpu ms/play ${JSON.stringify(r.at(-1)!.cpu)})`,
+          `round ${i + 1} ${mode.name} (${mode.perRequest} per request, ${mode.connections} connections): accepted ${last.acceptedPerS.toFixed(0)}/s stored ${last.storedPerS.toFixed(0)}/s (accepted ${last.accepted}, refused ${last.rejected}, lost ${last.lost}, overcounted ${last.overcounted}; plays per transaction ${JSON.stringify(last.batch)}; cpu ms/play ${JSON.stringify(last.cpu)}; other work ${last.otherCores} cores); raw ${r.at(-1)!.perS.toFixed(0)}/s with ${window} in flight (cpu ms/play ${JSON.stringify(r.at(-1)!.cpu)})${
+            three
+              ? `; three nodes: accepted ${t.at(-1)!.acceptedPerS.toFixed(0)}/s stored ${t.at(-1)!.storedPerS.toFixed(0)}/s (lost ${t.at(-1)!.lost}; cpu ms/play ${JSON.stringify(t.at(-1)!.cpu)})`
+              : ''
+          }`,
         );
       }
     }
@@ -295,11 +339,19 @@ export async function runPlaysBench(): Promise<Record<string, unknown>> {
       queue_type: config().queueType,
       ...single,
       batched,
+      ...(three
+        ? {
+            three_nodes: Object.fromEntries(
+              MODES.map((mode) => [mode.name, threeNodeSummary(runs.get(mode)!.three, runs.get(mode)!.ours)]),
+            ),
+          }
+        : {}),
     };
   } catch (err) {
-    note(await system.logTails());
+    for (const system of systems) note(await system.logTails());
     throw err;
   } finally {
-    await system.stop();
+    for (const system of systems) await system.stop();
+    await cluster?.destroy();
   }
 }

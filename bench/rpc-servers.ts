@@ -1,18 +1,26 @@
 /**
  * The server side of the rpc benchmark, in its own process: our RpcServer and a raw amqplib
- * responder, both serving the same echo method on their own queues. A script with side effects
- * only: importing it starts the servers (bench/rpc.ts forks it).
+ * responder, both serving the same echo method on their own queues of the same kind, on the
+ * broker of AMQP_URL (one node, or a cluster's). A script with side effects only: importing it
+ * starts the servers (bench/rpc.ts forks it).
  */
 import amqp from 'amqplib';
 import { Broker } from '../common/amqp/broker.js';
-import { RpcServer } from '../common/rpc/server.js';
+import { config } from '../common/config.js';
+import { RpcServer, requestQueue } from '../common/rpc/server.js';
 import { echoContract } from './echo.js';
 import { AMQP_URL, quiet } from './lib.js';
 
 const ns = process.argv[2]!;
 const prefetch = Number(process.argv[3] ?? 64);
 
-const broker = await Broker.connect({ url: AMQP_URL, name: 'bench-ours', logger: quiet, namespace: ns });
+const broker = await Broker.connect({
+  url: AMQP_URL,
+  name: 'bench-ours',
+  logger: quiet,
+  namespace: ns,
+  queueType: config().queueType,
+});
 const ours = new RpcServer({
   broker,
   contract: echoContract,
@@ -22,10 +30,12 @@ const ours = new RpcServer({
 });
 await ours.start();
 
-const raw = await amqp.connect(AMQP_URL, { noDelay: true });
+// raw amqplib takes one URL: a cluster's first node.
+const raw = await amqp.connect(AMQP_URL.split(',')[0]!, { noDelay: true });
 const ch = await raw.createChannel();
 const rawQueue = `${ns}.raw`;
-await ch.assertQueue(rawQueue, { durable: true });
+// The same kind of queue as ours (quorum, or classic with QUEUE_TYPE=classic).
+await ch.assertQueue(rawQueue, { durable: true, arguments: requestQueue(broker, 'raw').arguments });
 await ch.prefetch(prefetch);
 await ch.consume(rawQueue, (msg) => {
   if (!msg) return;

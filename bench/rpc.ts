@@ -2,14 +2,30 @@
  * rpc: our RpcClient -> RpcServer against a raw amqplib request/reply pair doing the same
  * work (same broker, same body, same concurrency, direct reply-to, noDelay), alternating rounds
  * in one run. Servers run in a child process, clients here. Both sides send the same AMQP
- * message (body and properties), so the ratio is the cost of our layer alone.
+ * message (body and properties) through the same kind of queue (quorum, or classic with
+ * QUEUE_TYPE=classic), so the ratio is the cost of our layer alone.
+ *
+ * BENCH_BROKER_NODES=3 also runs ours on a three-node cluster of the benchmark's own
+ * (scripts/broker-cluster.sh), client and servers given all three nodes, alternating with the
+ * one-node rounds, and reports the three-node figures with their ratio to the one-node ones.
  */
 import { fork } from 'node:child_process';
 import amqp from 'amqplib';
 import { Broker } from '../common/amqp/broker.js';
+import { config } from '../common/config.js';
 import { RpcClient } from '../common/rpc/client.js';
 import { echoContract } from './echo.js';
-import { AMQP_URL, benchNamespace, median, note, percentile, pool, quiet, round } from './lib.js';
+import {
+  AMQP_URL,
+  benchCluster,
+  benchNamespace,
+  median,
+  note,
+  percentile,
+  pool,
+  quiet,
+  round,
+} from './lib.js';
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
@@ -21,8 +37,8 @@ interface Caller {
   close(): Promise<void>;
 }
 
-async function oursCaller(ns: string): Promise<Caller> {
-  const broker = await Broker.connect({ url: AMQP_URL, name: 'bench-client', logger: quiet, namespace: ns });
+async function oursCaller(ns: string, url = AMQP_URL): Promise<Caller> {
+  const broker = await Broker.connect({ url, name: 'bench-client', logger: quiet, namespace: ns });
   const client = new RpcClient({ broker, logger: quiet, timeoutMs: 30_000 });
   await client.start();
   const echo = client.bind(echoContract);
@@ -94,9 +110,10 @@ async function sequentialP50(c: Caller): Promise<number> {
   );
 }
 
-export async function runRpcBench(): Promise<Record<string, unknown>> {
-  const ns = benchNamespace('rpc');
+/** The servers' process (ours and raw) on the broker of `url`; resolves once they serve. */
+async function startServers(ns: string, url: string) {
   const child = fork(new URL('./rpc-servers.ts', import.meta.url), [ns, String(CONCURRENCY)], {
+    env: { ...process.env, AMQP_URL: url },
     execArgv: [
       '--import',
       'tsx',
@@ -107,29 +124,57 @@ export async function runRpcBench(): Promise<Record<string, unknown>> {
     child.once('message', () => resolve());
     child.once('exit', (code) => reject(new Error(`server process exited (${code})`)));
   });
-  const ours = await oursCaller(ns);
-  const raw = await rawCaller(ns);
+  return async () => {
+    child.send('stop');
+    await new Promise((resolve) => child.once('exit', resolve));
+  };
+}
+
+export async function runRpcBench(): Promise<Record<string, unknown>> {
+  const ns = benchNamespace('rpc');
+  const cluster = await benchCluster();
+  const stops: Array<() => Promise<void>> = [];
   try {
-    // warm up both paths (JIT, connections, queue processes)
-    await pool(2000, CONCURRENCY, (i) => ours.call(i));
-    await pool(2000, CONCURRENCY, (i) => raw.call(i));
+    stops.push(await startServers(ns, AMQP_URL));
+    const ours = await oursCaller(ns);
+    const raw = await rawCaller(ns);
+    stops.push(
+      () => ours.close(),
+      () => raw.close(),
+    );
+    let three: Caller | null = null;
+    if (cluster) {
+      stops.push(await startServers(ns, cluster.amqpUrl));
+      const caller = await oursCaller(ns, cluster.amqpUrl);
+      three = caller;
+      stops.push(() => caller.close());
+    }
+    // warm up every path (JIT, connections, queue processes)
+    for (const c of [ours, raw, three]) if (c) await pool(2000, CONCURRENCY, (i) => c.call(i));
     const o: number[] = [];
     const r: number[] = [];
     const os: number[] = [];
     const rs: number[] = [];
+    const t: number[] = [];
+    const ts: number[] = [];
     for (let round_ = 0; round_ < ROUNDS; round_++) {
       r.push(await throughput(raw));
       o.push(await throughput(ours));
+      if (three) t.push(await throughput(three));
       rs.push(await sequentialP50(raw));
       os.push(await sequentialP50(ours));
+      if (three) ts.push(await sequentialP50(three));
       note(
-        `round ${round_ + 1}: ours ${o.at(-1)!.toFixed(0)}/s raw ${r.at(-1)!.toFixed(0)}/s; seq p50 ours ${os.at(-1)!.toFixed(3)} ms raw ${rs.at(-1)!.toFixed(3)} ms`,
+        `round ${round_ + 1}: ours ${o.at(-1)!.toFixed(0)}/s raw ${r.at(-1)!.toFixed(0)}/s; seq p50 ours ${os.at(-1)!.toFixed(3)} ms raw ${rs.at(-1)!.toFixed(3)} ms${
+          three ? `; three nodes ${t.at(-1)!.toFixed(0)}/s, seq p50 ${ts.at(-1)!.toFixed(3)} ms` : ''
+        }`,
       );
     }
     const oursRps = median(o);
     const rawRps = median(r);
     return {
       bench: 'rpc',
+      queue_type: config().queueType,
       concurrency: CONCURRENCY,
       ours_rps: Math.round(oursRps),
       raw_rps: Math.round(rawRps),
@@ -137,11 +182,19 @@ export async function runRpcBench(): Promise<Record<string, unknown>> {
       ratio: round(median(o.map((v, i) => v / r[i]!))),
       ours_seq_p50_ms: round(median(os), 3),
       raw_seq_p50_ms: round(median(rs), 3),
+      ...(three
+        ? {
+            three_nodes: {
+              ours_rps: Math.round(median(t)),
+              ours_seq_p50_ms: round(median(ts), 3),
+              rps_ratio_to_one_node: round(median(t.map((v, i) => v / o[i]!))),
+              seq_p50_ratio_to_one_node: round(median(ts.map((v, i) => v / os[i]!))),
+            },
+          }
+        : {}),
     };
   } finally {
-    await ours.close();
-    await raw.close();
-    child.send('stop');
-    await new Promise((resolve) => child.once('exit', resolve));
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    await cluster?.destroy();
   }
 }
