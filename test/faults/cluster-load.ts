@@ -171,7 +171,8 @@ export async function whole(cluster: BrokerCluster, ns: string, timeoutMs = 120_
         last = `not all members online: ${partial.map((q) => `${q.name} ${q.online}`).join('; ')}`;
         return false;
       }
-      for (const q of [`${ns}.history.track-played`, `${ns}.stats.track-played`, `${ns}.rpc.catalog`]) {
+      // The plays queue and a request queue: a quorum_status each is a command-line run.
+      for (const q of [`${ns}.history.track-played`, `${ns}.rpc.catalog`]) {
         const lagging = await replicaLag(cluster, q);
         if (lagging) {
           last = `${q}: ${lagging}`;
@@ -208,25 +209,35 @@ async function replicaLag(cluster: BrokerCluster, queue: string): Promise<string
   return behind.length > 0 ? `behind the leader: ${behind.map((m) => m['Node Name']).join(', ')}` : null;
 }
 
-/** Node (by name) of each of the system's processes' connections, as a node that answers sees them. */
+/**
+ * Node (by name) of each of the system's processes' connections, as a node that answers sees
+ * them now (rabbitmqctl: the management API's list lags by its statistics interval, 5 s).
+ */
 export async function connectionsByNode(
   cluster: BrokerCluster,
   system: System,
   except: number[] = [],
 ): Promise<Map<string, string[]>> {
   const node = await cluster.serving(except);
-  const conns = await managementGet<
-    Array<{ node: string; client_properties?: { connection_name?: string } }>
-  >('/api/connections?columns=node,client_properties', node.managementUrl, 10_000);
+  const out = await cluster.cli(node.index, 'rabbitmqctl', [
+    'list_connections',
+    '-q',
+    '--no-table-headers',
+    '--timeout',
+    '15',
+    'pid',
+    'client_properties',
+  ]);
   const labels = new Map(system.procs.filter((p) => !p.exit).map((p) => [p.pid, p.label]));
-  const out = new Map<string, string[]>();
-  for (const c of conns) {
-    const pid = Number(/#(\d+)$/.exec(c.client_properties?.connection_name ?? '')?.[1]);
-    const label = labels.get(pid);
-    if (!label) continue;
-    out.set(c.node, [...(out.get(c.node) ?? []), label]);
+  const byNode = new Map<string, string[]>();
+  for (const line of out.split('\n')) {
+    // The connection's process id names its node: <name@a.b.c.d.x.y.z>.
+    const m = /^<([^@<>]+@\d+\.\d+\.\d+\.\d+)\.[\d.]+>\s.*\{"connection_name","[^"#]*#(\d+)"\}/.exec(line.trim());
+    const label = m ? labels.get(Number(m[2])) : undefined;
+    if (!m || !label) continue;
+    byNode.set(m[1]!, [...(byNode.get(m[1]!) ?? []), label]);
   }
-  return out;
+  return byNode;
 }
 
 export { report };
