@@ -232,7 +232,9 @@ export async function connectionsByNode(
   const byNode = new Map<string, string[]>();
   for (const line of out.split('\n')) {
     // The connection's process id names its node: <name@a.b.c.d.x.y.z>.
-    const m = /^<([^@<>]+@\d+\.\d+\.\d+\.\d+)\.[\d.]+>\s.*\{"connection_name","[^"#]*#(\d+)"\}/.exec(line.trim());
+    const m = /^<([^@<>]+@\d+\.\d+\.\d+\.\d+)\.[\d.]+>\s.*\{"connection_name","[^"#]*#(\d+)"\}/.exec(
+      line.trim(),
+    );
     const label = m ? labels.get(Number(m[2])) : undefined;
     if (!m || !label) continue;
     byNode.set(m[1]!, [...(byNode.get(m[1]!) ?? []), label]);

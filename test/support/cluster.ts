@@ -37,6 +37,31 @@ function canListen(host: string, port: number): Promise<boolean> {
   });
 }
 
+/**
+ * The scripts/broker-cluster.sh settings of a cluster nobody else uses: a random node name
+ * prefix, a random 127.x.y network, and ports free on every node's address.
+ */
+export async function clusterSettings(count: number, label = 't'): Promise<Record<string, string>> {
+  const net = `127.${randomInt(100, 200)}.${randomInt(1, 250)}`;
+  const hosts = Array.from({ length: count }, (_, k) => `${net}.${k + 1}`);
+  // A base whose ports (base + node) are free on every node's address.
+  const base = async () => {
+    for (;;) {
+      const b = randomInt(20, 60) * 1000 + randomInt(0, 90) * 10;
+      const ok = await Promise.all(hosts.map((h, k) => canListen(h, b + k + 1)));
+      if (ok.every(Boolean)) return b;
+    }
+  };
+  return {
+    BROKER_NAME: `${label}${randomBytes(3).toString('hex')}`,
+    BROKER_NET: net,
+    BROKER_AMQP_PORT: String(await base()),
+    BROKER_MANAGEMENT_PORT: String(await base()),
+    BROKER_DIST_PORT: String(await base()),
+    BROKER_EPMD_PORT: String(await epmdPort(hosts)),
+  };
+}
+
 /** A port free on 127.0.0.1 and on every node's address, for the cluster's epmd. */
 async function epmdPort(hosts: string[]): Promise<number> {
   for (;;) {
@@ -76,25 +101,7 @@ export class BrokerCluster {
   static async start(opts: { nodes?: number; label?: string } = {}): Promise<BrokerCluster> {
     const count = opts.nodes ?? 3;
     const dir = await mkdtemp(join(tmpdir(), 'music-cluster-'));
-    const net = `127.${randomInt(100, 200)}.${randomInt(1, 250)}`;
-    const hosts = Array.from({ length: count }, (_, k) => `${net}.${k + 1}`);
-    // Three bases whose ports are free on every node's address, and an epmd port.
-    const base = async () => {
-      for (;;) {
-        const b = randomInt(20, 60) * 1000 + randomInt(0, 90) * 10;
-        const ok = await Promise.all(hosts.map((h, k) => canListen(h, b + k + 1)));
-        if (ok.every(Boolean)) return b;
-      }
-    };
-    const env = {
-      BROKER_DIR: dir,
-      BROKER_NAME: `${opts.label ?? 't'}${randomBytes(3).toString('hex')}`,
-      BROKER_NET: net,
-      BROKER_AMQP_PORT: String(await base()),
-      BROKER_MANAGEMENT_PORT: String(await base()),
-      BROKER_DIST_PORT: String(await base()),
-      BROKER_EPMD_PORT: String(await epmdPort(hosts)),
-    };
+    const env = { BROKER_DIR: dir, ...(await clusterSettings(count, opts.label)) };
     const cluster = new BrokerCluster(dir, env, count);
     try {
       await cluster.script(['start', String(count)], 300_000);
