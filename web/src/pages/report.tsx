@@ -37,7 +37,7 @@ function Ranked({
       <h2>{title}</h2>
       <ol class="ranked">
         {items.map((i) => (
-          <li key={i.label}>
+          <li key={i.label} class="ranked-row">
             <span class="ranked-label">{i.label}</span>
             <span
               class="bar"
