@@ -103,10 +103,19 @@ describe.skipIf(noRabbit !== null)('./start.sh --broker-nodes 3', () => {
       300,
     );
 
-    // Every queue of the system holds a replica on each node.
-    const queues = (
-      await managementGet<QueueDetails[]>('/api/queues/%2F?columns=name,type,members', ui[0]!)
-    ).filter((q) => q.name.startsWith(`${ns}.`));
+    // Every queue of the system holds a replica on each node. The management API lists a queue's
+    // members from its statistics, which a new stream emits only after its first interval (5 s).
+    let queues: QueueDetails[] = [];
+    await eventually(
+      async () => {
+        queues = (
+          await managementGet<QueueDetails[]>('/api/queues/%2F?columns=name,type,members', ui[0]!)
+        ).filter((q) => q.name.startsWith(`${ns}.`));
+        return queues.length > 0 && queues.every((q) => q.members !== undefined);
+      },
+      20_000,
+      500,
+    );
     const quorum = queues.filter((q) => q.type === 'quorum');
     expect(quorum.length).toBeGreaterThanOrEqual(5);
     for (const q of queues) expect(q.members?.length, q.name).toBe(3);
