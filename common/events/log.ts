@@ -96,8 +96,6 @@ export interface LogReaderOptions {
   from: LogPosition;
   /** Most events in one batch (default 500). */
   batchSize?: number;
-  /** How long a partial batch waits for more (default 10 ms). */
-  batchWaitMs?: number;
   /**
    * Handles one batch, in log order; resolving moves on to the next. Batches are handed over
    * one at a time. A rejection stops the reader (`closed` resolves with the error).
@@ -116,7 +114,7 @@ export class LogReader {
   private ch: Channel | null = null;
   private consumerTag: string | null = null;
   private buffer: LogRecord[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private soon: NodeJS.Immediate | null = null;
   private busy: Promise<void> | null = null;
   private finish!: (reason: Error | undefined) => void;
   private done = false;
@@ -154,8 +152,8 @@ export class LogReader {
 
   /** Stops reading once the batch in hand is handled; unhandled records are simply not acked. */
   async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    if (this.soon) clearImmediate(this.soon);
+    this.soon = null;
     this.buffer = [];
     await this.busy?.catch(() => {});
     this.end(undefined);
@@ -164,7 +162,7 @@ export class LogReader {
   private end(reason: Error | undefined): void {
     if (this.done) return;
     this.done = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.soon) clearImmediate(this.soon);
     const ch = this.ch;
     this.ch = null;
     if (ch) {
@@ -180,14 +178,17 @@ export class LogReader {
     if (this.done) return;
     const offset = Number(message.properties.headers?.['x-stream-offset']);
     this.buffer.push({ offset, message, ...decode(message) });
+    // Group commit: a batch goes once this socket read's records are in, or, while one is
+    // being applied, as soon as that one is done, with whatever arrived meanwhile. No timer:
+    // a record never waits for more to come, and batches grow with the load.
     if (this.busy) return;
     if (this.buffer.length >= this.batchSize) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.opts.batchWaitMs ?? 10);
+    else this.soon ??= setImmediate(() => this.flush());
   }
 
   private flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    if (this.soon) clearImmediate(this.soon);
+    this.soon = null;
     if (this.done || this.busy || this.buffer.length === 0) return;
     const batch = this.buffer.splice(0, this.batchSize);
     this.busy = this.opts
@@ -205,9 +206,7 @@ export class LogReader {
       )
       .finally(() => {
         this.busy = null;
-        if (this.buffer.length >= this.batchSize) this.flush();
-        else if (this.buffer.length > 0)
-          this.timer ??= setTimeout(() => this.flush(), this.opts.batchWaitMs ?? 10);
+        this.flush();
       });
   }
 }
