@@ -30,13 +30,13 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BATCH = Number(process.env.BENCH_BATCH ?? 25);
 const BATCH_CONNECTIONS = Number(process.env.BENCH_BATCH_CONNECTIONS ?? 32);
 
-interface Mode {
+export interface Mode {
   name: 'single' | 'batched';
   connections: number;
   perRequest: number;
 }
 
-const MODES: readonly Mode[] = [
+export const MODES: readonly Mode[] = [
   { name: 'single', connections: CONNECTIONS, perRequest: 1 },
   { name: 'batched', connections: BATCH_CONNECTIONS, perRequest: BATCH },
 ];
@@ -46,7 +46,7 @@ const PREFETCH = 200;
 /** Longest wait for the consumers to catch up after the last play was accepted. */
 const DRAIN_TIMEOUT_MS = 120_000;
 
-interface OursResult {
+export interface OursResult {
   acceptedPerS: number;
   storedPerS: number;
   accepted: number;
@@ -75,11 +75,11 @@ async function figures(system: BenchSystem): Promise<Figures> {
   return rows[0]!;
 }
 
-/** Registers and logs in USERS listeners; their tokens. */
-async function listeners(system: BenchSystem): Promise<string[]> {
+/** Registers and logs in `count` users named `<prefix><n>`; their tokens. */
+export async function listeners(system: BenchSystem, count = USERS, prefix = 'listener'): Promise<string[]> {
   const tokens: string[] = [];
-  for (let i = 1; i <= USERS; i++) {
-    const username = `listener${i}`;
+  for (let i = 1; i <= count; i++) {
+    const username = `${prefix}${i}`;
     const password = `bench-password-${i}`;
     const res = await fetch(`${system.baseUrl}/api/users`, {
       method: 'POST',
@@ -93,7 +93,7 @@ async function listeners(system: BenchSystem): Promise<string[]> {
 }
 
 /** The broker processes a copy of the system uses (beam.smp: one node, or a cluster's). */
-type BrokerPids = () => Promise<number[]>;
+export type BrokerPids = () => Promise<number[]>;
 
 function meter(system: BenchSystem, brokers: BrokerPids): CpuMeter {
   const of = (service: string) =>
@@ -109,7 +109,11 @@ function meter(system: BenchSystem, brokers: BrokerPids): CpuMeter {
   }));
 }
 
-async function ours({ system, tokens, brokers }: Copy, trackIds: string[], mode: Mode): Promise<OursResult> {
+export async function ours(
+  { system, tokens, brokers }: Copy,
+  trackIds: string[],
+  mode: Mode,
+): Promise<OursResult> {
   const before = await figures(system);
   const cpu = meter(system, brokers);
   await cpu.start();
@@ -282,13 +286,13 @@ function threeNodeSummary(three: OursResult[], one: OursResult[]) {
   };
 }
 
-interface Copy {
+export interface Copy {
   system: BenchSystem;
   tokens: string[];
   brokers: BrokerPids;
 }
 
-async function copy(system: BenchSystem, brokers: BrokerPids): Promise<Copy> {
+export async function copy(system: BenchSystem, brokers: BrokerPids): Promise<Copy> {
   return { system, tokens: await listeners(system), brokers };
 }
 
