@@ -11,10 +11,10 @@
  * Each figure is an upper bound by at most one poll (`poll_ms`: an interval and a round trip).
  */
 import { Agent, request } from 'node:http';
-import { pidsNamed } from './cpu.js';
+import { perUnit, pidsNamed } from './cpu.js';
 import { median, note, round } from './lib.js';
 import { latencySummary, pacedRequests } from './load.js';
-import { copy, listeners, MODES, ours } from './plays.js';
+import { copy, listeners, MODES, meter, ours } from './plays.js';
 import { BenchSystem } from './system.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 20);
@@ -134,7 +134,7 @@ export async function runFreshnessBench(): Promise<Record<string, unknown>> {
     const statsClient = jsonClient(system.baseUrl);
     const auth = { authorization: `Bearer ${probeToken}` };
     const historyPoller = poller(pendingHistory, async () => {
-      const plays = (await historyClient.call('/api/me/history?limit=100', auth)) as Array<{
+      const plays = (await historyClient.call('/api/me/history?limit=20', auth)) as Array<{
         eventId: string;
       }>;
       const now = performance.now();
@@ -163,6 +163,8 @@ export async function runFreshnessBench(): Promise<Record<string, unknown>> {
 
     note(`paced: ${rate} plays/s for ${DURATION_S} s, one in ${every} sampled`);
     const ids: string[] = [];
+    const cpu = meter(system, one.brokers);
+    await cpu.start();
     const run = await pacedRequests(
       system.baseUrl,
       { connections: CONNECTIONS, rate, durationS: DURATION_S },
@@ -189,6 +191,7 @@ export async function runFreshnessBench(): Promise<Record<string, unknown>> {
         return true;
       },
     );
+    const { other = 0, ...used } = await cpu.stop();
     const deadline = Date.now() + SHOW_TIMEOUT_MS;
     while ((pendingHistory() || pendingStats()) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
@@ -248,6 +251,9 @@ export async function runFreshnessBench(): Promise<Record<string, unknown>> {
       history,
       top_tracks: stats,
       accepted_latency: accepted,
+      cpu_ms_per_play: perUnit(used, ids.length),
+      // The machine is shared: what the rest of it kept busy while the paced plays ran.
+      other_cores: round(other / run.elapsedMs),
       history_transaction_lag: latencySummary([...storedLag.values()]),
       poll_ms: {
         interval: POLL_MS,

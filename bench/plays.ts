@@ -95,7 +95,8 @@ export async function listeners(system: BenchSystem, count = USERS, prefix = 'li
 /** The broker processes a copy of the system uses (beam.smp: one node, or a cluster's). */
 export type BrokerPids = () => Promise<number[]>;
 
-function meter(system: BenchSystem, brokers: BrokerPids): CpuMeter {
+/** CPU of a copy of the system by process group (and of this process, the load generator). */
+export function meter(system: BenchSystem, brokers: BrokerPids): CpuMeter {
   const of = (service: string) =>
     [...system.pids()].filter(([c]) => c === service || c.startsWith(`${service}.`)).map(([, pid]) => pid);
   return new CpuMeter(async () => ({
