@@ -85,18 +85,36 @@ export async function postLoad(
   return { result, elapsedMs: performance.now() - started };
 }
 
+/** One request of an open loop: where to, how, with what (GET without a body by default). */
+export interface PacedRequest {
+  path: string;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** What an open loop saw: every answered request's latency, and the failures by kind. */
+export interface PacedRun {
+  latencies: number[];
+  failures: Map<string, number>;
+  elapsedMs: number;
+}
+
 /**
  * An open loop: requests start at evenly spaced times, `rate` per second, whatever the answers
  * do, over at most `connections` keep-alive connections (a request waits for a free one).
  * Latency runs from a request's scheduled start, so time spent waiting behind slow answers
  * counts (no coordinated omission). autocannon's own rate option sends each second's quota
  * in a burst at the start of the second, which measures a burst, not a steady rate.
+ * `next(i)` builds the i-th request; `onAnswer`, when given, sees each answer's body (a 2xx
+ * answer it returns false for counts as a failure).
  */
-export async function pacedLoad(
+export async function pacedRequests(
   baseUrl: string,
-  paths: readonly string[],
-  opts: LoadOptions & { rate: number },
-): Promise<LoadResult> {
+  opts: { connections: number; rate: number; durationS: number },
+  next: (i: number) => PacedRequest,
+  onAnswer?: (i: number, status: number, body: string) => boolean | undefined,
+): Promise<PacedRun> {
   // FIFO spreads requests over every connection, like that many clients; LIFO (the default)
   // would leave some idle until the server's keep-alive timeout closes them under a request.
   const agent = new Agent({ keepAlive: true, maxSockets: opts.connections, scheduling: 'fifo' });
@@ -107,28 +125,36 @@ export async function pacedLoad(
   let sent = 0;
   let settled = 0;
   const started = performance.now();
-  const one = (path: string, due: number) =>
+  const one = (i: number, due: number) =>
     new Promise<void>((resolve) => {
       const done = (failure?: string) => {
         if (failure === undefined) latencies.push(performance.now() - due);
         else failures.set(failure, (failures.get(failure) ?? 0) + 1);
         resolve();
       };
-      const req = request({ agent, hostname, port, path, headers: opts.headers }, (res) => {
-        res.resume();
-        res.once('end', () => done(res.statusCode! < 300 ? undefined : `HTTP ${res.statusCode}`));
+      const { path, method = 'GET', headers, body } = next(i);
+      const req = request({ agent, hostname, port, path, method, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        if (onAnswer) res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        else res.resume();
+        res.once('end', () => {
+          const status = res.statusCode!;
+          if (status >= 300) return done(`HTTP ${status}`);
+          const ok = onAnswer?.(i, status, Buffer.concat(chunks).toString('utf8'));
+          done(ok === false ? 'unexpected answer' : undefined);
+        });
         res.once('error', (err) => done(err.message));
       });
       req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
       req.once('error', (err) => done((err as NodeJS.ErrnoException).code ?? err.message));
-      req.end();
+      req.end(body);
     });
   await new Promise<void>((resolve) => {
     const tick = setInterval(() => {
       const now = performance.now();
       while (sent < total && started + (sent * 1000) / opts.rate <= now) {
         const due = started + (sent * 1000) / opts.rate;
-        one(paths[sent++ % paths.length]!, due).then(() => {
+        one(sent++, due).then(() => {
           if (++settled === total) resolve();
         });
       }
@@ -136,12 +162,38 @@ export async function pacedLoad(
     }, 1);
   });
   agent.destroy();
-  const sorted = latencies.sort((a, b) => a - b);
-  const ms = (p: number) => Math.round(percentile(sorted, p) * 10) / 10;
+  return { latencies, failures, elapsedMs: performance.now() - started };
+}
+
+/** An open loop of GETs on `paths`, taken in turn (see `pacedRequests`). */
+export async function pacedLoad(
+  baseUrl: string,
+  paths: readonly string[],
+  opts: LoadOptions & { rate: number },
+): Promise<LoadResult> {
+  const { latencies, failures, elapsedMs } = await pacedRequests(baseUrl, opts, (i) => ({
+    path: paths[i % paths.length]!,
+    headers: opts.headers,
+  }));
   return {
-    rps: (latencies.length / (performance.now() - started)) * 1000,
-    p50_ms: ms(50),
-    p99_ms: ms(99),
+    rps: (latencies.length / elapsedMs) * 1000,
+    ...latencySummary(latencies),
+    ...failureSummary(failures),
+  };
+}
+
+/** p50 and p99 of latencies in ms, to a tenth. */
+export function latencySummary(latencies: number[]): { p50_ms: number; p99_ms: number } {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const ms = (p: number) => Math.round(percentile(sorted, p) * 10) / 10;
+  return { p50_ms: ms(50), p99_ms: ms(99) };
+}
+
+function failureSummary(failures: Map<string, number>): {
+  errors: number;
+  failures?: Record<string, number>;
+} {
+  return {
     errors: [...failures.values()].reduce((a, b) => a + b, 0),
     ...(failures.size > 0 ? { failures: Object.fromEntries(failures) } : {}),
   };

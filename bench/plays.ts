@@ -17,10 +17,10 @@
 import amqp from 'amqplib';
 import { config } from '../common/config.js';
 import { EventTypes } from '../common/contracts/events.js';
-import { makeEnvelope } from '../common/events/envelope.js';
 import { backendPids, CpuMeter, medianCpu, perUnit, pidsNamed } from './cpu.js';
 import { AMQP_URL, benchCluster, benchNamespace, median, note, pool, round } from './lib.js';
-import { postLoad } from './load.js';
+import { type BenchServer, postLoad, startServer } from './load.js';
+import { publishPlay } from './raw-play.js';
 import { BenchSystem } from './system.js';
 
 const PLAYS = Number(process.env.BENCH_PLAYS ?? 20_000);
@@ -30,13 +30,13 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BATCH = Number(process.env.BENCH_BATCH ?? 25);
 const BATCH_CONNECTIONS = Number(process.env.BENCH_BATCH_CONNECTIONS ?? 32);
 
-interface Mode {
+export interface Mode {
   name: 'single' | 'batched';
   connections: number;
   perRequest: number;
 }
 
-const MODES: readonly Mode[] = [
+export const MODES: readonly Mode[] = [
   { name: 'single', connections: CONNECTIONS, perRequest: 1 },
   { name: 'batched', connections: BATCH_CONNECTIONS, perRequest: BATCH },
 ];
@@ -46,7 +46,7 @@ const PREFETCH = 200;
 /** Longest wait for the consumers to catch up after the last play was accepted. */
 const DRAIN_TIMEOUT_MS = 120_000;
 
-interface OursResult {
+export interface OursResult {
   acceptedPerS: number;
   storedPerS: number;
   accepted: number;
@@ -75,11 +75,11 @@ async function figures(system: BenchSystem): Promise<Figures> {
   return rows[0]!;
 }
 
-/** Registers and logs in USERS listeners; their tokens. */
-async function listeners(system: BenchSystem): Promise<string[]> {
+/** Registers and logs in `count` users named `<prefix><n>`; their tokens. */
+export async function listeners(system: BenchSystem, count = USERS, prefix = 'listener'): Promise<string[]> {
   const tokens: string[] = [];
-  for (let i = 1; i <= USERS; i++) {
-    const username = `listener${i}`;
+  for (let i = 1; i <= count; i++) {
+    const username = `${prefix}${i}`;
     const password = `bench-password-${i}`;
     const res = await fetch(`${system.baseUrl}/api/users`, {
       method: 'POST',
@@ -93,9 +93,10 @@ async function listeners(system: BenchSystem): Promise<string[]> {
 }
 
 /** The broker processes a copy of the system uses (beam.smp: one node, or a cluster's). */
-type BrokerPids = () => Promise<number[]>;
+export type BrokerPids = () => Promise<number[]>;
 
-function meter(system: BenchSystem, brokers: BrokerPids): CpuMeter {
+/** CPU of a copy of the system by process group (and of this process, the load generator). */
+export function meter(system: BenchSystem, brokers: BrokerPids): CpuMeter {
   const of = (service: string) =>
     [...system.pids()].filter(([c]) => c === service || c.startsWith(`${service}.`)).map(([, pid]) => pid);
   return new CpuMeter(async () => ({
@@ -109,7 +110,11 @@ function meter(system: BenchSystem, brokers: BrokerPids): CpuMeter {
   }));
 }
 
-async function ours({ system, tokens, brokers }: Copy, trackIds: string[], mode: Mode): Promise<OursResult> {
+export async function ours(
+  { system, tokens, brokers }: Copy,
+  trackIds: string[],
+  mode: Mode,
+): Promise<OursResult> {
   const before = await figures(system);
   const cpu = meter(system, brokers);
   await cpu.start();
@@ -178,33 +183,53 @@ interface RawResult {
   cpu: Record<string, number>;
 }
 
+/**
+ * The broker's side of the job, with raw amqplib: a topic exchange of a namespace of its own
+ * fanned out to two quorum queues, like history and stats, each consumed and acked with the
+ * consumers' prefetch. `consumed(n)` resolves once both queues have delivered n distinct plays.
+ */
+async function rawQueues(conn: amqp.ChannelModel) {
+  const ns = benchNamespace('plays');
+  const ch = await conn.createChannel();
+  const exchange = `${ns}.events`;
+  const queues = [`${ns}.history`, `${ns}.stats`];
+  await ch.assertExchange(exchange, 'topic', { durable: true });
+  const seen = queues.map(() => new Set<string>());
+  for (const [i, queue] of queues.entries()) {
+    await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': config().queueType } });
+    await ch.bindQueue(queue, exchange, EventTypes.TRACK_PLAYED);
+    const sub = await conn.createChannel();
+    await sub.prefetch(PREFETCH);
+    await sub.consume(queue, (msg) => {
+      if (!msg) return;
+      seen[i]!.add((JSON.parse(msg.content.toString()) as { id: string }).id);
+      sub.ack(msg);
+    });
+  }
+  return {
+    exchange,
+    /** Distinct plays both queues have delivered. */
+    count: () => Math.min(...seen.map((x) => x.size)),
+    consumed: (n: number) =>
+      new Promise<void>((resolve) => {
+        const tick = () => (seen.every((s) => s.size >= n) ? resolve() : setTimeout(tick, 2));
+        tick();
+      }),
+    remove: async () => {
+      for (const queue of queues) await ch.deleteQueue(queue);
+      await ch.deleteExchange(exchange);
+    },
+  };
+}
+
 /** The broker's share of the same job, with raw amqplib, `window` publishes in flight. */
 async function raw(trackIds: string[], window: number, brokers: BrokerPids): Promise<RawResult> {
   const plays = Math.ceil(PLAYS / window) * window;
   const cpu = new CpuMeter(async () => ({ rabbitmq: await brokers(), loadgen: [process.pid] }));
-  const ns = benchNamespace('plays');
   const conn = await amqp.connect(AMQP_URL, { noDelay: true });
   try {
     const pub = await conn.createConfirmChannel();
-    const exchange = `${ns}.events`;
-    const queues = [`${ns}.history`, `${ns}.stats`];
-    await pub.assertExchange(exchange, 'topic', { durable: true });
-    const seen = queues.map(() => new Set<string>());
-    for (const [i, queue] of queues.entries()) {
-      await pub.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': config().queueType } });
-      await pub.bindQueue(queue, exchange, EventTypes.TRACK_PLAYED);
-      const sub = await conn.createChannel();
-      await sub.prefetch(PREFETCH);
-      await sub.consume(queue, (msg) => {
-        if (!msg) return;
-        seen[i]!.add((JSON.parse(msg.content.toString()) as { id: string }).id);
-        sub.ack(msg);
-      });
-    }
-    const done = new Promise<void>((resolve) => {
-      const tick = () => (seen.every((s) => s.size >= plays) ? resolve() : setTimeout(tick, 2));
-      tick();
-    });
+    const { exchange, consumed, remove } = await rawQueues(conn);
     await cpu.start();
     const started = performance.now();
     await pool(
@@ -212,27 +237,24 @@ async function raw(trackIds: string[], window: number, brokers: BrokerPids): Pro
       window,
       (n) =>
         new Promise<void>((resolve, reject) => {
-          const envelope = makeEnvelope(EventTypes.TRACK_PLAYED, {
-            userId: `u${n % USERS}`,
-            trackId: trackIds[n % trackIds.length]!,
-            playedAt: new Date().toISOString(),
-            msPlayed: 30_000,
-            source: 'api',
-          });
-          pub.publish(
+          publishPlay(
+            pub,
             exchange,
-            EventTypes.TRACK_PLAYED,
-            Buffer.from(JSON.stringify(envelope)),
-            { persistent: true, messageId: envelope.id, contentType: 'application/json' },
+            {
+              userId: `u${n % USERS}`,
+              trackId: trackIds[n % trackIds.length]!,
+              playedAt: new Date().toISOString(),
+              msPlayed: 30_000,
+              source: 'api',
+            },
             (err) => (err ? reject(err) : resolve()),
           );
         }),
     );
-    await done;
+    await consumed(plays);
     const perS = (plays / (performance.now() - started)) * 1000;
     const { other: _, ...used } = await cpu.stop();
-    for (const queue of queues) await pub.deleteQueue(queue);
-    await pub.deleteExchange(exchange);
+    await remove();
     return {
       perS,
       cpu: perUnit(used, plays),
@@ -242,12 +264,80 @@ async function raw(trackIds: string[], window: number, brokers: BrokerPids): Pro
   }
 }
 
+interface FloorResult extends RawResult {
+  refused: number;
+  lost: number;
+}
+
+/**
+ * The floor of one play per request: the same load as ours, on bench/plays-floor-server.ts
+ * (express, express.json(), one route publishing the envelope with confirms and answering
+ * 202), its plays consumed and acked from the two queues here, until all of them were.
+ */
+async function floor(trackIds: string[], mode: Mode, brokers: BrokerPids): Promise<FloorResult> {
+  const conn = await amqp.connect(AMQP_URL, { noDelay: true });
+  let server: BenchServer | null = null;
+  try {
+    const { exchange, count, consumed, remove } = await rawQueues(conn);
+    server = await startServer('./plays-floor-server.ts', [AMQP_URL, exchange]);
+    const pid = server.pid;
+    const cpu = new CpuMeter(async () => ({
+      server: [pid],
+      rabbitmq: await brokers(),
+      loadgen: [process.pid],
+    }));
+    let n = 0;
+    let accepted = 0;
+    await cpu.start();
+    const started = performance.now();
+    await postLoad(
+      server.baseUrl,
+      { connections: mode.connections, amount: PLAYS },
+      () => ({
+        path: '/api/plays',
+        token: `token-${n % USERS}`,
+        body: { trackId: trackIds[n++ % trackIds.length], msPlayed: 30_000 },
+      }),
+      (status) => {
+        if (status === 202) accepted++;
+      },
+    );
+    await Promise.race([consumed(accepted), new Promise((r) => setTimeout(r, DRAIN_TIMEOUT_MS))]);
+    const perS = (accepted / (performance.now() - started)) * 1000;
+    const { other: _, ...used } = await cpu.stop();
+    await remove();
+    return {
+      perS,
+      cpu: perUnit(used, accepted),
+      refused: PLAYS - accepted,
+      lost: accepted - Math.min(count(), accepted),
+    };
+  } finally {
+    await server?.stop();
+    await conn.close();
+  }
+}
+
 interface ModeRuns {
   ours: OursResult[];
   raw: RawResult[];
+  /** One play per request only. */
+  floor: FloorResult[];
 }
 
-function summary(mode: Mode, { ours: o, raw: r }: ModeRuns) {
+/** Ours against the floor of the same rounds (one play per request). */
+function floorSummary(o: OursResult[], f: FloorResult[]) {
+  if (f.length === 0) return {};
+  return {
+    floor_per_s: Math.round(median(f.map((x) => x.perS))),
+    ratio_to_floor: round(median(o.map((x, i) => x.storedPerS / f[i]!.perS))),
+    floor_refused: f.reduce((n, x) => n + x.refused, 0),
+    floor_lost: f.reduce((n, x) => n + x.lost, 0),
+    floor_cpu_ms_per_play: medianCpu(f),
+  };
+}
+
+function summary(mode: Mode, { ours: o, raw: r, floor: f }: ModeRuns) {
   return {
     plays_per_request: mode.perRequest,
     connections: mode.connections,
@@ -260,6 +350,7 @@ function summary(mode: Mode, { ours: o, raw: r }: ModeRuns) {
     raw_per_s: Math.round(median(r.map((x) => x.perS))),
     // Each round's two sides ran back to back: their ratio is the least disturbed figure.
     ratio: round(median(o.map((x, i) => x.storedPerS / r[i]!.perS))),
+    ...floorSummary(o, f),
     plays_per_transaction: {
       history: median(o.map((x) => x.batch.history)),
     },
@@ -282,13 +373,13 @@ function threeNodeSummary(three: OursResult[], one: OursResult[]) {
   };
 }
 
-interface Copy {
+export interface Copy {
   system: BenchSystem;
   tokens: string[];
   brokers: BrokerPids;
 }
 
-async function copy(system: BenchSystem, brokers: BrokerPids): Promise<Copy> {
+export async function copy(system: BenchSystem, brokers: BrokerPids): Promise<Copy> {
   return { system, tokens: await listeners(system), brokers };
 }
 
@@ -310,20 +401,29 @@ export async function runPlaysBench(): Promise<Record<string, unknown>> {
     const { rows } = await one.system.db.query<{ id: string }>('SELECT id FROM catalog.tracks ORDER BY id');
     const trackIds = rows.map((r) => r.id);
     const runs = new Map<Mode, ModeRuns & { three: OursResult[] }>(
-      MODES.map((mode) => [mode, { ours: [], raw: [], three: [] }]),
+      MODES.map((mode) => [mode, { ours: [], raw: [], floor: [], three: [] }]),
     );
     for (let i = 0; i < ROUNDS; i++) {
       for (const mode of MODES) {
-        const { ours: o, raw: r, three: t } = runs.get(mode)!;
+        const { ours: o, raw: r, floor: f, three: t } = runs.get(mode)!;
         const window = mode.connections * mode.perRequest;
+        const baselines = async () => {
+          r.push(await raw(trackIds, window, one.brokers));
+          if (mode.perRequest === 1) f.push(await floor(trackIds, mode, one.brokers));
+        };
         // Which side goes first alternates, so a drift in the machine's load hits both alike.
-        if (i % 2 === 0) r.push(await raw(trackIds, window, one.brokers));
+        if (i % 2 === 0) await baselines();
         o.push(await ours(one, trackIds, mode));
         if (three) t.push(await ours(three, trackIds, mode));
-        if (i % 2 === 1) r.push(await raw(trackIds, window, one.brokers));
+        if (i % 2 === 1) await baselines();
         const last = o.at(-1)!;
+        const lastFloor = mode.perRequest === 1 ? f.at(-1)! : null;
         note(
           `round ${i + 1} ${mode.name} (${mode.perRequest} per request, ${mode.connections} connections): accepted ${last.acceptedPerS.toFixed(0)}/s stored ${last.storedPerS.toFixed(0)}/s (accepted ${last.accepted}, refused ${last.rejected}, lost ${last.lost}, overcounted ${last.overcounted}; plays per transaction ${JSON.stringify(last.batch)}; cpu ms/play ${JSON.stringify(last.cpu)}; other work ${last.otherCores} cores); raw ${r.at(-1)!.perS.toFixed(0)}/s with ${window} in flight (cpu ms/play ${JSON.stringify(r.at(-1)!.cpu)})${
+            lastFloor
+              ? `; floor ${lastFloor.perS.toFixed(0)}/s (refused ${lastFloor.refused}, lost ${lastFloor.lost}; cpu ms/play ${JSON.stringify(lastFloor.cpu)})`
+              : ''
+          }${
             three
               ? `; three nodes: accepted ${t.at(-1)!.acceptedPerS.toFixed(0)}/s stored ${t.at(-1)!.storedPerS.toFixed(0)}/s (lost ${t.at(-1)!.lost}; cpu ms/play ${JSON.stringify(t.at(-1)!.cpu)})`
               : ''

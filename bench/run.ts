@@ -3,6 +3,7 @@
  * stdout, one JSON object. Progress goes to stderr.
  */
 import { runEventsBench } from './events.js';
+import { runFreshnessBench } from './freshness.js';
 import { runGatewayBench } from './gateway.js';
 import { runHttpBench } from './http.js';
 import { runMemoryBench } from './memory.js';
@@ -20,6 +21,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   memory: runMemoryBench,
   http: runHttpBench,
   replay: runReplayBench,
+  freshness: runFreshnessBench,
 };
 
 const name = process.argv[2];

@@ -40,7 +40,11 @@ export interface EventConsumerOptions<T> {
   handle: (events: EventEnvelope<T>[], ctx: HandlerContext) => Promise<void>;
   /** Most events handed to one `handle` call (default 1). */
   batchSize?: number;
-  /** How long a partial batch waits for more events (default 5 ms). */
+  /**
+   * How long a partial batch waits for more events while another batch is being handled
+   * (default 5 ms); with none in hand it goes at once, with whatever the same read from the
+   * socket delivered, and while one is in hand it goes as soon as that one is done.
+   */
   batchWaitMs?: number;
   /** Unacked deliveries held by this worker (default 64). */
   prefetch?: number;
@@ -89,6 +93,9 @@ export class EventConsumer<T> {
   private detach: (() => void) | null = null;
   private buffer: Item<T>[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private soon: NodeJS.Immediate | null = null;
+  /** Batches being handled (dead-lettering undecodable events is not one). */
+  private handling = 0;
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
   private stopping = false;
@@ -176,7 +183,11 @@ export class EventConsumer<T> {
       return;
     }
     this.buffer.push({ acks, msg, event });
+    // Group commit: nothing in hand, the batch goes once this socket read's deliveries are in;
+    // otherwise it fills while the one in hand is handled, so batches grow with the load
+    // instead of every event waiting for a timer.
     if (this.buffer.length >= (this.opts.batchSize ?? 1)) this.flush();
+    else if (this.handling === 0) this.soon ??= setImmediate(() => this.flush());
     else this.timer ??= setTimeout(() => this.flush(), this.opts.batchWaitMs ?? 5);
   }
 
@@ -201,13 +212,22 @@ export class EventConsumer<T> {
       clearTimeout(this.timer);
       this.timer = null;
     }
+    if (this.soon) {
+      clearImmediate(this.soon);
+      this.soon = null;
+    }
     if (this.buffer.length === 0) return;
     const batch = this.buffer;
     this.buffer = [];
     this.inFlight++;
+    this.handling++;
     // Deliveries arrive (and are buffered) on the channel that carried them, which may be
     // announced before `consume` itself resolves: always ack on that channel.
-    this.process(batch).finally(() => this.done());
+    this.process(batch).finally(() => {
+      this.handling--;
+      if (this.handling === 0) this.flush();
+      this.done();
+    });
   }
 
   private done(): void {

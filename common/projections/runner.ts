@@ -47,16 +47,30 @@ export class ProjectionApplier {
   ) {}
 
   async apply(client: PoolClient, records: readonly LogRecord[]): Promise<ApplyCounts> {
+    try {
+      return await this.applyOnce(client, records, false);
+    } catch (err) {
+      // The batch as a whole can never be applied: again, one event at a time.
+      if (err instanceof SplitBatch) return this.applyOnce(client, records, true);
+      throw err;
+    }
+  }
+
+  /**
+   * One transaction. Asynchronous commit is safe here: the offset commits with the effects,
+   * so a commit the database loses in a crash is a suffix of batches that are read again from
+   * the log, and it spares the batch the wait for the WAL flush (the play was durable in the
+   * log before it was applied).
+   */
+  private async applyOnce(
+    client: PoolClient,
+    records: readonly LogRecord[],
+    oneByOne: boolean,
+  ): Promise<ApplyCounts> {
     const counts: ApplyCounts = { applied: 0, skipped: 0, rejected: 0 };
     const { name } = this.projection;
-    await client.query('BEGIN');
     try {
-      await client.query(
-        'INSERT INTO projection_offsets (projection, last_offset) VALUES ($1, -1) ON CONFLICT DO NOTHING',
-        [name],
-      );
-      const { rows } = await client.query<{ last_offset: string }>(`${SELECT_OFFSET} FOR UPDATE`, [name]);
-      const last = Number(rows[0]!.last_offset);
+      const last = await this.begin(client);
       const fresh = records.filter((r) => r.offset > last);
       counts.skipped += records.length - fresh.length;
       const decoded = this.decode(fresh);
@@ -64,7 +78,7 @@ export class ProjectionApplier {
       const events = await this.firstTime(client, decoded.events);
       counts.skipped += fresh.length - events.length - rejects.length;
       if (events.length > 0) {
-        const refused = await this.applyEvents(client, events);
+        const refused = await this.applyEvents(client, events, oneByOne);
         rejects.push(...refused);
         counts.applied = events.length - refused.length;
       }
@@ -79,9 +93,11 @@ export class ProjectionApplier {
       counts.rejected = rejects.length;
       if (fresh.length > 0) {
         await client.query(
-          `UPDATE projection_offsets SET last_offset = $2, applied = applied + $3, updated_at = now()
-           WHERE projection = $1`,
-          [name, fresh[fresh.length - 1]!.offset, counts.applied],
+          prepared(
+            `UPDATE projection_offsets SET last_offset = $2, applied = applied + $3, updated_at = now()
+             WHERE projection = $1`,
+            [name, fresh[fresh.length - 1]!.offset, counts.applied],
+          ),
         );
       }
       await client.query('COMMIT');
@@ -91,6 +107,26 @@ export class ProjectionApplier {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * Opens the batch's transaction and locks the projection's offset row (a replay's swap
+   * takes the same lock), in one round trip once the row exists; returns the stored offset.
+   */
+  private async begin(client: PoolClient): Promise<number> {
+    const select = `SELECT last_offset FROM projection_offsets WHERE projection = ${client.escapeLiteral(this.projection.name)} FOR UPDATE`;
+    const results = (await client.query(
+      `BEGIN; SET LOCAL synchronous_commit = off; ${select}`,
+    )) as unknown as Array<{ rows: Array<{ last_offset: string }> }>;
+    let row = results[2]!.rows[0];
+    if (!row) {
+      await client.query(
+        'INSERT INTO projection_offsets (projection, last_offset) VALUES ($1, -1) ON CONFLICT DO NOTHING',
+        [this.projection.name],
+      );
+      row = (await client.query<{ last_offset: string }>(select)).rows[0]!;
+    }
+    return Number(row.last_offset);
   }
 
   /**
@@ -152,21 +188,22 @@ export class ProjectionApplier {
   }
 
   /**
-   * Applies the events as one batch; when that fails for good (a value the store cannot take,
-   * or an unexpected error for the `maxAttempts`th time), applies them one at a time, each in
-   * a savepoint, and returns the ones that fail as rejected.
+   * Applies the events as one batch (no savepoint: the common case pays nothing for the rare
+   * one). When the batch fails for good because of a value the store cannot take, it throws
+   * `SplitBatch` and the caller comes again in a new transaction with `oneByOne`; with
+   * `oneByOne`, or after an unexpected error for the `maxAttempts`th time, it applies the
+   * events one at a time, each in a savepoint, and returns the ones that fail as rejected.
    */
   private async applyEvents(
     client: PoolClient,
     events: Array<EventEnvelope & { offset: number }>,
+    oneByOne: boolean,
   ): Promise<Reject[]> {
     const first = events[0]!.offset;
     const exhausted = this.failures.offset === first && this.failures.count >= this.maxAttempts;
-    if (!exhausted) {
-      await client.query('SAVEPOINT batch');
+    if (!exhausted && !oneByOne) {
       try {
         await this.projection.apply(client, new ProjectionBatch(events));
-        await client.query('RELEASE SAVEPOINT batch');
         return [];
       } catch (err) {
         if (!this.permanent(err)) {
@@ -176,7 +213,7 @@ export class ProjectionApplier {
           };
           throw err;
         }
-        await client.query('ROLLBACK TO SAVEPOINT batch');
+        throw new SplitBatch();
       }
     }
     const rejects: Reject[] = [];
@@ -204,6 +241,11 @@ export class ProjectionApplier {
   private permanent(err: unknown): boolean {
     return isAppError(this.translateError(err), 'INVALID_INPUT');
   }
+}
+
+/** The batch failed for good as a whole: roll back and apply its events one at a time. */
+class SplitBatch extends Error {
+  override name = 'SplitBatch';
 }
 
 interface Reject {

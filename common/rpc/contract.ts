@@ -46,7 +46,10 @@ export type Methods = Record<string, MethodSpec>;
 export interface BatchPolicy {
   /** Most events in one handler call (one transaction). */
   size: number;
-  /** How long a partial batch waits for more events, in ms. */
+  /**
+   * How long a partial batch waits for more events while another is being handled, in ms; with
+   * none in hand it goes at once, and it goes as soon as the one in hand is done.
+   */
   waitMs: number;
 }
 

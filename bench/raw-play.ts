@@ -1,0 +1,25 @@
+import type { ConfirmChannel } from 'amqplib';
+import { EventTypes, type TrackPlayed } from '../common/contracts/events.js';
+import { makeEnvelope } from '../common/events/envelope.js';
+
+/**
+ * Publishes one play the way the gateway does, with raw amqplib (the `plays` benchmark's
+ * baselines): the same envelope, persistent, to a topic exchange under `track.played`;
+ * `confirmed` is called with the broker's answer. Returns the event id.
+ */
+export function publishPlay(
+  ch: ConfirmChannel,
+  exchange: string,
+  play: TrackPlayed,
+  confirmed: (err: unknown) => void,
+): string {
+  const envelope = makeEnvelope(EventTypes.TRACK_PLAYED, play);
+  ch.publish(
+    exchange,
+    EventTypes.TRACK_PLAYED,
+    Buffer.from(JSON.stringify(envelope)),
+    { persistent: true, messageId: envelope.id, contentType: 'application/json' },
+    confirmed,
+  );
+  return envelope.id;
+}
