@@ -76,7 +76,7 @@ async function figures(system: BenchSystem): Promise<Figures> {
 }
 
 /** Registers and logs in USERS listeners; their tokens. */
-async function listeners(system: BenchSystem): Promise<string[]> {
+export async function listeners(system: BenchSystem): Promise<string[]> {
   const tokens: string[] = [];
   for (let i = 1; i <= USERS; i++) {
     const username = `listener${i}`;

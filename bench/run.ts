@@ -2,6 +2,7 @@
  * `npm run bench -- <name>`: runs one benchmark and prints its result as the last line of
  * stdout, one JSON object. Progress goes to stderr.
  */
+import { runDatascaleBench } from './datascale.js';
 import { runEventsBench } from './events.js';
 import { runGatewayBench } from './gateway.js';
 import { runHttpBench } from './http.js';
@@ -20,6 +21,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   memory: runMemoryBench,
   http: runHttpBench,
   replay: runReplayBench,
+  datascale: runDatascaleBench,
 };
 
 const name = process.argv[2];
