@@ -283,11 +283,20 @@ const HOT: ReadonlyArray<[name: string, pool: 'history' | 'stats', sql: string]>
     `SELECT track_id, plays FROM user_tracks WHERE user_id = $1 ORDER BY plays DESC, track_id LIMIT 10`,
   ],
   [
-    'stats.report (tracks of a year)',
+    'stats.report (tracks and months of a year)',
     'stats',
-    `SELECT track_id, sum(plays) AS plays, sum(ms_played) AS ms FROM report_tracks
+    `SELECT track_id, to_char(month, 'YYYY-MM') AS month, sum(plays) AS plays, sum(ms_played) AS ms
+     FROM report_tracks WHERE user_id = $1 AND month >= date_trunc('year', now())::date
+       AND month < (date_trunc('year', now()) + interval '1 year')::date
+     GROUP BY GROUPING SETS ((track_id), (month))`,
+  ],
+  [
+    'stats.report (weekdays and hours of a year)',
+    'stats',
+    `SELECT weekday, hour, sum(plays) AS plays FROM report_hours
      WHERE user_id = $1 AND month >= date_trunc('year', now())::date
-       AND month < (date_trunc('year', now()) + interval '1 year')::date GROUP BY track_id`,
+       AND month < (date_trunc('year', now()) + interval '1 year')::date
+     GROUP BY GROUPING SETS ((weekday), (hour))`,
   ],
   [
     'stats.report (streak)',
