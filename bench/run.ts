@@ -2,6 +2,7 @@
  * `npm run bench -- <name>`: runs one benchmark and prints its result as the last line of
  * stdout, one JSON object. Progress goes to stderr.
  */
+import { runDatascaleBench } from './datascale.js';
 import { runEventsBench } from './events.js';
 import { runFreshnessBench } from './freshness.js';
 import { runGatewayBench } from './gateway.js';
@@ -22,6 +23,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   http: runHttpBench,
   replay: runReplayBench,
   freshness: runFreshnessBench,
+  datascale: runDatascaleBench,
 };
 
 const name = process.argv[2];

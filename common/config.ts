@@ -62,6 +62,11 @@ export interface Config {
   readonly playMaxAgeDays: number;
   /** Latest play date accepted, in seconds after now. */
   readonly playMaxAheadSeconds: number;
+  /**
+   * Whole UTC months of the play log (`history.plays`) kept before the current one: older
+   * monthly partitions are dropped. 0 keeps every month for ever.
+   */
+  readonly playLogRetentionMonths: number;
   /** `/rpc`: most calls in one batch. */
   readonly rpcMaxBatch: number;
   /** `/rpc`: most items in any list parameter of one call. */
@@ -280,6 +285,17 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     default: 300,
     parse: int(0, 86_400),
     doc: 'latest accepted play date, in seconds ahead',
+  },
+  playLogRetentionMonths: {
+    env: 'PLAY_LOG_RETENTION',
+    default: 0,
+    parse: (raw) =>
+      raw === 'forever' || raw === '0'
+        ? 0
+        : /^\d{1,4}M$/.test(raw)
+          ? int(2, 1200)(raw.slice(0, -1))
+          : undefined,
+    doc: 'play log retention in months (2M..1200M), or 0 or forever (keep every month)',
   },
   rpcMaxBatch: { env: 'RPC_MAX_BATCH', default: 20, parse: int(1, 1000), doc: '/rpc calls per batch' },
   rpcMaxItems: {

@@ -5,7 +5,13 @@ import type {
   Play,
   Track,
 } from '../../common/contracts/index.js';
-import type { CallContext, Handlers, Pool, ServiceClient } from '../../common/index.js';
+import {
+  type CallContext,
+  type Handlers,
+  type Pool,
+  prepared,
+  type ServiceClient,
+} from '../../common/index.js';
 
 export interface HistoryHandlerDeps {
   pool: Pool;
@@ -28,10 +34,13 @@ export function historyHandlers(deps: HistoryHandlerDeps): Handlers<HistoryContr
   return {
     async recent({ limit }, ctx) {
       const user = ctx.caller.userId;
+      // Prepared: planning it over every monthly partition on each call would cost more than running it.
       const { rows } = await deps.pool.query<PlayRow>(
-        `SELECT seq, event_id, user_id, track_id, played_at, ms_played, source FROM plays
-         WHERE user_id = $1 ORDER BY played_at DESC, seq DESC LIMIT $2`,
-        [user, limit],
+        prepared(
+          `SELECT seq, event_id, user_id, track_id, played_at, ms_played, source FROM plays
+           WHERE user_id = $1 ORDER BY played_at DESC, seq DESC LIMIT $2`,
+          [user, limit],
+        ),
       );
       const tracks = await lookUpTracks(deps, [...new Set(rows.map((r) => r.track_id))], ctx);
       return rows.map((r): Play => {

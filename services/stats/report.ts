@@ -1,6 +1,7 @@
 import type { CatalogContract, Track } from '../../common/contracts/catalog.js';
 import type { ListeningReport, ReportCount } from '../../common/contracts/stats.js';
 import type { Queryable } from '../../common/db/pool.js';
+import { prepared } from '../../common/db/prepared.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
 
 const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
@@ -41,36 +42,50 @@ export async function readReport(
 ): Promise<ListeningReport> {
   const { period, from, until } = periodOf(params);
   const range = [userId, from, until];
-  const [tracks, months, weekdays, hours, streak] = await Promise.all([
-    db.query<{ track_id: string; plays: string; ms: string }>(
-      `SELECT track_id, sum(plays) AS plays, sum(ms_played) AS ms FROM report_tracks
-       WHERE user_id = $1 AND month >= $2 AND month < $3 GROUP BY track_id`,
-      range,
+  // Three statements, one pass each over the user's rows of a table: tracks and months from
+  // report_tracks, weekdays and hours from report_hours (GROUPING SETS), the streak from
+  // report_days. Their cost grows with the user's plays in the period, not with the tables.
+  const [byTrackOrMonth, byWeekdayOrHour, streak] = await Promise.all([
+    db.query<{ track_id: string | null; month: string | null; plays: string; ms: string }>(
+      prepared(
+        `SELECT track_id, to_char(month, 'YYYY-MM') AS month, sum(plays) AS plays, sum(ms_played) AS ms
+         FROM report_tracks WHERE user_id = $1 AND month >= $2 AND month < $3
+         GROUP BY GROUPING SETS ((track_id), (month))`,
+        range,
+      ),
     ),
-    db.query<{ month: string; plays: string; ms: string }>(
-      `SELECT to_char(month, 'YYYY-MM') AS month, sum(plays) AS plays, sum(ms_played) AS ms FROM report_tracks
-       WHERE user_id = $1 AND month >= $2 AND month < $3 GROUP BY month ORDER BY month`,
-      range,
-    ),
-    db.query<{ weekday: number; plays: string }>(
-      `SELECT weekday, sum(plays) AS plays FROM report_hours WHERE user_id = $1 AND month >= $2 AND month < $3
-       GROUP BY weekday ORDER BY sum(plays) DESC, weekday LIMIT 1`,
-      range,
-    ),
-    db.query<{ hour: number; plays: string }>(
-      `SELECT hour, sum(plays) AS plays FROM report_hours WHERE user_id = $1 AND month >= $2 AND month < $3
-       GROUP BY hour ORDER BY sum(plays) DESC, hour LIMIT 1`,
-      range,
+    db.query<{ weekday: number | null; hour: number | null; plays: string }>(
+      prepared(
+        `SELECT weekday, hour, sum(plays) AS plays FROM report_hours
+         WHERE user_id = $1 AND month >= $2 AND month < $3
+         GROUP BY GROUPING SETS ((weekday), (hour))`,
+        range,
+      ),
     ),
     // Consecutive days share day - row number: each such group is a streak.
     db.query<{ days: string; first: string; last: string }>(
-      `SELECT count(*) AS days, to_char(min(day), 'YYYY-MM-DD') AS first, to_char(max(day), 'YYYY-MM-DD') AS last
-       FROM (SELECT day, day - (row_number() OVER (ORDER BY day))::int AS run FROM report_days
-             WHERE user_id = $1 AND day >= $2 AND day < $3) d
-       GROUP BY run ORDER BY count(*) DESC, min(day) LIMIT 1`,
-      range,
+      prepared(
+        `SELECT count(*) AS days, to_char(min(day), 'YYYY-MM-DD') AS first, to_char(max(day), 'YYYY-MM-DD') AS last
+         FROM (SELECT day, day - (row_number() OVER (ORDER BY day))::int AS run FROM report_days
+               WHERE user_id = $1 AND day >= $2 AND day < $3) d
+         GROUP BY run ORDER BY count(*) DESC, min(day) LIMIT 1`,
+        range,
+      ),
     ),
   ]);
+  const tracks = {
+    rows: byTrackOrMonth.rows.filter((r): r is typeof r & { track_id: string } => r.track_id !== null),
+  };
+  const months = byTrackOrMonth.rows
+    .filter((r): r is typeof r & { month: string } => r.track_id === null && r.month !== null)
+    .sort((a, b) => (a.month < b.month ? -1 : 1));
+  // The busiest: most plays, the earlier weekday or hour on a tie.
+  const busiest = <K extends 'weekday' | 'hour'>(key: K) =>
+    byWeekdayOrHour.rows
+      .filter((r) => r[key] !== null)
+      .sort((a, b) => Number(b.plays) - Number(a.plays) || a[key]! - b[key]!)[0] as
+      | ({ [P in K]: number } & { plays: string })
+      | undefined;
 
   const known = new Map<string, Track>();
   const ids = tracks.rows.map((r) => r.track_id);
@@ -107,8 +122,8 @@ export async function readReport(
   const ms = tracks.rows.reduce((sum, r) => sum + Number(r.ms), 0);
   const top = <T extends ReportCount>(items: Iterable<T>) => [...items].sort(byPlays).slice(0, TOP);
   const lastDay = new Date(Date.parse(`${until}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
-  const w = weekdays.rows[0];
-  const h = hours.rows[0];
+  const w = busiest('weekday');
+  const h = busiest('hour');
   const s = streak.rows[0];
   return {
     userId,
@@ -127,6 +142,6 @@ export async function readReport(
     busiestWeekday: w ? { weekday: WEEKDAYS[w.weekday - 1]!, plays: Number(w.plays) } : null,
     busiestHour: h ? { hour: h.hour, plays: Number(h.plays) } : null,
     longestStreak: s ? { days: Number(s.days), from: s.first, to: s.last } : null,
-    months: months.rows.map((m) => ({ month: m.month, ...count(m.plays, m.ms) })),
+    months: months.map((m) => ({ month: m.month, ...count(m.plays, m.ms) })),
   };
 }
