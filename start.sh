@@ -2,7 +2,9 @@
 # Brings up the whole system on this machine, and manages what it started.
 #
 #   ./start.sh [--workers catalog=3,stats=2] [--broker-nodes 3]
-#                                               infrastructure, migrations, seed, gateway, workers;
+#                                               infrastructure, build (dist/, web/dist: when stale),
+#                                               migrations, seed, gateway, workers; prints the time
+#                                               to green /health;
 #                                               with --broker-nodes N > 1, on a RabbitMQ cluster of
 #                                               N nodes of its own (scripts/broker-cluster.sh)
 #   ./start.sh scale <service> <n>              run exactly n workers of a service
@@ -32,7 +34,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 is_service() {
