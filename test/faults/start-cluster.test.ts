@@ -103,10 +103,14 @@ describe.skipIf(noRabbit !== null)('./start.sh --broker-nodes 3', () => {
       300,
     );
 
-    // Every queue of the system holds a replica on each node.
-    const queues = (
-      await managementGet<QueueDetails[]>('/api/queues/%2F?columns=name,type,members', ui[0]!)
-    ).filter((q) => q.name.startsWith(`${ns}.`));
+    // Every queue of the system holds a replica on each node. The management API lists a new
+    // queue's members only from its first statistics (every 5 s), so a fast start can ask too soon.
+    const listQueues = async () =>
+      (await managementGet<QueueDetails[]>('/api/queues/%2F?columns=name,type,members', ui[0]!)).filter((q) =>
+        q.name.startsWith(`${ns}.`),
+      );
+    await eventually(async () => (await listQueues()).every((q) => q.members !== undefined), 30_000, 500);
+    const queues = await listQueues();
     const quorum = queues.filter((q) => q.type === 'quorum');
     expect(quorum.length).toBeGreaterThanOrEqual(5);
     for (const q of queues) expect(q.members?.length, q.name).toBe(3);
