@@ -2,7 +2,9 @@
 # Brings up the whole system on this machine, and manages what it started.
 #
 #   ./start.sh [--workers catalog=3,stats=2] [--broker-nodes 3]
-#                                               infrastructure, migrations, seed, gateway, workers;
+#                                               infrastructure, build (dist/, web/dist: when stale),
+#                                               migrations, seed, gateway, workers; prints the time
+#                                               to green /health;
 #                                               with --broker-nodes N > 1, on a RabbitMQ cluster of
 #                                               N nodes of its own (scripts/broker-cluster.sh)
 #   ./start.sh scale <service> <n>              run exactly n workers of a service
@@ -32,7 +34,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 is_service() {
@@ -44,10 +46,11 @@ is_service() {
 # --- processes ----------------------------------------------------------------------------------
 # A component is `gateway` or `<service>.<n>`; its pid file is $RUN_DIR/<component>.pid.
 
+# The compiled program (dist/<program>.js, scripts/run.sh) and its arguments, one per line.
 component_args() {
   case "$1" in
-  gateway) printf '%s\n' gateway/main.ts ;;
-  *) printf '%s\n' scripts/service.ts "${1%.*}" ;;
+  gateway) printf '%s\n' gateway/main ;;
+  *) printf '%s\n' scripts/service "${1%.*}" ;;
   esac
 }
 
@@ -64,12 +67,16 @@ cmdline_of() {
 # file's process must run our script with our arguments from this directory (pids get reused).
 live_pid() {
   local file="$RUN_DIR/$1.pid" pid expected args
+  local -a program
   [ -f "$file" ] || return 1
   pid="$(cat "$file" 2>/dev/null)"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  expected="$(printf -- '--import\ntsx\n'; component_args "$1")"
+  # start_component runs `scripts/run.sh <program> <args>`, which (after a look at the build)
+  # execs `node <flags> $ROOT/dist/<program>.js <args>`: either command line is ours.
+  mapfile -t program < <(component_args "$1")
+  expected="$(printf '%s\n' "$ROOT/dist/${program[0]}.js" "${program[@]:1}")"
   args="$(cmdline_of "$pid")"
-  [[ "$args" == *$'\n'"$expected" ]] || return 1
+  [[ "$args" == *$'\n'"$expected" || "$args" == *$'\n'"$(printf '%s\n' scripts/run.sh "${program[@]}")" ]] || return 1
   if [ -e "/proc/$pid/cwd" ]; then
     [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$ROOT" ] || return 1
   fi
@@ -82,13 +89,13 @@ start_component() {
   printf '\n--- %s starting %s\n' "$(date '+%F %T')" "$comp" >>"$log"
   # Where this run's lines begin, for wait_started.
   wc -l <"$log" | tr -d ' ' >"$RUN_DIR/$comp.logstart"
-  # `node --import tsx` (not the tsx wrapper) so the recorded pid is the process that handles
-  # SIGTERM; setsid so a closing terminal does not take the system down with it; without the
-  # lock's descriptor, or a running worker would hold the lock forever.
+  # scripts/run.sh execs node, so the recorded pid is the process that handles SIGTERM; setsid
+  # so a closing terminal does not take the system down with it; without the lock's
+  # descriptor, or a running worker would hold the lock forever.
   if command -v setsid >/dev/null 2>&1; then
-    SERVICE_NAME="${comp%.*}" setsid node --import tsx "${args[@]}" >>"$log" 2>&1 </dev/null 9>&- &
+    SERVICE_NAME="${comp%.*}" setsid scripts/run.sh "${args[@]}" >>"$log" 2>&1 </dev/null 9>&- &
   else
-    SERVICE_NAME="${comp%.*}" nohup node --import tsx "${args[@]}" >>"$log" 2>&1 </dev/null 9>&- &
+    SERVICE_NAME="${comp%.*}" nohup scripts/run.sh "${args[@]}" >>"$log" 2>&1 </dev/null 9>&- &
   fi
   printf '%s\n' "$!" >"$RUN_DIR/$comp.pid"
 }
@@ -197,7 +204,7 @@ scale_to() {
 
 # The settings of common/config.ts that are set now (scripts/config-env.ts knows their names).
 save_config() {
-  (umask 077 && node --import tsx scripts/config-env.ts >"$RUN_DIR/config.env")
+  (umask 077 && scripts/run.sh scripts/config-env >"$RUN_DIR/config.env")
 }
 
 load_config() {
@@ -284,6 +291,13 @@ parse_workers() {
   done
 }
 
+# Seconds since an $EPOCHREALTIME reading, with one decimal.
+seconds_since() {
+  local now="$EPOCHREALTIME"
+  local ms=$(((${now//[!0-9]/} - ${1//[!0-9]/}) / 1000))
+  printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100))
+}
+
 wait_healthy() {
   local url="http://127.0.0.1:$PORT/health" deadline=$((SECONDS + HEALTH_TIMEOUT)) comp
   printf 'waiting for %s ' "$url"
@@ -310,6 +324,7 @@ wait_healthy() {
 }
 
 cmd_start() {
+  local began="$EPOCHREALTIME"
   declare -A WORKERS=()
   BROKER_NODES=1
   while [ $# -gt 0 ]; do
@@ -361,10 +376,12 @@ cmd_start() {
   install_deps
   ensure_infra
   [ "$BROKER_NODES" -le 1 ] || start_cluster
-  step "migrating" node --import tsx scripts/migrate.ts
-  step "seeding the catalog" node --import tsx scripts/seed.ts
+  # The processes run compiled code (dist/): built when missing or older than its sources.
+  if ! ./scripts/build.sh server --check; then step "compiling the server code" ./scripts/build.sh server; fi
+  step "migrating" scripts/run.sh scripts/migrate
+  step "seeding the catalog" scripts/run.sh scripts/seed
   # The web player the gateway serves at /: built when missing or older than its sources.
-  if ! ./scripts/build-web.sh --check; then step "building the web player" ./scripts/build-web.sh; fi
+  if ! ./scripts/build.sh web --check; then step "building the web player" ./scripts/build.sh web; fi
   [ -n "$(known_components)" ] || save_config
   local service started=()
   for service in "${SERVICES[@]}"; do
@@ -382,6 +399,7 @@ cmd_start() {
   fi
   mapfile -t started < <(known_components)
   wait_healthy "${started[@]}"
+  say "green /health $(seconds_since "$began") s after ./start.sh began"
   [ "${#STARTED[@]}" -eq 0 ] || wait_started "${STARTED[@]}"
   local counts=""
   for service in "${SERVICES[@]}"; do counts="$counts $service×$(worker_numbers "$service" | wc -l)"; done

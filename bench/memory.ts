@@ -3,9 +3,11 @@
  * idle and under load: the gateway benchmark's two routes plus authenticated plays (so the
  * history and stats consumers work too), from CONNECTIONS clients for DURATION seconds.
  * `loaded_mb` is each process's peak while loaded, sampled every 250 ms; `after_mb` is read
- * once the load stopped (growth that stays there would be a leak).
+ * once the load stopped (growth that stays there would be a leak). `start_to_health_s` is what
+ * ./start.sh printed: seconds from its start to green /health, one worker per service.
  */
 import autocannon from 'autocannon';
+import { CpuMeter, perUnit } from './cpu.js';
 import { gatewayRoutes } from './gateway.js';
 import { note, round } from './lib.js';
 import { BenchSystem, rssMb } from './system.js';
@@ -34,6 +36,11 @@ export async function runMemoryBench(): Promise<Record<string, unknown>> {
     const idle = snapshot(system);
     note(`idle MB ${JSON.stringify(idle)}`);
 
+    // CPU per request of each process over the load: what a smaller heap costs in collections.
+    const meter = new CpuMeter(async () =>
+      Object.fromEntries([...system.pids()].map(([c, pid]) => [c, [pid]])),
+    );
+    await meter.start();
     const peak: Record<string, number> = { ...idle };
     const sampler = setInterval(() => {
       for (const [comp, mb] of Object.entries(snapshot(system))) peak[comp] = Math.max(peak[comp] ?? 0, mb);
@@ -59,6 +66,8 @@ export async function runMemoryBench(): Promise<Record<string, unknown>> {
       ],
     });
     const result = await Promise.resolve(loading).finally(() => clearInterval(sampler));
+    const { other: _other, ...used } = await meter.stop();
+    const cpu = perUnit(used, Math.max(1, result.requests.total));
     const rps = result.requests.total / result.duration;
     note(
       `load: ${rps.toFixed(0)} requests/s, errors ${result.errors + result.non2xx}; peak MB ${JSON.stringify(peak)}`,
@@ -76,6 +85,8 @@ export async function runMemoryBench(): Promise<Record<string, unknown>> {
       loaded_mb: peak,
       after_mb: after,
       max_service_loaded_mb: Math.max(...services.map(([, mb]) => mb)),
+      cpu_ms_per_req: cpu,
+      start_to_health_s: system.startToHealthS,
     };
   } catch (err) {
     note(await system.logTails());

@@ -107,6 +107,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 export class BenchSystem {
   private directPool: Pool | null = null;
   private stopped = false;
+  /** Seconds from `./start.sh` to green /health, as start.sh printed them. */
+  startToHealthS: number | null = null;
 
   private constructor(
     readonly ns: string,
@@ -151,7 +153,10 @@ export class BenchSystem {
       note(`${ns}: seeding ${database}`);
       await system.seed();
       note(`${ns}: ./start.sh on port ${port}`);
-      await startSh([], env);
+      const out = await startSh([], env);
+      const green = /^green \/health (\d+(?:\.\d+)?) s after/m.exec(out);
+      system.startToHealthS = green ? Number(green[1]) : null;
+      note(`${ns}: ${green?.[0] ?? 'start.sh printed no time to green /health'}`);
     } catch (err) {
       await system.stop();
       throw err;

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { repoPath } from '../common/paths.js';
 
 /** Where `npm run build:web` puts the web player. */
-export const WEB_DIST = fileURLToPath(new URL('../web/dist/', import.meta.url));
+export const WEB_DIST = repoPath('web/dist');
 
 /** Paths that belong to the APIs: never answered with the web player's page. */
 const NOT_PAGES = /^\/(api|rpc|rest|health|metrics)(\/|$)/;

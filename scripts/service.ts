@@ -1,7 +1,8 @@
 /**
- * Runs one worker of a service: `npm run service -- <name>`. start.sh runs it as
- * `node --import tsx scripts/service.ts <name>` so the pid it records is the process that
- * handles SIGTERM (runService stops taking work, finishes in-flight messages, then exits).
+ * Runs one worker of a service: `npm run service -- <name>`. start.sh runs it compiled, as
+ * `scripts/run.sh scripts/service <name>`, which execs node, so the pid it records is the
+ * process that handles SIGTERM (runService stops taking work, finishes in-flight messages, then
+ * exits).
  */
 import { SYSTEM } from '../common/contracts/index.js';
 import { runService } from '../common/service.js';

@@ -69,14 +69,23 @@ function parseStatus(out: string): StatusRow[] {
     });
 }
 
-/** Whether a pid is a live process running our code (a zombie or a reused pid is not). */
-function runsOurCode(pid: number): boolean {
+/** The arguments of a live process (none for a zombie or a process that is gone). */
+function cmdline(pid: number): string[] {
   try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes('scripts/service.ts') || cmdline.includes('gateway/main.ts');
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .filter((a) => a !== '');
   } catch {
-    return false;
+    return [];
   }
+}
+
+/** Whether a pid is a live process running our compiled code (a zombie or a reused pid is not). */
+function runsOurCode(pid: number): boolean {
+  const args = cmdline(pid);
+  return (
+    args.includes(join(ROOT, 'dist/scripts/service.js')) || args.includes(join(ROOT, 'dist/gateway/main.js'))
+  );
 }
 
 async function dropDatabase(): Promise<void> {
@@ -95,8 +104,8 @@ let env: NodeJS.ProcessEnv = {};
 const seenPids = new Set<number>();
 
 const startSh = (...args: string[]) => run(join(ROOT, 'start.sh'), args, env, 170_000);
-const client = (...args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', 'client/main.ts', ...args], env);
+// As `npm run client` runs it: compiled.
+const client = (...args: string[]) => run(join(ROOT, 'scripts/run.sh'), ['client/main', ...args], env);
 
 async function status(): Promise<StatusRow[]> {
   const r = await startSh('status');
@@ -145,6 +154,9 @@ describe('./start.sh', () => {
     expect(started.stdout).toContain(`http://127.0.0.1:${port}`);
     expect(started.stdout).toContain('http://127.0.0.1:15672');
     expect(started.stdout).toContain('npm run client');
+    // It says how long it took to green /health, and it ran compiled code: dist is fresh now.
+    expect(started.stdout).toMatch(/^green \/health \d+\.\d s after \.\/start\.sh began$/m);
+    expect((await run(join(ROOT, 'scripts/build.sh'), ['server', '--check'], env)).code).toBe(0);
     // The web player, built when missing or stale, is served at / (its page for any app address).
     expect(started.stdout).toContain(`web player    http://127.0.0.1:${port}/`);
     const page = await fetch(`http://127.0.0.1:${port}/albums/al1`, { headers: { accept: 'text/html' } });
@@ -160,7 +172,12 @@ describe('./start.sh', () => {
     for (const service of ['catalog', 'users', 'playlists', 'history']) expect(count(first, service)).toBe(1);
     expect(count(first, 'stats')).toBe(2);
     expect(count(first, 'gateway')).toBe(1);
-    for (const row of first) expect(runsOurCode(row.pid)).toBe(true);
+    for (const row of first) {
+      expect(runsOurCode(row.pid)).toBe(true);
+      // Plain node on the compiled files, with stack traces mapped to the .ts lines; no tsx loader.
+      expect(cmdline(row.pid).slice(1, 2)).toEqual(['--enable-source-maps']);
+      expect(cmdline(row.pid).join(' ')).not.toContain('tsx');
+    }
 
     // The client against the running system.
     const login = await client('login', 'demo', 'demo1234');

@@ -89,7 +89,7 @@ describe('the web player in headless Chromium', () => {
         `${CHROMIUM} is missing: scripts/ensure-infra.sh --browser (run by npm test) installs it`,
       );
     }
-    await run(join(ROOT, 'scripts', 'build-web.sh'), [], { cwd: ROOT, timeout: 300_000 });
+    await run(join(ROOT, 'scripts', 'build.sh'), ['web'], { cwd: ROOT, timeout: 300_000 });
     await mkdir(ARTIFACTS, { recursive: true });
     system = await System.start({ label: 'web' });
     userDir = await mkdtemp(join(tmpdir(), 'music-web-chromium-'));

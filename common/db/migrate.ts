@@ -1,11 +1,11 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { sourcePath } from '../paths.js';
 import { assertSchemaName, type Pool } from './pool.js';
 
 /** Tables every service schema has: the outbox and the processed-event ledger. */
-const CORE_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
+const CORE_DIR = sourcePath(import.meta.url, 'migrations');
 
 /**
  * Applies plain-SQL migrations in file-name order, each once, each in its own transaction,

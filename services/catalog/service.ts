@@ -1,6 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { catalogContract } from '../../common/contracts/catalog.js';
 import { statsContract } from '../../common/contracts/stats.js';
+import { sourcePath } from '../../common/paths.js';
 import { defineService } from '../../common/service.js';
 import { catalogHandlers } from './handlers.js';
 import { mediaRoot } from './media.js';
@@ -9,7 +9,7 @@ import { mediaRoot } from './media.js';
 export const catalogService = defineService({
   name: 'catalog',
   contract: catalogContract,
-  migrations: fileURLToPath(new URL('./migrations', import.meta.url)),
+  migrations: sourcePath(import.meta.url, 'migrations'),
   async setup(deps) {
     const handlers = catalogHandlers({
       db: deps.pool,

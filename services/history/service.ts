@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url';
 import { catalogContract, historyContract } from '../../common/contracts/index.js';
+import { sourcePath } from '../../common/paths.js';
 import { dedupWindowMs, defineService } from '../../common/service.js';
 import { historyHandlers } from './handlers.js';
 import { PlayLogMaintenance } from './partitions.js';
@@ -14,7 +14,7 @@ const CATALOG_TIMEOUT_MS = 1000;
 export const historyService = defineService({
   name: 'history',
   contract: historyContract,
-  migrations: fileURLToPath(new URL('./migrations', import.meta.url)),
+  migrations: sourcePath(import.meta.url, 'migrations'),
   async setup({ config, pool, rpc, log }) {
     const handlers = historyHandlers({
       pool,

@@ -1,6 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { catalogContract } from '../../common/contracts/catalog.js';
 import { playlistsContract } from '../../common/contracts/playlists.js';
+import { sourcePath } from '../../common/paths.js';
 import { defineService } from '../../common/service.js';
 import { playlistsHandlers } from './handlers.js';
 
@@ -8,7 +8,7 @@ import { playlistsHandlers } from './handlers.js';
 export const playlistsService = defineService({
   name: 'playlists',
   contract: playlistsContract,
-  migrations: fileURLToPath(new URL('./migrations', import.meta.url)),
+  migrations: sourcePath(import.meta.url, 'migrations'),
   // playlist.changed is written to the outbox with each change; the relay publishes it.
   outbox: true,
   async setup({ pool, rpc }) {

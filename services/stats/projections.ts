@@ -1,10 +1,10 @@
-import { fileURLToPath } from 'node:url';
 import { Events } from '../../common/contracts/events.js';
+import { sourcePath } from '../../common/paths.js';
 import { defineProjection } from '../../common/projections/projection.js';
 import { applyPlays } from './plays.js';
 import { COUNTERS_TABLE, PLAY_TABLES, REPORT_TABLES, Tally } from './tally.js';
 
-export const STATS_MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
+export const STATS_MIGRATIONS = sourcePath(import.meta.url, 'migrations');
 
 export const COUNTER_NAMES = {
   registeredUsers: 'registered_users',

@@ -1,11 +1,11 @@
-import { fileURLToPath } from 'node:url';
 import { catalogContract } from '../../common/contracts/catalog.js';
 import { usersContract } from '../../common/contracts/users.js';
+import { sourcePath } from '../../common/paths.js';
 import { defineService } from '../../common/service.js';
 import { usersHandlers } from './handlers.js';
 import { loadTokenSecrets } from './secret.js';
 
-export const USERS_MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
+export const USERS_MIGRATIONS = sourcePath(import.meta.url, 'migrations');
 
 /** Accounts, passwords, sessions, API keys and stars (schema `users`). */
 export const usersService = defineService({

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { logBounds } from '../../common/events/log.js';
@@ -87,7 +88,8 @@ describe('projections killed mid-work (kill -9 while applying the event log)', (
     const end = (await logBounds(await s.broker()))!.last;
     await caughtUp(s, end);
     const replay = () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/replay.ts', 'report'], {
+      // As `npm run replay -- report` runs it: compiled.
+      const child = spawn(join(ROOT, 'scripts/run.sh'), ['scripts/replay', 'report'], {
         cwd: ROOT,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...s.env(), LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'pipe', 'pipe'],

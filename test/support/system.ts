@@ -106,7 +106,8 @@ function hostPort(url: string, defaultPort: number): { host: string; port: numbe
 
 /**
  * A whole copy of the system as real OS processes, started the way start.sh starts it
- * (`node --import tsx scripts/service.ts <name>`, `node --import tsx gateway/main.ts`), isolated
+ * (`scripts/run.sh scripts/service <name>`, `scripts/run.sh gateway/main`: the compiled code in
+ * dist/, built first when stale), isolated
  * from everything else on the machine: its own broker namespace, its own database (created
  * for the run, dropped at the end), its own port, and both the broker and the database reached
  * through TCP proxies that the test can cut to take them "down" for this system only.
@@ -485,9 +486,10 @@ export class System {
     const label = `${name}.${n}`;
     const logFile = join(this.dir, `${label}.log`);
     const fd = openSync(logFile, 'a');
-    // Exactly as start.sh starts them.
-    const entry = name === 'gateway' ? ['gateway/main.ts'] : ['scripts/service.ts', name];
-    const child = spawn(process.execPath, ['--import', 'tsx', ...entry], {
+    // Exactly as start.sh starts them: compiled, through scripts/run.sh (which execs node, so
+    // the child's pid is the worker's own).
+    const entry = name === 'gateway' ? ['gateway/main'] : ['scripts/service', name];
+    const child = spawn(join(ROOT, 'scripts/run.sh'), entry, {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
