@@ -210,10 +210,19 @@ describe('projections of the event log', () => {
     const small = await EventWorld.open('projlog', retention);
     try {
       for (let i = 0; i < 6; i++) await small.publish(playsOverMonths(200, { seed: 40 + i, days: 20 }));
-      const bounds = await eventually(async () => {
-        const b = await logBounds(small.broker);
-        return b && b.first > 0 ? b : null;
-      }, 20_000);
+      // The broker truncates the log a while after the segment that went over the limit rolled:
+      // wait until it has (the start has moved and stays put for a second).
+      let seen = -1;
+      const bounds = await eventually(
+        async () => {
+          const b = await logBounds(small.broker);
+          const settled = b !== null && b.first > 0 && b.first === seen;
+          seen = b?.first ?? -1;
+          return settled ? b : null;
+        },
+        30_000,
+        1000,
+      );
       await small.start(statsService);
       const result = await replayProjection({
         projection: reportProjection,
