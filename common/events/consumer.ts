@@ -150,10 +150,11 @@ export class EventConsumer<T> {
 
   /**
    * Stops taking events, finishes and acks those in hand, then cancels and closes the channel.
-   * The consumer is cancelled only once nothing is in hand: a quorum queue returns a cancelled
-   * consumer's unacked deliveries and disregards acks that follow, so finished work would be
-   * done again by another worker. Deliveries arriving meanwhile are not started; closing the
-   * channel gives them back untouched.
+   * The channel closes only once nothing is in hand: closing it returns every unacked delivery
+   * to the queue, so work finished but not yet acked would be done again by another worker.
+   * (Cancelling alone does not: on 3.10 a cancelled quorum consumer keeps its unacked
+   * deliveries and its later acks count.) Deliveries arriving meanwhile are not started;
+   * closing the channel gives them back untouched.
    */
   async stop(): Promise<void> {
     if (this.stopping) return;
