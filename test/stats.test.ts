@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventTypes, statsContract } from '../common/contracts/index.js';
 import { InvalidParamsError, UnauthorizedError } from '../common/errors.js';
 import { makeEnvelope } from '../common/events/envelope.js';
+import { BUCKETS, pruneBuckets } from '../services/stats/buckets.js';
 import { statsService } from '../services/stats/service.js';
 import { eventually } from './support/env.js';
 import { EventWorld, HOUR_MS, playEnvelope, randomPlays } from './support/plays.js';
@@ -194,5 +195,54 @@ describe('stats service', () => {
         reason: expect.stringMatching(/^InvalidInputError: text must not contain NUL characters/),
       },
     ]);
+  });
+
+  it('deletes the time buckets no read looks at, and every answer stays the same', async () => {
+    const worker = await world.start(statsService);
+    const ages = [
+      10 * MINUTE_MS,
+      90 * MINUTE_MS,
+      3 * HOUR_MS,
+      20 * HOUR_MS,
+      3 * 24 * HOUR_MS,
+      10 * 24 * HOUR_MS,
+    ];
+    const plays = ages.flatMap((age, i) => [
+      playEnvelope(alice.userId, `t${i % 3}`, ago(age), 60_000),
+      playEnvelope('u-bob', `t${i % 2}`, ago(age + MINUTE_MS), 30_000),
+    ]);
+    await world.publish(plays);
+    await eventually(async () => (await stats().call('overview', {})).totalPlays === plays.length, 15_000);
+    const answers = async () => ({
+      hour: await stats().call('topTracks', { window: 'hour' }),
+      day: await stats().call('topTracks', { window: 'day' }),
+      all: await stats().call('topTracks', { window: 'all' }),
+      overview: await stats().call('overview', {}),
+      user: await stats().call('user', {}, { caller: alice }),
+    });
+    const before = await answers();
+    const pool = world.pool(statsService);
+    const oldest = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          BUCKETS.map(async ({ table, column }) => {
+            const { rows } = await pool.query(`SELECT min(${column}) AS t FROM ${table}`);
+            return [table, (rows[0] as { t: Date | null }).t];
+          }),
+        ),
+      );
+    // Before: buckets of 10 days ago are there.
+    expect((await oldest()).track_hourly!.getTime()).toBeLessThan(Date.now() - 9 * 24 * HOUR_MS);
+
+    const deleted = await pruneBuckets(pool);
+    expect(deleted.track_hourly).toBe(4); // 3 and 10 days ago, two tracks each
+    expect(deleted.minute_plays).toBe(8);
+    const after = await oldest();
+    expect(after.track_hourly!.getTime()).toBeGreaterThan(Date.now() - 48 * HOUR_MS);
+    expect(after.minute_plays!.getTime()).toBeGreaterThan(Date.now() - 2 * HOUR_MS);
+    expect(await answers()).toEqual(before);
+    // A second turn finds nothing more; every stats worker runs it every hour.
+    expect(await pruneBuckets(pool)).toEqual({ track_hourly: 0, minute_plays: 0 });
+    expect(worker.workers).toHaveLength(1);
   });
 });

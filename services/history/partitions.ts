@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import { type Pool, type Queryable, withTransaction } from '../../common/index.js';
 
 /** Months made ahead of the current one, so a month's first play never waits for its table. */
@@ -118,44 +117,4 @@ export async function playLogMonths(pool: Pool): Promise<string[]> {
     .filter((m): m is Date => m !== null)
     .sort((a, b) => a.getTime() - b.getTime())
     .map((m) => m.toISOString().slice(0, 7));
-}
-
-/**
- * Runs the maintenance periodically once started (the service runs it once itself before its
- * consumers start, so a month's partition exists before its plays arrive); a failed run is
- * logged and tried again next turn.
- */
-export class PlayLogMaintenance {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<unknown> = Promise.resolve();
-
-  constructor(
-    private readonly pool: Pool,
-    private readonly policy: PlayLogPolicy,
-    private readonly log: Logger,
-    private readonly intervalMs = MAINTENANCE_INTERVAL_MS,
-  ) {}
-
-  async start(): Promise<void> {
-    this.timer = setInterval(() => {
-      this.running = this.run();
-    }, this.intervalMs);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
-  }
-
-  async run(): Promise<void> {
-    try {
-      const result = await maintainPlayLog(this.pool, this.policy);
-      if (result && (result.created.length > 0 || result.dropped.length > 0 || result.forgottenIds > 0))
-        this.log.info(result, 'play log maintained');
-    } catch (err) {
-      this.log.error({ err }, 'play log maintenance failed; trying again next turn');
-    }
-  }
 }

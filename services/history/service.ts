@@ -1,8 +1,9 @@
 import { catalogContract, historyContract } from '../../common/contracts/index.js';
 import { sourcePath } from '../../common/paths.js';
+import { PeriodicTask } from '../../common/periodic.js';
 import { dedupWindowMs, defineService } from '../../common/service.js';
 import { historyHandlers } from './handlers.js';
-import { PlayLogMaintenance } from './partitions.js';
+import { MAINTENANCE_INTERVAL_MS, maintainPlayLog } from './partitions.js';
 import { storePlays } from './store.js';
 
 const CATALOG_TIMEOUT_MS = 1000;
@@ -21,15 +22,22 @@ export const historyService = defineService({
       catalog: rpc.bind(catalogContract),
       catalogTimeoutMs: Math.min(CATALOG_TIMEOUT_MS, config.rpcTimeoutMs),
     });
-    const maintenance = new PlayLogMaintenance(
-      pool,
-      {
-        retentionMonths: config.playLogRetentionMonths,
-        playMaxAgeDays: config.playMaxAgeDays,
-        dedupWindowMs: dedupWindowMs(config),
-      },
+    const policy = {
+      retentionMonths: config.playLogRetentionMonths,
+      playMaxAgeDays: config.playMaxAgeDays,
+      dedupWindowMs: dedupWindowMs(config),
+    };
+    const maintenance = new PeriodicTask({
+      name: 'play log maintenance',
+      everyMs: MAINTENANCE_INTERVAL_MS,
       log,
-    );
+      run: async () => {
+        const done = await maintainPlayLog(pool, policy);
+        const changed = done && (done.created.length > 0 || done.dropped.length > 0 || done.forgottenIds > 0);
+        return changed ? { ...done } : null;
+      },
+    });
+    // Once before the consumers start, so a month's partition exists before its plays arrive.
     await maintenance.run();
     return {
       handlers,
