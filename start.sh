@@ -97,7 +97,16 @@ start_component() {
   else
     SERVICE_NAME="${comp%.*}" nohup scripts/run.sh "${args[@]}" >>"$log" 2>&1 </dev/null 9>&- &
   fi
-  printf '%s\n' "$!" >"$RUN_DIR/$comp.pid"
+  # Until it execs, the child is a copy of this script (same command line), which live_pid does
+  # not recognise: a check in that moment would take a starting worker for a dead one (and a
+  # status would remove its pid file). The pid file is written once the child has exec'd.
+  local pid="$!" self i
+  self="$(cmdline_of $$)"
+  for ((i = 0; i < 500; i++)); do
+    [ "$(cmdline_of "$pid")" = "$self" ] || break
+    sleep 0.01
+  done
+  printf '%s\n' "$pid" >"$RUN_DIR/$comp.pid"
 }
 
 # SIGTERM to every given component that is ours, wait for them to finish their work and exit,

@@ -168,8 +168,9 @@ describe('./start.sh', () => {
     const first = await status();
     const count = (rows: StatusRow[], service: string) =>
       rows.filter((r) => r.service === service && r.alive).length;
-    expect(first.every((r) => r.alive)).toBe(true);
-    for (const service of ['catalog', 'users', 'playlists', 'history']) expect(count(first, service)).toBe(1);
+    const seen = JSON.stringify(first.map((r) => ({ ...r, cmdline: cmdline(r.pid) })));
+    expect(first.every((r) => r.alive), seen).toBe(true);
+    for (const service of ['catalog', 'users', 'playlists', 'history']) expect(count(first, service), seen).toBe(1);
     expect(count(first, 'stats')).toBe(2);
     expect(count(first, 'gateway')).toBe(1);
     for (const row of first) {
