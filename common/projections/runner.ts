@@ -91,16 +91,14 @@ export class ProjectionApplier {
         this.log.error({ projection: name, offset: reject.offset, reason: reject.reason }, 'event rejected');
       }
       counts.rejected = rejects.length;
-      if (fresh.length > 0) {
-        await client.query(
-          prepared(
-            `UPDATE projection_offsets SET last_offset = $2, applied = applied + $3, updated_at = now()
-             WHERE projection = $1`,
-            [name, fresh[fresh.length - 1]!.offset, counts.applied],
-          ),
-        );
-      }
-      await client.query('COMMIT');
+      // The offset's update and the commit go in one round trip (a simple query of two
+      // statements: if the update fails, the commit is not run and the catch rolls back).
+      const move =
+        fresh.length > 0
+          ? `UPDATE projection_offsets SET last_offset = ${Math.trunc(fresh[fresh.length - 1]!.offset)}, applied = applied + ${counts.applied}, updated_at = now()
+             WHERE projection = ${client.escapeLiteral(name)}; `
+          : '';
+      await client.query(`${move}COMMIT`);
       this.failures = { offset: -1, count: 0 };
       return counts;
     } catch (err) {

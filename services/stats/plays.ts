@@ -1,5 +1,5 @@
 import type { Queryable } from '../../common/index.js';
-import { PLAY_TABLES, Tally } from './tally.js';
+import { PLAY_TABLES, Tally, upsertTallies } from './tally.js';
 
 /** What the statistics need of a play, from a live event or from the history log. */
 export interface PlayFact {
@@ -16,8 +16,8 @@ const bucket = (ms: number, size: number) => new Date(Math.floor(ms / size) * si
 
 /**
  * Adds a batch of plays to the play statistics: aggregated in memory first, then one upsert
- * per table. `suffix` selects a rebuild's fresh tables; live and rebuilt statistics are made
- * by this one function, which is what makes them equal.
+ * per table, all in one statement. `suffix` selects a rebuild's fresh tables; live and
+ * rebuilt statistics are made by this one function, which is what makes them equal.
  */
 export async function applyPlays(db: Queryable, plays: readonly PlayFact[], suffix = ''): Promise<void> {
   const tallies = {
@@ -36,5 +36,5 @@ export async function applyPlays(db: Queryable, plays: readonly PlayFact[], suff
     tallies.userTracks.add([play.userId, play.trackId, 1]);
     tallies.minutePlays.add([bucket(at, MINUTE_MS), 1]);
   }
-  for (const tally of Object.values(tallies)) await tally.upsert(db, suffix);
+  await upsertTallies(db, Object.values(tallies), suffix);
 }

@@ -2,7 +2,7 @@ import { Events } from '../../common/contracts/events.js';
 import { sourcePath } from '../../common/paths.js';
 import { defineProjection } from '../../common/projections/projection.js';
 import { applyPlays } from './plays.js';
-import { COUNTERS_TABLE, PLAY_TABLES, REPORT_TABLES, Tally } from './tally.js';
+import { COUNTERS_TABLE, PLAY_TABLES, REPORT_TABLES, Tally, upsertTallies } from './tally.js';
 
 export const STATS_MIGRATIONS = sourcePath(import.meta.url, 'migrations');
 
@@ -58,6 +58,6 @@ export const reportProjection = defineProjection({
       // ISO weekday: Monday 1 .. Sunday 7.
       hours.add([data.userId, month, ((at.getUTCDay() + 6) % 7) + 1, at.getUTCHours(), 1]);
     }
-    for (const tally of [tracks, days, hours]) await tally.upsert(tx);
+    await upsertTallies(tx, [tracks, days, hours]);
   },
 });
