@@ -169,8 +169,12 @@ describe('./start.sh', () => {
     const count = (rows: StatusRow[], service: string) =>
       rows.filter((r) => r.service === service && r.alive).length;
     const seen = JSON.stringify(first.map((r) => ({ ...r, cmdline: cmdline(r.pid) })));
-    expect(first.every((r) => r.alive), seen).toBe(true);
-    for (const service of ['catalog', 'users', 'playlists', 'history']) expect(count(first, service), seen).toBe(1);
+    expect(
+      first.every((r) => r.alive),
+      seen,
+    ).toBe(true);
+    for (const service of ['catalog', 'users', 'playlists', 'history'])
+      expect(count(first, service), seen).toBe(1);
     expect(count(first, 'stats')).toBe(2);
     expect(count(first, 'gateway')).toBe(1);
     for (const row of first) {
