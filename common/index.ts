@@ -2,7 +2,15 @@ export { type Attachment, Broker, type BrokerOptions } from './amqp/broker.js';
 export { type Config, ConfigError, config, configSpec, databaseUrlFor, loadConfig } from './config.js';
 export { dropSchema, migrate } from './db/migrate.js';
 export { enqueueEvent, OutboxRelay } from './db/outbox.js';
-export { createPool, type Pool, type PoolClient, type Queryable, withTransaction } from './db/pool.js';
+export {
+  createPool,
+  deleteInBatches,
+  type Pool,
+  type PoolClient,
+  type Queryable,
+  withAdvisoryLock,
+  withTransaction,
+} from './db/pool.js';
 export { prepared } from './db/prepared.js';
 export * from './errors.js';
 export {

@@ -165,11 +165,6 @@ export class Transcoder {
     return this.probed;
   }
 
-  /** Transcodes running now. */
-  get active(): number {
-    return this.running.size;
-  }
-
   /**
    * Streams `path` transcoded as `plan` says. Headers go out with the first bytes, so a file
    * ffmpeg cannot read is a TranscodeFailedError the caller can still answer; resolves when

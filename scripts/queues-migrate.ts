@@ -5,7 +5,7 @@
  * may run (events published meanwhile wait in a holding queue). Safe to run again.
  */
 import { Broker, nodeOf } from '../common/amqp/broker.js';
-import { config } from '../common/config.js';
+import { config, parseAmqpUrls } from '../common/config.js';
 import { rootLogger } from '../common/logger.js';
 import { migrateQueues, systemQueues } from './queue-migration.js';
 
@@ -17,7 +17,7 @@ const broker = await Broker.connect({
   logger: log,
   namespace: cfg.amqpNamespace,
 }).catch(() => {
-  const nodes = cfg.amqpUrl.split(',').map(nodeOf).join(', ');
+  const nodes = (parseAmqpUrls(cfg.amqpUrl) ?? [cfg.amqpUrl]).map(nodeOf).join(', ');
   console.error(`could not reach the broker (${nodes}); is it running?`);
   process.exit(1);
 });

@@ -72,7 +72,6 @@ async function main(): Promise<number> {
     name: 'replay',
     logger: log,
     namespace: cfg.amqpNamespace,
-    queueType: cfg.queueType,
   });
   try {
     if (args[0] === '--list' || args.length === 0) {

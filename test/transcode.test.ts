@@ -297,11 +297,15 @@ describe('no ffmpeg outlives its gateway', () => {
     const before = await ffmpegChildren();
     const url = `http://127.0.0.1:${gateway.port}/api/tracks/${long.id}/stream?format=opus`;
     const stream = await openStream({}, url);
-    const mine = (await ffmpegChildren()).filter((pid) => !before.includes(pid));
-    expect(mine).toHaveLength(1);
-    await gateway.stop();
-    expect(await alive(mine[0]!)).toBe(false);
-    stream.close();
+    try {
+      const mine = (await ffmpegChildren()).filter((pid) => !before.includes(pid));
+      expect(mine).toHaveLength(1);
+      await gateway.stop();
+      expect(await alive(mine[0]!)).toBe(false);
+    } finally {
+      stream.close();
+      await gateway.stop();
+    }
   });
 
   it('a gateway killed outright takes its ffmpeg with it', async () => {

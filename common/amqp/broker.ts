@@ -19,8 +19,8 @@ export interface BrokerOptions {
   /** Give up on the first connection after this many failed attempts (default 10). */
   initialRetries?: number;
   /**
-   * Type of the queues that hold work (default quorum: replicated across a cluster); classic
-   * only for brokers without quorum queues.
+   * Type of the queues that hold work (default: QUEUE_TYPE, quorum unless set: replicated across
+   * a cluster); classic only for brokers without quorum queues.
    */
   queueType?: 'quorum' | 'classic';
   /** AMQP heartbeat in seconds (default: AMQP_HEARTBEAT). */
@@ -101,7 +101,7 @@ export class Broker extends EventEmitter {
   private constructor(private readonly opts: BrokerOptions) {
     super();
     this.namespace = opts.namespace ?? '';
-    this.queueType = opts.queueType ?? 'quorum';
+    this.queueType = opts.queueType ?? config().queueType;
     this.log = opts.logger.child({ module: 'broker' });
     const urls = parseAmqpUrls(opts.url);
     if (!urls) throw new Error('invalid broker URL list (see AMQP_URL)');

@@ -54,3 +54,51 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
     client.release();
   }
 }
+
+/**
+ * Deletes the rows of `table` that match `where`, `batch` rows a statement, so a large delete
+ * never holds many row locks or one long transaction; how many went.
+ */
+export async function deleteInBatches(
+  db: Queryable,
+  table: string,
+  where: string,
+  params: readonly unknown[],
+  batch = 10_000,
+): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const { rowCount } = await db.query(
+      `DELETE FROM ${table} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${table} WHERE ${where} LIMIT ${batch}))`,
+      [...params],
+    );
+    deleted += rowCount ?? 0;
+    if ((rowCount ?? 0) < batch) return deleted;
+  }
+}
+
+/**
+ * Runs `fn` on a client holding the session advisory lock `key` (within the pool's schema), or
+ * resolves null at once when another session holds it: one worker of a service at a time.
+ */
+export async function withAdvisoryLock<T>(
+  pool: Pool,
+  key: string,
+  fn: (client: PoolClient) => Promise<T>,
+): Promise<T | null> {
+  const client = await pool.connect();
+  try {
+    const { rows } = await client.query<{ ok: boolean }>(
+      `SELECT pg_try_advisory_lock(hashtext(current_schema() || '.' || $1)) AS ok`,
+      [key],
+    );
+    if (!rows[0]!.ok) return null;
+    try {
+      return await fn(client);
+    } finally {
+      await client.query(`SELECT pg_advisory_unlock(hashtext(current_schema() || '.' || $1))`, [key]);
+    }
+  } finally {
+    client.release();
+  }
+}

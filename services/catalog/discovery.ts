@@ -82,7 +82,9 @@ export function groupByInitial(artists: Artist[]): ArtistIndexGroup[] {
   for (const a of artists) {
     const initial = normalizeText(a.name).replace(ARTICLE, '').charAt(0).toUpperCase();
     const key = /\p{L}/u.test(initial) ? initial : '#';
-    groups.set(key, [...(groups.get(key) ?? []), a]);
+    const group = groups.get(key);
+    if (group) group.push(a);
+    else groups.set(key, [a]);
   }
   return [...groups.entries()]
     .sort(([a], [b]) => (a === '#' ? -1 : b === '#' ? 1 : a.localeCompare(b)))

@@ -145,16 +145,17 @@ export async function queryIds(db: Queryable, sql: string, params: unknown[]): P
   return (await db.query<{ id: string }>(prepared(sql, params))).rows.map((r) => r.id);
 }
 
-/** Filters on albums (alias `al`) by genre and release years, as SQL and its parameters from `$first`. */
-export function albumFilter(
-  f: { genre?: string | undefined; fromYear?: number | undefined; toYear?: number | undefined },
-  first = 1,
-): { where: string; params: unknown[] } {
+/** Filters on albums (alias `al`) by genre and release years, as SQL and its parameters from `$1`. */
+export function albumFilter(f: {
+  genre?: string | undefined;
+  fromYear?: number | undefined;
+  toYear?: number | undefined;
+}): { where: string; params: unknown[] } {
   const conditions: string[] = [];
   const params: unknown[] = [];
   const param = (value: unknown) => {
     params.push(value);
-    return `$${first + params.length - 1}`;
+    return `$${params.length}`;
   };
   if (f.genre !== undefined) conditions.push(`lower(al.genre) = lower(${param(f.genre)})`);
   if (f.fromYear !== undefined || f.toYear !== undefined) {

@@ -1,4 +1,4 @@
-import { type Pool, type Queryable, withTransaction } from '../../common/index.js';
+import { deleteInBatches, type Pool, type Queryable, withTransaction } from '../../common/index.js';
 
 /** Months made ahead of the current one, so a month's first play never waits for its table. */
 export const MONTHS_AHEAD = 2;
@@ -21,8 +21,6 @@ export interface MaintenanceResult {
 }
 
 const DAY_MS = 86_400_000;
-/** Ids forgotten per statement, so one maintenance run never holds a long lock. */
-const FORGET_BATCH = 10_000;
 
 /** The first instant of the UTC month `offset` months after the one `at` is in. */
 export function monthStart(at: Date, offset = 0): Date {
@@ -90,15 +88,7 @@ export async function maintainPlayLog(
   });
   if (!ran) return null;
   const cutoff = new Date(now.getTime() - policy.dedupWindowMs);
-  for (;;) {
-    const { rowCount } = await pool.query(
-      `DELETE FROM play_ids WHERE event_id IN
-         (SELECT event_id FROM play_ids WHERE played_at < $1 LIMIT ${FORGET_BATCH})`,
-      [cutoff],
-    );
-    result.forgottenIds += rowCount ?? 0;
-    if ((rowCount ?? 0) < FORGET_BATCH) break;
-  }
+  result.forgottenIds = await deleteInBatches(pool, 'play_ids', 'played_at < $1', [cutoff]);
   return result;
 }
 

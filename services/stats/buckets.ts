@@ -1,4 +1,4 @@
-import type { Pool } from '../../common/index.js';
+import { deleteInBatches, type Pool, withAdvisoryLock } from '../../common/index.js';
 
 /**
  * The time buckets only recent reads look at: `track_hourly` serves the hour and day windows of
@@ -15,24 +15,20 @@ export const BUCKETS = [
 
 /** How often a stats worker prunes the buckets. */
 export const PRUNE_INTERVAL_MS = 3_600_000;
-/** Rows deleted per statement, so pruning never holds many row locks the projection wants. */
-const PRUNE_BATCH = 10_000;
 
-/** Deletes buckets older than they are kept; how many of each table went. */
+/**
+ * Deletes buckets older than they are kept; how many of each table went (none when another
+ * worker is pruning: one at a time).
+ */
 export async function pruneBuckets(pool: Pool, now: Date = new Date()): Promise<Record<string, number>> {
-  const deleted: Record<string, number> = {};
-  for (const { table, column, keep } of BUCKETS) {
-    deleted[table] = 0;
-    for (;;) {
-      // The primary keys lead with the bucket's time: an index range scan of the old ones.
-      const { rowCount } = await pool.query(
-        `DELETE FROM ${table} WHERE ctid = ANY (ARRAY(
-           SELECT ctid FROM ${table} WHERE ${column} < $1::timestamptz - $2::interval LIMIT ${PRUNE_BATCH}))`,
-        [now, keep],
-      );
-      deleted[table] += rowCount ?? 0;
-      if ((rowCount ?? 0) < PRUNE_BATCH) break;
-    }
-  }
+  const deleted: Record<string, number> = Object.fromEntries(BUCKETS.map((b) => [b.table, 0]));
+  await withAdvisoryLock(pool, 'bucket pruning', async (client) => {
+    // The primary keys lead with the bucket's time: an index range scan of the old ones.
+    for (const { table, column, keep } of BUCKETS)
+      deleted[table] = await deleteInBatches(client, table, `${column} < $1::timestamptz - $2::interval`, [
+        now,
+        keep,
+      ]);
+  });
   return deleted;
 }

@@ -1,7 +1,6 @@
-import type { Queryable } from '../../common/index.js';
-import { PLAY_TABLES, Tally, upsertTallies } from './tally.js';
+import { PLAY_TABLES, Tally } from './tally.js';
 
-/** What the statistics need of a play, from a live event or from the history log. */
+/** What the statistics need of a play. */
 export interface PlayFact {
   userId: string;
   trackId: string;
@@ -15,11 +14,11 @@ const HOUR_MS = 60 * MINUTE_MS;
 const bucket = (ms: number, size: number) => new Date(Math.floor(ms / size) * size).toISOString();
 
 /**
- * Adds a batch of plays to the play statistics: aggregated in memory first, then one upsert
- * per table, all in one statement. `suffix` selects a rebuild's fresh tables; live and
- * rebuilt statistics are made by this one function, which is what makes them equal.
+ * A batch of plays aggregated for the play statistics, one tally per table, for the caller to
+ * upsert (upsertTallies: all in one statement). Live and rebuilt statistics are made by this
+ * one function, which is what makes them equal.
  */
-export async function applyPlays(db: Queryable, plays: readonly PlayFact[], suffix = ''): Promise<void> {
+export function playTallies(plays: readonly PlayFact[]): Tally[] {
   const tallies = {
     trackPlays: new Tally(PLAY_TABLES.trackPlays),
     trackHourly: new Tally(PLAY_TABLES.trackHourly),
@@ -36,5 +35,5 @@ export async function applyPlays(db: Queryable, plays: readonly PlayFact[], suff
     tallies.userTracks.add([play.userId, play.trackId, 1]);
     tallies.minutePlays.add([bucket(at, MINUTE_MS), 1]);
   }
-  await upsertTallies(db, Object.values(tallies), suffix);
+  return Object.values(tallies);
 }

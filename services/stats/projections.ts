@@ -1,7 +1,7 @@
 import { Events } from '../../common/contracts/events.js';
 import { sourcePath } from '../../common/paths.js';
 import { defineProjection } from '../../common/projections/projection.js';
-import { applyPlays } from './plays.js';
+import { playTallies } from './plays.js';
 import { COUNTERS_TABLE, PLAY_TABLES, REPORT_TABLES, Tally, upsertTallies } from './tally.js';
 
 export const STATS_MIGRATIONS = sourcePath(import.meta.url, 'migrations');
@@ -18,18 +18,14 @@ export const statsProjection = defineProjection({
   tables: [...Object.values(PLAY_TABLES).map((t) => t.name), COUNTERS_TABLE.name],
   migrations: STATS_MIGRATIONS,
   async apply(tx, batch) {
-    const plays = batch.of(Events.trackPlayed);
-    if (plays.length > 0)
-      await applyPlays(
-        tx,
-        plays.map((e) => e.data),
-      );
+    const plays = playTallies(batch.of(Events.trackPlayed).map((e) => e.data));
     const counters = new Tally(COUNTERS_TABLE);
     const registered = batch.of(Events.userRegistered).length;
     const changes = batch.of(Events.playlistChanged).length;
     if (registered > 0) counters.add([COUNTER_NAMES.registeredUsers, registered]);
     if (changes > 0) counters.add([COUNTER_NAMES.playlistChanges, changes]);
-    await counters.upsert(tx);
+    // One statement for every table: empty tallies are left out.
+    await upsertTallies(tx, [...plays, counters]);
   },
 });
 

@@ -82,15 +82,10 @@ export class Tally {
   }
 
   /**
-   * Adds the tally to `<table><suffix>` in one statement. Rows go in key order, so two
-   * transactions touching the same keys lock them in the same order and never deadlock.
+   * The upsert's statement, its parameters numbered from `first` + 1, and their values. Rows
+   * go in key order, so two transactions touching the same keys lock them in the same order.
    */
-  async upsert(db: Queryable, suffix = ''): Promise<void> {
-    await upsertTallies(db, [this], suffix);
-  }
-
-  /** The upsert's statement, its parameters numbered from `first` + 1, and their values. */
-  statement(suffix: string, first: number): { text: string; values: Value[][] } {
+  statement(first: number): { text: string; values: Value[][] } {
     const { name, columns } = this.table;
     const rows = [...this.rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
     const merges = columns
@@ -101,7 +96,7 @@ export class Tally {
           : `${c.name} = GREATEST(t.${c.name}, EXCLUDED.${c.name})`,
       );
     return {
-      text: `INSERT INTO ${name}${suffix} AS t (${columns.map((c) => c.name).join(', ')})
+      text: `INSERT INTO ${name} AS t (${columns.map((c) => c.name).join(', ')})
          SELECT * FROM unnest(${columns.map((c, i) => `$${first + i + 1}::${c.type}[]`).join(', ')})
          ON CONFLICT (${columns
            .filter((c) => c.merge === 'key')
@@ -120,12 +115,12 @@ export class Tally {
  * One leader writes a projection's tables, so their order in the statement cannot deadlock;
  * each table's rows still go in key order.
  */
-export async function upsertTallies(db: Queryable, tallies: readonly Tally[], suffix = ''): Promise<void> {
+export async function upsertTallies(db: Queryable, tallies: readonly Tally[]): Promise<void> {
   const parts: string[] = [];
   const values: Value[][] = [];
   for (const tally of tallies) {
     if (tally.size === 0) continue;
-    const statement = tally.statement(suffix, values.length);
+    const statement = tally.statement(values.length);
     parts.push(statement.text);
     values.push(...statement.values);
   }

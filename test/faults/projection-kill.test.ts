@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -87,6 +87,7 @@ describe('projections killed mid-work (kill -9 while applying the event log)', (
     const s = system();
     const end = (await logBounds(await s.broker()))!.last;
     await caughtUp(s, end);
+    const children: ChildProcess[] = [];
     const replay = () => {
       // As `npm run replay -- report` runs it: compiled.
       const child = spawn(join(ROOT, 'scripts/run.sh'), ['scripts/replay', 'report'], {
@@ -94,6 +95,7 @@ describe('projections killed mid-work (kill -9 while applying the event log)', (
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...s.env(), LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      children.push(child);
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
@@ -106,48 +108,54 @@ describe('projections killed mid-work (kill -9 while applying the event log)', (
       );
       return { child, exited, output: () => out };
     };
-    // Slow enough that the first replay is caught half-way.
-    s.dbProxy.latencyMs = 5;
-    const first = replay();
-    let progress = 0;
     try {
-      await eventually(
-        async () => {
-          const { rows } = await s.db
-            .query<{ last_offset: string }>(
-              `SELECT last_offset FROM stats_rb_report.projection_offsets WHERE projection = 'report'`,
-            )
-            .catch(() => ({ rows: [] as Array<{ last_offset: string }> }));
-          progress = rows[0] ? Number(rows[0].last_offset) : -1;
-          return progress > end * 0.2;
-        },
-        90_000,
-        50,
-      );
+      // Slow enough that the first replay is caught half-way.
+      s.dbProxy.latencyMs = 5;
+      const first = replay();
+      let progress = 0;
+      try {
+        await eventually(
+          async () => {
+            const { rows } = await s.db
+              .query<{ last_offset: string }>(
+                `SELECT last_offset FROM stats_rb_report.projection_offsets WHERE projection = 'report'`,
+              )
+              .catch(() => ({ rows: [] as Array<{ last_offset: string }> }));
+            progress = rows[0] ? Number(rows[0].last_offset) : -1;
+            return progress > end * 0.2;
+          },
+          90_000,
+          50,
+        );
+      } finally {
+        s.dbProxy.latencyMs = 0;
+      }
+      first.child.kill('SIGKILL');
+      expect((await first.exited).signal).toBe('SIGKILL');
+      const second = replay();
+      const done = await second.exited;
+      const after = await counts(s);
+      report('replay killed mid-way, then run again', {
+        'events in the log': end + 1,
+        'rebuilt offset at the kill': `${progress} of ${end}`,
+        'second run': second
+          .output()
+          .trim()
+          .split('\n')
+          .filter((l) => !l.startsWith('replay:'))
+          .join(' | '),
+        'counted by the report after the swap': after.report,
+        'stored in history': after.history,
+      });
+      expect(done.code, second.output()).toBe(0);
+      expect(second.output()).toContain('resumed an interrupted replay');
+      expect(after.report).toBe(after.history);
+      const { rowCount } = await s.db.query("SELECT 1 FROM pg_namespace WHERE nspname = 'stats_rb_report'");
+      expect(rowCount).toBe(0);
     } finally {
-      s.dbProxy.latencyMs = 0;
+      // Whatever failed above, no replay outlives the test.
+      for (const child of children)
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
-    first.child.kill('SIGKILL');
-    expect((await first.exited).signal).toBe('SIGKILL');
-    const second = replay();
-    const done = await second.exited;
-    const after = await counts(s);
-    report('replay killed mid-way, then run again', {
-      'events in the log': end + 1,
-      'rebuilt offset at the kill': `${progress} of ${end}`,
-      'second run': second
-        .output()
-        .trim()
-        .split('\n')
-        .filter((l) => !l.startsWith('replay:'))
-        .join(' | '),
-      'counted by the report after the swap': after.report,
-      'stored in history': after.history,
-    });
-    expect(done.code, second.output()).toBe(0);
-    expect(second.output()).toContain('resumed an interrupted replay');
-    expect(after.report).toBe(after.history);
-    const { rowCount } = await s.db.query("SELECT 1 FROM pg_namespace WHERE nspname = 'stats_rb_report'");
-    expect(rowCount).toBe(0);
   });
 });

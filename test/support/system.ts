@@ -137,8 +137,14 @@ export class System {
   static async start(opts: SystemOptions = {}): Promise<System> {
     const ns = `${opts.label ?? 'f'}_${randomBytes(4).toString('hex')}`;
     const database = `music_${ns}`;
-    await createDatabase(database);
-    for (const admin of new Set(Object.values(opts.databases ?? {}))) await createDatabase(database, admin);
+    const admins = [undefined, ...new Set(Object.values(opts.databases ?? {}))];
+    for (const [i, admin] of admins.entries()) {
+      // A server that refuses leaves none of the databases made before it behind.
+      await createDatabase(database, admin).catch(async (err) => {
+        for (const made of admins.slice(0, i)) await dropDatabase(database, made).catch(() => {});
+        throw err;
+      });
+    }
     const dir = await mkdtemp(join(tmpdir(), `music-${ns}-`));
     // The generated seed audio (~50 MB, a few seconds of CPU) can be shared by a run's systems.
     const mediaDir = process.env.FAULTS_MEDIA_DIR ?? join(dir, 'media');
