@@ -6,6 +6,7 @@ import type { ServiceClient } from '../common/rpc/client.js';
 import { EXTENSIONS } from '../gateway/subsonic/endpoints/system.js';
 import { historyService } from '../services/history/service.js';
 import { statsService } from '../services/stats/service.js';
+import { pruneNowPlaying } from '../services/users/now-playing.js';
 import { usersService } from '../services/users/service.js';
 import { eventually, testPool } from './support/env.js';
 import { type Account, type Json, subsonicClient } from './support/subsonic-client.js';
@@ -482,10 +483,19 @@ describe('playback reports and now playing', () => {
       await pool.query(
         `UPDATE now_playing SET expires_at = now() - interval '1 second' WHERE client = 'Quiet'`,
       );
+      expect(await listed()).toBe(false);
+      // Long expired, the row itself goes at the users workers' next pruning.
+      const quiet = "SELECT 1 FROM now_playing WHERE client = 'Quiet'";
+      expect(await pruneNowPlaying(pool)).toBe(0);
+      expect((await pool.query(quiet)).rowCount).toBe(1);
+      await pool.query(
+        `UPDATE now_playing SET expires_at = now() - interval '2 hours' WHERE client = 'Quiet'`,
+      );
+      expect(await pruneNowPlaying(pool)).toBe(1);
+      expect((await pool.query(quiet)).rowCount).toBe(0);
     } finally {
       await pool.end();
     }
-    expect(await listed()).toBe(false);
   });
 
   it('refuses reports without a song, of unknown songs, and in states or media types it does not know', async () => {

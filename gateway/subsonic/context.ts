@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Album, Artist, Track } from '../../common/contracts/catalog.js';
 import type { PlayDateWindow } from '../../common/contracts/events.js';
-import type { Starred } from '../../common/contracts/users.js';
+import type { Ratings, Starred } from '../../common/contracts/users.js';
 import { isAppError } from '../../common/errors.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
 import type { Caller } from '../../common/rpc/contract.js';
@@ -40,6 +40,8 @@ export interface Call {
   client: string;
   /** What the caller starred, fetched once per request on first use. */
   starred(): Promise<Starred>;
+  /** What the caller rated (fetched once, on first use). */
+  ratings(): Promise<Ratings>;
   /** What the caller starred and rated, by id, for marking items (fetched once, on first use). */
   marks(): Promise<Marks>;
 }

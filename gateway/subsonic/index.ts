@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { PlayDateWindow } from '../../common/contracts/events.js';
-import type { Starred } from '../../common/contracts/users.js';
+import type { Ratings, Starred } from '../../common/contracts/users.js';
 import { AppError } from '../../common/errors.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
 import type { Authenticator } from '../auth.js';
@@ -148,6 +148,7 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
         checkVersion(params);
         const caller = await subsonicCaller(deps.auth, readCredentials(params), req.ip);
         let starred: Promise<Starred> | undefined;
+        let ratings: Promise<Ratings> | undefined;
         let marks: Promise<Marks> | undefined;
         const call: Call = {
           params,
@@ -160,10 +161,12 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
             starred ??= services.users.call('starred', {}, { caller });
             return starred;
           },
+          ratings: () => {
+            ratings ??= services.users.call('ratings', {}, { caller });
+            return ratings;
+          },
           marks: () => {
-            marks ??= Promise.all([call.starred(), services.users.call('ratings', {}, { caller })]).then(
-              ([s, r]) => marksOf(s, r),
-            );
+            marks ??= Promise.all([call.starred(), call.ratings()]).then(([s, r]) => marksOf(s, r));
             return marks;
           },
         };

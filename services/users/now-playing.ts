@@ -154,11 +154,19 @@ async function forgetQuietPlayers(db: Queryable, userId: string): Promise<void> 
   );
 }
 
-/** Every user's live entries, most recently reported first. */
-export async function listNowPlaying(pool: Pool, now = Date.now()): Promise<NowPlayingEntry[]> {
-  await pool.query('DELETE FROM now_playing WHERE expires_at < $1', [
+/**
+ * Deletes the entries expired more than `pruneMs` ago (reads skip every expired one anyway);
+ * how many went. Each users worker runs it every `pruneMs`.
+ */
+export async function pruneNowPlaying(pool: Pool, now = Date.now()): Promise<number> {
+  const { rowCount } = await pool.query('DELETE FROM now_playing WHERE expires_at < $1', [
     new Date(now - NOW_PLAYING_LIMITS.pruneMs),
   ]);
+  return rowCount ?? 0;
+}
+
+/** Every user's live entries, most recently reported first. */
+export async function listNowPlaying(pool: Pool, now = Date.now()): Promise<NowPlayingEntry[]> {
   const { rows } = await pool.query<Row & { username: string; client: string; player_id: string }>(
     `SELECT np.*, u.username FROM now_playing np JOIN users u ON u.id = np.user_id
      WHERE np.expires_at > $1 AND np.state <> 'stopped'

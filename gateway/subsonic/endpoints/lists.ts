@@ -36,7 +36,7 @@ const YEAR_MAX = 9999;
  */
 async function albumList(call: Call, deps: Deps): Promise<{ albums: Album[]; plays?: Map<string, number> }> {
   const { params, as } = call;
-  const { catalog, history, users } = deps.services;
+  const { catalog, history } = deps.services;
   const type = params.required('type');
   if (!(LIST_TYPES as readonly string[]).includes(type)) {
     throw new SubsonicError(SubsonicCodes.GENERIC, `type must be one of ${LIST_TYPES.join(', ')}`);
@@ -69,8 +69,7 @@ async function albumList(call: Call, deps: Deps): Promise<{ albums: Album[]; pla
     case 'starred':
       return { albums: await byIds((await call.starred()).albums.map((s) => s.id)) };
     case 'highest': {
-      const ratings = await users.call('ratings', {}, as);
-      return { albums: await byIds(ratings.albums.map((r) => r.id)) };
+      return { albums: await byIds((await call.ratings()).albums.map((r) => r.id)) };
     }
     case 'frequent': {
       const top = await orElse(
