@@ -9,6 +9,7 @@ import type { EventPublisher } from '../common/events/publisher.js';
 import type { RpcClient } from '../common/rpc/client.js';
 import type { System } from '../common/system.js';
 import { Authenticator, authenticate } from './auth.js';
+import { CoverCache } from './covers.js';
 import { sendError } from './errors.js';
 import { checkHealth, type Database } from './health.js';
 import { jsonRpcErrors, jsonRpcHandler } from './jsonrpc.js';
@@ -79,6 +80,8 @@ export function buildApp(deps: GatewayDeps): express.Express {
     maxAgeMs: config.playMaxAgeDays * 86_400_000,
     maxAheadMs: config.playMaxAheadSeconds * 1000,
   };
+  // One cache of generated covers for the REST route and the Subsonic API alike.
+  const covers = new CoverCache();
 
   const app = express();
   app.disable('x-powered-by');
@@ -126,6 +129,7 @@ export function buildApp(deps: GatewayDeps): express.Express {
       playDates,
       bodyLimitBytes: BODY_LIMIT_BYTES,
       transcoder: deps.transcoder,
+      covers,
     }),
   );
 
@@ -141,6 +145,7 @@ export function buildApp(deps: GatewayDeps): express.Express {
     publishTimeoutMs: config.rpcTimeoutMs,
     playDates,
     transcoder: deps.transcoder,
+    covers,
   };
   for (const routes of [
     userRoutes,

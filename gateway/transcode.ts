@@ -115,9 +115,7 @@ export function planStream(
 
 /** No transcode can start now: the gateway runs as many as it may. */
 export class TranscodeBusyError extends UnavailableError {
-  /** A transcode of a track takes seconds: the wait a client is told. */
-  readonly retryAfterSeconds = 5;
-
+  // A transcode of a track takes seconds: the wait a client is told (data.retryAfterSeconds).
   constructor(max: number) {
     super(`the server is transcoding ${max} streams already; try again shortly`, { retryAfterSeconds: 5 });
     this.name = 'TranscodeBusyError';

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { PlayDateWindow } from '../../common/contracts/events.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
 import type { Authenticator } from '../auth.js';
+import type { CoverCache } from '../covers.js';
 import type { Services } from '../services.js';
 import type { Transcoder } from '../transcode.js';
 
@@ -19,4 +20,6 @@ export interface RouteContext {
   playDates: PlayDateWindow;
   /** The gateway's ffmpeg runner for transcoded streams. */
   transcoder: Transcoder;
+  /** Generated cover images, shared with the Subsonic API (its image URLs point here). */
+  covers: CoverCache;
 }

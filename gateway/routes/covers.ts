@@ -1,5 +1,5 @@
 import { NotFoundError } from '../../common/errors.js';
-import { CoverCache, catalogCoverColor, MAX_COVER_SIZE, sendCover } from '../covers.js';
+import { catalogCoverColor, MAX_COVER_SIZE, sendCover } from '../covers.js';
 import { queryInt } from '../http.js';
 import type { RouteContext } from './context.js';
 
@@ -8,8 +8,7 @@ import type { RouteContext } from './context.js';
  * own id), `size` pixels square (300 by default). Public like the catalog: players load the
  * image URLs of Subsonic's artist and album info without credentials.
  */
-export function coverRoutes({ router, services }: RouteContext): void {
-  const covers = new CoverCache();
+export function coverRoutes({ router, services, covers }: RouteContext): void {
   router.get('/api/covers/:id', async (req, res) => {
     const size = queryInt(req, 'size', 1, MAX_COVER_SIZE) ?? 300;
     const color = await catalogCoverColor(services.catalog, req.params.id);

@@ -5,8 +5,8 @@ import type { Ratings, Starred } from '../../common/contracts/users.js';
 import { AppError } from '../../common/errors.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
 import type { Authenticator } from '../auth.js';
-import { CoverCache } from '../covers.js';
-import { RETRY_AFTER_SECONDS } from '../errors.js';
+import type { CoverCache } from '../covers.js';
+import { toHttpError } from '../errors.js';
 import type { Services } from '../services.js';
 import { TranscodeBusyError, type Transcoder } from '../transcode.js';
 import { readCredentials, subsonicCaller } from './auth.js';
@@ -48,6 +48,8 @@ export interface SubsonicDeps {
   bodyLimitBytes: number;
   /** The gateway's ffmpeg runner for transcoded streams. */
   transcoder: Transcoder;
+  /** Generated cover images, shared with the REST API's cover route. */
+  covers: CoverCache;
 }
 
 /** The longest player name (`c`) the services take; longer ones are cut. */
@@ -116,7 +118,7 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
     publisher: deps.publisher,
     log,
     transcoder: deps.transcoder,
-    covers: new CoverCache(),
+    covers: deps.covers,
     publishTimeoutMs: deps.publishTimeoutMs,
     playDates: deps.playDates,
   };
@@ -179,7 +181,7 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
         }
         if (err instanceof TranscodeBusyError) {
           // Not the API's usual HTTP 200: a player streaming should back off and retry.
-          res.set('Retry-After', String(err.retryAfterSeconds ?? RETRY_AFTER_SECONDS));
+          res.set('Retry-After', String(toHttpError(err).retryAfter));
           sendError(res, toSubsonicError(err, log), format, 503);
           return;
         }
