@@ -8,12 +8,7 @@ import type { Broker } from '../common/amqp/broker.js';
 import { mismatchOf, type WorkQueue } from '../common/amqp/queues.js';
 import { SYSTEM } from '../common/contracts/index.js';
 import { EVENTS_EXCHANGE } from '../common/events/envelope.js';
-import {
-  DEFAULT_RETRY_DELAYS_MS,
-  declareExchange,
-  groupQueues,
-  retryQueue,
-} from '../common/events/topology.js';
+import { declareExchange, groupQueues, retryDelays, retryQueue } from '../common/events/topology.js';
 import { requestQueue } from '../common/rpc/server.js';
 import type { System } from '../common/system.js';
 
@@ -33,7 +28,7 @@ export function systemQueues(broker: Broker, system: System = SYSTEM): SystemQue
     for (const sub of Object.values(contract.subscriptions)) {
       const q = { group: contract.service, event: sub.event.type };
       const [main, dead] = groupQueues(broker, q) as [WorkQueue, WorkQueue];
-      const delays = [...new Set(sub.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS)];
+      const delays = [...new Set(retryDelays(sub.retryDelaysMs))];
       out.push(
         { ...main, binding: { exchange: broker.name(EVENTS_EXCHANGE), routingKey: q.event } },
         dead,

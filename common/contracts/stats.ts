@@ -71,7 +71,7 @@ export interface ListeningReport extends ReportCount {
   months: Array<ReportCount & { month: string }>;
 }
 
-export const reportParams = z.union([
+const reportParams = z.union([
   z.strictObject({ year: z.number().int().min(1970).max(9999) }),
   z.strictObject({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'month must look like 2026-11') }),
 ]);

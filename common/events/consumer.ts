@@ -7,11 +7,11 @@ import { type ErrorTranslator, isAppError } from '../errors.js';
 import { newTraceId, TRACE_HEADER, withTrace } from '../trace.js';
 import { type EventEnvelope, envelopeProblems } from './envelope.js';
 import {
-  DEFAULT_RETRY_DELAYS_MS,
   declareQueue,
   declareRetryQueue,
   type QueueDeclaration,
   queueNames,
+  retryDelays,
 } from './topology.js';
 
 /** Thrown by a handler for an event that can never succeed: it is dead-lettered without retries. */
@@ -106,7 +106,7 @@ export class EventConsumer<T> {
       module: 'event-consumer',
       queue: queueNames(opts.broker, this.decl).main,
     });
-    this.delays = opts.retryDelaysMs?.length ? opts.retryDelaysMs : DEFAULT_RETRY_DELAYS_MS;
+    this.delays = retryDelays(opts.retryDelaysMs);
   }
 
   get queue(): string {

@@ -42,7 +42,12 @@ export async function declareQueue(ch: Channel, broker: Broker, q: QueueDeclarat
 }
 
 /** Back-off before each retry of a failing event; the last value repeats (consumers may set their own). */
-export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [200, 1000, 5000];
+const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [200, 1000, 5000];
+
+/** The back-off a consumer uses: the given delays, or the default when none are given. */
+export function retryDelays(given: readonly number[] | undefined): readonly number[] {
+  return given?.length ? given : DEFAULT_RETRY_DELAYS_MS;
+}
 
 /** A retry queue: it holds failed messages for `delayMs`, then dead-letters them back to the main queue. */
 export function retryQueue(broker: Broker, q: QueueDeclaration, delayMs: number): WorkQueue {

@@ -52,7 +52,7 @@ export interface ReplayResult {
 }
 
 /** The schema a replay of `projection` builds in, beside the service's. */
-export function rebuildSchema(schema: string, projection: string): string {
+function rebuildSchema(schema: string, projection: string): string {
   return assertSchemaName(`${schema}_rb_${projection.replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63));
 }
 

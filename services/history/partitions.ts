@@ -23,7 +23,7 @@ export interface MaintenanceResult {
 const DAY_MS = 86_400_000;
 
 /** The first instant of the UTC month `offset` months after the one `at` is in. */
-export function monthStart(at: Date, offset = 0): Date {
+function monthStart(at: Date, offset = 0): Date {
   return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + offset, 1));
 }
 
@@ -41,7 +41,7 @@ function partitionMonth(name: string): Date | null {
  * a month a play may still be accepted for (PLAY_MAX_AGE_DAYS), so a late play always finds
  * its partition. Null when every month is kept.
  */
-export function oldestKept(now: Date, policy: PlayLogPolicy): Date | null {
+function oldestKept(now: Date, policy: PlayLogPolicy): Date | null {
   if (policy.retentionMonths === 0) return null;
   const byRetention = monthStart(now, -policy.retentionMonths);
   const byAge = monthStart(new Date(now.getTime() - (policy.playMaxAgeDays + 1) * DAY_MS));

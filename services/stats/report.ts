@@ -10,7 +10,7 @@ const TOP = 5;
 const CATALOG_BATCH = 1000;
 
 /** A year (`2026`) or a month (`2026-11`) as UTC days: the first, and the one after the last. */
-export function periodOf(params: { year: number } | { month: string }): {
+function periodOf(params: { year: number } | { month: string }): {
   period: string;
   from: string;
   until: string;
