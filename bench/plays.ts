@@ -227,9 +227,13 @@ async function raw(trackIds: string[], window: number, brokers: BrokerPids): Pro
   const plays = Math.ceil(PLAYS / window) * window;
   const cpu = new CpuMeter(async () => ({ rabbitmq: await brokers(), loadgen: [process.pid] }));
   const conn = await amqp.connect(AMQP_URL, { noDelay: true });
+  const queues = await rawQueues(conn).catch(async (err) => {
+    await conn.close();
+    throw err;
+  });
+  const { exchange, consumed } = queues;
   try {
     const pub = await conn.createConfirmChannel();
-    const { exchange, consumed, remove } = await rawQueues(conn);
     await cpu.start();
     const started = performance.now();
     await pool(
@@ -252,16 +256,18 @@ async function raw(trackIds: string[], window: number, brokers: BrokerPids): Pro
         }),
     );
     await consumed(plays);
-    const perS = (plays / (performance.now() - started)) * 1000;
-    const { other: _, ...used } = await cpu.stop();
-    await remove();
-    return {
-      perS,
-      cpu: perUnit(used, plays),
-    };
+    return await measured(cpu, started, plays);
   } finally {
+    await queues.remove();
     await conn.close();
   }
+}
+
+/** Plays per second of a run of `n` plays begun at `started`, and each one's CPU by group. */
+async function measured(cpu: CpuMeter, started: number, n: number): Promise<RawResult> {
+  const perS = (n / (performance.now() - started)) * 1000;
+  const { other: _, ...used } = await cpu.stop();
+  return { perS, cpu: perUnit(used, n) };
 }
 
 interface FloorResult extends RawResult {
@@ -276,9 +282,13 @@ interface FloorResult extends RawResult {
  */
 async function floor(trackIds: string[], mode: Mode, brokers: BrokerPids): Promise<FloorResult> {
   const conn = await amqp.connect(AMQP_URL, { noDelay: true });
+  const queues = await rawQueues(conn).catch(async (err) => {
+    await conn.close();
+    throw err;
+  });
+  const { exchange, count, consumed } = queues;
   let server: BenchServer | null = null;
   try {
-    const { exchange, count, consumed, remove } = await rawQueues(conn);
     server = await startServer('./plays-floor-server.ts', [AMQP_URL, exchange]);
     const pid = server.pid;
     const cpu = new CpuMeter(async () => ({
@@ -303,17 +313,14 @@ async function floor(trackIds: string[], mode: Mode, brokers: BrokerPids): Promi
       },
     );
     await Promise.race([consumed(accepted), new Promise((r) => setTimeout(r, DRAIN_TIMEOUT_MS))]);
-    const perS = (accepted / (performance.now() - started)) * 1000;
-    const { other: _, ...used } = await cpu.stop();
-    await remove();
     return {
-      perS,
-      cpu: perUnit(used, accepted),
+      ...(await measured(cpu, started, accepted)),
       refused: PLAYS - accepted,
       lost: accepted - Math.min(count(), accepted),
     };
   } finally {
     await server?.stop();
+    await queues.remove();
     await conn.close();
   }
 }

@@ -87,12 +87,11 @@ export async function readReport(
       | ({ [P in K]: number } & { plays: string })
       | undefined;
 
-  const known = new Map<string, Track>();
   const ids = tracks.rows.map((r) => r.track_id);
-  for (let i = 0; i < ids.length; i += CATALOG_BATCH) {
-    for (const t of await catalog.call('getTracks', { ids: ids.slice(i, i + CATALOG_BATCH) }))
-      known.set(t.id, t);
-  }
+  const batches: Array<Promise<Track[]>> = [];
+  for (let i = 0; i < ids.length; i += CATALOG_BATCH)
+    batches.push(catalog.call('getTracks', { ids: ids.slice(i, i + CATALOG_BATCH) }));
+  const known = new Map((await Promise.all(batches)).flat().map((t) => [t.id, t]));
   const artists = new Map<string, ReportCount & { artistId: string; name: string }>();
   const albums = new Map<string, ReportCount & { albumId: string; title: string; artistName: string }>();
   const genres = new Map<string, ReportCount & { genre: string }>();
@@ -101,10 +100,10 @@ export async function readReport(
     entry.plays += c.plays;
     entry.minutes += c.minutes;
   };
-  let total: ReportCount = { plays: 0, minutes: 0 };
+  let totalPlays = 0;
   const perTrack = tracks.rows.map((r) => {
     const c = count(r.plays, r.ms);
-    total = { plays: total.plays + c.plays, minutes: total.minutes + c.minutes };
+    totalPlays += c.plays;
     const t = known.get(r.track_id);
     if (t) {
       add(artists, t.artistId, () => ({ artistId: t.artistId, name: t.artistName, plays: 0, minutes: 0 }), c);
@@ -131,7 +130,7 @@ export async function readReport(
     from,
     to: lastDay,
     timeZone: 'UTC',
-    plays: total.plays,
+    plays: totalPlays,
     minutes: Math.round(ms / 60_000),
     distinctTracks: perTrack.length,
     distinctArtists: artists.size,
