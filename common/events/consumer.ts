@@ -6,13 +6,7 @@ import type { Broker } from '../amqp/broker.js';
 import { type ErrorTranslator, isAppError } from '../errors.js';
 import { newTraceId, TRACE_HEADER, withTrace } from '../trace.js';
 import { type EventEnvelope, envelopeProblems } from './envelope.js';
-import {
-  declareQueue,
-  declareRetryQueue,
-  type QueueDeclaration,
-  queueNames,
-  retryDelays,
-} from './topology.js';
+import { declareQueues, type QueueDeclaration, queueNames, retryDelays } from './topology.js';
 
 /** Thrown by a handler for an event that can never succeed: it is dead-lettered without retries. */
 export class PermanentError extends Error {
@@ -121,8 +115,8 @@ export class EventConsumer<T> {
     const { broker } = this.opts;
     this.detach = await broker.attach(async (model) => {
       const ch = await model.createConfirmChannel();
-      const queue = await declareQueue(ch, broker, this.decl);
-      for (const delay of new Set(this.delays)) await declareRetryQueue(broker, this.decl, delay);
+      await declareQueues(ch, broker, [this.decl], this.delays);
+      const queue = this.queue;
       await ch.prefetch(this.opts.prefetch ?? 64);
       const acks = new AckWindow(ch);
       const { consumerTag } = await ch.consume(queue, (msg) => {

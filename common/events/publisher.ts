@@ -5,7 +5,7 @@ import { UnavailableError } from '../errors.js';
 import { currentTraceId, TRACE_HEADER } from '../trace.js';
 import { EVENTS_EXCHANGE, type EventEnvelope, makeEnvelope } from './envelope.js';
 import { declareEventLog, type LogRetention } from './log.js';
-import { declareExchange, declareQueue, type QueueDeclaration } from './topology.js';
+import { declareQueues, type QueueDeclaration } from './topology.js';
 
 export interface EventPublisherOptions {
   broker: Broker;
@@ -47,8 +47,7 @@ export class EventPublisher {
   async start(): Promise<void> {
     this.detach = await this.opts.broker.attach(async (model) => {
       const ch = await model.createConfirmChannel();
-      await declareExchange(ch, this.opts.broker);
-      for (const q of this.opts.queues ?? []) await declareQueue(ch, this.opts.broker, q);
+      await declareQueues(ch, this.opts.broker, this.opts.queues ?? []);
       if (this.opts.log) await declareEventLog(model, this.opts.broker, this.opts.log, this.log);
       ch.once('close', () => {
         if (this.channel === ch) this.channel = null;

@@ -32,13 +32,24 @@ export function groupQueues(broker: Broker, q: QueueDeclaration): WorkQueue[] {
   ];
 }
 
-/** Declares the exchange, a group's main queue (bound to the event's routing key) and its dead-letter queue. */
-export async function declareQueue(ch: Channel, broker: Broker, q: QueueDeclaration): Promise<string> {
-  const names = queueNames(broker, q);
+/**
+ * Declares the exchange, each group's main queue (bound to its event's routing key) and
+ * dead-letter queue, and with `retryDelaysMs` its retry queues: all in one go, on one channel.
+ */
+export async function declareQueues(
+  ch: Channel,
+  broker: Broker,
+  queues: readonly QueueDeclaration[],
+  retryDelaysMs: readonly number[] = [],
+): Promise<void> {
   await declareExchange(ch, broker);
-  await declareWorkQueues(broker, groupQueues(broker, q));
-  await ch.bindQueue(names.main, broker.name(EVENTS_EXCHANGE), q.event);
-  return names.main;
+  const delays = [...new Set(retryDelaysMs)];
+  await declareWorkQueues(
+    broker,
+    queues.flatMap((q) => [...groupQueues(broker, q), ...delays.map((d) => retryQueue(broker, q, d))]),
+  );
+  for (const q of queues)
+    await ch.bindQueue(queueNames(broker, q).main, broker.name(EVENTS_EXCHANGE), q.event);
 }
 
 /** Back-off before each retry of a failing event; the last value repeats (consumers may set their own). */
@@ -56,11 +67,4 @@ export function retryQueue(broker: Broker, q: QueueDeclaration, delayMs: number)
     name: names.retry(delayMs),
     arguments: retryQueueArguments(broker.queueType, delayMs, names.main),
   };
-}
-
-/** Declares a retry queue: back-off without blocking the main queue. */
-export async function declareRetryQueue(broker: Broker, q: QueueDeclaration, delayMs: number) {
-  const queue = retryQueue(broker, q, delayMs);
-  await declareWorkQueues(broker, [queue]);
-  return queue.name;
 }
