@@ -364,8 +364,11 @@ cmd_start() {
     esac
   done
   lock
+  # What of ours runs already (read once: nothing else starts or stops it under the lock).
+  local running
+  running="$(known_components)"
   # Workers added to a running system use the configuration it was started with.
-  if [ -n "$(known_components)" ]; then
+  if [ -n "$running" ]; then
     load_config
     say "already running; keeping what runs (configuration from $RUN_DIR/config.env)"
   fi
@@ -375,11 +378,11 @@ cmd_start() {
     die "something else already answers on port $PORT; stop it or choose another PORT"
   fi
   # A system already running on a cluster of ours keeps it (its AMQP_URL came from config.env).
-  if has_cluster && [ -n "$(known_components)" ]; then
+  if has_cluster && [ -n "$running" ]; then
     # shellcheck disable=SC1091
     BROKER_NODES="$(source "$BROKER_DIR/cluster.env" && printf '%s' "$BROKER_NODES")"
     AMQP_URL_FROM_CLUSTER="${AMQP_URL:-}"
-  elif [ "$BROKER_NODES" -gt 1 ] && [ -n "$(known_components)" ]; then
+  elif [ "$BROKER_NODES" -gt 1 ] && [ -n "$running" ]; then
     die "the system runs on one broker ($RUN_DIR); ./start.sh stop it before starting it on $BROKER_NODES nodes"
   fi
   install_deps
@@ -391,7 +394,7 @@ cmd_start() {
   step "seeding the catalog" scripts/run.sh scripts/seed
   # The web player the gateway serves at /: built when missing or older than its sources.
   if ! ./scripts/build.sh web --check; then step "building the web player" ./scripts/build.sh web; fi
-  [ -n "$(known_components)" ] || save_config
+  [ -n "$running" ] || save_config
   local service started=()
   for service in "${SERVICES[@]}"; do
     # An explicit count is exact; otherwise keep what runs, at least one.

@@ -72,8 +72,7 @@ export class Params {
 
   int(name: string, min: number, max: number): number | undefined {
     const value = this.string(name);
-    if (value === undefined || value === '') return undefined;
-    return toInt(name, value, min, max);
+    return value === undefined || value === '' ? undefined : toInt(name, value, min, max);
   }
 
   requiredInt(name: string, min: number, max: number): number {
@@ -87,8 +86,7 @@ export class Params {
   /** A number, decimals allowed (a playback rate, a position some players give with decimals). */
   number(name: string, min: number, max: number): number | undefined {
     const value = this.string(name);
-    if (value === undefined || value === '') return undefined;
-    return toNumber(name, value, min, max);
+    return value === undefined || value === '' ? undefined : toNumber(name, value, min, max);
   }
 
   requiredNumber(name: string, min: number, max: number): number {
@@ -104,14 +102,16 @@ export class Params {
   }
 }
 
-function toInt(name: string, value: string, min: number, max: number): number {
-  const n = /^-?\d{1,15}$/.test(value) ? Number(value) : Number.NaN;
-  if (!(n >= min && n <= max)) throw invalid(`${name} must be an integer from ${min} to ${max}`);
+const INTEGER = { pattern: /^-?\d{1,15}$/, what: 'an integer' };
+const DECIMAL = { pattern: /^-?\d{1,15}(\.\d{1,15})?$/, what: 'a number' };
+
+function parsed(kind: typeof INTEGER, name: string, value: string, min: number, max: number): number {
+  const n = kind.pattern.test(value) ? Number(value) : Number.NaN;
+  if (!(n >= min && n <= max)) throw invalid(`${name} must be ${kind.what} from ${min} to ${max}`);
   return n;
 }
 
-function toNumber(name: string, value: string, min: number, max: number): number {
-  const n = /^-?\d{1,15}(\.\d{1,15})?$/.test(value) ? Number(value) : Number.NaN;
-  if (!(n >= min && n <= max)) throw invalid(`${name} must be a number from ${min} to ${max}`);
-  return n;
-}
+const toInt = (name: string, value: string, min: number, max: number) =>
+  parsed(INTEGER, name, value, min, max);
+const toNumber = (name: string, value: string, min: number, max: number) =>
+  parsed(DECIMAL, name, value, min, max);
