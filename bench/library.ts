@@ -42,7 +42,18 @@ const WORDS = (
   'red black white green echo garden harbor valley desert forest island highway train letter ' +
   'song dance story memory promise secret winterlight glass paper iron honey sugar thunder'
 ).split(' ');
-const GENRES = ['Rock', 'Jazz', 'Folk', 'Electronic', 'Blues', 'Classical', 'Hip-Hop', 'Pop', 'Ambient', 'Soul'];
+const GENRES = [
+  'Rock',
+  'Jazz',
+  'Folk',
+  'Electronic',
+  'Blues',
+  'Classical',
+  'Hip-Hop',
+  'Pop',
+  'Ambient',
+  'Soul',
+];
 
 export interface LibraryFile {
   /** Relative to the library folder. */
@@ -75,7 +86,11 @@ interface Template {
 const title = (words: string[]) => words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join(' ');
 
 /** What the library holds: the same list for the same seed and size, without writing anything. */
-export function describeLibrary(files: number, formats: readonly LibraryFormat[] = LIBRARY_FORMATS, seed = 'library'): LibraryFile[] {
+export function describeLibrary(
+  files: number,
+  formats: readonly LibraryFormat[] = LIBRARY_FORMATS,
+  seed = 'library',
+): LibraryFile[] {
   const random = new Random(seed);
   const words = (min: number, max: number) =>
     title(Array.from({ length: random.int(min, max) }, () => random.pick(WORDS)));
@@ -184,7 +199,12 @@ async function encodeClips(work: string, formats: readonly LibraryFormat[]): Pro
           '-loglevel',
           'error',
           '-y',
-          ...tones.flatMap((f) => ['-f', 'lavfi', '-i', `sine=frequency=${f}:duration=${seconds}:sample_rate=22050`]),
+          ...tones.flatMap((f) => [
+            '-f',
+            'lavfi',
+            '-i',
+            `sine=frequency=${f}:duration=${seconds}:sample_rate=22050`,
+          ]),
           '-filter_complex',
           'amix=inputs=2',
           '-ac',
@@ -213,7 +233,19 @@ async function drawCovers(work: string): Promise<Cover[]> {
       const out = join(work, `cover${i}.jpg`);
       await run(
         'ffmpeg',
-        ['-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `color=c=${c}:s=96x96`, '-frames:v', '1', out],
+        [
+          '-nostdin',
+          '-loglevel',
+          'error',
+          '-y',
+          '-f',
+          'lavfi',
+          '-i',
+          `color=c=${c}:s=96x96`,
+          '-frames:v',
+          '1',
+          out,
+        ],
         { timeout: 60_000 },
       );
       return { mime: 'image/jpeg', data: await readFile(out), width: 96, height: 96 };

@@ -59,7 +59,12 @@ export function id3v23(tags: FileTags, cover: Cover): Buffer {
     id3Text('TYER', String(tags.year)),
     id3Frame(
       'APIC',
-      Buffer.concat([Buffer.from([0]), Buffer.from(`${cover.mime}\0`, 'latin1'), Buffer.from([3, 0]), cover.data]),
+      Buffer.concat([
+        Buffer.from([0]),
+        Buffer.from(`${cover.mime}\0`, 'latin1'),
+        Buffer.from([3, 0]),
+        cover.data,
+      ]),
     ),
   ]);
   const header = Buffer.from([0x49, 0x44, 0x33, 3, 0, 0, 0, 0, 0, 0]);
@@ -156,7 +161,8 @@ const CRC_TABLE = (() => {
 
 function oggCrc(page: Buffer): number {
   let crc = 0;
-  for (let i = 0; i < page.length; i++) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ page[i]!) & 0xff]!) >>> 0;
+  for (let i = 0; i < page.length; i++)
+    crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ page[i]!) & 0xff]!) >>> 0;
   return crc;
 }
 
@@ -188,7 +194,8 @@ export function oggWithComment(file: Buffer, content: Buffer): Buffer {
     at = data;
   }
   const total = spans.reduce((n, s) => n + s.length, 0);
-  if (content.length > total) throw new Error(`the comment needs ${content.length} bytes; the file has ${total}`);
+  if (content.length > total)
+    throw new Error(`the comment needs ${content.length} bytes; the file has ${total}`);
   const padded = Buffer.alloc(total);
   content.copy(padded);
   let from = 0;
@@ -210,7 +217,12 @@ export const opusTags = (tags: FileTags, cover: Cover) =>
   Buffer.concat([Buffer.from('OpusTags', 'latin1'), vorbisComment(tags, cover)]);
 
 export const vorbisTags = (tags: FileTags, cover: Cover) =>
-  Buffer.concat([Buffer.from([3]), Buffer.from('vorbis', 'latin1'), vorbisComment(tags, cover), Buffer.from([1])]);
+  Buffer.concat([
+    Buffer.from([3]),
+    Buffer.from('vorbis', 'latin1'),
+    vorbisComment(tags, cover),
+    Buffer.from([1]),
+  ]);
 
 // ---- MP4 (m4a) ------------------------------------------------------------------------------
 
@@ -259,7 +271,8 @@ export function mp4WithTags(file: Buffer, tags: FileTags, cover: Cover): Buffer 
     atom('covr', dataAtom(cover.mime === 'image/png' ? 14 : 13, cover.data)),
   );
   const spare = ilst.size - list.length;
-  if (spare !== 0 && spare < 8) throw new Error(`the tags need ${list.length} bytes; the file has ${ilst.size}`);
+  if (spare !== 0 && spare < 8)
+    throw new Error(`the tags need ${list.length} bytes; the file has ${ilst.size}`);
   const out = Buffer.from(file);
   list.copy(out, ilst.at);
   if (spare > 0) {
