@@ -33,6 +33,8 @@ export interface WatchOptions {
  */
 export class LibraryWatcher {
   leading = false;
+  /** What this watcher's imports did: runs, and files whose tags they read. */
+  readonly counters = { imports: 0, filesRead: 0, removed: 0 };
   private readonly root: string;
   private stopping = false;
   private loop: Promise<void> | null = null;
@@ -154,6 +156,9 @@ export class LibraryWatcher {
       ...(paths === 'all' ? {} : { paths }),
       ...(this.opts.threads === undefined ? {} : { threads: this.opts.threads }),
     });
+    this.counters.imports++;
+    this.counters.filesRead += summary.read;
+    this.counters.removed += summary.removed.tracks;
     const t = summary.tracks;
     if (t.inserted + t.updated + summary.removed.tracks + summary.skipped.length > 0) {
       this.opts.log.info(
