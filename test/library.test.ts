@@ -4,11 +4,13 @@
  * playlists and history services beside the catalog to see what their pages show; then the
  * catalog workers watching a folder.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateLibrary, type LibraryFile } from '../bench/library.js';
+import { describeLibrary, generateLibrary, type LibraryFile } from '../bench/library.js';
 import {
   type CatalogContract,
   catalogContract,
@@ -20,10 +22,11 @@ import type { Pool } from '../common/db/pool.js';
 import { NotFoundError } from '../common/errors.js';
 import type { ServiceClient } from '../common/rpc/client.js';
 import type { RunningService } from '../common/service.js';
-import { catalogService, importFolder, LibraryWatcher } from '../services/catalog/index.js';
+import { catalogService, importFolder, LibraryWatcher, ProgressBar } from '../services/catalog/index.js';
 import { historyService } from '../services/history/service.js';
 import { playlistsService } from '../services/playlists/service.js';
 import { eventually, testConfig } from './support/env.js';
+import { createDatabase, databaseUrl, dropDatabase } from './support/local-infra.js';
 import { EventWorld, playEnvelope } from './support/plays.js';
 
 const alice = { userId: 'u-alice', username: 'alice' };
@@ -287,12 +290,16 @@ describe('catalog workers watching a library folder', () => {
     await rename(`${added}.part`, added);
     await eventually(async () => (await trackCount()) === files.length + 1, 10_000);
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(watchers.reduce((n, w) => n + w.counters.filesRead, 0)).toBe(readBefore + 1);
+    // The counters move once the import returns, a moment after its commit.
+    const read = () => watchers.reduce((n, w) => n + w.counters.filesRead, 0);
+    await eventually(() => read() > readBefore, 2000);
+    expect(read()).toBe(readBefore + 1);
 
     await rm(join(folder, files[3]!.path));
     await eventually(async () => (await trackCount()) === files.length, 10_000);
+    await eventually(() => watchers.reduce((n, w) => n + w.counters.removed, 0) > 0, 2000);
     expect(watchers.reduce((n, w) => n + w.counters.removed, 0)).toBe(1);
-    expect(watchers.reduce((n, w) => n + w.counters.filesRead, 0)).toBe(readBefore + 1);
+    expect(read()).toBe(readBefore + 1);
   });
 
   it('hands the watch to the other worker when the leader stops, which reads nothing again', async () => {
@@ -307,6 +314,106 @@ describe('catalog workers watching a library folder', () => {
     const opus = files.find((f) => f.format === 'opus')!;
     await copyFile(join(spare, opus.path), added);
     await eventually(async () => (await trackCount()) === files.length + 1, 10_000);
+    await eventually(() => watcherOf(other).counters.filesRead > readBefore, 2000);
     expect(watcherOf(other).counters.filesRead).toBe(readBefore + 1);
+  });
+});
+
+describe('npm run import', () => {
+  const database = `import_cli_${randomBytes(3).toString('hex')}`;
+  let folder: string;
+  let child: ChildProcess | null = null;
+  const env = () => ({ ...process.env, DATABASE_URL: databaseUrl(database), LOG_LEVEL: 'warn' });
+  const cli = (...args: string[]) =>
+    spawn(process.execPath, ['--import', 'tsx', 'scripts/import.ts', ...args], { env: env() });
+  const output = (p: ChildProcess) => {
+    const out = { text: '', code: null as number | null };
+    p.stdout?.on('data', (d: Buffer) => {
+      out.text += d.toString();
+    });
+    p.stderr?.on('data', (d: Buffer) => {
+      out.text += d.toString();
+    });
+    const exited = new Promise<void>((resolve) =>
+      p.once('exit', (code) => {
+        out.code = code;
+        resolve();
+      }),
+    );
+    return { out, exited };
+  };
+
+  beforeAll(async () => {
+    await createDatabase(database);
+    folder = await mkdtemp(join(tmpdir(), 'library-cli-'));
+    await generateLibrary({ dir: folder, files: 12, formats: ['flac', 'm4a'] });
+  }, 120_000);
+
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await dropDatabase(database);
+    if (folder) await rm(folder, { recursive: true, force: true });
+  });
+
+  it('imports a folder and says what it did; a second run reads nothing', async () => {
+    const first = output(cli(folder));
+    await first.exited;
+    expect(first.out.code, first.out.text).toBe(0);
+    expect(first.out.text).toMatch(/^12 audio files in [\d.]+ s: 0 unchanged \(not read\), 12 read/m);
+    expect(first.out.text).toMatch(/^tracks: 12 new, 0 updated, 0 removed$/m);
+    expect(first.out.text).toMatch(/^albums: 2 new, 0 removed; artists: 1 new, 0 removed$/m);
+    const second = output(cli(folder));
+    await second.exited;
+    expect(second.out.text).toMatch(/^12 audio files in [\d.]+ s: 12 unchanged \(not read\), 0 read/m);
+  }, 60_000);
+
+  it('refuses a bad command line', async () => {
+    const run = output(cli());
+    await run.exited;
+    expect(run.out.code).toBe(2);
+    expect(run.out.text).toMatch(/usage: npm run import -- <folder> \[--watch\]/);
+  });
+
+  it('keeps watching with --watch until interrupted', async () => {
+    child = cli(folder, '--watch');
+    const watching = output(child);
+    await eventually(
+      () => /^12 audio files/m.test(watching.out.text) && watching.out.text.includes('watching'),
+      30_000,
+    );
+    await rm(join(folder, describeLibrary(12, ['flac', 'm4a'])[0]!.path));
+    await eventually(() => /^tracks: 0 new, 0 updated, 1 removed$/m.test(watching.out.text), 10_000);
+    child.kill('SIGINT');
+    await watching.exited;
+    expect(watching.out.code, watching.out.text).toBe(0);
+    child = null;
+  }, 60_000);
+});
+
+describe('the progress bar', () => {
+  const terminal = () => {
+    const written: string[] = [];
+    const stream = { isTTY: true, columns: 100, write: (s: string) => written.push(s) > 0 };
+    return { written, stream: stream as unknown as NodeJS.WriteStream };
+  };
+
+  it('redraws one line on a terminal, and ends it', () => {
+    const { written, stream } = terminal();
+    const bar = new ProgressBar(stream, 'reading tags');
+    bar.update(1, 4);
+    bar.update(4, 4);
+    bar.end();
+    expect(written[0]).toMatch(/^\rreading tags \[#+\.+\] 1\/4 /);
+    expect(written[1]).toMatch(/^\rreading tags \[#+\] 4\/4 /);
+    expect(written[2]).toBe('\n');
+  });
+
+  it('writes nothing when the output is not a terminal', () => {
+    const { written, stream } = terminal();
+    (stream as { isTTY: boolean }).isTTY = false;
+    const bar = new ProgressBar(stream, 'reading tags');
+    bar.update(1, 4);
+    bar.end();
+    expect(written).toEqual([]);
   });
 });
