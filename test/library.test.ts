@@ -244,6 +244,18 @@ describe('importing a library folder', () => {
     expect(fixed).toMatchObject({ read: 1, skipped: [], stillUnreadable: 0 });
     expect(fixed.tracks.inserted).toBe(1);
   });
+  it('stops reading when told to, and the next run reads what it left', async () => {
+    const extra = join(folder, 'Late Arrivals');
+    await mkdir(extra, { recursive: true });
+    for (const f of files.slice(50, 52))
+      await copyFile(pathOf(spare, f), join(extra, `${f.tags.track}.${f.format}`));
+    const stop = new AbortController();
+    stop.abort();
+    const cut = await importFolder(pool, folder, { signal: stop.signal });
+    expect(cut).toMatchObject({ read: 0, tracks: { inserted: 0, updated: 0 } });
+    const rest = await importFolder(pool, folder);
+    expect(rest).toMatchObject({ read: 2, tracks: { inserted: 2, updated: 0 } });
+  });
 });
 
 describe('catalog workers watching a library folder', () => {

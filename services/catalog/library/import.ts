@@ -50,6 +50,11 @@ export interface ImportOptions {
   paths?: readonly string[];
   /** Reading threads (see TagReader); default one per core, at most 4. */
   threads?: number;
+  /**
+   * Stops reading more files (a worker stopping): what was read is written and the run ends
+   * as a shorter one would; the next run reads the rest.
+   */
+  signal?: AbortSignal;
 }
 
 /** Files written per transaction: one batch is a handful of multi-row statements. */
@@ -175,12 +180,12 @@ async function sync(
 
   if (toRead.length > 0) {
     const reader = new TagReader(opts.threads === undefined ? {} : { threads: opts.threads });
+    let next = 0;
     try {
-      let next = 0;
       let done = 0;
       await Promise.all(
         Array.from({ length: Math.min(reader.capacity, toRead.length) }, async () => {
-          while (next < toRead.length && !failure) {
+          while (next < toRead.length && !failure && !opts.signal?.aborted) {
             const { path, file, id } = toRead[next++]!;
             try {
               const tags = tagsOf(
@@ -207,7 +212,7 @@ async function sync(
     } finally {
       await reader.close();
     }
-    summary.read = toRead.length;
+    summary.read = Math.min(next, toRead.length);
     if (batch.length > 0) flush();
     await writing;
   }

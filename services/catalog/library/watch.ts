@@ -37,6 +37,7 @@ export class LibraryWatcher {
   readonly counters = { imports: 0, filesRead: 0, removed: 0 };
   private readonly root: string;
   private stopping = false;
+  private readonly stopped = new AbortController();
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
 
@@ -48,9 +49,10 @@ export class LibraryWatcher {
     this.loop = this.run();
   }
 
-  /** Finishes the import in hand, stops watching and lets go of the lead. */
+  /** Ends the import in hand after the files being read, stops watching and lets go of the lead. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopped.abort();
     this.wake?.();
     await this.loop;
   }
@@ -153,6 +155,7 @@ export class LibraryWatcher {
 
   private async importPaths(paths: readonly string[] | 'all'): Promise<void> {
     const summary = await importFolder(this.opts.pool, this.root, {
+      signal: this.stopped.signal,
       ...(paths === 'all' ? {} : { paths }),
       ...(this.opts.threads === undefined ? {} : { threads: this.opts.threads }),
     });
