@@ -192,38 +192,33 @@ async function encodeClips(work: string, formats: readonly LibraryFormat[]): Pro
     CLIP_SECONDS.map(async (seconds, i) => {
       const out = join(work, `clip${i}.${format}`);
       const tones = [220 * (i + 2), 330 * (i + 1)];
-      await run(
-        'ffmpeg',
-        [
-          '-nostdin',
-          '-loglevel',
-          'error',
-          '-y',
-          ...tones.flatMap((f) => [
-            '-f',
-            'lavfi',
-            '-i',
-            `sine=frequency=${f}:duration=${seconds}:sample_rate=22050`,
-          ]),
-          '-filter_complex',
-          'amix=inputs=2',
-          '-ac',
-          '1',
-          '-map_metadata',
-          '-1',
-          '-fflags',
-          '+bitexact',
-          ...(format === 'ogg' || format === 'opus' || format === 'm4a' ? room : []),
-          ...CODECS[format],
-          out,
-        ],
-        { timeout: 60_000 },
-      );
+      await ffmpeg([
+        ...tones.flatMap((f) => [
+          '-f',
+          'lavfi',
+          '-i',
+          `sine=frequency=${f}:duration=${seconds}:sample_rate=22050`,
+        ]),
+        '-filter_complex',
+        'amix=inputs=2',
+        '-ac',
+        '1',
+        '-map_metadata',
+        '-1',
+        '-fflags',
+        '+bitexact',
+        ...(format === 'ogg' || format === 'opus' || format === 'm4a' ? room : []),
+        ...CODECS[format],
+        out,
+      ]);
       return { format, seconds, data: await readFile(out) };
     }),
   );
   return Promise.all(jobs);
 }
+
+const ffmpeg = (args: string[]) =>
+  run('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', ...args], { timeout: 60_000 });
 
 /** A few small JPEG covers of plain colours. */
 async function drawCovers(work: string): Promise<Cover[]> {
@@ -231,23 +226,7 @@ async function drawCovers(work: string): Promise<Cover[]> {
   return Promise.all(
     colours.map(async (c, i) => {
       const out = join(work, `cover${i}.jpg`);
-      await run(
-        'ffmpeg',
-        [
-          '-nostdin',
-          '-loglevel',
-          'error',
-          '-y',
-          '-f',
-          'lavfi',
-          '-i',
-          `color=c=${c}:s=96x96`,
-          '-frames:v',
-          '1',
-          out,
-        ],
-        { timeout: 60_000 },
-      );
+      await ffmpeg(['-f', 'lavfi', '-i', `color=c=${c}:s=96x96`, '-frames:v', '1', out]);
       return { mime: 'image/jpeg', data: await readFile(out), width: 96, height: 96 };
     }),
   );

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../common/index.js';
 import { hashString } from './audio/prng.js';
+import type { TrackTags } from './library/tags.js';
 import { normalizeText } from './text.js';
 
 /**
@@ -159,17 +160,10 @@ export function coverColor(key: string): string {
 // (arrays through unnest), never a statement per row.
 
 /** A file whose tags were read, to be written as a track (with `id`, over that track). */
-export interface TrackWrite {
+export interface TrackWrite extends TrackTags {
   /** The track this file already is (a changed file keeps its id), or none for a new file. */
   id: string | null;
   filePath: string;
-  artist: string;
-  album: string;
-  title: string;
-  number: number | null;
-  year: number | null;
-  genre: string | null;
-  durationMs: number;
   mimeType: string;
   sizeBytes: number;
   mtimeMs: number;
