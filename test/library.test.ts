@@ -23,6 +23,7 @@ import { NotFoundError } from '../common/errors.js';
 import type { ServiceClient } from '../common/rpc/client.js';
 import type { RunningService } from '../common/service.js';
 import { catalogService, importFolder, LibraryWatcher, ProgressBar } from '../services/catalog/index.js';
+import { TreeWatcher } from '../services/catalog/library/tree-watch.js';
 import { historyService } from '../services/history/service.js';
 import { playlistsService } from '../services/playlists/service.js';
 import { eventually, testConfig } from './support/env.js';
@@ -427,5 +428,41 @@ describe('the progress bar', () => {
     bar.update(1, 4);
     bar.end();
     expect(written).toEqual([]);
+  });
+});
+
+describe('the tree watcher', () => {
+  let dir: string;
+  let tree: TreeWatcher | null = null;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tree-watch-'));
+    await mkdir(join(dir, 'a', 'b'), { recursive: true });
+  });
+
+  afterAll(async () => {
+    tree?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reports changes in every folder, new ones included, and drops folders that go', async () => {
+    const seen = new Set<string>();
+    const lost: string[] = [];
+    tree = new TreeWatcher(dir, { onChange: (p) => seen.add(p), onLost: (r) => lost.push(r) });
+    await tree.start();
+    expect(tree.folders).toBe(3);
+    await writeFile(join(dir, 'a', 'b', 'one.mp3'), 'x');
+    await eventually(() => seen.has(join(dir, 'a', 'b', 'one.mp3')), 5000);
+    // A folder made after the start is watched too, and so is one made inside it.
+    await mkdir(join(dir, 'new'));
+    await eventually(() => tree!.folders === 4, 5000);
+    await mkdir(join(dir, 'new', 'deeper'));
+    await eventually(() => tree!.folders === 5, 5000);
+    await writeFile(join(dir, 'new', 'deeper', 'two.flac'), 'x');
+    await eventually(() => seen.has(join(dir, 'new', 'deeper', 'two.flac')), 5000);
+    await rm(join(dir, 'new'), { recursive: true });
+    await eventually(() => tree!.folders === 3, 5000);
+    expect(seen.has(join(dir, 'new'))).toBe(true);
+    expect(lost).toEqual([]);
   });
 });

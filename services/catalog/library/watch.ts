@@ -1,8 +1,8 @@
-import { type FSWatcher, watch } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import type { Pool, PoolClient } from '../../../common/index.js';
 import { type ImportSummary, importFolder } from './import.js';
+import { TreeWatcher } from './tree-watch.js';
 
 export interface WatchOptions {
   pool: Pool;
@@ -24,8 +24,8 @@ export interface WatchOptions {
 /**
  * Keeps the catalog in step with a library folder. Every catalog worker (and `npm run import
  * -- <folder> --watch`) may run one; the one holding the folder's advisory lock leads: it
- * imports the whole folder, then watches it (fs.watch, recursive: on Linux Node keeps an
- * inotify watch per folder, new folders included) and imports only the paths that changed,
+ * imports the whole folder, then watches it (TreeWatcher: an fs.watch per folder, new folders
+ * included) and imports only the paths that changed,
  * once they have been quiet for `settleMs`, and the whole folder again every `rescanMs`. The
  * others stand by and take over within `standbyMs` when the leader stops or its connection
  * goes. Imports themselves take the import lock, so a one-off `npm run import` of the same
@@ -114,18 +114,21 @@ export class LibraryWatcher {
     const changed = new Set<string>();
     let lastEvent = 0;
     let overflow = false;
-    const watcher: FSWatcher = watch(this.root, { recursive: true }, (_event, name) => {
-      if (name === null) overflow = true;
-      else changed.add(resolve(this.root, name.toString()));
-      lastEvent = Date.now();
-      this.wake?.();
-    });
-    watcher.on('error', (err) => {
-      log.warn({ err: err.message }, 'library watch failed; comparing the whole folder');
-      overflow = true;
+    const tree = new TreeWatcher(this.root, {
+      onChange: (path) => {
+        changed.add(path);
+        lastEvent = Date.now();
+        this.wake?.();
+      },
+      onLost: (reason) => {
+        log.warn({ reason }, 'library watch lost events; comparing the whole folder');
+        overflow = true;
+        this.wake?.();
+      },
     });
     log.info({ folder: this.root }, 'leading: importing and watching the library folder');
     try {
+      await tree.start();
       await this.importPaths('all');
       let lastFull = Date.now();
       const settle = this.opts.settleMs ?? 1000;
@@ -149,7 +152,7 @@ export class LibraryWatcher {
         }
       }
     } finally {
-      watcher.close();
+      tree.close();
     }
   }
 
