@@ -579,6 +579,10 @@ describe('playlists', () => {
       [a.id, false],
       [b.id, true],
     ]);
+    // A player's queue that still holds it is saved, and shown without it.
+    await alice.api.savePlayQueue({ id: [a.id, b.id, c.id], current: a.id, position: 1000 });
+    const { playQueue } = await alice.api.getPlayQueue();
+    expect((playQueue?.entry ?? []).map((e) => e.id)).toEqual([a.id, c.id]);
   });
 });
 
