@@ -23,11 +23,11 @@ export function PlaysList({ plays }: { plays: readonly Play[] }): JSX.Element {
               <Icon name="play" />
             </button>
             <div class="meta">
-              <span class="title">
+              <span class="title">{title}</span>
+              <span class="sub">
                 {p.unavailable ? <span class="badge">unavailable</span> : null}
-                {title}
+                {[p.artistName, p.albumTitle].filter(Boolean).join(' · ')}
               </span>
-              <span class="sub">{[p.artistName, p.albumTitle].filter(Boolean).join(' · ')}</span>
             </div>
             <span class="detail">
               <time dateTime={p.playedAt} title={new Date(p.playedAt).toLocaleString()}>

@@ -74,12 +74,12 @@ export function TrackList(props: TrackListProps): JSX.Element {
               <Icon name={playing ? 'pause' : 'play'} />
             </button>
             <div class="meta">
-              <span class="title">
-                {t.unavailable ? <span class="badge">unavailable</span> : null}
-                {t.title}
-              </span>
+              <span class="title">{t.title}</span>
               {t.unavailable ? (
-                <span class="sub">{`${t.artistName} · ${t.albumTitle} (no longer in the library)`}</span>
+                <span class="sub">
+                  <span class="badge">unavailable</span>
+                  {`${t.artistName} · ${t.albumTitle}: no longer in the library`}
+                </span>
               ) : (
                 <span class="sub">
                   <Link href={`/artists/${encodeURIComponent(t.artistId)}`}>{t.artistName}</Link>
