@@ -7,6 +7,7 @@ import { runEventsBench } from './events.js';
 import { runFreshnessBench } from './freshness.js';
 import { runGatewayBench } from './gateway.js';
 import { runHttpBench } from './http.js';
+import { runImportBench } from './import.js';
 import { runMemoryBench } from './memory.js';
 import { runPlaysBench } from './plays.js';
 import { runReplayBench } from './replay.js';
@@ -24,6 +25,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   replay: runReplayBench,
   freshness: runFreshnessBench,
   datascale: runDatascaleBench,
+  import: () => runImportBench(),
 };
 
 const name = process.argv[2];

@@ -27,7 +27,15 @@ export function trackTable(tracks: Track[], s: Style): string {
       { header: 'time', align: 'right' },
       { header: 'genre', max: 16 },
     ],
-    tracks.map((t, i) => [n(i), t.id, t.title, t.artistName, t.albumTitle, duration(t.durationMs), t.genre]),
+    tracks.map((t, i) => [
+      n(i),
+      t.id,
+      t.unavailable ? `${t.title} (unavailable)` : t.title,
+      t.artistName,
+      t.albumTitle,
+      duration(t.durationMs),
+      t.genre,
+    ]),
     s,
   );
 }
@@ -140,7 +148,7 @@ export function historyTable(plays: Play[], s: Style): string {
     plays.map((p, i) => [
       n(i),
       when(p.playedAt),
-      p.title ?? '?',
+      p.unavailable ? `${p.title ?? '?'} (unavailable)` : (p.title ?? '?'),
       p.artistName ?? '?',
       duration(p.msPlayed),
       p.trackId,

@@ -44,6 +44,13 @@ export interface Config {
   /** Folder where audio files live (seeded and imported). */
   readonly mediaDir: string;
   /**
+   * A folder of music the catalog workers keep imported: one of them (an advisory lock) imports
+   * it at start, then watches it and imports what is added, changed or removed. Empty: none.
+   */
+  readonly libraryDir: string;
+  /** How often the watching worker compares the whole library folder anyway (a missed event). */
+  readonly libraryRescanMinutes: number;
+  /**
    * Secret that signs session tokens and seals Subsonic credentials. Empty when not set: the
    * users service then keeps a generated one in `tokenSecretFile` (services/users/secret.ts).
    */
@@ -238,6 +245,18 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
   logLevel: { env: 'LOG_LEVEL', default: 'info', parse: level, doc: 'pino log level' },
   port: { env: 'PORT', default: 8080, parse: int(0, 65_535), doc: 'gateway HTTP port' },
   mediaDir: { env: 'MEDIA_DIR', default: 'data/media', parse: str, doc: 'folder of audio files' },
+  libraryDir: {
+    env: 'LIBRARY_DIR',
+    default: '',
+    parse: (raw) => raw,
+    doc: 'music folder the catalog workers import and watch (empty: none)',
+  },
+  libraryRescanMinutes: {
+    env: 'LIBRARY_RESCAN_MINUTES',
+    default: 60,
+    parse: int(1, 10_080),
+    doc: 'minutes between full rescans of LIBRARY_DIR (1..10080)',
+  },
   tokenSecret: {
     env: 'TOKEN_SECRET',
     default: '',

@@ -407,7 +407,7 @@ describe('plays', () => {
       ...gw.fakes.callsOf('catalog.getTracks', since),
       ...gw.fakes.callsOf('catalog.getTrack', since),
     ];
-    expect(lookups.map((c) => c.params)).toEqual([{ ids: ['t6'] }]);
+    expect(lookups.map((c) => c.params)).toEqual([{ ids: ['t6'], withRemoved: true }]);
   });
 
   it('answers 503 with Retry-After when the broker cannot confirm', async () => {

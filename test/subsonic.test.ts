@@ -4,9 +4,12 @@ import { SubsonicAPI } from 'subsonic-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Album, catalogContract, type Track } from '../common/contracts/catalog.js';
 import { EventTypes, type TrackPlayed } from '../common/contracts/events.js';
+import { playlistsContract } from '../common/contracts/playlists.js';
 import { usersContract } from '../common/contracts/users.js';
+import { withTransaction } from '../common/db/pool.js';
 import type { ServiceClient } from '../common/rpc/client.js';
 import { normalizeText } from '../services/catalog/index.js';
+import { removeTracks } from '../services/catalog/store.js';
 import { historyService } from '../services/history/service.js';
 import { statsService } from '../services/stats/service.js';
 import { eventually, sleep, testPool } from './support/env.js';
@@ -555,6 +558,31 @@ describe('playlists', () => {
     expect((await json('deletePlaylist', { ...token(alice), id: playlistId })).status).toBe('ok');
     await fails('getPlaylist', { ...token(alice), id: playlistId }, 70);
     await fails('deletePlaylist', { ...token(alice), id: playlistId }, 70);
+  });
+
+  it('shows the songs still in the library, and counts song indexes among them', async () => {
+    const [a, b, c] = [tracks[40]!, tracks[41]!, tracks[42]!];
+    const created = await json('createPlaylist', {
+      ...token(alice),
+      name: 'thinned',
+      songId: [a.id, b.id, c.id],
+    });
+    const id = created.playlist.id;
+    // b's file leaves the library, as an import that finds it gone removes it.
+    await withTransaction(h.services.get('catalog')!.deps.pool, (db) => removeTracks(db, [b.id]));
+    const shown = await json('getPlaylist', { ...token(alice), id });
+    expect(shown.playlist.entry.map((e: Json) => e.id)).toEqual([a.id, c.id]);
+    // Index 1 is the second song shown (c), not the second entry (b).
+    await json('updatePlaylist', { ...token(alice), playlistId: id, songIndexToRemove: 1 });
+    const detail = await h.rpc.bind(playlistsContract).call('get', { id }, { caller: alice.caller });
+    expect(detail.tracks.map((e) => [e.track.id, e.track.unavailable ?? false])).toEqual([
+      [a.id, false],
+      [b.id, true],
+    ]);
+    // A player's queue that still holds it is saved, and shown without it.
+    await alice.api.savePlayQueue({ id: [a.id, b.id, c.id], current: a.id, position: 1000 });
+    const { playQueue } = await alice.api.getPlayQueue();
+    expect((playQueue?.entry ?? []).map((e) => e.id)).toEqual([a.id, c.id]);
   });
 });
 

@@ -22,6 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Album, SearchResult, Track } from '../common/contracts/catalog.js';
 import type { Play } from '../common/contracts/history.js';
 import type { PlaylistDetail } from '../common/contracts/playlists.js';
+import { createPool, withTransaction } from '../common/db/pool.js';
+import { removeTracks } from '../services/catalog/store.js';
 import { ApiClient, DEMO_PASSWORD, DEMO_USERNAME, System } from './support/system.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -591,6 +593,35 @@ describe('the web player in headless Chromium', () => {
       await shot(`${label}-album`);
     }
     await page.setViewportSize({ width: 1200, height: 800 });
+  });
+
+  it('shows a playlist entry whose file left the library as unavailable, and plays the others', {
+    timeout: STEP_MS,
+  }, async () => {
+    const [x, y] = album.tracks.slice(3, 5);
+    const owner = api();
+    await owner.login();
+    const created = await owner.request<PlaylistDetail>('POST', '/api/playlists', {
+      json: { name: 'Thinned out', trackIds: [y!.id, x!.id] },
+    });
+    expect(created.status).toBe(201);
+    // y's file leaves the library, as an import that finds it gone removes it.
+    const catalogDb = createPool({ url: system.databaseUrl, schema: 'catalog', max: 1 });
+    try {
+      await withTransaction(catalogDb, (db) => removeTracks(db, [y!.id]));
+    } finally {
+      await catalogDb.end();
+    }
+    await go('Playlists');
+    await page.getByRole('link', { name: 'Thinned out' }).click();
+    await page.getByRole('heading', { name: 'Thinned out', level: 1 }).waitFor();
+    const gone = trackRow(page.locator('main'), y!.title);
+    await gone.getByText('unavailable', { exact: true }).waitFor();
+    expect(await page.getByRole('button', { name: `${y!.title} is unavailable` }).isDisabled()).toBe(true);
+    await shot('playlist-unavailable');
+    await page.locator('main').getByRole('button', { name: 'Play', exact: true }).click();
+    await expect.poll(() => nowPlaying().innerText(), { timeout: WAIT_MS }).toBe(x!.title);
+    expect(errors).toEqual([]);
   });
 
   it('logs out: the session is revoked on the gateway and forgotten here, playback stops', {

@@ -35,6 +35,11 @@ export interface Track {
   year: number | null;
   mimeType: string;
   sizeBytes: number;
+  /**
+   * Set on a track whose file has left the library (only `getTracks` with `withRemoved`
+   * answers one): what it was when it went, so a playlist or a history can still show it.
+   */
+  unavailable?: true;
 }
 
 export interface TrackFile {
@@ -123,8 +128,13 @@ export const catalogContract = defineContract('catalog', {
   >(),
   listTracks: publicMethod(z.strictObject({ genre, ...paging })).returns<Page<Track>>(),
   getTrack: publicMethod(z.strictObject({ id })).returns<Track>(),
-  /** Several tracks at once, in the order asked; unknown ids are left out. */
-  getTracks: publicMethod(z.strictObject({ ids: ids(1000) })).returns<Track[]>(),
+  /**
+   * Several tracks at once, in the order asked; unknown ids are left out. With `withRemoved`,
+   * tracks whose files have left the library come too, as they were, marked `unavailable`.
+   */
+  getTracks: publicMethod(
+    z.strictObject({ ids: ids(1000), withRemoved: z.boolean().default(false) }),
+  ).returns<Track[]>(),
   /** Where the audio of a track lives (a path on the server), for streaming. */
   getTrackFile: internalMethod(z.strictObject({ id })).returns<TrackFile>(),
   listGenres: publicMethod(z.strictObject({})).returns<Genre[]>(),

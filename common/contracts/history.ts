@@ -8,6 +8,8 @@ export interface Play {
   title: string | null;
   artistName: string | null;
   albumTitle: string | null;
+  /** The track's file has left the library: the names are what it was. */
+  unavailable?: true;
   playedAt: string;
   msPlayed: number;
   source: string;

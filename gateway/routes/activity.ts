@@ -63,7 +63,8 @@ export function activityRoutes({
   publishTimeoutMs,
   playDates,
 }: RouteContext): void {
-  // Track id -> duration. Tracks are never deleted, so once seen an id is good for a while and
+  // Track id -> duration. A track removed from the library keeps its id (a play of it made
+  // before, sent late, is still taken), so once seen an id is good for a while and
   // the hot path of a play is one publish, no catalog call.
   const knownTracks = new LruCache<string, number>(50_000, 10 * 60_000);
 
@@ -74,7 +75,7 @@ export function activityRoutes({
    */
   const trackDurations = async (trackIds: readonly string[]): Promise<Map<string, number>> => {
     const durations = await knownTracks.getOrLoadMany(trackIds, async (ids) => {
-      const tracks = await services.catalog.call('getTracks', { ids });
+      const tracks = await services.catalog.call('getTracks', { ids, withRemoved: true });
       return new Map(tracks.map((t) => [t.id, t.durationMs]));
     });
     const unknown = [...new Set(trackIds.filter((trackId) => !durations.has(trackId)))].slice(0, 20);

@@ -22,6 +22,7 @@ import {
   TRACK_ORDER,
   TRACK_SELECT,
   tracksByIds,
+  tracksWithRemovedByIds,
 } from './queries.js';
 import { search } from './search.js';
 
@@ -145,7 +146,8 @@ export function catalogHandlers({
 
     getTrack: ({ id }) => trackOrThrow(id),
 
-    getTracks: ({ ids }) => tracksByIds(db, ids),
+    getTracks: ({ ids, withRemoved }) =>
+      withRemoved ? tracksWithRemovedByIds(db, ids) : tracksByIds(db, ids),
 
     async getTrackFile({ id }) {
       const { rows } = await db.query<{ file_path: string; mime_type: string; duration_ms: number }>(

@@ -127,6 +127,22 @@ async function byIds<T extends { id: string }>(
 export const tracksByIds = (db: Queryable, ids: readonly string[]): Promise<Track[]> =>
   byIds(ids, (distinct) => queryTracks(db, `${TRACK_SELECT} WHERE t.id = ANY($1::text[])`, [distinct]));
 
+/** What tracks whose files left the library were (`removed_tracks`), marked unavailable. */
+const REMOVED_SELECT = `
+  SELECT id, title, album_id, album_title, artist_id, artist_name, number, duration_ms, genre, year, mime_type,
+         size_bytes::float8 AS size_bytes
+  FROM removed_tracks WHERE id = ANY($1::text[])`;
+
+/** Tracks by id, in the order asked, those removed from the library included (unavailable). */
+export const tracksWithRemovedByIds = (db: Queryable, ids: readonly string[]): Promise<Track[]> =>
+  byIds(ids, async (distinct) => {
+    const found = await queryTracks(db, `${TRACK_SELECT} WHERE t.id = ANY($1::text[])`, [distinct]);
+    if (found.length === distinct.length) return found;
+    const known = new Set(found.map((t) => t.id));
+    const gone = await queryTracks(db, REMOVED_SELECT, [distinct.filter((id) => !known.has(id))]);
+    return [...found, ...gone.map((t): Track => ({ ...t, unavailable: true }))];
+  });
+
 export const albumsByIds = (db: Queryable, ids: readonly string[]): Promise<Album[]> =>
   byIds(ids, (distinct) => queryAlbums(db, `${ALBUM_SELECT} WHERE al.id = ANY($1::text[])`, [distinct]));
 

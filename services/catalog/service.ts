@@ -1,11 +1,15 @@
 import { catalogContract } from '../../common/contracts/catalog.js';
 import { statsContract } from '../../common/contracts/stats.js';
-import { sourcePath } from '../../common/paths.js';
+import { repoPath, sourcePath } from '../../common/paths.js';
 import { defineService } from '../../common/service.js';
 import { catalogHandlers } from './handlers.js';
+import { LibraryWatcher } from './library/index.js';
 import { mediaRoot } from './media.js';
 
-/** Artists, albums and tracks: browsing, search, audio file lookup, top tracks joined with stats. */
+/**
+ * Artists, albums and tracks: browsing, search, audio file lookup, top tracks joined with stats.
+ * With LIBRARY_DIR, one worker at a time keeps that folder imported and watches it.
+ */
 export const catalogService = defineService({
   name: 'catalog',
   contract: catalogContract,
@@ -19,6 +23,17 @@ export const catalogService = defineService({
       // the catalog instead of timing out on it.
       statsTimeoutMs: Math.max(100, Math.floor(deps.config.rpcTimeoutMs / 2)),
     });
-    return { handlers, subscribers: {} };
+    const folder = deps.config.libraryDir;
+    const workers = folder
+      ? [
+          new LibraryWatcher({
+            pool: deps.pool,
+            folder: repoPath(folder),
+            log: deps.log.child({ module: 'library' }),
+            rescanMs: deps.config.libraryRescanMinutes * 60_000,
+          }),
+        ]
+      : [];
+    return { handlers, subscribers: {}, workers };
   },
 });

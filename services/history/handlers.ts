@@ -51,6 +51,7 @@ export function historyHandlers(deps: HistoryHandlerDeps): Handlers<HistoryContr
           title: track?.title ?? null,
           artistName: track?.artistName ?? null,
           albumTitle: track?.albumTitle ?? null,
+          ...(track?.unavailable ? { unavailable: true as const } : {}),
           playedAt: r.played_at.toISOString(),
           msPlayed: r.ms_played,
           source: r.source,
@@ -80,7 +81,10 @@ export function historyHandlers(deps: HistoryHandlerDeps): Handlers<HistoryContr
   };
 }
 
-/** Titles from the catalog in one call; an unanswering catalog means no titles, not a failure. */
+/**
+ * Titles from the catalog in one call, those of tracks removed from the library included (they
+ * come marked unavailable); an unanswering catalog means no titles, not a failure.
+ */
 async function lookUpTracks(
   deps: HistoryHandlerDeps,
   ids: string[],
@@ -88,7 +92,11 @@ async function lookUpTracks(
 ): Promise<Map<string, Track>> {
   if (ids.length === 0) return new Map();
   try {
-    const tracks = await deps.catalog.call('getTracks', { ids }, { timeoutMs: deps.catalogTimeoutMs });
+    const tracks = await deps.catalog.call(
+      'getTracks',
+      { ids, withRemoved: true },
+      { timeoutMs: deps.catalogTimeoutMs },
+    );
     return new Map(tracks.map((t) => [t.id, t]));
   } catch (err) {
     ctx.log.warn({ err: (err as Error).message }, 'catalog did not answer; returning plays without titles');

@@ -67,8 +67,9 @@ function changed(client: PoolClient, row: PlaylistRow, change: PlaylistChanged['
 
 export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): Handlers<PlaylistsContract> {
   /**
-   * Entries with their catalog details. Tracks the catalog no longer has are left out; the
-   * others keep their stored positions, so positions still address the right entries.
+   * Entries with their catalog details, in their stored positions. A track whose file left the
+   * library is shown as it was, marked `unavailable`; an id the catalog never had (none is
+   * ever added) is left out, the other entries keeping their positions.
    */
   async function detail(row: PlaylistRow, entries: EntryRow[], lookup: TrackLookup): Promise<PlaylistDetail> {
     await lookup.load(entries.map((e) => e.track_id));

@@ -8,7 +8,8 @@ const BATCH = 1000;
 /**
  * Track details from the catalog for one request: ids are fetched once, in as few
  * `getTracks` calls as the ids need (one unless a playlist has over 1000 distinct tracks),
- * and remembered for the rest of the request.
+ * and remembered for the rest of the request. Tracks whose files left the library come too,
+ * marked `unavailable`: a playlist keeps and shows them, but no one can add them.
  */
 export class TrackLookup {
   private readonly known = new Map<string, Track>();
@@ -22,7 +23,7 @@ export class TrackLookup {
     for (let i = 0; i < missing.length; i += BATCH) batches.push(missing.slice(i, i + BATCH));
     try {
       const results = await Promise.all(
-        batches.map((batch) => this.catalog.call('getTracks', { ids: batch })),
+        batches.map((batch) => this.catalog.call('getTracks', { ids: batch, withRemoved: true })),
       );
       for (const track of results.flat()) this.known.set(track.id, track);
     } catch (err) {
@@ -37,9 +38,9 @@ export class TrackLookup {
     return this.known.get(id);
   }
 
-  /** Throws NotFoundError naming the loaded ids the catalog does not know. */
+  /** Throws NotFoundError naming the loaded ids the catalog does not have (or no longer has). */
   requireKnown(ids: readonly string[]): void {
-    const unknown = [...new Set(ids.filter((id) => !this.known.has(id)))];
+    const unknown = [...new Set(ids.filter((id) => !this.known.get(id) || this.known.get(id)?.unavailable))];
     if (unknown.length > 0) {
       const named = unknown.slice(0, 10).join(', ');
       const more = unknown.length > 10 ? ` and ${unknown.length - 10} more` : '';

@@ -90,7 +90,8 @@ export async function readReport(
   const ids = tracks.rows.map((r) => r.track_id);
   const batches: Array<Promise<Track[]>> = [];
   for (let i = 0; i < ids.length; i += CATALOG_BATCH)
-    batches.push(catalog.call('getTracks', { ids: ids.slice(i, i + CATALOG_BATCH) }));
+    // Tracks removed from the library since count as what they were.
+    batches.push(catalog.call('getTracks', { ids: ids.slice(i, i + CATALOG_BATCH), withRemoved: true }));
   const known = new Map((await Promise.all(batches)).flat().map((t) => [t.id, t]));
   const artists = new Map<string, ReportCount & { artistId: string; name: string }>();
   const albums = new Map<string, ReportCount & { albumId: string; title: string; artistName: string }>();

@@ -80,14 +80,18 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
     await setSubsonicSecret(db, id, sealer.seal(password, id));
   }
 
-  /** Takes only what the catalog knows: an unknown id is a 404 naming it, and nothing is written. */
-  async function checkCatalogIds(ids: StarIds): Promise<void> {
+  /**
+   * Takes only what the catalog knows: an unknown id is a 404 naming it, and nothing is written.
+   * With `withRemoved`, songs whose files left the library are known too (a player's saved
+   * queue may still hold one; its reads leave it out).
+   */
+  async function checkCatalogIds(ids: StarIds, withRemoved = false): Promise<void> {
     const ask = <T extends { id: string }>(list: string[], call: () => Promise<T[]>) =>
       list.length === 0
         ? Promise.resolve(new Set<string>())
         : call().then((r) => new Set(r.map((x) => x.id)));
     const [songs, albums, artists] = await Promise.all([
-      ask(ids.songIds, () => opts.catalog.call('getTracks', { ids: ids.songIds })),
+      ask(ids.songIds, () => opts.catalog.call('getTracks', { ids: ids.songIds, withRemoved })),
       ask(ids.albumIds, () => opts.catalog.call('getAlbums', { ids: ids.albumIds })),
       ask(ids.artistIds, () => opts.catalog.call('getArtists', { ids: ids.artistIds })),
     ]);
@@ -283,7 +287,7 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
     },
 
     async savePlayQueue(params, ctx) {
-      await checkCatalogIds({ songIds: [...new Set(params.trackIds)], albumIds: [], artistIds: [] });
+      await checkCatalogIds({ songIds: [...new Set(params.trackIds)], albumIds: [], artistIds: [] }, true);
       return accountStillThere(() => savePlayQueue(pool, ctx.caller.userId, params));
     },
 

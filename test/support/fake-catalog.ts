@@ -15,6 +15,8 @@ export interface FakeCatalogData {
   artists: Artist[];
   albums: Album[];
   tracks: Track[];
+  /** Tracks whose files left the library: `getTracks` answers them only `withRemoved`. */
+  removed?: Track[];
 }
 
 function track(
@@ -122,7 +124,14 @@ export function fakeCatalogHandlers(data: FakeCatalogData = fakeCatalogData()): 
         tracks.find((t) => t.id === id),
         `track ${id}`,
       ),
-    getTracks: async ({ ids }) => ids.flatMap((id) => tracks.filter((t) => t.id === id)),
+    getTracks: async ({ ids, withRemoved }) =>
+      ids.flatMap((id) => {
+        const found = tracks.filter((t) => t.id === id);
+        if (found.length > 0 || !withRemoved) return found;
+        return (data.removed ?? [])
+          .filter((t) => t.id === id)
+          .map((t): Track => ({ ...t, unavailable: true }));
+      }),
     getTrackFile: async ({ id }) => {
       const t = need(
         tracks.find((x) => x.id === id),

@@ -101,7 +101,7 @@ function catalogHandlers(w: FakeWorld): Fake<typeof catalogContract> {
     }),
     topTracks: async ({ limit }, ctx) => {
       const top = topOf(w.plays, limit);
-      const tracks = await base.getTracks({ ids: top.map((t) => t.trackId) }, ctx);
+      const tracks = await base.getTracks({ ids: top.map((t) => t.trackId), withRemoved: false }, ctx);
       return tracks.map((t, i) => ({ ...t, plays: top[i]!.plays }));
     },
   };

@@ -68,12 +68,12 @@ export class EventWorld {
   }
 
   /** Starts one more worker of a service (the first one migrates). */
-  async start(def: ServiceDefinition): Promise<RunningService> {
+  async start(def: ServiceDefinition, config = testConfig()): Promise<RunningService> {
     // Its pool exists from the start, so close() drops every schema a worker made.
     this.pool(def);
     const worker = await startService(def, {
       system: SYSTEM,
-      config: testConfig(),
+      config,
       logger: silentLogger,
       namespace: this.ns,
       schema: this.schema(def),

@@ -26,9 +26,16 @@ async function rename(
   }
 }
 
+/**
+ * The entries a player is shown: those whose files are in the library. Subsonic has no way to
+ * say a song is unavailable, and a player would try to play it; the playlist keeps the others
+ * (REST and the web player show them), and song indexes count the shown ones only.
+ */
+const shown = (detail: PlaylistDetail) => detail.tracks.filter((e) => !e.track.unavailable);
+
 async function withSongs(detail: PlaylistDetail, call: Call): Promise<Body> {
   const marks = await call.marks();
-  return { ...playlist(detail), entry: detail.tracks.map((e) => song(e.track, marks)) };
+  return { ...playlist(detail), entry: shown(detail).map((e) => song(e.track, marks)) };
 }
 
 export const playlistEndpoints: Record<string, Endpoint> = {
@@ -85,12 +92,13 @@ export const playlistEndpoints: Record<string, Endpoint> = {
     const removeAt = params.ints('songIndexToRemove', 0, 100_000);
     const add = params.list('songIdToAdd');
     const current = await ownPlaylist(call, deps, id);
+    const entries = shown(current);
     const positions = [...new Set(removeAt)].map((index) => {
-      const entry = current.tracks[index];
+      const entry = entries[index];
       if (!entry) {
         throw new SubsonicError(
           SubsonicCodes.GENERIC,
-          `songIndexToRemove ${index} is out of range: the playlist shows ${current.tracks.length} songs`,
+          `songIndexToRemove ${index} is out of range: the playlist shows ${entries.length} songs`,
         );
       }
       return entry.position;

@@ -279,8 +279,14 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
             <button
               type="button"
               class="primary"
-              disabled={rows.tracks.length === 0}
-              onClick={() => player.playList(p.name, rows.tracks, 0)}
+              disabled={!rows.tracks.some((t) => !t.unavailable)}
+              onClick={() =>
+                player.playList(
+                  p.name,
+                  rows.tracks.filter((t) => !t.unavailable),
+                  0,
+                )
+              }
             >
               <Icon name="play" /> Play
             </button>

@@ -12,18 +12,22 @@ export function PlaysList({ plays }: { plays: readonly Play[] }): JSX.Element {
       {plays.map((p) => {
         const title = p.title ?? p.trackId;
         return (
-          <li key={p.eventId} class="track">
+          <li key={p.eventId} class={p.unavailable ? 'track unavailable' : 'track'}>
             <button
               type="button"
               class="icon-button play"
-              aria-label={`Play ${title}`}
+              aria-label={p.unavailable ? `${title} is unavailable` : `Play ${title}`}
+              disabled={p.unavailable}
               onClick={() => void playById(p.trackId)}
             >
               <Icon name="play" />
             </button>
             <div class="meta">
               <span class="title">{title}</span>
-              <span class="sub">{[p.artistName, p.albumTitle].filter(Boolean).join(' · ')}</span>
+              <span class="sub">
+                {p.unavailable ? <span class="badge">unavailable</span> : null}
+                {[p.artistName, p.albumTitle].filter(Boolean).join(' · ')}
+              </span>
             </div>
             <span class="detail">
               <time dateTime={p.playedAt} title={new Date(p.playedAt).toLocaleString()}>

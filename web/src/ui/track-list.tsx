@@ -35,6 +35,8 @@ export function TrackList(props: TrackListProps): JSX.Element {
   const state = useStore(player.state);
   const { tracks, label } = props;
   if (tracks.length === 0) return <p class="empty">No tracks.</p>;
+  // A track whose file left the library (a playlist keeps it) is shown, but not played.
+  const playable = tracks.filter((t) => !t.unavailable);
   return (
     <ol class="tracks">
       {tracks.map((t, i) => {
@@ -42,21 +44,30 @@ export function TrackList(props: TrackListProps): JSX.Element {
         const playing = current && state.playing;
         const onPlay = () => {
           if (current) player.toggle();
-          else player.playList(label, tracks, i);
+          else player.playList(label, playable, playable.indexOf(t));
         };
         const { class: rowClass, ...rowAttrs } = props.row?.(i) ?? {};
+        const classes = [
+          'track',
+          current ? 'current' : '',
+          t.unavailable ? 'unavailable' : '',
+          rowClass ?? '',
+        ];
         return (
           <li
             key={props.keys?.[i] ?? `${t.id}:${i}`}
             {...rowAttrs}
-            class={['track', current ? 'current' : '', rowClass ?? ''].filter(Boolean).join(' ')}
+            class={classes.filter(Boolean).join(' ')}
             aria-current={current ? 'true' : undefined}
           >
             {props.lead?.(t, i)}
             <button
               type="button"
               class="icon-button play"
-              aria-label={`${playing ? 'Pause' : 'Play'} ${t.title}`}
+              aria-label={
+                t.unavailable ? `${t.title} is unavailable` : `${playing ? 'Pause' : 'Play'} ${t.title}`
+              }
+              disabled={t.unavailable}
               onClick={onPlay}
             >
               {props.album && !current ? <span class="number">{t.number ?? i + 1}</span> : null}
@@ -64,15 +75,22 @@ export function TrackList(props: TrackListProps): JSX.Element {
             </button>
             <div class="meta">
               <span class="title">{t.title}</span>
-              <span class="sub">
-                <Link href={`/artists/${encodeURIComponent(t.artistId)}`}>{t.artistName}</Link>
-                {props.album ? null : (
-                  <>
-                    {' · '}
-                    <Link href={`/albums/${encodeURIComponent(t.albumId)}`}>{t.albumTitle}</Link>
-                  </>
-                )}
-              </span>
+              {t.unavailable ? (
+                <span class="sub">
+                  <span class="badge">unavailable</span>
+                  {`${t.artistName} · ${t.albumTitle}: no longer in the library`}
+                </span>
+              ) : (
+                <span class="sub">
+                  <Link href={`/artists/${encodeURIComponent(t.artistId)}`}>{t.artistName}</Link>
+                  {props.album ? null : (
+                    <>
+                      {' · '}
+                      <Link href={`/albums/${encodeURIComponent(t.albumId)}`}>{t.albumTitle}</Link>
+                    </>
+                  )}
+                </span>
+              )}
             </div>
             {props.detail ? <span class="detail">{props.detail(t, i)}</span> : null}
             <span class="time">{clockMs(t.durationMs)}</span>
@@ -80,6 +98,7 @@ export function TrackList(props: TrackListProps): JSX.Element {
               type="button"
               class="icon-button"
               aria-label={`Add ${t.title} to queue`}
+              disabled={t.unavailable}
               onClick={() => {
                 player.enqueue(t);
                 announce(`Added ${t.title} to the queue`);
@@ -92,6 +111,7 @@ export function TrackList(props: TrackListProps): JSX.Element {
               class="icon-button"
               aria-label={`More actions for ${t.title}`}
               aria-haspopup="dialog"
+              disabled={t.unavailable}
               onClick={() => openTrackMenu(t)}
             >
               <Icon name="more" />
