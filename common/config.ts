@@ -58,6 +58,10 @@ export interface Config {
   readonly tokenCacheTtlMs: number;
   /** Client addresses the gateway believes: express's `trust proxy` (false, true, a hop count or addresses). */
   readonly trustProxy: string;
+  /** New accounts one client address may make per hour. */
+  readonly registerPerAddressPerHour: number;
+  /** New accounts every address together may make per minute. */
+  readonly registerPerMinute: number;
   /** Oldest play date accepted, in days before now. */
   readonly playMaxAgeDays: number;
   /** Latest play date accepted, in seconds after now. */
@@ -273,6 +277,18 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     default: 'false',
     parse: trustProxy,
     doc: 'express trust proxy setting (false, true, a hop count, or addresses/subnets)',
+  },
+  registerPerAddressPerHour: {
+    env: 'REGISTER_PER_ADDRESS_PER_HOUR',
+    default: 10,
+    parse: int(1, 1_000_000),
+    doc: 'new accounts per client address per hour',
+  },
+  registerPerMinute: {
+    env: 'REGISTER_PER_MINUTE',
+    default: 60,
+    parse: int(1, 1_000_000),
+    doc: 'new accounts per minute, every address together',
   },
   playMaxAgeDays: {
     env: 'PLAY_MAX_AGE_DAYS',

@@ -5,11 +5,14 @@ import { ConflictError, InvalidInputError, NotFoundError, UnauthorizedError } fr
 import type { ServiceClient } from '../../common/rpc/client.js';
 import type { Handlers } from '../../common/rpc/contract.js';
 import { apiKeyOwner, createApiKey, listApiKeys, revokeApiKey } from './api-keys.js';
+import { HashQueue } from './hashing.js';
 import { listNowPlaying, recordPlayback } from './now-playing.js';
 import { decoyHash, hashPassword, PasswordSealer, subsonicTokenMatches, verifyPassword } from './password.js';
+import { passwordProblem } from './password-policy.js';
 import { loadPlayQueue, savePlayQueue } from './play-queue.js';
 import { LoginLimiter, type LoginLimits } from './rate-limit.js';
 import { listRatings, setRating } from './ratings.js';
+import { type RegistrationLimits, RegistrationThrottle } from './registrations.js';
 import type { TokenSecrets } from './secret.js';
 import {
   createSession,
@@ -37,7 +40,11 @@ export interface UsersHandlerOptions {
   tokenTtlSeconds: number;
   /** Checks the catalog ids a user stars, rates, queues or plays. */
   catalog: ServiceClient<CatalogContract>;
+  /** How many accounts one client address, and everyone together, may make. */
+  registrations: RegistrationLimits;
   loginLimits?: LoginLimits;
+  /** The worker's bounded scrypt work (registrations cannot crowd logins out). */
+  hashes?: HashQueue;
 }
 
 /** One message for a wrong password and an unknown user, so a login does not tell who exists. */
@@ -61,12 +68,22 @@ async function accountStillThere<T>(insert: () => Promise<T>): Promise<T> {
 export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract> {
   const { pool, secrets } = opts;
   const limiter = new LoginLimiter(pool, opts.loginLimits);
+  const registrations = new RegistrationThrottle(pool, opts.registrations);
+  const hashes = opts.hashes ?? new HashQueue();
   const sealer = new PasswordSealer(secrets);
+  const makeHash = (password: string) => hashes.run('make', () => hashPassword(password));
 
   /** The password's hash checked against `password`; unknown users cost the same time. */
   async function passwordMatches(found: StoredUser | null, password: string): Promise<boolean> {
-    const ok = await verifyPassword(password, found?.passwordHash ?? (await decoyHash()));
+    const stored = found?.passwordHash ?? (await decoyHash());
+    const ok = await hashes.run('check', () => verifyPassword(password, stored));
     return ok && found !== null;
+  }
+
+  /** A new password must pass the policy (password-policy.ts): 400 naming the rule it breaks. */
+  function checkNewPassword(password: string, username: string): void {
+    const problem = passwordProblem(password, username);
+    if (problem) throw new InvalidInputError(problem, { field: 'password' });
   }
 
   /**
@@ -119,8 +136,13 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
 
   return {
     async register({ username, password }, ctx) {
-      const user = await createUser(pool, username, password, sealer);
-      if (!user) throw new ConflictError(`username "${username}" is taken`, { field: 'username' });
+      await registrations.admit(ctx.clientAddress);
+      checkNewPassword(password, username);
+      // A taken name is refused before any hashing, so retries of one name cost nothing.
+      const taken = () => new ConflictError(`username "${username}" is taken`, { field: 'username' });
+      if (await findByUsername(pool, username)) throw taken();
+      const user = await createUser(pool, username, password, sealer, makeHash);
+      if (!user) throw taken();
       ctx.log.info({ userId: user.id, username: user.username }, 'user registered');
       return user;
     },
@@ -167,10 +189,11 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
         passwordMatches(await findById(db, caller.userId), oldPassword),
       );
       if (!ok) throw new UnauthorizedError('the old password is wrong');
+      checkNewPassword(newPassword, caller.username);
       const changed = await setPassword(
         pool,
         caller.userId,
-        await hashPassword(newPassword),
+        await makeHash(newPassword),
         sealer.seal(newPassword, caller.userId),
       );
       if (!changed) throw new UnauthorizedError('this account no longer exists');
