@@ -62,6 +62,11 @@ export interface Config {
   readonly registerPerAddressPerHour: number;
   /** New accounts every address together may make per minute. */
   readonly registerPerMinute: number;
+  /**
+   * Origins besides the gateway's own whose pages may send requests that change something
+   * (comma-separated, e.g. `https://player.example.com`); empty: the gateway's own pages only.
+   */
+  readonly allowedOrigins: string;
   /** Oldest play date accepted, in days before now. */
   readonly playMaxAgeDays: number;
   /** Latest play date accepted, in seconds after now. */
@@ -277,6 +282,23 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     default: 'false',
     parse: trustProxy,
     doc: 'express trust proxy setting (false, true, a hop count, or addresses/subnets)',
+  },
+  allowedOrigins: {
+    env: 'ALLOWED_ORIGINS',
+    default: '',
+    parse: (raw) => {
+      const origins = raw.split(',').map((o) => o.trim());
+      const ok = origins.every((o) => {
+        try {
+          const u = new URL(o);
+          return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === o;
+        } catch {
+          return false;
+        }
+      });
+      return ok && origins.length <= 50 ? origins.join(',') : undefined;
+    },
+    doc: 'comma-separated list of origins such as https://player.example.com (scheme, host, port; no path)',
   },
   registerPerAddressPerHour: {
     env: 'REGISTER_PER_ADDRESS_PER_HOUR',

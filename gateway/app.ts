@@ -4,14 +4,16 @@ import type { Logger } from 'pino';
 import type { Broker } from '../common/amqp/broker.js';
 import type { Config } from '../common/config.js';
 import type { PlayDateWindow } from '../common/contracts/events.js';
-import { NotFoundError } from '../common/errors.js';
+import { ErrorCodes, NotFoundError } from '../common/errors.js';
 import type { EventPublisher } from '../common/events/publisher.js';
 import type { RpcClient } from '../common/rpc/client.js';
 import type { System } from '../common/system.js';
 import { Authenticator, authenticate } from './auth.js';
 import { CoverCache } from './covers.js';
-import { sendError } from './errors.js';
+import { allowedOrigins, refuseCrossSiteChanges } from './cross-site.js';
+import { HttpError, sendError } from './errors.js';
 import { checkHealth, type Database } from './health.js';
+import { checkJsonShape } from './json-shape.js';
 import { jsonRpcErrors, jsonRpcHandler } from './jsonrpc.js';
 import { GatewayMetrics } from './metrics.js';
 import { activityRoutes } from './routes/activity.js';
@@ -82,6 +84,7 @@ export function buildApp(deps: GatewayDeps): express.Express {
   };
   // One cache of generated covers for the REST route and the Subsonic API alike.
   const covers = new CoverCache();
+  const origins = allowedOrigins(config.allowedOrigins);
 
   const app = express();
   app.disable('x-powered-by');
@@ -101,7 +104,15 @@ export function buildApp(deps: GatewayDeps): express.Express {
 
   app.post(
     '/rpc',
-    // Read as bytes whatever the Content-Type: the handler answers bad JSON with -32700 itself.
+    refuseCrossSiteChanges(origins),
+    // JSON only: a form or text/plain body is what another site's page can send without asking.
+    (req: Request, _res: Response, next: NextFunction) => {
+      if (!req.is('application/json')) {
+        throw new HttpError(415, ErrorCodes.INVALID_REQUEST, '/rpc takes only Content-Type: application/json');
+      }
+      next();
+    },
+    // Read as bytes: the handler checks the shape and answers bad JSON with -32700 itself.
     express.raw({ type: () => true, limit: BODY_LIMIT_BYTES }),
     jsonRpcHandler({
       rpc: deps.rpc,
@@ -130,11 +141,21 @@ export function buildApp(deps: GatewayDeps): express.Express {
       bodyLimitBytes: BODY_LIMIT_BYTES,
       transcoder: deps.transcoder,
       covers,
+      allowedOrigins: origins,
     }),
   );
 
   const api = express.Router();
-  api.use(express.json({ limit: BODY_LIMIT_BYTES, verify: checkUtf8 }));
+  api.use(refuseCrossSiteChanges(origins));
+  api.use(
+    express.json({
+      limit: BODY_LIMIT_BYTES,
+      verify: (req, res, buf, encoding) => {
+        checkUtf8(req, res, buf, encoding);
+        checkJsonShape(req, res, buf);
+      },
+    }),
+  );
   api.use(authenticate(auth));
   const context: RouteContext = {
     router: api,

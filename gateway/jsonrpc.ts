@@ -7,6 +7,7 @@ import type { Caller } from '../common/rpc/contract.js';
 import type { MethodEntry, System } from '../common/system.js';
 import { type Authenticator, bearerToken } from './auth.js';
 import { sendError } from './errors.js';
+import { jsonShapeProblem } from './json-shape.js';
 
 type Id = string | number | null;
 type JsonRpcResponse = { jsonrpc: '2.0'; id: Id } & ({ result: unknown } | { error: WireError });
@@ -28,24 +29,6 @@ export interface JsonRpcOptions {
   system: System;
   log: Logger;
   caps: RpcCaps;
-}
-
-/**
- * Deepest nesting accepted in a `/rpc` body. Real params are a few levels deep; a body nested
- * thousands deep would overflow the stack when it is serialized again for the service.
- */
-const MAX_DEPTH = 64;
-
-/** Whether `value` has arrays or objects nested deeper than `max` (checked without recursion). */
-function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth > max) return true;
-    for (const child of Object.values(v)) stack.push([child, depth + 1]);
-  }
-  return false;
 }
 
 /** The path and length of the first list in `value` longer than `max`, if any. */
@@ -159,22 +142,23 @@ export function jsonRpcHandler(opts: JsonRpcOptions) {
 
   return async (req: Request, res: Response): Promise<void> => {
     const raw: unknown = req.body;
+    // Too wide or too deep is refused from the bytes, before parsing costs anything; a body
+    // nested thousands deep would also overflow the stack when serialized for the service.
+    const shape = Buffer.isBuffer(raw) ? jsonShapeProblem(raw) : undefined;
+    if (shape?.status === 413) {
+      overCap(res, shape.message);
+      return;
+    }
+    if (shape) {
+      res.json(errorResponse(null, ErrorCodes.INVALID_REQUEST, `Invalid Request: ${shape.message}`));
+      return;
+    }
     let body: unknown;
     try {
       if (!Buffer.isBuffer(raw) || !isUtf8(raw)) throw new Error('not UTF-8');
       body = JSON.parse(raw.toString('utf8'));
     } catch {
       res.json(errorResponse(null, ErrorCodes.PARSE_ERROR, 'Parse error: the body is not valid JSON'));
-      return;
-    }
-    if (nestedDeeperThan(body, MAX_DEPTH)) {
-      res.json(
-        errorResponse(
-          null,
-          ErrorCodes.INVALID_REQUEST,
-          `Invalid Request: JSON nested deeper than ${MAX_DEPTH} levels`,
-        ),
-      );
       return;
     }
     const token = bearerToken(req.get('authorization'));

@@ -103,9 +103,15 @@ describe('POST /rpc', () => {
       body: Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]),
     });
     expect(notUtf8.body).toMatchObject({ id: null, error: { code: ErrorCodes.PARSE_ERROR } });
-    expect((await gw.request('/rpc', { method: 'POST' })).body).toMatchObject({
-      error: { code: ErrorCodes.PARSE_ERROR },
+    // A POST with no body has no JSON Content-Type either.
+    const empty = await gw.request('/rpc', { method: 'POST' });
+    expect(empty.status).toBe(415);
+    expect(empty.body).toMatchObject({ error: { code: ErrorCodes.INVALID_REQUEST } });
+    const emptyJson = await gw.request('/rpc', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
     });
+    expect(emptyJson.body).toMatchObject({ error: { code: ErrorCodes.PARSE_ERROR } });
   });
 
   it('answers malformed requests with -32600', async () => {
