@@ -174,8 +174,12 @@ export class Api {
   playlists(): Promise<Playlist[]> {
     return this.request('GET', '/api/playlists');
   }
-  playlist(id: string): Promise<PlaylistDetail> {
-    return this.request('GET', `/api/playlists/${encodeURIComponent(id)}`);
+  /** One page of a playlist's entries (the gateway answers at most 500 at a time). */
+  playlist(
+    id: string,
+    page: { limit: number; offset: number } = { limit: 500, offset: 0 },
+  ): Promise<PlaylistDetail> {
+    return this.request('GET', `/api/playlists/${encodeURIComponent(id)}`, { query: page });
   }
   createPlaylist(name: string, isPublic: boolean): Promise<PlaylistDetail> {
     return this.request('POST', '/api/playlists', { body: { name, public: isPublic } });

@@ -80,7 +80,7 @@ export interface Config {
   readonly rpcMaxBatch: number;
   /** `/rpc`: most items in any list parameter of one call. */
   readonly rpcMaxItems: number;
-  /** `/rpc`: largest answer, in bytes. */
+  /** Largest JSON answer of `/rpc` (a whole batch) and of any REST route, in bytes. */
   readonly rpcMaxAnswerBytes: number;
   /** Type of the queues that hold work: quorum (replicated), or classic for brokers without quorum queues. */
   readonly queueType: 'quorum' | 'classic';
@@ -346,7 +346,7 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     env: 'RPC_MAX_ANSWER_BYTES',
     default: 1024 * 1024,
     parse: int(1024, 256 * 1024 * 1024),
-    doc: '/rpc answer size in bytes',
+    doc: 'largest JSON answer (/rpc and REST) in bytes',
   },
   queueType: {
     env: 'QUEUE_TYPE',

@@ -9,6 +9,7 @@ import type { EventPublisher } from '../common/events/publisher.js';
 import type { RpcClient } from '../common/rpc/client.js';
 import type { System } from '../common/system.js';
 import { Authenticator, authenticate } from './auth.js';
+import { stringifyWithin } from './bounded-json.js';
 import { CoverCache } from './covers.js';
 import { allowedOrigins, refuseCrossSiteChanges } from './cross-site.js';
 import { HttpError, sendError } from './errors.js';
@@ -92,6 +93,16 @@ export function buildApp(deps: GatewayDeps): express.Express {
   // Who the client is (login throttling counts by it): the socket's address unless TRUST_PROXY names proxies.
   app.set('trust proxy', trustProxy(config.trustProxy));
   app.use(traceRequests(log, metrics));
+  // Every JSON answer is written against the answer cap and stops once it passes it (413
+  // naming the cap), so no route builds an answer of tens of MB, however large its data.
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    res.json = (body: unknown) => {
+      const text = stringifyWithin(body, config.rpcMaxAnswerBytes);
+      if (!res.get('Content-Type')) res.type('application/json');
+      return res.send(text);
+    };
+    next();
+  });
 
   app.get('/health', async (_req, res) => {
     const report = await checkHealth(deps, opts.healthTimeoutMs ?? 1000);
@@ -108,7 +119,11 @@ export function buildApp(deps: GatewayDeps): express.Express {
     // JSON only: a form or text/plain body is what another site's page can send without asking.
     (req: Request, _res: Response, next: NextFunction) => {
       if (!req.is('application/json')) {
-        throw new HttpError(415, ErrorCodes.INVALID_REQUEST, '/rpc takes only Content-Type: application/json');
+        throw new HttpError(
+          415,
+          ErrorCodes.INVALID_REQUEST,
+          '/rpc takes only Content-Type: application/json',
+        );
       }
       next();
     },

@@ -52,9 +52,7 @@ export function allowedOrigins(setting: string): ReadonlySet<string> {
  */
 export function refuseCrossSiteChanges(allowed: ReadonlySet<string>) {
   return (req: Request, _res: Response, next: NextFunction): void => {
-    if (SAFE_METHODS.has(req.method)) return next();
-    const problem = crossSiteProblem(req, allowed);
-    if (problem) return next(new HttpError(403, ErrorCodes.FORBIDDEN, problem));
-    next();
+    const problem = SAFE_METHODS.has(req.method) ? undefined : crossSiteProblem(req, allowed);
+    next(problem ? new HttpError(403, ErrorCodes.FORBIDDEN, problem) : undefined);
   };
 }

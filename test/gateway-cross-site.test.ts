@@ -96,7 +96,11 @@ describe('cross-site requests', () => {
     const before = gw.fakes.world.calls.length;
     const ping = (headers: Record<string, string>) =>
       gw.request('/rest/ping.view?u=victim&p=guess&v=1.16.1&c=img&f=json', { headers });
-    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example' }]) {
+    const browsers: Array<Record<string, string>> = [
+      { 'sec-fetch-site': 'cross-site' },
+      { origin: 'https://evil.example' },
+    ];
+    for (const headers of browsers) {
       const r = await ping(headers);
       expect(r.body, JSON.stringify(headers)).toMatchObject({
         'subsonic-response': { status: 'failed', error: { code: 50 } },

@@ -358,6 +358,8 @@ export async function startFakeGateway(): Promise<FakeGateway> {
       public: req.body?.public === true,
       trackCount: 0,
       durationMs: 0,
+      offset: 0,
+      limit: 50,
       createdAt: now,
       updatedAt: now,
       tracks: [],

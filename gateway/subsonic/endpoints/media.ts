@@ -64,7 +64,7 @@ async function coverColor(id: string, call: Call, deps: Deps): Promise<string | 
   const { catalog, playlists } = deps.services;
   const playlistId = /^pl-(.+)$/.exec(id)?.[1];
   if (!playlistId) return catalogCoverColor(catalog, id);
-  const found = await ifFound(playlists.call('get', { id: playlistId }, call.as));
+  const found = await ifFound(playlists.call('get', { id: playlistId, limit: 1 }, call.as));
   const first = found?.tracks[0]?.track.albumId;
   return found && ((first && (await catalogCoverColor(catalog, coverId.album(first)))) || NEUTRAL_COLOR);
 }
