@@ -96,6 +96,8 @@ export interface Config {
   readonly transcodeFfmpeg: string;
   /** Transcodes one gateway runs at once; beyond, a stream asking for one is a 503. */
   readonly transcodeMaxConcurrent: number;
+  /** Of those, how many one listener (a logged-in user) may hold at once. */
+  readonly transcodePerListener: number;
   /** Format of a transcode whose request names none (a player sending only maxBitRate). */
   readonly transcodeFormat: TranscodeFormat;
   /** Bitrate of a transcode whose request names none (a player sending only a format), in kbit/s. */
@@ -389,6 +391,12 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     default: 4,
     parse: int(1, 1000),
     doc: 'transcodes at once per gateway',
+  },
+  transcodePerListener: {
+    env: 'TRANSCODE_PER_LISTENER',
+    default: 2,
+    parse: int(1, 1000),
+    doc: 'transcodes one listener may hold at once',
   },
   transcodeFormat: {
     env: 'TRANSCODE_FORMAT',

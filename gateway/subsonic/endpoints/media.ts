@@ -42,7 +42,15 @@ async function audio(call: Call, deps: Deps, download: boolean): Promise<typeof 
       res.attachment(`${track.artistName} - ${track.title}.${suffixOf(file.mimeType)}`);
       await sendAudioFile(res, file.path, file.mimeType);
     } else {
-      await sendTrackAudio({ req, res, file, options, transcoder: deps.transcoder, log: deps.log });
+      await sendTrackAudio({
+        req,
+        res,
+        file,
+        options,
+        transcoder: deps.transcoder,
+        log: deps.log,
+        listener: call.caller.userId,
+      });
     }
   } catch (err) {
     if (!(err instanceof AudioFileError)) throw err;
