@@ -67,6 +67,8 @@ export interface Config {
    * (comma-separated, e.g. `https://player.example.com`); empty: the gateway's own pages only.
    */
   readonly allowedOrigins: string;
+  /** Plays one account may post per hour, at every door together (a rate no listener reaches). */
+  readonly playsPerHour: number;
   /** Oldest play date accepted, in days before now. */
   readonly playMaxAgeDays: number;
   /** Latest play date accepted, in seconds after now. */
@@ -313,6 +315,12 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     default: 60,
     parse: int(1, 1_000_000),
     doc: 'new accounts per minute, every address together',
+  },
+  playsPerHour: {
+    env: 'PLAYS_PER_HOUR',
+    default: 1000,
+    parse: int(1, 10_000_000),
+    doc: 'plays one account may post per hour',
   },
   playMaxAgeDays: {
     env: 'PLAY_MAX_AGE_DAYS',

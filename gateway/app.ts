@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../common/amqp/broker.js';
 import type { Config } from '../common/config.js';
 import type { PlayDateWindow } from '../common/contracts/events.js';
+import { PlayAllowance } from '../common/contracts/plays.js';
 import { ErrorCodes, NotFoundError } from '../common/errors.js';
 import type { EventPublisher } from '../common/events/publisher.js';
 import type { RpcClient } from '../common/rpc/client.js';
@@ -86,6 +87,8 @@ export function buildApp(deps: GatewayDeps): express.Express {
   // One cache of generated covers for the REST route and the Subsonic API alike.
   const covers = new CoverCache();
   const origins = allowedOrigins(config.allowedOrigins);
+  // One allowance of plays per account for REST and Subsonic alike.
+  const plays = new PlayAllowance(config.playsPerHour);
 
   const app = express();
   app.disable('x-powered-by');
@@ -157,6 +160,7 @@ export function buildApp(deps: GatewayDeps): express.Express {
       transcoder: deps.transcoder,
       covers,
       allowedOrigins: origins,
+      plays,
     }),
   );
 
@@ -182,6 +186,7 @@ export function buildApp(deps: GatewayDeps): express.Express {
     playDates,
     transcoder: deps.transcoder,
     covers,
+    plays,
   };
   for (const routes of [
     userRoutes,

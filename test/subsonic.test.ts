@@ -4,6 +4,8 @@ import { SubsonicAPI } from 'subsonic-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Album, catalogContract, type Track } from '../common/contracts/catalog.js';
 import { EventTypes, type TrackPlayed } from '../common/contracts/events.js';
+import { MAX_PLAYS_PER_REQUEST } from '../common/contracts/plays.js';
+import { MAX_IDS } from '../common/contracts/shared.js';
 import { usersContract } from '../common/contracts/users.js';
 import type { ServiceClient } from '../common/rpc/client.js';
 import { normalizeText } from '../services/catalog/index.js';
@@ -578,6 +580,39 @@ describe('scrobble and now playing', () => {
     });
   });
 
+  it('counts a retried scrobble once: its event id comes from the user, the track and the time', async () => {
+    const track = tracks[4]!;
+    const time = Date.now() - 7_200_000;
+    const before = h.tap.events.length;
+    for (let i = 0; i < 3; i++) {
+      expect((await json('scrobble', { ...token(alice), id: track.id, time })).status).toBe('ok');
+    }
+    await json('scrobble', { ...token(bob), id: track.id, time });
+    await eventually(() => h.tap.events.length >= before + 4);
+    const mine = h.tap.events
+      .slice(before)
+      .filter(
+        (e) =>
+          (e.data as TrackPlayed).trackId === track.id &&
+          (e.data as TrackPlayed).playedAt === new Date(time).toISOString(),
+      );
+    const ids = new Set(mine.map((e) => e.id));
+    // Three deliveries of Alice's play share one id (history and stats keep one); Bob's is his own.
+    expect(ids.size).toBe(2);
+  });
+
+  it('takes at most as many plays as REST does in one request (500), before looking any up', async () => {
+    const refused = async (method: string, id: string[]) => {
+      const body = await json(method, { ...token(alice), id }, { post: true });
+      expect(body.status).toBe('failed');
+      return body.error.message as string;
+    };
+    const many = Array.from({ length: MAX_PLAYS_PER_REQUEST + 1 }, () => tracks[0]!.id);
+    expect(await refused('scrobble', many)).toMatch(`at most ${MAX_PLAYS_PER_REQUEST} times`);
+    const star = Array.from({ length: MAX_IDS + 1 }, () => tracks[0]!.id);
+    expect(await refused('star', star)).toMatch(`at most ${MAX_IDS} times`);
+  });
+
   it('takes several ids at once (offline plays), by form POST too', async () => {
     const [a, b] = [tracks[6]!, tracks[7]!];
     const [atA, atB] = [Date.now() - 2 * 86_400_000, Date.now() - 86_400_000];
@@ -712,7 +747,9 @@ describe('recent and frequent album lists', () => {
     const fresh = albums.filter((a) => !tracks.some((t) => t.albumId === a.id && played.has(t.id)));
     const favourite = tracks.find((t) => t.albumId === fresh[0]!.id)!;
     const other = tracks.find((t) => t.albumId === fresh[1]!.id)!;
-    for (let i = 0; i < 3; i++) await json('scrobble', { ...token(alice), id: favourite.id });
+    for (let i = 0; i < 3; i++) {
+      await json('scrobble', { ...token(alice), id: favourite.id, time: Date.now() - 60_000 * (i + 1) });
+    }
     await json('scrobble', { ...token(alice), id: other.id });
     const recent = await eventually(async () => {
       const albumsNow = await list('recent');

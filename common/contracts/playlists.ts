@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineContract, publicMethod, userMethod } from '../rpc/contract.js';
 import type { Track } from './catalog.js';
-import { id, ids, paging } from './shared.js';
+import { id, ids, MAX_IDS, paging } from './shared.js';
 
 export interface Playlist {
   id: string;
@@ -49,7 +49,7 @@ const entries = {
  */
 export const playlistsContract = defineContract('playlists', {
   create: userMethod(
-    z.strictObject({ name, public: z.boolean().default(false), trackIds: ids(1000).optional() }),
+    z.strictObject({ name, public: z.boolean().default(false), trackIds: ids(MAX_IDS).optional() }),
   ).returns<PlaylistDetail>(),
   /** The caller's playlists, or another user's public ones with `ownerId` (no login needed). */
   list: publicMethod(z.strictObject({ ownerId: id.optional() })).returns<Playlist[]>(),
@@ -60,7 +60,7 @@ export const playlistsContract = defineContract('playlists', {
   delete: userMethod(z.strictObject({ id })).returns<{ deleted: true }>(),
   /** Adds tracks at `position` (default: the end). */
   addTracks: userMethod(
-    z.strictObject({ id, trackIds: ids(1000).min(1), position: position.optional() }),
+    z.strictObject({ id, trackIds: ids(MAX_IDS).min(1), position: position.optional() }),
   ).returns<PlaylistDetail>(),
   /** Replaces all of a playlist's tracks in one step (an empty list clears it). */
   replaceTracks: userMethod(
@@ -69,7 +69,7 @@ export const playlistsContract = defineContract('playlists', {
   removeTrack: userMethod(z.strictObject({ id, position })).returns<PlaylistDetail>(),
   /** Removes the tracks at several positions (as they are before the removal) in one step. */
   removeTracks: userMethod(
-    z.strictObject({ id, positions: z.array(position).min(1).max(1000) }),
+    z.strictObject({ id, positions: z.array(position).min(1).max(MAX_IDS) }),
   ).returns<PlaylistDetail>(),
   moveTrack: userMethod(z.strictObject({ id, from: position, to: position })).returns<PlaylistDetail>(),
 });

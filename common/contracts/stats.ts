@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineContract, internalMethod, publicMethod, userMethod } from '../rpc/contract.js';
-import { ids, windowParam } from './shared.js';
+import { ids, MAX_IDS, windowParam } from './shared.js';
 
 export interface TrackCount {
   trackId: string;
@@ -88,13 +88,13 @@ export const statsContract = defineContract('stats', {
   /** The caller's listening report for a year or a month. */
   report: userMethod(reportParams).returns<ListeningReport>(),
   /** All-time play counts of the given tracks; tracks never played are left out. */
-  trackPlays: internalMethod(z.strictObject({ trackIds: ids(1000) })).returns<TrackCount[]>(),
+  trackPlays: internalMethod(z.strictObject({ trackIds: ids(MAX_IDS) })).returns<TrackCount[]>(),
   /**
    * Tracks that listeners of `trackIds` also played (the seeds left out), most listeners in
    * common first: what "people who play this also play" is built from.
    */
   coPlayed: internalMethod(
-    z.strictObject({ trackIds: ids(1000), limit: z.number().int().min(1).max(500).default(50) }),
+    z.strictObject({ trackIds: ids(MAX_IDS), limit: z.number().int().min(1).max(500).default(50) }),
   ).returns<CoPlayed[]>(),
 });
 export type StatsContract = typeof statsContract;

@@ -94,9 +94,9 @@ export interface NowPlayingEntry {
 const client = z.string().trim().min(1).max(100);
 
 const starredIds = {
-  songIds: z.array(id).max(1000).default([]),
-  albumIds: z.array(id).max(1000).default([]),
-  artistIds: z.array(id).max(1000).default([]),
+  songIds: ids().default([]),
+  albumIds: ids().default([]),
+  artistIds: ids().default([]),
 };
 
 export const username = z

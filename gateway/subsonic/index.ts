@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { PlayDateWindow } from '../../common/contracts/events.js';
+import type { PlayAllowance } from '../../common/contracts/plays.js';
 import type { Ratings, Starred } from '../../common/contracts/users.js';
 import { AppError } from '../../common/errors.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
@@ -53,6 +54,8 @@ export interface SubsonicDeps {
   covers: CoverCache;
   /** Origins besides the gateway's own that may send requests (ALLOWED_ORIGINS). */
   allowedOrigins: ReadonlySet<string>;
+  /** How many plays each account may still post (shared with REST). */
+  plays: PlayAllowance;
 }
 
 /** The longest player name (`c`) the services take; longer ones are cut. */
@@ -124,6 +127,7 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
     covers: deps.covers,
     publishTimeoutMs: deps.publishTimeoutMs,
     playDates: deps.playDates,
+    plays: deps.plays,
   };
   const endpoints: Record<string, Endpoint> = {
     ...systemEndpoints,

@@ -1,4 +1,5 @@
 import type { CatalogContract } from '../../common/contracts/catalog.js';
+import { PlayAllowance } from '../../common/contracts/plays.js';
 import type { UsersContract } from '../../common/contracts/users.js';
 import type { Pool, Queryable } from '../../common/db/pool.js';
 import { ConflictError, InvalidInputError, NotFoundError, UnauthorizedError } from '../../common/errors.js';
@@ -45,6 +46,8 @@ export interface UsersHandlerOptions {
   loginLimits?: LoginLimits;
   /** The worker's bounded scrypt work (registrations cannot crowd logins out). */
   hashes?: HashQueue;
+  /** Plays one account may post per hour (a playback report that ends a play is one). */
+  playsPerHour: number;
 }
 
 /** One message for a wrong password and an unknown user, so a login does not tell who exists. */
@@ -71,6 +74,7 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
   const registrations = new RegistrationThrottle(pool, opts.registrations);
   const hashes = opts.hashes ?? new HashQueue();
   const sealer = new PasswordSealer(secrets);
+  const plays = new PlayAllowance(opts.playsPerHour);
   const makeHash = (password: string) => hashes.run('make', () => hashPassword(password));
 
   /** The password's hash checked against `password`; unknown users cost the same time. */
@@ -318,7 +322,9 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
       const [track] = await opts.catalog.call('getTracks', { ids: [report.trackId] });
       if (!track)
         throw new NotFoundError(`no song ${report.trackId} in the catalog`, { unknown: [report.trackId] });
-      return accountStillThere(() => recordPlayback(pool, ctx.caller.userId, report, track.durationMs));
+      return accountStillThere(() =>
+        recordPlayback(pool, ctx.caller.userId, report, track.durationMs, Date.now(), plays),
+      );
     },
 
     async nowPlaying() {

@@ -29,6 +29,7 @@ export const usersService = defineService({
       tokenTtlSeconds: config.tokenTtlSeconds,
       catalog: rpc.bind(catalogContract),
       registrations: limits,
+      playsPerHour: config.playsPerHour,
     });
     const limiter = new LoginLimiter(pool);
     const registrations = new RegistrationThrottle(pool, limits);
