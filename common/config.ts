@@ -58,6 +58,11 @@ export interface Config {
   readonly tokenCacheTtlMs: number;
   /** Client addresses the gateway believes: express's `trust proxy` (false, true, a hop count or addresses). */
   readonly trustProxy: string;
+  /**
+   * Bearer token that opens `/metrics` and the checks of `/health` (empty: they are open to
+   * nobody; the plain status of `/health` is always open).
+   */
+  readonly opsToken: string;
   /** New accounts one client address may make per hour. */
   readonly registerPerAddressPerHour: number;
   /** New accounts every address together may make per minute. */
@@ -303,6 +308,13 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
       return ok && origins.length <= 50 ? origins.join(',') : undefined;
     },
     doc: 'comma-separated list of origins such as https://player.example.com (scheme, host, port; no path)',
+  },
+  opsToken: {
+    env: 'OPS_TOKEN',
+    default: '',
+    parse: (raw) => (/^[\x21-\x7e]{16,200}$/.test(raw) ? raw : undefined),
+    doc: 'operations token (16 to 200 printable characters, no spaces)',
+    secret: true,
   },
   registerPerAddressPerHour: {
     env: 'REGISTER_PER_ADDRESS_PER_HOUR',

@@ -14,7 +14,14 @@ import { stringifyWithin } from './bounded-json.js';
 import { CoverCache } from './covers.js';
 import { allowedOrigins, refuseCrossSiteChanges } from './cross-site.js';
 import { HttpError, sendError } from './errors.js';
-import { checkHealth, type Database } from './health.js';
+import {
+  CachedHealth,
+  checkHealth,
+  type Database,
+  HEALTH_CACHE_MS,
+  opsRefusal,
+  opsTokenGiven,
+} from './health.js';
 import { checkJsonShape } from './json-shape.js';
 import { jsonRpcErrors, jsonRpcHandler } from './jsonrpc.js';
 import { GatewayMetrics } from './metrics.js';
@@ -107,12 +114,17 @@ export function buildApp(deps: GatewayDeps): express.Express {
     next();
   });
 
-  app.get('/health', async (_req, res) => {
-    const report = await checkHealth(deps, opts.healthTimeoutMs ?? 1000);
-    res.status(report.status === 'ok' ? 200 : 503).json(report);
+  // The plain status is open and cheap: one round of checks a second however often it is
+  // asked. The checks themselves and the metrics are for operators (OPS_TOKEN).
+  const health = new CachedHealth(() => checkHealth(deps, opts.healthTimeoutMs ?? 1000), HEALTH_CACHE_MS);
+  const operator = (req: Request) => opsTokenGiven(req, config.opsToken);
+  app.get('/health', async (req, res) => {
+    const report = await health.get();
+    res.status(report.status === 'ok' ? 200 : 503).json(operator(req) ? report : { status: report.status });
   });
 
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', async (req, res) => {
+    if (!operator(req)) throw opsRefusal(config.opsToken);
     res.type(metrics.contentType).send(await metrics.text());
   });
 

@@ -43,7 +43,7 @@ describe('plays per account through the gateway', () => {
   });
 
   it('refuses an account posting plays faster than anyone listens, before publishing anything', async () => {
-    const { user, token } = await gw.fakes.session();
+    const { token } = await gw.fakes.session();
     const batch = { plays: Array.from({ length: MAX_PLAYS_PER_REQUEST }, () => ({ trackId: 't1' })) };
     const first = await gw.request('/api/plays/batch', { method: 'POST', token, body: batch });
     expect(first.status).toBe(202);

@@ -376,9 +376,11 @@ describe('POST /rpc', () => {
     const r = await gw.request('/rpc', {
       method: 'POST',
       body: JSON.stringify(call('catalog.getArtist', { id: 'ar1' })),
-      headers: { 'x-request-id': 'rpc-trace-7' },
+      headers: { 'x-request-id': '00000007-0000-4000-8000-000000000000' },
     });
-    expect(r.headers.get('x-request-id')).toBe('rpc-trace-7');
-    expect(gw.fakes.world.calls.find((c) => c.traceId === 'rpc-trace-7')?.method).toBe('catalog.getArtist');
+    expect(r.headers.get('x-request-id')).toBe('00000007-0000-4000-8000-000000000000');
+    expect(
+      gw.fakes.world.calls.find((c) => c.traceId === '00000007-0000-4000-8000-000000000000')?.method,
+    ).toBe('catalog.getArtist');
   });
 });

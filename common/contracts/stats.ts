@@ -71,9 +71,27 @@ export interface ListeningReport extends ReportCount {
   months: Array<ReportCount & { month: string }>;
 }
 
+/**
+ * A report covers a period that has begun: no play can be dated later than a few minutes
+ * ahead, and years past 9999 are not dates at all. Later periods are refused (400) in words.
+ */
+const begun = (year: number, month = 1) => Date.UTC(year, month - 1, 1) <= Date.now() + 86_400_000;
 const reportParams = z.union([
-  z.strictObject({ year: z.number().int().min(1970).max(9999) }),
-  z.strictObject({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'month must look like 2026-11') }),
+  z.strictObject({
+    year: z
+      .number()
+      .int()
+      .min(1970)
+      .max(9999)
+      .refine((y) => begun(y), 'year must not be after the current one'),
+  }),
+  z.strictObject({
+    month: z
+      .string()
+      .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'month must look like 2026-11')
+      .refine((m) => Number(m.slice(0, 4)) >= 1970, 'month must not be before 1970')
+      .refine((m) => begun(Number(m.slice(0, 4)), Number(m.slice(5))), 'month must not be after the current one'),
+  }),
 ]);
 
 export const statsContract = defineContract('stats', {

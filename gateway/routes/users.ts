@@ -23,6 +23,7 @@ export function userRoutes({ router, services, auth }: RouteContext): void {
     const caller = requireCaller(res);
     const all = queryEnum(req, 'all', ['true', 'false'] as const) === 'true';
     const { revoked } = await users.call('logout', { all }, { caller });
+    if (all) auth.forgetUser(caller.userId);
     if (res.locals.token) auth.forget(res.locals.token);
     res.json({ revoked });
   });

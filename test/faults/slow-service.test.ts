@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/env.js';
-import type { Reply } from '../support/system.js';
+import { type Reply, SYSTEM_OPS_TOKEN } from '../support/system.js';
 import { demoClient, report, trackIds, useSystem } from './helpers.js';
 
 const RPC_TIMEOUT_MS = 1500;
@@ -48,7 +48,7 @@ describe('a service that stops answering (SIGSTOP of the only catalog worker)', 
       );
       [history, health] = await Promise.all([
         api.request('GET', '/api/me/history?limit=5'),
-        api.request<Health>('GET', '/health'),
+        api.request<Health>('GET', '/health', { token: SYSTEM_OPS_TOKEN }),
       ]);
       catalogReplies = await needCatalog;
     } finally {

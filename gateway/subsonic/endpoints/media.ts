@@ -88,7 +88,7 @@ export const mediaEndpoints: Record<string, Endpoint> = {
     const size = call.params.int('size', 1, MAX_COVER_SIZE) ?? 300;
     const color = await coverColor(id, call, deps);
     if (!color) throw new SubsonicError(SubsonicCodes.NOT_FOUND, `no cover art ${id}`);
-    sendCover(call.res, deps.covers, color, size);
+    await sendCover(call.res, deps.covers, color, size);
     return SENT;
   },
 };
