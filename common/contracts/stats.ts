@@ -90,7 +90,10 @@ const reportParams = z.union([
       .string()
       .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'month must look like 2026-11')
       .refine((m) => Number(m.slice(0, 4)) >= 1970, 'month must not be before 1970')
-      .refine((m) => begun(Number(m.slice(0, 4)), Number(m.slice(5))), 'month must not be after the current one'),
+      .refine(
+        (m) => begun(Number(m.slice(0, 4)), Number(m.slice(5))),
+        'month must not be after the current one',
+      ),
   }),
 ]);
 
