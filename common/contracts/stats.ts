@@ -7,6 +7,11 @@ export interface TrackCount {
   plays: number;
 }
 
+/** A track of the public top: its listeners (accounts that played it) rank it, then its plays. */
+export interface TopTrack extends TrackCount {
+  listeners: number;
+}
+
 /** A track the listeners of some tracks also played: how many of them, and how often. */
 export interface CoPlayed {
   trackId: string;
@@ -98,9 +103,13 @@ const reportParams = z.union([
 ]);
 
 export const statsContract = defineContract('stats', {
+  /**
+   * The most listened tracks of a window: by listeners (one account counts once per track,
+   * however often it plays it), then by plays.
+   */
   topTracks: publicMethod(
     z.strictObject({ window: windowParam, limit: z.number().int().min(1).max(100).default(10) }),
-  ).returns<TrackCount[]>(),
+  ).returns<TopTrack[]>(),
   /** The caller's totals. */
   user: userMethod(
     z.strictObject({ limit: z.number().int().min(1).max(100).default(10) }),

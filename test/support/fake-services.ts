@@ -292,7 +292,11 @@ function historyHandlers(w: FakeWorld): Fake<typeof historyContract> {
 
 function statsHandlers(w: FakeWorld): Fake<typeof statsContract> {
   return {
-    topTracks: async ({ limit }) => topOf(w.plays, limit),
+    topTracks: async ({ limit }) =>
+      topOf(w.plays, limit).map((t) => ({
+        ...t,
+        listeners: new Set(w.plays.filter((p) => p.trackId === t.trackId).map((p) => p.userId)).size,
+      })),
     user: async ({ limit }, ctx) => {
       const plays = playsOf(w, ctx);
       return {
