@@ -27,12 +27,19 @@ interface Window {
  * A caller naming no address (a service) is counted in the overall window only.
  */
 export class RegistrationThrottle {
+  /** Until when this worker knows the overall window is full: refusals then cost no query. */
+  private fullUntil = 0;
+
   constructor(
     private readonly db: Pool,
     private readonly limits: RegistrationLimits,
   ) {}
 
   async admit(address: string | undefined): Promise<void> {
+    // A flood that filled the overall window is refused without a query until it ends: the
+    // count only grows within a window, so nothing this worker refuses would have been admitted.
+    const full = this.fullUntil - Date.now();
+    if (full > 0) refuse('too many new accounts are being made right now', full);
     const windows: Window[] = [
       ...(address
         ? [
@@ -63,10 +70,8 @@ export class RegistrationThrottle {
         [w.scope, w.key, new Date(start)],
       );
       if (rows[0]!.count > w.limit) {
-        const retryAfterSeconds = Math.max(1, Math.ceil((start + w.ms - now) / 1000));
-        throw new RateLimitedError(`${w.refusal}; try again in ${retryAfterSeconds} s`, {
-          retryAfterSeconds,
-        });
+        if (w.scope === 'all') this.fullUntil = start + w.ms;
+        refuse(w.refusal, start + w.ms - now);
       }
     }
   }
@@ -78,4 +83,9 @@ export class RegistrationThrottle {
     );
     return rowCount ?? 0;
   }
+}
+
+function refuse(why: string, waitMs: number): never {
+  const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
+  throw new RateLimitedError(`${why}; try again in ${retryAfterSeconds} s`, { retryAfterSeconds });
 }
