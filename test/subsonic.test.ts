@@ -553,6 +553,31 @@ describe('playlists', () => {
     await fails('getPlaylists', { ...token(bob), username: `nobody_${run}` }, 70);
   });
 
+  it('shows the first 1,000 entries of a longer playlist, counting them all', async () => {
+    const thousand = Array.from({ length: 1000 }, (_, i) => tracks[i % tracks.length]!.id);
+    const created = await json(
+      'createPlaylist',
+      { ...token(alice), name: 'long', songId: thousand },
+      { post: true },
+    );
+    expect(created.playlist.entry).toHaveLength(1000);
+    const id = created.playlist.id;
+    expect(
+      (
+        await json(
+          'updatePlaylist',
+          { ...token(alice), playlistId: id, songIdToAdd: thousand.slice(0, 500) },
+          { post: true },
+        )
+      ).status,
+    ).toBe('ok');
+    const { playlist } = await json('getPlaylist', { ...token(alice), id });
+    expect(playlist.songCount).toBe(1500);
+    expect(playlist.entry).toHaveLength(1000);
+    expect(playlist.entry.map((e: Json) => e.id)).toEqual(thousand);
+    await json('deletePlaylist', { ...token(alice), id });
+  });
+
   it('deletes a playlist', async () => {
     expect((await json('deletePlaylist', { ...token(alice), id: playlistId })).status).toBe('ok');
     await fails('getPlaylist', { ...token(alice), id: playlistId }, 70);

@@ -82,14 +82,14 @@ export const playlistEndpoints: Record<string, Endpoint> = {
     if (!playlistId) {
       if (!name) throw missing('name (or playlistId)');
       const created = await playlists.call('create', { name, trackIds: songIds }, as);
-      return { playlist: await withSongs(created, call) };
+      return { playlist: await withSongs(await readPlaylist(call, deps, created.id), call) };
     }
     const current = await ownPlaylist(call, deps, playlistId);
     // Unknown songs fail here, before anything changes; the replacement itself is one step.
     await requireTracks(deps, songIds);
     await rename(call, deps, current, name);
-    const replaced = await playlists.call('replaceTracks', { id: playlistId, trackIds: songIds }, as);
-    return { playlist: await withSongs(replaced, call) };
+    await playlists.call('replaceTracks', { id: playlistId, trackIds: songIds }, as);
+    return { playlist: await withSongs(await readPlaylist(call, deps, playlistId), call) };
   },
 
   /**
