@@ -116,13 +116,13 @@ async function copyPlays(history: Pool, count: number, next: () => Play, idsSinc
 
 /** Each statistics table the reads use, and the aggregate of history.plays its projection keeps. */
 const AGGREGATES: ReadonlyArray<[table: string, select: string]> = [
-  ['track_plays', 'SELECT track_id, count(*) FROM plays GROUP BY 1'],
+  ['track_plays', 'SELECT track_id, count(*), count(DISTINCT user_id) FROM plays GROUP BY 1'],
   [
     'track_hourly',
     `SELECT date_trunc('hour', played_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', track_id, count(*) FROM plays GROUP BY 1, 2`,
   ],
   ['user_totals', 'SELECT user_id, count(*), sum(ms_played), max(played_at) FROM plays GROUP BY 1'],
-  ['user_tracks', 'SELECT user_id, track_id, count(*) FROM plays GROUP BY 1, 2'],
+  ['user_tracks', 'SELECT user_id, track_id, count(*), max(played_at) FROM plays GROUP BY 1, 2'],
   [
     'minute_plays',
     `SELECT date_trunc('minute', played_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', count(*) FROM plays GROUP BY 1`,
@@ -275,7 +275,7 @@ const HOT: ReadonlyArray<[name: string, pool: 'history' | 'stats', sql: string]>
   [
     'stats.topTracks(all)',
     'stats',
-    'SELECT track_id, plays FROM track_plays ORDER BY plays DESC, track_id LIMIT 10',
+    'SELECT track_id, plays, listeners FROM track_plays ORDER BY listeners DESC, plays DESC, track_id LIMIT 10',
   ],
   [
     'stats.user (top tracks)',

@@ -137,6 +137,8 @@ export class BenchSystem {
       MEDIA_DIR: mediaDir,
       TOKEN_SECRET: randomBytes(24).toString('hex'),
       LOG_LEVEL: process.env.BENCH_SYSTEM_LOG_LEVEL ?? 'info',
+      // The load posts thousands of plays a second as a few accounts: far past any listener.
+      PLAYS_PER_HOUR: '10000000',
       // BENCH_PROFILE=1: every process of the system writes a CPU profile into .prof/ on exit.
       ...(process.env.BENCH_PROFILE
         ? {

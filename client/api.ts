@@ -1,4 +1,5 @@
 /** The gateway's REST API, typed with the services' result types. */
+
 import type {
   Album,
   Artist,
@@ -13,6 +14,7 @@ import type {
   User,
   UserStats,
 } from '../common/contracts/index.js';
+import { MAX_PLAYS_PER_REQUEST } from '../common/contracts/plays.js';
 
 export type TopTrack = Track & { plays: number };
 
@@ -43,7 +45,7 @@ export interface PlayReport {
 }
 
 /** The most plays the gateway takes in one report. */
-export const MAX_PLAYS_PER_REPORT = 500;
+export const MAX_PLAYS_PER_REPORT = MAX_PLAYS_PER_REQUEST;
 
 /** The gateway could not take the request now (503) or could not be reached: worth trying again later. */
 export function isTransient(err: unknown): boolean {
@@ -174,8 +176,12 @@ export class Api {
   playlists(): Promise<Playlist[]> {
     return this.request('GET', '/api/playlists');
   }
-  playlist(id: string): Promise<PlaylistDetail> {
-    return this.request('GET', `/api/playlists/${encodeURIComponent(id)}`);
+  /** One page of a playlist's entries (the gateway answers at most 500 at a time). */
+  playlist(
+    id: string,
+    page: { limit: number; offset: number } = { limit: 500, offset: 0 },
+  ): Promise<PlaylistDetail> {
+    return this.request('GET', `/api/playlists/${encodeURIComponent(id)}`, { query: page });
   }
   createPlaylist(name: string, isPublic: boolean): Promise<PlaylistDetail> {
     return this.request('POST', '/api/playlists', { body: { name, public: isPublic } });

@@ -332,12 +332,16 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'playlist',
-    usage: '<playlistId>',
-    summary: 'a playlist and its tracks',
+    usage: '<playlistId> [--limit n] [--offset n]',
+    summary: 'a playlist and its tracks (500 at a time; --offset shows later ones)',
     arity: [1, 1],
+    flags: { limit: 'value', offset: 'value' },
     auth: true,
-    async run(ctx, [id]) {
-      const p = await ctx.api.playlist(id!);
+    async run(ctx, [id], flags) {
+      const p = await ctx.api.playlist(id!, {
+        limit: intFlag(flags, 'limit', 1, 500) ?? 500,
+        offset: intFlag(flags, 'offset', 0) ?? 0,
+      });
       return showPlaylist(ctx, p);
     },
   },

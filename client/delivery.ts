@@ -33,8 +33,12 @@ export async function sendUnsentPlays(api: Api, store: Store, userId: string): P
     api.reportPlays(
       batch.map(({ trackId, msPlayed, playedAt, playId }) => ({ trackId, msPlayed, playedAt, playId })),
     );
-  /** Anything but the gateway refusing the plays themselves: they wait for next time. */
-  const keepForLater = (err: unknown) => !(err instanceof ApiError) || isTransient(err) || err.status === 401;
+  /**
+   * Anything but the gateway refusing the plays themselves: they wait for next time (429: the
+   * account posted more plays than it may for now).
+   */
+  const keepForLater = (err: unknown) =>
+    !(err instanceof ApiError) || isTransient(err) || err.status === 401 || err.status === 429;
   try {
     for (let i = 0; i < plays.length; i += MAX_PLAYS_PER_REPORT) {
       const batch = plays.slice(i, i + MAX_PLAYS_PER_REPORT);

@@ -119,10 +119,14 @@ export function playlistTable(playlists: Playlist[], s: Style): string {
 }
 
 export function playlistView(p: PlaylistDetail, s: Style): string {
+  const last = p.tracks.at(-1)?.position;
+  const partial = p.offset > 0 || (last !== undefined && last + 1 < p.trackCount);
   const facts = [
     `by ${p.ownerName}`,
     p.public ? 'public' : 'private',
-    `${p.trackCount} tracks`,
+    partial && last !== undefined
+      ? `tracks ${p.offset + 1}-${last + 1} of ${p.trackCount}`
+      : `${p.trackCount} tracks`,
     duration(p.durationMs),
   ];
   return [

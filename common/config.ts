@@ -65,6 +65,22 @@ export interface Config {
   readonly tokenCacheTtlMs: number;
   /** Client addresses the gateway believes: express's `trust proxy` (false, true, a hop count or addresses). */
   readonly trustProxy: string;
+  /**
+   * Bearer token that opens `/metrics` and the checks of `/health` (empty: they are open to
+   * nobody; the plain status of `/health` is always open).
+   */
+  readonly opsToken: string;
+  /** New accounts one client address may make per hour. */
+  readonly registerPerAddressPerHour: number;
+  /** New accounts every address together may make per minute. */
+  readonly registerPerMinute: number;
+  /**
+   * Origins besides the gateway's own whose pages may send requests that change something
+   * (comma-separated, e.g. `https://player.example.com`); empty: the gateway's own pages only.
+   */
+  readonly allowedOrigins: string;
+  /** Plays one account may post per hour, at every door together (a rate no listener reaches). */
+  readonly playsPerHour: number;
   /** Oldest play date accepted, in days before now. */
   readonly playMaxAgeDays: number;
   /** Latest play date accepted, in seconds after now. */
@@ -78,7 +94,7 @@ export interface Config {
   readonly rpcMaxBatch: number;
   /** `/rpc`: most items in any list parameter of one call. */
   readonly rpcMaxItems: number;
-  /** `/rpc`: largest answer, in bytes. */
+  /** Largest JSON answer of `/rpc` (a whole batch) and of any REST route, in bytes. */
   readonly rpcMaxAnswerBytes: number;
   /** Type of the queues that hold work: quorum (replicated), or classic for brokers without quorum queues. */
   readonly queueType: 'quorum' | 'classic';
@@ -94,6 +110,8 @@ export interface Config {
   readonly transcodeFfmpeg: string;
   /** Transcodes one gateway runs at once; beyond, a stream asking for one is a 503. */
   readonly transcodeMaxConcurrent: number;
+  /** Of those, how many one listener (a logged-in user) may hold at once. */
+  readonly transcodePerListener: number;
   /** Format of a transcode whose request names none (a player sending only maxBitRate). */
   readonly transcodeFormat: TranscodeFormat;
   /** Bitrate of a transcode whose request names none (a player sending only a format), in kbit/s. */
@@ -293,6 +311,48 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     parse: trustProxy,
     doc: 'express trust proxy setting (false, true, a hop count, or addresses/subnets)',
   },
+  allowedOrigins: {
+    env: 'ALLOWED_ORIGINS',
+    default: '',
+    parse: (raw) => {
+      const origins = raw.split(',').map((o) => o.trim());
+      const ok = origins.every((o) => {
+        try {
+          const u = new URL(o);
+          return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === o;
+        } catch {
+          return false;
+        }
+      });
+      return ok && origins.length <= 50 ? origins.join(',') : undefined;
+    },
+    doc: 'comma-separated list of origins such as https://player.example.com (scheme, host, port; no path)',
+  },
+  opsToken: {
+    env: 'OPS_TOKEN',
+    default: '',
+    parse: (raw) => (/^[\x21-\x7e]{16,200}$/.test(raw) ? raw : undefined),
+    doc: 'operations token (16 to 200 printable characters, no spaces)',
+    secret: true,
+  },
+  registerPerAddressPerHour: {
+    env: 'REGISTER_PER_ADDRESS_PER_HOUR',
+    default: 10,
+    parse: int(1, 1_000_000),
+    doc: 'new accounts per client address per hour',
+  },
+  registerPerMinute: {
+    env: 'REGISTER_PER_MINUTE',
+    default: 60,
+    parse: int(1, 1_000_000),
+    doc: 'new accounts per minute, every address together',
+  },
+  playsPerHour: {
+    env: 'PLAYS_PER_HOUR',
+    default: 1000,
+    parse: int(1, 10_000_000),
+    doc: 'plays one account may post per hour',
+  },
   playMaxAgeDays: {
     env: 'PLAY_MAX_AGE_DAYS',
     default: 30,
@@ -327,7 +387,7 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     env: 'RPC_MAX_ANSWER_BYTES',
     default: 1024 * 1024,
     parse: int(1024, 256 * 1024 * 1024),
-    doc: '/rpc answer size in bytes',
+    doc: 'largest JSON answer (/rpc and REST) in bytes',
   },
   queueType: {
     env: 'QUEUE_TYPE',
@@ -370,6 +430,12 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     default: 4,
     parse: int(1, 1000),
     doc: 'transcodes at once per gateway',
+  },
+  transcodePerListener: {
+    env: 'TRANSCODE_PER_LISTENER',
+    default: 2,
+    parse: int(1, 1000),
+    doc: 'transcodes one listener may hold at once',
   },
   transcodeFormat: {
     env: 'TRANSCODE_FORMAT',

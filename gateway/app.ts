@@ -4,14 +4,25 @@ import type { Logger } from 'pino';
 import type { Broker } from '../common/amqp/broker.js';
 import type { Config } from '../common/config.js';
 import type { PlayDateWindow } from '../common/contracts/events.js';
-import { NotFoundError } from '../common/errors.js';
+import { PlayAllowance } from '../common/contracts/plays.js';
+import { ErrorCodes, NotFoundError } from '../common/errors.js';
 import type { EventPublisher } from '../common/events/publisher.js';
 import type { RpcClient } from '../common/rpc/client.js';
 import type { System } from '../common/system.js';
 import { Authenticator, authenticate } from './auth.js';
+import { stringifyWithin } from './bounded-json.js';
 import { CoverCache } from './covers.js';
-import { sendError } from './errors.js';
-import { checkHealth, type Database } from './health.js';
+import { allowedOrigins, refuseCrossSiteChanges } from './cross-site.js';
+import { HttpError, sendError } from './errors.js';
+import {
+  CachedHealth,
+  checkHealth,
+  type Database,
+  HEALTH_CACHE_MS,
+  opsRefusal,
+  opsTokenGiven,
+} from './health.js';
+import { checkJsonShape } from './json-shape.js';
 import { jsonRpcErrors, jsonRpcHandler } from './jsonrpc.js';
 import { GatewayMetrics } from './metrics.js';
 import { activityRoutes } from './routes/activity.js';
@@ -82,6 +93,9 @@ export function buildApp(deps: GatewayDeps): express.Express {
   };
   // One cache of generated covers for the REST route and the Subsonic API alike.
   const covers = new CoverCache();
+  const origins = allowedOrigins(config.allowedOrigins);
+  // One allowance of plays per account for REST and Subsonic alike.
+  const plays = new PlayAllowance(config.playsPerHour);
 
   const app = express();
   app.disable('x-powered-by');
@@ -89,19 +103,46 @@ export function buildApp(deps: GatewayDeps): express.Express {
   // Who the client is (login throttling counts by it): the socket's address unless TRUST_PROXY names proxies.
   app.set('trust proxy', trustProxy(config.trustProxy));
   app.use(traceRequests(log, metrics));
-
-  app.get('/health', async (_req, res) => {
-    const report = await checkHealth(deps, opts.healthTimeoutMs ?? 1000);
-    res.status(report.status === 'ok' ? 200 : 503).json(report);
+  // Every JSON answer is written against the answer cap and stops once it passes it (413
+  // naming the cap), so no route builds an answer of tens of MB, however large its data.
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    res.json = (body: unknown) => {
+      const text = stringifyWithin(body, config.rpcMaxAnswerBytes);
+      if (!res.get('Content-Type')) res.type('application/json');
+      return res.send(text);
+    };
+    next();
   });
 
-  app.get('/metrics', async (_req, res) => {
+  // The plain status is open and cheap: one round of checks a second however often it is
+  // asked. The checks themselves and the metrics are for operators (OPS_TOKEN).
+  const health = new CachedHealth(() => checkHealth(deps, opts.healthTimeoutMs ?? 1000), HEALTH_CACHE_MS);
+  const operator = (req: Request) => opsTokenGiven(req, config.opsToken);
+  app.get('/health', async (req, res) => {
+    const report = await health.get();
+    res.status(report.status === 'ok' ? 200 : 503).json(operator(req) ? report : { status: report.status });
+  });
+
+  app.get('/metrics', async (req, res) => {
+    if (!operator(req)) throw opsRefusal(config.opsToken);
     res.type(metrics.contentType).send(await metrics.text());
   });
 
   app.post(
     '/rpc',
-    // Read as bytes whatever the Content-Type: the handler answers bad JSON with -32700 itself.
+    refuseCrossSiteChanges(origins),
+    // JSON only: a form or text/plain body is what another site's page can send without asking.
+    (req: Request, _res: Response, next: NextFunction) => {
+      if (!req.is('application/json')) {
+        throw new HttpError(
+          415,
+          ErrorCodes.INVALID_REQUEST,
+          '/rpc takes only Content-Type: application/json',
+        );
+      }
+      next();
+    },
+    // Read as bytes: the handler checks the shape and answers bad JSON with -32700 itself.
     express.raw({ type: () => true, limit: BODY_LIMIT_BYTES }),
     jsonRpcHandler({
       rpc: deps.rpc,
@@ -130,11 +171,22 @@ export function buildApp(deps: GatewayDeps): express.Express {
       bodyLimitBytes: BODY_LIMIT_BYTES,
       transcoder: deps.transcoder,
       covers,
+      allowedOrigins: origins,
+      plays,
     }),
   );
 
   const api = express.Router();
-  api.use(express.json({ limit: BODY_LIMIT_BYTES, verify: checkUtf8 }));
+  api.use(refuseCrossSiteChanges(origins));
+  api.use(
+    express.json({
+      limit: BODY_LIMIT_BYTES,
+      verify: (req, res, buf, encoding) => {
+        checkUtf8(req, res, buf, encoding);
+        checkJsonShape(req, res, buf);
+      },
+    }),
+  );
   api.use(authenticate(auth));
   const context: RouteContext = {
     router: api,
@@ -146,6 +198,7 @@ export function buildApp(deps: GatewayDeps): express.Express {
     playDates,
     transcoder: deps.transcoder,
     covers,
+    plays,
   };
   for (const routes of [
     userRoutes,

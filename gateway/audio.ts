@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { TrackFile } from '../common/contracts/catalog.js';
+import { UnauthorizedError } from '../common/errors.js';
 import { type StreamOptions, TranscodeFailedError, type Transcoder } from './transcode.js';
 
 /** Headers describing the file, which must not stay on an error answer. */
@@ -69,6 +70,8 @@ export interface TrackAudio {
   options: StreamOptions;
   transcoder: Transcoder;
   log: Logger;
+  /** Who listens (a user id): a transcode needs one, and each gets a share of the transcoders. */
+  listener: string | undefined;
 }
 
 /**
@@ -84,12 +87,19 @@ export async function sendTrackAudio({
   options,
   transcoder,
   log,
+  listener,
 }: TrackAudio): Promise<void> {
   const plan = transcoder.plan(options, file);
   if (plan.transcode) {
+    // ffmpeg is the costliest thing a request can start: only for someone logged in.
+    if (listener === undefined) {
+      throw new UnauthorizedError(
+        'a transcoded stream needs a logged-in user (Authorization: Bearer <token>); the file itself does not',
+      );
+    }
     if (await transcoder.available()) {
       try {
-        await transcoder.stream(req, res, file.path, plan);
+        await transcoder.stream(req, res, file.path, plan, listener);
         return;
       } catch (err) {
         if (!(err instanceof TranscodeFailedError)) throw err;

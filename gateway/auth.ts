@@ -43,6 +43,9 @@ class CredentialCache {
       const stale =
         isAppError(err, 'UNAVAILABLE') || isAppError(err, 'TIMEOUT') ? this.lastGood.get(key) : undefined;
       if (stale) return stale;
+      // A definitive refusal (a session ended, a key revoked, a password changed) is final:
+      // the credentials are not trusted again, not even while the users service is away.
+      if (isAppError(err, 'UNAUTHORIZED')) this.forget(key);
       throw err;
     }
   }
@@ -70,6 +73,8 @@ export type SubsonicCredentials =
 export class Authenticator {
   private readonly tokens: CredentialCache;
   private readonly subsonicCredentials: CredentialCache;
+  /** The tokens this gateway trusts, by user, so a logout of every session forgets them all. */
+  private readonly byUser = new Map<string, Set<string>>();
 
   constructor(
     private readonly users: ServiceClient<UsersContract>,
@@ -83,6 +88,11 @@ export class Authenticator {
   bearer(token: string): Promise<Caller> {
     return this.tokens.get(token, async () => {
       const { userId, username, sessionId, expiresAt } = await this.users.call('verifyToken', { token });
+      const mine = this.byUser.get(userId) ?? new Set<string>();
+      // Bounded like the cache: an index entry for a token the cache has dropped is harmless.
+      if (mine.size >= 100) mine.delete(mine.values().next().value!);
+      this.byUser.set(userId, mine.add(token));
+      if (this.byUser.size > 10_000) this.byUser.delete(this.byUser.keys().next().value!);
       return { value: { userId, username, sessionId }, expiresAt: Date.parse(expiresAt) };
     });
   }
@@ -99,6 +109,14 @@ export class Authenticator {
   /** Stops trusting a token at once (this gateway's logout); other gateways stop within the ttl. */
   forget(token: string): void {
     this.tokens.forget(token);
+    for (const [userId, tokens] of this.byUser)
+      if (tokens.delete(token) && tokens.size === 0) this.byUser.delete(userId);
+  }
+
+  /** Stops trusting every token of a user this gateway has seen (their logout of every session). */
+  forgetUser(userId: string): void {
+    for (const token of this.byUser.get(userId) ?? []) this.tokens.forget(token);
+    this.byUser.delete(userId);
   }
 }
 

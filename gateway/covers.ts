@@ -1,4 +1,5 @@
-import { crc32, deflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { crc32, deflate } from 'node:zlib';
 import type { Response } from 'express';
 import { LruCache } from './lru.js';
 import { ifFound, type Services } from './services.js';
@@ -32,10 +33,15 @@ function chunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([head, data, crc]);
 }
 
+const deflateAsync = promisify(deflate);
+
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-/** A `size`×`size` PNG of one colour: 8-bit RGB, every row unfiltered. */
-export function solidPng(color: string, size: number): Buffer {
+/**
+ * A `size`×`size` PNG of one colour: 8-bit RGB, every row unfiltered. Compressing a large one
+ * takes milliseconds of CPU, so it runs in libuv's thread pool, never on the event loop.
+ */
+export async function solidPng(color: string, size: number): Promise<Buffer> {
   const [r, g, b] = parseColor(color);
   const header = Buffer.alloc(13);
   header.writeUInt32BE(size, 0);
@@ -49,23 +55,39 @@ export function solidPng(color: string, size: number): Buffer {
   return Buffer.concat([
     SIGNATURE,
     chunk('IHDR', header),
-    chunk('IDAT', deflateSync(pixels)),
+    chunk('IDAT', await deflateAsync(pixels)),
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }
 
-/** Generated covers by colour and size: few colours, few sizes, and each costs a deflate. */
+/**
+ * Generated covers by colour and size: few colours, few sizes, and each costs a deflate. One
+ * is made at a time (requests for the same one share it), so a flood of sizes cannot take the
+ * thread pool the audio files are read with.
+ */
 export class CoverCache {
   private readonly cache = new LruCache<string, Buffer>(500, 60 * 60_000);
+  private readonly making = new Map<string, Promise<Buffer>>();
+  private queue: Promise<unknown> = Promise.resolve();
 
-  get(color: string, size: number): Buffer {
+  get(color: string, size: number): Promise<Buffer> {
     const key = `${color}/${size}`;
-    let png = this.cache.get(key);
-    if (!png) {
-      png = solidPng(color, size);
-      this.cache.set(key, png);
+    const png = this.cache.get(key);
+    if (png) return Promise.resolve(png);
+    let made = this.making.get(key);
+    if (!made) {
+      made = this.queue.then(() => solidPng(color, size));
+      this.queue = made.catch(() => {});
+      this.making.set(key, made);
+      void made.then(
+        (done) => {
+          this.cache.set(key, done);
+          this.making.delete(key);
+        },
+        () => this.making.delete(key),
+      );
     }
-    return png;
+    return made;
   }
 }
 
@@ -95,10 +117,16 @@ export async function catalogCoverColor(
 }
 
 /** Answers with the cover of `color` at `size`; a matching If-None-Match gets a 304 (express `send`). */
-export function sendCover(res: Response, covers: CoverCache, color: string, size: number): void {
+export async function sendCover(
+  res: Response,
+  covers: CoverCache,
+  color: string,
+  size: number,
+): Promise<void> {
+  const png = await covers.get(color, size);
   res
     .type('image/png')
     .set('Cache-Control', 'private, max-age=86400')
     .set('ETag', `"${color.slice(1)}-${size}"`)
-    .send(covers.get(color, size));
+    .send(png);
 }

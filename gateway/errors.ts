@@ -107,6 +107,8 @@ export function sendError(
 
 /** Body-parser failures (they carry `type` and `status`) as coded errors. */
 export function bodyError(err: unknown): AppError | undefined {
+  // Our own checks of a body (its shape, its encoding) keep their words and status.
+  if (err instanceof AppError) return err;
   if (typeof err !== 'object' || err === null || !('type' in err)) return undefined;
   const { type, status } = err as { type: unknown; status?: unknown };
   switch (type) {

@@ -1,6 +1,9 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Request } from 'express';
 import type { Broker } from '../common/amqp/broker.js';
 import { AppError, ErrorCodes } from '../common/errors.js';
 import type { RpcClient } from '../common/rpc/client.js';
+import { HttpError } from './errors.js';
 import { withTimeout } from './timeout.js';
 
 export interface CheckResult {
@@ -71,4 +74,48 @@ export async function checkHealth(
   );
   const ok = Object.values(results).every((r) => r.ok);
   return { status: ok ? 'ok' : 'failing', checks: results };
+}
+
+/** How long one round of health checks answers every `/health` request. */
+export const HEALTH_CACHE_MS = 1000;
+
+/**
+ * The last health report, made again at most once per `maxAgeMs` (requests meanwhile share
+ * it, or the round under way): a flood of `/health` costs the services one probe a second.
+ */
+export class CachedHealth {
+  private last: { at: number; report: Promise<HealthReport> } | undefined;
+
+  constructor(
+    private readonly check: () => Promise<HealthReport>,
+    private readonly maxAgeMs: number,
+  ) {}
+
+  get(): Promise<HealthReport> {
+    const now = performance.now();
+    if (!this.last || now - this.last.at >= this.maxAgeMs) {
+      this.last = { at: now, report: this.check() };
+    }
+    return this.last.report;
+  }
+}
+
+/** Whether the request carries `Authorization: Bearer <OPS_TOKEN>` (never, while none is set). */
+export function opsTokenGiven(req: Request, opsToken: string): boolean {
+  if (!opsToken) return false;
+  const given = /^Bearer +(\S+)\s*$/i.exec(req.get('authorization') ?? '')?.[1];
+  if (given === undefined) return false;
+  const [a, b] = [Buffer.from(given), Buffer.from(opsToken)];
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The answer to an operator's page asked without the operations token. */
+export function opsRefusal(opsToken: string): HttpError {
+  return new HttpError(
+    opsToken ? 401 : 403,
+    ErrorCodes.UNAUTHORIZED,
+    opsToken
+      ? 'this needs the operations token (Authorization: Bearer <OPS_TOKEN>)'
+      : 'metrics are served only when OPS_TOKEN is set, to requests that carry it',
+  );
 }

@@ -6,7 +6,9 @@ import type { RpcClient } from '../common/rpc/client.js';
 import type { Caller } from '../common/rpc/contract.js';
 import type { MethodEntry, System } from '../common/system.js';
 import { type Authenticator, bearerToken } from './auth.js';
+import { AnswerTooLargeError, stringifyWithin } from './bounded-json.js';
 import { sendError } from './errors.js';
+import { jsonShapeProblem } from './json-shape.js';
 
 type Id = string | number | null;
 type JsonRpcResponse = { jsonrpc: '2.0'; id: Id } & ({ result: unknown } | { error: WireError });
@@ -28,24 +30,6 @@ export interface JsonRpcOptions {
   system: System;
   log: Logger;
   caps: RpcCaps;
-}
-
-/**
- * Deepest nesting accepted in a `/rpc` body. Real params are a few levels deep; a body nested
- * thousands deep would overflow the stack when it is serialized again for the service.
- */
-const MAX_DEPTH = 64;
-
-/** Whether `value` has arrays or objects nested deeper than `max` (checked without recursion). */
-function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth > max) return true;
-    for (const child of Object.values(v)) stack.push([child, depth + 1]);
-  }
-  return false;
 }
 
 /** The path and length of the first list in `value` longer than `max`, if any. */
@@ -159,6 +143,17 @@ export function jsonRpcHandler(opts: JsonRpcOptions) {
 
   return async (req: Request, res: Response): Promise<void> => {
     const raw: unknown = req.body;
+    // Too wide or too deep is refused from the bytes, before parsing costs anything; a body
+    // nested thousands deep would also overflow the stack when serialized for the service.
+    const shape = Buffer.isBuffer(raw) ? jsonShapeProblem(raw) : undefined;
+    if (shape?.status === 413) {
+      overCap(res, shape.message);
+      return;
+    }
+    if (shape) {
+      res.json(errorResponse(null, ErrorCodes.INVALID_REQUEST, `Invalid Request: ${shape.message}`));
+      return;
+    }
     let body: unknown;
     try {
       if (!Buffer.isBuffer(raw) || !isUtf8(raw)) throw new Error('not UTF-8');
@@ -167,48 +162,80 @@ export function jsonRpcHandler(opts: JsonRpcOptions) {
       res.json(errorResponse(null, ErrorCodes.PARSE_ERROR, 'Parse error: the body is not valid JSON'));
       return;
     }
-    if (nestedDeeperThan(body, MAX_DEPTH)) {
-      res.json(
-        errorResponse(
-          null,
-          ErrorCodes.INVALID_REQUEST,
-          `Invalid Request: JSON nested deeper than ${MAX_DEPTH} levels`,
-        ),
-      );
-      return;
-    }
     const token = bearerToken(req.get('authorization'));
     const caller = token === undefined ? undefined : await auth.bearer(token);
-    let reply: JsonRpcResponse | JsonRpcResponse[] | undefined;
-    if (Array.isArray(body)) {
-      if (body.length === 0) {
-        reply = errorResponse(null, ErrorCodes.INVALID_REQUEST, 'Invalid Request: empty batch');
+    let text: string | undefined;
+    try {
+      if (!Array.isArray(body)) {
+        const reply = await handle(body, caller, req.ip);
+        text = reply === undefined ? undefined : stringifyWithin(reply, caps.maxAnswerBytes);
+      } else if (body.length === 0) {
+        text = JSON.stringify(
+          errorResponse(null, ErrorCodes.INVALID_REQUEST, 'Invalid Request: empty batch'),
+        );
       } else if (body.length > caps.maxBatch) {
         overCap(res, `a batch holds at most ${caps.maxBatch} requests (this one has ${body.length})`);
         return;
       } else {
-        const answers = await Promise.all(body.map((request) => handle(request, caller, req.ip)));
-        const responses = answers.filter((a): a is JsonRpcResponse => a !== undefined);
-        reply = responses.length > 0 ? responses : undefined;
+        text = await batchAnswer(body, (request) => handle(request, caller, req.ip), caps.maxAnswerBytes);
       }
-    } else {
-      reply = await handle(body, caller, req.ip);
-    }
-    if (reply === undefined) {
-      res.status(204).end();
+    } catch (err) {
+      if (!(err instanceof AnswerTooLargeError)) throw err;
+      overCap(res, `the answer would be more than the ${caps.maxAnswerBytes} bytes /rpc sends; ask for less`);
       return;
     }
-    const text = JSON.stringify(reply);
-    const bytes = Buffer.byteLength(text);
-    if (bytes > caps.maxAnswerBytes) {
-      overCap(
-        res,
-        `the answer would be ${bytes} bytes, more than the ${caps.maxAnswerBytes} bytes /rpc sends; ask for less`,
-      );
+    if (text === undefined) {
+      res.status(204).end();
       return;
     }
     res.type('application/json').send(text);
   };
+}
+
+/**
+ * A batch's answer, in request order, written as each call comes back against one budget of
+ * `maxBytes`: the first answer that takes the total past it ends the batch with
+ * AnswerTooLargeError at once, without waiting for (or keeping) the calls still running.
+ * Undefined when every request was a notification.
+ */
+function batchAnswer(
+  requests: readonly unknown[],
+  handle: (request: unknown) => Promise<JsonRpcResponse | undefined>,
+  maxBytes: number,
+): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const texts: Array<string | undefined> = new Array(requests.length);
+    let left = requests.length;
+    // Brackets, and a comma between any two answers.
+    let bytes = 1 + requests.length;
+    let done = false;
+    requests.forEach((request, i) => {
+      handle(request).then(
+        (answer) => {
+          if (done) return;
+          if (answer !== undefined) {
+            try {
+              texts[i] = stringifyWithin(answer, maxBytes - bytes);
+            } catch (err) {
+              done = true;
+              reject(err);
+              return;
+            }
+            bytes += Buffer.byteLength(texts[i]!);
+          }
+          if (--left > 0) return;
+          done = true;
+          const answered = texts.filter((t): t is string => t !== undefined);
+          resolve(answered.length > 0 ? `[${answered.join(',')}]` : undefined);
+        },
+        (err: unknown) => {
+          if (done) return;
+          done = true;
+          reject(err);
+        },
+      );
+    });
+  });
 }
 
 /** Failures of the whole `/rpc` request (too large, bad token, ...) as one JSON-RPC error. */

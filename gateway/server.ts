@@ -82,6 +82,7 @@ export function gatewayService(opts: { options?: GatewayOptions; drainMs?: numbe
       const transcoder = new Transcoder({
         ffmpeg: config.transcodeFfmpeg,
         maxConcurrent: config.transcodeMaxConcurrent,
+        perClient: config.transcodePerListener,
         defaults: { format: config.transcodeFormat, kbps: config.transcodeBitrate },
         log: log.child({ module: 'transcode' }),
       });

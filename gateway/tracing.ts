@@ -6,8 +6,12 @@ import './locals.js';
 
 export const REQUEST_ID_HEADER = 'X-Request-Id';
 
-/** Client-chosen ids are kept only when short and made of safe characters (they end up in logs). */
-const SAFE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+/**
+ * A client's id is kept only when it is one this gateway could have made (a random UUID, as
+ * `newTraceId` makes, in its lower-case form): anything else gets a new one, so no client can
+ * write chosen text into the logs or pass itself off as another request's trace.
+ */
+const OUR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /** The route pattern (never the raw path, which would give every track its own metric). */
 function routeOf(req: Request): string {
@@ -16,7 +20,7 @@ function routeOf(req: Request): string {
 }
 
 /**
- * First middleware: picks the trace id (the client's `X-Request-Id` or a new one), echoes it,
+ * First middleware: picks the trace id (the client's well-formed `X-Request-Id` or a new one), echoes it,
  * runs the rest of the request inside it so RPC calls, events and log lines carry it, and
  * when the response is done writes one log line and the HTTP metrics.
  */
@@ -24,7 +28,7 @@ export function traceRequests(log: Logger, metrics: GatewayMetrics) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = performance.now();
     const given = req.get(REQUEST_ID_HEADER);
-    const traceId = given !== undefined && SAFE_ID.test(given) ? given : newTraceId();
+    const traceId = given !== undefined && OUR_ID.test(given) ? given : newTraceId();
     res.locals.traceId = traceId;
     res.set(REQUEST_ID_HEADER, traceId);
     res.once('close', () => {

@@ -113,11 +113,16 @@ export function planStream(
   return { transcode: true, format, kbps, offsetS: Math.max(0, opts.offsetS ?? 0), contentType };
 }
 
-/** No transcode can start now: the gateway runs as many as it may. */
+/** No transcode can start now: the gateway runs as many as it may, or the client its share. */
 export class TranscodeBusyError extends UnavailableError {
   // A transcode of a track takes seconds: the wait a client is told (data.retryAfterSeconds).
-  constructor(max: number) {
-    super(`the server is transcoding ${max} streams already; try again shortly`, { retryAfterSeconds: 5 });
+  constructor(max: number, mine = false) {
+    super(
+      mine
+        ? `you are receiving ${max} transcoded streams already, as many as one listener may; close one or try again shortly`
+        : `the server is transcoding ${max} streams already; try again shortly`,
+      { retryAfterSeconds: 5 },
+    );
     this.name = 'TranscodeBusyError';
   }
 }
@@ -133,6 +138,8 @@ export class TranscodeFailedError extends Error {
 export interface TranscoderOptions {
   ffmpeg: string;
   maxConcurrent: number;
+  /** Of those, how many one client (a logged-in user) may hold at once. */
+  perClient: number;
   defaults: TranscodeDefaults;
   log: Logger;
 }
@@ -145,6 +152,8 @@ export interface TranscoderOptions {
  */
 export class Transcoder {
   private readonly running = new Set<ChildProcess>();
+  /** Transcodes running per client, so no one client holds every slot. */
+  private readonly perClient = new Map<string, number>();
   private probed: Promise<boolean> | undefined;
 
   constructor(private readonly opts: TranscoderOptions) {}
@@ -168,8 +177,16 @@ export class Transcoder {
    * ffmpeg cannot read is a TranscodeFailedError the caller can still answer; resolves when
    * the stream ended or the client left.
    */
-  async stream(req: Request, res: Response, path: string, plan: Extract<StreamPlan, { transcode: true }>) {
+  async stream(
+    req: Request,
+    res: Response,
+    path: string,
+    plan: Extract<StreamPlan, { transcode: true }>,
+    client: string,
+  ) {
     if (this.running.size >= this.opts.maxConcurrent) throw new TranscodeBusyError(this.opts.maxConcurrent);
+    const held = this.perClient.get(client) ?? 0;
+    if (held >= this.opts.perClient) throw new TranscodeBusyError(this.opts.perClient, true);
     const head = () =>
       res.status(200).set({
         'Content-Type': plan.contentType,
@@ -191,8 +208,18 @@ export class Transcoder {
     ];
     const child = spawn(this.opts.ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.running.add(child);
+    this.perClient.set(client, held + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.running.delete(child);
+      const left = (this.perClient.get(client) ?? 1) - 1;
+      if (left > 0) this.perClient.set(client, left);
+      else this.perClient.delete(client);
+    };
     const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-    void exited.then(() => this.running.delete(child));
+    void exited.then(release);
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       if (stderr.length < 2000) stderr += chunk.toString('utf8');
@@ -210,7 +237,7 @@ export class Transcoder {
       });
       void exited.then(() => resolve(null));
     }).catch((err: Error) => {
-      this.running.delete(child);
+      release();
       throw err;
     });
     if (first === null) {

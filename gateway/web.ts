@@ -61,6 +61,10 @@ function wantsPage(req: Request): boolean {
 export function webPlayer({ dir = WEB_DIST }: { dir?: string } = {}): Router {
   const router = express.Router();
   const assets = join(dir, 'assets', '/');
+  // Source maps are never served, even from a build that made them.
+  router.use((req: Request, _res: Response, next: NextFunction) => {
+    next(req.path.endsWith('.map') ? 'router' : undefined);
+  });
   router.use(
     express.static(dir, {
       index: false,

@@ -382,6 +382,20 @@ describe('play', { timeout: SLOW }, () => {
     expect(await unsentFiles()).toEqual([]);
   });
 
+  it('keeps plays refused for the account posting too many for now (429), and sends them later', async () => {
+    await login();
+    gateway.limitedPlays = 100;
+    const first = await client(['play', 'tr1', '--no-audio', '--speed', '2000']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(await unsentFiles()).toHaveLength(1);
+    expect(gateway.plays).toHaveLength(0);
+    gateway.limitedPlays = 0;
+    const second = await client(['play', 'tr2', '--no-audio', '--speed', '2000']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(gateway.plays.map((p) => p.trackId)).toEqual(['tr1', 'tr2']);
+    expect(await unsentFiles()).toEqual([]);
+  });
+
   it("drops a kept play the gateway refuses for good, and sends only the user's own", async () => {
     await login();
     const dir = join(home, 'unsent-plays');

@@ -37,7 +37,7 @@ describe('gateway end to end with the real services', () => {
 
   beforeAll(async () => {
     mediaDir = await mkdtemp(join(tmpdir(), `${ns}-media-`));
-    const config = testConfig({ mediaDir, rpcTimeoutMs: 5000 });
+    const config = testConfig({ mediaDir, rpcTimeoutMs: 5000, opsToken: 'ops-token-of-the-e2e-test' });
     for (const def of defs) {
       running.push(
         await startService(def, {
@@ -81,7 +81,9 @@ describe('gateway end to end with the real services', () => {
   }
 
   it('is healthy', async () => {
-    const health = await api<{ status: string; checks: Record<string, { ok: boolean }> }>('/health');
+    const health = await api<{ status: string; checks: Record<string, { ok: boolean }> }>('/health', {
+      token: 'ops-token-of-the-e2e-test',
+    });
     expect(health.body.checks).toMatchObject({
       broker: { ok: true },
       database: { ok: true },

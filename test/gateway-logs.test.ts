@@ -18,8 +18,10 @@ describe('gateway logs', () => {
   });
 
   it('writes one line per request with the trace id, method, route pattern, status and time', async () => {
-    await gw.request('/api/tracks/t1', { headers: { 'x-request-id': 'log-trace-1' } });
-    const mine = lines.filter((l) => l.traceId === 'log-trace-1');
+    await gw.request('/api/tracks/t1', {
+      headers: { 'x-request-id': '00000001-0000-4000-8000-000000000000' },
+    });
+    const mine = lines.filter((l) => l.traceId === '00000001-0000-4000-8000-000000000000');
     expect(mine).toEqual([
       expect.objectContaining({
         msg: 'request',
@@ -34,11 +36,13 @@ describe('gateway logs', () => {
   it('answers an unexpected failure with a generic 500 and logs it under the trace id', async () => {
     gw.fakes.world.faults.add('catalog.getTrack');
     try {
-      const r = await gw.request('/api/tracks/t1', { headers: { 'x-request-id': 'log-trace-2' } });
+      const r = await gw.request('/api/tracks/t1', {
+        headers: { 'x-request-id': '00000002-0000-4000-8000-000000000000' },
+      });
       expect(r.status).toBe(500);
       expect(r.body).toEqual({ error: { code: ErrorCodes.INTERNAL, message: 'Internal error' } });
       expect(r.text).not.toMatch(/secret|stack|at /);
-      const mine = lines.filter((l) => l.traceId === 'log-trace-2');
+      const mine = lines.filter((l) => l.traceId === '00000002-0000-4000-8000-000000000000');
       expect(mine.map((l) => l.msg)).toEqual(['request failed', 'request']);
       expect(mine[1]).toMatchObject({ status: 500 });
     } finally {
@@ -48,8 +52,11 @@ describe('gateway logs', () => {
 
   it('never logs the bearer token', async () => {
     const { token } = await gw.fakes.session();
-    await gw.request('/api/me', { token, headers: { 'x-request-id': 'log-trace-3' } });
-    expect(lines.some((l) => l.traceId === 'log-trace-3')).toBe(true);
+    await gw.request('/api/me', {
+      token,
+      headers: { 'x-request-id': '00000003-0000-4000-8000-000000000000' },
+    });
+    expect(lines.some((l) => l.traceId === '00000003-0000-4000-8000-000000000000')).toBe(true);
     expect(JSON.stringify(lines)).not.toContain(token);
   });
 });

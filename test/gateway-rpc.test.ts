@@ -103,9 +103,15 @@ describe('POST /rpc', () => {
       body: Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]),
     });
     expect(notUtf8.body).toMatchObject({ id: null, error: { code: ErrorCodes.PARSE_ERROR } });
-    expect((await gw.request('/rpc', { method: 'POST' })).body).toMatchObject({
-      error: { code: ErrorCodes.PARSE_ERROR },
+    // A POST with no body has no JSON Content-Type either.
+    const empty = await gw.request('/rpc', { method: 'POST' });
+    expect(empty.status).toBe(415);
+    expect(empty.body).toMatchObject({ error: { code: ErrorCodes.INVALID_REQUEST } });
+    const emptyJson = await gw.request('/rpc', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
     });
+    expect(emptyJson.body).toMatchObject({ error: { code: ErrorCodes.PARSE_ERROR } });
   });
 
   it('answers malformed requests with -32600', async () => {
@@ -370,9 +376,11 @@ describe('POST /rpc', () => {
     const r = await gw.request('/rpc', {
       method: 'POST',
       body: JSON.stringify(call('catalog.getArtist', { id: 'ar1' })),
-      headers: { 'x-request-id': 'rpc-trace-7' },
+      headers: { 'x-request-id': '00000007-0000-4000-8000-000000000000' },
     });
-    expect(r.headers.get('x-request-id')).toBe('rpc-trace-7');
-    expect(gw.fakes.world.calls.find((c) => c.traceId === 'rpc-trace-7')?.method).toBe('catalog.getArtist');
+    expect(r.headers.get('x-request-id')).toBe('00000007-0000-4000-8000-000000000000');
+    expect(
+      gw.fakes.world.calls.find((c) => c.traceId === '00000007-0000-4000-8000-000000000000')?.method,
+    ).toBe('catalog.getArtist');
   });
 });

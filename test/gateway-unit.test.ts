@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import type { UsersContract } from '../common/contracts/users.js';
 import {
   AppError,
   ErrorCodes,
@@ -8,9 +9,11 @@ import {
   NotFoundError,
   RateLimitedError,
   TimeoutError,
+  UnauthorizedError,
   UnavailableError,
 } from '../common/errors.js';
-import { bearerToken } from '../gateway/auth.js';
+import type { ServiceClient } from '../common/rpc/client.js';
+import { Authenticator, bearerToken } from '../gateway/auth.js';
 import { HTTP_STATUS, HttpError, httpStatus, RETRY_AFTER_SECONDS, toHttpError } from '../gateway/errors.js';
 import { LruCache } from '../gateway/lru.js';
 
@@ -183,5 +186,56 @@ describe('LruCache.getOrLoad', () => {
     const cache = new LruCache<string, number>(10, 60_000);
     await cache.getOrLoad('k', async () => ({ value: 1, expiresAt: Date.now() - 1 }));
     expect(cache.get('k')).toBeUndefined();
+  });
+});
+
+describe('the authenticator after a definitive refusal', () => {
+  /** A users service that answers verifyToken as `answer` says, counting its calls. */
+  function usersAnswering(answer: { current: 'ok' | 'refused' | 'down' }) {
+    const calls = { n: 0 };
+    const users = {
+      call: async () => {
+        calls.n++;
+        if (answer.current === 'refused') throw new UnauthorizedError('invalid or expired session token');
+        if (answer.current === 'down') throw new UnavailableError('the users service is away');
+        return {
+          userId: 'u1',
+          username: 'ann',
+          sessionId: 's1',
+          expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+        };
+      },
+    } as unknown as ServiceClient<UsersContract>;
+    return { users, calls };
+  }
+
+  it('never trusts a refused token again, not even while the users service is away', async () => {
+    const answer = { current: 'ok' as 'ok' | 'refused' | 'down' };
+    const { users } = usersAnswering(answer);
+    const auth = new Authenticator(users, { ttlMs: 0 });
+    await expect(auth.bearer('t1')).resolves.toMatchObject({ userId: 'u1' });
+    // While the service is away, a token it accepted lately still works...
+    answer.current = 'down';
+    await expect(auth.bearer('t1')).resolves.toMatchObject({ userId: 'u1' });
+    // ...until the service refuses it (logout all elsewhere, a password change).
+    answer.current = 'refused';
+    await expect(auth.bearer('t1')).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+    answer.current = 'down';
+    await expect(auth.bearer('t1')).rejects.toMatchObject({ code: ErrorCodes.UNAVAILABLE });
+  });
+
+  it("forgets every token of a user at that user's logout of every session", async () => {
+    const answer = { current: 'ok' as 'ok' | 'refused' | 'down' };
+    const { users, calls } = usersAnswering(answer);
+    const auth = new Authenticator(users, { ttlMs: 60_000 });
+    await auth.bearer('phone');
+    await auth.bearer('laptop');
+    expect(calls.n).toBe(2);
+    await auth.bearer('laptop');
+    expect(calls.n).toBe(2);
+    auth.forgetUser('u1');
+    answer.current = 'refused';
+    await expect(auth.bearer('phone')).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+    await expect(auth.bearer('laptop')).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
   });
 });

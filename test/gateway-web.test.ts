@@ -27,6 +27,13 @@ async function serve(dir: string): Promise<{ url: string; server: Server }> {
 const page = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
 
 describe('the web player served by the gateway', () => {
+  it('serves no source map, even one a build left behind', async () => {
+    const r = await fetch(`${built.url}/assets/index-abc123.js.map`);
+    expect(r.status).toBe(404);
+    expect(await r.text()).not.toContain('sources');
+    expect((await fetch(`${built.url}/assets/index-abc123.js`)).status).toBe(200);
+  });
+
   let dir: string;
   let built: { url: string; server: Server };
   let missing: { url: string; server: Server };
@@ -36,6 +43,7 @@ describe('the web player served by the gateway', () => {
     await mkdir(join(dir, 'assets'));
     await writeFile(join(dir, 'index.html'), INDEX);
     await writeFile(join(dir, 'assets', 'index-abc123.js'), 'console.log(1)');
+    await writeFile(join(dir, 'assets', 'index-abc123.js.map'), '{"version":3,"sources":["main.tsx"]}');
     await writeFile(join(dir, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
     built = await serve(dir);
     missing = await serve(join(dir, 'no-such-build'));

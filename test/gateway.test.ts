@@ -1,15 +1,18 @@
 import type { Channel } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../common/errors.js';
+import { HEALTH_CACHE_MS } from '../gateway/health.js';
 import { startGateway } from '../gateway/server.js';
-import { eventually, silentLogger, testConfig } from './support/env.js';
+import { eventually, silentLogger, sleep, testConfig } from './support/env.js';
 import { type GatewayHarness, type Reply, startTestGateway } from './support/gateway-harness.js';
 
 let gw: GatewayHarness;
+const OPS_TOKEN = 'ops-token-of-this-test-run';
+const ops = { headers: { authorization: `Bearer ${OPS_TOKEN}` } };
 
 beforeAll(async () => {
   // A short RPC timeout so "a service does not answer" tests are quick.
-  gw = await startTestGateway({ rpcTimeoutMs: 400 });
+  gw = await startTestGateway({ rpcTimeoutMs: 400, config: { opsToken: OPS_TOKEN } });
 });
 
 afterAll(async () => {
@@ -261,14 +264,14 @@ describe('plays', () => {
       method: 'POST',
       token,
       body: { trackId: 't1', msPlayed: 750, source: 'test' },
-      headers: { 'x-request-id': 'play-trace-1' },
+      headers: { 'x-request-id': '00000011-0000-4000-8000-000000000000' },
     });
     expect(r.status).toBe(202);
     const { id } = r.body as { id: string };
     const { envelope, headers } = await awaitEvent(id);
     expect(envelope.type).toBe('track.played');
     expect(envelope.data).toMatchObject({ userId: user.id, trackId: 't1', msPlayed: 750, source: 'test' });
-    expect(headers['x-trace-id']).toBe('play-trace-1');
+    expect(headers['x-trace-id']).toBe('00000011-0000-4000-8000-000000000000');
   });
 
   it('maps a retried client play id to one event id, distinct per user', async () => {
@@ -623,15 +626,28 @@ describe('request handling', () => {
   });
 
   it('round-trips the trace id and carries it to the services', async () => {
-    const given = await gw.request('/api/tracks/t1', { headers: { 'x-request-id': 'req-42.abc' } });
-    expect(given.headers.get('x-request-id')).toBe('req-42.abc');
-    expect(gw.fakes.world.calls.filter((c) => c.traceId === 'req-42.abc').map((c) => c.method)).toEqual([
-      'catalog.getTrack',
-    ]);
+    const given = await gw.request('/api/tracks/t1', {
+      headers: { 'x-request-id': '00000042-0000-4000-8000-000000000000' },
+    });
+    expect(given.headers.get('x-request-id')).toBe('00000042-0000-4000-8000-000000000000');
+    expect(
+      gw.fakes.world.calls
+        .filter((c) => c.traceId === '00000042-0000-4000-8000-000000000000')
+        .map((c) => c.method),
+    ).toEqual(['catalog.getTrack']);
 
-    for (const unsafe of ['has spaces', 'x'.repeat(65), 'semi;colon']) {
+    // Only ids the gateway could have made are kept: anything else, however harmless, gets a new one.
+    for (const unsafe of [
+      'has spaces',
+      'x'.repeat(65),
+      'semi;colon',
+      'req-42.abc',
+      '00000042-0000-4000-8000-00000000000G',
+      'AAAAAAAA-0000-4000-8000-000000000000',
+    ]) {
       const r = await gw.request('/api/genres', { headers: { 'x-request-id': unsafe } });
       expect(r.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      expect(r.headers.get('x-request-id')).not.toBe(unsafe);
     }
     const fresh = await gw.request('/api/genres');
     const id = fresh.headers.get('x-request-id');
@@ -641,8 +657,29 @@ describe('request handling', () => {
     );
     // Error answers carry it too.
     expect(
-      (await gw.request('/api/nothing', { headers: { 'x-request-id': 'e1' } })).headers.get('x-request-id'),
-    ).toBe('e1');
+      (
+        await gw.request('/api/nothing', {
+          headers: { 'x-request-id': '000000e1-0000-4000-8000-000000000000' },
+        })
+      ).headers.get('x-request-id'),
+    ).toBe('000000e1-0000-4000-8000-000000000000');
+  });
+});
+
+describe('report periods', () => {
+  it('refuses periods that have not begun, or are no dates at all, with 400', async () => {
+    const { token } = await gw.fakes.session();
+    const next = new Date().getUTCFullYear() + 1;
+    for (const query of ['year=9999', `year=${next}`, 'month=9999-12', `month=${next}-06`, 'month=1969-12']) {
+      const r = await gw.request(`/api/me/report?${query}`, { token });
+      expect(r.status, `${query}: ${r.text}`).toBe(400);
+    }
+    const rpc = await gw.request('/rpc', {
+      method: 'POST',
+      token,
+      body: { jsonrpc: '2.0', id: 1, method: 'stats.report', params: { year: 9999 } },
+    });
+    expect(rpc.body).toMatchObject({ error: { code: ErrorCodes.INVALID_PARAMS } });
   });
 });
 
@@ -651,8 +688,24 @@ describe('health and metrics', () => {
     await gw.fakes.start();
   });
 
+  it('answers its plain status to anyone, at most one round of checks a second', async () => {
+    await sleep(HEALTH_CACHE_MS);
+    const before = gw.fakes.world.calls.filter((c) => c.method === 'catalog.listGenres').length;
+    const answers = await Promise.all(Array.from({ length: 50 }, () => gw.request('/health')));
+    for (const r of answers) {
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual({ status: 'ok' });
+    }
+    const probes = gw.fakes.world.calls.filter((c) => c.method === 'catalog.listGenres').length - before;
+    expect(probes).toBe(1);
+    // The checks and the metrics are the operator's: refused without the token, or a wrong one.
+    expect((await gw.request('/metrics')).status).toBe(401);
+    expect((await gw.request('/metrics', { token: 'not-the-ops-token' })).status).toBe(401);
+    expect((await gw.request('/health', { token: 'not-the-ops-token' })).body).toEqual({ status: 'ok' });
+  });
+
   it('reports every check with its latency, 200 when all are up', async () => {
-    const r = await gw.request('/health');
+    const r = await gw.request('/health', ops);
     expect(r.status).toBe(200);
     const body = r.body as { status: string; checks: Record<string, { ok: boolean; ms: number }> };
     expect(body.status).toBe('ok');
@@ -667,7 +720,8 @@ describe('health and metrics', () => {
 
   it('answers 503 naming the service that does not answer', async () => {
     await gw.fakes.stop('stats');
-    const r = await gw.request('/health');
+    await sleep(HEALTH_CACHE_MS);
+    const r = await gw.request('/health', ops);
     expect(r.status).toBe(503);
     const body = r.body as { status: string; checks: Record<string, { ok: boolean; error?: string }> };
     expect(body.status).toBe('failing');
@@ -680,7 +734,7 @@ describe('health and metrics', () => {
     await gw.request('/api/tracks/t2');
     await gw.request('/api/tracks/nope');
     await gw.request('/api/plays', { method: 'POST', token, body: { trackId: 't2' } });
-    const r = await gw.request('/metrics');
+    const r = await gw.request('/metrics', ops);
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/text\/plain/);
     const text = r.text;

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogContract } from '../common/contracts/catalog.js';
 import { EventTypes, type PlaylistChanged } from '../common/contracts/events.js';
-import { type PlaylistDetail, playlistsContract } from '../common/contracts/playlists.js';
+import {
+  PLAYLIST_MAX_TRACKS,
+  type PlaylistDetail,
+  playlistsContract,
+} from '../common/contracts/playlists.js';
 import type { Pool } from '../common/db/pool.js';
 import { ErrorCodes } from '../common/errors.js';
 import type { EventEnvelope } from '../common/events/envelope.js';
@@ -173,7 +177,7 @@ describe('playlists service', () => {
       const b = await create('B public', { public: true }, owner);
       const mine = await playlists.call('list', {}, as(owner));
       expect(mine.map((p) => p.id)).toEqual([a.id, b.id]);
-      const { tracks: _tracks, ...summary } = a;
+      const { tracks: _tracks, offset: _offset, limit: _limit, ...summary } = a;
       expect(mine[0]).toEqual(summary);
       await expect(playlists.call('list', { ownerId: owner.userId }, as(owner))).resolves.toEqual(mine);
       const seen = await playlists.call('list', { ownerId: owner.userId }, as(bob));
@@ -390,6 +394,43 @@ describe('playlists service', () => {
     });
   });
 
+  it('reads a playlist a page at a time, and answers a change with its first page', async () => {
+    const ids = Array.from({ length: 1000 }, (_, i) => data.tracks[i % data.tracks.length]!.id);
+    const p = await create('Long', { trackIds: ids });
+    expect(p.tracks).toHaveLength(50);
+    expect({ trackCount: p.trackCount, offset: p.offset, limit: p.limit }).toEqual({
+      trackCount: 1000,
+      offset: 0,
+      limit: 50,
+    });
+    const page = await playlists.call('get', { id: p.id, offset: 990, limit: 20 }, as(alice));
+    expect(page.tracks.map((e) => e.position)).toEqual([990, 991, 992, 993, 994, 995, 996, 997, 998, 999]);
+    expect(page.tracks.map((e) => e.track.id)).toEqual(ids.slice(990));
+    const added = await playlists.call('addTracks', { id: p.id, trackIds: ['t1'] }, as(alice));
+    expect(added.tracks).toHaveLength(50);
+    await expect(playlists.call('get', { id: p.id, limit: 501 }, as(alice))).rejects.toMatchObject({
+      code: ErrorCodes.INVALID_PARAMS,
+    });
+    await expect(
+      playlists.call('get', { id: p.id, offset: PLAYLIST_MAX_TRACKS + 1 }, as(alice)),
+    ).rejects.toMatchObject({ code: ErrorCodes.INVALID_PARAMS });
+  });
+
+  it('holds at most PLAYLIST_MAX_TRACKS tracks', async () => {
+    const p = await create('Full');
+    const many = Array.from(
+      { length: PLAYLIST_MAX_TRACKS },
+      (_, i) => data.tracks[i % data.tracks.length]!.id,
+    );
+    await playlists.call('replaceTracks', { id: p.id, trackIds: many }, as(alice));
+    await expect(
+      playlists.call('addTracks', { id: p.id, trackIds: ['t1'] }, as(alice)),
+    ).rejects.toMatchObject({
+      code: ErrorCodes.INVALID_INPUT,
+      message: `a playlist holds at most ${PLAYLIST_MAX_TRACKS} tracks`,
+    });
+  });
+
   it('fetches track details with one catalog call per request', async () => {
     const p = await create('Calls', { trackIds: ['t1', 't2', 't1', 't3', 't2'] });
     getTracksCalls.length = 0;
@@ -434,8 +475,8 @@ describe('playlists service', () => {
         ),
       ),
     );
-    for (const r of results) order(r);
-    const final = await get(p.id);
+    for (const r of results) expect(r.tracks.map((e) => e.position)).toEqual(r.tracks.map((_, i) => i));
+    const final = await playlists.call('get', { id: p.id, limit: 500 }, as(alice));
     const added = batches.flat();
     expect(order(final).sort()).toEqual([...added].sort());
     expect(final.trackCount).toBe(added.length);

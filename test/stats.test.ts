@@ -24,6 +24,28 @@ describe('stats service', () => {
 
   const stats = () => world.rpc.bind(statsContract);
 
+  it('ranks the public top by listeners: one account playing a track 600 times buys no place', async () => {
+    const worker = await world.start(statsService);
+    const bot = Array.from({ length: 600 }, (_, i) => playEnvelope('u-bot', 't9', ago(i * 1000), 1_000));
+    const people = ['u-ann', 'u-ben'].map((u, i) => playEnvelope(u, 't8', ago((i + 1) * MINUTE_MS), 100_000));
+    const single = playEnvelope('u-cat', 't7', ago(2 * MINUTE_MS), 100_000);
+    await world.publish([...bot, ...people, single]);
+    await eventually(() => world.processed(worker, 'stats') === 603);
+    for (const window of ['hour', 'day', 'all'] as const) {
+      const top = await stats().call('topTracks', { window });
+      expect(
+        top.map((t) => [t.trackId, t.listeners]),
+        window,
+      ).toEqual([
+        ['t8', 2],
+        ['t9', 1],
+        ['t7', 1],
+      ]);
+      // The plays are all counted: only the ranking weighs an account once.
+      expect(top.find((t) => t.trackId === 't9')?.plays).toBe(600);
+    }
+  });
+
   it('counts plays, registrations and playlist changes, and answers every query', async () => {
     const worker = await world.start(statsService);
     const plays = [
@@ -57,19 +79,22 @@ describe('stats service', () => {
       rejected: 0,
     });
 
+    // Ranked by listeners, then plays: t2 has two listeners, t3 and t1 one each.
     expect(await stats().call('topTracks', {})).toEqual([
-      { trackId: 't2', plays: 3 },
-      { trackId: 't3', plays: 3 },
-      { trackId: 't1', plays: 2 },
+      { trackId: 't2', plays: 3, listeners: 2 },
+      { trackId: 't3', plays: 3, listeners: 1 },
+      { trackId: 't1', plays: 2, listeners: 1 },
     ]);
     expect(await stats().call('topTracks', { window: 'all', limit: 1 })).toEqual([
-      { trackId: 't2', plays: 3 },
+      { trackId: 't2', plays: 3, listeners: 2 },
     ]);
     expect(await stats().call('topTracks', { window: 'day' })).toEqual([
-      { trackId: 't2', plays: 3 },
-      { trackId: 't1', plays: 2 },
+      { trackId: 't2', plays: 3, listeners: 2 },
+      { trackId: 't1', plays: 2, listeners: 1 },
     ]);
-    expect(await stats().call('topTracks', { window: 'hour' })).toEqual([{ trackId: 't1', plays: 2 }]);
+    expect(await stats().call('topTracks', { window: 'hour' })).toEqual([
+      { trackId: 't1', plays: 2, listeners: 1 },
+    ]);
 
     expect(await stats().call('user', {}, { caller: alice })).toEqual({
       userId: alice.userId,

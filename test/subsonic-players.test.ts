@@ -302,7 +302,10 @@ describe('top and similar songs, from our own plays', () => {
       [bob, velvet()[1]!, 1],
     ];
     for (const [who, track, times] of plays) {
-      for (let i = 0; i < times; i++) await json('scrobble', { ...token(who), id: track.id });
+      // Each play at its own time: the same user, track and time is one play, however often sent.
+      for (let i = 0; i < times; i++) {
+        await json('scrobble', { ...token(who), id: track.id, time: Date.now() - 60_000 * (i + 1) });
+      }
     }
   });
 

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
-import { parseColor, solidPng } from '../gateway/covers.js';
+import { CoverCache, parseColor, solidPng } from '../gateway/covers.js';
 import { readCredentials } from '../gateway/subsonic/auth.js';
 import { Params } from '../gateway/subsonic/params.js';
 import { elementText, escapeXml, pickFormat, render, SubsonicError } from '../gateway/subsonic/response.js';
@@ -213,11 +213,31 @@ describe('models and helpers', () => {
     ]);
   });
 
-  it('draws a PNG of one colour and reads CSS colours', () => {
+  it('makes covers off the event loop: a flood of large ones leaves it answering', async () => {
+    const covers = new CoverCache();
+    const delays: number[] = [];
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      delays.push(now - last);
+      last = now;
+    }, 1);
+    const made = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => covers.get(`#${(0x100000 + i).toString(16)}`, 1024)),
+    );
+    clearInterval(ticker);
+    expect(made.every((png) => png.readUInt32BE(16) === 1024)).toBe(true);
+    // Forty deflates of 3 MB each: on the event loop that was ~10 ms each, all in one turn.
+    expect(Math.max(...delays)).toBeLessThan(60);
+    // The same one again comes from the cache.
+    expect(await covers.get('#100000', 1024)).toBe(made[0]);
+  });
+
+  it('draws a PNG of one colour and reads CSS colours', async () => {
     expect(parseColor('#3a6ea5')).toEqual([0x3a, 0x6e, 0xa5]);
     expect(parseColor('#fff')).toEqual([255, 255, 255]);
     expect(parseColor('red')).toEqual(parseColor('#6b7280'));
-    const png = solidPng('#102030', 3);
+    const png = await solidPng('#102030', 3);
     expect(png.readUInt32BE(16)).toBe(3);
     expect(png.readUInt32BE(20)).toBe(3);
     expect(png.subarray(png.length - 8, png.length - 4).toString('latin1')).toBe('IEND');

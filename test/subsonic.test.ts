@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Album, catalogContract, type Track } from '../common/contracts/catalog.js';
 import { EventTypes, type TrackPlayed } from '../common/contracts/events.js';
 import { playlistsContract } from '../common/contracts/playlists.js';
+import { MAX_PLAYS_PER_REQUEST } from '../common/contracts/plays.js';
+import { MAX_IDS } from '../common/contracts/shared.js';
 import { usersContract } from '../common/contracts/users.js';
 import { withTransaction } from '../common/db/pool.js';
 import type { ServiceClient } from '../common/rpc/client.js';
@@ -554,6 +556,31 @@ describe('playlists', () => {
     await fails('getPlaylists', { ...token(bob), username: `nobody_${run}` }, 70);
   });
 
+  it('shows the first 1,000 entries of a longer playlist, counting them all', async () => {
+    const thousand = Array.from({ length: 1000 }, (_, i) => tracks[i % tracks.length]!.id);
+    const created = await json(
+      'createPlaylist',
+      { ...token(alice), name: 'long', songId: thousand },
+      { post: true },
+    );
+    expect(created.playlist.entry).toHaveLength(1000);
+    const id = created.playlist.id;
+    expect(
+      (
+        await json(
+          'updatePlaylist',
+          { ...token(alice), playlistId: id, songIdToAdd: thousand.slice(0, 500) },
+          { post: true },
+        )
+      ).status,
+    ).toBe('ok');
+    const { playlist } = await json('getPlaylist', { ...token(alice), id });
+    expect(playlist.songCount).toBe(1500);
+    expect(playlist.entry).toHaveLength(1000);
+    expect(playlist.entry.map((e: Json) => e.id)).toEqual(thousand);
+    await json('deletePlaylist', { ...token(alice), id });
+  });
+
   it('deletes a playlist', async () => {
     expect((await json('deletePlaylist', { ...token(alice), id: playlistId })).status).toBe('ok');
     await fails('getPlaylist', { ...token(alice), id: playlistId }, 70);
@@ -604,6 +631,39 @@ describe('scrobble and now playing', () => {
         source: 'subsonic',
       },
     });
+  });
+
+  it('counts a retried scrobble once: its event id comes from the user, the track and the time', async () => {
+    const track = tracks[4]!;
+    const time = Date.now() - 7_200_000;
+    const before = h.tap.events.length;
+    for (let i = 0; i < 3; i++) {
+      expect((await json('scrobble', { ...token(alice), id: track.id, time })).status).toBe('ok');
+    }
+    await json('scrobble', { ...token(bob), id: track.id, time });
+    await eventually(() => h.tap.events.length >= before + 4);
+    const mine = h.tap.events
+      .slice(before)
+      .filter(
+        (e) =>
+          (e.data as TrackPlayed).trackId === track.id &&
+          (e.data as TrackPlayed).playedAt === new Date(time).toISOString(),
+      );
+    const ids = new Set(mine.map((e) => e.id));
+    // Three deliveries of Alice's play share one id (history and stats keep one); Bob's is his own.
+    expect(ids.size).toBe(2);
+  });
+
+  it('takes at most as many plays as REST does in one request (500), before looking any up', async () => {
+    const refused = async (method: string, id: string[]) => {
+      const body = await json(method, { ...token(alice), id }, { post: true });
+      expect(body.status).toBe('failed');
+      return body.error.message as string;
+    };
+    const many = Array.from({ length: MAX_PLAYS_PER_REQUEST + 1 }, () => tracks[0]!.id);
+    expect(await refused('scrobble', many)).toMatch(`at most ${MAX_PLAYS_PER_REQUEST} times`);
+    const star = Array.from({ length: MAX_IDS + 1 }, () => tracks[0]!.id);
+    expect(await refused('star', star)).toMatch(`at most ${MAX_IDS} times`);
   });
 
   it('takes several ids at once (offline plays), by form POST too', async () => {
@@ -740,7 +800,9 @@ describe('recent and frequent album lists', () => {
     const fresh = albums.filter((a) => !tracks.some((t) => t.albumId === a.id && played.has(t.id)));
     const favourite = tracks.find((t) => t.albumId === fresh[0]!.id)!;
     const other = tracks.find((t) => t.albumId === fresh[1]!.id)!;
-    for (let i = 0; i < 3; i++) await json('scrobble', { ...token(alice), id: favourite.id });
+    for (let i = 0; i < 3; i++) {
+      await json('scrobble', { ...token(alice), id: favourite.id, time: Date.now() - 60_000 * (i + 1) });
+    }
     await json('scrobble', { ...token(alice), id: other.id });
     const recent = await eventually(async () => {
       const albumsNow = await list('recent');

@@ -15,8 +15,9 @@ import { type SubsonicHarness, startSubsonic } from './support/subsonic-harness.
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** Transcodes a gateway of this test runs at once. */
-const CAP = 2;
+/** Transcodes a gateway of this test runs at once, and how many of them one listener may hold. */
+const CAP = 3;
+const PER_LISTENER = 2;
 
 let h: SubsonicHarness;
 let users: ServiceClient<typeof usersContract>;
@@ -24,6 +25,14 @@ let alice: Account;
 /** A seeded track (WAV, 8-30 s) and a long one imported for transcodes that must last. */
 let track: Track;
 let long: Track;
+
+/** A REST session of alice's: transcoded REST streams need a login. */
+let aliceToken: string | undefined;
+async function bearer(): Promise<string> {
+  aliceToken ??= (await users.call('login', { username: alice.user.username, password: alice.password }))
+    .token;
+  return aliceToken;
+}
 
 const { account, token, request, send, json } = subsonicClient(
   () => h.url,
@@ -71,12 +80,12 @@ async function probe(audio: Buffer, name: string) {
 }
 
 /** A stream request left open: its first bytes read, the rest waiting (ffmpeg blocks on the full pipe). */
-async function openStream(params: Record<string, string | number>, url?: string) {
+async function openStream(params: Record<string, string | number>, url?: string, who: Account = alice) {
   const controller = new AbortController();
   const started = performance.now();
   const res = url
-    ? await fetch(url, { signal: controller.signal })
-    : await send('stream', { ...token(alice), ...params }, { signal: controller.signal });
+    ? await fetch(url, { signal: controller.signal, headers: { authorization: `Bearer ${await bearer()}` } })
+    : await send('stream', { ...token(who), ...params }, { signal: controller.signal });
   const reader = res.body!.getReader();
   const first = await reader.read();
   return {
@@ -91,7 +100,7 @@ async function openStream(params: Record<string, string | number>, url?: string)
 }
 
 beforeAll(async () => {
-  h = await startSubsonic({ config: { transcodeMaxConcurrent: CAP } });
+  h = await startSubsonic({ config: { transcodeMaxConcurrent: CAP, transcodePerListener: PER_LISTENER } });
   users = h.rpc.bind(usersContract);
   const catalog = h.rpc.bind(catalogContract);
   track = (await catalog.call('listTracks', { limit: 500 })).items.find((t) => t.durationMs >= 20_000)!;
@@ -196,7 +205,13 @@ describe('transcoding', () => {
 
   it('takes the same options on the REST stream route, and refuses bad ones', async () => {
     const base = `${h.url.replace(/\/rest$/, '')}/api/tracks/${track.id}/stream`;
-    const res = await fetch(`${base}?format=opus&bitrate=96`);
+    // A transcode needs a login; the file itself does not.
+    const anonymous = await fetch(`${base}?format=opus&bitrate=96`);
+    expect(anonymous.status).toBe(401);
+    expect((await fetch(base)).status).toBe(200);
+    const res = await fetch(`${base}?format=opus&bitrate=96`, {
+      headers: { authorization: `Bearer ${await bearer()}` },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('audio/ogg');
     const got = await probe(Buffer.from(await res.arrayBuffer()), 'rest');
@@ -260,9 +275,31 @@ describe('transcoding', () => {
     expect(tookMs).toBeLessThan(1000);
   });
 
+  it('gives each listener a share: one holding never-read streams cannot take every slot', async () => {
+    const bob = await account('bob');
+    const held = [];
+    try {
+      for (let i = 0; i < PER_LISTENER; i++) held.push(await openStream({ id: long.id, format: 'opus' }));
+      const more = await request('stream', { ...token(alice), id: track.id, format: 'mp3', f: 'json' });
+      expect(more.status).toBe(503);
+      expect(Number(more.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(JSON.parse(more.text)['subsonic-response'].error.message).toMatch(/you are receiving/);
+      // Another listener still gets a transcode.
+      const other = await openStream({ id: long.id, format: 'opus' }, undefined, bob);
+      expect(other.res.status).toBe(200);
+      other.close();
+    } finally {
+      for (const s of held) s.close();
+    }
+    await eventually(async () => (await ffmpegChildren()).length === 0, 5000);
+  });
+
   it('answers 503 with Retry-After beyond the cap, on both APIs, and serves again once one ends', async () => {
+    const carol = await account('carol');
     const open = await Promise.all(
-      Array.from({ length: CAP }, () => openStream({ id: long.id, format: 'mp3', maxBitRate: 320 })),
+      Array.from({ length: CAP }, (_, i) =>
+        openStream({ id: long.id, format: 'mp3', maxBitRate: 320 }, undefined, i % 2 === 0 ? alice : carol),
+      ),
     );
     try {
       expect((await ffmpegChildren()).length).toBe(CAP);
@@ -273,7 +310,9 @@ describe('transcoding', () => {
         status: 'failed',
         error: { code: 0 },
       });
-      const rest = await fetch(`${h.url.replace(/\/rest$/, '')}/api/tracks/${track.id}/stream?format=mp3`);
+      const rest = await fetch(`${h.url.replace(/\/rest$/, '')}/api/tracks/${track.id}/stream?format=mp3`, {
+        headers: { authorization: `Bearer ${await bearer()}` },
+      });
       expect(rest.status).toBe(503);
       expect(rest.headers.get('retry-after')).not.toBeNull();
       expect(((await rest.json()) as { error: { message: string } }).error.message).toMatch(/transcoding/);
@@ -372,7 +411,9 @@ describe('without ffmpeg', () => {
       expect(reply.status).toBe(200);
       expect(reply.headers.get('content-type')).toBe('audio/wav');
       expect(reply.body.equals(file)).toBe(true);
-      const rest = await fetch(`http://127.0.0.1:${gateway.port}/api/tracks/${track.id}/stream?format=opus`);
+      const rest = await fetch(`http://127.0.0.1:${gateway.port}/api/tracks/${track.id}/stream?format=opus`, {
+        headers: { authorization: `Bearer ${await bearer()}` },
+      });
       expect(rest.status).toBe(200);
       expect(Buffer.from(await rest.arrayBuffer()).equals(file)).toBe(true);
       expect(

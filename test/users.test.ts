@@ -8,6 +8,7 @@ import { dropSchema } from '../common/db/migrate.js';
 import type { Pool } from '../common/db/pool.js';
 import { AppError, ErrorCodes } from '../common/errors.js';
 import type { RpcClient, ServiceClient } from '../common/rpc/client.js';
+import { RegistrationThrottle } from '../services/users/registrations.js';
 import { seedDemoUser } from '../services/users/seed.js';
 import { usersService } from '../services/users/service.js';
 import { signToken } from '../services/users/token.js';
@@ -19,7 +20,12 @@ const SECRET = 'users-test-secret-of-at-least-32-bytes';
 const TTL_SECONDS = 3600;
 
 describe('users service', () => {
-  const config = testConfig({ tokenSecret: SECRET, tokenTtlSeconds: TTL_SECONDS });
+  const config = testConfig({
+    tokenSecret: SECRET,
+    tokenTtlSeconds: TTL_SECONDS,
+    registerPerAddressPerHour: 3,
+    registerPerMinute: 1000,
+  });
   /** Everything the service logs, to check that no password or token is ever written. */
   const logLines: string[] = [];
   const logger = pino(
@@ -122,6 +128,82 @@ describe('users service', () => {
         name,
       ]);
       expect(outbox.rowCount).toBe(1);
+    });
+
+    it('throttles registrations per client address, each attempt counting, before any hashing', async () => {
+      const from = `192.0.2.${++seq}-${run}`;
+      for (let i = 0; i < 3; i++) {
+        await users.call(
+          'register',
+          { username: freshName('reg'), password: 'a fine password' },
+          { clientAddress: from },
+        );
+      }
+      const refused = await users
+        .call(
+          'register',
+          { username: freshName('reg'), password: 'a fine password' },
+          { clientAddress: from },
+        )
+        .catch((e: AppError) => e);
+      expect(refused).toMatchObject({
+        code: ErrorCodes.RATE_LIMITED,
+        message: expect.stringMatching(/^too many new accounts from this address; try again in \d+ s$/),
+      });
+      expect((refused as AppError).data).toMatchObject({ retryAfterSeconds: expect.any(Number) });
+      // Another address is not affected.
+      await expect(
+        users.call(
+          'register',
+          { username: freshName('reg'), password: 'a fine password' },
+          { clientAddress: `${from}x` },
+        ),
+      ).resolves.toMatchObject({ username: expect.stringContaining('reg_') });
+    });
+
+    it('throttles registrations of every address together, not counting ones refused per address', async () => {
+      const throttle = new RegistrationThrottle(pool, { perAddressPerHour: 2, perMinute: 4 });
+      const key = `${run}-${++seq}`;
+      // Clear this minute's overall count, which the other tests share.
+      await pool.query(`DELETE FROM registration_counts WHERE scope = 'all'`);
+      await throttle.admit(`a-${key}`);
+      await throttle.admit(`a-${key}`);
+      await expect(throttle.admit(`a-${key}`)).rejects.toMatchObject({ code: ErrorCodes.RATE_LIMITED });
+      await expect(throttle.admit(`a-${key}`)).rejects.toMatchObject({ code: ErrorCodes.RATE_LIMITED });
+      await throttle.admit(`b-${key}`);
+      await throttle.admit(undefined);
+      await expect(throttle.admit(`c-${key}`)).rejects.toMatchObject({
+        code: ErrorCodes.RATE_LIMITED,
+        message: expect.stringContaining('too many new accounts are being made right now'),
+      });
+    });
+
+    it.each([
+      ['12345678', /one of the most common passwords/],
+      ['Password1', /one of the most common passwords/],
+      ['        ', /at least 8 characters besides spaces/],
+      ['   abc   ', /at least 8 characters besides spaces/],
+    ])('refuses the password %j with 400 naming the rule', async (password, message) => {
+      await expect(register(freshName(), password)).rejects.toMatchObject({
+        code: ErrorCodes.INVALID_INPUT,
+        message: expect.stringMatching(message),
+        data: { field: 'password' },
+      });
+    });
+
+    it('refuses a password equal to the username, in any case, at registration and change', async () => {
+      const name = freshName('Samename');
+      await expect(register(name, name.toLowerCase())).rejects.toMatchObject({
+        code: ErrorCodes.INVALID_INPUT,
+        message: 'password must not be the username',
+      });
+      const user = await register(name, 'a fine password');
+      const caller = { userId: user.id, username: user.username };
+      for (const newPassword of [name.toUpperCase(), 'qwertyuiop']) {
+        await expect(
+          users.call('changePassword', { oldPassword: 'a fine password', newPassword }, { caller }),
+        ).rejects.toMatchObject({ code: ErrorCodes.INVALID_INPUT });
+      }
     });
 
     it.each([
@@ -403,7 +485,7 @@ describe('users service', () => {
     });
 
     it('doubles the wait with every further failure, and says the wait it means', async () => {
-      const user = await register(freshName(), 'patience');
+      const user = await register(freshName(), 'patience of saints');
       const guesser = address();
       const waits: number[] = [];
       for (let i = 0; i < 5; i++) await fail(user.username, guesser);
@@ -438,14 +520,34 @@ describe('users service', () => {
       ).resolves.toBeTruthy();
     });
 
-    it('keeps a far higher ceiling per username against guesses from many addresses', async () => {
+    it('lets the right password in from anywhere after 100 wrong guesses from 20 addresses', async () => {
       const user = await register(freshName(), 'popular target');
-      for (let i = 0; i < 100; i++) {
-        expect(await fail(user.username, address())).toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      const guessers = Array.from({ length: 20 }, () => address());
+      for (const guesser of guessers) {
+        for (let i = 0; i < 5; i++) {
+          expect(await fail(user.username, guesser)).toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+        }
       }
-      expect(await attempt(user.username, 'popular target', address())).toMatchObject({
+      // The real user, from a client that has not failed, gets in at once.
+      await expect(
+        users.call(
+          'login',
+          { username: user.username, password: 'popular target' },
+          { clientAddress: address() },
+        ),
+      ).resolves.toMatchObject({ user: { id: user.id } });
+      // Every guessing address now waits; the username's count makes each one wait longer.
+      await waitOut();
+      expect(await fail(user.username, guessers[0]!)).toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      expect(await fail(user.username, guessers[0]!)).toMatchObject({
         code: ErrorCodes.RATE_LIMITED,
-        message: expect.stringContaining('for this username;'),
+        message: expect.stringContaining('for this username from addresses that failed for it'),
+      });
+      // A new address is checked, and its first failure puts it among the waiting ones.
+      const fresh = address();
+      expect(await fail(user.username, fresh)).toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
+      expect(await attempt(user.username, 'popular target', fresh)).toMatchObject({
+        code: ErrorCodes.RATE_LIMITED,
       });
     });
 
@@ -496,22 +598,37 @@ describe('users service', () => {
       ).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
     });
 
-    it('getProfile finds a user by id or by username in any case', async () => {
-      await expect(users.call('getProfile', { id: user.id })).resolves.toEqual(user);
-      await expect(users.call('getProfile', { username: user.username.toLowerCase() })).resolves.toEqual(
-        user,
-      );
-      await expect(users.call('getProfile', { id: 'missing' })).rejects.toMatchObject({
+    it('getProfile finds a user by id or by username in any case, for a logged-in caller', async () => {
+      await expect(users.call('getProfile', { id: user.id }, as())).resolves.toEqual(user);
+      await expect(
+        users.call('getProfile', { username: user.username.toLowerCase() }, as()),
+      ).resolves.toEqual(user);
+      await expect(users.call('getProfile', { id: 'missing' }, as())).rejects.toMatchObject({
         code: ErrorCodes.NOT_FOUND,
       });
-      await expect(users.call('getProfile', { username: 'missing_user' })).rejects.toMatchObject({
+      await expect(users.call('getProfile', { username: 'missing_user' }, as())).rejects.toMatchObject({
         code: ErrorCodes.NOT_FOUND,
         message: expect.stringContaining('missing_user'),
       });
       await expect(
-        rpc.call('users', 'getProfile', { id: user.id, username: user.username }),
+        rpc.call('users', 'getProfile', { id: user.id, username: user.username }, as()),
       ).rejects.toMatchObject({
         code: ErrorCodes.INVALID_PARAMS,
+      });
+    });
+
+    it('getProfile tells nobody without a login which names exist: the same answer for all', async () => {
+      const answers = await Promise.all(
+        [user.username, 'made_up_name', user.id].map((who) =>
+          users
+            .call('getProfile', who === user.id ? { id: who } : { username: who })
+            .catch((e: AppError) => ({ code: e.code, message: e.message })),
+        ),
+      );
+      expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
+      expect(answers[0]).toEqual({
+        code: ErrorCodes.UNAUTHORIZED,
+        message: 'users.getProfile needs a logged-in user',
       });
     });
 
@@ -520,7 +637,7 @@ describe('users service', () => {
       expect(renamed).toMatchObject({ id: user.id, displayName: 'Dana D.', bio: '' });
       const withBio = await users.call('updateProfile', { bio: 'Plays the oboe.' }, as());
       expect(withBio).toMatchObject({ displayName: 'Dana D.', bio: 'Plays the oboe.' });
-      await expect(users.call('getProfile', { id: user.id })).resolves.toEqual(withBio);
+      await expect(users.call('getProfile', { id: user.id }, as())).resolves.toEqual(withBio);
       await expect(users.call('updateProfile', { bio: 'x' })).rejects.toMatchObject({
         code: ErrorCodes.UNAUTHORIZED,
       });

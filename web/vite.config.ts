@@ -16,7 +16,8 @@ export default defineConfig({
     // Hashed names under /assets/: the gateway serves them as immutable.
     assetsDir: 'assets',
     target: 'es2022',
-    sourcemap: true,
+    // No source maps: served, they would hand anyone the player's sources as written.
+    sourcemap: false,
     // Small SVGs and fonts stay files, never data: URLs the page's CSP would have to allow.
     assetsInlineLimit: 0,
   },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineContract, internalMethod, publicMethod } from '../rpc/contract.js';
-import { id, ids, type Page, paging, windowParam } from './shared.js';
+import { id, ids, MAX_IDS, type Page, paging, windowParam } from './shared.js';
 
 export interface Artist {
   id: string;
@@ -97,7 +97,7 @@ export const catalogContract = defineContract('catalog', {
   artistIndex: publicMethod(z.strictObject({})).returns<ArtistIndexGroup[]>(),
   getArtist: publicMethod(z.strictObject({ id })).returns<Artist & { albums: Album[] }>(),
   /** Several artists at once, in the order asked; unknown ids are left out. */
-  getArtists: publicMethod(z.strictObject({ ids: ids(1000) })).returns<Artist[]>(),
+  getArtists: publicMethod(z.strictObject({ ids: ids(MAX_IDS) })).returns<Artist[]>(),
   /**
    * The artist an artist, album or track id belongs to, with up to `similarLimit` similar
    * artists (listeners in common, counted by the stats service, then shared genres).
@@ -107,7 +107,7 @@ export const catalogContract = defineContract('catalog', {
   ).returns<ArtistInfo>(),
   getAlbum: publicMethod(z.strictObject({ id })).returns<Album & { tracks: Track[] }>(),
   /** Several albums at once (without their tracks), in the order asked; unknown ids are left out. */
-  getAlbums: publicMethod(z.strictObject({ ids: ids(1000) })).returns<Album[]>(),
+  getAlbums: publicMethod(z.strictObject({ ids: ids(MAX_IDS) })).returns<Album[]>(),
   /**
    * A page of albums: by title, by artist then title, newest added first, random, or by
    * release year (with `fromYear` after `toYear`, the latest years first).
@@ -121,7 +121,7 @@ export const catalogContract = defineContract('catalog', {
     }),
   ).returns<Page<Album>>(),
   /** The albums of the given tracks, each once, in the order its first track comes: a page of them. */
-  albumsOfTracks: publicMethod(z.strictObject({ trackIds: ids(1000), ...paging })).returns<Album[]>(),
+  albumsOfTracks: publicMethod(z.strictObject({ trackIds: ids(MAX_IDS), ...paging })).returns<Album[]>(),
   /** Albums by their tracks' plays (the stats service's most played tracks, summed per album). */
   topAlbums: publicMethod(z.strictObject({ window: windowParam, ...paging })).returns<
     Array<Album & { plays: number }>
@@ -133,7 +133,7 @@ export const catalogContract = defineContract('catalog', {
    * tracks whose files have left the library come too, as they were, marked `unavailable`.
    */
   getTracks: publicMethod(
-    z.strictObject({ ids: ids(1000), withRemoved: z.boolean().default(false) }),
+    z.strictObject({ ids: ids(MAX_IDS), withRemoved: z.boolean().default(false) }),
   ).returns<Track[]>(),
   /** Where the audio of a track lives (a path on the server), for streaming. */
   getTrackFile: internalMethod(z.strictObject({ id })).returns<TrackFile>(),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineContract, publicMethod, userMethod } from '../rpc/contract.js';
 import type { Track } from './catalog.js';
-import { id, ids } from './shared.js';
+import { id, ids, MAX_IDS, paging } from './shared.js';
 
 export interface Playlist {
   id: string;
@@ -21,37 +21,55 @@ export interface PlaylistEntry {
   track: Track;
 }
 
+/**
+ * A playlist with one page of its entries: those at positions `offset` to `offset + limit - 1`
+ * (fewer at the end; tracks the catalog no longer has are left out). `trackCount` counts them all.
+ */
 export interface PlaylistDetail extends Playlist {
   tracks: PlaylistEntry[];
+  offset: number;
+  limit: number;
 }
 
+/** Most tracks one playlist holds: every position addressable, every page of it cheap. */
+export const PLAYLIST_MAX_TRACKS = 10_000;
+
 const name = z.string().trim().min(1, 'name must not be empty').max(200);
-const position = z.number().int().min(0).max(100_000);
+const position = z.number().int().min(0).max(PLAYLIST_MAX_TRACKS);
+/** Which entries a read (or the answer to a change) shows: a page, never the whole list. */
+const entries = {
+  limit: paging.limit,
+  offset: z.number().int().min(0).max(PLAYLIST_MAX_TRACKS).default(0),
+};
 
 /**
  * Changes act as the logged-in caller and only the owner may make them; a private playlist is
- * visible to its owner only (anyone else gets "not found"), a public one to everyone.
+ * visible to its owner only (anyone else gets "not found"), a public one to everyone. Every
+ * answer with entries holds one page of them: a change answers its playlist's first page.
  */
 export const playlistsContract = defineContract('playlists', {
   create: userMethod(
-    z.strictObject({ name, public: z.boolean().default(false), trackIds: ids(1000).optional() }),
+    z.strictObject({ name, public: z.boolean().default(false), trackIds: ids(MAX_IDS).optional() }),
   ).returns<PlaylistDetail>(),
   /** The caller's playlists, or another user's public ones with `ownerId` (no login needed). */
   list: publicMethod(z.strictObject({ ownerId: id.optional() })).returns<Playlist[]>(),
-  get: publicMethod(z.strictObject({ id })).returns<PlaylistDetail>(),
+  /** The playlist with one page of its entries (`limit`, `offset`: positions). */
+  get: publicMethod(z.strictObject({ id, ...entries })).returns<PlaylistDetail>(),
   rename: userMethod(z.strictObject({ id, name })).returns<Playlist>(),
   setPublic: userMethod(z.strictObject({ id, public: z.boolean() })).returns<Playlist>(),
   delete: userMethod(z.strictObject({ id })).returns<{ deleted: true }>(),
   /** Adds tracks at `position` (default: the end). */
   addTracks: userMethod(
-    z.strictObject({ id, trackIds: ids(1000).min(1), position: position.optional() }),
+    z.strictObject({ id, trackIds: ids(MAX_IDS).min(1), position: position.optional() }),
   ).returns<PlaylistDetail>(),
   /** Replaces all of a playlist's tracks in one step (an empty list clears it). */
-  replaceTracks: userMethod(z.strictObject({ id, trackIds: ids(10_000) })).returns<PlaylistDetail>(),
+  replaceTracks: userMethod(
+    z.strictObject({ id, trackIds: ids(PLAYLIST_MAX_TRACKS) }),
+  ).returns<PlaylistDetail>(),
   removeTrack: userMethod(z.strictObject({ id, position })).returns<PlaylistDetail>(),
   /** Removes the tracks at several positions (as they are before the removal) in one step. */
   removeTracks: userMethod(
-    z.strictObject({ id, positions: z.array(position).min(1).max(1000) }),
+    z.strictObject({ id, positions: z.array(position).min(1).max(MAX_IDS) }),
   ).returns<PlaylistDetail>(),
   moveTrack: userMethod(z.strictObject({ id, from: position, to: position })).returns<PlaylistDetail>(),
 });

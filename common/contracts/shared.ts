@@ -2,8 +2,10 @@ import { z } from 'zod';
 
 /** Ids are opaque strings; bounded so no one sends a megabyte as an id. */
 export const id = z.string().min(1).max(64);
+/** Most ids one call takes (by-ids reads, stars, a playlist's additions): every door imports it. */
+export const MAX_IDS = 1000;
 /** A list of ids in one call, at most `max` of them. */
-export const ids = (max: number) => z.array(id).max(max);
+export const ids = (max = MAX_IDS) => z.array(id).max(max);
 
 /** The windows of play statistics: the last hour, the last day, or all time. */
 export const WINDOWS = ['hour', 'day', 'all'] as const;

@@ -1,10 +1,15 @@
 import { z } from 'zod';
 import { defineContract, internalMethod, publicMethod, userMethod } from '../rpc/contract.js';
-import { ids, windowParam } from './shared.js';
+import { ids, MAX_IDS, windowParam } from './shared.js';
 
 export interface TrackCount {
   trackId: string;
   plays: number;
+}
+
+/** A track of the public top: its listeners (accounts that played it) rank it, then its plays. */
+export interface TopTrack extends TrackCount {
+  listeners: number;
 }
 
 /** A track the listeners of some tracks also played: how many of them, and how often. */
@@ -71,15 +76,40 @@ export interface ListeningReport extends ReportCount {
   months: Array<ReportCount & { month: string }>;
 }
 
+/**
+ * A report covers a period that has begun: no play can be dated later than a few minutes
+ * ahead, and years past 9999 are not dates at all. Later periods are refused (400) in words.
+ */
+const begun = (year: number, month = 1) => Date.UTC(year, month - 1, 1) <= Date.now() + 86_400_000;
 const reportParams = z.union([
-  z.strictObject({ year: z.number().int().min(1970).max(9999) }),
-  z.strictObject({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'month must look like 2026-11') }),
+  z.strictObject({
+    year: z
+      .number()
+      .int()
+      .min(1970)
+      .max(9999)
+      .refine((y) => begun(y), 'year must not be after the current one'),
+  }),
+  z.strictObject({
+    month: z
+      .string()
+      .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'month must look like 2026-11')
+      .refine((m) => Number(m.slice(0, 4)) >= 1970, 'month must not be before 1970')
+      .refine(
+        (m) => begun(Number(m.slice(0, 4)), Number(m.slice(5))),
+        'month must not be after the current one',
+      ),
+  }),
 ]);
 
 export const statsContract = defineContract('stats', {
+  /**
+   * The most listened tracks of a window: by listeners (one account counts once per track,
+   * however often it plays it), then by plays.
+   */
   topTracks: publicMethod(
     z.strictObject({ window: windowParam, limit: z.number().int().min(1).max(100).default(10) }),
-  ).returns<TrackCount[]>(),
+  ).returns<TopTrack[]>(),
   /** The caller's totals. */
   user: userMethod(
     z.strictObject({ limit: z.number().int().min(1).max(100).default(10) }),
@@ -88,13 +118,13 @@ export const statsContract = defineContract('stats', {
   /** The caller's listening report for a year or a month. */
   report: userMethod(reportParams).returns<ListeningReport>(),
   /** All-time play counts of the given tracks; tracks never played are left out. */
-  trackPlays: internalMethod(z.strictObject({ trackIds: ids(1000) })).returns<TrackCount[]>(),
+  trackPlays: internalMethod(z.strictObject({ trackIds: ids(MAX_IDS) })).returns<TrackCount[]>(),
   /**
    * Tracks that listeners of `trackIds` also played (the seeds left out), most listeners in
    * common first: what "people who play this also play" is built from.
    */
   coPlayed: internalMethod(
-    z.strictObject({ trackIds: ids(1000), limit: z.number().int().min(1).max(500).default(50) }),
+    z.strictObject({ trackIds: ids(MAX_IDS), limit: z.number().int().min(1).max(500).default(50) }),
   ).returns<CoPlayed[]>(),
 });
 export type StatsContract = typeof statsContract;

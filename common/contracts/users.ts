@@ -94,9 +94,9 @@ export interface NowPlayingEntry {
 const client = z.string().trim().min(1).max(100);
 
 const starredIds = {
-  songIds: z.array(id).max(1000).default([]),
-  albumIds: z.array(id).max(1000).default([]),
-  artistIds: z.array(id).max(1000).default([]),
+  songIds: ids().default([]),
+  albumIds: ids().default([]),
+  artistIds: ids().default([]),
 };
 
 export const username = z
@@ -127,7 +127,11 @@ export const usersContract = defineContract('users', {
   ).returns<VerifiedToken>(),
   /** The caller's own profile. */
   me: userMethod(z.strictObject({})).returns<User>(),
-  getProfile: publicMethod(
+  /**
+   * A user's profile by id or username. Needs a login: answered to anyone, "no such user"
+   * would tell which names exist, which the login's equal answers and timing keep secret.
+   */
+  getProfile: userMethod(
     z.union([z.strictObject({ id }), z.strictObject({ username: z.string().max(64) })]),
   ).returns<User>(),
   updateProfile: userMethod(

@@ -4,15 +4,7 @@ import type { Broker } from '../amqp/broker.js';
 import { AppError, fromWireError, TimeoutError, UnavailableError, type WireError } from '../errors.js';
 import { currentTraceId, TRACE_HEADER } from '../trace.js';
 import type { Caller, Contract, MethodName, ParamsOf, ResultOf } from './contract.js';
-import {
-  DIRECT_REPLY_TO,
-  HEADER_CLIENT_ADDRESS,
-  HEADER_DEADLINE,
-  HEADER_SESSION_ID,
-  HEADER_USER_ID,
-  HEADER_USERNAME,
-  rpcQueue,
-} from './wire.js';
+import { callerHeaders, DIRECT_REPLY_TO, HEADER_DEADLINE, rpcQueue } from './wire.js';
 
 export interface RpcClientOptions {
   broker: Broker;
@@ -135,15 +127,12 @@ export class RpcClient {
     const ch = this.channel;
     if (!ch) return Promise.reject(new UnavailableError('not connected to the message broker'));
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    const headers: Record<string, string | number> = { [HEADER_DEADLINE]: Date.now() + timeoutMs };
+    const headers: Record<string, string | number> = {
+      [HEADER_DEADLINE]: Date.now() + timeoutMs,
+      ...callerHeaders(options),
+    };
     const traceId = currentTraceId();
     if (traceId) headers[TRACE_HEADER] = traceId;
-    if (options.caller) {
-      headers[HEADER_USER_ID] = options.caller.userId;
-      headers[HEADER_USERNAME] = options.caller.username;
-      if (options.caller.sessionId) headers[HEADER_SESSION_ID] = options.caller.sessionId;
-    }
-    if (options.clientAddress) headers[HEADER_CLIENT_ADDRESS] = options.clientAddress;
     const queue = this.opts.broker.name(rpcQueue(service));
     if (!expectReply) {
       ch.publish('', queue, Buffer.from(body), { headers, expiration: String(timeoutMs), mandatory: true });

@@ -14,16 +14,9 @@ import {
   UnauthorizedError,
 } from '../errors.js';
 import { newTraceId, TRACE_HEADER, withTrace } from '../trace.js';
-import type { CallContext, Caller, Contract, Handlers, MethodSpec } from './contract.js';
+import type { CallContext, Contract, Handlers, MethodSpec } from './contract.js';
 import { nulPath } from './text.js';
-import {
-  HEADER_CLIENT_ADDRESS,
-  HEADER_DEADLINE,
-  HEADER_SESSION_ID,
-  HEADER_USER_ID,
-  HEADER_USERNAME,
-  rpcQueue,
-} from './wire.js';
+import { HEADER_DEADLINE, readCallerHeaders, rpcQueue } from './wire.js';
 
 export interface RpcServerOptions<C extends Contract> {
   broker: Broker;
@@ -140,18 +133,7 @@ export class RpcServer<C extends Contract> {
       return;
     }
     const traceId = typeof headers[TRACE_HEADER] === 'string' ? headers[TRACE_HEADER] : newTraceId();
-    const userId = headers[HEADER_USER_ID];
-    const sessionId = headers[HEADER_SESSION_ID];
-    const caller: Caller | undefined =
-      typeof userId === 'string' && userId
-        ? {
-            userId,
-            username: String(headers[HEADER_USERNAME] ?? ''),
-            ...(typeof sessionId === 'string' && sessionId ? { sessionId } : {}),
-          }
-        : undefined;
-    const address = headers[HEADER_CLIENT_ADDRESS];
-    const clientAddress = typeof address === 'string' && address ? address : undefined;
+    const { caller, clientAddress } = readCallerHeaders(msg.properties.headers);
     this.inFlight++;
     withTrace(traceId, () => {
       const context: JaysonContext = { call: { traceId, caller, clientAddress, log: this.log } };

@@ -1,13 +1,11 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import {
   EventTypes,
-  MAX_MS_PLAYED,
   type PlayDateWindow,
   playedAtProblem,
-  type TrackPlayed,
   trackPlayedSchema,
 } from '../../common/contracts/events.js';
+import { MAX_PLAYS_PER_REQUEST, makePlay, playEventId } from '../../common/contracts/plays.js';
 import { id, WINDOWS } from '../../common/contracts/shared.js';
 import { statsContract } from '../../common/contracts/stats.js';
 import { InvalidParamsError, NotFoundError } from '../../common/errors.js';
@@ -28,22 +26,7 @@ const playBody = z.strictObject({
 });
 type PlayBody = z.output<typeof playBody>;
 
-/**
- * The event id of a client-identified play: derived from the user and the client's id, so
- * retries map to one event and no one can collide with another user's plays.
- */
-function playEventId(userId: string, playId: string): string {
-  const h = createHash('sha256').update(`${userId}:${playId}`).digest();
-  h[6] = (h[6]! & 0x0f) | 0x50;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  const hex = h.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-/** Most plays in one `POST /api/plays/batch` (a client sending the plays it kept while offline). */
-export const MAX_PLAYS_PER_BATCH = 500;
-
-const playBatch = z.strictObject({ plays: z.array(playBody).min(1).max(MAX_PLAYS_PER_BATCH) });
+const playBatch = z.strictObject({ plays: z.array(playBody).min(1).max(MAX_PLAYS_PER_REQUEST) });
 
 /** Plays, the caller's history and statistics. */
 /** Refuses plays dated outside the accepted window, naming the play's field. */
@@ -62,6 +45,7 @@ export function activityRoutes({
   publisher,
   publishTimeoutMs,
   playDates,
+  plays,
 }: RouteContext): void {
   // Track id -> duration. A track removed from the library keeps its id (a play of it made
   // before, sent late, is still taken), so once seen an id is good for a while and
@@ -89,19 +73,20 @@ export function activityRoutes({
    * time is a 503 the client retries (with the same play ids, so nothing counts twice).
    */
   const publishPlays = async (caller: Caller, bodies: readonly PlayBody[]): Promise<string[]> => {
+    plays.take(caller.userId, bodies.length);
     const durations = await trackDurations(bodies.map((body) => body.trackId));
-    const now = new Date().toISOString();
+    const now = new Date();
     const events = await withTimeout(
       Promise.all(
         bodies.map((body) => {
-          const play: TrackPlayed = {
+          const play = makePlay({
             userId: caller.userId,
             trackId: body.trackId,
-            playedAt: body.playedAt ? new Date(body.playedAt).toISOString() : now,
-            // Without a figure the client played the whole track.
-            msPlayed: body.msPlayed ?? Math.min(Math.round(durations.get(body.trackId)!), MAX_MS_PLAYED),
+            playedAt: body.playedAt ? new Date(body.playedAt) : now,
+            durationMs: durations.get(body.trackId)!,
+            msPlayed: body.msPlayed,
             source: body.source ?? 'api',
-          };
+          });
           const id = body.playId ? playEventId(caller.userId, body.playId) : undefined;
           return publisher.publish(EventTypes.TRACK_PLAYED, play, id);
         }),

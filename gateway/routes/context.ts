@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import type { Logger } from 'pino';
 import type { PlayDateWindow } from '../../common/contracts/events.js';
+import type { PlayAllowance } from '../../common/contracts/plays.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
 import type { Authenticator } from '../auth.js';
 import type { CoverCache } from '../covers.js';
@@ -22,4 +23,6 @@ export interface RouteContext {
   transcoder: Transcoder;
   /** Generated cover images, shared with the Subsonic API (its image URLs point here). */
   covers: CoverCache;
+  /** How many plays each account may still post (shared with the Subsonic API). */
+  plays: PlayAllowance;
 }

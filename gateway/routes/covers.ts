@@ -13,6 +13,6 @@ export function coverRoutes({ router, services, covers }: RouteContext): void {
     const size = queryInt(req, 'size', 1, MAX_COVER_SIZE) ?? 300;
     const color = await catalogCoverColor(services.catalog, req.params.id);
     if (!color) throw new NotFoundError(`no cover ${req.params.id}`);
-    sendCover(res, covers, color, size);
+    await sendCover(res, covers, color, size);
   });
 }

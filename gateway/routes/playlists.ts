@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Playlist } from '../../common/contracts/playlists.js';
 import { playlistsContract } from '../../common/contracts/playlists.js';
 import { requireCaller } from '../auth.js';
-import { contractParams, jsonBody, parseBody, pathInt, queryString } from '../http.js';
+import { contractParams, jsonBody, paging, parseBody, pathInt, queryString } from '../http.js';
 import type { RouteContext } from './context.js';
 
 const patchBody = z
@@ -27,8 +27,10 @@ export function playlistRoutes({ router, services }: RouteContext): void {
     res.status(201).json(await playlists.call('create', params, { caller }));
   });
 
+  /** One page of the playlist's entries: `?limit=` (at most 500) from position `?offset=`. */
   router.get('/api/playlists/:id', async (req, res) => {
-    res.json(await playlists.call('get', { id: req.params.id }, { caller: res.locals.caller }));
+    const params = contractParams(playlistsContract, 'get', { id: req.params.id, ...paging(req) });
+    res.json(await playlists.call('get', params, { caller: res.locals.caller }));
   });
 
   /** Renames and/or changes visibility: one call per field asked for, answering the final state. */

@@ -22,7 +22,8 @@ export function streamRoutes({ router, services, log, transcoder }: RouteContext
     };
     const file = await services.catalog.call('getTrackFile', { id }, { caller: res.locals.caller });
     try {
-      await sendTrackAudio({ req, res, file, options, transcoder, log });
+      const listener = res.locals.caller?.userId;
+      await sendTrackAudio({ req, res, file, options, transcoder, log, listener });
     } catch (err) {
       if (!(err instanceof AudioFileError)) throw err;
       if (err.reason === 'missing') {

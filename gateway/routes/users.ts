@@ -9,7 +9,8 @@ export function userRoutes({ router, services, auth }: RouteContext): void {
 
   router.post('/api/users', async (req, res) => {
     const params = contractParams(usersContract, 'register', jsonBody(req));
-    res.status(201).json(await users.call('register', params));
+    // Registrations are throttled per client address (the users service counts them).
+    res.status(201).json(await users.call('register', params, { clientAddress: req.ip }));
   });
 
   router.post('/api/sessions', async (req, res) => {
@@ -22,6 +23,7 @@ export function userRoutes({ router, services, auth }: RouteContext): void {
     const caller = requireCaller(res);
     const all = queryEnum(req, 'all', ['true', 'false'] as const) === 'true';
     const { revoked } = await users.call('logout', { all }, { caller });
+    if (all) auth.forgetUser(caller.userId);
     if (res.locals.token) auth.forget(res.locals.token);
     res.json({ revoked });
   });

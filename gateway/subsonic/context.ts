@@ -2,6 +2,8 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Album, Artist, Track } from '../../common/contracts/catalog.js';
 import type { PlayDateWindow } from '../../common/contracts/events.js';
+import type { PlayAllowance } from '../../common/contracts/plays.js';
+import { MAX_IDS } from '../../common/contracts/shared.js';
 import type { Ratings, Starred } from '../../common/contracts/users.js';
 import { isAppError } from '../../common/errors.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
@@ -26,6 +28,8 @@ export interface Deps {
   publishTimeoutMs: number;
   /** How old or new a scrobble's `time` may be. */
   playDates: PlayDateWindow;
+  /** How many plays each account may still post (shared with REST). */
+  plays: PlayAllowance;
 }
 
 /** One request to an endpoint, made by an authenticated caller. */
@@ -71,13 +75,10 @@ export async function orElse<T>(call: Promise<T>, fallback: T, log: Logger, what
 /** Distinct values in first-seen order. */
 export const distinct = (values: readonly string[]) => [...new Set(values)];
 
-/** The catalog's by-ids methods take at most this many ids a call. */
-const BATCH = 1000;
-
 /** `load` over `ids` in as few calls as the ids need, results in the order asked. */
 async function inBatches<T>(ids: readonly string[], load: (batch: string[]) => Promise<T[]>): Promise<T[]> {
   const batches: string[][] = [];
-  for (let i = 0; i < ids.length; i += BATCH) batches.push(ids.slice(i, i + BATCH));
+  for (let i = 0; i < ids.length; i += MAX_IDS) batches.push(ids.slice(i, i + MAX_IDS));
   return (await Promise.all(batches.map(load))).flat();
 }
 

@@ -1,11 +1,13 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { PlayDateWindow } from '../../common/contracts/events.js';
+import type { PlayAllowance } from '../../common/contracts/plays.js';
 import type { Ratings, Starred } from '../../common/contracts/users.js';
 import { AppError } from '../../common/errors.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
 import type { Authenticator } from '../auth.js';
 import type { CoverCache } from '../covers.js';
+import { crossSiteProblem } from '../cross-site.js';
 import { toHttpError } from '../errors.js';
 import type { Services } from '../services.js';
 import { TranscodeBusyError, type Transcoder } from '../transcode.js';
@@ -50,6 +52,10 @@ export interface SubsonicDeps {
   transcoder: Transcoder;
   /** Generated cover images, shared with the REST API's cover route. */
   covers: CoverCache;
+  /** Origins besides the gateway's own that may send requests (ALLOWED_ORIGINS). */
+  allowedOrigins: ReadonlySet<string>;
+  /** How many plays each account may still post (shared with REST). */
+  plays: PlayAllowance;
 }
 
 /** The longest player name (`c`) the services take; longer ones are cut. */
@@ -121,6 +127,7 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
     covers: deps.covers,
     publishTimeoutMs: deps.publishTimeoutMs,
     playDates: deps.playDates,
+    plays: deps.plays,
   };
   const endpoints: Record<string, Endpoint> = {
     ...systemEndpoints,
@@ -134,6 +141,14 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
   };
 
   const router = express.Router();
+  // Players are programs, not pages: a request a browser sends from another site (an image
+  // or a form pointing here) is refused before its credentials are checked, so another site
+  // cannot spend a visitor's login attempts, nor change anything with credentials it put in a URL.
+  router.use((req: Request, res: Response, next: NextFunction) => {
+    const problem = crossSiteProblem(req, deps.allowedOrigins);
+    if (!problem) return next();
+    sendError(res, new SubsonicError(SubsonicCodes.NOT_AUTHORIZED, problem), formatOf(req));
+  });
   router.use(
     express.urlencoded({
       extended: false,

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { MAX_IDS } from '../../common/contracts/shared.js';
 import { missing, SubsonicCodes, SubsonicError } from './response.js';
 
 /** Longest single parameter value taken (ids, names, queries; API keys are the longest). */
@@ -58,14 +59,20 @@ export class Params {
     return value;
   }
 
-  /** The non-empty values of a repeatable parameter (ids). */
-  list(name: string): string[] {
-    return this.all(name).filter((v) => v !== '');
+  /**
+   * The non-empty values of a repeatable parameter (ids), at most `max` (the contracts' bound
+   * on ids per call): more is refused before any of them is looked up.
+   */
+  list(name: string, max = MAX_IDS): string[] {
+    const values = this.all(name).filter((v) => v !== '');
+    if (values.length > max)
+      throw invalid(`${name} may be given at most ${max} times (it was given ${values.length})`);
+    return values;
   }
 
   /** The non-empty values of a repeatable parameter, at least one (error 10 otherwise). */
-  requiredList(name: string): string[] {
-    const values = this.list(name);
+  requiredList(name: string, max = MAX_IDS): string[] {
+    const values = this.list(name, max);
     if (values.length === 0) throw missing(name);
     return values;
   }

@@ -1,6 +1,11 @@
 import type { CatalogContract } from '../../common/contracts/catalog.js';
 import { EventTypes, type PlaylistChanged } from '../../common/contracts/events.js';
-import type { PlaylistDetail, PlaylistsContract } from '../../common/contracts/playlists.js';
+import {
+  PLAYLIST_MAX_TRACKS,
+  type PlaylistDetail,
+  type PlaylistsContract,
+  playlistsContract,
+} from '../../common/contracts/playlists.js';
 import { enqueueEvent } from '../../common/db/outbox.js';
 import { type Pool, type PoolClient, withTransaction } from '../../common/db/pool.js';
 import { ForbiddenError, InvalidInputError, NotFoundError, UnauthorizedError } from '../../common/errors.js';
@@ -23,8 +28,11 @@ import {
 } from './store.js';
 import { TrackLookup } from './tracks.js';
 
-/** Largest playlist; keeps every position addressable and every reply a sane size. */
-export const MAX_PLAYLIST_TRACKS = 10_000;
+/** The page a change answers with: the playlist's first entries, as `get` gives by default. */
+const FIRST_PAGE = playlistsContract.methods.get.params.parse({ id: 'x' }) as {
+  offset: number;
+  limit: number;
+};
 
 export interface PlaylistsHandlerOptions {
   pool: Pool;
@@ -71,18 +79,23 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
    * library is shown as it was, marked `unavailable`; an id the catalog never had (none is
    * ever added) is left out, the other entries keeping their positions.
    */
-  async function detail(row: PlaylistRow, entries: EntryRow[], lookup: TrackLookup): Promise<PlaylistDetail> {
+  async function detail(
+    row: PlaylistRow,
+    entries: EntryRow[],
+    lookup: TrackLookup,
+    page: { offset: number; limit: number },
+  ): Promise<PlaylistDetail> {
     await lookup.load(entries.map((e) => e.track_id));
     const tracks = entries.flatMap((e) => {
       const track = lookup.get(e.track_id);
       return track ? [{ position: e.position, track }] : [];
     });
-    return { ...toPlaylist(row), tracks };
+    return { ...toPlaylist(row), tracks, offset: page.offset, limit: page.limit };
   }
 
   /**
    * Runs one change to a playlist's entries. The catalog is asked first, outside the
-   * transaction (for the new tracks and the current ones, in one go), so an unknown track or
+   * transaction (for the new tracks and those of the page the answer shows, in one go), so an unknown track or
    * an unavailable catalog fails before anything changes, and no row lock is held across an
    * RPC. The transaction then locks the playlist row, so concurrent edits from any worker
    * apply one after another, re-checks ownership, edits, and records the event.
@@ -92,28 +105,36 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
     caller: Caller,
     newTrackIds: readonly string[],
     edit: (client: PoolClient, row: PlaylistRow, lookup: TrackLookup) => Promise<void>,
+    removed = 0,
   ): Promise<PlaylistDetail> {
     writable(await findPlaylist(pool, id), caller, id);
     const lookup = new TrackLookup(catalog);
-    const current = await listEntries(pool, id);
-    await lookup.load([...current.map((e) => e.track_id), ...newTrackIds]);
+    // The answer's page, as it is now and as far as removals may pull entries into it.
+    const page = await listEntries(pool, id, { offset: 0, limit: FIRST_PAGE.limit + removed });
+    await lookup.load([...page.map((e) => e.track_id), ...newTrackIds]);
     lookup.requireKnown(newTrackIds);
     const { row, entries } = await withTransaction(pool, async (client) => {
       const locked = writable(await findPlaylist(client, id, true), caller, id);
       await edit(client, locked, lookup);
       const updated = await refreshTotals(client, id);
       await changed(client, updated, 'tracks');
-      return { row: updated, entries: await listEntries(client, id) };
+      return { row: updated, entries: await listEntries(client, id, FIRST_PAGE) };
     });
-    return detail(row, entries, lookup);
+    return detail(row, entries, lookup, FIRST_PAGE);
   }
 
   /** Removes the entries at `positions`, all or none (any out of range is refused). */
   function removeAt(id: string, caller: Caller, positions: readonly number[]) {
-    return editTracks(id, caller, [], async (client, row) => {
-      for (const position of positions) checkPosition(position, row.track_count, 'position');
-      await removeEntries(client, id, positions);
-    });
+    return editTracks(
+      id,
+      caller,
+      [],
+      async (client, row) => {
+        for (const position of positions) checkPosition(position, row.track_count, 'position');
+        await removeEntries(client, id, positions);
+      },
+      positions.length,
+    );
   }
 
   /** Changes a playlist's own fields (name, visibility) under the row lock. */
@@ -145,9 +166,9 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
         if (trackIds.length > 0) await insertEntries(client, created.id, 0, newEntries(trackIds, lookup));
         const updated = await refreshTotals(client, created.id);
         await changed(client, updated, 'created');
-        return { row: updated, entries: await listEntries(client, created.id) };
+        return { row: updated, entries: await listEntries(client, created.id, FIRST_PAGE) };
       });
-      return detail(row, entries, lookup);
+      return detail(row, entries, lookup, FIRST_PAGE);
     },
 
     async list({ ownerId }, { caller }) {
@@ -157,9 +178,10 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
       return rows.map(toPlaylist);
     },
 
-    async get({ id }, { caller }) {
+    async get({ id, offset, limit }, { caller }) {
       const row = readable(await findPlaylist(pool, id), caller, id);
-      return detail(row, await listEntries(pool, id), new TrackLookup(catalog));
+      const page = { offset, limit };
+      return detail(row, await listEntries(pool, id, page), new TrackLookup(catalog), page);
     },
 
     async rename({ id, name }, ctx) {
@@ -184,8 +206,8 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
       return editTracks(id, ctx.caller, trackIds, async (client, row, lookup) => {
         const at = position ?? row.track_count;
         checkPosition(at, row.track_count, 'position', true);
-        if (row.track_count + trackIds.length > MAX_PLAYLIST_TRACKS) {
-          throw new InvalidInputError(`a playlist holds at most ${MAX_PLAYLIST_TRACKS} tracks`, {
+        if (row.track_count + trackIds.length > PLAYLIST_MAX_TRACKS) {
+          throw new InvalidInputError(`a playlist holds at most ${PLAYLIST_MAX_TRACKS} tracks`, {
             trackCount: row.track_count,
           });
         }
@@ -194,8 +216,8 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
     },
 
     async replaceTracks({ id, trackIds }, ctx) {
-      if (trackIds.length > MAX_PLAYLIST_TRACKS) {
-        throw new InvalidInputError(`a playlist holds at most ${MAX_PLAYLIST_TRACKS} tracks`);
+      if (trackIds.length > PLAYLIST_MAX_TRACKS) {
+        throw new InvalidInputError(`a playlist holds at most ${PLAYLIST_MAX_TRACKS} tracks`);
       }
       return editTracks(id, ctx.caller, trackIds, async (client, _row, lookup) => {
         await client.query('DELETE FROM playlist_tracks WHERE playlist_id = $1', [id]);

@@ -60,10 +60,16 @@ export async function listPlaylists(
   return rows;
 }
 
-export async function listEntries(db: Queryable, playlistId: string): Promise<EntryRow[]> {
+/** The entries at positions `offset` to `offset + limit - 1` (the primary key's range). */
+export async function listEntries(
+  db: Queryable,
+  playlistId: string,
+  page: { offset: number; limit: number },
+): Promise<EntryRow[]> {
   const { rows } = await db.query<EntryRow>(
-    'SELECT position, track_id FROM playlist_tracks WHERE playlist_id = $1 ORDER BY position',
-    [playlistId],
+    `SELECT position, track_id FROM playlist_tracks
+     WHERE playlist_id = $1 AND position >= $2 ORDER BY position LIMIT $3`,
+    [playlistId, page.offset, page.limit],
   );
   return rows;
 }

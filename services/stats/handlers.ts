@@ -29,20 +29,29 @@ export interface StatsHandlerDeps {
 export function statsHandlers({ pool, catalog }: StatsHandlerDeps): Handlers<StatsContract> {
   return {
     async topTracks({ window, limit }) {
+      // Ranked by listeners, then plays (services/stats/plays.ts says why).
+      const toTop = (rows: Array<CountRow & { listeners: string }>) =>
+        rows.map((r) => ({ trackId: r.track_id, plays: Number(r.plays), listeners: Number(r.listeners) }));
       if (window === 'all') {
-        const { rows } = await pool.query<CountRow>(
-          'SELECT track_id, plays FROM track_plays ORDER BY plays DESC, track_id LIMIT $1',
+        const { rows } = await pool.query<CountRow & { listeners: string }>(
+          `SELECT track_id, plays, listeners FROM track_plays
+           ORDER BY listeners DESC, plays DESC, track_id LIMIT $1`,
           [limit],
         );
-        return toCounts(rows);
+        return toTop(rows);
       }
-      const { rows } = await pool.query<CountRow>(
-        `SELECT track_id, sum(plays) AS plays FROM track_hourly
-         WHERE hour >= date_trunc('hour', now() - $1::interval)
-         GROUP BY track_id ORDER BY plays DESC, track_id LIMIT $2`,
+      // Listeners of the window: the users whose last play of a track is in it.
+      const { rows } = await pool.query<CountRow & { listeners: string }>(
+        `WITH since AS (SELECT date_trunc('hour', now() - $1::interval) AS at),
+              p AS (SELECT track_id, sum(plays) AS plays FROM track_hourly, since
+                    WHERE hour >= since.at GROUP BY track_id),
+              l AS (SELECT track_id, count(*) AS listeners FROM user_tracks, since
+                    WHERE last_played_at >= since.at GROUP BY track_id)
+         SELECT p.track_id, p.plays, coalesce(l.listeners, 0) AS listeners FROM p LEFT JOIN l USING (track_id)
+         ORDER BY listeners DESC, p.plays DESC, p.track_id LIMIT $2`,
         [WINDOWS[window], limit],
       );
-      return toCounts(rows);
+      return toTop(rows);
     },
 
     async user({ limit }, ctx) {

@@ -1,7 +1,7 @@
 import { Events } from '../../common/contracts/events.js';
 import { sourcePath } from '../../common/paths.js';
 import { defineProjection } from '../../common/projections/projection.js';
-import { playTallies } from './plays.js';
+import { countPlays } from './plays.js';
 import { COUNTERS_TABLE, PLAY_TABLES, REPORT_TABLES, Tally, upsertTallies } from './tally.js';
 
 export const STATS_MIGRATIONS = sourcePath(import.meta.url, 'migrations');
@@ -18,14 +18,16 @@ export const statsProjection = defineProjection({
   tables: [...Object.values(PLAY_TABLES).map((t) => t.name), COUNTERS_TABLE.name],
   migrations: STATS_MIGRATIONS,
   async apply(tx, batch) {
-    const plays = playTallies(batch.of(Events.trackPlayed).map((e) => e.data));
     const counters = new Tally(COUNTERS_TABLE);
     const registered = batch.of(Events.userRegistered).length;
     const changes = batch.of(Events.playlistChanged).length;
     if (registered > 0) counters.add([COUNTER_NAMES.registeredUsers, registered]);
     if (changes > 0) counters.add([COUNTER_NAMES.playlistChanges, changes]);
-    // One statement for every table: empty tallies are left out.
-    await upsertTallies(tx, [...plays, counters]);
+    await countPlays(
+      tx,
+      batch.of(Events.trackPlayed).map((e) => e.data),
+      [counters],
+    );
   },
 });
 

@@ -19,7 +19,7 @@ const add = (name: string): Column => ({ name, type: 'bigint', merge: 'add' });
 
 /** The play statistics, in the order every transaction writes them (a fixed order avoids deadlocks). */
 export const PLAY_TABLES = {
-  trackPlays: { name: 'track_plays', columns: [key('track_id'), add('plays')] },
+  trackPlays: { name: 'track_plays', columns: [key('track_id'), add('plays'), add('listeners')] },
   trackHourly: { name: 'track_hourly', columns: [key('hour', 'timestamptz'), key('track_id'), add('plays')] },
   userTotals: {
     name: 'user_totals',
@@ -30,7 +30,15 @@ export const PLAY_TABLES = {
       { name: 'last_played_at', type: 'timestamptz', merge: 'max' },
     ],
   },
-  userTracks: { name: 'user_tracks', columns: [key('user_id'), key('track_id'), add('plays')] },
+  userTracks: {
+    name: 'user_tracks',
+    columns: [
+      key('user_id'),
+      key('track_id'),
+      add('plays'),
+      { name: 'last_played_at', type: 'timestamptz', merge: 'max' },
+    ],
+  },
   minutePlays: { name: 'minute_plays', columns: [key('minute', 'timestamptz'), add('plays')] },
 } as const satisfies Record<string, CounterTable>;
 
@@ -85,7 +93,7 @@ export class Tally {
    * The upsert's statement, its parameters numbered from `first` + 1, and their values. Rows
    * go in key order, so two transactions touching the same keys lock them in the same order.
    */
-  statement(first: number): { text: string; values: Value[][] } {
+  statement(first: number, returning?: string): { text: string; values: Value[][] } {
     const { name, columns } = this.table;
     const rows = [...this.rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
     const merges = columns
@@ -101,7 +109,7 @@ export class Tally {
          ON CONFLICT (${columns
            .filter((c) => c.merge === 'key')
            .map((c) => c.name)
-           .join(', ')}) DO UPDATE SET ${merges.join(', ')}`,
+           .join(', ')}) DO UPDATE SET ${merges.join(', ')}${returning ? ` RETURNING ${returning}` : ''}`,
       values: columns.map((_, i) => rows.map((r) => r[i]!)),
     };
   }

@@ -1,15 +1,19 @@
 import type { CatalogContract } from '../../common/contracts/catalog.js';
+import { PlayAllowance } from '../../common/contracts/plays.js';
 import type { UsersContract } from '../../common/contracts/users.js';
 import type { Pool, Queryable } from '../../common/db/pool.js';
 import { ConflictError, InvalidInputError, NotFoundError, UnauthorizedError } from '../../common/errors.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
 import type { Handlers } from '../../common/rpc/contract.js';
 import { apiKeyOwner, createApiKey, listApiKeys, revokeApiKey } from './api-keys.js';
+import { HashQueue } from './hashing.js';
 import { listNowPlaying, recordPlayback } from './now-playing.js';
 import { decoyHash, hashPassword, PasswordSealer, subsonicTokenMatches, verifyPassword } from './password.js';
+import { passwordProblem } from './password-policy.js';
 import { loadPlayQueue, savePlayQueue } from './play-queue.js';
 import { LoginLimiter, type LoginLimits } from './rate-limit.js';
 import { listRatings, setRating } from './ratings.js';
+import { type RegistrationLimits, RegistrationThrottle } from './registrations.js';
 import type { TokenSecrets } from './secret.js';
 import {
   createSession,
@@ -37,7 +41,13 @@ export interface UsersHandlerOptions {
   tokenTtlSeconds: number;
   /** Checks the catalog ids a user stars, rates, queues or plays. */
   catalog: ServiceClient<CatalogContract>;
+  /** How many accounts one client address, and everyone together, may make. */
+  registrations: RegistrationLimits;
   loginLimits?: LoginLimits;
+  /** The worker's bounded scrypt work (registrations cannot crowd logins out). */
+  hashes?: HashQueue;
+  /** Plays one account may post per hour (a playback report that ends a play is one). */
+  playsPerHour: number;
 }
 
 /** One message for a wrong password and an unknown user, so a login does not tell who exists. */
@@ -61,12 +71,23 @@ async function accountStillThere<T>(insert: () => Promise<T>): Promise<T> {
 export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract> {
   const { pool, secrets } = opts;
   const limiter = new LoginLimiter(pool, opts.loginLimits);
+  const registrations = new RegistrationThrottle(pool, opts.registrations);
+  const hashes = opts.hashes ?? new HashQueue();
   const sealer = new PasswordSealer(secrets);
+  const plays = new PlayAllowance(opts.playsPerHour);
+  const makeHash = (password: string) => hashes.run('make', () => hashPassword(password));
 
   /** The password's hash checked against `password`; unknown users cost the same time. */
   async function passwordMatches(found: StoredUser | null, password: string): Promise<boolean> {
-    const ok = await verifyPassword(password, found?.passwordHash ?? (await decoyHash()));
+    const stored = found?.passwordHash ?? (await decoyHash());
+    const ok = await hashes.run('check', () => verifyPassword(password, stored));
     return ok && found !== null;
+  }
+
+  /** A new password must pass the policy (password-policy.ts): 400 naming the rule it breaks. */
+  function checkNewPassword(password: string, username: string): void {
+    const problem = passwordProblem(password, username);
+    if (problem) throw new InvalidInputError(problem, { field: 'password' });
   }
 
   /**
@@ -123,8 +144,13 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
 
   return {
     async register({ username, password }, ctx) {
-      const user = await createUser(pool, username, password, sealer);
-      if (!user) throw new ConflictError(`username "${username}" is taken`, { field: 'username' });
+      await registrations.admit(ctx.clientAddress);
+      checkNewPassword(password, username);
+      // A taken name is refused before any hashing, so retries of one name cost nothing.
+      const taken = () => new ConflictError(`username "${username}" is taken`, { field: 'username' });
+      if (await findByUsername(pool, username)) throw taken();
+      const user = await createUser(pool, username, password, sealer, makeHash);
+      if (!user) throw taken();
       ctx.log.info({ userId: user.id, username: user.username }, 'user registered');
       return user;
     },
@@ -171,10 +197,11 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
         passwordMatches(await findById(db, caller.userId), oldPassword),
       );
       if (!ok) throw new UnauthorizedError('the old password is wrong');
+      checkNewPassword(newPassword, caller.username);
       const changed = await setPassword(
         pool,
         caller.userId,
-        await hashPassword(newPassword),
+        await makeHash(newPassword),
         sealer.seal(newPassword, caller.userId),
       );
       if (!changed) throw new UnauthorizedError('this account no longer exists');
@@ -299,7 +326,9 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
       const [track] = await opts.catalog.call('getTracks', { ids: [report.trackId] });
       if (!track)
         throw new NotFoundError(`no song ${report.trackId} in the catalog`, { unknown: [report.trackId] });
-      return accountStillThere(() => recordPlayback(pool, ctx.caller.userId, report, track.durationMs));
+      return accountStillThere(() =>
+        recordPlayback(pool, ctx.caller.userId, report, track.durationMs, Date.now(), plays),
+      );
     },
 
     async nowPlaying() {

@@ -1,4 +1,5 @@
-import { EventTypes, MAX_MS_PLAYED, type TrackPlayed } from '../../common/contracts/events.js';
+import { EventTypes, type TrackPlayed } from '../../common/contracts/events.js';
+import { makePlay, type PlayAllowance } from '../../common/contracts/plays.js';
 import type { NowPlayingEntry, PlaybackState } from '../../common/contracts/users.js';
 import { enqueueEvent } from '../../common/db/outbox.js';
 import { type Pool, type Queryable, withTransaction } from '../../common/db/pool.js';
@@ -83,6 +84,7 @@ export async function recordPlayback(
   report: PlaybackReport,
   durationMs: number,
   now = Date.now(),
+  allowance?: PlayAllowance,
 ): Promise<{ played: boolean }> {
   return withTransaction(pool, async (tx) => {
     const { rows } = await tx.query<Row>(
@@ -110,13 +112,19 @@ export async function recordPlayback(
       !report.inferred &&
       countsAsPlay(report.positionMs, durationMs);
     if (played) {
-      await enqueueEvent<TrackPlayed>(tx, EventTypes.TRACK_PLAYED, {
-        userId,
-        trackId: report.trackId,
-        playedAt: new Date(startedAt).toISOString(),
-        msPlayed: Math.min(report.positionMs, durationMs, MAX_MS_PLAYED),
-        source: 'playback-report',
-      });
+      allowance?.take(userId, 1);
+      await enqueueEvent<TrackPlayed>(
+        tx,
+        EventTypes.TRACK_PLAYED,
+        makePlay({
+          userId,
+          trackId: report.trackId,
+          playedAt: new Date(startedAt),
+          durationMs,
+          msPlayed: Math.min(report.positionMs, durationMs),
+          source: 'playback-report',
+        }),
+      );
     }
     await tx.query(
       `INSERT INTO now_playing (user_id, client, track_id, duration_ms, state, position_ms, playback_rate,

@@ -12,8 +12,10 @@ export interface ThrottleRule {
 
 /**
  * Who is guessing is told apart by client address: a guesser is slowed down on its own
- * address and on (username, address), so the real user, from another address, is never locked
- * out. The per-username rule is a far higher ceiling against guessing from many addresses.
+ * address and on (username, address). The per-username rule counts failures from every
+ * address, and once past its free ones makes each address that has failed for that username
+ * wait too, never one that has not: the real user, from a client that has not failed, is
+ * always checked, however many addresses guess (docs/SECURITY.md).
  */
 export interface LoginLimits {
   pair: ThrottleRule;
@@ -81,9 +83,14 @@ export class LoginLimiter {
     const pair = keys.find(([scope]) => scope === 'pair')![1];
     return withTransaction(this.db, async (client) => {
       const rows = await lock(client, keys, this.limits.forgetAfterMs);
-      const waitMs = Math.max(...rows.map((r) => r.wait_ms));
+      // The username's wait holds back only clients that have failed for it themselves: a
+      // client with no failure for this username is always checked, so guesses from many
+      // addresses never keep the real user out.
+      const pairFailures = rows.find((r) => r.scope === 'pair')?.failures ?? 0;
+      const binding = rows.filter((r) => r.scope !== 'username' || pairFailures > 0);
+      const waitMs = Math.max(0, ...binding.map((r) => r.wait_ms));
       if (waitMs > 0) {
-        const blocked = rows.find((r) => r.wait_ms === waitMs)!.scope;
+        const blocked = binding.find((r) => r.wait_ms === waitMs)!.scope;
         limited(waitMs, blocked);
       }
       const ok = await check(client);
@@ -146,7 +153,7 @@ async function lock(
 const WHO: Record<Scope, string> = {
   address: 'from this address',
   pair: 'for this username from this address',
-  username: 'for this username',
+  username: 'for this username from addresses that failed for it',
 };
 
 function limited(waitMs: number, scope: Scope): never {

@@ -5,6 +5,8 @@ import { PeriodicTask } from '../../common/periodic.js';
 import { defineService } from '../../common/service.js';
 import { usersHandlers } from './handlers.js';
 import { NOW_PLAYING_LIMITS, pruneNowPlaying } from './now-playing.js';
+import { LoginLimiter } from './rate-limit.js';
+import { RegistrationThrottle } from './registrations.js';
 import { loadTokenSecrets } from './secret.js';
 
 export const USERS_MIGRATIONS = sourcePath(import.meta.url, 'migrations');
@@ -17,19 +19,31 @@ export const usersService = defineService({
   // user.registered is written to the outbox with the new user; the relay publishes it.
   outbox: true,
   async setup({ config, pool, rpc, log }) {
+    const limits = {
+      perAddressPerHour: config.registerPerAddressPerHour,
+      perMinute: config.registerPerMinute,
+    };
     const handlers = usersHandlers({
       pool,
       secrets: await loadTokenSecrets(config),
       tokenTtlSeconds: config.tokenTtlSeconds,
       catalog: rpc.bind(catalogContract),
+      registrations: limits,
+      playsPerHour: config.playsPerHour,
     });
+    const limiter = new LoginLimiter(pool);
+    const registrations = new RegistrationThrottle(pool, limits);
     const pruning = new PeriodicTask({
-      name: 'pruning now-playing entries',
+      name: 'pruning now-playing entries and old throttling counts',
       everyMs: NOW_PLAYING_LIMITS.pruneMs,
       log,
       run: async () => {
-        const deleted = await pruneNowPlaying(pool);
-        return deleted > 0 ? { deleted } : null;
+        const deleted = {
+          nowPlaying: await pruneNowPlaying(pool),
+          loginFailures: await limiter.prune(),
+          registrationCounts: await registrations.prune(),
+        };
+        return Object.values(deleted).some((n) => n > 0) ? deleted : null;
       },
     });
     return { handlers, subscribers: {}, workers: [pruning] };

@@ -40,7 +40,8 @@ function toStored(row: UserRow): StoredUser {
 
 /**
  * Creates a user and records `user.registered` in the outbox in the same transaction.
- * With `sealer` the password is also kept sealed for Subsonic token auth.
+ * With `sealer` the password is also kept sealed for Subsonic token auth; `hash` makes the
+ * password's hash (the users service runs it through its bounded hash queue).
  * Returns null when the username is taken (in any letter case).
  */
 export async function createUser(
@@ -48,9 +49,10 @@ export async function createUser(
   username: string,
   password: string,
   sealer?: PasswordSealer,
+  hash: (password: string) => Promise<string> = hashPassword,
 ): Promise<User | null> {
   const id = randomUUID();
-  const passwordHash = await hashPassword(password);
+  const passwordHash = await hash(password);
   const secret = sealer ? sealer.seal(password, id) : null;
   return withTransaction(pool, async (client) => {
     const { rows } = await client.query<UserRow>(

@@ -498,10 +498,10 @@ describe('bad input and security, against a whole system', () => {
       (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { sid: string }).sid;
 
     it('accepts no token signed with a documented secret, for any user id anyone can read', async () => {
-      // The attack: read the demo user's id from the public profile, sign a year-long token.
+      // The attack: know the demo user's id (profiles need a login now; any user can read it),
+      // sign a year-long token.
       const profile = await api.request<RpcReply>('POST', '/rpc', {
         json: { jsonrpc: '2.0', id: 1, method: 'users.getProfile', params: { username: 'demo' } },
-        token: null,
       });
       const demoId = (profile.body.result as { id: string }).id;
       const yearLong = new Date(Date.now() + 365 * 86_400_000);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/env.js';
-import type { Reply } from '../support/system.js';
+import { type Reply, SYSTEM_OPS_TOKEN } from '../support/system.js';
 import { demoClient, report, trackIds, useSystem } from './helpers.js';
 
 const RPC_TIMEOUT_MS = 1500;
@@ -46,9 +46,17 @@ describe('a service that stops answering (SIGSTOP of the only catalog worker)', 
       plays = await Promise.all(
         tracks.slice(0, 5).map((t) => api.request('POST', '/api/plays', { json: { trackId: t } })),
       );
+      // /health makes one round of checks a second: within about one it names the catalog.
       [history, health] = await Promise.all([
         api.request('GET', '/api/me/history?limit=5'),
-        api.request<Health>('GET', '/health'),
+        eventually(
+          async () => {
+            const r = await api.request<Health>('GET', '/health', { token: SYSTEM_OPS_TOKEN });
+            return r.status === 503 ? r : undefined;
+          },
+          3000,
+          100,
+        ),
       ]);
       catalogReplies = await needCatalog;
     } finally {

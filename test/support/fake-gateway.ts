@@ -23,6 +23,8 @@ export interface FakeGateway {
   audio: Buffer;
   /** How many of the next play reports get a 503, as a gateway whose broker is down would answer. */
   unavailablePlays: number;
+  /** How many of the next play reports get a 429, as for an account over its plays per hour. */
+  limitedPlays: number;
   close(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ export async function startFakeGateway(): Promise<FakeGateway> {
     plays,
     audio,
     unavailablePlays: 0,
+    limitedPlays: 0,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -281,6 +284,12 @@ export async function startFakeGateway(): Promise<FakeGateway> {
   type PlayBody = { trackId?: unknown; msPlayed?: unknown; playedAt?: unknown; playId?: unknown };
   /** Checks plays as the gateway does: all of them first, then records each once per playId. */
   const takePlays = (req: Request, res: Response, bodies: PlayBody[]): string[] | undefined => {
+    if (fake.limitedPlays > 0) {
+      fake.limitedPlays--;
+      res.set('retry-after', '60');
+      fail(res, 429, 'RATE_LIMITED', 'this account has posted more plays than anyone listens to');
+      return undefined;
+    }
     if (fake.unavailablePlays > 0) {
       fake.unavailablePlays--;
       res.set('retry-after', '1');
@@ -358,6 +367,8 @@ export async function startFakeGateway(): Promise<FakeGateway> {
       public: req.body?.public === true,
       trackCount: 0,
       durationMs: 0,
+      offset: 0,
+      limit: 50,
       createdAt: now,
       updatedAt: now,
       tracks: [],

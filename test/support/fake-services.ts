@@ -170,9 +170,13 @@ function playlistsHandlers(w: FakeWorld): Fake<typeof playlistsContract> {
     createdAt: p.createdAt,
     updatedAt: p.updatedAt,
   });
-  const detail = (p: FakePlaylist): PlaylistDetail => ({
+  const detail = (p: FakePlaylist, offset = 0, limit = 50): PlaylistDetail => ({
     ...summary(p),
-    tracks: p.trackIds.map((id, position) => ({ position, track: w.tracks.find((t) => t.id === id)! })),
+    tracks: p.trackIds
+      .map((id, position) => ({ position, track: w.tracks.find((t) => t.id === id)! }))
+      .slice(offset, offset + limit),
+    offset,
+    limit,
   });
   const visible = (id: string, ctx: CallContext) => {
     const p = w.playlists.get(id);
@@ -216,7 +220,7 @@ function playlistsHandlers(w: FakeWorld): Fake<typeof playlistsContract> {
       const owner = ownerId ?? callerOf(ctx).userId;
       return [...w.playlists.values()].filter((p) => p.ownerId === owner && (mine || p.public)).map(summary);
     },
-    get: async ({ id }, ctx) => detail(visible(id, ctx)),
+    get: async ({ id, offset, limit }, ctx) => detail(visible(id, ctx), offset, limit),
     rename: async ({ id, name }, ctx) => {
       const p = owned(id, ctx);
       p.name = name;
@@ -288,7 +292,11 @@ function historyHandlers(w: FakeWorld): Fake<typeof historyContract> {
 
 function statsHandlers(w: FakeWorld): Fake<typeof statsContract> {
   return {
-    topTracks: async ({ limit }) => topOf(w.plays, limit),
+    topTracks: async ({ limit }) =>
+      topOf(w.plays, limit).map((t) => ({
+        ...t,
+        listeners: new Set(w.plays.filter((p) => p.trackId === t.trackId).map((p) => p.userId)).size,
+      })),
     user: async ({ limit }, ctx) => {
       const plays = playsOf(w, ctx);
       return {

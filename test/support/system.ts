@@ -93,6 +93,9 @@ export interface SystemOptions {
   databases?: Partial<Record<Exclude<ServiceName, 'catalog' | 'users'>, string>>;
 }
 
+/** The operations token of every test system's gateway: it opens /metrics and /health's checks. */
+export const SYSTEM_OPS_TOKEN = 'ops-token-of-the-test-systems';
+
 const running = new Set<Proc>();
 // A test process that dies must not leave workers behind on the shared broker.
 process.once('exit', () => {
@@ -216,6 +219,9 @@ export class System {
       LOG_LEVEL: this.opts.logLevel ?? process.env.FAULTS_LOG_LEVEL ?? 'warn',
       MEDIA_DIR: this.mediaDir,
       TOKEN_SECRET: this.tokenSecret,
+      OPS_TOKEN: SYSTEM_OPS_TOKEN,
+      // Fault scenarios post tens of thousands of plays as one account: far past any listener.
+      PLAYS_PER_HOUR: '10000000',
       DB_POOL_SIZE: '5',
       ...this.opts.env,
     };

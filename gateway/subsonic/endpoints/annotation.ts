@@ -1,10 +1,5 @@
-import {
-  EventTypes,
-  MAX_MS_PLAYED,
-  playedAtProblem,
-  type TrackPlayed,
-  trackPlayedSchema,
-} from '../../../common/contracts/events.js';
+import { EventTypes, playedAtProblem } from '../../../common/contracts/events.js';
+import { MAX_PLAYS_PER_REQUEST, makePlay, playEventId } from '../../../common/contracts/plays.js';
 import { withTimeout } from '../../timeout.js';
 import {
   albumsByIds,
@@ -28,9 +23,10 @@ const notFound = (ids: string[]) =>
  */
 async function scrobble(call: Call, deps: Deps) {
   const { params, caller } = call;
-  const ids = params.requiredList('id');
+  const ids = params.requiredList('id', MAX_PLAYS_PER_REQUEST);
   const times = params.ints('time', 0, Number.MAX_SAFE_INTEGER);
   const submission = params.bool('submission') ?? true;
+  if (submission) deps.plays.take(caller.userId, ids.length);
   const tracks = await requireTracks(deps, ids);
   if (!submission) {
     const trackId = ids[ids.length - 1]!;
@@ -41,21 +37,25 @@ async function scrobble(call: Call, deps: Deps) {
     );
     return {};
   }
-  const plays: TrackPlayed[] = ids.map((trackId, i) => {
-    const at = times[i] ?? Date.now();
+  // Without a time the play is now, to the second: a retry within it is still the same play.
+  const now = Math.floor(Date.now() / 1000) * 1000;
+  const plays = ids.map((trackId, i) => {
+    const at = times[i] ?? now;
     const problem = playedAtProblem('time', new Date(at), deps.playDates);
     if (problem) throw new SubsonicError(SubsonicCodes.GENERIC, problem);
-    return trackPlayedSchema.parse({
+    // The API does not say how much was heard: a scrobble means the song was played.
+    const play = makePlay({
       userId: caller.userId,
       trackId,
-      playedAt: new Date(at).toISOString(),
-      // The API does not say how much was heard: a scrobble means the song was played.
-      msPlayed: Math.min(Math.round(tracks.get(trackId)!.durationMs), MAX_MS_PLAYED),
+      playedAt: new Date(at),
+      durationMs: tracks.get(trackId)!.durationMs,
       source: 'subsonic',
     });
+    // The same user, track and time is the same play, however often a player sends it.
+    return { play, id: playEventId(caller.userId, `subsonic:${trackId}:${at}`) };
   });
   await withTimeout(
-    Promise.all(plays.map((play) => deps.publisher.publish(EventTypes.TRACK_PLAYED, play))),
+    Promise.all(plays.map(({ play, id }) => deps.publisher.publish(EventTypes.TRACK_PLAYED, play, id))),
     deps.publishTimeoutMs,
     'the broker confirming the plays',
   );

@@ -42,7 +42,15 @@ async function audio(call: Call, deps: Deps, download: boolean): Promise<typeof 
       res.attachment(`${track.artistName} - ${track.title}.${suffixOf(file.mimeType)}`);
       await sendAudioFile(res, file.path, file.mimeType);
     } else {
-      await sendTrackAudio({ req, res, file, options, transcoder: deps.transcoder, log: deps.log });
+      await sendTrackAudio({
+        req,
+        res,
+        file,
+        options,
+        transcoder: deps.transcoder,
+        log: deps.log,
+        listener: call.caller.userId,
+      });
     }
   } catch (err) {
     if (!(err instanceof AudioFileError)) throw err;
@@ -64,7 +72,7 @@ async function coverColor(id: string, call: Call, deps: Deps): Promise<string | 
   const { catalog, playlists } = deps.services;
   const playlistId = /^pl-(.+)$/.exec(id)?.[1];
   if (!playlistId) return catalogCoverColor(catalog, id);
-  const found = await ifFound(playlists.call('get', { id: playlistId }, call.as));
+  const found = await ifFound(playlists.call('get', { id: playlistId, limit: 1 }, call.as));
   const first = found?.tracks[0]?.track.albumId;
   return found && ((first && (await catalogCoverColor(catalog, coverId.album(first)))) || NEUTRAL_COLOR);
 }
@@ -80,7 +88,7 @@ export const mediaEndpoints: Record<string, Endpoint> = {
     const size = call.params.int('size', 1, MAX_COVER_SIZE) ?? 300;
     const color = await coverColor(id, call, deps);
     if (!color) throw new SubsonicError(SubsonicCodes.NOT_FOUND, `no cover art ${id}`);
-    sendCover(call.res, deps.covers, color, size);
+    await sendCover(call.res, deps.covers, color, size);
     return SENT;
   },
 };

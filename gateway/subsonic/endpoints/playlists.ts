@@ -1,14 +1,34 @@
-import type { PlaylistDetail } from '../../../common/contracts/playlists.js';
+import { type PlaylistDetail, playlistsContract } from '../../../common/contracts/playlists.js';
 import { type Call, type Deps, type Endpoint, requireTracks } from '../context.js';
 import { playlist, song } from '../models.js';
 import { type Body, missing, SubsonicCodes, SubsonicError } from '../response.js';
+
+/**
+ * Most entries `getPlaylist` shows (the API has no paging): the playlist's first ones. Its
+ * `songCount` still counts them all, and `updatePlaylist`'s `songIndexToRemove` indexes this list.
+ */
+export const SUBSONIC_PLAYLIST_ENTRIES = 1000;
+
+/** The contract's largest page: the shown entries are read in as few pages as that takes. */
+const PAGE = playlistsContract.methods.get.params.shape.limit.unwrap().maxValue ?? 100;
+
+/** A playlist with its first SUBSONIC_PLAYLIST_ENTRIES entries. */
+async function readPlaylist(call: Call, deps: Deps, id: string): Promise<PlaylistDetail> {
+  const first = await deps.services.playlists.call('get', { id, limit: PAGE }, call.as);
+  const tracks = [...first.tracks];
+  for (let offset = PAGE; offset < Math.min(first.trackCount, SUBSONIC_PLAYLIST_ENTRIES); offset += PAGE) {
+    const limit = Math.min(PAGE, SUBSONIC_PLAYLIST_ENTRIES - offset);
+    tracks.push(...(await deps.services.playlists.call('get', { id, offset, limit }, call.as)).tracks);
+  }
+  return { ...first, tracks: tracks.slice(0, SUBSONIC_PLAYLIST_ENTRIES), limit: SUBSONIC_PLAYLIST_ENTRIES };
+}
 
 /**
  * A playlist about to be changed: someone else's (public) one is refused before any part of
  * the change is made.
  */
 async function ownPlaylist(call: Call, deps: Deps, id: string): Promise<PlaylistDetail> {
-  const detail = await deps.services.playlists.call('get', { id }, call.as);
+  const detail = await readPlaylist(call, deps, id);
   if (detail.ownerId !== call.caller.userId) {
     throw new SubsonicError(SubsonicCodes.NOT_AUTHORIZED, 'only its owner may change this playlist');
   }
@@ -53,7 +73,7 @@ export const playlistEndpoints: Record<string, Endpoint> = {
 
   getPlaylist: async (call, deps) => {
     const id = call.params.required('id');
-    return { playlist: await withSongs(await deps.services.playlists.call('get', { id }, call.as), call) };
+    return { playlist: await withSongs(await readPlaylist(call, deps, id), call) };
   },
 
   /**
@@ -69,14 +89,14 @@ export const playlistEndpoints: Record<string, Endpoint> = {
     if (!playlistId) {
       if (!name) throw missing('name (or playlistId)');
       const created = await playlists.call('create', { name, trackIds: songIds }, as);
-      return { playlist: await withSongs(created, call) };
+      return { playlist: await withSongs(await readPlaylist(call, deps, created.id), call) };
     }
     const current = await ownPlaylist(call, deps, playlistId);
     // Unknown songs fail here, before anything changes; the replacement itself is one step.
     await requireTracks(deps, songIds);
     await rename(call, deps, current, name);
-    const replaced = await playlists.call('replaceTracks', { id: playlistId, trackIds: songIds }, as);
-    return { playlist: await withSongs(replaced, call) };
+    await playlists.call('replaceTracks', { id: playlistId, trackIds: songIds }, as);
+    return { playlist: await withSongs(await readPlaylist(call, deps, playlistId), call) };
   },
 
   /**

@@ -7,7 +7,7 @@ import type { JSX, LiHTMLAttributes } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Track } from '../../../common/contracts/catalog.js';
 import type { Playlist, PlaylistDetail } from '../../../common/contracts/playlists.js';
-import { ApiError, change, enc } from '../api.js';
+import { ApiError, change, enc, get } from '../api.js';
 import { clockMs, plural } from '../format.js';
 import { player } from '../player/controller.js';
 import { navigate } from '../router.js';
@@ -99,6 +99,12 @@ const rowsOf = (p: PlaylistDetail): Rows => ({
   tracks: p.tracks.map((e) => e.track),
 });
 
+/** Entries read at a time: the gateway's largest page. More are read on demand ("Show more"). */
+const PAGE = 500;
+
+/** The position after a page's last entry: where the next page starts. */
+const nextOffset = (p: PlaylistDetail): number => (p.tracks.at(-1)?.position ?? p.offset - 1) + 1;
+
 function moved<T>(list: readonly T[], from: number, to: number): T[] {
   const copy = [...list];
   const [item] = copy.splice(from, 1);
@@ -107,10 +113,15 @@ function moved<T>(list: readonly T[], from: number, to: number): T[] {
 }
 
 export function PlaylistPage({ id }: { id: string }): JSX.Element {
-  const loaded = useApi<PlaylistDetail>(`/api/playlists/${enc(id)}`);
+  const loaded = useApi<PlaylistDetail>(`/api/playlists/${enc(id)}?limit=${PAGE}`);
   const me = useStore(session);
   const [detail, setDetail] = useState<PlaylistDetail | null>(null);
   const [rows, setRows] = useState<Rows>({ keys: [], tracks: [] });
+  /** Where the next page of entries starts (the playlist's length once every page is shown). */
+  const [readTo, setReadTo] = useState(0);
+  /** The rows of the last render, for comparing a change's answer after it arrives. */
+  const shown = useRef(rows);
+  shown.current = rows;
   const [error, setError] = useState('');
   const [renaming, setRenaming] = useState(false);
   const [newName, setNewName] = useState('');
@@ -123,6 +134,7 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
     if (!loaded.data) return;
     setDetail(loaded.data);
     setRows(rowsOf(loaded.data));
+    setReadTo(nextOffset(loaded.data));
   }, [loaded.data]);
 
   // After a keyboard move, focus stays on the handle of the row that moved.
@@ -147,10 +159,21 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
     setError('');
     try {
       const next = await run();
-      setDetail((d) => ({ ...d!, ...next }));
+      setDetail((d) => ({ ...d!, ...next, offset: d!.offset, limit: d!.limit }));
       if ('tracks' in next) {
+        // The answer holds the first page: rows shown that agree with it stay; otherwise the
+        // answer is the whole playlist when it fits, else the pages are read again.
         const ids = next.tracks.map((e) => e.track.id).join('\n');
-        setRows((r) => (r.tracks.map((t) => t.id).join('\n') === ids ? r : rowsOf(next)));
+        const agree = shown.current.tracks
+          .slice(0, next.tracks.length)
+          .map((t) => t.id)
+          .join('\n');
+        if (agree !== ids) {
+          if (nextOffset(next) >= next.trackCount) {
+            setRows(rowsOf(next));
+            setReadTo(nextOffset(next));
+          } else loaded.reload();
+        }
       }
       return true;
     } catch (err) {
@@ -190,6 +213,19 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
   const setPublic = async (value: boolean) => {
     if (await apply(() => change<Playlist>('PATCH', `/api/playlists/${enc(p.id)}`, { public: value })))
       announce(value ? `${p.name} is public` : `${p.name} is private`);
+  };
+
+  const showMore = async () => {
+    setError('');
+    try {
+      const page = await get<PlaylistDetail>(`/api/playlists/${enc(p.id)}?limit=${PAGE}&offset=${readTo}`);
+      const more = rowsOf(page);
+      setRows((r) => ({ keys: [...r.keys, ...more.keys], tracks: [...r.tracks, ...more.tracks] }));
+      setReadTo(nextOffset(page));
+      announce(`Showing ${rows.tracks.length + more.tracks.length} of ${page.trackCount} tracks`);
+    } catch (err) {
+      setError(messageOf(err));
+    }
   };
 
   const deletePlaylist = async () => {
@@ -355,6 +391,13 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
           }
         />
       )}
+      {readTo < p.trackCount && rows.tracks.length > 0 ? (
+        <p class="more">
+          <button type="button" onClick={() => void showMore()}>
+            Show more ({rows.tracks.length} of {p.trackCount} shown)
+          </button>
+        </p>
+      ) : null}
       <dialog ref={confirmDelete} class="dialog" aria-labelledby="delete-title">
         <form method="dialog" class="dialog-body">
           <h2 id="delete-title">Delete {p.name}?</h2>
