@@ -227,8 +227,10 @@ describe('models and helpers', () => {
     );
     clearInterval(ticker);
     expect(made.every((png) => png.readUInt32BE(16) === 1024)).toBe(true);
-    // Forty deflates of 3 MB each: on the event loop that was ~10 ms each, all in one turn.
-    expect(Math.max(...delays)).toBeLessThan(60);
+    // Forty deflates of 3 MB each: on the event loop that was ~10 ms each, all in one turn
+    // (400 ms on a quiet machine); off it, the longest turn stays well under half of that even
+    // on two busy cores.
+    expect(Math.max(...delays)).toBeLessThan(200);
     // The same one again comes from the cache.
     expect(await covers.get('#100000', 1024)).toBe(made[0]);
   });
