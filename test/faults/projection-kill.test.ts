@@ -49,7 +49,7 @@ describe('projections killed mid-work (kill -9 while applying the event log)', (
     await publishAll(s, playEvents(await trackIds(s), EVENTS));
     const end = (await logBounds(await s.broker()))!.last;
     await eventually(async () => (await storedPlays(s)) >= EVENTS, 60_000, 200);
-    s.dbProxy.latencyMs = 5;
+    s.dbProxy.latencyMs = 20;
     const catching = await s.startWorker('stats');
     const started = Date.now();
     let at = -1;
