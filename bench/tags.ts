@@ -15,6 +15,26 @@ export interface FileTags {
   trackTotal: number;
   genre: string;
   year: number;
+  lyrics?: TagLyrics;
+}
+
+/** Lyrics to write: plain text, or lines with their start in ms (ID3 SYLT; LRC text elsewhere). */
+export interface TagLyrics {
+  text?: string;
+  synced?: Array<{ ms: number; text: string }>;
+  /** ISO 639-2, e.g. `eng` (ID3 only). */
+  lang?: string;
+}
+
+/** Synced lyrics as LRC text, as taggers store them in Vorbis comments. */
+export function lrcText(lines: ReadonlyArray<{ ms: number; text: string }>): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  return lines
+    .map(
+      ({ ms, text }) =>
+        `[${two(Math.floor(ms / 60_000))}:${two(Math.floor(ms / 1000) % 60)}.${two(Math.floor(ms / 10) % 100)}]${text}`,
+    )
+    .join('\n');
 }
 
 export interface Cover {
@@ -48,6 +68,29 @@ function id3Frame(id: string, content: Buffer): Buffer {
 const id3Text = (id: string, text: string) =>
   id3Frame(id, Buffer.concat([Buffer.from([1, 0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
 
+/** A string in UTF-16 with its byte order mark and the two-byte terminator. */
+const utf16z = (text: string) =>
+  Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le'), Buffer.alloc(2)]);
+
+/** USLT (plain lyrics) or SYLT (synced, times in ms) frames. */
+function id3Lyrics(lyrics: TagLyrics | undefined): Buffer[] {
+  if (!lyrics) return [];
+  const lang = Buffer.from((lyrics.lang ?? 'eng').slice(0, 3).padEnd(3, ' '), 'latin1');
+  const frames: Buffer[] = [];
+  if (lyrics.text !== undefined) {
+    const text = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(lyrics.text, 'utf16le')]);
+    frames.push(id3Frame('USLT', Buffer.concat([Buffer.from([1]), lang, utf16z(''), text])));
+  }
+  if (lyrics.synced) {
+    const lines = lyrics.synced.map(({ ms, text }) => Buffer.concat([utf16z(text), u32be(ms)]));
+    // Encoding UTF-16, time stamps in milliseconds (2), content type lyrics (1).
+    frames.push(
+      id3Frame('SYLT', Buffer.concat([Buffer.from([1]), lang, Buffer.from([2, 1]), utf16z(''), ...lines])),
+    );
+  }
+  return frames;
+}
+
 /** An ID3v2.3 tag with the usual frames and a front cover. */
 export function id3v23(tags: FileTags, cover: Cover): Buffer {
   const frames = Buffer.concat([
@@ -57,6 +100,7 @@ export function id3v23(tags: FileTags, cover: Cover): Buffer {
     id3Text('TRCK', `${tags.track}/${tags.trackTotal}`),
     id3Text('TCON', tags.genre),
     id3Text('TYER', String(tags.year)),
+    ...id3Lyrics(tags.lyrics),
     id3Frame(
       'APIC',
       Buffer.concat([
@@ -107,6 +151,8 @@ export function vorbisComment(tags: FileTags, cover: Cover | null): Buffer {
     `GENRE=${tags.genre}`,
     `DATE=${tags.year}`,
   ];
+  const lyrics = tags.lyrics?.synced ? lrcText(tags.lyrics.synced) : tags.lyrics?.text;
+  if (lyrics !== undefined) fields.push(`LYRICS=${lyrics}`);
   if (cover) fields.push(`METADATA_BLOCK_PICTURE=${pictureBlock(cover).toString('base64')}`);
   const vendor = Buffer.from('music-streaming bench');
   const parts = [u32le(vendor.length), vendor, u32le(fields.length)];

@@ -4,6 +4,7 @@ import type {
   Album,
   Artist,
   ListeningReport,
+  Lyrics,
   Page,
   Play,
   Playlist,
@@ -138,6 +139,9 @@ export class Api {
   }
   track(id: string): Promise<Track> {
     return this.request('GET', `/api/tracks/${encodeURIComponent(id)}`);
+  }
+  lyrics(trackId: string): Promise<Lyrics> {
+    return this.request('GET', `/api/tracks/${encodeURIComponent(trackId)}/lyrics`);
   }
   search(q: string): Promise<SearchResult> {
     return this.request('GET', '/api/search', { query: { q } });

@@ -16,6 +16,7 @@ import {
   artistTable,
   artistView,
   historyTable,
+  lyricsView,
   meView,
   playlistTable,
   playlistView,
@@ -261,6 +262,16 @@ export const COMMANDS: Command[] = [
         data: page,
         text: `${trackTable(page.items, ctx.style)}\n${ctx.style.dim(`tracks ${shown}`)}`,
       };
+    },
+  },
+  {
+    name: 'lyrics',
+    usage: '<trackId|#n>',
+    summary: "a track's lyrics (synced lines with their time)",
+    arity: [1, 1],
+    async run(ctx, [ref]) {
+      const lyrics = await ctx.api.lyrics(trackRef(ctx.store.state(), ref!));
+      return { data: lyrics, text: lyricsView(lyrics, ctx.style) };
     },
   },
   {

@@ -3,6 +3,7 @@ import type {
   Album,
   Artist,
   ListeningReport,
+  Lyrics,
   Play,
   Playlist,
   PlaylistDetail,
@@ -94,6 +95,16 @@ export function searchView(result: SearchResult, s: Style): string {
     s.bold('Tracks'),
     trackTable(result.tracks, s),
   ].join('\n');
+}
+
+/** Lyrics a line per line; synced ones with the time each line starts, as `[1:02]`. */
+export function lyricsView(lyrics: Lyrics, s: Style): string {
+  const lines = lyrics.lines.map((l) =>
+    l.startMs === undefined ? l.text : `${s.dim(`[${duration(l.startMs)}]`)} ${l.text}`,
+  );
+  const about = lyrics.synced ? 'synced lyrics' : 'lyrics';
+  const offset = lyrics.offsetMs ? `, offset ${lyrics.offsetMs} ms` : '';
+  return [...lines, s.dim(`(${about}${offset}, ${lyrics.lines.length} lines)`)].join('\n');
 }
 
 export function playlistTable(playlists: Playlist[], s: Style): string {

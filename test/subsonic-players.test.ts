@@ -112,6 +112,7 @@ describe('a player starting up', () => {
       { name: 'formPost', versions: [1] },
       { name: 'indexBasedQueue', versions: [1] },
       { name: 'playbackReport', versions: [1] },
+      { name: 'songLyrics', versions: [1] },
       { name: 'transcodeOffset', versions: [1] },
       { name: 'topSongsByArtistId', versions: [1] },
     ]);

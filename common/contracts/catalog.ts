@@ -63,6 +63,28 @@ export interface SearchResult {
   tracks: Track[];
 }
 
+/** A line of lyrics: with its time (ms from the start of the track) when the lyrics are synced. */
+export interface LyricLine {
+  startMs?: number;
+  text: string;
+}
+
+/** A track's lyrics, as read from its tags or from a `.lrc` / `.txt` file beside it. */
+export interface Lyrics {
+  trackId: string;
+  /** ISO 639 code from the tags, or `und` when the file does not say. */
+  lang: string;
+  synced: boolean;
+  /** LRC's `[offset:]` in ms: positive shows each line that much sooner. */
+  offsetMs: number;
+  lines: LyricLine[];
+}
+
+/** Most lines kept of a track's lyrics, and most characters of a line: the answer stays bounded. */
+export const LYRICS_MAX_LINES = 2000;
+export const LYRICS_MAX_LINE = 500;
+export const LYRICS_UNKNOWN_LANGUAGE = 'und';
+
 /** Articles an index leaves out when it sorts and groups names ("The Beatles" under B). */
 export const IGNORED_ARTICLES = ['The', 'A', 'An'] as const;
 
@@ -137,6 +159,12 @@ export const catalogContract = defineContract('catalog', {
   ).returns<Track[]>(),
   /** Where the audio of a track lives (a path on the server), for streaming. */
   getTrackFile: internalMethod(z.strictObject({ id })).returns<TrackFile>(),
+  /** A track's lyrics, or null when it has none (an unknown track is NotFound). */
+  getLyrics: publicMethod(z.strictObject({ trackId: id })).returns<Lyrics | null>(),
+  /** The lyrics of a song named by artist and title (letter case and accents aside), or null. */
+  findLyrics: publicMethod(
+    z.strictObject({ artist: z.string().trim().min(1).max(200), title: z.string().trim().min(1).max(200) }),
+  ).returns<Lyrics | null>(),
   listGenres: publicMethod(z.strictObject({})).returns<Genre[]>(),
   randomTracks: publicMethod(z.strictObject({ limit: count(500, 10), genre, ...years })).returns<Track[]>(),
   search: publicMethod(

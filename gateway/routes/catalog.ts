@@ -1,5 +1,5 @@
 import { ALBUM_SORTS } from '../../common/contracts/catalog.js';
-import { InvalidParamsError } from '../../common/errors.js';
+import { InvalidParamsError, NotFoundError } from '../../common/errors.js';
 import type { Caller } from '../../common/rpc/contract.js';
 import { paging, queryEnum, queryInt, queryString } from '../http.js';
 import type { RouteContext } from './context.js';
@@ -37,6 +37,13 @@ export function catalogRoutes({ router, services }: RouteContext): void {
 
   router.get('/api/tracks/:id', async (req, res) => {
     res.json(await catalog.call('getTrack', { id: req.params.id }, as(res.locals.caller)));
+  });
+
+  /** A track's lyrics (synced lines carry `startMs`); 404 when it has none. */
+  router.get('/api/tracks/:id/lyrics', async (req, res) => {
+    const lyrics = await catalog.call('getLyrics', { trackId: req.params.id }, as(res.locals.caller));
+    if (!lyrics) throw new NotFoundError(`track ${req.params.id} has no lyrics`, { id: req.params.id });
+    res.json(lyrics);
   });
 
   router.get('/api/search', async (req, res) => {

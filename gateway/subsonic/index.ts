@@ -17,6 +17,7 @@ import { annotationEndpoints } from './endpoints/annotation.js';
 import { browseEndpoints } from './endpoints/browse.js';
 import { infoEndpoints } from './endpoints/info.js';
 import { listEndpoints } from './endpoints/lists.js';
+import { lyricsEndpoints } from './endpoints/lyrics.js';
 import { mediaEndpoints } from './endpoints/media.js';
 import { playerEndpoints } from './endpoints/players.js';
 import { playlistEndpoints } from './endpoints/playlists.js';
@@ -135,6 +136,7 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
     ...listEndpoints,
     ...infoEndpoints,
     ...mediaEndpoints,
+    ...lyricsEndpoints,
     ...playlistEndpoints,
     ...annotationEndpoints,
     ...playerEndpoints,

@@ -3,6 +3,7 @@ import { ARTIST_INDEX_MAX, type CatalogContract } from '../../common/contracts/c
 import type { StatsContract } from '../../common/contracts/stats.js';
 import { type Handlers, NotFoundError, type Queryable, type ServiceClient } from '../../common/index.js';
 import { discoveryHandlers, groupByInitial, StatsReader } from './discovery.js';
+import { lyricsByName, lyricsOfTrack } from './lyrics.js';
 import { resolveTrackPath } from './media.js';
 import {
   ALBUM_ORDER,
@@ -145,6 +146,14 @@ export function catalogHandlers({
     },
 
     getTrack: ({ id }) => trackOrThrow(id),
+
+    async getLyrics({ trackId }) {
+      const lyrics = await lyricsOfTrack(db, trackId);
+      if (!lyrics) await trackOrThrow(trackId);
+      return lyrics;
+    },
+
+    findLyrics: ({ artist, title }) => lyricsByName(db, artist, title),
 
     getTracks: ({ ids, withRemoved }) =>
       withRemoved ? tracksWithRemovedByIds(db, ids) : tracksByIds(db, ids),

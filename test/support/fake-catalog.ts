@@ -174,6 +174,8 @@ export function fakeCatalogHandlers(data: FakeCatalogData = fakeCatalogData()): 
     topAlbums: async () => [],
     artistTopTracks: async () => [],
     similarTracks: async () => [],
+    getLyrics: async () => null,
+    findLyrics: async () => null,
   };
 }
 

@@ -13,6 +13,7 @@ export const EXTENSIONS: ReadonlyArray<{ name: string; versions: number[]; endpo
   { name: 'formPost', versions: [1], endpoints: [] },
   { name: 'indexBasedQueue', versions: [1], endpoints: ['savePlayQueueByIndex', 'getPlayQueueByIndex'] },
   { name: 'playbackReport', versions: [1], endpoints: ['reportPlayback'] },
+  { name: 'songLyrics', versions: [1], endpoints: ['getLyricsBySongId'] },
   { name: 'transcodeOffset', versions: [1], endpoints: [] },
   { name: 'topSongsByArtistId', versions: [1], endpoints: [] },
 ];

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { InvalidInputError, type Pool, type PoolClient } from '../../../common/index.js';
+import { embeddedLyrics, isSidecar, type LyricsWrite, saveLyrics, sidecarLyrics } from '../lyrics.js';
 import {
   type ChangeCounts,
   emptyCounts,
@@ -82,7 +83,10 @@ export async function importFolder(
   const root = resolve(folder);
   const info = await stat(root).catch(() => null);
   if (!info?.isDirectory()) throw new InvalidInputError(`${root} is not a folder`);
-  const scopes = (opts.paths ?? [root]).map((p) => resolve(root, p));
+  // A lyrics file that changed has the audio beside it read again: its folder is compared.
+  const scopes = (opts.paths ?? [root])
+    .map((p) => resolve(root, p))
+    .map((p) => (isSidecar(p) ? dirname(p) : p));
   const outside = scopes.find((p) => p !== root && !p.startsWith(`${root}/`));
   if (outside) throw new InvalidInputError(`${outside} is not in ${root}`);
 
@@ -156,7 +160,7 @@ async function sync(
   summary.removed.tracks = goneIds.length;
 
   const unreadable: Array<{ filePath: string; sizeBytes: number; mtimeMs: number; reason: string }> = [];
-  let batch: TrackWrite[] = [];
+  let batch: Array<TrackWrite & LyricsWrite> = [];
   let writing: Promise<void> = Promise.resolve();
   let queued = 0;
   let failure: Error | null = null;
@@ -165,7 +169,11 @@ async function sync(
     batch = [];
     queued++;
     writing = writing.then(async () => {
-      const result = await inTransaction(db, () => saveTracks(db, files));
+      const result = await inTransaction(db, async () => {
+        const saved = await saveTracks(db, files);
+        await saveLyrics(db, files);
+        return saved;
+      });
       queued--;
       for (const kind of ['tracks', 'albums', 'artists'] as const) {
         for (const c of ['inserted', 'updated', 'unchanged'] as const) summary[kind][c] += result[kind][c];
@@ -188,14 +196,19 @@ async function sync(
           while (next < toRead.length && !failure && !opts.signal?.aborted) {
             const { path, file, id } = toRead[next++]!;
             try {
-              const tags = tagsOf(
-                await reader.read(path).catch((err: Error) => {
-                  throw new Error(`not a readable audio file (${err.message})`);
-                }),
-                root,
-                path,
-              );
-              batch.push({ ...tags, id, filePath: path, mimeType: file.mimeType, ...sizeAndTime(file) });
+              const meta = await reader.read(path).catch((err: Error) => {
+                throw new Error(`not a readable audio file (${err.message})`);
+              });
+              const tags = tagsOf(meta, root, path);
+              const lyrics = (await sidecarLyrics(path)) ?? embeddedLyrics(meta.common);
+              batch.push({
+                ...tags,
+                lyrics,
+                id,
+                filePath: path,
+                mimeType: file.mimeType,
+                ...sizeAndTime(file),
+              });
               if (batch.length >= IMPORT_BATCH) flush();
             } catch (err) {
               const reason = (err as Error).message;

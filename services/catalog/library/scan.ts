@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isSidecar, sidecarsOf } from '../lyrics.js';
 import { audioType } from '../media.js';
 
 /** An audio file on disk as a rescan compares it: by size and modification time. */
@@ -12,7 +13,7 @@ export interface DiskFile {
 export interface Scan {
   /** Audio files by absolute path, in path order. */
   files: Map<string, DiskFile>;
-  /** Other files (by extension). */
+  /** Other files (by extension; `.lrc` and `.txt` lyrics files are not counted). */
   ignored: number;
 }
 
@@ -27,18 +28,32 @@ export async function scanPaths(scopes: readonly string[]): Promise<Scan> {
   const found: Array<[string, DiskFile]> = [];
   let ignored = 0;
   const folders: string[] = [];
-  const consider = (path: string, size: number, mtimeMs: number) => {
+  // A lyrics file beside an audio file counts as part of it: the later of the two times is the
+  // file's, so adding, changing or removing `Song.lrc` has `Song.flac` read again.
+  const consider = (path: string, size: number, mtimeMs: number, sidecarMtimeMs: (p: string) => number) => {
     const mimeType = audioType(path);
-    if (mimeType) found.push([path, { sizeBytes: size, mtimeMs, mimeType }]);
-    else ignored++;
+    if (!mimeType) {
+      ignored++;
+      return;
+    }
+    const latest = Math.max(mtimeMs, ...sidecarsOf(path).map(sidecarMtimeMs));
+    found.push([path, { sizeBytes: size, mtimeMs: latest, mimeType }]);
   };
   for (const scope of scopes) {
     const info = await stat(scope).catch(() => null);
     if (info?.isDirectory()) folders.push(scope);
-    else if (info?.isFile()) consider(scope, info.size, info.mtimeMs);
+    else if (info?.isFile()) {
+      const sidecars = new Map<string, number>();
+      for (const p of sidecarsOf(scope)) {
+        const s = await stat(p).catch(() => null);
+        if (s?.isFile()) sidecars.set(p, s.mtimeMs);
+      }
+      consider(scope, info.size, info.mtimeMs, (p) => sidecars.get(p) ?? 0);
+    }
   }
   const readFolder = async (dir: string) => {
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    const files: Array<[string, { size: number; mtimeMs: number }]> = [];
     await Promise.all(
       entries.map(async (e) => {
         if (e.name.startsWith('.')) return;
@@ -46,10 +61,15 @@ export async function scanPaths(scopes: readonly string[]): Promise<Scan> {
         if (e.isDirectory()) folders.push(path);
         else if (e.isFile()) {
           const info = await stat(path).catch(() => null);
-          if (info) consider(path, info.size, info.mtimeMs);
+          if (info) files.push([path, { size: info.size, mtimeMs: info.mtimeMs }]);
         }
       }),
     );
+    const inFolder = new Map(files);
+    for (const [path, info] of files) {
+      if (isSidecar(path)) continue;
+      consider(path, info.size, info.mtimeMs, (p) => inFolder.get(p)?.mtimeMs ?? 0);
+    }
   };
   const running = new Set<Promise<void>>();
   while (folders.length > 0 || running.size > 0) {
