@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Album, SearchResult, Track } from '../common/contracts/catalog.js';
+import type { Album, Lyrics, SearchResult, Track } from '../common/contracts/catalog.js';
 import type { Play } from '../common/contracts/history.js';
 import type { PlaylistDetail } from '../common/contracts/playlists.js';
 import { createPool, withTransaction } from '../common/db/pool.js';
@@ -301,6 +301,44 @@ describe('the web player in headless Chromium', () => {
       () => (window.ticks ?? 0) >= 3 && document.querySelector('audio')?.paused === false,
     );
     expect(await page.evaluate(() => document.querySelectorAll('audio').length)).toBe(1);
+  });
+
+  it('shows the lyrics of what plays: the current line follows the audio, a click on a line seeks', {
+    timeout: STEP_MS,
+  }, async () => {
+    // A track of the album whose (seeded, synced) lyrics have at least four lines.
+    let chosen: { track: Track; lyrics: Lyrics } | undefined;
+    for (const track of album.tracks) {
+      const reply = await api().request<Lyrics>('GET', `/api/tracks/${track.id}/lyrics`);
+      if (reply.status === 200 && reply.body.synced && reply.body.lines.length >= 4) {
+        chosen = { track, lyrics: reply.body };
+        break;
+      }
+    }
+    if (!chosen) throw new Error(`no track of ${album.title} has four lines of synced lyrics`);
+    const { track, lyrics } = chosen;
+    await go('Home');
+    await page.getByRole('link', { name: album.title }).first().click();
+    await page.getByRole('button', { name: `Play ${track.title}`, exact: true }).click();
+    await nowPlaying().getByText(track.title).waitFor();
+    const toggle = playerRegion().getByRole('button', { name: 'Lyrics', exact: true });
+    await toggle.click();
+    const panel = page.locator('#lyrics-panel');
+    await panel.getByRole('listitem').first().waitFor();
+    expect(await panel.getByRole('listitem').allTextContents()).toEqual(lyrics.lines.map((l) => l.text));
+    const current = panel.locator('li[aria-current="true"]');
+    // The second line starts 3.5 s in: it becomes current as the audio passes it.
+    await expect.poll(() => current.textContent(), { timeout: 15_000 }).toBe(lyrics.lines[1]!.text);
+    expect(await audio((a) => a.currentTime)).toBeGreaterThanOrEqual(lyrics.lines[1]!.startMs! / 1000 - 0.3);
+    await shot('lyrics');
+    // A click on the fourth line seeks to it.
+    await panel.getByRole('listitem').nth(3).getByRole('button').click();
+    await expect
+      .poll(() => audio((a) => a.currentTime))
+      .toBeGreaterThanOrEqual(lyrics.lines[3]!.startMs! / 1000 - 0.05);
+    await expect.poll(() => current.textContent()).toBe(lyrics.lines[3]!.text);
+    await toggle.click();
+    await expect(panel.isHidden()).resolves.toBe(true);
   });
 
   it('queues two tracks and skips to them; play/pause by keyboard', { timeout: STEP_MS }, async () => {

@@ -4,6 +4,7 @@ import { type Pool, withTransaction } from '../../../common/index.js';
 import { Random } from '../audio/prng.js';
 import { renderTrack, SAMPLE_RATE, sampleCount } from '../audio/synth.js';
 import { encodeWav, wavFileSize } from '../audio/wav.js';
+import { type FoundLyrics, saveLyrics } from '../lyrics.js';
 import { type ChangeCounts, emptyCounts, upsertAlbum, upsertArtist, upsertTrack } from '../store.js';
 import { slug } from '../text.js';
 import { SEED_CATALOG } from './catalog.js';
@@ -111,8 +112,48 @@ export async function seedCatalog(pool: Pool, mediaDir: string): Promise<SeedRep
       });
       report.tracks[track.change]++;
     }
+    await saveLyrics(
+      db,
+      tracks.map((t) => ({ filePath: t.filePath, artist: t.artist, title: t.title, lyrics: seedLyrics(t) })),
+    );
   });
   return report;
+}
+
+const LYRIC_WORDS = [
+  'light',
+  'river',
+  'slow',
+  'under',
+  'the',
+  'night',
+  'we',
+  'hold',
+  'again',
+  'falling',
+  'home',
+  'and',
+  'far',
+  'away',
+  'still',
+  'waiting',
+  'for',
+  'morning',
+];
+
+/**
+ * Made-up synced lyrics for a seed track, a line every three seconds, so the demo shows
+ * lyrics following the music (the first line is the title).
+ */
+function seedLyrics(t: PlannedTrack): FoundLyrics {
+  const random = new Random(`${t.artist}/${t.album}/${t.title}#lyrics`);
+  const lines = [];
+  for (let startMs = 500, i = 0; startMs < t.durationMs - 1000; startMs += 3000, i++) {
+    const words = Array.from({ length: random.int(3, 6) }, () => random.pick(LYRIC_WORDS));
+    const text = i === 0 ? t.title : words.join(' ');
+    lines.push({ startMs, text: text[0]!.toUpperCase() + text.slice(1) });
+  }
+  return { lang: 'eng', synced: true, offsetMs: 0, lines };
 }
 
 /** Renders a track's audio unless a file of the right size is already there; true if written. */

@@ -7,6 +7,7 @@ const paths = {
   previous: 'M6 6h2v12H6zm3.5 6 8.5 6V6z',
   next: 'M16 6h2v12h-2zM6 18l8.5-6L6 6z',
   queue: 'M3 6h13v2H3zm0 4h13v2H3zm0 4h9v2H3zm14 0v-4h2v4h4v2h-4v4h-2v-4h-4v-2z',
+  lyrics: 'M4 4h16v12H7l-3 3zm3 4v2h10V8zm0 4v2h7v-2z',
   add: 'M11 5h2v6h6v2h-6v6h-2v-6H5v-2h6z',
   more: 'M6 10.5a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3zm6 0a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3zm6 0a1.5 1.5 0 1 1 0 3 1.5 1.5 0 0 1 0-3z',
   volume:

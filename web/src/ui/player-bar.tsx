@@ -12,11 +12,13 @@ import { announce } from './announce.js';
 import { Cover } from './cover.js';
 import { Icon } from './icons.js';
 import { Link } from './link.js';
+import { LyricsPanel } from './lyrics-panel.js';
 
 export function PlayerBar(): JSX.Element {
   const s = useStore(player.state);
   const position = useStore(player.position);
   const [queueOpen, setQueueOpen] = useState(false);
+  const [lyricsOpen, setLyricsOpen] = useState(false);
   const track = s.current?.track;
   const duration = Math.max(s.duration, 0);
   const volumePercent = Math.round((s.muted ? 0 : s.volume) * 100);
@@ -118,6 +120,16 @@ export function PlayerBar(): JSX.Element {
         <button
           type="button"
           class="icon-button"
+          aria-label="Lyrics"
+          aria-expanded={lyricsOpen}
+          aria-controls="lyrics-panel"
+          onClick={() => setLyricsOpen(!lyricsOpen)}
+        >
+          <Icon name="lyrics" />
+        </button>
+        <button
+          type="button"
+          class="icon-button"
           aria-label="Queue"
           aria-expanded={queueOpen}
           aria-controls="queue-panel"
@@ -132,6 +144,7 @@ export function PlayerBar(): JSX.Element {
           {s.error}
         </p>
       ) : null}
+      <LyricsPanel open={lyricsOpen} onClose={() => setLyricsOpen(false)} />
       <QueuePanel open={queueOpen} onClose={() => setQueueOpen(false)} />
     </section>
   );
