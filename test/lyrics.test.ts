@@ -177,10 +177,12 @@ describe('lyrics of an imported library, through REST and Subsonic', () => {
     await mp3('07 Text Beside.mp3', 'Text Beside', 7);
     await writeFile(path('07 Text Beside.txt'), 'text file\nlyrics\n');
     await mp3('08 Silent.mp3', 'Silent', 8);
+    // A text file beside no audio of its name is not lyrics: it is counted as ignored.
+    await writeFile(path('notes.txt'), 'liner notes');
     await rm(raw);
 
     const summary = await importNow();
-    expect(summary).toMatchObject({ found: 8, read: 8, skipped: [], ignored: 0 });
+    expect(summary).toMatchObject({ found: 8, read: 8, skipped: [], ignored: 1 });
     const album = await catalog.call('search', { q: 'Words', limit: 5 });
     const { tracks } = await catalog.call('getAlbum', { id: album.albums[0]!.id });
     for (const t of tracks) byTitle.set(t.title, t);

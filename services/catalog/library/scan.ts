@@ -13,7 +13,7 @@ export interface DiskFile {
 export interface Scan {
   /** Audio files by absolute path, in path order. */
   files: Map<string, DiskFile>;
-  /** Other files (by extension; `.lrc` and `.txt` lyrics files are not counted). */
+  /** Other files (by extension), lyrics files beside audio files aside. */
   ignored: number;
 }
 
@@ -66,10 +66,17 @@ export async function scanPaths(scopes: readonly string[]): Promise<Scan> {
       }),
     );
     const inFolder = new Map(files);
+    const claimed = new Set<string>();
     for (const [path, info] of files) {
       if (isSidecar(path)) continue;
-      consider(path, info.size, info.mtimeMs, (p) => inFolder.get(p)?.mtimeMs ?? 0);
+      consider(path, info.size, info.mtimeMs, (p) => {
+        const sidecar = inFolder.get(p);
+        if (!sidecar) return 0;
+        claimed.add(p);
+        return sidecar.mtimeMs;
+      });
     }
+    for (const [path] of files) if (isSidecar(path) && !claimed.has(path)) ignored++;
   };
   const running = new Set<Promise<void>>();
   while (folders.length > 0 || running.size > 0) {
