@@ -22,6 +22,17 @@ export interface Album {
   createdAt: string;
 }
 
+/**
+ * ReplayGain from a file's tags: gains in dB to bring the track (or its album) to the reference
+ * loudness, peaks as a fraction of full scale (1 is 0 dBFS). Only what the tags hold is set.
+ */
+export interface ReplayGain {
+  trackGain?: number;
+  trackPeak?: number;
+  albumGain?: number;
+  albumPeak?: number;
+}
+
 export interface Track {
   id: string;
   title: string;
@@ -35,6 +46,8 @@ export interface Track {
   year: number | null;
   mimeType: string;
   sizeBytes: number;
+  /** Set when the file's tags carry ReplayGain. */
+  replayGain?: ReplayGain;
   /**
    * Set on a track whose file has left the library (only `getTracks` with `withRemoved`
    * answers one): what it was when it went, so a playlist or a history can still show it.

@@ -85,6 +85,8 @@ export function song(t: Track, marks: Marks): Body {
     artistId: t.artistId,
     type: 'music',
     mediaType: 'song',
+    // OpenSubsonic: only what the file's tags hold.
+    ...(t.replayGain ? { replayGain: { ...t.replayGain } } : {}),
     ...marksOn(marks, 'songs', t.id),
   };
 }

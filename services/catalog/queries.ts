@@ -1,4 +1,10 @@
-import { type Album, type Artist, IGNORED_ARTICLES, type Track } from '../../common/contracts/catalog.js';
+import {
+  type Album,
+  type Artist,
+  IGNORED_ARTICLES,
+  type ReplayGain,
+  type Track,
+} from '../../common/contracts/catalog.js';
 import { prepared, type Queryable } from '../../common/index.js';
 
 /**
@@ -22,7 +28,8 @@ export const ALBUM_SELECT = `
 
 export const TRACK_SELECT = `
   SELECT t.id, t.title, t.album_id, al.title AS album_title, al.artist_id, ar.name AS artist_name,
-         t.number, t.duration_ms, al.genre, al.year, t.mime_type, t.size_bytes::float8 AS size_bytes
+         t.number, t.duration_ms, al.genre, al.year, t.mime_type, t.size_bytes::float8 AS size_bytes,
+         t.track_gain, t.track_peak, t.album_gain, t.album_peak
   FROM tracks t
   JOIN albums al ON al.id = t.album_id
   JOIN artists ar ON ar.id = al.artist_id`;
@@ -70,6 +77,20 @@ export interface TrackRow {
   year: number | null;
   mime_type: string;
   size_bytes: number;
+  /** ReplayGain columns: absent where a query does not select them (removed tracks). */
+  track_gain?: number | null;
+  track_peak?: number | null;
+  album_gain?: number | null;
+  album_peak?: number | null;
+}
+
+function replayGainOf(r: TrackRow): ReplayGain | undefined {
+  const found: ReplayGain = {};
+  if (r.track_gain != null) found.trackGain = r.track_gain;
+  if (r.track_peak != null) found.trackPeak = r.track_peak;
+  if (r.album_gain != null) found.albumGain = r.album_gain;
+  if (r.album_peak != null) found.albumPeak = r.album_peak;
+  return Object.keys(found).length > 0 ? found : undefined;
 }
 
 export const toArtist = (r: ArtistRow): Artist => ({ id: r.id, name: r.name, albumCount: r.album_count });
@@ -100,7 +121,10 @@ export const toTrack = (r: TrackRow): Track => ({
   year: r.year,
   mimeType: r.mime_type,
   sizeBytes: r.size_bytes,
+  ...withGain(replayGainOf(r)),
 });
+
+const withGain = (replayGain: ReplayGain | undefined) => (replayGain ? { replayGain } : {});
 
 export async function queryArtists(db: Queryable, sql: string, params: unknown[]): Promise<Artist[]> {
   return (await db.query<ArtistRow>(prepared(sql, params))).rows.map(toArtist);

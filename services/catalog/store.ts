@@ -298,26 +298,31 @@ export async function saveTracks(db: Queryable, files: readonly TrackWrite[]): P
   const { rows: written } = await db.query<{ inserted: boolean; old_album: string | null; album_id: string }>(
     `WITH input AS (
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[],
-                            $8::bigint[], $9::float8[], $10::text[], $11::text[])
+                            $8::bigint[], $9::float8[], $10::text[], $11::text[],
+                            $12::real[], $13::real[], $14::real[], $15::real[])
          AS u (id, album_id, file_path, title, number, duration_ms, mime_type, size_bytes, file_mtime_ms,
-               search_name, search_context)),
+               search_name, search_context, track_gain, track_peak, album_gain, album_peak)),
      old AS (SELECT t.id, t.album_id FROM tracks t JOIN input USING (id)),
      updated AS (
        UPDATE tracks t SET album_id = i.album_id, file_path = i.file_path, title = i.title, number = i.number,
          duration_ms = i.duration_ms, mime_type = i.mime_type, size_bytes = i.size_bytes,
-         file_mtime_ms = i.file_mtime_ms, search_name = i.search_name, search_context = i.search_context
+         file_mtime_ms = i.file_mtime_ms, search_name = i.search_name, search_context = i.search_context,
+         track_gain = i.track_gain, track_peak = i.track_peak, album_gain = i.album_gain, album_peak = i.album_peak
        FROM input i WHERE t.id = i.id
        RETURNING t.id, t.album_id),
      inserted AS (
        INSERT INTO tracks (id, album_id, file_path, title, number, duration_ms, mime_type, size_bytes,
-                           file_mtime_ms, search_name, search_context)
+                           file_mtime_ms, search_name, search_context, track_gain, track_peak, album_gain, album_peak)
        SELECT coalesce(i.id, 'tr' || nextval('track_ids')), i.album_id, i.file_path, i.title, i.number,
-              i.duration_ms, i.mime_type, i.size_bytes, i.file_mtime_ms, i.search_name, i.search_context
+              i.duration_ms, i.mime_type, i.size_bytes, i.file_mtime_ms, i.search_name, i.search_context,
+              i.track_gain, i.track_peak, i.album_gain, i.album_peak
        FROM input i WHERE i.id IS NULL OR NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = i.id)
        ON CONFLICT (file_path) DO UPDATE SET album_id = EXCLUDED.album_id, title = EXCLUDED.title,
          number = EXCLUDED.number, duration_ms = EXCLUDED.duration_ms, mime_type = EXCLUDED.mime_type,
          size_bytes = EXCLUDED.size_bytes, file_mtime_ms = EXCLUDED.file_mtime_ms,
-         search_name = EXCLUDED.search_name, search_context = EXCLUDED.search_context
+         search_name = EXCLUDED.search_name, search_context = EXCLUDED.search_context,
+         track_gain = EXCLUDED.track_gain, track_peak = EXCLUDED.track_peak,
+         album_gain = EXCLUDED.album_gain, album_peak = EXCLUDED.album_peak
        RETURNING album_id, (xmax = 0) AS inserted)
      SELECT false AS inserted, old.album_id AS old_album, updated.album_id FROM updated JOIN old USING (id)
      UNION ALL SELECT inserted, NULL, album_id FROM inserted`,
@@ -333,6 +338,10 @@ export async function saveTracks(db: Queryable, files: readonly TrackWrite[]): P
       files.map((f) => f.mtimeMs),
       files.map((f) => normalizeText(f.title)),
       files.map((f) => normalizeText(`${f.album} ${f.artist}`)),
+      files.map((f) => f.replayGain.trackGain ?? null),
+      files.map((f) => f.replayGain.trackPeak ?? null),
+      files.map((f) => f.replayGain.albumGain ?? null),
+      files.map((f) => f.replayGain.albumPeak ?? null),
     ],
   );
   const touched = new Set<string>();

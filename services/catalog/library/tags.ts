@@ -1,5 +1,6 @@
 import { basename, extname, relative, sep } from 'node:path';
 import type { IAudioMetadata, IOptions } from 'music-metadata';
+import type { ReplayGain } from '../../../common/contracts/catalog.js';
 
 /**
  * What the catalog takes from a file's tags. One place maps music-metadata's answer onto it
@@ -14,6 +15,7 @@ export interface TrackTags {
   year: number | null;
   genre: string | null;
   durationMs: number;
+  replayGain: ReplayGain;
 }
 
 /** What music-metadata reads: covers are left in the file (the catalog draws its own). */
@@ -44,7 +46,24 @@ export function tagsOf(meta: ParsedFile, root: string, path: string): TrackTags 
     year: tags.year && tags.year > 0 && tags.year <= 9999 ? tags.year : null,
     genre: clean(tags.genre?.[0]) ?? null,
     durationMs: Math.round(seconds * 1000),
+    replayGain: replayGainOf(tags),
   };
+}
+
+/** Gains beyond ±60 dB and peaks beyond +20 dBFS are damaged tags, not loudness: left out. */
+const gain = (dB: number | undefined) =>
+  dB !== undefined && Number.isFinite(dB) && Math.abs(dB) <= 60 ? dB : undefined;
+const peak = (ratio: number | undefined) =>
+  ratio !== undefined && Number.isFinite(ratio) && ratio > 0 && ratio <= 10 ? ratio : undefined;
+
+function replayGainOf(tags: ParsedFile['common']): ReplayGain {
+  const found: ReplayGain = {
+    trackGain: gain(tags.replaygain_track_gain?.dB),
+    trackPeak: peak(tags.replaygain_track_peak?.ratio),
+    albumGain: gain(tags.replaygain_album_gain?.dB),
+    albumPeak: peak(tags.replaygain_album_peak?.ratio),
+  };
+  return Object.fromEntries(Object.entries(found).filter(([, v]) => v !== undefined));
 }
 
 const clean = (value: string | undefined): string | undefined => {

@@ -8,6 +8,7 @@ import { connection, enc, postStatus } from '../api.js';
 import { session } from '../session.js';
 import { createStore, type Store } from '../store.js';
 import { albumColor, coverDataUrl } from '../ui/cover-art.js';
+import { GAIN_MODES, type GainMode, gainFactor } from './gain.js';
 import { countsAsPlay, ListenMeter, type StopReason } from './listening.js';
 import { PlayReporter } from './plays.js';
 import { type Entry, Queue, type QueueTrack } from './queue.js';
@@ -17,8 +18,10 @@ export interface PlayerState {
   playing: boolean;
   /** Seconds (the position is a store of its own, `player.position`, as it changes several times a second). */
   duration: number;
+  /** The listener's volume (ReplayGain's attenuation comes on top, see gain.ts). */
   volume: number;
   muted: boolean;
+  gainMode: GainMode;
   upNext: readonly Entry[];
   contextLabel: string;
   contextRest: readonly Entry[];
@@ -30,6 +33,7 @@ export interface PlayerState {
 
 const QUEUE_KEY = 'music.queue';
 const VOLUME_KEY = 'music.volume';
+const GAIN_MODE_KEY = 'music.replayGain';
 /** "Previous" within the first seconds of a track goes back; later it starts the track again. */
 const RESTART_AFTER_S = 3;
 
@@ -69,6 +73,11 @@ function storedVolume(): number {
   return raw !== null && v >= 0 && v <= 1 ? v : 0.8;
 }
 
+function storedGainMode(): GainMode {
+  const raw = stored(GAIN_MODE_KEY);
+  return (GAIN_MODES as readonly string[]).includes(raw ?? '') ? (raw as GainMode) : 'track';
+}
+
 class Player {
   readonly audio: HTMLAudioElement;
   readonly state: Store<PlayerState>;
@@ -82,11 +91,14 @@ class Player {
   private settled = true;
   /** The listener wants sound (pressed play, or a track started by itself): a failed load is retried. */
   private wantPlay = false;
+  /** The listener's volume; the element's is this times the current track's gain factor. */
+  private volume = storedVolume();
+  private gainMode = storedGainMode();
 
   constructor() {
     const audio = document.createElement('audio');
     audio.preload = 'auto';
-    audio.volume = storedVolume();
+    audio.volume = this.volume;
     audio.setAttribute('aria-hidden', 'true');
     document.body.append(audio);
     this.audio = audio;
@@ -101,7 +113,7 @@ class Player {
     for (const type of ['play', 'pause', 'durationchange', 'volumechange', 'seeked', 'loadedmetadata']) {
       audio.addEventListener(type, () => this.publish());
     }
-    audio.addEventListener('volumechange', () => store(VOLUME_KEY, String(audio.volume)));
+    audio.addEventListener('volumechange', () => store(VOLUME_KEY, String(this.volume)));
     audio.addEventListener('ended', () => {
       this.meter.at(audio.currentTime * 1000);
       this.settle('ended');
@@ -140,8 +152,9 @@ class Player {
       current: this.queue.current,
       playing: !a.paused,
       duration: Number.isFinite(a.duration) ? a.duration : (this.queue.current?.track.durationMs ?? 0) / 1000,
-      volume: a.volume,
+      volume: this.volume,
       muted: a.muted,
+      gainMode: this.gainMode,
       upNext: [...this.queue.upNext],
       contextLabel: this.queue.contextLabel,
       contextRest: this.queue.contextRest,
@@ -196,6 +209,7 @@ class Player {
       // A track restored paused loads only its length until it is played.
       this.audio.preload = autoplay ? 'auto' : 'metadata';
       this.audio.src = `/api/tracks/${enc(entry.track.id)}/stream`;
+      this.applyVolume();
       if (autoplay) this.resume();
     }
     void this.metadata();
@@ -287,8 +301,22 @@ class Player {
   }
 
   setVolume(volume: number): void {
-    this.audio.volume = Math.min(1, Math.max(0, volume));
-    if (this.audio.volume > 0) this.audio.muted = false;
+    this.volume = Math.min(1, Math.max(0, volume));
+    store(VOLUME_KEY, String(this.volume));
+    this.applyVolume();
+    if (this.volume > 0) this.audio.muted = false;
+  }
+
+  /** Levels tracks by their ReplayGain: by track, by album, or not at all. */
+  setGainMode(mode: GainMode): void {
+    this.gainMode = mode;
+    store(GAIN_MODE_KEY, mode);
+    this.applyVolume();
+    this.publish();
+  }
+
+  private applyVolume(): void {
+    this.audio.volume = this.volume * gainFactor(this.queue.current?.track.replayGain, this.gainMode);
   }
 
   toggleMute(): void {

@@ -8,11 +8,12 @@
  * Pure logic, no DOM, so it is unit tested on its own.
  */
 import type { Track } from '../../../common/contracts/catalog.js';
+import { cleanGain } from './gain.js';
 
 /** What the player needs of a track (a catalog track has all of it). */
 export type QueueTrack = Pick<
   Track,
-  'id' | 'title' | 'artistId' | 'artistName' | 'albumId' | 'albumTitle' | 'durationMs'
+  'id' | 'title' | 'artistId' | 'artistName' | 'albumId' | 'albumTitle' | 'durationMs' | 'replayGain'
 >;
 
 /** One place in the queue; `key` tells apart two entries of the same track. */
@@ -39,7 +40,17 @@ export const MAX_ENTRIES = 1000;
 
 function trackOnly(t: QueueTrack): QueueTrack {
   const { id, title, artistId, artistName, albumId, albumTitle, durationMs } = t;
-  return { id, title, artistId, artistName, albumId, albumTitle, durationMs };
+  const replayGain = cleanGain(t.replayGain);
+  return {
+    id,
+    title,
+    artistId,
+    artistName,
+    albumId,
+    albumTitle,
+    durationMs,
+    ...(replayGain ? { replayGain } : {}),
+  };
 }
 
 export class Queue {

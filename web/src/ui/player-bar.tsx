@@ -6,6 +6,7 @@ import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { clock } from '../format.js';
 import { player } from '../player/controller.js';
+import type { GainMode } from '../player/gain.js';
 import type { Entry } from '../player/queue.js';
 import { useStore } from '../store.js';
 import { announce } from './announce.js';
@@ -117,6 +118,16 @@ export function PlayerBar(): JSX.Element {
           value={volumePercent}
           onInput={(e) => player.setVolume(Number(e.currentTarget.value) / 100)}
         />
+        <select
+          class="gain-mode"
+          aria-label="Volume levelling (ReplayGain)"
+          value={s.gainMode}
+          onChange={(e) => player.setGainMode(e.currentTarget.value as GainMode)}
+        >
+          <option value="track">Level tracks</option>
+          <option value="album">Level albums</option>
+          <option value="off">No levelling</option>
+        </select>
         <button
           type="button"
           class="icon-button"
