@@ -9,6 +9,7 @@ import { delimiter, join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Track } from '../common/contracts/index.js';
+import { GAIN_MODES, type GainMode, gainDb } from '../common/replay-gain.js';
 import type { Api } from './api.js';
 
 export interface Player {
@@ -19,10 +20,26 @@ export interface Player {
 
 const WAV = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave'];
 
-/** Players that read audio from stdin, best first; some only understand a few formats. */
-const CANDIDATES: Array<{ command: string; args: string[]; mimeTypes?: string[] }> = [
-  { command: 'mpv', args: ['--no-video', '--really-quiet', '--no-terminal', '-'] },
-  { command: 'ffplay', args: ['-nodisp', '-autoexit', '-loglevel', 'quiet', '-i', 'pipe:0'] },
+/**
+ * Players that read audio from stdin, best first; some only understand a few formats. Those
+ * with a volume filter are given the track's ReplayGain in dB (`gain`).
+ */
+const CANDIDATES: Array<{
+  command: string;
+  args: string[];
+  mimeTypes?: string[];
+  gain?: (dB: number) => string[];
+}> = [
+  {
+    command: 'mpv',
+    args: ['--no-video', '--really-quiet', '--no-terminal', '-'],
+    gain: (dB) => [`--af=lavfi=[volume=${dB.toFixed(2)}dB]`],
+  },
+  {
+    command: 'ffplay',
+    args: ['-nodisp', '-autoexit', '-loglevel', 'quiet', '-i', 'pipe:0'],
+    gain: (dB) => ['-af', `volume=${dB.toFixed(2)}dB`],
+  },
   { command: 'paplay', args: [], mimeTypes: [...WAV, 'audio/flac', 'audio/x-flac', 'audio/ogg'] },
   { command: 'aplay', args: ['-q', '-'], mimeTypes: WAV },
 ];
@@ -39,19 +56,33 @@ function onPath(command: string): boolean {
 }
 
 /**
- * The player for a track's format: MUSIC_PLAYER when set (`none` for silence, or a command
- * line that reads audio from stdin), else the first installed candidate that plays it.
+ * The player for a track: MUSIC_PLAYER when set (`none` for silence, or a command line that
+ * reads audio from stdin, used as it is), else the first installed candidate that plays its
+ * format, levelling it by its ReplayGain (`MUSIC_REPLAYGAIN`: track, the default, album or off)
+ * where the player can.
  */
-export function findPlayer(mimeType: string, env = process.env): Player | null {
+export function findPlayer(
+  track: Pick<Track, 'mimeType' | 'replayGain'>,
+  env = process.env,
+  installed: (command: string) => boolean = onPath,
+): Player | null {
+  const { mimeType } = track;
   const chosen = env.MUSIC_PLAYER?.trim();
   if (chosen === 'none') return null;
   if (chosen) {
     const [command, ...args] = chosen.split(/\s+/);
     return { name: command!, command: command!, args };
   }
+  const mode = (GAIN_MODES as readonly string[]).includes(env.MUSIC_REPLAYGAIN ?? '')
+    ? (env.MUSIC_REPLAYGAIN as GainMode)
+    : 'track';
+  const dB = gainDb(track.replayGain, mode);
   for (const c of CANDIDATES) {
     if (c.mimeTypes && !c.mimeTypes.includes(mimeType)) continue;
-    if (onPath(c.command)) return { name: c.command, command: c.command, args: c.args };
+    if (!installed(c.command)) continue;
+    const gain = dB !== undefined && c.gain ? c.gain(dB) : [];
+    // Filters go before the input.
+    return { name: c.command, command: c.command, args: [...gain, ...c.args] };
   }
   return null;
 }
@@ -77,7 +108,7 @@ export interface Playback {
 const TICK_MS = 100;
 
 export async function play(api: Api, track: Track, opts: PlaybackOptions): Promise<Playback> {
-  const player = opts.audio ? findPlayer(track.mimeType) : null;
+  const player = opts.audio ? findPlayer(track) : null;
   return player ? playAudio(api, track, player, opts) : simulate(track, opts);
 }
 

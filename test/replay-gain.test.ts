@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findPlayer } from '../client/player.js';
 import { catalogContract, type Track } from '../common/contracts/catalog.js';
 import { usersContract } from '../common/contracts/users.js';
+import { cleanGain, gainDb, gainFactor } from '../common/replay-gain.js';
 import { importFolder } from '../services/catalog/index.js';
-import { cleanGain, gainFactor } from '../web/src/player/gain.js';
 import { type Account, subsonicClient } from './support/subsonic-client.js';
 import { type SubsonicHarness, startSubsonic } from './support/subsonic-harness.js';
 import { findAll } from './support/xml.js';
@@ -20,7 +21,7 @@ import { findAll } from './support/xml.js';
 const run = promisify(execFile);
 const ffmpeg = (args: string[]) => run('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', ...args]);
 
-describe('the web player’s volume factor', () => {
+describe('ReplayGain in the players', () => {
   const gain = { trackGain: -6, trackPeak: 0.9, albumGain: -3, albumPeak: 0.95 };
 
   it('attenuates by the track or album gain, and not at all when off or untagged', () => {
@@ -35,6 +36,29 @@ describe('the web player’s volume factor', () => {
   it('never amplifies (an audio element cannot), so it never clips', () => {
     expect(gainFactor({ trackGain: 6, trackPeak: 0.5 }, 'track')).toBe(1);
     expect(gainFactor({ trackGain: -1, trackPeak: 1.5 }, 'track')).toBeCloseTo(1 / 1.5, 6);
+  });
+
+  it('gives a player with a volume filter the whole gain, lowered where the peak would clip', () => {
+    expect(gainDb({ trackGain: 8, trackPeak: 0.5 }, 'track')).toBeCloseTo(-20 * Math.log10(0.5), 6);
+    expect(gainDb({ trackGain: 3, trackPeak: 0.5 }, 'track')).toBe(3);
+    expect(gainDb(gain, 'album')).toBe(-3);
+    expect(gainDb(gain, 'off')).toBeUndefined();
+  });
+
+  it('passes it to the terminal client’s player where it can, as MUSIC_REPLAYGAIN says', () => {
+    const track = { mimeType: 'audio/flac', replayGain: gain };
+    const only = (name: string) => (command: string) => command === name;
+    expect(findPlayer(track, {}, only('ffplay'))!.args.slice(0, 2)).toEqual(['-af', 'volume=-6.00dB']);
+    expect(findPlayer(track, { MUSIC_REPLAYGAIN: 'album' }, only('mpv'))!.args[0]).toBe(
+      '--af=lavfi=[volume=-3.00dB]',
+    );
+    expect(findPlayer(track, { MUSIC_REPLAYGAIN: 'off' }, only('ffplay'))!.args[0]).toBe('-nodisp');
+    // A player without a filter plays as it is; so does one the listener chose.
+    expect(findPlayer(track, {}, only('paplay'))!.args).toEqual([]);
+    expect(findPlayer(track, { MUSIC_PLAYER: 'ffplay -i pipe:0' }, only('ffplay'))!.args).toEqual([
+      '-i',
+      'pipe:0',
+    ]);
   });
 
   it('keeps only numbers in range from storage', () => {

@@ -4,11 +4,12 @@
  * (lock screen, media keys). It lives for the whole page, outside the routed part, so music
  * keeps playing while the listener browses.
  */
+
+import { GAIN_MODES, type GainMode, gainFactor } from '../../../common/replay-gain.js';
 import { connection, enc, postStatus } from '../api.js';
 import { session } from '../session.js';
 import { createStore, type Store } from '../store.js';
 import { albumColor, coverDataUrl } from '../ui/cover-art.js';
-import { GAIN_MODES, type GainMode, gainFactor } from './gain.js';
 import { countsAsPlay, ListenMeter, type StopReason } from './listening.js';
 import { PlayReporter } from './plays.js';
 import { type Entry, Queue, type QueueTrack } from './queue.js';

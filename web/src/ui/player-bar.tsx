@@ -4,9 +4,9 @@
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
+import type { GainMode } from '../../../common/replay-gain.js';
 import { clock } from '../format.js';
 import { player } from '../player/controller.js';
-import type { GainMode } from '../player/gain.js';
 import type { Entry } from '../player/queue.js';
 import { useStore } from '../store.js';
 import { announce } from './announce.js';
