@@ -171,9 +171,6 @@ export class RpcServer<C extends Contract> {
   ): jayson.MethodLike {
     const log = this.log.child({ method: fullName });
     return async (params: unknown, context: JaysonContext) => {
-      if (Array.isArray(params)) {
-        throw wire(new InvalidParamsError('params must be an object of named parameters'));
-      }
       if (spec.visibility === 'user' && !context.call.caller) {
         throw wire(new UnauthorizedError(`${fullName} needs a logged-in user`));
       }
@@ -185,8 +182,12 @@ export class RpcServer<C extends Contract> {
         );
       }
       const parsed = spec.params.safeParse(params ?? {});
-      if (!parsed.success)
+      if (!parsed.success) {
+        // Positional params are taken only by a method whose schema is a list.
+        if (Array.isArray(params))
+          throw wire(new InvalidParamsError('params must be an object of named parameters'));
         throw wire(new InvalidParamsError(`invalid params: ${describeIssues(parsed.error)}`));
+      }
       const ctx: CallContext = { ...context.call, log };
       if (this.handlerDelayMs > 0) await sleep(this.handlerDelayMs);
       try {
