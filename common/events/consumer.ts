@@ -40,7 +40,7 @@ export interface EventConsumerOptions<T> {
    * socket delivered, and while one is in hand it goes as soon as that one is done.
    */
   batchWaitMs?: number;
-  /** Unacked deliveries held by this worker (default 64). */
+  /** Unacked deliveries held on this consumer's channel (default 64). */
   prefetch?: number;
   /** Attempts before dead-lettering (default 5). */
   maxAttempts?: number;

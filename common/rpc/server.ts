@@ -23,7 +23,7 @@ export interface RpcServerOptions<C extends Contract> {
   contract: C;
   handlers: Handlers<C>;
   logger: Logger;
-  /** Requests one worker holds at once (default 64). */
+  /** Requests held unacknowledged on this server's channel (default 64). */
   prefetch?: number;
   /** Largest batch accepted in one message (default 100). */
   maxBatchLength?: number;
