@@ -175,7 +175,10 @@ const postgresUrl = (raw: string): string | undefined => {
   }
 };
 
-/** The services that own a schema (scripts/services.ts lists the same; a test checks). */
+/**
+ * The services that own a schema: SYSTEM's list (common/contracts), which the framework may not
+ * import; test/system-list.test.ts checks this copy against it.
+ */
 export const DATABASE_OWNERS = ['catalog', 'users', 'playlists', 'history', 'stats'] as const;
 export type DatabaseOwner = (typeof DATABASE_OWNERS)[number];
 

@@ -1,6 +1,7 @@
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
 import type { Logger } from 'pino';
 import type { Broker } from '../amqp/broker.js';
+import { configSpec } from '../config.js';
 import { fromWireError, InternalError, TimeoutError, UnavailableError, type WireError } from '../errors.js';
 import { currentTraceId, TRACE_HEADER } from '../trace.js';
 import type { Caller, Contract, MethodName, ParamsOf, ResultOf } from './contract.js';
@@ -9,7 +10,7 @@ import { callerHeaders, DIRECT_REPLY_TO, HEADER_DEADLINE, rpcQueue } from './wir
 export interface RpcClientOptions {
   broker: Broker;
   logger: Logger;
-  /** Default per-call timeout in milliseconds (also sent as the message expiration). */
+  /** Default per-call timeout in milliseconds, also sent as the message expiration (default RPC_TIMEOUT_MS's). */
   timeoutMs?: number;
 }
 
@@ -52,7 +53,7 @@ export class RpcClient {
 
   constructor(private readonly opts: RpcClientOptions) {
     this.log = opts.logger.child({ module: 'rpc-client' });
-    this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.timeoutMs = opts.timeoutMs ?? configSpec.rpcTimeoutMs.default;
   }
 
   async start(): Promise<void> {
