@@ -265,6 +265,12 @@ export async function runService(def: ServiceDefinition, system: System): Promis
     log.fatal({ err }, 'could not start');
     process.exit(1);
   }
+  // A supervisor (scripts/supervisor.ts) learns from this message, not from a log line, that
+  // the process serves; the channel must not keep the process alive.
+  if (process.send) {
+    process.send({ ready: true });
+    process.channel?.unref();
+  }
   running.deps.broker.on('fatal', () => {
     log.fatal('lost the broker for good; exiting');
     process.exit(1);

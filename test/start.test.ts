@@ -260,6 +260,20 @@ describe('./start.sh', () => {
       expect((await client('login', 'demo', 'demo1234')).code).toBe(0);
       expect((await client('history', '--json')).code).toBe(0);
     }
+    // A worker that dies is started again by the supervisor, under the same name.
+    const victim = scaled.find((r) => r.service === 'catalog' && r.worker === '1')!;
+    process.kill(victim.pid, 'SIGKILL');
+    await eventually(
+      async () => {
+        const row = (await status()).find((r) => r.service === 'catalog' && r.worker === '1');
+        return row?.alive === true && row.pid !== victim.pid && runsOurCode(row.pid);
+      },
+      20_000,
+      200,
+    );
+    expect(readFileSync(join(runDir, 'supervisor.log'), 'utf8')).toContain(
+      `catalog.1 (pid ${victim.pid}) exited (signal SIGKILL)`,
+    );
     const down = await startSh('scale', 'stats', '1');
     expect(down.code, down.stderr).toBe(0);
     const after = await status();

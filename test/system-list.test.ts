@@ -53,10 +53,11 @@ describe('the list of services, from SYSTEM', () => {
     expect(run).toEqual(fromSystem());
   });
 
-  it('is not copied into start.sh', async () => {
+  it('is not copied into start.sh: the supervisor reads SYSTEM', async () => {
     const start = await read('start.sh');
-    const copy = /^SERVICES=\((.*)\)$/m.exec(start);
-    if (copy) expect(copy[1]!.split(/\s+/)).toEqual(fromSystem());
+    expect(start).not.toMatch(/^\s*[A-Z_]+=\((?:\s*[a-z]+)+\s*\)/m);
+    const supervisor = await read('scripts/supervisor.ts');
+    expect(supervisor).toContain("import { SERVICE_NAMES } from '../common/contracts/index.js';");
   });
 
   it('is the deployment diagram of docs/DEPLOYMENT.md', async () => {
