@@ -1,10 +1,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import type { Broker } from '../common/amqp/broker.js';
 import { configSpec, DATABASE_OWNERS } from '../common/config.js';
 import { SERVICE_NAMES, SYSTEM } from '../common/contracts/index.js';
 import type { RpcClient } from '../common/rpc/client.js';
 import type { ServiceDefinition } from '../common/service.js';
+import { checkHealth } from '../gateway/health.js';
 import { bindServices } from '../gateway/services.js';
 
 /**
@@ -37,6 +39,22 @@ describe('the list of services, from SYSTEM', () => {
     const rpc = { bind: (c: { service: string }) => bound.push(c.service) } as unknown as RpcClient;
     expect(Object.keys(bindServices(rpc))).toEqual(fromSystem());
     expect(bound).toEqual(fromSystem());
+  });
+
+  it('is the services /health probes, one each, in order', async () => {
+    const checked: string[] = [];
+    const rpc = {
+      call: async (service: string) => {
+        checked.push(service);
+        return null;
+      },
+    } as unknown as RpcClient;
+    const report = await checkHealth(
+      { broker: { connected: true } as unknown as Broker, db: { query: async () => null }, rpc },
+      1000,
+    );
+    expect(checked).toEqual(fromSystem());
+    expect(Object.keys(report.checks)).toEqual(['broker', 'database', ...fromSystem()]);
   });
 
   it("is the services with a database URL of their own (config's copy)", () => {
