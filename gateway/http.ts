@@ -52,8 +52,8 @@ export function paging(req: Request, maxLimit = 500): { limit?: number; offset?:
   return { limit: queryInt(req, 'limit', 1, maxLimit), offset: queryInt(req, 'offset', 0, 1_000_000) };
 }
 
-/** A path segment that must be a non-negative integer (e.g. a playlist position). */
-export function pathInt(req: Request, name: string, max = 100_000): number {
+/** A path segment that must be an integer from 0 to `max` (e.g. a playlist position). */
+export function pathInt(req: Request, name: string, max: number): number {
   const value = req.params[name];
   const n = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
   if (!(n <= max)) throw new InvalidParamsError(`${name} must be an integer from 0 to ${max}`);
