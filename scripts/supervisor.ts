@@ -116,18 +116,26 @@ class Component {
     this.pid = proc.pid ?? 0;
     this.startedAt = Date.now();
     this.ready = false;
-    writeFileSync(join(RUN_DIR, `${this.name}.pid`), `${this.pid}\n`);
+    try {
+      writeFileSync(join(RUN_DIR, `${this.name}.pid`), `${this.pid}\n`);
+    } catch (err) {
+      log_(`${this.name}: could not write its pid file: ${(err as Error).message}`);
+    }
     proc.on('message', (msg: unknown) => {
       if ((msg as { ready?: unknown } | null)?.ready !== true || this.proc !== proc) return;
       this.ready = true;
       log_(`${this.name} (pid ${this.pid}) ready after ${Date.now() - this.startedAt} ms`);
       for (const resolve of this.readyWaiters.splice(0)) resolve();
     });
-    proc.on('error', (err) => log_(`${this.name}: ${err.message}`));
+    proc.on('error', (err) => {
+      log_(`${this.name}: ${err.message}`);
+      // A process that could not be spawned emits no exit: take it as one, to be retried.
+      if (proc.pid === undefined) this.onExit(proc, null, null);
+    });
     proc.on('exit', (code, signal) => this.onExit(proc, code, signal));
   }
 
-  private onExit(proc: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+  private onExit(proc: ChildProcess | null, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.proc !== proc) return;
     this.proc = null;
     this.ready = false;
@@ -148,7 +156,15 @@ class Component {
     log_(`${this.name} (pid ${this.pid}) exited (${how}); starting it again in ${delay} ms`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
-      if (this.wanted) this.launch();
+      if (!this.wanted) return;
+      try {
+        this.launch();
+      } catch (err) {
+        // Its log could not be opened (nothing was spawned): try again after the next back-off.
+        log_(`${this.name}: could not start: ${(err as Error).message}`);
+        this.startedAt = Date.now();
+        this.onExit(this.proc, 1, null);
+      }
     }, delay);
   }
 
