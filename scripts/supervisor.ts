@@ -10,7 +10,8 @@
  *   supervisor scale <service> <n>                run exactly n workers of a service (starting
  *                                                 the supervisor if it does not run)
  *   supervisor status                             component, pid, alive, uptime
- *   supervisor counts                             workers per service, on one line
+ *   supervisor counts                             workers per service, on one line (exit 1
+ *                                                 when the supervisor does not run)
  *   supervisor stop                               the gateway first, then every worker; then
  *                                                 the supervisor itself
  *   supervisor daemon                             the supervisor (started by `up`)
@@ -22,7 +23,11 @@
  * $RUN_DIR/supervisor.sock; each process writes its own log, $RUN_DIR/<component>.log, and its
  * pid is in $RUN_DIR/<component>.pid.
  *
- * Environment: RUN_DIR (required), HEALTH_TIMEOUT (s a process may take to be ready, 120),
+ * If the supervisor itself dies, what it ran keeps serving: `status` and `stop` find those
+ * processes by their pid files (checked against /proc), and the next `up` stops them before it
+ * starts its own.
+ *
+ * Environment: RUN_DIR (default .run), HEALTH_TIMEOUT (s a process may take to be ready, 120),
  * STOP_TIMEOUT (s before SIGKILL, 30); every process gets the supervisor's environment.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -394,8 +399,12 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-/** Starts the supervisor in a session of its own, and waits until it listens. */
+/**
+ * Starts the supervisor in a session of its own, and waits until it listens. Processes a
+ * supervisor that died left running are stopped first: the new one starts its own.
+ */
 async function startDaemon(): Promise<Socket> {
+  for (const name of await stopOrphans()) console.log(`stopped ${name}, left by a supervisor that is gone`);
   const log = openSync(join(RUN_DIR, 'supervisor.log'), 'a');
   const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'daemon'], {
     cwd: ROOT,
@@ -442,6 +451,20 @@ function orphans(): Array<{ name: string; pid: number }> {
     else rmSync(join(RUN_DIR, file), { force: true });
   }
   return found;
+}
+
+/** SIGTERM to every orphan, SIGKILL to those left after STOP_TIMEOUT; their names. */
+async function stopOrphans(): Promise<string[]> {
+  const left = orphans();
+  for (const { pid } of left) process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (orphans().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  for (const { name, pid } of orphans()) {
+    console.error(`supervisor: ${name} (pid ${pid}) did not stop in ${STOP_TIMEOUT_MS / 1000}s; killing it`);
+    process.kill(pid, 'SIGKILL');
+  }
+  for (const { name } of left) rmSync(join(RUN_DIR, `${name}.pid`), { force: true });
+  return left.map((o) => o.name);
 }
 
 const pad = (s: string, n: number) => s.padEnd(n);
@@ -493,7 +516,8 @@ async function main(): Promise<void> {
     }
     case 'counts': {
       const socket = await connect();
-      console.log(socket ? await ask(socket, { cmd: 'counts' }) : '');
+      if (!socket) fail('the supervisor is not running');
+      console.log(await ask(socket, { cmd: 'counts' }));
       return;
     }
     case 'stop': {
@@ -503,24 +527,9 @@ async function main(): Promise<void> {
         return;
       }
       // No supervisor (it was killed): stop what its pid files name, if it runs our code.
-      const left = orphans();
-      if (left.length === 0) {
-        console.log('nothing of ours is running');
-        return;
-      }
-      for (const { pid } of left) process.kill(pid, 'SIGTERM');
-      const deadline = Date.now() + STOP_TIMEOUT_MS;
-      while (orphans().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-      for (const { name, pid } of orphans()) {
-        console.error(
-          `supervisor: ${name} (pid ${pid}) did not stop in ${STOP_TIMEOUT_MS / 1000}s; killing it`,
-        );
-        process.kill(pid, 'SIGKILL');
-      }
-      for (const { name } of left) {
-        rmSync(join(RUN_DIR, `${name}.pid`), { force: true });
-        console.log(`stopped ${name}`);
-      }
+      const stopped = await stopOrphans();
+      if (stopped.length === 0) console.log('nothing of ours is running');
+      for (const name of stopped) console.log(`stopped ${name}`);
       return;
     }
     default:

@@ -288,6 +288,17 @@ describe('./start.sh', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain("unknown service 'nosuch'");
 
+    // Without its supervisor (killed), what it ran keeps serving; status and stop still find it
+    // by its pid files, and stop ends it.
+    const supervisorPid = Number(
+      /supervisor (\d+) listening/.exec(readFileSync(join(runDir, 'supervisor.log'), 'utf8'))?.[1],
+    );
+    process.kill(supervisorPid, 'SIGKILL');
+    await eventually(() => cmdline(supervisorPid).length === 0, 5_000, 50);
+    const orphaned = await status();
+    expect(orphaned.map((r) => r.pid).sort()).toEqual(after.map((r) => r.pid).sort());
+    expect((await startSh('scale', 'catalog', '1')).stderr).toContain('the system is not running');
+
     // Stop: everything we started exits, the pid files go, the port closes.
     const stopped = await startSh('stop');
     // The secret outlives a stop (it is beside the data, not among the run's pid files).
