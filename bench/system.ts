@@ -92,8 +92,8 @@ function killOurs(ns: string): number {
 }
 
 const live = new Set<BenchSystem>();
-// Last resort when the bench process dies: no worker of ours outlives it (start.sh uses
-// setsid, so a Ctrl-C on the terminal does not reach them by itself).
+// Last resort when the bench process dies: no process of ours outlives it, the supervisor
+// included (it runs in a session of its own, so a Ctrl-C on the terminal does not reach it).
 process.once('exit', () => {
   for (const system of live) killOurs(system.ns);
 });

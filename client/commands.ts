@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PlaylistDetail, Track } from '../common/contracts/index.js';
-import { WINDOWS } from '../common/contracts/shared.js';
+import { PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, WINDOWS } from '../common/contracts/shared.js';
 import { type Api, ApiError, type TopWindow } from './api.js';
 import { type FlagSpec, type Flags, intArg, parseFlags, UsageError } from './args.js';
 import { type Delivery, deliveryNote, sendUnsentPlays } from './delivery.js';
@@ -250,7 +250,7 @@ export const COMMANDS: Command[] = [
     async run(ctx, _args, flags) {
       const page = await ctx.api.tracks({
         ...(typeof flags.genre === 'string' ? { genre: flags.genre } : {}),
-        limit: intFlag(flags, 'limit', 1, 500) ?? 50,
+        limit: intFlag(flags, 'limit', 1, PAGE_MAX_LIMIT) ?? PAGE_DEFAULT_LIMIT,
         offset: intFlag(flags, 'offset', 0) ?? 0,
       });
       remember(ctx, page.items);
@@ -350,7 +350,7 @@ export const COMMANDS: Command[] = [
     auth: true,
     async run(ctx, [id], flags) {
       const p = await ctx.api.playlist(id!, {
-        limit: intFlag(flags, 'limit', 1, 500) ?? 500,
+        limit: intFlag(flags, 'limit', 1, PAGE_MAX_LIMIT) ?? PAGE_MAX_LIMIT,
         offset: intFlag(flags, 'offset', 0) ?? 0,
       });
       return showPlaylist(ctx, p);

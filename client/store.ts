@@ -7,6 +7,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { isKeptPlay, type KeptPlay } from '../common/contracts/kept-play.js';
 
 export interface SavedSession {
   gateway: string;
@@ -23,27 +24,7 @@ export interface ClientState {
 }
 
 /** A play kept on disk until the gateway accepts it; `playId` makes sending it twice harmless. */
-export interface UnsentPlay {
-  userId: string;
-  trackId: string;
-  msPlayed: number;
-  playedAt: string;
-  playId: string;
-}
-
-function isUnsentPlay(v: unknown): v is UnsentPlay {
-  const p = v as Partial<UnsentPlay> | null;
-  return (
-    typeof p === 'object' &&
-    p !== null &&
-    typeof p.userId === 'string' &&
-    typeof p.trackId === 'string' &&
-    typeof p.msPlayed === 'number' &&
-    typeof p.playedAt === 'string' &&
-    typeof p.playId === 'string' &&
-    /^[0-9a-f-]{36}$/.test(p.playId)
-  );
-}
+export type UnsentPlay = KeptPlay;
 
 export function clientHome(): string {
   if (process.env.MUSIC_CLIENT_HOME) return process.env.MUSIC_CLIENT_HOME;
@@ -127,7 +108,7 @@ export class Store {
     }
     return files
       .map((f) => readJson(join(this.unsentDir, f)))
-      .filter((p): p is UnsentPlay => isUnsentPlay(p) && p.userId === userId)
+      .filter((p): p is UnsentPlay => isKeptPlay(p) && p.userId === userId)
       .sort((a, b) => a.playedAt.localeCompare(b.playedAt));
   }
 

@@ -31,7 +31,10 @@ export interface Config {
   readonly playlistsDatabaseUrl: string;
   readonly historyDatabaseUrl: string;
   readonly statsDatabaseUrl: string;
-  /** Messages a worker holds unacknowledged at once (RPC and events). */
+  /**
+   * Messages one consumer channel holds unacknowledged at once: a worker's request queue, and
+   * each of its subscriptions (at least its batch size), each have their own.
+   */
   readonly prefetch: number;
   /** Default RPC call timeout in milliseconds. */
   readonly rpcTimeoutMs: number;
@@ -90,7 +93,7 @@ export interface Config {
    * monthly partitions are dropped. 0 keeps every month for ever.
    */
   readonly playLogRetentionMonths: number;
-  /** `/rpc`: most calls in one batch. */
+  /** Most calls in one JSON-RPC batch: at `/rpc`, and on a service's request queue. */
   readonly rpcMaxBatch: number;
   /** `/rpc`: most items in any list parameter of one call. */
   readonly rpcMaxItems: number;
@@ -172,7 +175,10 @@ const postgresUrl = (raw: string): string | undefined => {
   }
 };
 
-/** The services that own a schema (scripts/services.ts lists the same; a test checks). */
+/**
+ * The services that own a schema: SYSTEM's list (common/contracts), which the framework may not
+ * import; test/system-list.test.ts checks this copy against it.
+ */
 export const DATABASE_OWNERS = ['catalog', 'users', 'playlists', 'history', 'stats'] as const;
 export type DatabaseOwner = (typeof DATABASE_OWNERS)[number];
 
@@ -252,7 +258,12 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
   playlistsDatabaseUrl: serviceDatabase('playlists'),
   historyDatabaseUrl: serviceDatabase('history'),
   statsDatabaseUrl: serviceDatabase('stats'),
-  prefetch: { env: 'PREFETCH', default: 64, parse: int(1, 10_000), doc: 'unacked messages per worker' },
+  prefetch: {
+    env: 'PREFETCH',
+    default: 64,
+    parse: int(1, 10_000),
+    doc: 'unacked messages per consumer channel',
+  },
   rpcTimeoutMs: { env: 'RPC_TIMEOUT_MS', default: 5000, parse: int(1, 600_000), doc: 'RPC call timeout' },
   eventMaxAttempts: {
     env: 'EVENT_MAX_ATTEMPTS',
@@ -376,7 +387,12 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
           : undefined,
     doc: 'play log retention in months (2M..1200M), or 0 or forever (keep every month)',
   },
-  rpcMaxBatch: { env: 'RPC_MAX_BATCH', default: 20, parse: int(1, 1000), doc: '/rpc calls per batch' },
+  rpcMaxBatch: {
+    env: 'RPC_MAX_BATCH',
+    default: 20,
+    parse: int(1, 1000),
+    doc: 'calls per JSON-RPC batch (/rpc and service queues)',
+  },
   rpcMaxItems: {
     env: 'RPC_MAX_ITEMS',
     default: 100,

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Broker } from './amqp/broker.js';
-import { type Config, databaseUrlFor, config as loadConfig } from './config.js';
+import { type Config, databaseUrlFor, config as processConfig } from './config.js';
 import { translateDatabaseError } from './db/errors.js';
 import { migrate } from './db/migrate.js';
 import { OutboxRelay } from './db/outbox.js';
@@ -110,7 +110,7 @@ export interface RunningService {
  * publishers and the connection, then the pool.
  */
 export async function startService(def: ServiceDefinition, opts: StartOptions): Promise<RunningService> {
-  const config = opts.config ?? loadConfig();
+  const config = opts.config ?? processConfig();
   const log = (opts.logger ?? rootLogger()).child({ service: def.name });
   const schema = opts.schema ?? def.name;
   const pool = createPool({
@@ -149,6 +149,7 @@ export async function startService(def: ServiceDefinition, opts: StartOptions): 
           handlers: parts.handlers,
           logger: log,
           prefetch: config.prefetch,
+          maxBatchLength: config.rpcMaxBatch,
           handlerDelayMs: config.handlerDelayMs,
           translateError: translateDatabaseError,
         })
@@ -237,8 +238,8 @@ function subscriptionConsumers(
       handle: handle as (events: EventEnvelope<unknown>[], ctx: HandlerContext) => Promise<void>,
       batchSize,
       ...(sub.batch ? { batchWaitMs: sub.batch.waitMs } : {}),
-      // Room for a full batch in hand while the next one fills.
-      prefetch: Math.max(config.prefetch, 2 * batchSize),
+      // PREFETCH is per channel (one per consumer); a batch larger than it could never fill.
+      prefetch: Math.max(config.prefetch, batchSize),
       maxAttempts: config.eventMaxAttempts,
       ...(sub.retryDelaysMs ? { retryDelaysMs: sub.retryDelaysMs } : {}),
       translateError: translateDatabaseError,
@@ -250,7 +251,7 @@ function subscriptionConsumers(
 export async function runService(def: ServiceDefinition, system: System): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig();
+    config = processConfig();
   } catch (err) {
     // Before the logger exists (it reads the configuration too): one plain line naming the variable.
     console.error((err as Error).message);
@@ -263,6 +264,12 @@ export async function runService(def: ServiceDefinition, system: System): Promis
   } catch (err) {
     log.fatal({ err }, 'could not start');
     process.exit(1);
+  }
+  // A supervisor (scripts/supervisor.ts) learns from this message, not from a log line, that
+  // the process serves; the channel must not keep the process alive.
+  if (process.send) {
+    process.send({ ready: true });
+    process.channel?.unref();
   }
   running.deps.broker.on('fatal', () => {
     log.fatal('lost the broker for good; exiting');

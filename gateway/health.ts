@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import type { Broker } from '../common/amqp/broker.js';
+import { SERVICE_NAMES, type ServiceName } from '../common/contracts/index.js';
 import { AppError, ErrorCodes } from '../common/errors.js';
 import type { RpcClient } from '../common/rpc/client.js';
 import { HttpError } from './errors.js';
@@ -27,13 +28,15 @@ export interface Database {
  * health probe is not logged in, so users answers "unauthorized"): it proves a worker took
  * the request and replied. Only silence, a lost broker or an internal fault is unhealthy.
  */
-const PROBES: ReadonlyArray<readonly [service: string, method: string, params: unknown]> = [
-  ['catalog', 'listGenres', {}],
-  ['users', 'verifyToken', { token: 'health-check' }],
-  ['playlists', 'list', { ownerId: 'health-check' }],
-  ['history', 'recent', { limit: 1 }],
-  ['stats', 'topTracks', { window: 'hour', limit: 1 }],
-];
+const PROBE: { readonly [S in ServiceName]: readonly [method: string, params: unknown] } = {
+  catalog: ['listGenres', {}],
+  users: ['verifyToken', { token: 'health-check' }],
+  playlists: ['list', { ownerId: 'health-check' }],
+  history: ['recent', { limit: 1 }],
+  stats: ['topTracks', { window: 'hour', limit: 1 }],
+};
+/** One per service of the system, in its order (a service without a probe does not compile). */
+const PROBES = SERVICE_NAMES.map((service) => [service, ...PROBE[service]] as const);
 
 const FAULTS = new Set<number>([ErrorCodes.TIMEOUT, ErrorCodes.UNAVAILABLE, ErrorCodes.INTERNAL]);
 

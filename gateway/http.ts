@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { z } from 'zod';
+import { PAGE_MAX_LIMIT, PAGE_MAX_OFFSET } from '../common/contracts/shared.js';
 import { InvalidParamsError } from '../common/errors.js';
 import type { Contract, MethodName, ParsedParamsOf } from '../common/rpc/contract.js';
 import { describeIssues } from '../common/rpc/server.js';
@@ -47,13 +48,16 @@ export function queryEnum<const T extends string>(
 }
 
 /** `limit` and `offset` for list routes. */
-export function paging(req: Request, maxLimit = 500): { limit?: number; offset?: number } {
+export function paging(req: Request, maxLimit = PAGE_MAX_LIMIT): { limit?: number; offset?: number } {
   // Undefined values vanish in JSON, so the service's defaults apply.
-  return { limit: queryInt(req, 'limit', 1, maxLimit), offset: queryInt(req, 'offset', 0, 1_000_000) };
+  return {
+    limit: queryInt(req, 'limit', 1, maxLimit),
+    offset: queryInt(req, 'offset', 0, PAGE_MAX_OFFSET),
+  };
 }
 
-/** A path segment that must be a non-negative integer (e.g. a playlist position). */
-export function pathInt(req: Request, name: string, max = 100_000): number {
+/** A path segment that must be an integer from 0 to `max` (e.g. a playlist position). */
+export function pathInt(req: Request, name: string, max: number): number {
   const value = req.params[name];
   const n = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
   if (!(n <= max)) throw new InvalidParamsError(`${name} must be an integer from 0 to ${max}`);

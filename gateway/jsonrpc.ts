@@ -72,12 +72,47 @@ function exposed(system: System, method: string): MethodEntry | undefined {
  * is derived from the contracts: public and user methods; internal ones answer -32601 as if
  * they did not exist. Each request is checked here (shape, known method, visibility, caps)
  * and sent to its service's queue concurrently; responses come back in request order.
- * Notifications are taken only for methods whose contract allows them, and get no response
- * (204 when nothing is left). Protocol faults answer 200 with the spec's error object, as
+ * Notifications run only for methods whose contract allows them; none gets a response, run or
+ * refused (a refused one is logged), so a batch of notifications only is answered 204 with no
+ * body, as the specification says. Protocol faults answer 200 with the spec's error object, as
  * JSON-RPC servers do; failures of the whole HTTP request use HTTP statuses.
  */
 export function jsonRpcHandler(opts: JsonRpcOptions) {
   const { rpc, auth, system, log, caps } = opts;
+
+  /** The method a well-formed request may call through `/rpc`, or why it may not. */
+  function admit(
+    method: string,
+    notification: boolean,
+    params: unknown,
+    caller: Caller | undefined,
+  ): { entry: MethodEntry } | { error: WireError } {
+    const entry = exposed(system, method);
+    if (!entry)
+      return {
+        error: { code: ErrorCodes.METHOD_NOT_FOUND, message: `Method not found: ${method.slice(0, 100)}` },
+      };
+    if (notification && !entry.spec.notification) {
+      return {
+        error: {
+          code: ErrorCodes.INVALID_REQUEST,
+          message: `Invalid Request: ${method} is not taken as a notification; give the request an id`,
+        },
+      };
+    }
+    const long = listLongerThan(params, caps.maxItems);
+    if (long) {
+      return {
+        error: {
+          code: ErrorCodes.INVALID_PARAMS,
+          message: `Invalid params: ${long.path} has ${long.length} items; /rpc takes at most ${caps.maxItems} per list`,
+        },
+      };
+    }
+    if (entry.spec.visibility === 'user' && !caller)
+      return { error: new UnauthorizedError(`${method} needs a logged-in user`).toWire() };
+    return { entry };
+  }
 
   async function handle(
     request: unknown,
@@ -96,33 +131,17 @@ export function jsonRpcHandler(opts: JsonRpcOptions) {
     ) {
       return errorResponse(id, ErrorCodes.INVALID_REQUEST, 'Invalid Request');
     }
-    // Notifications refused here are answered (id null): dropping them silently would hide
-    // that they never ran.
-    const entry = exposed(system, method);
-    if (!entry)
-      return errorResponse(id, ErrorCodes.METHOD_NOT_FOUND, `Method not found: ${method.slice(0, 100)}`);
-    if (notification && !entry.spec.notification) {
-      return errorResponse(
-        null,
-        ErrorCodes.INVALID_REQUEST,
-        `Invalid Request: ${method} is not taken as a notification; give the request an id`,
-      );
+    const admitted = admit(method, notification, params, caller);
+    if ('error' in admitted) {
+      // The specification forbids answering a notification, even one that is refused: it is
+      // dropped here, unrun, and the log says why.
+      if (notification) {
+        log.info({ method: method.slice(0, 100), why: admitted.error.message }, 'notification not run');
+        return undefined;
+      }
+      return { jsonrpc: '2.0', id, error: admitted.error };
     }
-    const long = listLongerThan(params, caps.maxItems);
-    if (long) {
-      return errorResponse(
-        id,
-        ErrorCodes.INVALID_PARAMS,
-        `Invalid params: ${long.path} has ${long.length} items; /rpc takes at most ${caps.maxItems} per list`,
-      );
-    }
-    if (entry.spec.visibility === 'user' && !caller) {
-      return {
-        jsonrpc: '2.0',
-        id,
-        error: new UnauthorizedError(`${method} needs a logged-in user`).toWire(),
-      };
-    }
+    const { entry } = admitted;
     const service = entry.contract.service;
     if (notification) {
       rpc.notify(service, entry.name, params, { caller, clientAddress }).catch((err: unknown) => {

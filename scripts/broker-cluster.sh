@@ -44,7 +44,8 @@ die() {
   say "$*"
   exit 1
 }
-usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
+# The comment block at the top of this file, whatever its length.
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
 
 # --- settings -----------------------------------------------------------------------------------
 

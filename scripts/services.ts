@@ -1,8 +1,8 @@
+import { SERVICE_NAMES, type ServiceName } from '../common/contracts/index.js';
 import type { ServiceDefinition } from '../common/index.js';
 
-/** Every service of the system; each lives in services/<name>/service.ts and exports `<name>Service`. */
-export const SERVICE_NAMES = ['catalog', 'users', 'playlists', 'history', 'stats'] as const;
-export type ServiceName = (typeof SERVICE_NAMES)[number];
+/** Every service of the system (common/contracts); each lives in services/<name>/service.ts. */
+export { SERVICE_NAMES, type ServiceName };
 
 export function isServiceName(name: string | undefined): name is ServiceName {
   return (SERVICE_NAMES as readonly string[]).includes(name ?? '');

@@ -22,6 +22,18 @@ const hints: string[] = [];
 let rebuilt = 0;
 let probe: RpcServer<typeof probeContract>;
 
+/** The methods of the examples in the JSON-RPC 2.0 specification, with positional params. */
+const specContract = defineContract('spec', {
+  sum: publicMethod(z.array(z.number()).max(10)).returns<number>(),
+  subtract: publicMethod(z.tuple([z.number(), z.number()])).returns<number>(),
+  get_data: publicMethod(z.strictObject({})).returns<[string, number]>(),
+  update: publicMethod(z.array(z.number()).max(10), { notification: true }).returns<null>(),
+  notify_hello: publicMethod(z.tuple([z.number()]), { notification: true }).returns<null>(),
+  notify_sum: publicMethod(z.array(z.number()).max(10), { notification: true }).returns<null>(),
+});
+const notified: string[] = [];
+let spec: RpcServer<typeof specContract>;
+
 /** Small enough for a test to exceed; every other answer here is far below it. */
 const MAX_ANSWER_BYTES = 64 * 1024;
 
@@ -31,7 +43,7 @@ beforeAll(async () => {
   gw = await startTestGateway({
     rpcTimeoutMs: 400,
     config: { rpcMaxAnswerBytes: MAX_ANSWER_BYTES },
-    system: defineSystem([...SYSTEM.contracts.values(), probeContract]),
+    system: defineSystem([...SYSTEM.contracts.values(), probeContract, specContract]),
   });
   probe = new RpcServer({
     broker: gw.serviceBroker,
@@ -49,9 +61,33 @@ beforeAll(async () => {
     },
   });
   await probe.start();
+  spec = new RpcServer({
+    broker: gw.serviceBroker,
+    contract: specContract,
+    logger: silentLogger,
+    handlers: {
+      sum: async (numbers) => numbers.reduce((a, b) => a + b, 0),
+      subtract: async ([a, b]) => a - b,
+      get_data: async () => ['hello', 5],
+      update: async (numbers) => {
+        notified.push(`update ${numbers.join(',')}`);
+        return null;
+      },
+      notify_hello: async ([n]) => {
+        notified.push(`hello ${n}`);
+        return null;
+      },
+      notify_sum: async (numbers) => {
+        notified.push(`sum ${numbers.join(',')}`);
+        return null;
+      },
+    },
+  });
+  await spec.start();
 });
 
 afterAll(async () => {
+  await spec?.stop();
   await probe?.stop();
   await gw?.close();
 });
@@ -160,21 +196,20 @@ describe('POST /rpc', () => {
     ]);
     expect(r.status).toBe(200);
     const answers = r.body as RpcAnswer[];
-    // catalog.listGenres takes no notifications: that one is answered, with id null.
-    expect(answers.map((a) => a.id)).toEqual(['1', null, '2', null, '5', '9', 10]);
+    // catalog.listGenres takes no notifications: it does not run, and is not answered either.
+    expect(answers.map((a) => a.id)).toEqual(['1', '2', null, '5', '9', 10]);
     expect(answers[0]?.result).toMatchObject({ id: 't3' });
-    expect(answers[1]?.error?.code).toBe(ErrorCodes.INVALID_REQUEST);
-    expect(answers[2]?.error?.code).toBe(ErrorCodes.NOT_FOUND);
-    expect(answers[3]?.error?.code).toBe(ErrorCodes.INVALID_REQUEST);
-    expect(answers[4]?.error?.code).toBe(ErrorCodes.METHOD_NOT_FOUND);
-    expect(answers[5]?.error).toMatchObject({
+    expect(answers[1]?.error?.code).toBe(ErrorCodes.NOT_FOUND);
+    expect(answers[2]?.error?.code).toBe(ErrorCodes.INVALID_REQUEST);
+    expect(answers[3]?.error?.code).toBe(ErrorCodes.METHOD_NOT_FOUND);
+    expect(answers[4]?.error).toMatchObject({
       code: ErrorCodes.INVALID_PARAMS,
       message: expect.stringMatching(/extra/),
     });
-    expect(answers[6]?.result).toMatchObject({ totalPlays: expect.any(Number) });
+    expect(answers[5]?.result).toMatchObject({ totalPlays: expect.any(Number) });
   });
 
-  it('runs notifications of methods that take them, answers 204, and refuses the others', async () => {
+  it('runs notifications of methods that take them, drops the others, and answers none', async () => {
     const single = await rpc({ jsonrpc: '2.0', method: 'probe.hint', params: { note: 'one' } });
     expect(single.status).toBe(204);
     expect(single.text).toBe('');
@@ -191,14 +226,17 @@ describe('POST /rpc', () => {
       ],
       token,
     );
-    // Refused notifications are answered (id null), so a caller learns they never ran.
-    const answers = batch.body as RpcAnswer[];
-    expect(answers.map((a) => [a.id, a.error?.code])).toEqual([
-      [null, ErrorCodes.INVALID_REQUEST],
-      [null, ErrorCodes.INVALID_REQUEST],
-      [null, ErrorCodes.METHOD_NOT_FOUND],
-    ]);
-    expect(answers[0]?.error?.message).toMatch(/users\.updateProfile is not taken as a notification/);
+    // The specification allows no answer to a notification, refused or not: nothing at all.
+    expect(batch.status).toBe(204);
+    expect(batch.text).toBe('');
+    const withCall = await rpc(
+      [
+        { jsonrpc: '2.0', method: 'users.updateProfile', params: { bio: 'loud' } },
+        call('catalog.listGenres', {}, 'g'),
+      ],
+      token,
+    );
+    expect((withCall.body as RpcAnswer[]).map((a) => a.id)).toEqual(['g']);
     await eventually(() => hints.includes('two'));
     expect(gw.fakes.callsOf('users.updateProfile', since)).toHaveLength(0);
     expect(gw.fakes.callsOf('playlists.create', since)).toHaveLength(0);
@@ -214,13 +252,13 @@ describe('POST /rpc', () => {
         // A session of its own: one of these calls is users.logout.
         const { token } = await gw.fakes.session();
         const single = (await rpc(call(method, {}), token)).body as RpcAnswer;
-        const notification = (await rpc({ jsonrpc: '2.0', method, params: {} }, token)).body as RpcAnswer;
+        const notification = await rpc({ jsonrpc: '2.0', method, params: {} }, token);
         const batch = (await rpc([call('catalog.listGenres', {}, 1), call(method, {}, 2)], token))
           .body as RpcAnswer[];
         const anonymous = (await rpc(call(method, {}))).body as RpcAnswer;
         if (spec.visibility === 'internal') {
           expect(single.error?.code, method).toBe(ErrorCodes.METHOD_NOT_FOUND);
-          expect(notification.error?.code, method).toBe(ErrorCodes.METHOD_NOT_FOUND);
+          expect(notification.status, method).toBe(204);
           expect(batch[1]?.error?.code, method).toBe(ErrorCodes.METHOD_NOT_FOUND);
         } else {
           expect(single.error?.code, method).not.toBe(ErrorCodes.METHOD_NOT_FOUND);
@@ -382,5 +420,50 @@ describe('POST /rpc', () => {
     expect(
       gw.fakes.world.calls.find((c) => c.traceId === '00000007-0000-4000-8000-000000000000')?.method,
     ).toBe('catalog.getArtist');
+  });
+  // The examples of https://www.jsonrpc.org/specification#examples that hold notifications,
+  // as written there except that method names carry this system's `service.` prefix.
+  it("follows the specification's examples with notifications", async () => {
+    notified.length = 0;
+    const one = await rpc('{"jsonrpc": "2.0", "method": "spec.update", "params": [1,2,3,4,5]}');
+    expect(one.status).toBe(204);
+    expect(one.text).toBe('');
+    const unknown = await rpc('{"jsonrpc": "2.0", "method": "foobar"}');
+    expect(unknown.status).toBe(204);
+    expect(unknown.text).toBe('');
+
+    const batch = await rpc(`[
+        {"jsonrpc": "2.0", "method": "spec.sum", "params": [1,2,4], "id": "1"},
+        {"jsonrpc": "2.0", "method": "spec.notify_hello", "params": [7]},
+        {"jsonrpc": "2.0", "method": "spec.subtract", "params": [42,23], "id": "2"},
+        {"foo": "boo"},
+        {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"},
+        {"jsonrpc": "2.0", "method": "spec.get_data", "id": "9"}
+    ]`);
+    expect(batch.status).toBe(200);
+    expect(batch.body).toEqual([
+      { jsonrpc: '2.0', result: 7, id: '1' },
+      { jsonrpc: '2.0', result: 19, id: '2' },
+      {
+        jsonrpc: '2.0',
+        error: { code: -32600, message: expect.stringMatching(/^Invalid Request/) },
+        id: null,
+      },
+      {
+        jsonrpc: '2.0',
+        error: { code: -32601, message: expect.stringMatching(/^Method not found/) },
+        id: '5',
+      },
+      { jsonrpc: '2.0', result: ['hello', 5], id: '9' },
+    ]);
+
+    const allNotifications = await rpc(`[
+        {"jsonrpc": "2.0", "method": "spec.notify_sum", "params": [1,2,4]},
+        {"jsonrpc": "2.0", "method": "spec.notify_hello", "params": [7]}
+    ]`);
+    expect(allNotifications.status).toBe(204);
+    expect(allNotifications.text).toBe('');
+    await eventually(() => notified.length === 4);
+    expect(notified.sort()).toEqual(['hello 7', 'hello 7', 'sum 1,2,4', 'update 1,2,3,4,5']);
   });
 });

@@ -514,6 +514,12 @@ describe('playlists', () => {
 
     const removed = await gw.request(`/api/playlists/${id}/tracks/1`, { method: 'DELETE', token });
     expect(order(removed)).toEqual(['t1', 't3']);
+    // A position is bounded by the playlist maximum before any call.
+    const since = gw.fakes.world.calls.length;
+    const far = await gw.request(`/api/playlists/${id}/tracks/10001`, { method: 'DELETE', token });
+    expect(far.status).toBe(400);
+    expect(far.body).toMatchObject({ error: { message: 'position must be an integer from 0 to 10000' } });
+    expect(gw.fakes.callsOf('playlists.removeTrack', since)).toHaveLength(0);
 
     const deleted = await gw.request(`/api/playlists/${id}`, { method: 'DELETE', token });
     expect(deleted.status).toBe(200);

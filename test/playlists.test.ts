@@ -429,6 +429,18 @@ describe('playlists service', () => {
       code: ErrorCodes.INVALID_INPUT,
       message: `a playlist holds at most ${PLAYLIST_MAX_TRACKS} tracks`,
     });
+    // The contract bounds the list and every position by the same maximum.
+    await expect(
+      playlists.call('replaceTracks', { id: p.id, trackIds: [...many, 't1'] }, as(alice)),
+    ).rejects.toMatchObject({ code: ErrorCodes.INVALID_PARAMS });
+    for (const position of [PLAYLIST_MAX_TRACKS + 1, 100_000]) {
+      await expect(playlists.call('removeTrack', { id: p.id, position }, as(alice))).rejects.toMatchObject({
+        code: ErrorCodes.INVALID_PARAMS,
+      });
+      await expect(
+        playlists.call('addTracks', { id: p.id, trackIds: ['t1'], position }, as(alice)),
+      ).rejects.toMatchObject({ code: ErrorCodes.INVALID_PARAMS });
+    }
   });
 
   it('fetches track details with one catalog call per request', async () => {

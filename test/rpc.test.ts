@@ -4,6 +4,7 @@ import type { Broker } from '../common/amqp/broker.js';
 import {
   ConflictError,
   ErrorCodes,
+  InternalError,
   InvalidParamsError,
   NotFoundError,
   TimeoutError,
@@ -11,7 +12,8 @@ import {
 } from '../common/errors.js';
 import { RpcClient } from '../common/rpc/client.js';
 import { defineContract, internalMethod as method } from '../common/rpc/contract.js';
-import { RpcServer } from '../common/rpc/server.js';
+import { RpcServer, type RpcServerOptions } from '../common/rpc/server.js';
+import { DIRECT_REPLY_TO, rpcQueue } from '../common/rpc/wire.js';
 import { currentTraceId, withTrace } from '../common/trace.js';
 import {
   cleanupBroker,
@@ -61,7 +63,11 @@ describe('JSON-RPC over RabbitMQ', () => {
   const servers: RpcServer<typeof mathContract>[] = [];
   const extraBrokers: Broker[] = [];
 
-  async function startServer(worker = 'w1', seen?: number[], prefetch?: number) {
+  async function startServer(
+    worker = 'w1',
+    seen?: number[],
+    opts: Partial<RpcServerOptions<typeof mathContract>> = {},
+  ) {
     const b = await connectBroker(ns, `server-${worker}`);
     extraBrokers.push(b);
     const server = new RpcServer({
@@ -69,11 +75,32 @@ describe('JSON-RPC over RabbitMQ', () => {
       contract: mathContract,
       handlers: handlersFor(worker, seen),
       logger: silentLogger,
-      ...(prefetch ? { prefetch } : {}),
+      ...opts,
     });
     await server.start();
     servers.push(server);
     return server;
+  }
+
+  /** Sends a raw body (a batch, broken JSON) to `math`'s queue and resolves with the parsed reply. */
+  async function sendRaw(body: string): Promise<unknown> {
+    const ch = await broker.channel();
+    try {
+      const reply = new Promise<unknown>((resolve) => {
+        void ch.consume(DIRECT_REPLY_TO, (msg) => msg && resolve(JSON.parse(msg.content.toString('utf8'))), {
+          noAck: true,
+        });
+      });
+      // The consumer is in place once the channel answers a later call.
+      await ch.checkQueue(broker.name(rpcQueue('math')));
+      ch.sendToQueue(broker.name(rpcQueue('math')), Buffer.from(body), {
+        replyTo: DIRECT_REPLY_TO,
+        correlationId: 'raw',
+      });
+      return await reply;
+    } finally {
+      await ch.close().catch(() => {});
+    }
   }
 
   beforeEach(async () => {
@@ -106,7 +133,7 @@ describe('JSON-RPC over RabbitMQ', () => {
       { jsonrpc: '2.0', id: 2, method: 'math.nope', params: {} },
       { jsonrpc: '2.0', id: 3, method: 'math.add', params: { a: 'x', b: 1 } },
     ]);
-    const reply = (await client.send('math', body, true)) as Array<{
+    const reply = (await sendRaw(body)) as Array<{
       id: number;
       result?: unknown;
       error?: { code: number };
@@ -116,6 +143,40 @@ describe('JSON-RPC over RabbitMQ', () => {
     expect(reply.find((r) => r.id === 2)?.error?.code).toBe(ErrorCodes.METHOD_NOT_FOUND);
     expect(reply.find((r) => r.id === 3)?.error?.code).toBe(ErrorCodes.INVALID_PARAMS);
     await eventually(() => seen.includes(7));
+  });
+
+  it('refuses a batch longer than its maxBatchLength with one error', async () => {
+    await startServer('w1', [], { maxBatchLength: 2 });
+    const add = (id: number) => ({ jsonrpc: '2.0', id, method: 'math.add', params: { a: id, b: 1 } });
+    expect(await sendRaw(JSON.stringify([add(1), add(2)]))).toHaveLength(2);
+    // jayson's code for it, in the specification's range of server errors.
+    expect(await sendRaw(JSON.stringify([add(1), add(2), add(3)]))).toMatchObject({
+      id: null,
+      error: { code: -32099 },
+    });
+  });
+
+  it('takes an unreadable reply as a fault of the service (-32603), not of the caller', async () => {
+    const ch = await broker.channel();
+    try {
+      const queue = broker.name(rpcQueue('garbled'));
+      await ch.assertQueue(queue, { durable: false });
+      await ch.consume(
+        queue,
+        (msg) => {
+          if (!msg) return;
+          ch.sendToQueue(msg.properties.replyTo as string, Buffer.from('{"jsonrpc": "2.0", "res'), {
+            correlationId: msg.properties.correlationId as string,
+          });
+        },
+        { noAck: true },
+      );
+      const err = await client.call('garbled', 'anything', {}).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InternalError);
+      expect(err).toMatchObject({ code: ErrorCodes.INTERNAL });
+    } finally {
+      await ch.close().catch(() => {});
+    }
   });
 
   it('runs notifications without replying', async () => {
@@ -138,11 +199,7 @@ describe('JSON-RPC over RabbitMQ', () => {
     const err = await client.call('math', 'add', { a: 1, b: 'two' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidParamsError);
     expect((err as Error).message).toMatch(/\bb\b.*number/);
-    const positional = await client.send(
-      'math',
-      '{"jsonrpc":"2.0","id":9,"method":"math.add","params":[1,2]}',
-      true,
-    );
+    const positional = await sendRaw('{"jsonrpc":"2.0","id":9,"method":"math.add","params":[1,2]}');
     expect(positional).toMatchObject({ error: { code: -32602 } });
   });
 
@@ -159,7 +216,7 @@ describe('JSON-RPC over RabbitMQ', () => {
 
   it('answers malformed JSON with a parse error', async () => {
     await startServer();
-    await expect(client.send('math', '{"jsonrpc": "2.0", "method"', true)).resolves.toMatchObject({
+    await expect(sendRaw('{"jsonrpc": "2.0", "method"')).resolves.toMatchObject({
       error: { code: ErrorCodes.PARSE_ERROR },
       id: null,
     });
@@ -188,8 +245,8 @@ describe('JSON-RPC over RabbitMQ', () => {
   });
 
   it('shares the load between two workers on one queue', async () => {
-    await startServer('w1', undefined, 4);
-    await startServer('w2', undefined, 4);
+    await startServer('w1', undefined, { prefetch: 4 });
+    await startServer('w2', undefined, { prefetch: 4 });
     const math = client.bind(mathContract);
     const results = await Promise.all(Array.from({ length: 40 }, () => math.call('slow', { ms: 20 })));
     const byWorker = new Map<string, number>();
@@ -202,8 +259,8 @@ describe('JSON-RPC over RabbitMQ', () => {
     // The request queue is a quorum queue: what a cancelled consumer still holds must stay
     // with it until acked, never go to the other worker as well.
     const seen: number[] = [];
-    const first = await startServer('w1', seen, 4);
-    await startServer('w2', seen, 4);
+    const first = await startServer('w1', seen, { prefetch: 4 });
+    await startServer('w2', seen, { prefetch: 4 });
     const math = client.bind(mathContract);
     const calls = Array.from({ length: 16 }, (_, i) =>
       math.call('slow', { ms: 600 + i }, { timeoutMs: 20_000 }),

@@ -260,6 +260,20 @@ describe('./start.sh', () => {
       expect((await client('login', 'demo', 'demo1234')).code).toBe(0);
       expect((await client('history', '--json')).code).toBe(0);
     }
+    // A worker that dies is started again by the supervisor, under the same name.
+    const victim = scaled.find((r) => r.service === 'catalog' && r.worker === '1')!;
+    process.kill(victim.pid, 'SIGKILL');
+    await eventually(
+      async () => {
+        const row = (await status()).find((r) => r.service === 'catalog' && r.worker === '1');
+        return row?.alive === true && row.pid !== victim.pid && runsOurCode(row.pid);
+      },
+      20_000,
+      200,
+    );
+    expect(readFileSync(join(runDir, 'supervisor.log'), 'utf8')).toContain(
+      `catalog.1 (pid ${victim.pid}) exited (signal SIGKILL)`,
+    );
     const down = await startSh('scale', 'stats', '1');
     expect(down.code, down.stderr).toBe(0);
     const after = await status();
@@ -273,6 +287,17 @@ describe('./start.sh', () => {
     const bad = await startSh('scale', 'nosuch', '2');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain("unknown service 'nosuch'");
+
+    // Without its supervisor (killed), what it ran keeps serving; status and stop still find it
+    // by its pid files, and stop ends it.
+    const supervisorPid = Number(
+      /supervisor (\d+) listening/.exec(readFileSync(join(runDir, 'supervisor.log'), 'utf8'))?.[1],
+    );
+    process.kill(supervisorPid, 'SIGKILL');
+    await eventually(() => cmdline(supervisorPid).length === 0, 5_000, 50);
+    const orphaned = await status();
+    expect(orphaned.map((r) => r.pid).sort()).toEqual(after.map((r) => r.pid).sort());
+    expect((await startSh('scale', 'catalog', '1')).stderr).toContain('the system is not running');
 
     // Stop: everything we started exits, the pid files go, the port closes.
     const stopped = await startSh('stop');

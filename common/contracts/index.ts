@@ -14,11 +14,21 @@ export * from './shared.js';
 export * from './stats.js';
 export * from './users.js';
 
-/** The services of the music system: their methods, who may call each, and the events each consumes. */
-export const SYSTEM = defineSystem([
+/**
+ * The services of the music system, in start order: the one list of them. Everything that
+ * names every service (scripts/services.ts, the gateway's clients, start.sh's supervisor, the
+ * tests' and benchmarks' systems) derives it from here; test/system-list.test.ts checks the
+ * copies that cannot import it (docker-compose.yml, config's database URLs, the docs).
+ */
+export const CONTRACTS = [
   catalogContract,
   usersContract,
   playlistsContract,
   historyContract,
   statsContract,
-]);
+] as const;
+export type ServiceName = (typeof CONTRACTS)[number]['service'];
+export const SERVICE_NAMES: readonly ServiceName[] = CONTRACTS.map((c) => c.service);
+
+/** The services of the music system: their methods, who may call each, and the events each consumes. */
+export const SYSTEM = defineSystem(CONTRACTS);

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { RateLimitedError } from '../errors.js';
 import { MAX_MS_PLAYED, type TrackPlayed, trackPlayedSchema } from './events.js';
 
+export { isKeptPlay, type KeptPlay } from './kept-play.js';
+
 /**
  * A play, whichever door it comes through (REST, Subsonic's scrobble, a player's playback
  * report): how many one request may carry, how its event id is made, what it holds, and how

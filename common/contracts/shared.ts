@@ -12,9 +12,14 @@ export const WINDOWS = ['hour', 'day', 'all'] as const;
 export type Window = (typeof WINDOWS)[number];
 export const windowParam = z.enum(WINDOWS).default('all');
 
+/** The bounds of every page: most items, items when not asked, furthest offset. */
+export const PAGE_MAX_LIMIT = 500;
+export const PAGE_DEFAULT_LIMIT = 50;
+export const PAGE_MAX_OFFSET = 1_000_000;
+
 export const paging = {
-  limit: z.number().int().min(1).max(500).default(50),
-  offset: z.number().int().min(0).max(1_000_000).default(0),
+  limit: z.number().int().min(1).max(PAGE_MAX_LIMIT).default(PAGE_DEFAULT_LIMIT),
+  offset: z.number().int().min(0).max(PAGE_MAX_OFFSET).default(0),
 };
 
 export interface Page<T> {

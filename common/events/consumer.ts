@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { AckWindow } from '../amqp/acks.js';
 import type { Broker } from '../amqp/broker.js';
+import { configSpec } from '../config.js';
 import { type ErrorTranslator, isAppError } from '../errors.js';
 import { newTraceId, TRACE_HEADER, withTrace } from '../trace.js';
 import { type EventEnvelope, envelopeProblems } from './envelope.js';
@@ -40,9 +41,9 @@ export interface EventConsumerOptions<T> {
    * socket delivered, and while one is in hand it goes as soon as that one is done.
    */
   batchWaitMs?: number;
-  /** Unacked deliveries held by this worker (default 64). */
+  /** Unacked deliveries held on this consumer's channel (default PREFETCH's). */
   prefetch?: number;
-  /** Attempts before dead-lettering (default 5). */
+  /** Attempts before dead-lettering (default EVENT_MAX_ATTEMPTS's). */
   maxAttempts?: number;
   /** Back-off before each retry; the last value repeats (default 200 ms, 1 s, 5 s). */
   retryDelaysMs?: readonly number[];
@@ -117,7 +118,7 @@ export class EventConsumer<T> {
       const ch = await model.createConfirmChannel();
       await declareQueues(ch, broker, [this.decl], this.delays);
       const queue = this.queue;
-      await ch.prefetch(this.opts.prefetch ?? 64);
+      await ch.prefetch(this.opts.prefetch ?? configSpec.prefetch.default);
       const acks = new AckWindow(ch);
       const { consumerTag } = await ch.consume(queue, (msg) => {
         if (msg) {
@@ -270,7 +271,10 @@ export class EventConsumer<T> {
     const waiting = !(err instanceof PermanentError) && isAppError(meaning, 'UNAVAILABLE');
     // A value the store can never take (a data exception) will not be taken on a retry either.
     const permanent = err instanceof PermanentError || isAppError(meaning, 'INVALID_INPUT');
-    if (!waiting && (permanent || attempt >= (this.opts.maxAttempts ?? 5))) {
+    if (
+      !waiting &&
+      (permanent || attempt >= (this.opts.maxAttempts ?? configSpec.eventMaxAttempts.default))
+    ) {
       await this.deadLetter(delivery, reason, attempt);
       return;
     }

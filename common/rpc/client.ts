@@ -1,7 +1,8 @@
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
 import type { Logger } from 'pino';
 import type { Broker } from '../amqp/broker.js';
-import { AppError, fromWireError, TimeoutError, UnavailableError, type WireError } from '../errors.js';
+import { configSpec } from '../config.js';
+import { fromWireError, InternalError, TimeoutError, UnavailableError, type WireError } from '../errors.js';
 import { currentTraceId, TRACE_HEADER } from '../trace.js';
 import type { Caller, Contract, MethodName, ParamsOf, ResultOf } from './contract.js';
 import { callerHeaders, DIRECT_REPLY_TO, HEADER_DEADLINE, rpcQueue } from './wire.js';
@@ -9,7 +10,7 @@ import { callerHeaders, DIRECT_REPLY_TO, HEADER_DEADLINE, rpcQueue } from './wir
 export interface RpcClientOptions {
   broker: Broker;
   logger: Logger;
-  /** Default per-call timeout in milliseconds (also sent as the message expiration). */
+  /** Default per-call timeout in milliseconds, also sent as the message expiration (default RPC_TIMEOUT_MS's). */
   timeoutMs?: number;
 }
 
@@ -52,7 +53,7 @@ export class RpcClient {
 
   constructor(private readonly opts: RpcClientOptions) {
     this.log = opts.logger.child({ module: 'rpc-client' });
-    this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.timeoutMs = opts.timeoutMs ?? configSpec.rpcTimeoutMs.default;
   }
 
   async start(): Promise<void> {
@@ -93,7 +94,7 @@ export class RpcClient {
     const id = String(this.nextId++);
     const body = JSON.stringify({ jsonrpc: '2.0', id, method: full, params: params ?? {} });
     try {
-      const reply = (await this.send(service, body, true, options, id)) as {
+      const reply = (await this.publish(service, body, options, id)) as {
         result?: unknown;
         error?: WireError;
       };
@@ -110,19 +111,18 @@ export class RpcClient {
   /** Sends a notification (no reply, no delivery guarantee beyond the broker's). */
   async notify(service: string, method: string, params: unknown, options: CallOptions = {}): Promise<void> {
     const body = JSON.stringify({ jsonrpc: '2.0', method: `${service}.${method}`, params: params ?? {} });
-    await this.send(service, body, false, options);
+    await this.publish(service, body, options);
   }
 
   /**
-   * Sends a raw JSON-RPC body (single or batch) to a service. With `expectReply` it resolves
-   * with the parsed reply; without, it resolves once the request is handed to the broker.
+   * Sends one JSON-RPC body to a service. With a `correlationId` it resolves with the parsed
+   * reply; without (a notification), once the request is handed to the broker.
    */
-  send(
+  private publish(
     service: string,
     body: string,
-    expectReply: boolean,
-    options: CallOptions = {},
-    correlationId = String(this.nextId++),
+    options: CallOptions,
+    correlationId?: string,
   ): Promise<unknown> {
     const ch = this.channel;
     if (!ch) return Promise.reject(new UnavailableError('not connected to the message broker'));
@@ -134,7 +134,7 @@ export class RpcClient {
     const traceId = currentTraceId();
     if (traceId) headers[TRACE_HEADER] = traceId;
     const queue = this.opts.broker.name(rpcQueue(service));
-    if (!expectReply) {
+    if (correlationId === undefined) {
       ch.publish('', queue, Buffer.from(body), { headers, expiration: String(timeoutMs), mandatory: true });
       return Promise.resolve(undefined);
     }
@@ -174,7 +174,9 @@ export class RpcClient {
     try {
       entry.resolve(JSON.parse(msg.content.toString('utf8')));
     } catch {
-      entry.reject(new AppError(-32700, 'unreadable reply from service'));
+      // The service broke the protocol, not the caller: a server fault (-32603), never -32700.
+      this.log.error({ correlationId: id, bytes: msg.content.length }, 'unreadable reply');
+      entry.reject(new InternalError('unreadable reply from service'));
     }
   }
 

@@ -76,8 +76,12 @@ export type Subscriptions = Record<string, Subscription<unknown>>;
  * result, who may call each) and the events it consumes. Request queues, consumer-group queues
  * and what the gateway exposes are all derived from it.
  */
-export interface Contract<M extends Methods = Methods, S extends Subscriptions = Subscriptions> {
-  readonly service: string;
+export interface Contract<
+  M extends Methods = Methods,
+  S extends Subscriptions = Subscriptions,
+  N extends string = string,
+> {
+  readonly service: N;
   readonly methods: M;
   readonly subscriptions: S;
 }
@@ -86,7 +90,7 @@ export function defineContract<
   const S extends string,
   M extends Methods,
   Subs extends Subscriptions = Record<never, never>,
->(service: S, methods: M, extra: { subscriptions?: Subs } = {}): Contract<M, Subs> {
+>(service: S, methods: M, extra: { subscriptions?: Subs } = {}): Contract<M, Subs, S> {
   return { service, methods, subscriptions: extra.subscriptions ?? ({} as Subs) };
 }
 

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Broker } from '../amqp/broker.js';
 import { declareWorkQueues, type WorkQueue, workQueueArguments } from '../amqp/queues.js';
+import { configSpec } from '../config.js';
 import {
   AppError,
   ErrorCodes,
@@ -23,9 +24,9 @@ export interface RpcServerOptions<C extends Contract> {
   contract: C;
   handlers: Handlers<C>;
   logger: Logger;
-  /** Requests one worker holds at once (default 64). */
+  /** Requests held unacknowledged on this server's channel (default PREFETCH's). */
   prefetch?: number;
-  /** Largest batch accepted in one message (default 100). */
+  /** Largest batch accepted in one message (default RPC_MAX_BATCH's). */
   maxBatchLength?: number;
   /** Benchmarks only: wait this long before every handler (default 0). */
   handlerDelayMs?: number;
@@ -82,7 +83,7 @@ export class RpcServer<C extends Contract> {
     }
     this.jayson = new jayson.Server(methods, {
       useContext: true,
-      maxBatchLength: opts.maxBatchLength ?? 100,
+      maxBatchLength: opts.maxBatchLength ?? configSpec.rpcMaxBatch.default,
     });
   }
 
@@ -94,7 +95,7 @@ export class RpcServer<C extends Contract> {
     this.detach = await this.opts.broker.attach(async (model) => {
       const ch = await model.createChannel();
       await declareWorkQueues(this.opts.broker, [requestQueue(this.opts.broker, this.opts.contract.service)]);
-      await ch.prefetch(this.opts.prefetch ?? 64);
+      await ch.prefetch(this.opts.prefetch ?? configSpec.prefetch.default);
       const { consumerTag } = await ch.consume(this.queue, (msg) => {
         if (msg) {
           this.onMessage(ch, msg);
@@ -171,9 +172,6 @@ export class RpcServer<C extends Contract> {
   ): jayson.MethodLike {
     const log = this.log.child({ method: fullName });
     return async (params: unknown, context: JaysonContext) => {
-      if (Array.isArray(params)) {
-        throw wire(new InvalidParamsError('params must be an object of named parameters'));
-      }
       if (spec.visibility === 'user' && !context.call.caller) {
         throw wire(new UnauthorizedError(`${fullName} needs a logged-in user`));
       }
@@ -185,8 +183,12 @@ export class RpcServer<C extends Contract> {
         );
       }
       const parsed = spec.params.safeParse(params ?? {});
-      if (!parsed.success)
+      if (!parsed.success) {
+        // Positional params are taken only by a method whose schema is a list.
+        if (Array.isArray(params))
+          throw wire(new InvalidParamsError('params must be an object of named parameters'));
         throw wire(new InvalidParamsError(`invalid params: ${describeIssues(parsed.error)}`));
+      }
       const ctx: CallContext = { ...context.call, log };
       if (this.handlerDelayMs > 0) await sleep(this.handlerDelayMs);
       try {

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import type { Playlist } from '../../common/contracts/playlists.js';
-import { playlistsContract } from '../../common/contracts/playlists.js';
+import { PLAYLIST_MAX_TRACKS, type Playlist, playlistsContract } from '../../common/contracts/playlists.js';
 import { requireCaller } from '../auth.js';
 import { contractParams, jsonBody, paging, parseBody, pathInt, queryString } from '../http.js';
 import type { RouteContext } from './context.js';
@@ -69,7 +68,7 @@ export function playlistRoutes({ router, services }: RouteContext): void {
 
   router.delete('/api/playlists/:id/tracks/:position', async (req, res) => {
     const caller = requireCaller(res);
-    const params = { id: req.params.id, position: pathInt(req, 'position') };
+    const params = { id: req.params.id, position: pathInt(req, 'position', PLAYLIST_MAX_TRACKS) };
     res.json(await playlists.call('removeTrack', params, { caller }));
   });
 }

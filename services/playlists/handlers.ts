@@ -216,9 +216,7 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
     },
 
     async replaceTracks({ id, trackIds }, ctx) {
-      if (trackIds.length > PLAYLIST_MAX_TRACKS) {
-        throw new InvalidInputError(`a playlist holds at most ${PLAYLIST_MAX_TRACKS} tracks`);
-      }
+      // The contract caps the list at PLAYLIST_MAX_TRACKS.
       return editTracks(id, ctx.caller, trackIds, async (client, _row, lookup) => {
         await client.query('DELETE FROM playlist_tracks WHERE playlist_id = $1', [id]);
         if (trackIds.length > 0) await insertEntries(client, id, 0, newEntries(trackIds, lookup));

@@ -1,13 +1,14 @@
 import type { CatalogContract, Track } from '../../common/contracts/catalog.js';
+import { MAX_IDS } from '../../common/contracts/shared.js';
 import { isAppError, NotFoundError, UnavailableError } from '../../common/errors.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
 
-/** The most ids `catalog.getTracks` takes in one call. */
-const BATCH = 1000;
+/** The most ids `catalog.getTracks` takes in one call (its contract's bound). */
+const BATCH = MAX_IDS;
 
 /**
  * Track details from the catalog for one request: ids are fetched once, in as few
- * `getTracks` calls as the ids need (one unless a playlist has over 1000 distinct tracks),
+ * `getTracks` calls as the ids need (one unless a playlist has over MAX_IDS distinct tracks),
  * and remembered for the rest of the request. Tracks whose files left the library come too,
  * marked `unavailable`: a playlist keeps and shows them, but no one can add them.
  */

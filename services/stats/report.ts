@@ -1,4 +1,5 @@
 import type { CatalogContract, Track } from '../../common/contracts/catalog.js';
+import { MAX_IDS } from '../../common/contracts/shared.js';
 import type { ListeningReport, ReportCount } from '../../common/contracts/stats.js';
 import type { Queryable } from '../../common/db/pool.js';
 import { prepared } from '../../common/db/prepared.js';
@@ -6,8 +7,8 @@ import type { ServiceClient } from '../../common/rpc/client.js';
 
 const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 const TOP = 5;
-/** The catalog takes at most this many ids per call. */
-const CATALOG_BATCH = 1000;
+/** The catalog takes at most this many ids per call (its contract's bound). */
+const CATALOG_BATCH = MAX_IDS;
 
 /** A year (`2026`) or a month (`2026-11`) as UTC days: the first, and the one after the last. */
 function periodOf(params: { year: number } | { month: string }): {

@@ -119,7 +119,7 @@ export class Tally {
  * Adds several tallies (of different tables) in one statement, one round trip: each upsert a
  * data-modifying WITH query, all of which PostgreSQL runs to completion. On the shared two
  * cores a round trip now and then took 15-25 ms (the database idle, waiting for the next
- * statement), so a batch of nine of them stalled often; now it is four (README, "Freshness").
+ * statement), so a batch of nine of them stalled often; now it is four (`npm run bench -- freshness`).
  * One leader writes a projection's tables, so their order in the statement cannot deadlock;
  * each table's rows still go in key order.
  */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Broker } from '../../common/amqp/broker.js';
 import { type Album, type Artist, catalogContract, type Track } from '../../common/contracts/catalog.js';
 import { historyContract, type Play } from '../../common/contracts/history.js';
+import type { ServiceName } from '../../common/contracts/index.js';
 import { type Playlist, type PlaylistDetail, playlistsContract } from '../../common/contracts/playlists.js';
 import { statsContract, type TrackCount } from '../../common/contracts/stats.js';
 import { type Session, type User, usersContract } from '../../common/contracts/users.js';
@@ -354,7 +355,7 @@ interface Worker {
   stop(): Promise<void>;
 }
 
-export type FakeServiceName = 'catalog' | 'users' | 'playlists' | 'history' | 'stats';
+export type FakeServiceName = ServiceName;
 
 /** The five fake services on one broker; each can be stopped (and restarted) on its own. */
 export class FakeServices {

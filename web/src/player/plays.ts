@@ -8,14 +8,9 @@
  * No DOM here: storage, HTTP and timers are handed in, so this is unit tested on its own.
  */
 
-/** A play as kept until the gateway has it. */
-export interface KeptPlay {
-  userId: string;
-  trackId: string;
-  msPlayed: number;
-  playedAt: string;
-  playId: string;
-}
+import { isKeptPlay, type KeptPlay } from '../../../common/contracts/kept-play.js';
+
+export type { KeptPlay };
 
 /** The part of `localStorage` used here. */
 export interface KeyValueStore {
@@ -61,20 +56,6 @@ function outcome(status: number): Outcome {
 /** Worth retrying at once, a few times: the gateway is briefly unavailable or unreachable. */
 function transient(status: number): boolean {
   return status === 0 || status === 502 || status === 503 || status === 504;
-}
-
-function isKeptPlay(v: unknown): v is KeptPlay {
-  const p = v as Partial<KeptPlay> | null;
-  return (
-    typeof p === 'object' &&
-    p !== null &&
-    typeof p.userId === 'string' &&
-    typeof p.trackId === 'string' &&
-    Number.isInteger(p.msPlayed) &&
-    typeof p.playedAt === 'string' &&
-    typeof p.playId === 'string' &&
-    /^[0-9a-f-]{36}$/.test(p.playId)
-  );
 }
 
 export interface FlushResult {
