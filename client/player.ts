@@ -9,7 +9,7 @@ import { delimiter, join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Track } from '../common/contracts/index.js';
-import { GAIN_MODES, type GainMode, gainDb } from '../common/replay-gain.js';
+import { GAIN_MODES, type GainMode, gainDb } from '../common/contracts/replay-gain.js';
 import type { Api } from './api.js';
 
 export interface Player {

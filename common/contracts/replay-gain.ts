@@ -6,7 +6,7 @@
  * scale, so it never clips. An `<audio>` element's volume cannot go above 1, so the web player
  * applies only attenuation (`gainFactor`); a player with a volume filter applies it all.
  */
-import type { ReplayGain } from './contracts/catalog.js';
+import type { ReplayGain } from './catalog.js';
 
 export const GAIN_MODES = ['off', 'track', 'album'] as const;
 export type GainMode = (typeof GAIN_MODES)[number];
