@@ -2,6 +2,7 @@
  * One typed configuration object, read once from the environment, validated, then frozen.
  * A bad value stops the process with a message naming the variable.
  */
+import { DEFAULT_PARTITIONS, MAX_PARTITIONS } from './events/partitions.js';
 
 export interface Config {
   /**
@@ -104,6 +105,8 @@ export interface Config {
   readonly eventLogMaxBytes: number;
   /** Size of one segment file of the event log; retention drops whole segments. */
   readonly eventLogSegmentBytes: number;
+  /** Streams the event log is split into (common/events/partitions.ts). */
+  readonly eventLogPartitions: number;
   /** PostgreSQL pool size per process. */
   readonly dbPoolSize: number;
   /** The ffmpeg program the gateway transcodes with (a name on PATH or a path). */
@@ -412,6 +415,12 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     default: 100_000_000,
     parse: int(4096, 3_000_000_000),
     doc: 'event log segment size in bytes',
+  },
+  eventLogPartitions: {
+    env: 'EVENT_LOG_PARTITIONS',
+    default: DEFAULT_PARTITIONS,
+    parse: int(1, MAX_PARTITIONS),
+    doc: 'streams the event log is split into (changing it: docs/ARCHITECTURE.md)',
   },
   dbPoolSize: {
     env: 'DB_POOL_SIZE',

@@ -5,7 +5,7 @@ import { dropSchema } from '../../common/db/migrate.js';
 import type { Pool } from '../../common/db/pool.js';
 import type { EventConsumer } from '../../common/events/consumer.js';
 import { type EventEnvelope, eventSlug, makeEnvelope } from '../../common/events/envelope.js';
-import type { LogRetention } from '../../common/events/log.js';
+import type { LogSettings } from '../../common/events/log.js';
 import { EventPublisher } from '../../common/events/publisher.js';
 import { RpcClient } from '../../common/rpc/client.js';
 import {
@@ -33,10 +33,7 @@ export class EventWorld {
   ) {}
 
   /** A world of its own; `retention` is the event log's (default: the configuration's). */
-  static async open(
-    label: string,
-    retention: LogRetention = logRetention(testConfig()),
-  ): Promise<EventWorld> {
+  static async open(label: string, retention: LogSettings = logRetention(testConfig())): Promise<EventWorld> {
     const ns = namespace(label);
     const broker = await connectBroker(ns);
     const publisher = new EventPublisher({
