@@ -32,9 +32,15 @@ export class EventWorld {
     readonly rpc: RpcClient,
   ) {}
 
-  /** A world of its own; `retention` is the event log's (default: the configuration's). */
-  static async open(label: string, retention: LogSettings = logRetention(testConfig())): Promise<EventWorld> {
-    const ns = namespace(label);
+  /**
+   * A world of its own (or in namespace `ns`, left by a test as an older version would have);
+   * `retention` is the event log's (default: the configuration's).
+   */
+  static async open(
+    label: string,
+    retention: LogSettings = logRetention(testConfig()),
+    ns: string = namespace(label),
+  ): Promise<EventWorld> {
     const broker = await connectBroker(ns);
     const publisher = new EventPublisher({
       broker,
