@@ -8,6 +8,7 @@ import {
   MAX_PARTITIONS,
   PARTITION_HEADER,
   PARTITIONS_EXCHANGE,
+  partitionCountMarker,
   partitionNumbers,
   partitionStream,
   UNKEYED_EXCHANGE,
@@ -38,12 +39,15 @@ export class PartitionCountError extends Error {
   override name = 'PartitionCountError';
 }
 
-/** Whether a queue exists (a passive declare, on a channel of its own: a miss closes it). */
-async function queueExists(open: () => Promise<Channel>, name: string): Promise<boolean> {
+/** Whether a passive declare finds what it checks, on a channel of its own (a miss closes it). */
+async function found(
+  open: () => Promise<Channel>,
+  check: (ch: Channel) => Promise<unknown>,
+): Promise<boolean> {
   const ch = await open();
   ch.on('error', () => {});
   try {
-    await ch.checkQueue(name);
+    await check(ch);
     await ch.close().catch(() => {});
     return true;
   } catch (err) {
@@ -51,6 +55,10 @@ async function queueExists(open: () => Promise<Channel>, name: string): Promise<
     throw err;
   }
 }
+
+const queueExists = (open: () => Promise<Channel>, name: string) => found(open, (ch) => ch.checkQueue(name));
+const exchangeExists = (open: () => Promise<Channel>, name: string) =>
+  found(open, (ch) => ch.checkExchange(name));
 
 /** How many partition streams the broker has now (p0, p1, ... without a gap). */
 export async function existingPartitions(model: ChannelModel, broker: Broker): Promise<number> {
@@ -83,11 +91,19 @@ export async function declareEventLog(
   log: Logger,
 ): Promise<{ partitions: number; legacy: boolean }> {
   const count = assertPartitionCount(settings.partitions);
-  const existing = await existingPartitions(model, broker);
-  if (existing > 0 && existing !== count) {
-    throw new PartitionCountError(
-      `the event log has ${existing} partitions but EVENT_LOG_PARTITIONS is ${count}: set it back to ${existing}, or change the count as docs/ARCHITECTURE.md ("Changing the partition count") says`,
-    );
+  const marker = broker.name(partitionCountMarker(count));
+  const open = () => model.createChannel();
+  if (!(await exchangeExists(open, marker))) {
+    if (await queueExists(open, broker.name(partitionStream(0)))) {
+      const existing = await existingPartitions(model, broker);
+      throw new PartitionCountError(
+        `the event log has ${existing} partitions but EVENT_LOG_PARTITIONS is ${count}: set it back to ${existing}, or change the count as docs/ARCHITECTURE.md ("Changing the partition count") says`,
+      );
+    }
+    // A log made afresh: its count first, so a process with another count started meanwhile refuses.
+    const ch = await open();
+    await ch.assertExchange(marker, 'fanout', { durable: true });
+    await ch.close();
   }
   const args: Record<string, unknown> = {
     'x-queue-type': 'stream',

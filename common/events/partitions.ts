@@ -30,6 +30,14 @@ export const PARTITIONS_EXCHANGE = 'music.events.partitions';
  * no event published to `music.events` misses the log.
  */
 export const UNKEYED_EXCHANGE = 'music.events.partitions.unkeyed';
+/**
+ * A durable exchange that records the count the partitions were made with (nothing is routed
+ * through it): a process configured with another count finds it missing and refuses to start,
+ * while processes starting together with the same count find it at once.
+ */
+export function partitionCountMarker(count: number): string {
+  return `music.events.log.partitions-${count}`;
+}
 /** The message header that names an event's partition (a decimal string). */
 export const PARTITION_HEADER = 'partition';
 

@@ -318,7 +318,7 @@ export interface ProjectionRunnerOptions {
   dedupWindowMs?: number;
   /** Wait before trying again after a failure (default 1000 ms). */
   retryDelayMs?: number;
-  /** How often the group's assignment is looked at again (default 1000 ms). */
+  /** How often the group's assignment is looked at again (default 500 ms). */
   rebalanceMs?: number;
   /** This worker's name in listings and on its stream consumers (default host:pid). */
   workerName?: string;
@@ -457,7 +457,7 @@ export class ProjectionRunner {
 
   private async run(): Promise<void> {
     while (!this.stopping) {
-      let delay = this.opts.rebalanceMs ?? 1000;
+      let delay = this.opts.rebalanceMs ?? 500;
       try {
         await this.rebalance();
       } catch (err) {
