@@ -79,7 +79,9 @@ async function list(broker: Broker, all: Entry[], count: number): Promise<void> 
   );
   const cfg = config();
   console.log(
-    ['PROJECTION', 'SERVICE', 'PARTITION', 'LEADER', 'PID', 'OFFSET', 'LAG', 'APPLIED', 'UPDATED'].join('\t'),
+    ['PROJECTION', 'SERVICE', 'PARTITION', 'LEADER', 'DB_PID', 'OFFSET', 'LAG', 'APPLIED', 'UPDATED'].join(
+      '\t',
+    ),
   );
   for (const { service, projection } of all) {
     const pool = createPool({

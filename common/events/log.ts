@@ -374,10 +374,11 @@ async function edgeOffset(
       { noAck: false, arguments: { 'x-stream-offset': from } },
     );
     const started = Date.now();
-    // Nothing within 500 ms: the log is empty. Otherwise read on until it is quiet for 100 ms.
+    // Nothing within 500 ms: the log is empty. Otherwise read on until it is quiet for 300 ms
+    // (on a loaded machine, with partitions read side by side, 100 ms gaps came mid-chunk).
     for (;;) {
       await new Promise((r) => setTimeout(r, 20));
-      if (seen === undefined ? Date.now() - started > 500 : from === 'first' || Date.now() - heardAt > 100)
+      if (seen === undefined ? Date.now() - started > 500 : from === 'first' || Date.now() - heardAt > 300)
         break;
       if (Date.now() - started > 10_000) break;
     }

@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PARTITIONS } from '../../common/events/partitions.js';
 import { groupState } from '../../common/projections/runner.js';
@@ -17,6 +20,7 @@ import {
   useSystem,
 } from './helpers.js';
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EVENTS = 15_000;
 const N = DEFAULT_PARTITIONS;
 
@@ -31,6 +35,31 @@ async function leadersOf(s: System): Promise<{ members: number; leaders: Map<num
   const leaders = new Map<number, string>();
   for (const p of group.leaders.keys()) leaders.set(p, names.get(p) ?? '?');
   return { members: group.members.length, leaders };
+}
+
+/** The rows of `npm run replay -- --list` (compiled), split into columns. */
+function listing(s: System): Promise<string[][]> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      join(ROOT, 'scripts/run.sh'),
+      ['scripts/replay', '--list'],
+      {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...s.env(), LOG_LEVEL: 'warn' },
+      },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`replay --list failed: ${err.message}\n${stdout}${stderr}`));
+        else
+          resolve(
+            stdout
+              .trim()
+              .split('\n')
+              .slice(1)
+              .map((line) => line.split('\t')),
+          );
+      },
+    );
+  });
 }
 
 describe('a stats worker leading partitions killed under plays (kill -9)', () => {
@@ -87,6 +116,9 @@ describe('a stats worker leading partitions killed under plays (kill -9)', () =>
     const { rows } = await s.db.query<{ report: number }>(
       'SELECT coalesce(sum(plays), 0)::int AS report FROM stats.report_tracks',
     );
+    // `npm run replay -- --list`, compiled, as an operator runs it: every partition led, lag 0.
+    const list = await listing(s);
+    const statsRows = list.filter((r) => r[0] === 'stats');
     report('stats worker leading partitions killed under plays', {
       'events published': EVENTS,
       killed: `${victim.label} (pid ${victim.pid}), leading ${theirs.map((p) => `p${p}`).join(' ')}`,
@@ -110,5 +142,13 @@ describe('a stats worker leading partitions killed under plays (kill -9)', () =>
     expect(figures.userMismatches).toBe(0);
     expect(figures.deadStats).toBe(0);
     expect(rows[0]!.report).toBe(EVENTS);
+    expect(statsRows.map((r) => r[2])).toEqual(Array.from({ length: N }, (_, i) => `p${i}`));
+    for (const r of statsRows) {
+      // PROJECTION SERVICE PARTITION LEADER DB_PID OFFSET LAG APPLIED UPDATED
+      expect(r[3]).toMatch(/:\d+$/);
+      expect(r[3]).not.toContain(`:${victim.pid}`);
+      expect(r[6]).toBe('0');
+    }
+    expect(statsRows.reduce((n, r) => n + Number(r[7]), 0)).toBe(EVENTS);
   });
 });
