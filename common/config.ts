@@ -124,6 +124,11 @@ export interface Config {
    * I/O-bound so the scale-out benchmark measures queue distribution, not CPU. 0 in production.
    */
   readonly handlerDelayMs: number;
+  /**
+   * Benchmarks only: every projection batch waits this long on its worker's database
+   * connection before its transaction, as a round trip to a database on another machine would.
+   */
+  readonly projectionBatchDelayMs: number;
 }
 
 /** Formats the gateway transcodes to (gateway/transcode.ts says how). */
@@ -463,6 +468,12 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     default: 0,
     parse: int(0, 60_000),
     doc: 'benchmarks only: extra wait in every RPC handler, in ms',
+  },
+  projectionBatchDelayMs: {
+    env: 'PROJECTION_BATCH_DELAY_MS',
+    default: 0,
+    parse: int(0, 60_000),
+    doc: 'benchmarks only: extra wait before every projection batch, in ms',
   },
 };
 

@@ -162,6 +162,7 @@ export async function startService(def: ServiceDefinition, opts: StartOptions): 
           pool,
           schema,
           partitions: config.eventLogPartitions,
+          batchDelayMs: config.projectionBatchDelayMs,
           logger: log,
           translateError: translateDatabaseError,
           maxAttempts: config.eventMaxAttempts,

@@ -320,6 +320,8 @@ export interface ProjectionRunnerOptions {
   retryDelayMs?: number;
   /** How often the group's assignment is looked at again (default 500 ms). */
   rebalanceMs?: number;
+  /** Benchmarks only: wait before every batch, holding the connection (PROJECTION_BATCH_DELAY_MS). */
+  batchDelayMs?: number;
   /** This worker's name in listings and on its stream consumers (default host:pid). */
   workerName?: string;
 }
@@ -673,7 +675,11 @@ class PartitionLeader {
       batchSize: projection.batchSize ?? 500,
       consumerTag: `${this.workerName}/${projection.name}/${partitionLabel(this.partition)}`,
       onBatch: async (records) => {
-        const counts = await this.hooks.exclusive((c) => this.applier.apply(c, records));
+        const delay = this.opts.batchDelayMs ?? 0;
+        const counts = await this.hooks.exclusive(async (c) => {
+          if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+          return this.applier.apply(c, records);
+        });
         this.hooks.applied(counts, records);
       },
     });
