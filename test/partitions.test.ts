@@ -111,7 +111,7 @@ describe('the partitioned event log', () => {
     await world.close();
   });
 
-  it('puts each event in its key`s partition, in publish order, once the publish is confirmed', async () => {
+  it('puts each event in the partition of its key, in publish order, once the publish is confirmed', async () => {
     const users = Array.from({ length: 12 }, (_, i) => `pu${i}`);
     const plays: EventEnvelope<TrackPlayed>[] = [];
     // msPlayed numbers each user's plays in the order published.
