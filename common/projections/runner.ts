@@ -397,10 +397,12 @@ export function claimOrder(partitions: readonly number[], members: number, index
  * connection; one that cannot reach the broker leaves the group. Either way its partitions
  * are taken over within about two rebalance periods.
  *
- * The partitions' batches go through the coordinator, one transaction at a time: the worker
- * holds one connection per projection, as before partitions, and a lost connection ends its
- * locks and its transactions together. Each batch moves its partition's offset in its own
- * transaction, so a partition that moves is taken up exactly where its last batch committed.
+ * The coordinator does the group's bookkeeping only, so a look at the group never waits for a
+ * batch. The partitions' batches take turns, one transaction at a time per projection and
+ * worker, each on a connection of the pool. Each batch takes its partition's offset row
+ * `FOR UPDATE`, skips what is at or before it, and moves it in its own transaction: a
+ * partition that moves is taken up exactly where its last batch committed, and a batch still
+ * finishing on a member that has just lost its locks applies nothing twice.
  */
 export class ProjectionRunner {
   readonly counters: ApplyCounts = { applied: 0, skipped: 0, rejected: 0 };
@@ -477,20 +479,39 @@ export class ProjectionRunner {
     await this.leave();
   }
 
-  /** Runs `fn` on the coordinator once what was queued before it is done. */
-  private exclusive<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  /** Runs `fn` on the coordinator (group bookkeeping only: the run loop's, one at a time). */
+  private async onCoordinator<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = this.coord;
-    if (!client) return Promise.reject(new Error('not a member of the group'));
-    const next = this.turn.then(
-      () => fn(client),
-      () => fn(client),
-    );
-    this.turn = next.catch(() => {});
-    return next.then(undefined, (err: unknown) => {
-      // A statement that failed outside a transaction's own handling: the connection is suspect.
-      if (!(err instanceof Error) || !('code' in err)) this.coordBroken = true;
+    if (!client) throw new Error('not a member of the group');
+    try {
+      return await fn(client);
+    } catch (err) {
+      this.coordBroken = true;
       throw err;
-    });
+    }
+  }
+
+  /**
+   * Runs one batch's work on a connection of the pool once the batch before it (of any of
+   * this member's partitions) is done: one transaction at a time per projection and worker.
+   */
+  private inTurn<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const run = async () => {
+      const client = await this.opts.pool.connect();
+      let broken = false;
+      try {
+        return await fn(client);
+      } catch (err) {
+        // Not the database's answer to a statement: the connection itself is suspect.
+        broken = !(err instanceof Error && 'code' in err);
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    };
+    const next = this.turn.then(run, run);
+    this.turn = next.catch(() => {});
+    return next;
   }
 
   /** One look at the group: join it, let go of partitions beyond the share, take free ones up to it. */
@@ -505,7 +526,7 @@ export class ProjectionRunner {
       ...(this.legacy ? [LEGACY_PARTITION] : []),
       ...partitionNumbers(assertPartitionCount(this.opts.partitions)),
     ];
-    const { members, leaders } = await this.exclusive((c) => groupState(c, this.opts.schema, this.name));
+    const { members, leaders } = await this.onCoordinator((c) => groupState(c, this.opts.schema, this.name));
     const me = this.coordPid;
     const index = members.indexOf(me);
     if (index < 0) throw new Error('this worker lost its place in the group');
@@ -517,7 +538,7 @@ export class ProjectionRunner {
     for (const partition of claimOrder(all, members.length, index)) {
       if (this.leaders.size >= share || this.stopping) break;
       if (this.leaders.has(partition) || leaders.has(partition)) continue;
-      const ok = await this.exclusive(
+      const ok = await this.onCoordinator(
         async (c) =>
           (
             await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), $2) AS ok', [
@@ -536,11 +557,10 @@ export class ProjectionRunner {
     const client = await this.opts.pool.connect();
     this.coord = client;
     this.coordBroken = false;
-    this.turn = Promise.resolve();
     client.on('error', () => {
       this.coordBroken = true;
     });
-    this.coordPid = await this.exclusive(
+    this.coordPid = await this.onCoordinator(
       async (c) =>
         (
           await c.query<{ pid: number }>(
@@ -560,7 +580,6 @@ export class ProjectionRunner {
     if (!client) return;
     this.coord = null;
     let broken = this.coordBroken;
-    await this.turn;
     await client.query('SELECT pg_advisory_unlock_all()').catch(() => {
       broken = true;
     });
@@ -569,7 +588,7 @@ export class ProjectionRunner {
 
   private async lead(partition: number): Promise<void> {
     const leader = new PartitionLeader(partition, this.opts, this.log, this.workerName, {
-      exclusive: (fn) => this.exclusive(fn),
+      inTurn: (fn) => this.inTurn(fn),
       applied: (counts, records) => {
         this.counters.applied += counts.applied;
         this.counters.skipped += counts.skipped;
@@ -586,14 +605,14 @@ export class ProjectionRunner {
     const leader = this.leaders.get(partition);
     this.leaders.delete(partition);
     await leader?.stop();
-    await this.exclusive((c) =>
+    await this.onCoordinator((c) =>
       c.query('SELECT pg_advisory_unlock(hashtext($1), $2)', [this.keys.partition, partition + 1]),
     );
   }
 }
 
 interface LeaderHooks {
-  exclusive<T>(fn: (client: PoolClient) => Promise<T>): Promise<T>;
+  inTurn<T>(fn: (client: PoolClient) => Promise<T>): Promise<T>;
   applied(counts: ApplyCounts, records: readonly LogRecord[]): void;
 }
 
@@ -657,7 +676,7 @@ class PartitionLeader {
 
   private async read(): Promise<void> {
     const { projection } = this.opts;
-    const last = await this.hooks.exclusive(async (c) => {
+    const last = await this.hooks.inTurn(async (c) => {
       await c.query(
         `INSERT INTO projection_offsets (projection, log_partition, last_offset, leader) VALUES ($1, $2, -1, $3)
          ON CONFLICT (projection, log_partition) DO UPDATE SET leader = EXCLUDED.leader`,
@@ -676,7 +695,7 @@ class PartitionLeader {
       consumerTag: `${this.workerName}/${projection.name}/${partitionLabel(this.partition)}`,
       onBatch: async (records) => {
         const delay = this.opts.batchDelayMs ?? 0;
-        const counts = await this.hooks.exclusive(async (c) => {
+        const counts = await this.hooks.inTurn(async (c) => {
           if (delay > 0) await new Promise((r) => setTimeout(r, delay));
           return this.applier.apply(c, records);
         });
