@@ -312,6 +312,18 @@ describe('upgrading from the single-stream log', () => {
       expect(worker.projections.find((p) => p.name === 'stats')!.partitions).toContain(-1);
       // The old stream received nothing more: its 600 plays, no more.
       expect(await readPartition(world, -1, 600)).toHaveLength(600);
+      // Once deleted (every projection past its end), it leaves the group; counting goes on.
+      const del = await broker.channel();
+      await del.deleteQueue(broker.name(LEGACY_STREAM));
+      await del.close();
+      const stats = worker.projections.find((p) => p.name === 'stats')!;
+      await eventually(() => !stats.partitions.includes(-1) && stats.partitions.length === N, 20_000);
+      await world.publish(randomPlays(50, { users: 40, tracks: 20, seed: 13 }));
+      await eventually(
+        async () =>
+          (await world!.rpc.bind(statsContract).call('overview', {})).totalPlays === all.length + 50,
+        20_000,
+      );
     } finally {
       await world?.close();
       await broker.close();

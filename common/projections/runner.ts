@@ -44,6 +44,9 @@ function isConflict(err: unknown): boolean {
   return code === '40P01' || code === '40001';
 }
 
+/** Every how many looks at the group a member checks that the legacy stream is still there. */
+const LEGACY_CHECK_EVERY = 20;
+
 /** Most times a batch that lost a deadlock runs again at once before the reader starts over. */
 const CONFLICT_RETRIES = 20;
 
@@ -421,6 +424,7 @@ export class ProjectionRunner {
   private turn: Promise<unknown> = Promise.resolve();
   private readonly leaders = new Map<number, PartitionLeader>();
   private legacy = false;
+  private looks = 0;
   private coordPid = -1;
 
   constructor(private readonly opts: ProjectionRunnerOptions) {
@@ -522,6 +526,15 @@ export class ProjectionRunner {
     }
     if (this.coordBroken) throw new Error('the coordinator connection failed');
     if (!this.coord) await this.join();
+    // The legacy stream, once deleted (docs/ARCHITECTURE.md, "Upgrading"), leaves the group.
+    if (
+      this.legacy &&
+      ++this.looks % LEGACY_CHECK_EVERY === 0 &&
+      !(await legacyLogExists(this.opts.broker))
+    ) {
+      this.legacy = false;
+      if (this.leaders.has(LEGACY_PARTITION)) await this.release(LEGACY_PARTITION);
+    }
     const all = [
       ...(this.legacy ? [LEGACY_PARTITION] : []),
       ...partitionNumbers(assertPartitionCount(this.opts.partitions)),
