@@ -425,6 +425,9 @@ export class ProjectionRunner {
   private readonly leaders = new Map<number, PartitionLeader>();
   private legacy = false;
   private looks = 0;
+  private readonly onCoordError = () => {
+    this.coordBroken = true;
+  };
   private coordPid = -1;
 
   constructor(private readonly opts: ProjectionRunnerOptions) {
@@ -570,9 +573,7 @@ export class ProjectionRunner {
     const client = await this.opts.pool.connect();
     this.coord = client;
     this.coordBroken = false;
-    client.on('error', () => {
-      this.coordBroken = true;
-    });
+    client.on('error', this.onCoordError);
     this.coordPid = await this.onCoordinator(
       async (c) =>
         (
@@ -592,6 +593,7 @@ export class ProjectionRunner {
     const client = this.coord;
     if (!client) return;
     this.coord = null;
+    client.off('error', this.onCoordError);
     let broken = this.coordBroken;
     await client.query('SELECT pg_advisory_unlock_all()').catch(() => {
       broken = true;
