@@ -19,7 +19,7 @@ import { SYSTEM } from '../common/contracts/index.js';
 import { translateDatabaseError } from '../common/db/errors.js';
 import { migrate } from '../common/db/migrate.js';
 import { createPool } from '../common/db/pool.js';
-import { EVENT_LOG } from '../common/events/log.js';
+import { partitionNumbers, partitionStream } from '../common/events/partitions.js';
 import { EventPublisher } from '../common/events/publisher.js';
 import type { Projection } from '../common/projections/projection.js';
 import { replayProjection } from '../common/projections/replay.js';
@@ -37,29 +37,35 @@ const RATE = Number(process.env.BENCH_REPLAY_RATE ?? 1000);
 const SECONDS = Number(process.env.BENCH_REPLAY_SECONDS ?? 10);
 const PREFETCH = 1000;
 
-/** Raw amqplib: read the whole stream from the start, ack, do nothing else. */
-async function rawRead(ns: string, expected: number): Promise<number> {
+/**
+ * Raw amqplib: read every partition of the log from the start at once (a channel each, as
+ * the replay's readers), ack, do nothing else.
+ */
+export async function rawRead(ns: string, partitions: number, expected: number): Promise<number> {
   const conn = await amqp.connect(AMQP_URL, { noDelay: true });
   try {
-    const ch = await conn.createChannel();
-    await ch.prefetch(PREFETCH);
     let seen = 0;
     const started = performance.now();
+    const channels = await Promise.all(partitionNumbers(partitions).map(() => conn.createChannel()));
     await new Promise<void>((resolve) => {
-      ch.consume(
-        `${ns}.${EVENT_LOG}`,
-        (msg) => {
-          if (!msg) return;
-          seen++;
-          // One ack per hundred, as our reader acks a batch at once.
-          if (seen % 100 === 0 || seen >= expected) ch.ack(msg, true);
-          if (seen >= expected) resolve();
-        },
-        { noAck: false, arguments: { 'x-stream-offset': 'first' } },
-      );
+      channels.forEach(async (ch, p) => {
+        await ch.prefetch(PREFETCH);
+        let mine = 0;
+        await ch.consume(
+          `${ns}.${partitionStream(p)}`,
+          (msg) => {
+            if (!msg) return;
+            seen++;
+            // One ack per hundred, as our reader acks a batch at once.
+            if (++mine % 100 === 0) ch.ack(msg, true);
+            if (seen >= expected) resolve();
+          },
+          { noAck: false, arguments: { 'x-stream-offset': 'first' } },
+        );
+      });
     });
     const ms = performance.now() - started;
-    await ch.close();
+    await Promise.all(channels.map((ch) => ch.close()));
     return (expected / ms) * 1000;
   } finally {
     await conn.close();
@@ -111,6 +117,7 @@ export async function timeReplay(log: ReplayLog, projection: Projection, events:
     broker: log.broker,
     databaseUrl: log.url,
     schema: 'stats',
+    partitions: log.cfg.eventLogPartitions,
     logger: quiet,
     translateError: translateDatabaseError,
     restart: true,
@@ -137,7 +144,7 @@ export function runReplayBench(): Promise<Record<string, unknown>> {
     const raw: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       ours.push(await timeReplay(log, reportProjection, EVENTS));
-      raw.push(await rawRead(ns, EVENTS));
+      raw.push(await rawRead(ns, cfg.eventLogPartitions, EVENTS));
       note(`round ${r + 1}: replay ${Math.round(ours[r]!)}/s, raw read ${Math.round(raw[r]!)}/s`);
     }
 

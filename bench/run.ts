@@ -10,6 +10,7 @@ import { runHttpBench } from './http.js';
 import { runImportBench } from './import.js';
 import { runMemoryBench } from './memory.js';
 import { runPlaysBench } from './plays.js';
+import { runProjectionsBench } from './projections.js';
 import { runReplayBench } from './replay.js';
 import { runRpcBench } from './rpc.js';
 import { runScaleBench } from './scale.js';
@@ -23,6 +24,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   memory: runMemoryBench,
   http: runHttpBench,
   replay: runReplayBench,
+  projections: runProjectionsBench,
   freshness: runFreshnessBench,
   datascale: runDatascaleBench,
   import: () => runImportBench(),

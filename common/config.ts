@@ -2,6 +2,7 @@
  * One typed configuration object, read once from the environment, validated, then frozen.
  * A bad value stops the process with a message naming the variable.
  */
+import { DEFAULT_PARTITIONS, MAX_PARTITIONS } from './events/partitions.js';
 
 export interface Config {
   /**
@@ -107,6 +108,8 @@ export interface Config {
   readonly eventLogMaxBytes: number;
   /** Size of one segment file of the event log; retention drops whole segments. */
   readonly eventLogSegmentBytes: number;
+  /** Streams the event log is split into (common/events/partitions.ts). */
+  readonly eventLogPartitions: number;
   /** PostgreSQL pool size per process. */
   readonly dbPoolSize: number;
   /** The ffmpeg program the gateway transcodes with (a name on PATH or a path). */
@@ -124,6 +127,11 @@ export interface Config {
    * I/O-bound so the scale-out benchmark measures queue distribution, not CPU. 0 in production.
    */
   readonly handlerDelayMs: number;
+  /**
+   * Benchmarks only: every projection batch waits this long on its worker's database
+   * connection before its transaction, as a round trip to a database on another machine would.
+   */
+  readonly projectionBatchDelayMs: number;
 }
 
 /** Formats the gateway transcodes to (gateway/transcode.ts says how). */
@@ -429,6 +437,12 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     parse: int(4096, 3_000_000_000),
     doc: 'event log segment size in bytes',
   },
+  eventLogPartitions: {
+    env: 'EVENT_LOG_PARTITIONS',
+    default: DEFAULT_PARTITIONS,
+    parse: int(1, MAX_PARTITIONS),
+    doc: 'streams the event log is split into (changing it: docs/ARCHITECTURE.md)',
+  },
   dbPoolSize: {
     env: 'DB_POOL_SIZE',
     default: 10,
@@ -470,6 +484,12 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     default: 0,
     parse: int(0, 60_000),
     doc: 'benchmarks only: extra wait in every RPC handler, in ms',
+  },
+  projectionBatchDelayMs: {
+    env: 'PROJECTION_BATCH_DELAY_MS',
+    default: 0,
+    parse: int(0, 60_000),
+    doc: 'benchmarks only: extra wait before every projection batch, in ms',
   },
 };
 

@@ -7,7 +7,7 @@ import { OutboxRelay } from './db/outbox.js';
 import { createPool, type Pool } from './db/pool.js';
 import { EventConsumer, type HandlerContext } from './events/consumer.js';
 import type { EventEnvelope } from './events/envelope.js';
-import type { LogRetention } from './events/log.js';
+import type { LogSettings } from './events/log.js';
 import { EventPublisher } from './events/publisher.js';
 import { rootLogger } from './logger.js';
 import type { Projection } from './projections/projection.js';
@@ -162,6 +162,8 @@ export async function startService(def: ServiceDefinition, opts: StartOptions): 
           broker,
           pool,
           schema,
+          partitions: config.eventLogPartitions,
+          batchDelayMs: config.projectionBatchDelayMs,
           logger: log,
           translateError: translateDatabaseError,
           maxAttempts: config.eventMaxAttempts,
@@ -210,12 +212,13 @@ export function dedupWindowMs(config: Config): number {
   return (config.playMaxAgeDays + 1) * 86_400_000;
 }
 
-/** The event log's retention, from the configuration. */
-export function logRetention(config: Config): LogRetention {
+/** The event log's retention and partition count, from the configuration. */
+export function logRetention(config: Config): LogSettings {
   return {
     maxAge: config.eventLogMaxAge,
     maxBytes: config.eventLogMaxBytes,
     segmentBytes: config.eventLogSegmentBytes,
+    partitions: config.eventLogPartitions,
   };
 }
 

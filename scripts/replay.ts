@@ -4,6 +4,7 @@
  *   npm run replay -- <projection> [--from first|<ISO time>|<offset>] [--restart]
  *   npm run replay -- --list
  *
+ * Every partition of the log is rebuilt at once.
  * The rebuild goes into fresh tables while the live projection keeps serving, then swaps in
  * and the live one goes on from where it ended (common/projections/replay.ts). A replay that
  * was interrupted resumes where it stopped unless --restart. Progress goes to stderr: a bar on
@@ -13,10 +14,12 @@ import { Broker } from '../common/amqp/broker.js';
 import { config, databaseUrlFor } from '../common/config.js';
 import { translateDatabaseError } from '../common/db/errors.js';
 import { createPool } from '../common/db/pool.js';
-import { type LogPosition, logBounds } from '../common/events/log.js';
+import { type LogPosition, legacyLogExists, logBounds } from '../common/events/log.js';
+import { LEGACY_PARTITION, partitionLabel, partitionNumbers } from '../common/events/partitions.js';
 import { rootLogger } from '../common/logger.js';
 import type { Projection } from '../common/projections/projection.js';
 import { type ReplayProgress, replayProjection } from '../common/projections/replay.js';
+import { groupState } from '../common/projections/runner.js';
 import { dedupWindowMs } from '../common/service.js';
 import { loadService, SERVICE_NAMES } from './services.js';
 
@@ -62,6 +65,71 @@ function reporter(): (p: ReplayProgress) => void {
   };
 }
 
+/**
+ * Every projection's partitions: the worker leading each (from the group's locks: none when
+ * nobody does), the offset applied, and the lag behind the partition's newest event.
+ */
+async function list(broker: Broker, all: Entry[], count: number): Promise<void> {
+  const partitions = [
+    ...((await legacyLogExists(broker)) ? [LEGACY_PARTITION] : []),
+    ...partitionNumbers(count),
+  ];
+  const bounds = new Map(
+    await Promise.all(partitions.map(async (p) => [p, await logBounds(broker, p)] as const)),
+  );
+  const cfg = config();
+  console.log(
+    ['PROJECTION', 'SERVICE', 'PARTITION', 'LEADER', 'DB_PID', 'OFFSET', 'LAG', 'APPLIED', 'UPDATED'].join(
+      '\t',
+    ),
+  );
+  for (const { service, projection } of all) {
+    const pool = createPool({
+      url: databaseUrlFor(cfg, service),
+      schema: service,
+      max: 1,
+      applicationName: 'replay',
+    });
+    try {
+      const { rows } = await pool
+        .query<{
+          log_partition: number;
+          last_offset: string;
+          applied: string;
+          leader: string | null;
+          updated_at: Date;
+        }>(
+          'SELECT log_partition, last_offset, applied, leader, updated_at FROM projection_offsets WHERE projection = $1',
+          [projection.name],
+        )
+        .catch(() => ({ rows: [] }));
+      const stored = new Map(rows.map((r) => [r.log_partition, r]));
+      const group = await groupState(pool, service, projection.name).catch(() => null);
+      for (const partition of partitions) {
+        const row = stored.get(partition);
+        const offset = row ? Number(row.last_offset) : -1;
+        const last = bounds.get(partition)?.last;
+        const pid = group?.leaders.get(partition);
+        console.log(
+          [
+            projection.name,
+            service,
+            partitionLabel(partition),
+            pid === undefined ? '-' : (row?.leader ?? '?'),
+            pid ?? '-',
+            offset,
+            last === undefined ? 0 : Math.max(0, last - offset),
+            row?.applied ?? 0,
+            row?.updated_at.toISOString() ?? '-',
+          ].join('\t'),
+        );
+      }
+    } finally {
+      await pool.end();
+    }
+  }
+}
+
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const cfg = config();
@@ -75,40 +143,7 @@ async function main(): Promise<number> {
   });
   try {
     if (args[0] === '--list' || args.length === 0) {
-      const bounds = await logBounds(broker);
-      console.log(`event log: ${bounds ? `offsets ${bounds.first} to ${bounds.last}` : 'empty'}`);
-      console.log(['PROJECTION', 'SERVICE', 'OFFSET', 'APPLIED', 'LAG', 'UPDATED'].join('\t'));
-      for (const { service, projection } of all) {
-        const pool = createPool({
-          url: databaseUrlFor(cfg, service),
-          schema: service,
-          max: 1,
-          applicationName: 'replay',
-        });
-        try {
-          const { rows } = await pool
-            .query<{ last_offset: string; applied: string; updated_at: Date }>(
-              'SELECT last_offset, applied, updated_at FROM projection_offsets WHERE projection = $1',
-              [projection.name],
-            )
-            .catch(() => ({ rows: [] }));
-          const row = rows[0];
-          const offset = row ? Number(row.last_offset) : -1;
-          const lag = bounds ? bounds.last - offset : 0;
-          console.log(
-            [
-              projection.name,
-              service,
-              offset,
-              row?.applied ?? 0,
-              lag,
-              row?.updated_at.toISOString() ?? '-',
-            ].join('\t'),
-          );
-        } finally {
-          await pool.end();
-        }
-      }
+      await list(broker, all, cfg.eventLogPartitions);
       return 0;
     }
     const [name, ...rest] = args;
@@ -125,6 +160,7 @@ async function main(): Promise<number> {
       broker,
       databaseUrl: databaseUrlFor(cfg, entry.service),
       schema: entry.service,
+      partitions: cfg.eventLogPartitions,
       from: position(fromAt >= 0 ? rest[fromAt + 1] : undefined),
       restart: rest.includes('--restart'),
       logger: log,
@@ -134,8 +170,11 @@ async function main(): Promise<number> {
       onProgress: reporter(),
     });
     for (const note of result.notes) console.log(`note: ${note}`);
+    const at = Object.entries(result.offsets)
+      .map(([p, o]) => `${p}@${o + 1}`)
+      .join(' ');
     console.log(
-      `${entry.projection.name}: ${n(result.applied)} events applied (${result.rejected} rejected) in ${(result.durationMs / 1000).toFixed(1)} s; live from offset ${result.offset + 1}`,
+      `${entry.projection.name}: ${n(result.applied)} events applied (${result.rejected} rejected) in ${(result.durationMs / 1000).toFixed(1)} s; live from ${at || 'the start'}`,
     );
     return 0;
   } finally {

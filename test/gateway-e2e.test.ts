@@ -7,7 +7,7 @@ import { SYSTEM } from '../common/contracts/index.js';
 import { dropSchema } from '../common/db/migrate.js';
 import type { Pool } from '../common/db/pool.js';
 import { eventQueue } from '../common/events/envelope.js';
-import { EVENT_LOG } from '../common/events/log.js';
+import { isLogStream } from '../common/events/partitions.js';
 import { type RunningService, startService } from '../common/service.js';
 import { type RunningGateway, startGateway } from '../gateway/server.js';
 import { catalogService, seedCatalog } from '../services/catalog/index.js';
@@ -240,7 +240,7 @@ describe('gateway end to end with the real services', () => {
     expect(declared.length).toBeGreaterThan(0);
     for (const queue of declared) expect(queues.get(queue), queue).toBeGreaterThanOrEqual(1);
     const eventQueues = [...queues.keys()].filter(
-      (q) => !q.startsWith('rpc.') && !q.endsWith('.dead') && !/\.retry\.\d+ms$/.test(q) && q !== EVENT_LOG,
+      (q) => !q.startsWith('rpc.') && !q.endsWith('.dead') && !/\.retry\.\d+ms$/.test(q) && !isLogStream(q),
     );
     expect(eventQueues.sort()).toEqual([...declared].sort());
     // And every service's request queue is served.

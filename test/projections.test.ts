@@ -6,7 +6,7 @@ import { LogReader, logBounds } from '../common/events/log.js';
 import { replayProjection } from '../common/projections/replay.js';
 import { reportProjection } from '../services/stats/projections.js';
 import { statsService } from '../services/stats/service.js';
-import { eventually, silentLogger, sleep, TEST_DATABASE_URL } from './support/env.js';
+import { eventually, silentLogger, sleep, TEST_DATABASE_URL, testConfig } from './support/env.js';
 import { fakeCatalogData, startFakeCatalog } from './support/fake-catalog.js';
 import { EventWorld, playEnvelope, seededRandom } from './support/plays.js';
 
@@ -174,6 +174,7 @@ describe('projections of the event log', () => {
       broker: world.broker,
       databaseUrl: TEST_DATABASE_URL,
       schema: world.schema(statsService),
+      partitions: testConfig().eventLogPartitions,
       logger: silentLogger,
       onProgress: (p) => progress.push(p.applied),
     });
@@ -205,8 +206,8 @@ describe('projections of the event log', () => {
   });
 
   it('keeps the retained part of the log only, and a replay from the start says where it begins', async () => {
-    // A tiny log: segments of 20 kB, at most 60 kB kept.
-    const retention = { maxAge: '400D', maxBytes: 60_000, segmentBytes: 20_000 };
+    // A tiny log of one partition: segments of 20 kB, at most 60 kB kept.
+    const retention = { maxAge: '400D', maxBytes: 60_000, segmentBytes: 20_000, partitions: 1 };
     const small = await EventWorld.open('projlog', retention);
     try {
       for (let i = 0; i < 6; i++) await small.publish(playsOverMonths(200, { seed: 40 + i, days: 20 }));
@@ -215,7 +216,7 @@ describe('projections of the event log', () => {
       let seen = -1;
       const bounds = await eventually(
         async () => {
-          const b = await logBounds(small.broker);
+          const b = await logBounds(small.broker, 0);
           const settled = b !== null && b.first > 0 && b.first === seen;
           seen = b?.first ?? -1;
           return settled ? b : null;
@@ -223,29 +224,30 @@ describe('projections of the event log', () => {
         30_000,
         1000,
       );
-      await small.start(statsService);
+      await small.start(statsService, { ...testConfig(), eventLogPartitions: 1 });
       const result = await replayProjection({
         projection: reportProjection,
         broker: small.broker,
         databaseUrl: TEST_DATABASE_URL,
         schema: small.schema(statsService),
+        partitions: 1,
         logger: silentLogger,
       });
-      expect(result.logStart).toBe(bounds.first);
-      expect(result.notes.join('\n')).toContain(`the log starts at offset ${bounds.first}`);
+      expect(result.notes.join('\n')).toContain(`p0 starts at offset ${bounds.first}`);
       expect(result.applied).toBeLessThan(1200);
       // Exactly what the log still holds (offsets are not dense: count the events).
       let retained = 0;
       const reader = new LogReader({
         broker: small.broker,
         logger: silentLogger,
+        partition: 0,
         from: 'first',
         onBatch: async (records) => {
           retained += records.length;
         },
       });
       await reader.start();
-      await eventually(() => reader.lastOffset === result.offset, 10_000);
+      await eventually(() => reader.lastOffset === result.offsets.p0, 10_000);
       await reader.stop();
       expect(result.applied).toBe(retained);
     } finally {

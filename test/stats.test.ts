@@ -2,9 +2,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventTypes, statsContract } from '../common/contracts/index.js';
 import { InvalidParamsError, UnauthorizedError } from '../common/errors.js';
 import { makeEnvelope } from '../common/events/envelope.js';
+import type { RunningService } from '../common/service.js';
 import { BUCKETS, pruneBuckets } from '../services/stats/buckets.js';
 import { statsService } from '../services/stats/service.js';
-import { eventually } from './support/env.js';
+import { eventually, testConfig } from './support/env.js';
 import { EventWorld, HOUR_MS, playEnvelope, randomPlays } from './support/plays.js';
 
 const alice = { userId: 'u-alice', username: 'alice' };
@@ -150,22 +151,31 @@ describe('stats service', () => {
     expect(empty.perMinute.every((m) => m.plays === 0)).toBe(true);
   });
 
-  it('has one of two workers apply the log, the other take over when it stops, and counts each once', async () => {
+  it('spreads the partitions over two workers, moves them when one stops, and counts each once', async () => {
     const first = await world.start(statsService);
     const second = await world.start(statsService);
     const plays = randomPlays(800, { seed: 5 });
-    const leader = () => [first, second].find((w) => w.projections.find((p) => p.name === 'stats')?.leading);
-    await eventually(() => leader() !== undefined);
-    const before = leader()!;
-    const other = before === first ? second : first;
+    const led = (w: RunningService) => w.projections.find((p) => p.name === 'stats')!.partitions;
+    const partitions = testConfig().eventLogPartitions;
+    // Half each.
+    await eventually(
+      () => led(first).length === partitions / 2 && led(second).length === partitions / 2,
+      10_000,
+    );
     await world.publish([...plays.slice(0, 400), ...plays.slice(0, 100)]);
-    await eventually(() => world.processed(before, 'stats') === 500, 20_000);
-    expect(world.processed(other, 'stats')).toBe(0);
-    // The leader stops; the other worker takes over from the stored offset.
-    await before.stop();
-    world.workers.splice(world.workers.indexOf(before), 1);
+    await eventually(
+      () => world.processed(first, 'stats') + world.processed(second, 'stats') === 500,
+      20_000,
+    );
+    expect(world.processed(first, 'stats')).toBeGreaterThan(0);
+    expect(world.processed(second, 'stats')).toBeGreaterThan(0);
+    // One stops; the other takes over its partitions from their stored offsets.
+    await first.stop();
+    world.workers.splice(world.workers.indexOf(first), 1);
+    await eventually(() => led(second).length === partitions, 10_000);
+    const before = world.processed(second, 'stats');
     await world.publish([...plays.slice(400), ...plays.slice(100, 200)]);
-    await eventually(() => world.processed(other, 'stats') === 500, 20_000);
+    await eventually(() => world.processed(second, 'stats') - before === 500, 20_000);
 
     const expected = new Map<string, number>();
     for (const p of plays) expected.set(p.data.trackId, (expected.get(p.data.trackId) ?? 0) + 1);

@@ -2,14 +2,24 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { Broker } from '../amqp/broker.js';
 import { EVENTS_EXCHANGE, type EventEnvelope, envelopeProblems } from './envelope.js';
+import {
+  assertPartitionCount,
+  LEGACY_STREAM,
+  MAX_PARTITIONS,
+  PARTITION_HEADER,
+  PARTITIONS_EXCHANGE,
+  partitionCountMarker,
+  partitionNumbers,
+  partitionStream,
+  UNKEYED_EXCHANGE,
+} from './partitions.js';
 
 /**
- * The event log: a RabbitMQ stream bound to `music.events` for every event type, so every
- * event published is also retained (for EVENT_LOG_MAX_AGE / EVENT_LOG_MAX_BYTES) and can be
- * read again from any point. It does not replace the consumer groups' work queues; views
- * (projections, common/projections/) are built from it.
+ * The event log: N RabbitMQ streams (partitions, common/events/partitions.ts) that every
+ * event published is also routed to, each to one, and retained (for EVENT_LOG_MAX_AGE /
+ * EVENT_LOG_MAX_BYTES) to be read again from any point. It does not replace the consumer
+ * groups' work queues; views (projections, common/projections/) are built from it.
  */
-export const EVENT_LOG = 'music.events.log';
 
 export interface LogRetention {
   /** A RabbitMQ duration: `400D`, `12h`. */
@@ -19,42 +29,128 @@ export interface LogRetention {
   segmentBytes: number;
 }
 
+/** How the log is laid out: its retention and its partition count. */
+export interface LogSettings extends LogRetention {
+  partitions: number;
+}
+
+/** The partition count does not match the streams the broker has. */
+export class PartitionCountError extends Error {
+  override name = 'PartitionCountError';
+}
+
+/** Whether a passive declare finds what it checks, on a channel of its own (a miss closes it). */
+async function found(
+  open: () => Promise<Channel>,
+  check: (ch: Channel) => Promise<unknown>,
+): Promise<boolean> {
+  const ch = await open();
+  ch.on('error', () => {});
+  try {
+    await check(ch);
+    await ch.close().catch(() => {});
+    return true;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return false;
+    throw err;
+  }
+}
+
+const queueExists = (open: () => Promise<Channel>, name: string) => found(open, (ch) => ch.checkQueue(name));
+const exchangeExists = (open: () => Promise<Channel>, name: string) =>
+  found(open, (ch) => ch.checkExchange(name));
+
+/** How many partition streams the broker has now (p0, p1, ... without a gap). */
+export async function existingPartitions(model: ChannelModel, broker: Broker): Promise<number> {
+  let n = 0;
+  const open = () => model.createChannel();
+  while (n <= MAX_PARTITIONS && (await queueExists(open, broker.name(partitionStream(n))))) n++;
+  return n;
+}
+
+/** Whether the single stream of the layout before partitions is still there. */
+export async function legacyLogExists(broker: Broker): Promise<boolean> {
+  return queueExists(() => broker.channel(), broker.name(LEGACY_STREAM));
+}
+
 /**
- * Declares the log and binds it to every event type. A log that already exists with other
- * retention arguments is used as it is (declaring it again would fail and close the channel),
- * with a warning saying how to change the retention of a live stream (a policy).
+ * Declares the partitions and routes every event to its own: a headers exchange bound to
+ * `music.events` for every event type, each partition's stream bound to it by the partition
+ * header. A log that has another number of partitions than `settings.partitions` is refused:
+ * moving keys between partitions is an operation of its own (docs/ARCHITECTURE.md), never a
+ * side effect of a restart. A stream that exists with other retention arguments is used as it
+ * is (declaring it again would fail and close the channel), with a warning saying how to change
+ * the retention of a live stream (a policy). The legacy single stream, if there, stops
+ * receiving events and stays readable (its events are counted once: an event routed to both
+ * while this runs has the same id in both).
  */
 export async function declareEventLog(
   model: ChannelModel,
   broker: Broker,
-  retention: LogRetention,
+  settings: LogSettings,
   log: Logger,
-): Promise<string> {
-  const name = broker.name(EVENT_LOG);
+): Promise<{ partitions: number; legacy: boolean }> {
+  const count = assertPartitionCount(settings.partitions);
+  const marker = broker.name(partitionCountMarker(count));
+  const open = () => model.createChannel();
+  if (!(await exchangeExists(open, marker))) {
+    if (await queueExists(open, broker.name(partitionStream(0)))) {
+      const existing = await existingPartitions(model, broker);
+      throw new PartitionCountError(
+        `the event log has ${existing} partitions but EVENT_LOG_PARTITIONS is ${count}: set it back to ${existing}, or change the count as docs/ARCHITECTURE.md ("Changing the partition count") says`,
+      );
+    }
+    // A log made afresh: its count first, so a process with another count started meanwhile refuses.
+    const ch = await open();
+    await ch.assertExchange(marker, 'fanout', { durable: true });
+    await ch.close();
+  }
   const args: Record<string, unknown> = {
     'x-queue-type': 'stream',
-    'x-max-age': retention.maxAge,
-    'x-stream-max-segment-size-bytes': retention.segmentBytes,
+    'x-max-age': settings.maxAge,
+    'x-stream-max-segment-size-bytes': settings.segmentBytes,
   };
-  if (retention.maxBytes > 0) args['x-max-length-bytes'] = retention.maxBytes;
+  if (settings.maxBytes > 0) args['x-max-length-bytes'] = settings.maxBytes;
+  const exchange = broker.name(PARTITIONS_EXCHANGE);
   const ch = await model.createChannel();
   ch.on('error', () => {});
   try {
-    await ch.assertQueue(name, { durable: true, arguments: args });
-  } catch (err) {
-    if ((err as { code?: number }).code !== 406) throw err;
-    log.warn(
-      { stream: name, err: (err as Error).message },
-      'the event log exists with other retention settings; it is kept as it is (change a live stream with a policy: rabbitmqctl set_policy)',
-    );
-    const check = await model.createChannel();
-    await check.checkQueue(name);
-    await check.close();
-    return name;
+    await ch.assertExchange(broker.name(EVENTS_EXCHANGE), 'topic', { durable: true });
+    await ch.assertExchange(broker.name(UNKEYED_EXCHANGE), 'fanout', { durable: true });
+    await ch.assertExchange(exchange, 'headers', {
+      durable: true,
+      alternateExchange: broker.name(UNKEYED_EXCHANGE),
+    });
+    await ch.bindExchange(exchange, broker.name(EVENTS_EXCHANGE), '#');
+  } finally {
+    await ch.close().catch(() => {});
   }
-  await ch.bindQueue(name, broker.name(EVENTS_EXCHANGE), '#');
-  await ch.close();
-  return name;
+  for (const partition of partitionNumbers(count)) {
+    const name = broker.name(partitionStream(partition));
+    const stream = await model.createChannel();
+    stream.on('error', () => {});
+    try {
+      await stream.assertQueue(name, { durable: true, arguments: args });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 406) throw err;
+      log.warn(
+        { stream: name, err: (err as Error).message },
+        'an event log partition exists with other retention settings; it is kept as it is (change a live stream with a policy: rabbitmqctl set_policy)',
+      );
+    }
+    const bind = await model.createChannel();
+    await bind.bindQueue(name, exchange, '', { 'x-match': 'all', [PARTITION_HEADER]: String(partition) });
+    if (partition === 0) await bind.bindQueue(name, broker.name(UNKEYED_EXCHANGE), '');
+    await bind.close();
+    await stream.close().catch(() => {});
+  }
+  const legacy = await queueExists(() => model.createChannel(), broker.name(LEGACY_STREAM));
+  if (legacy) {
+    const unbind = await model.createChannel();
+    await unbind.unbindQueue(broker.name(LEGACY_STREAM), broker.name(EVENTS_EXCHANGE), '#');
+    await unbind.close();
+  }
+  return { partitions: count, legacy };
 }
 
 /** Where to start reading: the oldest retained event, the next one to arrive, an offset or a time. */
@@ -93,7 +189,11 @@ function decode(message: ConsumeMessage): Pick<LogRecord, 'envelope' | 'problem'
 export interface LogReaderOptions {
   broker: Broker;
   logger: Logger;
+  /** The partition to read (LEGACY_PARTITION: the stream of the single-stream layout). */
+  partition: number;
   from: LogPosition;
+  /** The consumer's tag as the management UI shows it (default: the broker's). */
+  consumerTag?: string;
   /** Most events in one batch (default 500). */
   batchSize?: number;
   /**
@@ -148,12 +248,16 @@ export class LogReader {
     // Streams deliver against credit: twice a batch keeps one in hand while the next fills.
     await ch.prefetch(2 * this.batchSize);
     const { consumerTag } = await ch.consume(
-      this.opts.broker.name(EVENT_LOG),
+      this.opts.broker.name(partitionStream(this.opts.partition)),
       (msg) => {
         if (msg) this.onMessage(msg);
         else this.end(new Error('the event log consumer was cancelled'));
       },
-      { noAck: false, arguments: { 'x-stream-offset': offsetArgument(this.opts.from) } },
+      {
+        noAck: false,
+        arguments: { 'x-stream-offset': offsetArgument(this.opts.from) },
+        ...(this.opts.consumerTag ? { consumerTag: this.opts.consumerTag } : {}),
+      },
     );
     this.consumerTag = consumerTag;
   }
@@ -233,25 +337,32 @@ export class LogReader {
   }
 }
 
-/** Offsets of the oldest and newest events the log holds now, or null when it is empty. */
-export async function logBounds(broker: Broker): Promise<{ first: number; last: number } | null> {
-  const first = await edgeOffset(broker, 'first');
+/** Offsets of the oldest and newest events a partition holds now, or null when it is empty. */
+export async function logBounds(
+  broker: Broker,
+  partition: number,
+): Promise<{ first: number; last: number } | null> {
+  const first = await edgeOffset(broker, partition, 'first');
   if (first === undefined) return null;
-  return { first, last: (await edgeOffset(broker, 'last')) ?? first };
+  return { first, last: (await edgeOffset(broker, partition, 'last')) ?? first };
 }
 
 /**
  * Reads from one end of the log: from `first`, the first offset delivered; from `last` (the
  * start of the newest chunk), the largest one delivered before the log goes quiet.
  */
-async function edgeOffset(broker: Broker, from: 'first' | 'last'): Promise<number | undefined> {
+async function edgeOffset(
+  broker: Broker,
+  partition: number,
+  from: 'first' | 'last',
+): Promise<number | undefined> {
   const ch = await broker.channel();
   let seen: number | undefined;
   let heardAt = 0;
   try {
     await ch.prefetch(1000);
     await ch.consume(
-      broker.name(EVENT_LOG),
+      broker.name(partitionStream(partition)),
       (msg) => {
         if (!msg) return;
         const offset = Number(msg.properties.headers?.['x-stream-offset']);
@@ -263,10 +374,11 @@ async function edgeOffset(broker: Broker, from: 'first' | 'last'): Promise<numbe
       { noAck: false, arguments: { 'x-stream-offset': from } },
     );
     const started = Date.now();
-    // Nothing within 500 ms: the log is empty. Otherwise read on until it is quiet for 100 ms.
+    // Nothing within 500 ms: the log is empty. Otherwise read on until it is quiet for 300 ms
+    // (on a loaded machine, with partitions read side by side, 100 ms gaps came mid-chunk).
     for (;;) {
       await new Promise((r) => setTimeout(r, 20));
-      if (seen === undefined ? Date.now() - started > 500 : from === 'first' || Date.now() - heardAt > 100)
+      if (seen === undefined ? Date.now() - started > 500 : from === 'first' || Date.now() - heardAt > 300)
         break;
       if (Date.now() - started > 10_000) break;
     }
@@ -274,4 +386,16 @@ async function edgeOffset(broker: Broker, from: 'first' | 'last'): Promise<numbe
     await ch.close().catch(() => {});
   }
   return seen;
+}
+
+/** The newest offset of each of `partitions` that holds an event, read side by side. */
+export async function logEnds(broker: Broker, partitions: readonly number[]): Promise<Map<number, number>> {
+  const ends = new Map<number, number>();
+  await Promise.all(
+    partitions.map(async (p) => {
+      const bounds = await logBounds(broker, p);
+      if (bounds) ends.set(p, bounds.last);
+    }),
+  );
+  return ends;
 }

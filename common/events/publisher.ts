@@ -4,7 +4,8 @@ import type { Broker } from '../amqp/broker.js';
 import { UnavailableError } from '../errors.js';
 import { currentTraceId, TRACE_HEADER } from '../trace.js';
 import { EVENTS_EXCHANGE, type EventEnvelope, makeEnvelope } from './envelope.js';
-import { declareEventLog, type LogRetention } from './log.js';
+import { declareEventLog, type LogSettings } from './log.js';
+import { DEFAULT_PARTITIONS, PARTITION_HEADER, partitionFor } from './partitions.js';
 import { declareQueues, type QueueDeclaration } from './topology.js';
 
 export interface EventPublisherOptions {
@@ -15,8 +16,10 @@ export interface EventPublisherOptions {
    * before its consumers ever started waits in their queue instead of being dropped.
    */
   queues?: readonly QueueDeclaration[];
-  /** Declare the event log (a stream every event is also routed to) with this retention. */
-  log?: LogRetention;
+  /** Declare the event log (the partition streams every event is also routed to) so. */
+  log?: LogSettings;
+  /** The event log's partition count, when `log` is not given (default DEFAULT_PARTITIONS). */
+  partitions?: number;
 }
 
 export type PublishObserver = (type: string) => void;
@@ -42,6 +45,11 @@ export class EventPublisher {
 
   get connected(): boolean {
     return this.channel !== null;
+  }
+
+  /** How many partitions the events are spread over. */
+  get partitions(): number {
+    return this.opts.log?.partitions ?? this.opts.partitions ?? DEFAULT_PARTITIONS;
   }
 
   async start(): Promise<void> {
@@ -86,7 +94,11 @@ export class EventPublisher {
   publishEnvelope(envelope: EventEnvelope, traceId?: string): Promise<void> {
     const ch = this.channel;
     if (!ch) return Promise.reject(new UnavailableError('not connected to the message broker'));
-    const headers: Record<string, string> = {};
+    // The partition rides in a header: the log's headers exchange routes on it, in this same
+    // publish, so the confirm covers the partition's stream as well as the consumer groups.
+    const headers: Record<string, string> = {
+      [PARTITION_HEADER]: String(partitionFor(envelope, this.partitions)),
+    };
     if (traceId) headers[TRACE_HEADER] = traceId;
     return new Promise((resolve, reject) => {
       try {

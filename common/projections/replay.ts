@@ -3,9 +3,15 @@ import type { Broker } from '../amqp/broker.js';
 import { dropSchema, migrate } from '../db/migrate.js';
 import { assertSchemaName, createPool, type Pool, type PoolClient } from '../db/pool.js';
 import { type ErrorTranslator, UnavailableError } from '../errors.js';
-import { type LogPosition, LogReader, logBounds } from '../events/log.js';
+import { type LogPosition, LogReader, legacyLogExists, logBounds } from '../events/log.js';
+import {
+  assertPartitionCount,
+  LEGACY_PARTITION,
+  partitionLabel,
+  partitionNumbers,
+} from '../events/partitions.js';
 import type { Projection } from './projection.js';
-import { ProjectionApplier, storedOffset } from './runner.js';
+import { type ApplyCounts, ProjectionApplier, storedOffset } from './runner.js';
 
 export interface ReplayProgress {
   phase: 'replaying' | 'swapping' | 'done';
@@ -15,16 +21,22 @@ export interface ReplayProgress {
   total: number | null;
   ratePerSecond: number;
   etaSeconds: number | null;
-  offset: number;
+  /** Partitions read to the end the log had when the replay began. */
+  partitionsDone: number;
+  partitions: number;
 }
 
 export interface ReplayOptions {
   projection: Projection;
   broker: Broker;
   databaseUrl: string;
-  /** The service's schema, where the live projection's tables and offset are. */
+  /** The service's schema, where the live projection's tables and offsets are. */
   schema: string;
-  /** Where to start (default: the oldest event the log holds). */
+  /** The event log's partition count (EVENT_LOG_PARTITIONS). */
+  partitions: number;
+  /** Batches applied at once, each on a connection of its own (default 4). */
+  concurrency?: number;
+  /** Where each partition starts (default: the oldest event it holds). */
   from?: LogPosition;
   logger: Logger;
   translateError?: ErrorTranslator;
@@ -42,11 +54,13 @@ export interface ReplayResult {
   /** Events applied into the rebuilt tables (this run and any interrupted one it resumed). */
   applied: number;
   rejected: number;
-  /** The oldest event the log held: a replay from the start begins there. */
-  logStart: number | null;
-  /** The offset the swapped-in tables are up to; the live projection goes on from the next. */
-  offset: number;
-  resumedAt: number | null;
+  /**
+   * Per partition (`p0`, ..., `legacy`): the offset the swapped-in tables are up to; the live
+   * projection goes on from the next.
+   */
+  offsets: Record<string, number>;
+  /** Whether it resumed an interrupted replay. */
+  resumed: boolean;
   durationMs: number;
   notes: string[];
 }
@@ -60,13 +74,16 @@ function rebuildSchema(schema: string, projection: string): string {
  * Rebuilds a projection from the event log into fresh tables while the live one keeps
  * serving, then swaps them in and lets the live one go on from where the rebuild ended:
  *
- * 1. Build in a schema of its own (the projection's migrations, applied afresh), reading the
- *    log from `from` with the same applier the live projection uses; its offset is stored with
- *    its tables, so a replay that is killed resumes where it stopped.
- * 2. Once it has read to the end the log had when it began, lock the live projection's offset
- *    (which pauses live applying: every live batch takes that lock first), read on until the
- *    rebuild has applied at least as far as the live one, and in that one transaction drop
- *    the live tables, move the rebuilt ones in and store the rebuild's offset as the live one.
+ * 1. Build in a schema of its own (the projection's migrations, applied afresh), reading every
+ *    partition of the log at once from `from`, with the same applier the live projection uses
+ *    (batches of several partitions commit side by side, as the live leaders' do); each
+ *    partition's offset is stored with the tables, so a replay that is killed resumes where it
+ *    stopped.
+ * 2. Once every partition is read to the end it had when the replay began, lock the live
+ *    projection's offsets of every partition (which pauses live applying: every live batch
+ *    takes its partition's lock first), read on until the rebuild has applied each partition at
+ *    least as far as the live one, and in that one transaction drop the live tables, move the
+ *    rebuilt ones in and store the rebuild's offsets as the live ones.
  *
  * Events arriving during the rebuild are in it when they precede the swap, and applied live
  * after it otherwise: none is applied twice or missed.
@@ -85,7 +102,7 @@ export async function replayProjection(opts: ReplayOptions): Promise<ReplayResul
   const rebuild = createPool({
     url: opts.databaseUrl,
     schema: rbSchema,
-    max: 2,
+    max: Math.max(1, opts.concurrency ?? 4),
     applicationName: `replay-${projection.name}`,
   });
   const guard = await live.connect();
@@ -101,39 +118,45 @@ export async function replayProjection(opts: ReplayOptions): Promise<ReplayResul
         (await live.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [rbSchema])).rowCount === 1;
       if (exists && opts.restart) await dropSchema(live, rbSchema);
       await migrate(rebuild, rbSchema, projection.migrations);
-      const resumed = exists && !opts.restart ? await storedOffset(rebuild, projection.name) : -1;
-      if (resumed >= 0) notes.push(`resumed an interrupted replay after offset ${resumed}`);
-      const bounds = await logBounds(broker);
-      const from: LogPosition = resumed >= 0 ? { offset: resumed + 1 } : (opts.from ?? 'first');
-      if (bounds && from === 'first' && bounds.first > 0) {
-        notes.push(
-          `the log starts at offset ${bounds.first}: older events are gone (EVENT_LOG_MAX_AGE, EVENT_LOG_MAX_BYTES)`,
-        );
-      }
-      const startOffset =
-        resumed >= 0
-          ? resumed + 1
-          : typeof from === 'object' && 'offset' in from
-            ? from.offset
-            : (bounds?.first ?? 0);
-      const total = bounds ? Math.max(0, bounds.last - startOffset + 1) : 0;
-      const result = await build({
-        ...opts,
-        log,
-        live,
-        rebuild,
-        rbSchema,
-        from,
-        total,
-        target: bounds?.last ?? -1,
-      });
+      const partitions = [
+        ...((await legacyLogExists(broker)) ? [LEGACY_PARTITION] : []),
+        ...partitionNumbers(assertPartitionCount(opts.partitions)),
+      ];
+      const plans = await Promise.all(
+        partitions.map(async (partition) => {
+          const resumed =
+            exists && !opts.restart ? await storedOffset(rebuild, projection.name, partition) : -1;
+          const bounds = await logBounds(broker, partition);
+          const from: LogPosition = resumed >= 0 ? { offset: resumed + 1 } : (opts.from ?? 'first');
+          if (bounds && from === 'first' && bounds.first > 0) {
+            notes.push(
+              `${partitionLabel(partition)} starts at offset ${bounds.first}: older events are gone (EVENT_LOG_MAX_AGE, EVENT_LOG_MAX_BYTES)`,
+            );
+          }
+          const startOffset =
+            resumed >= 0
+              ? resumed + 1
+              : typeof from === 'object' && 'offset' in from
+                ? from.offset
+                : (bounds?.first ?? 0);
+          return {
+            partition,
+            from,
+            resumed: resumed >= 0,
+            total: bounds ? Math.max(0, bounds.last - startOffset + 1) : 0,
+            target: bounds?.last ?? -1,
+          };
+        }),
+      );
+      const resumed = plans.some((p) => p.resumed);
+      if (resumed) notes.push('resumed an interrupted replay');
+      const result = await build({ ...opts, log, live, rebuild, rbSchema, plans });
       return {
         projection: projection.name,
         applied: result.applied,
         rejected: result.rejected,
-        logStart: bounds?.first ?? null,
-        offset: result.offset,
-        resumedAt: resumed >= 0 ? resumed : null,
+        offsets: result.offsets,
+        resumed,
         durationMs: Math.round(performance.now() - started),
         notes,
       };
@@ -146,99 +169,155 @@ export async function replayProjection(opts: ReplayOptions): Promise<ReplayResul
   }
 }
 
-interface BuildContext extends ReplayOptions {
-  log: Logger;
-  live: Pool;
-  rebuild: Pool;
-  rbSchema: string;
+interface PartitionPlan {
+  partition: number;
   from: LogPosition;
+  resumed: boolean;
   total: number;
   /** The newest offset when the replay began: reading reaches it before the swap. */
   target: number;
 }
 
-async function build(ctx: BuildContext): Promise<{ applied: number; rejected: number; offset: number }> {
+interface BuildContext extends ReplayOptions {
+  log: Logger;
+  live: Pool;
+  rebuild: Pool;
+  rbSchema: string;
+  plans: PartitionPlan[];
+}
+
+/** One partition's reader of a rebuild, and how far it got. */
+class PartitionBuild {
+  offset: number;
+  read = 0;
+  readonly reader: LogReader;
+  private wanted: number;
+  private reached: (() => void) | null = null;
+
+  constructor(
+    readonly plan: PartitionPlan,
+    ctx: BuildContext,
+    stored: number,
+    onBatch: (counts: ApplyCounts, records: number) => void,
+  ) {
+    this.offset = stored;
+    this.wanted = plan.target;
+    const applier = new ProjectionApplier(
+      ctx.projection,
+      plan.partition,
+      ctx.log,
+      ctx.translateError,
+      ctx.maxAttempts,
+      ctx.dedupWindowMs,
+    );
+    this.reader = new LogReader({
+      broker: ctx.broker,
+      logger: ctx.log,
+      partition: plan.partition,
+      from: plan.from,
+      batchSize: ctx.projection.batchSize ?? 500,
+      onBatch: async (records) => {
+        const client = await ctx.rebuild.connect();
+        let broken = false;
+        try {
+          onBatch(await applier.apply(client, records), records.length);
+        } catch (err) {
+          broken = true;
+          throw err;
+        } finally {
+          client.release(broken);
+        }
+        this.read += records.length;
+        this.offset = records[records.length - 1]!.offset;
+        if (this.offset >= this.wanted) this.reached?.();
+      },
+    });
+  }
+
+  get done(): boolean {
+    return this.offset >= this.plan.target;
+  }
+
+  /** Resolves once the partition is applied up to `target` (0: no time limit). */
+  async until(target: number, timeoutMs: number): Promise<void> {
+    this.wanted = target;
+    if (this.offset >= target) return;
+    await new Promise<void>((resolve, reject) => {
+      this.reached = resolve;
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => reject(new UnavailableError('the event log stopped delivering')), timeoutMs)
+          : null;
+      this.reader.closed.then((reason) => reject(reason ?? new Error('the replay stopped reading')));
+      this.reader.closed.finally(() => timer && clearTimeout(timer));
+    });
+  }
+}
+
+async function build(
+  ctx: BuildContext,
+): Promise<{ applied: number; rejected: number; offsets: Record<string, number> }> {
   const { projection, log } = ctx;
-  const applier = new ProjectionApplier(
-    projection,
-    log,
-    ctx.translateError,
-    ctx.maxAttempts,
-    ctx.dedupWindowMs,
-  );
-  const rb = await ctx.rebuild.connect();
-  let read = 0;
   let applied = 0;
   let rejected = 0;
-  let offset = await storedOffset(rb, projection.name);
+  const total = ctx.plans.reduce((sum, p) => sum + p.total, 0);
   const began = performance.now();
+  const builds: PartitionBuild[] = [];
   const progress = (phase: ReplayProgress['phase']) => {
+    const read = builds.reduce((sum, b) => sum + b.read, 0);
     const seconds = (performance.now() - began) / 1000;
     const rate = seconds > 0 ? read / seconds : 0;
-    const left = ctx.total - read;
+    const left = total - read;
     ctx.onProgress?.({
       phase,
       applied: read,
-      total: ctx.total,
+      total,
       ratePerSecond: Math.round(rate),
       etaSeconds: rate > 0 && left > 0 ? Math.ceil(left / rate) : phase === 'done' ? 0 : null,
-      offset,
+      partitionsDone: builds.filter((b) => b.done).length,
+      partitions: builds.length,
     });
   };
-  let reached: (() => void) | null = null;
-  let wanted = ctx.target;
-  const reader = new LogReader({
-    broker: ctx.broker,
-    logger: log,
-    from: ctx.from,
-    batchSize: projection.batchSize ?? 500,
-    onBatch: async (records) => {
-      const counts = await applier.apply(rb, records);
-      read += records.length;
-      applied += counts.applied;
-      rejected += counts.rejected;
-      offset = records[records.length - 1]!.offset;
-      progress('replaying');
-      if (offset >= wanted) reached?.();
-    },
-  });
-  let broken = false;
+  for (const plan of ctx.plans) {
+    const stored = await storedOffset(ctx.rebuild, projection.name, plan.partition);
+    builds.push(
+      new PartitionBuild(plan, ctx, stored, (counts) => {
+        applied += counts.applied;
+        rejected += counts.rejected;
+        progress('replaying');
+      }),
+    );
+  }
+  const stopAll = () => Promise.all(builds.map((b) => b.reader.stop()));
   try {
-    await reader.start();
-    const until = async (target: number, timeoutMs: number) => {
-      wanted = target;
-      if (offset >= target) return;
-      await new Promise<void>((resolve, reject) => {
-        reached = resolve;
-        const timer =
-          timeoutMs > 0
-            ? setTimeout(() => reject(new UnavailableError('the event log stopped delivering')), timeoutMs)
-            : null;
-        reader.closed.then((reason) => reject(reason ?? new Error('the replay stopped reading')));
-        reader.closed.finally(() => timer && clearTimeout(timer));
-      });
-    };
-    // The bulk, while the live projection goes on.
-    await until(ctx.target, 0);
+    await Promise.all(builds.map((b) => b.reader.start()));
+    // The bulk, every partition at once, while the live projection goes on.
+    await Promise.all(builds.map((b) => b.until(b.plan.target, 0)));
     progress('swapping');
     const liveClient = await ctx.live.connect();
+    let offsets: Record<string, number>;
     try {
       await liveClient.query('BEGIN');
+      const partitions = ctx.plans.map((p) => p.partition);
       await liveClient.query(
-        'INSERT INTO projection_offsets (projection, last_offset) VALUES ($1, -1) ON CONFLICT DO NOTHING',
+        `INSERT INTO projection_offsets (projection, log_partition, last_offset)
+         SELECT $1, p, -1 FROM unnest($2::int[]) AS p ON CONFLICT DO NOTHING`,
+        [projection.name, partitions],
+      );
+      // Every partition's row, in one order (live batches each take one of them).
+      const { rows } = await liveClient.query<{ log_partition: number; last_offset: string }>(
+        `SELECT log_partition, last_offset FROM projection_offsets WHERE projection = $1
+         ORDER BY log_partition FOR UPDATE`,
         [projection.name],
       );
-      const { rows } = await liveClient.query<{ last_offset: string }>(
-        'SELECT last_offset FROM projection_offsets WHERE projection = $1 FOR UPDATE',
-        [projection.name],
-      );
+      const liveOffsets = new Map(rows.map((r) => [r.log_partition, Number(r.last_offset)]));
       // Live applying waits here; the rebuild reads on to where the live one got.
-      await until(Number(rows[0]!.last_offset), ctx.swapTimeoutMs ?? 60_000);
-      await reader.stop();
-      const final = await storedOffset(rb, projection.name);
-      await swap(liveClient, ctx, final);
+      await Promise.all(
+        builds.map((b) => b.until(liveOffsets.get(b.plan.partition) ?? -1, ctx.swapTimeoutMs ?? 60_000)),
+      );
+      await stopAll();
+      offsets = await swap(liveClient, ctx);
       await liveClient.query('COMMIT');
-      offset = final;
     } catch (err) {
       await liveClient.query('ROLLBACK').catch(() => {});
       throw err;
@@ -247,39 +326,33 @@ async function build(ctx: BuildContext): Promise<{ applied: number; rejected: nu
     }
     await dropSchema(ctx.live, ctx.rbSchema);
     progress('done');
-    log.info({ applied, offset }, 'replayed and swapped in');
-    return { applied, rejected, offset };
-  } catch (err) {
-    broken = true;
-    throw err;
+    log.info({ applied, offsets }, 'replayed and swapped in');
+    return { applied, rejected, offsets };
   } finally {
-    await reader.stop();
-    rb.release(broken);
+    await stopAll();
   }
 }
 
-/** Replaces the live tables by the rebuilt ones, with the rebuild's offset and rejects. */
-async function swap(client: PoolClient, ctx: BuildContext, offset: number): Promise<void> {
+/** Replaces the live tables by the rebuilt ones, with the rebuild's offsets and rejects. */
+async function swap(client: PoolClient, ctx: BuildContext): Promise<Record<string, number>> {
   const live = ctx.schema;
   const rb = ctx.rbSchema;
   for (const table of ctx.projection.tables) {
     await client.query(`DROP TABLE IF EXISTS ${live}.${table}`);
     await client.query(`ALTER TABLE ${rb}.${table} SET SCHEMA ${live}`);
   }
-  await client.query(
-    `UPDATE projection_offsets SET last_offset = $2, updated_at = now(),
-       applied = (SELECT applied FROM ${rb}.projection_offsets WHERE projection = $1)
-     WHERE projection = $1`,
-    [ctx.projection.name, offset],
-  );
-  await client.query('DELETE FROM projection_rejects WHERE projection = $1', [ctx.projection.name]);
-  await client.query(
-    `INSERT INTO projection_rejects SELECT * FROM ${rb}.projection_rejects WHERE projection = $1`,
+  const { rows } = await client.query<{ log_partition: number; last_offset: string }>(
+    `UPDATE projection_offsets l SET last_offset = r.last_offset, applied = r.applied, updated_at = now()
+     FROM ${rb}.projection_offsets r
+     WHERE l.projection = $1 AND r.projection = $1 AND r.log_partition = l.log_partition
+     RETURNING l.log_partition, l.last_offset`,
     [ctx.projection.name],
   );
-  await client.query('DELETE FROM projection_seen WHERE projection = $1', [ctx.projection.name]);
-  await client.query(
-    `INSERT INTO projection_seen SELECT * FROM ${rb}.projection_seen WHERE projection = $1`,
-    [ctx.projection.name],
-  );
+  for (const table of ['projection_rejects', 'projection_seen']) {
+    await client.query(`DELETE FROM ${table} WHERE projection = $1`, [ctx.projection.name]);
+    await client.query(`INSERT INTO ${table} SELECT * FROM ${rb}.${table} WHERE projection = $1`, [
+      ctx.projection.name,
+    ]);
+  }
+  return Object.fromEntries(rows.map((r) => [partitionLabel(r.log_partition), Number(r.last_offset)]));
 }

@@ -1,10 +1,17 @@
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Broker } from '../amqp/broker.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { prepared } from '../db/prepared.js';
 import { type ErrorTranslator, isAppError } from '../errors.js';
 import type { EventEnvelope } from '../events/envelope.js';
-import { type LogPosition, LogReader, type LogRecord } from '../events/log.js';
+import { type LogPosition, LogReader, type LogRecord, legacyLogExists } from '../events/log.js';
+import {
+  assertPartitionCount,
+  LEGACY_PARTITION,
+  partitionLabel,
+  partitionNumbers,
+} from '../events/partitions.js';
 import { type Projection, ProjectionBatch } from './projection.js';
 
 export interface ApplyCounts {
@@ -15,17 +22,37 @@ export interface ApplyCounts {
   rejected: number;
 }
 
-const SELECT_OFFSET = 'SELECT last_offset FROM projection_offsets WHERE projection = $1';
+const SELECT_OFFSET =
+  'SELECT last_offset FROM projection_offsets WHERE projection = $1 AND log_partition = $2';
 
-/** The offset a projection has applied up to in the schema `db` works in (-1: nothing yet). */
-export async function storedOffset(db: Pool | PoolClient, projection: string): Promise<number> {
-  const { rows } = await db.query<{ last_offset: string }>(SELECT_OFFSET, [projection]);
+/**
+ * The offset a projection has applied up to in one partition of the log, in the schema `db`
+ * works in (-1: nothing yet).
+ */
+export async function storedOffset(
+  db: Pool | PoolClient,
+  projection: string,
+  partition: number,
+): Promise<number> {
+  const { rows } = await db.query<{ last_offset: string }>(SELECT_OFFSET, [projection, partition]);
   return rows[0] ? Number(rows[0].last_offset) : -1;
 }
 
+/** A deadlock or serialization failure: the transaction rolled back whole, and may simply run again. */
+function isConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === '40P01' || code === '40001';
+}
+
+/** Every how many looks at the group a member checks that the legacy stream is still there. */
+const LEGACY_CHECK_EVERY = 20;
+
+/** Most times a batch that lost a deadlock runs again at once before the reader starts over. */
+const CONFLICT_RETRIES = 20;
+
 /**
- * Applies batches of log records to a projection's tables, each batch in one transaction that
- * also moves the projection's stored offset, so a record is applied exactly once however often
+ * Applies batches of one partition's log records to a projection's tables, each batch in one
+ * transaction that also moves the projection's stored offset for that partition, so a record is applied exactly once however often
  * it is read. Records at or before the stored offset are skipped (a second reader, a replay
  * swapped in meanwhile); undecodable ones, and ones the projection refuses for good, are
  * recorded as rejected and passed. A failure that may pass (the database unreachable, an
@@ -39,6 +66,7 @@ export class ProjectionApplier {
 
   constructor(
     private readonly projection: Projection,
+    private readonly partition: number,
     private readonly log: Logger,
     private readonly translateError: ErrorTranslator = () => undefined,
     private readonly maxAttempts = 5,
@@ -46,13 +74,26 @@ export class ProjectionApplier {
     private readonly dedupWindowMs = 31 * 86_400_000,
   ) {}
 
+  /**
+   * Several partitions' leaders write the rows that span partitions (a track's plays, a
+   * minute's) at once. Every upsert takes its rows in key order and the tables in one order,
+   * so they wait for each other rather than deadlock; should PostgreSQL still report one, the
+   * transaction rolled back whole and simply runs again (nothing was counted).
+   */
   async apply(client: PoolClient, records: readonly LogRecord[]): Promise<ApplyCounts> {
-    try {
-      return await this.applyOnce(client, records, false);
-    } catch (err) {
-      // The batch as a whole can never be applied: again, one event at a time.
-      if (err instanceof SplitBatch) return this.applyOnce(client, records, true);
-      throw err;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        try {
+          return await this.applyOnce(client, records, false);
+        } catch (err) {
+          // The batch as a whole can never be applied: again, one event at a time.
+          if (err instanceof SplitBatch) return await this.applyOnce(client, records, true);
+          throw err;
+        }
+      } catch (err) {
+        if (!isConflict(err) || attempt >= CONFLICT_RETRIES) throw err;
+        this.log.debug({ attempt, err: (err as Error).message }, 'batch lost a lock conflict; again');
+      }
     }
   }
 
@@ -84,11 +125,14 @@ export class ProjectionApplier {
       }
       for (const reject of rejects) {
         await client.query(
-          `INSERT INTO projection_rejects (projection, log_offset, event_id, type, reason) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT DO NOTHING`,
-          [name, reject.offset, reject.id, reject.type, reject.reason.slice(0, 2000)],
+          `INSERT INTO projection_rejects (projection, log_partition, log_offset, event_id, type, reason)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+          [name, this.partition, reject.offset, reject.id, reject.type, reject.reason.slice(0, 2000)],
         );
-        this.log.error({ projection: name, offset: reject.offset, reason: reject.reason }, 'event rejected');
+        this.log.error(
+          { projection: name, partition: this.partition, offset: reject.offset, reason: reject.reason },
+          'event rejected',
+        );
       }
       counts.rejected = rejects.length;
       // The offset's update and the commit go in one round trip (a simple query of two
@@ -96,7 +140,7 @@ export class ProjectionApplier {
       const move =
         fresh.length > 0
           ? `UPDATE projection_offsets SET last_offset = ${Math.trunc(fresh[fresh.length - 1]!.offset)}, applied = applied + ${counts.applied}, updated_at = now()
-             WHERE projection = ${client.escapeLiteral(name)}; `
+             WHERE projection = ${client.escapeLiteral(name)} AND log_partition = ${this.partition}; `
           : '';
       await client.query(`${move}COMMIT`);
       this.failures = { offset: -1, count: 0 };
@@ -108,19 +152,20 @@ export class ProjectionApplier {
   }
 
   /**
-   * Opens the batch's transaction and locks the projection's offset row (a replay's swap
-   * takes the same lock), in one round trip once the row exists; returns the stored offset.
+   * Opens the batch's transaction and locks the partition's offset row (a replay's swap takes
+   * the same lock), in one round trip once the row exists; returns the stored offset.
    */
   private async begin(client: PoolClient): Promise<number> {
-    const select = `SELECT last_offset FROM projection_offsets WHERE projection = ${client.escapeLiteral(this.projection.name)} FOR UPDATE`;
+    const select = `SELECT last_offset FROM projection_offsets WHERE projection = ${client.escapeLiteral(this.projection.name)} AND log_partition = ${this.partition} FOR UPDATE`;
     const results = (await client.query(
       `BEGIN; SET LOCAL synchronous_commit = off; ${select}`,
     )) as unknown as Array<{ rows: Array<{ last_offset: string }> }>;
     let row = results[2]!.rows[0];
     if (!row) {
       await client.query(
-        'INSERT INTO projection_offsets (projection, last_offset) VALUES ($1, -1) ON CONFLICT DO NOTHING',
-        [this.projection.name],
+        `INSERT INTO projection_offsets (projection, log_partition, last_offset) VALUES ($1, $2, -1)
+         ON CONFLICT DO NOTHING`,
+        [this.projection.name, this.partition],
       );
       row = (await client.query<{ last_offset: string }>(select)).rows[0]!;
     }
@@ -204,6 +249,7 @@ export class ProjectionApplier {
         await this.projection.apply(client, new ProjectionBatch(events));
         return [];
       } catch (err) {
+        if (isConflict(err)) throw err;
         if (!this.permanent(err)) {
           this.failures = {
             offset: first,
@@ -221,7 +267,7 @@ export class ProjectionApplier {
         await this.projection.apply(client, new ProjectionBatch([event]));
         await client.query('RELEASE SAVEPOINT one');
       } catch (err) {
-        if (isAppError(this.translateError(err), 'UNAVAILABLE')) throw err;
+        if (isConflict(err) || isAppError(this.translateError(err), 'UNAVAILABLE')) throw err;
         await client.query('ROLLBACK TO SAVEPOINT one');
         const meaning = this.translateError(err) ?? err;
         rejects.push({
@@ -263,55 +309,149 @@ function describe(meaning: unknown, err: unknown): string {
 export interface ProjectionRunnerOptions {
   projection: Projection;
   broker: Broker;
-  /** A pool on the service's schema, where the projection's tables and offset are. */
+  /** A pool on the service's schema, where the projection's tables and offsets are. */
   pool: Pool;
   schema: string;
+  /** The event log's partition count (EVENT_LOG_PARTITIONS). */
+  partitions: number;
   logger: Logger;
   translateError?: ErrorTranslator;
   maxAttempts?: number;
   /** How long after it happened an event may be in the log again, and still count once. */
   dedupWindowMs?: number;
-  /** Wait before trying again after a failure, and between tries to lead (default 1000 ms). */
+  /** Wait before trying again after a failure (default 1000 ms). */
   retryDelayMs?: number;
+  /** How often the group's assignment is looked at again (default 500 ms). */
+  rebalanceMs?: number;
+  /** Benchmarks only: wait before every batch, holding the connection (PROJECTION_BATCH_DELAY_MS). */
+  batchDelayMs?: number;
+  /** This worker's name in listings and on its stream consumers (default host:pid). */
+  workerName?: string;
+}
+
+/** The two-key advisory locks of a projection's consumer group: members, and partitions. */
+export function groupLockKeys(schema: string, projection: string): { member: string; partition: string } {
+  return {
+    member: `projection-member:${schema}:${projection}`,
+    partition: `projection-partition:${schema}:${projection}`,
+  };
 }
 
 /**
- * Keeps one projection up to date with the event log, live. Every worker of the service runs
- * one; the one holding the projection's advisory lock in PostgreSQL leads: it reads the log
- * from its stored offset and applies. The others stand by and take over within a second when
- * the leader stops or dies (its connection, and with it the lock, goes). Whatever breaks
- * (broker, database, a batch) the leader lets go and starts again from the stored offset.
+ * Who holds what in a projection's consumer group, from PostgreSQL's lock table: the members
+ * (by the backend pid of the connection holding their member lock, which also holds their
+ * partition locks) and each led partition's member. A member's locks go with its connection,
+ * so a worker that dies (kill -9 included) leaves the group as soon as its socket closes.
+ */
+export async function groupState(
+  db: Pool | PoolClient,
+  schema: string,
+  projection: string,
+): Promise<{ members: number[]; leaders: Map<number, number> }> {
+  const keys = groupLockKeys(schema, projection);
+  const { rows } = await db.query<{ kind: string; objid: string; pid: number }>(
+    `SELECT CASE WHEN l.classid = hashtext($1)::oid THEN 'member' ELSE 'partition' END AS kind,
+            l.objid::text AS objid, l.pid
+     FROM pg_locks l
+     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND l.classid IN (hashtext($1)::oid, hashtext($2)::oid)`,
+    [keys.member, keys.partition],
+  );
+  const members = rows
+    .filter((r) => r.kind === 'member')
+    .map((r) => r.pid)
+    .sort((a, b) => a - b);
+  const leaders = new Map<number, number>();
+  // Partition locks are keyed partition + 1 (the legacy partition is -1).
+  for (const r of rows) if (r.kind === 'partition') leaders.set(Number(r.objid) - 1, r.pid);
+  return { members, leaders };
+}
+
+/**
+ * How many partitions the member at `index` (of `members`, sorted) leads: an even share, the
+ * first ones taking one more when they do not divide evenly. The shares add up to `total`.
+ */
+export function fairShare(total: number, members: number, index: number): number {
+  if (members <= 0) return 0;
+  return Math.floor(total / members) + (index < total % members ? 1 : 0);
+}
+
+/**
+ * The order in which the member at `index` tries free partitions: the list rotated to start
+ * at its own stretch, so members starting together reach for different ones.
+ */
+export function claimOrder(partitions: readonly number[], members: number, index: number): number[] {
+  if (partitions.length === 0) return [];
+  const start = Math.floor((index * partitions.length) / Math.max(1, members)) % partitions.length;
+  return [...partitions.slice(start), ...partitions.slice(0, start)];
+}
+
+/**
+ * Keeps one projection up to date with the event log, as a member of the projection's consumer
+ * group: every worker of the service runs one, and the partitions of the log are spread over
+ * the live members, each partition led (read and applied) by one of them.
+ *
+ * Membership and leadership are PostgreSQL advisory locks held on one connection per member
+ * (the coordinator): a member lock, and one lock per partition it leads. Every `rebalanceMs`
+ * each member reads the group from the lock table, works out its fair share (the shares of
+ * all members add up to the partition count) and lets go of partitions beyond it or takes free
+ * ones up to it. A worker that stops lets go of its locks; one that dies loses them with its
+ * connection; one that cannot reach the broker leaves the group. Either way its partitions
+ * are taken over within about two rebalance periods.
+ *
+ * The coordinator does the group's bookkeeping only, so a look at the group never waits for a
+ * batch. The partitions' batches take turns, one transaction at a time per projection and
+ * worker, each on a connection of the pool. Each batch takes its partition's offset row
+ * `FOR UPDATE`, skips what is at or before it, and moves it in its own transaction: a
+ * partition that moves is taken up exactly where its last batch committed, and a batch still
+ * finishing on a member that has just lost its locks applies nothing twice.
  */
 export class ProjectionRunner {
   readonly counters: ApplyCounts = { applied: 0, skipped: 0, rejected: 0 };
-  /** The last offset this worker applied (-1: none yet). */
-  offset = -1;
-  leading = false;
+  /** The last offset applied per partition this worker led (-1: none yet). */
+  readonly offsets = new Map<number, number>();
   private readonly log: Logger;
-  private readonly applier: ProjectionApplier;
+  private readonly keys: { member: string; partition: string };
+  private readonly workerName: string;
   private stopping = false;
   private loop: Promise<void> | null = null;
-  private reader: LogReader | null = null;
   private wake: (() => void) | null = null;
-  private observer: ((records: readonly LogRecord[]) => void) | null = null;
+  private observer: ((records: readonly LogRecord[], partition: number) => void) | null = null;
+  private coord: PoolClient | null = null;
+  private coordBroken = false;
+  /** Serializes what goes through the coordinator: one statement or transaction at a time. */
+  private turn: Promise<unknown> = Promise.resolve();
+  private readonly leaders = new Map<number, PartitionLeader>();
+  private legacy = false;
+  private looks = 0;
+  private readonly onCoordError = () => {
+    this.coordBroken = true;
+  };
+  private coordPid = -1;
 
   constructor(private readonly opts: ProjectionRunnerOptions) {
     this.log = opts.logger.child({ module: 'projection', projection: opts.projection.name });
-    this.applier = new ProjectionApplier(
-      opts.projection,
-      this.log,
-      opts.translateError,
-      opts.maxAttempts,
-      opts.dedupWindowMs,
-    );
+    this.keys = groupLockKeys(opts.schema, opts.projection.name);
+    this.workerName = opts.workerName ?? `${hostname()}:${process.pid}`;
   }
 
   get name(): string {
     return this.opts.projection.name;
   }
 
+  /** Whether this worker leads at least one partition. */
+  get leading(): boolean {
+    return this.leaders.size > 0;
+  }
+
+  /** The partitions this worker leads now. */
+  get partitions(): number[] {
+    return [...this.leaders.keys()].sort((a, b) => a - b);
+  }
+
   /** Called with each batch of records once it is committed (metrics, benchmarks). */
-  observe(observer: (records: readonly LogRecord[]) => void): void {
+  observe(observer: (records: readonly LogRecord[], partition: number) => void): void {
     this.observer = observer;
   }
 
@@ -319,22 +459,229 @@ export class ProjectionRunner {
     this.loop = this.run();
   }
 
-  /** Finishes the batch in hand, stops reading and lets go of the lead. */
+  /** Finishes the batches in hand, stops reading and lets go of every partition and the group. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      let delay = this.opts.rebalanceMs ?? 500;
+      try {
+        await this.rebalance();
+      } catch (err) {
+        if (!this.stopping) this.log.warn({ err: (err as Error).message }, 'projection paused; trying again');
+        await this.leave();
+        delay = this.opts.retryDelayMs ?? 1000;
+      }
+      if (this.stopping) break;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        // A little jitter, so members that started together do not look at the group in step.
+        setTimeout(resolve, delay * (0.8 + 0.4 * Math.random())).unref();
+      });
+    }
+    await this.leave();
+  }
+
+  /** Runs `fn` on the coordinator (group bookkeeping only: the run loop's, one at a time). */
+  private async onCoordinator<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = this.coord;
+    if (!client) throw new Error('not a member of the group');
+    try {
+      return await fn(client);
+    } catch (err) {
+      this.coordBroken = true;
+      throw err;
+    }
+  }
+
+  /**
+   * Runs one batch's work on a connection of the pool once the batch before it (of any of
+   * this member's partitions) is done: one transaction at a time per projection and worker.
+   */
+  private inTurn<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const run = async () => {
+      const client = await this.opts.pool.connect();
+      let broken = false;
+      try {
+        return await fn(client);
+      } catch (err) {
+        // Not the database's answer to a statement: the connection itself is suspect.
+        broken = !(err instanceof Error && 'code' in err);
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    };
+    const next = this.turn.then(run, run);
+    this.turn = next.catch(() => {});
+    return next;
+  }
+
+  /** One look at the group: join it, let go of partitions beyond the share, take free ones up to it. */
+  private async rebalance(): Promise<void> {
+    if (!this.opts.broker.connected) {
+      await this.leave();
+      return;
+    }
+    if (this.coordBroken) throw new Error('the coordinator connection failed');
+    if (!this.coord) await this.join();
+    // The legacy stream, once deleted (docs/ARCHITECTURE.md, "Upgrading"), leaves the group.
+    if (
+      this.legacy &&
+      ++this.looks % LEGACY_CHECK_EVERY === 0 &&
+      !(await legacyLogExists(this.opts.broker))
+    ) {
+      this.legacy = false;
+      if (this.leaders.has(LEGACY_PARTITION)) await this.release(LEGACY_PARTITION);
+    }
+    const all = [
+      ...(this.legacy ? [LEGACY_PARTITION] : []),
+      ...partitionNumbers(assertPartitionCount(this.opts.partitions)),
+    ];
+    const { members, leaders } = await this.onCoordinator((c) => groupState(c, this.opts.schema, this.name));
+    const me = this.coordPid;
+    const index = members.indexOf(me);
+    if (index < 0) throw new Error('this worker lost its place in the group');
+    const share = fairShare(all.length, members.length, index);
+    // Beyond the share: the highest-numbered go, once their batch in hand is committed.
+    const mine = this.partitions;
+    for (const partition of mine.slice(share).reverse()) await this.release(partition);
+    if (this.leaders.size >= share) return;
+    for (const partition of claimOrder(all, members.length, index)) {
+      if (this.leaders.size >= share || this.stopping) break;
+      if (this.leaders.has(partition) || leaders.has(partition)) continue;
+      const ok = await this.onCoordinator(
+        async (c) =>
+          (
+            await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), $2) AS ok', [
+              this.keys.partition,
+              partition + 1,
+            ])
+          ).rows[0]!.ok,
+      );
+      if (ok) await this.lead(partition);
+    }
+  }
+
+  /** Takes a connection of its own and the member lock on it; learns whether the legacy stream is there. */
+  private async join(): Promise<void> {
+    this.legacy = await legacyLogExists(this.opts.broker);
+    const client = await this.opts.pool.connect();
+    this.coord = client;
+    this.coordBroken = false;
+    client.on('error', this.onCoordError);
+    this.coordPid = await this.onCoordinator(
+      async (c) =>
+        (
+          await c.query<{ pid: number }>(
+            'SELECT pg_backend_pid() AS pid, pg_advisory_lock(hashtext($1), pg_backend_pid())',
+            [this.keys.member],
+          )
+        ).rows[0]!.pid,
+    );
+    this.log.info({ worker: this.workerName }, 'joined the consumer group');
+  }
+
+  /** Stops every partition and gives the coordinator (and with it every lock) back. */
+  private async leave(): Promise<void> {
+    await Promise.all([...this.leaders.values()].map((l) => l.stop()));
+    this.leaders.clear();
+    const client = this.coord;
+    if (!client) return;
+    this.coord = null;
+    client.off('error', this.onCoordError);
+    let broken = this.coordBroken;
+    await client.query('SELECT pg_advisory_unlock_all()').catch(() => {
+      broken = true;
+    });
+    client.release(broken);
+  }
+
+  private async lead(partition: number): Promise<void> {
+    const leader = new PartitionLeader(partition, this.opts, this.log, this.workerName, {
+      inTurn: (fn) => this.inTurn(fn),
+      applied: (counts, records) => {
+        this.counters.applied += counts.applied;
+        this.counters.skipped += counts.skipped;
+        this.counters.rejected += counts.rejected;
+        this.offsets.set(partition, records[records.length - 1]!.offset);
+        this.observer?.(records, partition);
+      },
+    });
+    this.leaders.set(partition, leader);
+    leader.start();
+  }
+
+  private async release(partition: number): Promise<void> {
+    const leader = this.leaders.get(partition);
+    this.leaders.delete(partition);
+    await leader?.stop();
+    await this.onCoordinator((c) =>
+      c.query('SELECT pg_advisory_unlock(hashtext($1), $2)', [this.keys.partition, partition + 1]),
+    );
+  }
+}
+
+interface LeaderHooks {
+  inTurn<T>(fn: (client: PoolClient) => Promise<T>): Promise<T>;
+  applied(counts: ApplyCounts, records: readonly LogRecord[]): void;
+}
+
+/**
+ * Reads one partition from its stored offset and applies it, batch by batch, through the
+ * member's coordinator; after a failure it starts again from the stored offset, for as long as
+ * the member leads the partition.
+ */
+class PartitionLeader {
+  private running = true;
+  private reader: LogReader | null = null;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private readonly applier: ProjectionApplier;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly partition: number,
+    private readonly opts: ProjectionRunnerOptions,
+    log: Logger,
+    private readonly workerName: string,
+    private readonly hooks: LeaderHooks,
+  ) {
+    this.log = log.child({ partition: partitionLabel(partition) });
+    this.applier = new ProjectionApplier(
+      opts.projection,
+      partition,
+      this.log,
+      opts.translateError,
+      opts.maxAttempts,
+      opts.dedupWindowMs,
+    );
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
     this.wake?.();
     await this.reader?.stop();
     await this.loop;
   }
 
   private async run(): Promise<void> {
-    while (!this.stopping) {
+    while (this.running) {
       try {
-        await this.lead();
+        await this.read();
       } catch (err) {
-        if (!this.stopping) this.log.warn({ err: (err as Error).message }, 'projection paused; trying again');
+        if (!this.running) break;
+        this.log.warn({ err: (err as Error).message }, 'partition paused; trying again');
       }
-      if (this.stopping) break;
+      if (!this.running) break;
       await new Promise<void>((resolve) => {
         this.wake = resolve;
         setTimeout(resolve, this.opts.retryDelayMs ?? 1000).unref();
@@ -342,53 +689,42 @@ export class ProjectionRunner {
     }
   }
 
-  private async lead(): Promise<void> {
-    if (!this.opts.broker.connected) return;
-    const client = await this.opts.pool.connect();
-    let broken = false;
-    const key = `projection:${this.opts.schema}:${this.name}`;
-    try {
-      const { rows } = await client.query<{ ok: boolean }>(
-        'SELECT pg_try_advisory_lock(hashtext($1)) AS ok',
-        [key],
+  private async read(): Promise<void> {
+    const { projection } = this.opts;
+    const last = await this.hooks.inTurn(async (c) => {
+      await c.query(
+        `INSERT INTO projection_offsets (projection, log_partition, last_offset, leader) VALUES ($1, $2, -1, $3)
+         ON CONFLICT (projection, log_partition) DO UPDATE SET leader = EXCLUDED.leader`,
+        [projection.name, this.partition, this.workerName],
       );
-      if (!rows[0]?.ok) return;
-      try {
-        this.leading = true;
-        const last = await storedOffset(client, this.name);
-        const from: LogPosition = last < 0 ? 'first' : { offset: last + 1 };
-        this.log.info({ from: last < 0 ? 'first' : last + 1 }, 'leading: applying the event log');
-        const reader = new LogReader({
-          broker: this.opts.broker,
-          logger: this.log,
-          from,
-          batchSize: this.opts.projection.batchSize ?? 500,
-          onBatch: async (records) => {
-            const counts = await this.applier.apply(client, records);
-            this.counters.applied += counts.applied;
-            this.counters.skipped += counts.skipped;
-            this.counters.rejected += counts.rejected;
-            this.offset = records[records.length - 1]!.offset;
-            this.observer?.(records);
-          },
+      return storedOffset(c, projection.name, this.partition);
+    });
+    const from: LogPosition = last < 0 ? 'first' : { offset: last + 1 };
+    this.log.info({ from: last < 0 ? 'first' : last + 1 }, 'leading a partition');
+    const reader = new LogReader({
+      broker: this.opts.broker,
+      logger: this.log,
+      partition: this.partition,
+      from,
+      batchSize: projection.batchSize ?? 500,
+      consumerTag: `${this.workerName}/${projection.name}/${partitionLabel(this.partition)}`,
+      onBatch: async (records) => {
+        const delay = this.opts.batchDelayMs ?? 0;
+        const counts = await this.hooks.inTurn(async (c) => {
+          if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+          return this.applier.apply(c, records);
         });
-        this.reader = reader;
-        if (this.stopping) return;
-        await reader.start();
-        const reason = await reader.closed;
-        if (reason && !this.stopping) throw reason;
-      } finally {
-        this.leading = false;
-        this.reader = null;
-        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => {
-          broken = true;
-        });
-      }
-    } catch (err) {
-      broken = true;
-      throw err;
+        this.hooks.applied(counts, records);
+      },
+    });
+    this.reader = reader;
+    if (!this.running) return;
+    try {
+      await reader.start();
+      const reason = await reader.closed;
+      if (reason && this.running) throw reason;
     } finally {
-      client.release(broken);
+      this.reader = null;
     }
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_LOG } from '../../common/events/log.js';
+import { isLogStream } from '../../common/events/partitions.js';
 import { installClaimProbe, report, reprocessed, strikeMidWork, useSystem } from './helpers.js';
 
 // Enough work that the stop lands mid-way on fast cores too (rabbitmqctl takes a second).
@@ -25,7 +25,7 @@ describe('graceful stop (SIGTERM to a history worker under load)', () => {
     const unacked = [...queues.values()].reduce((n, q) => n + q.unacked, 0);
     // (The event log is a stream: it keeps every event, that is not work waiting.)
     const waiting = [...queues]
-      .filter(([n]) => !n.endsWith('.dead') && n !== EVENT_LOG)
+      .filter(([n]) => !n.endsWith('.dead') && !isLogStream(n))
       .reduce((n, [, q]) => n + q.messages, 0);
 
     report('graceful stop (SIGTERM to one of two history workers under load)', {

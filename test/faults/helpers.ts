@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { EventTypes, type TrackPlayed } from '../../common/contracts/events.js';
 import { type EventEnvelope, makeEnvelope } from '../../common/events/envelope.js';
+import { logEnds } from '../../common/events/log.js';
+import { DEFAULT_PARTITIONS, partitionNumbers } from '../../common/events/partitions.js';
 import { eventually, sleep } from '../support/env.js';
 import { ApiClient, System, type SystemOptions } from '../support/system.js';
 
@@ -243,15 +245,34 @@ export async function rejectedBy(system: System, projection: 'stats' | 'report')
   return rows[0]!.n;
 }
 
-/** How far a projection has read the event log (-1: not at all). */
-export async function projectionOffset(system: System, projection: 'stats' | 'report'): Promise<number> {
+/** How far a projection has read each partition of the event log (absent: not at all). */
+export async function projectionOffsets(
+  system: System,
+  projection: 'stats' | 'report',
+): Promise<Map<number, number>> {
   const { rows } = await system
     .dbFor('stats')
-    .query<{ last_offset: string }>(
-      'SELECT last_offset FROM stats.projection_offsets WHERE projection = $1',
+    .query<{ log_partition: number; last_offset: string }>(
+      'SELECT log_partition, last_offset FROM stats.projection_offsets WHERE projection = $1',
       [projection],
     );
-  return rows[0] ? Number(rows[0].last_offset) : -1;
+  return new Map(rows.map((r) => [r.log_partition, Number(r.last_offset)]));
+}
+
+/** The newest offset of every partition of the system's event log that holds an event. */
+export async function logEnd(system: System): Promise<Map<number, number>> {
+  return logEnds(await system.broker(), partitionNumbers(DEFAULT_PARTITIONS));
+}
+
+/** The share of the log (0..1, by offsets) that `offsets` have read up to `ends`. */
+export function readShare(offsets: ReadonlyMap<number, number>, ends: ReadonlyMap<number, number>): number {
+  let total = 0;
+  let read = 0;
+  for (const [p, last] of ends) {
+    total += last + 1;
+    read += Math.min(last, offsets.get(p) ?? -1) + 1;
+  }
+  return total === 0 ? 1 : read / total;
 }
 
 /**

@@ -5,7 +5,7 @@ import { dropSchema } from '../../common/db/migrate.js';
 import type { Pool } from '../../common/db/pool.js';
 import type { EventConsumer } from '../../common/events/consumer.js';
 import { type EventEnvelope, eventSlug, makeEnvelope } from '../../common/events/envelope.js';
-import type { LogRetention } from '../../common/events/log.js';
+import type { LogSettings } from '../../common/events/log.js';
 import { EventPublisher } from '../../common/events/publisher.js';
 import { RpcClient } from '../../common/rpc/client.js';
 import {
@@ -32,12 +32,15 @@ export class EventWorld {
     readonly rpc: RpcClient,
   ) {}
 
-  /** A world of its own; `retention` is the event log's (default: the configuration's). */
+  /**
+   * A world of its own (or in namespace `ns`, left by a test as an older version would have);
+   * `retention` is the event log's (default: the configuration's).
+   */
   static async open(
     label: string,
-    retention: LogRetention = logRetention(testConfig()),
+    retention: LogSettings = logRetention(testConfig()),
+    ns: string = namespace(label),
   ): Promise<EventWorld> {
-    const ns = namespace(label);
     const broker = await connectBroker(ns);
     const publisher = new EventPublisher({
       broker,
