@@ -91,13 +91,13 @@ function ranked(
   ];
   tiers.push(`SELECT ${alias}.id, 2 FROM ${table} ${alias} WHERE ${name} LIKE $3 AND NOT ${prefix} LIMIT $4`);
   if (hasContext) {
-    tiers.push(`SELECT ${alias}.id, 3 FROM ${table} ${alias} WHERE ${text} LIKE $3 AND ${name} NOT LIKE $3 LIMIT $4`);
+    tiers.push(
+      `SELECT ${alias}.id, 3 FROM ${table} ${alias} WHERE ${text} LIKE $3 AND ${name} NOT LIKE $3 LIMIT $4`,
+    );
   }
   if (wordPatterns.length > 0) {
     const all = wordPatterns.map((p) => `${text} ~ ${p}`).join(' AND ');
-    tiers.push(
-      `SELECT ${alias}.id, 4 FROM ${table} ${alias} WHERE ${all} AND ${text} NOT LIKE $3 LIMIT $4`,
-    );
+    tiers.push(`SELECT ${alias}.id, 4 FROM ${table} ${alias} WHERE ${all} AND ${text} NOT LIKE $3 LIMIT $4`);
   }
   const picked = `SELECT * FROM (${tiers.map((t) => `(${t})`).join(' UNION ALL ')}) tiers LIMIT $4`;
   const orderBy = `picked.tier, ${order}`;
