@@ -90,11 +90,14 @@ const year = z.number().int().min(0).max(9999);
 const years = { fromYear: year.optional(), toYear: year.optional() };
 const genre = z.string().max(100).optional();
 const count = (max: number, fallback: number) => z.number().int().min(1).max(max).default(fallback);
+/** Longest `cursor` accepted (a row's sort keys, encoded). */
+export const CURSOR_MAX = 2000;
 /**
  * Where a page starts, as the previous page's `nextCursor` said (beside `offset`, which it
  * replaces): pages by cursor stay consistent while the catalog changes.
  */
-const cursor = z.string().max(2000).optional();
+const cursor = z.string().max(CURSOR_MAX).optional();
+
 
 /** A page of a listing, with the cursor of the page after it (null after the last). */
 export type CursorPage<T> = Page<T> & { nextCursor: string | null };

@@ -186,9 +186,6 @@ export class Pager {
   }
 }
 
-/** Longest cursor accepted (a row's sort keys, encoded). */
-export const CURSOR_MAX = 2000;
-
 function encodeCursor(values: string[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url');
 }
