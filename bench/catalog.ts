@@ -2,177 +2,24 @@
  * `npm run bench -- catalog`: every catalog read a client makes, over HTTP (REST and
  * Subsonic), at 10,000 tracks and at N (CATALOG_TRACKS, default 1,000,000), in one run.
  *
- * A system of its own (bench/system.ts) gets a generated library written with COPY straight
- * into the catalog's tables (the triggers of migration 004 keep counts as they would for an
- * import): 10 tracks an album, 5 albums an artist (1M tracks: 100,000 albums, 20,000
- * artists), names made of common words so that searches match many rows. Each read runs
+ * A system of its own (bench/system.ts) gets a generated library (bench/catalog-data.ts:
+ * 1M tracks are 100,000 albums and 20,000 artists) written with COPY. Each read runs
  * READS_PER times in turn after a warm-up; p50/p99 are printed per read and size. A ranking
  * check asks fixed queries whose first result is known. The last line is one JSON object.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { from as copyFrom } from 'pg-copy-streams';
-import { withTransaction } from '../common/index.js';
-import { Random } from '../services/catalog/audio/prng.js';
-import { coverColor } from '../services/catalog/store.js';
 import { normalizeText } from '../services/catalog/text.js';
 import { DEMO_PASSWORD, DEMO_USERNAME } from '../services/users/seed.js';
+import { ALBUMS_PER_ARTIST, ID_BASE, loadCatalog, TRACKS_PER_ALBUM } from './catalog-data.js';
 import { note, percentile, round } from './lib.js';
-import { GENRES, WORDS } from './library.js';
 import { BenchSystem } from './system.js';
 
 const SMALL = 10_000;
-const TRACKS_PER_ALBUM = 10;
-const ALBUMS_PER_ARTIST = 5;
 const READS_PER = Number(process.env.CATALOG_READS ?? 40);
 const WARMUP = 3;
-/** Rows per COPY statement (each fires the count triggers once). */
-const CHUNK = 50_000;
-/** Ids start here: the seeded catalog's are below. */
-const ID_BASE = 1_000_000;
 /** What every read must stay under at N, and within this factor of its time at SMALL. */
 const P99_LIMIT_MS = 50;
 const FLAT_FACTOR = 2;
-
-const title = (words: string[]) => words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join(' ');
-
-/** Rows planted for the ranking check (in the first stage, so both sizes have them). */
-const PLANTED = {
-  artists: ['Blue', 'Zoë Ängström'],
-  albums: ['Blue', 'Paper Lanterns'],
-  tracks: ['Blue', '100% Blue'],
-};
-
-interface Range {
-  from: number;
-  to: number;
-}
-
-/** The library's rows from track `range.from` to `range.to` (and their albums and artists), as COPY text. */
-function generate(range: Range, used: Set<string>) {
-  const artists: string[] = [];
-  const albums: string[] = [];
-  const tracks: string[] = [];
-  const artistNames = new Map<number, string>();
-  const albumRows = new Map<number, { title: string; genre: string; year: number; artistSort: string }>();
-  const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n');
-  const unique = (scope: string, name: string) => {
-    let n = name;
-    for (let i = 2; used.has(`${scope}\n${n.toLowerCase()}`); i++) n = `${name} ${i}`;
-    used.add(`${scope}\n${n.toLowerCase()}`);
-    return n;
-  };
-  const firstAlbum = Math.floor(range.from / TRACKS_PER_ALBUM);
-  const lastAlbum = Math.ceil(range.to / TRACKS_PER_ALBUM);
-  for (let b = firstAlbum; b < lastAlbum; b++) {
-    const a = Math.floor(b / ALBUMS_PER_ARTIST);
-    if (!artistNames.has(a)) {
-      const random = new Random(`artist${a}`);
-      const planted = a < PLANTED.artists.length ? PLANTED.artists[a] : undefined;
-      const name = unique(
-        'artist',
-        planted ?? title(Array.from({ length: random.int(1, 3) }, () => random.pick(WORDS))),
-      );
-      artistNames.set(a, name);
-      artists.push(`ar${ID_BASE + a}\t${esc(name)}\t${esc(normalizeText(name))}\n`);
-    }
-    const artist = artistNames.get(a)!;
-    const random = new Random(`album${b}`);
-    const planted = b < PLANTED.albums.length ? PLANTED.albums[b] : undefined;
-    const albumTitle = unique(
-      `album\n${a}`,
-      planted ?? title(Array.from({ length: random.int(1, 3) }, () => random.pick(WORDS))),
-    );
-    const row = {
-      title: albumTitle,
-      genre: random.pick(GENRES).toLowerCase(),
-      year: random.int(1960, 2025),
-      artistSort: normalizeText(artist),
-    };
-    albumRows.set(b, row);
-    albums.push(
-      `${[
-        `al${ID_BASE + b}`,
-        `ar${ID_BASE + a}`,
-        esc(albumTitle),
-        row.year,
-        row.genre,
-        coverColor(`${artist}\n${albumTitle}`),
-        esc(normalizeText(albumTitle)),
-        esc(normalizeText(artist)),
-        esc(row.artistSort),
-      ].join('\t')}\n`,
-    );
-  }
-  for (let i = range.from; i < range.to; i++) {
-    const b = Math.floor(i / TRACKS_PER_ALBUM);
-    const album = albumRows.get(b)!;
-    const artist = artistNames.get(Math.floor(b / ALBUMS_PER_ARTIST))!;
-    const random = new Random(`track${i}`);
-    const planted = i < PLANTED.tracks.length ? PLANTED.tracks[i] : undefined;
-    const name = planted ?? title(Array.from({ length: random.int(1, 4) }, () => random.pick(WORDS)));
-    const id = ID_BASE + i;
-    tracks.push(
-      `${[
-        `tr${id}`,
-        `al${ID_BASE + b}`,
-        esc(name),
-        (i % TRACKS_PER_ALBUM) + 1,
-        random.int(60_000, 420_000),
-        `/library/${id}.mp3`,
-        'audio/mpeg',
-        random.int(1_000_000, 10_000_000),
-        esc(normalizeText(name)),
-        esc(normalizeText(`${album.title} ${artist}`)),
-        esc(album.artistSort),
-        esc(normalizeText(album.title)),
-        album.genre,
-        album.year,
-        id,
-      ].join('\t')}\n`,
-    );
-  }
-  return { artists, albums, tracks };
-}
-
-async function copy(system: BenchSystem, sql: string, lines: string[]): Promise<void> {
-  for (let i = 0; i < lines.length; i += CHUNK) {
-    await withTransaction(system.db, async (client) => {
-      const stream = client.query(copyFrom(sql));
-      const done = new Promise<void>((resolve, reject) => {
-        stream.on('finish', resolve);
-        stream.on('error', reject);
-      });
-      stream.end(lines.slice(i, i + CHUNK).join(''));
-      await done;
-    });
-  }
-}
-
-/** Loads the tracks of `range` with COPY; returns the seconds it took. */
-async function load(system: BenchSystem, range: Range, used: Set<string>): Promise<number> {
-  const started = performance.now();
-  // Generated in slices so a million rows of text never sit in memory at once.
-  const SLICE = 200_000;
-  for (let from = range.from; from < range.to; from += SLICE) {
-    const rows = generate({ from, to: Math.min(range.to, from + SLICE) }, used);
-    await copy(system, 'COPY catalog.artists (id, name, search_name) FROM STDIN', rows.artists);
-    await copy(
-      system,
-      `COPY catalog.albums (id, artist_id, title, year, genre, cover_color, search_name, search_context, artist_sort)
-       FROM STDIN`,
-      rows.albums,
-    );
-    await copy(
-      system,
-      `COPY catalog.tracks (id, album_id, title, number, duration_ms, file_path, mime_type, size_bytes, search_name,
-                            search_context, artist_sort, album_sort, genre, year, seq) FROM STDIN`,
-      rows.tracks,
-    );
-    note(`loaded ${Math.min(range.to, from + SLICE)} tracks`);
-  }
-  await system.db.query('VACUUM ANALYZE catalog.artists, catalog.albums, catalog.tracks');
-  return (performance.now() - started) / 1000;
-}
 
 interface Totals {
   artists: number;
@@ -372,13 +219,13 @@ export async function runCatalogBench(): Promise<Record<string, unknown>> {
     };
 
     note(`loading ${SMALL} tracks`);
-    const smallLoadS = await load(system, { from: 0, to: SMALL }, used);
+    const smallLoadS = await loadCatalog(system.db, 'catalog', { from: 0, to: SMALL }, used);
     const small = await totals();
     note(`at ${small.tracks} tracks (${small.albums} albums, ${small.artists} artists):`);
     const atSmall = await measure(system, token, reads(small, SMALL, sub));
 
     note(`loading ${n - SMALL} more tracks`);
-    const loadS = await load(system, { from: SMALL, to: n }, used);
+    const loadS = await loadCatalog(system.db, 'catalog', { from: SMALL, to: n }, used);
     const big = await totals();
     const { rows: size } = await system.db.query<{ mb: string }>(
       `SELECT round(sum(pg_total_relation_size(c.oid)) / 1e6) AS mb FROM pg_class c

@@ -104,10 +104,12 @@ DROP INDEX tracks_album;
 CREATE INDEX tracks_album ON tracks (album_id, (coalesce(number, 2147483647)), search_name, id);
 
 -- ---- Keeping it all in step -------------------------------------------------------------------
+-- The functions keep the schema they were made in, so writers with another search_path
+-- (a bulk load naming catalog.tracks) keep the counts too.
 
 -- What a track copies of its album and artist (their sort names never change: they are the
 -- normalised natural keys). Skipped when a bulk load supplies them.
-CREATE FUNCTION tracks_copy_album() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION tracks_copy_album() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
   SELECT al.artist_sort, al.search_name, al.genre, al.year
     INTO NEW.artist_sort, NEW.album_sort, NEW.genre, NEW.year
@@ -120,7 +122,7 @@ CREATE TRIGGER tracks_copy_album_on_insert BEFORE INSERT ON tracks
 CREATE TRIGGER tracks_copy_album_on_move BEFORE UPDATE OF album_id ON tracks
   FOR EACH ROW WHEN (OLD.album_id IS DISTINCT FROM NEW.album_id) EXECUTE FUNCTION tracks_copy_album();
 
-CREATE FUNCTION albums_copy_artist() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION albums_copy_artist() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
   SELECT ar.search_name INTO NEW.artist_sort FROM artists ar WHERE ar.id = NEW.artist_id;
   RETURN NEW;
@@ -133,7 +135,7 @@ CREATE TRIGGER albums_copy_artist_on_move BEFORE UPDATE OF artist_id ON albums
 -- Tracks changed by one statement, as +1/-1 per album: albums take their counts and durations;
 -- the albums' own trigger passes the change on to artists and genres. A track whose album is
 -- gone (a cascade) counts in the totals only: the album's removal took its counts away.
-CREATE FUNCTION tracks_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION tracks_counted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
   changed text := 'SELECT n.album_id AS new_album, n.duration_ms AS new_ms, o.album_id AS old_album, '
     'o.duration_ms AS old_ms FROM new_rows n JOIN old_rows o USING (id) '
@@ -170,7 +172,7 @@ CREATE TRIGGER tracks_counted_delete AFTER DELETE ON tracks REFERENCING OLD TABL
 -- Albums changed by one statement (added, removed, moved to another artist or genre, or their
 -- track counts changed): old rows count -1, new rows +1, towards artists and genres. Tracks
 -- follow their album's genre and year.
-CREATE FUNCTION albums_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION albums_counted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
   changes text := CASE TG_OP
     WHEN 'INSERT' THEN 'SELECT artist_id, genre, 1, track_count FROM new_rows'
@@ -211,7 +213,7 @@ CREATE TRIGGER albums_counted_update AFTER UPDATE ON albums REFERENCING OLD TABL
 CREATE TRIGGER albums_counted_delete AFTER DELETE ON albums REFERENCING OLD TABLE AS old_rows
   FOR EACH STATEMENT EXECUTE FUNCTION albums_counted();
 
-CREATE FUNCTION artists_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION artists_counted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
     UPDATE catalog_totals SET artists = artists + (SELECT count(*) FROM new_rows), version = version + 1;
