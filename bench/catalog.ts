@@ -8,6 +8,7 @@
  * check asks fixed queries whose first result is known. The last line is one JSON object.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { Pool } from '../common/db/pool.js';
 import { normalizeText } from '../services/catalog/text.js';
 import { DEMO_PASSWORD, DEMO_USERNAME } from '../services/users/seed.js';
 import { ALBUMS_PER_ARTIST, ID_BASE, loadCatalog, TRACKS_PER_ALBUM } from './catalog-data.js';
@@ -195,6 +196,83 @@ async function cursorAgrees(system: BenchSystem, token: string, offset: number):
   return true;
 }
 
+/** Plans of the hot statements at N (as services/catalog/pages.ts and search.ts write them), to stderr. */
+export async function explain(db: Pool): Promise<Record<string, number>> {
+  const client = await db.connect();
+  const times: Record<string, number> = {};
+  try {
+    await client.query('SET search_path TO catalog, public');
+    const keyList = [
+      't.artist_sort',
+      't.album_sort',
+      't.album_id',
+      'coalesce(t.number, 2147483647)',
+      't.search_name',
+      't.id',
+    ];
+    const keys = keyList.join(', ');
+    const asText = keyList.map((k) => `(${k})::text`).join(', ');
+    const { rows } = await client.query<{ k: string[] }>(
+      `SELECT ARRAY[${asText}] AS k FROM tracks t
+       ORDER BY ${keys} OFFSET (SELECT tracks * 9 / 10 FROM catalog_totals) LIMIT 1`,
+    );
+    const anchor = rows[0]!.k;
+    const statements: Record<string, [string, unknown[]]> = {
+      'tracks page at 90% (from its anchor)': [
+        `SELECT t.id FROM tracks t WHERE (${keys}) > ($1, $2, $3, $4::int, $5, $6) ORDER BY ${keys} LIMIT 50 OFFSET 999`,
+        anchor,
+      ],
+      'tracks anchors (once per catalog version)': [
+        `SELECT keys FROM (SELECT ARRAY[${asText}] AS keys,
+           row_number() OVER (ORDER BY ${keys}) AS n FROM tracks t) s WHERE n % 1000 = 0`,
+        [],
+      ],
+      'search tracks "blue" (tiers)': [
+        `SELECT * FROM (
+           (SELECT t.id, 0 AS tier FROM tracks t WHERE t.search_name = $1 LIMIT 20)
+           UNION ALL (SELECT t.id, 1 FROM tracks t WHERE t.search_name ~>=~ $1 AND t.search_name ~<~ $2
+                      AND t.search_name <> $1 ORDER BY t.search_name USING ~<~ LIMIT 20)
+           UNION ALL (SELECT t.id, 2 FROM tracks t WHERE t.search_name LIKE $3
+                      AND NOT (t.search_name ~>=~ $1 AND t.search_name ~<~ $2) LIMIT 20)
+           UNION ALL (SELECT t.id, 3 FROM tracks t WHERE (t.search_name || ' ' || t.search_context) LIKE $3
+                      AND t.search_name NOT LIKE $3 LIMIT 20)) tiers LIMIT 20`,
+        ['blue', `blue${String.fromCodePoint(0x10ffff)}`, '%blue%'],
+      ],
+      'search tracks "zqxjv" (no match)': [
+        `SELECT * FROM (
+           (SELECT t.id, 2 FROM tracks t WHERE t.search_name LIKE $1 LIMIT 20)
+           UNION ALL (SELECT t.id, 3 FROM tracks t WHERE (t.search_name || ' ' || t.search_context) LIKE $1
+                      AND t.search_name NOT LIKE $1 LIMIT 20)) tiers LIMIT 20`,
+        ['%zqxjv%'],
+      ],
+      'random track probe (one of n)': [
+        `SELECT t.id FROM tracks t WHERE t.seq >= (SELECT (min(seq) + max(seq)) / 2 FROM tracks)
+         ORDER BY t.seq LIMIT 1`,
+        [],
+      ],
+      'album row with its counts': [
+        `SELECT al.id, al.track_count, al.duration_ms, ar.name FROM albums al JOIN artists ar ON ar.id = al.artist_id
+         WHERE al.id = $1`,
+        [`al${ID_BASE + 4242}`],
+      ],
+      genres: ['SELECT name, album_count, track_count FROM genres WHERE album_count > 0 ORDER BY name', []],
+    };
+    for (const [name, [sql, params]] of Object.entries(statements)) {
+      const plan = await client.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN (ANALYZE, COSTS OFF, BUFFERS) ${sql}`,
+        params,
+      );
+      const lines = plan.rows.map((r) => r['QUERY PLAN']);
+      const ms = /Execution Time: ([\d.]+)/.exec(lines.join('\n'));
+      times[name] = ms ? Number(ms[1]) : -1;
+      note(`plan: ${name}\n  ${lines.join('\n  ')}`);
+    }
+  } finally {
+    client.release();
+  }
+  return times;
+}
+
 export async function runCatalogBench(): Promise<Record<string, unknown>> {
   const n = Number(process.env.CATALOG_TRACKS ?? 1_000_000);
   if (!Number.isInteger(n) || n < SMALL)
@@ -237,6 +315,10 @@ export async function runCatalogBench(): Promise<Record<string, unknown>> {
     const atN = await measure(system, token, reads(big, n, sub));
     const rank = await ranking(system, token);
     const cursorOk = await cursorAgrees(system, token, Math.floor(big.tracks * 0.8));
+    const plans = await explain(system.db).catch((err: Error) => {
+      note(`plans: ${err.message}`);
+      return {};
+    });
     note(`  cursor pages agree with offset pages: ${cursorOk}`);
 
     const readsOut: Record<string, { p50_ms: number; p99_ms: number; p99_small_ms: number }> = {};
@@ -264,6 +346,7 @@ export async function runCatalogBench(): Promise<Record<string, unknown>> {
       ranking_ok: rank.ok,
       ranking: rank.results,
       cursor_ok: cursorOk,
+      plan_ms: plans,
     };
   } catch (err) {
     note(await system.logTails());
