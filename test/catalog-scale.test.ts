@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALBUMS_PER_ARTIST, ID_BASE, loadCatalog, TRACKS_PER_ALBUM } from '../bench/catalog-data.js';
 import { type Album, catalogContract, type Track } from '../common/contracts/catalog.js';
-import type { ServiceClient } from '../common/index.js';
-import { withTransaction } from '../common/index.js';
+import { ErrorCodes, type ServiceClient, withTransaction } from '../common/index.js';
 import { catalogService, normalizeText } from '../services/catalog/index.js';
 import { removeEmptyAlbums, removeTracks, saveTracks } from '../services/catalog/store.js';
 import { testConfig } from './support/env.js';
@@ -247,12 +246,24 @@ describe('catalog at scale', () => {
     ];
     for (const [params, sorted] of orders) {
       const expected = sorted.map((a) => a.id);
+      if (params.sort === 'newest') {
+        const walked = await walk((cursor) => catalog.call('listAlbums', { ...params, limit: 500, cursor }));
+        expect(walked).toEqual(expected);
+      }
       const first = await catalog.call('listAlbums', { ...params, limit: 50 });
       expect(first.total, JSON.stringify(params)).toBe(expected.length);
       await checkOffsets(
         expected,
         async (offset) => (await catalog.call('listAlbums', { ...params, limit: 50, offset })).items,
       );
+    }
+  });
+
+  it('refuses a cursor it did not give', async () => {
+    const forged = (keys: string[]) => Buffer.from(JSON.stringify(keys)).toString('base64url');
+    for (const cursor of ['nonsense', forged(['a', 'b']), forged(['a', 'b', 'c', 'x', 'e', 'f'])]) {
+      const err = await catalog.call('listTracks', { limit: 5, cursor }).catch((e: Error) => e);
+      expect((err as { code?: unknown }).code, cursor).toBe(ErrorCodes.INVALID_PARAMS);
     }
   });
 

@@ -126,7 +126,12 @@ export class Pager {
     };
     let skip = ask.offset;
     if (ask.cursor !== undefined) {
-      after(decodeCursor(ask.cursor, listing.keys.length));
+      after(
+        decodeCursor(
+          ask.cursor,
+          listing.keys.map(([, type]) => type),
+        ),
+      );
       skip = 0;
     } else if (skip >= ANCHOR_EVERY) {
       const { keys: anchors } = await this.anchorsOf(listing, filter);
@@ -190,10 +195,21 @@ function encodeCursor(values: string[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url');
 }
 
-function decodeCursor(cursor: string, length: number): string[] {
+/** What a key of each type looks like as text, so a forged cursor is refused before SQL sees it. */
+const KEY_TEXT: Record<KeyType, (v: string) => boolean> = {
+  text: () => true,
+  int: (v) => /^-?\d{1,10}$/.test(v),
+  timestamptz: (v) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?$/.test(v),
+};
+
+function decodeCursor(cursor: string, types: readonly KeyType[]): string[] {
   try {
     const values: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(values) && values.length === length && values.every((v) => typeof v === 'string')) {
+    if (
+      Array.isArray(values) &&
+      values.length === types.length &&
+      values.every((v, i) => typeof v === 'string' && KEY_TEXT[types[i]!](v))
+    ) {
       return values as string[];
     }
   } catch {
