@@ -136,11 +136,19 @@ export function catalogHandlers({
         const [ids, n] = await Promise.all([randomIds(db, 'albums al', where, limit), total()]);
         return { items: await albumsByIds(db, ids), total: n, limit, offset, nextCursor: null };
       }
-      const listing =
-        sort === 'year' && (filter.fromYear ?? 0) > (filter.toYear ?? 9999)
-          ? LISTINGS.albumsLatestYears
-          : ALBUM_LISTINGS[sort];
-      const [page, n] = await Promise.all([pager.page(listing, where, { limit, offset, cursor }), total()]);
+      const latestFirst = sort === 'year' && (filter.fromYear ?? 0) > (filter.toYear ?? 9999);
+      const listing = latestFirst ? LISTINGS.albumsLatestYears : ALBUM_LISTINGS[sort];
+      // The same years as the latest-first index holds them, so its range is what is read.
+      const ranged = latestFirst
+        ? {
+            where: [
+              ...where.where,
+              `coalesce(-al.year, 1) BETWEEN $${where.params.length + 1} AND $${where.params.length + 2}`,
+            ],
+            params: [...where.params, -(filter.fromYear ?? 9999), -(filter.toYear ?? 0)],
+          }
+        : where;
+      const [page, n] = await Promise.all([pager.page(listing, ranged, { limit, offset, cursor }), total()]);
       return { items: await albumsByIds(db, page.ids), total: n, limit, offset, nextCursor: page.nextCursor };
     },
 

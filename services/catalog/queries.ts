@@ -182,7 +182,9 @@ export function albumFilter(
   if (f.genre !== undefined) conditions.push(`${alias}.genre = ${param(normalizeGenre(f.genre))}`);
   if (f.fromYear !== undefined || f.toYear !== undefined) {
     const [from, to] = [f.fromYear ?? 0, f.toYear ?? 9999];
-    conditions.push(`${alias}.year BETWEEN ${param(Math.min(from, to))} AND ${param(Math.max(from, to))}`);
+    // On albums, as the by-year index holds the year (no year: 10000, outside every range).
+    const year = alias === 'al' ? 'coalesce(al.year, 10000)' : 't.year';
+    conditions.push(`${year} BETWEEN ${param(Math.min(from, to))} AND ${param(Math.max(from, to))}`);
   }
   return { where: conditions, params };
 }
