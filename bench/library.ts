@@ -35,14 +35,14 @@ const ALBUMS_PER_ARTIST = 4;
 /** Room the Ogg and MP4 encoders leave for tags (a placeholder comment), cover included. */
 const TAG_ROOM = 6000;
 
-const WORDS = (
+export const WORDS = (
   'blue midnight river golden summer winter night day light dark fire water stone wind rain ' +
   'heart soul dream road home city ocean mountain silver shadow morning evening star moon sun ' +
   'velvet electric quiet wild lonely broken falling rising empty open hidden lost little long ' +
   'red black white green echo garden harbor valley desert forest island highway train letter ' +
   'song dance story memory promise secret winterlight glass paper iron honey sugar thunder'
 ).split(' ');
-const GENRES = [
+export const GENRES = [
   'Rock',
   'Jazz',
   'Folk',

@@ -2,6 +2,7 @@
  * `npm run bench -- <name>`: runs one benchmark and prints its result as the last line of
  * stdout, one JSON object. Progress goes to stderr.
  */
+import { runCatalogBench } from './catalog.js';
 import { runDatascaleBench } from './datascale.js';
 import { runEventsBench } from './events.js';
 import { runFreshnessBench } from './freshness.js';
@@ -28,6 +29,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   freshness: runFreshnessBench,
   datascale: runDatascaleBench,
   import: () => runImportBench(),
+  catalog: runCatalogBench,
 };
 
 const name = process.argv[2];

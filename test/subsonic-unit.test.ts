@@ -1,7 +1,11 @@
 import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
+import type { CatalogContract } from '../common/contracts/catalog.js';
+import type { ServiceClient } from '../common/rpc/client.js';
 import { CoverCache, parseColor, solidPng } from '../gateway/covers.js';
+import { ArtistIndexCache } from '../gateway/subsonic/artist-index.js';
 import { readCredentials } from '../gateway/subsonic/auth.js';
+import type { Marks } from '../gateway/subsonic/models.js';
 import { Params } from '../gateway/subsonic/params.js';
 import { elementText, escapeXml, pickFormat, render, SubsonicError } from '../gateway/subsonic/response.js';
 import { groupByInitial } from '../services/catalog/discovery.js';
@@ -294,5 +298,53 @@ describe('now playing', () => {
     expect(countsAsPlay(240_000, 3_600_000)).toBe(true);
     expect(countsAsPlay(239_999, 3_600_000)).toBe(false);
     expect(countsAsPlay(0, 0)).toBe(false);
+  });
+});
+
+describe('the artist index cache', () => {
+  const marks = (starred: Array<[string, string]> = []): Marks => ({
+    starred: { songs: new Map(), albums: new Map(), artists: new Map(starred) },
+    rated: { songs: new Map(), albums: new Map(), artists: new Map() },
+  });
+  function fakeCatalog() {
+    const state = { version: '1', fetched: 0, names: ['Abba', 'Blur'] };
+    const catalog = {
+      call: async (method: string) => {
+        if (method === 'version') return { version: state.version };
+        state.fetched++;
+        return [
+          { name: 'A', artists: state.names.map((name, i) => ({ id: `ar${i}`, name, albumCount: 1 })) },
+        ];
+      },
+    } as unknown as ServiceClient<CatalogContract>;
+    return { state, cache: new ArtistIndexCache(catalog) };
+  }
+
+  it('fetches the index once per catalog version, and again when it changes', async () => {
+    const { state, cache } = fakeCatalog();
+    const first = await cache.index('id3', marks());
+    expect(await cache.index('id3', marks())).toBe(first);
+    expect(state.fetched).toBe(1);
+    state.names.push('Cream');
+    expect(await cache.index('id3', marks())).toBe(first);
+    state.version = '2';
+    const second = await cache.index('id3', marks());
+    expect(state.fetched).toBe(2);
+    expect((second[0]!.artist as Array<{ name: string }>).map((a) => a.name)).toEqual([
+      'Abba',
+      'Blur',
+      'Cream',
+    ]);
+  });
+
+  it("marks the caller's starred artists without changing the shared answer", async () => {
+    const { cache } = fakeCatalog();
+    const mine = await cache.index('folder', marks([['ar1', '2026-01-01T00:00:00.000Z']]));
+    expect(mine[0]!.artist).toEqual([
+      { id: 'ar0', name: 'Abba' },
+      { id: 'ar1', name: 'Blur', starred: '2026-01-01T00:00:00.000Z', userRating: undefined },
+    ]);
+    const theirs = await cache.index('folder', marks());
+    expect((theirs[0]!.artist as Array<Record<string, unknown>>)[1]!.starred).toBeUndefined();
   });
 });

@@ -125,9 +125,20 @@ const year = z.number().int().min(0).max(9999);
 const years = { fromYear: year.optional(), toYear: year.optional() };
 const genre = z.string().max(100).optional();
 const count = (max: number, fallback: number) => z.number().int().min(1).max(max).default(fallback);
+/** Longest `cursor` accepted (a row's sort keys, encoded). */
+export const CURSOR_MAX = 2000;
+/**
+ * Where a page starts, as the previous page's `nextCursor` said (beside `offset`, which it
+ * replaces): pages by cursor stay consistent while the catalog changes.
+ */
+const cursor = z.string().max(CURSOR_MAX).optional();
+
+
+/** A page of a listing, with the cursor of the page after it (null after the last). */
+export type CursorPage<T> = Page<T> & { nextCursor: string | null };
 
 export const catalogContract = defineContract('catalog', {
-  listArtists: publicMethod(z.strictObject({ ...paging })).returns<Page<Artist>>(),
+  listArtists: publicMethod(z.strictObject({ ...paging, cursor })).returns<CursorPage<Artist>>(),
   /** Every artist (at most ARTIST_INDEX_MAX), grouped and sorted for an index view. */
   artistIndex: publicMethod(z.strictObject({})).returns<ArtistIndexGroup[]>(),
   getArtist: publicMethod(z.strictObject({ id })).returns<Artist & { albums: Album[] }>(),
@@ -153,15 +164,16 @@ export const catalogContract = defineContract('catalog', {
       genre,
       ...years,
       ...paging,
+      cursor,
     }),
-  ).returns<Page<Album>>(),
+  ).returns<CursorPage<Album>>(),
   /** The albums of the given tracks, each once, in the order its first track comes: a page of them. */
   albumsOfTracks: publicMethod(z.strictObject({ trackIds: ids(MAX_IDS), ...paging })).returns<Album[]>(),
   /** Albums by their tracks' plays (the stats service's most played tracks, summed per album). */
   topAlbums: publicMethod(z.strictObject({ window: windowParam, ...paging })).returns<
     Array<Album & { plays: number }>
   >(),
-  listTracks: publicMethod(z.strictObject({ genre, ...paging })).returns<Page<Track>>(),
+  listTracks: publicMethod(z.strictObject({ genre, ...paging, cursor })).returns<CursorPage<Track>>(),
   getTrack: publicMethod(z.strictObject({ id })).returns<Track>(),
   /**
    * Several tracks at once, in the order asked; unknown ids are left out. With `withRemoved`,
@@ -179,6 +191,8 @@ export const catalogContract = defineContract('catalog', {
     z.strictObject({ artist: z.string().trim().min(1).max(200), title: z.string().trim().min(1).max(200) }),
   ).returns<Lyrics | null>(),
   listGenres: publicMethod(z.strictObject({})).returns<Genre[]>(),
+  /** The catalog's version: it changes with every change to artists, albums or tracks (for caches). */
+  version: publicMethod(z.strictObject({})).returns<{ version: string }>(),
   randomTracks: publicMethod(z.strictObject({ limit: count(500, 10), genre, ...years })).returns<Track[]>(),
   search: publicMethod(
     z.strictObject({

@@ -1,4 +1,4 @@
-import { ALBUM_SORTS } from '../../common/contracts/catalog.js';
+import { ALBUM_SORTS, CURSOR_MAX } from '../../common/contracts/catalog.js';
 import { InvalidParamsError, NotFoundError } from '../../common/errors.js';
 import type { Caller } from '../../common/rpc/contract.js';
 import { paging, queryEnum, queryInt, queryString } from '../http.js';
@@ -10,7 +10,8 @@ export function catalogRoutes({ router, services }: RouteContext): void {
   const as = (caller: Caller | undefined) => ({ caller });
 
   router.get('/api/artists', async (req, res) => {
-    res.json(await catalog.call('listArtists', paging(req), as(res.locals.caller)));
+    const params = { ...paging(req), cursor: queryString(req, 'cursor', CURSOR_MAX) };
+    res.json(await catalog.call('listArtists', params, as(res.locals.caller)));
   });
 
   router.get('/api/artists/:id', async (req, res) => {
@@ -22,6 +23,7 @@ export function catalogRoutes({ router, services }: RouteContext): void {
       sort: queryEnum(req, 'sort', ALBUM_SORTS),
       genre: queryString(req, 'genre', 100),
       ...paging(req),
+      cursor: queryString(req, 'cursor', CURSOR_MAX),
     };
     res.json(await catalog.call('listAlbums', params, as(res.locals.caller)));
   });
@@ -31,7 +33,11 @@ export function catalogRoutes({ router, services }: RouteContext): void {
   });
 
   router.get('/api/tracks', async (req, res) => {
-    const params = { genre: queryString(req, 'genre', 100), ...paging(req) };
+    const params = {
+      genre: queryString(req, 'genre', 100),
+      ...paging(req),
+      cursor: queryString(req, 'cursor', CURSOR_MAX),
+    };
     res.json(await catalog.call('listTracks', params, as(res.locals.caller)));
   });
 

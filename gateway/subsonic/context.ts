@@ -11,6 +11,7 @@ import type { Caller } from '../../common/rpc/contract.js';
 import type { CoverCache } from '../covers.js';
 import type { Services } from '../services.js';
 import type { Transcoder } from '../transcode.js';
+import type { ArtistIndexCache } from './artist-index.js';
 import type { Marks } from './models.js';
 import type { Params } from './params.js';
 import { type Body, SubsonicCodes, SubsonicError } from './response.js';
@@ -30,6 +31,8 @@ export interface Deps {
   playDates: PlayDateWindow;
   /** How many plays each account may still post (shared with REST). */
   plays: PlayAllowance;
+  /** The artist index, kept per catalog version. */
+  artistIndex: ArtistIndexCache;
 }
 
 /** One request to an endpoint, made by an authenticated caller. */

@@ -11,6 +11,7 @@ import { crossSiteProblem } from '../cross-site.js';
 import { toHttpError } from '../errors.js';
 import type { Services } from '../services.js';
 import { TranscodeBusyError, type Transcoder } from '../transcode.js';
+import { ArtistIndexCache } from './artist-index.js';
 import { readCredentials, subsonicCaller } from './auth.js';
 import { type Call, type Deps, type Endpoint, SENT } from './context.js';
 import { annotationEndpoints } from './endpoints/annotation.js';
@@ -129,6 +130,7 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
     publishTimeoutMs: deps.publishTimeoutMs,
     playDates: deps.playDates,
     plays: deps.plays,
+    artistIndex: new ArtistIndexCache(services.catalog),
   };
   const endpoints: Record<string, Endpoint> = {
     ...systemEndpoints,

@@ -16,6 +16,7 @@ import {
   LEADING_ARTICLE,
   queryIds,
   queryTracks,
+  randomIds,
   TRACK_ORDER,
   TRACK_SELECT,
   tracksByIds,
@@ -102,9 +103,16 @@ export function discoveryHandlers(
   /** The tracks an artist, album or track id stands for, with their artists and genres. */
   async function seedsOf(id: string) {
     const { rows } = await db.query<{ id: string; artist_id: string; genre: string | null }>(
-      `SELECT t.id, al.artist_id, al.genre FROM tracks t JOIN albums al ON al.id = t.album_id
-       WHERE t.id = $1 OR t.album_id = $1 OR al.artist_id = $1
-       ORDER BY t.id = $1 DESC, t.album_id = $1 DESC LIMIT $2`,
+      `SELECT id, artist_id, genre FROM (
+         SELECT t.id, al.artist_id, t.genre, 0 AS o FROM tracks t JOIN albums al ON al.id = t.album_id
+         WHERE t.id = $1
+         UNION ALL
+         SELECT t.id, al.artist_id, t.genre, 1 FROM tracks t JOIN albums al ON al.id = t.album_id
+         WHERE t.album_id = $1
+         UNION ALL
+         SELECT t.id, al.artist_id, t.genre, 2 FROM albums al JOIN tracks t ON t.album_id = al.id
+         WHERE al.artist_id = $1
+       ) seeds ORDER BY o LIMIT $2`,
       [id, SEED_TRACKS_MAX],
     );
     return {
@@ -185,7 +193,18 @@ export function discoveryHandlers(
         await artistOf(id);
         return [];
       }
-      const coPlayed = await counts.coPlayed(seeds.trackIds, limit, ctx.log);
+      const [coPlayed, sameGenres] = await Promise.all([
+        counts.coPlayed(seeds.trackIds, limit, ctx.log),
+        // A few of the same genres' tracks at random (a genre may hold a third of the library).
+        seeds.genres.length === 0
+          ? []
+          : randomIds(
+              db,
+              'tracks t',
+              { where: ['t.genre = ANY($1::text[])'], params: [seeds.genres] },
+              limit + 1,
+            ),
+      ]);
       // Co-played tracks in their rank, then the same artists' and the same genres' at random.
       const ids = await queryIds(
         db,
@@ -193,14 +212,15 @@ export function discoveryHandlers(
            SELECT c.track_id AS id, 1 AS tier, c.n::float8 AS rank
            FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS c (track_id, listeners, n)
            UNION ALL
-           SELECT t.id, CASE WHEN al.artist_id = ANY($3::text[]) THEN 2 ELSE 3 END, random()
-           FROM tracks t JOIN albums al ON al.id = t.album_id
-           WHERE al.artist_id = ANY($3::text[]) OR al.genre = ANY($4::text[])
+           (SELECT t.id, 2, random() FROM albums al JOIN tracks t ON t.album_id = al.id
+            WHERE al.artist_id = ANY($3::text[]) LIMIT ${SEED_TRACKS_MAX})
+           UNION ALL
+           SELECT id, 3, random() FROM unnest($4::text[]) AS g (id)
          )
          SELECT id FROM (
            SELECT DISTINCT ON (id) id, tier, rank FROM picked WHERE id <> $5 ORDER BY id, tier, rank
          ) best ORDER BY tier, rank LIMIT $6`,
-        [...columns(coPlayed), seeds.artistIds, seeds.genres, id, limit],
+        [...columns(coPlayed), seeds.artistIds, sameGenres, id, limit],
       );
       return tracksByIds(db, ids);
     },

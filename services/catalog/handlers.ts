@@ -5,12 +5,11 @@ import { type Handlers, NotFoundError, type Queryable, type ServiceClient } from
 import { discoveryHandlers, groupByInitial, StatsReader } from './discovery.js';
 import { lyricsByName, lyricsOfTrack } from './lyrics.js';
 import { resolveTrackPath } from './media.js';
+import { type Filter, LISTINGS, orderBy, Pager } from './pages.js';
 import {
-  ALBUM_ORDER,
   ALBUM_SELECT,
   ALBUM_TRACK_ORDER,
   ARTIST_INDEX_ORDER,
-  ARTIST_ORDER,
   ARTIST_SELECT,
   albumFilter,
   albumsByIds,
@@ -20,12 +19,16 @@ import {
   queryArtists,
   queryIds,
   queryTracks,
-  TRACK_ORDER,
+  randomIds,
   TRACK_SELECT,
   tracksByIds,
   tracksWithRemovedByIds,
+  whereOf,
 } from './queries.js';
 import { search } from './search.js';
+import { normalizeGenre } from './text.js';
+
+const NO_FILTER: Filter = { where: [], params: [] };
 
 export interface CatalogDeps {
   db: Queryable;
@@ -36,15 +39,14 @@ export interface CatalogDeps {
   statsTimeoutMs: number;
 }
 
-const ALBUM_SORTS = {
-  alphabetical: ALBUM_ORDER,
-  artist: `ar.search_name, ar.name, ${ALBUM_ORDER}`,
-  newest: 'al.created_at DESC, al.id DESC',
+/** The listing of each album order (services/catalog/pages.ts). */
+const ALBUM_LISTINGS = {
+  alphabetical: LISTINGS.albums,
+  artist: LISTINGS.albumsByArtist,
+  newest: LISTINGS.albumsNewest,
   /** Chronological by release year; albums without a year last. */
-  year: `al.year NULLS LAST, ${ALBUM_ORDER}`,
-  random: 'random()',
+  year: LISTINGS.albumsByYear,
 } as const;
-const LATEST_YEARS_FIRST = `al.year DESC NULLS LAST, ${ALBUM_ORDER}`;
 
 export function catalogHandlers({
   db,
@@ -53,6 +55,20 @@ export function catalogHandlers({
   statsTimeoutMs,
 }: CatalogDeps): Handlers<CatalogContract> {
   const counts = new StatsReader(stats, statsTimeoutMs);
+  const pager = new Pager(db);
+  const totals = async () => {
+    const { rows } = await db.query<{ artists: number; albums: number; tracks: number }>(
+      'SELECT artists, albums, tracks FROM catalog_totals',
+    );
+    return rows[0] ?? { artists: 0, albums: 0, tracks: 0 };
+  };
+  const genreTotals = async (genre: string) => {
+    const { rows } = await db.query<{ albums: number; tracks: number }>(
+      'SELECT album_count AS albums, track_count AS tracks FROM genres WHERE name = $1',
+      [normalizeGenre(genre)],
+    );
+    return rows[0] ?? { albums: 0, tracks: 0 };
+  };
   const trackOrThrow = async (id: string) => {
     const [track] = await queryTracks(db, `${TRACK_SELECT} WHERE t.id = $1`, [id]);
     if (!track) throw new NotFoundError(`no track ${id}`, { id });
@@ -60,12 +76,18 @@ export function catalogHandlers({
   };
 
   return {
-    async listArtists({ limit, offset }) {
-      const [items, total] = await Promise.all([
-        queryArtists(db, `${ARTIST_SELECT} ORDER BY ${ARTIST_ORDER} LIMIT $1 OFFSET $2`, [limit, offset]),
-        count(db, 'SELECT 1 FROM artists', []),
+    async listArtists({ limit, offset, cursor }) {
+      const [page, total] = await Promise.all([
+        pager.page(LISTINGS.artists, NO_FILTER, { limit, offset, cursor }),
+        totals(),
       ]);
-      return { items, total, limit, offset };
+      return {
+        items: await artistsByIds(db, page.ids),
+        total: total.artists,
+        limit,
+        offset,
+        nextCursor: page.nextCursor,
+      };
     },
 
     async artistIndex() {
@@ -81,7 +103,7 @@ export function catalogHandlers({
       if (!artist) throw new NotFoundError(`no artist ${id}`, { id });
       const albums = await queryAlbums(
         db,
-        `${ALBUM_SELECT} WHERE al.artist_id = $1 ORDER BY ${ALBUM_SORTS.year}`,
+        `${ALBUM_SELECT} WHERE al.artist_id = $1 ORDER BY ${orderBy(LISTINGS.albumsByYear)}`,
         [id],
       );
       return { ...artist, albums };
@@ -102,22 +124,33 @@ export function catalogHandlers({
       return { ...album, tracks };
     },
 
-    async listAlbums({ sort, limit, offset, ...filter }) {
-      const { where, params } = albumFilter(filter);
-      const n = params.length;
-      const order =
-        sort === 'year' && (filter.fromYear ?? 0) > (filter.toYear ?? 9999)
-          ? LATEST_YEARS_FIRST
-          : ALBUM_SORTS[sort];
-      const [items, total] = await Promise.all([
-        queryAlbums(db, `${ALBUM_SELECT} ${where} ORDER BY ${order} LIMIT $${n + 1} OFFSET $${n + 2}`, [
-          ...params,
-          limit,
-          offset,
-        ]),
-        count(db, `SELECT 1 FROM albums al ${where}`, params),
-      ]);
-      return { items, total, limit, offset };
+    async listAlbums({ sort, limit, offset, cursor, ...filter }) {
+      const where = albumFilter(filter);
+      const total = async () => {
+        if (filter.fromYear !== undefined || filter.toYear !== undefined) {
+          return count(db, `SELECT 1 FROM albums al ${whereOf(where)}`, where.params);
+        }
+        if (filter.genre !== undefined) return (await genreTotals(filter.genre)).albums;
+        return (await totals()).albums;
+      };
+      if (sort === 'random') {
+        const [ids, n] = await Promise.all([randomIds(db, 'albums al', where, limit), total()]);
+        return { items: await albumsByIds(db, ids), total: n, limit, offset, nextCursor: null };
+      }
+      const latestFirst = sort === 'year' && (filter.fromYear ?? 0) > (filter.toYear ?? 9999);
+      const listing = latestFirst ? LISTINGS.albumsLatestYears : ALBUM_LISTINGS[sort];
+      // The same years as the latest-first index holds them, so its range is what is read.
+      const ranged = latestFirst
+        ? {
+            where: [
+              ...where.where,
+              `coalesce(-al.year, 1) BETWEEN $${where.params.length + 1} AND $${where.params.length + 2}`,
+            ],
+            params: [...where.params, -(filter.fromYear ?? 9999), -(filter.toYear ?? 0)],
+          }
+        : where;
+      const [page, n] = await Promise.all([pager.page(listing, ranged, { limit, offset, cursor }), total()]);
+      return { items: await albumsByIds(db, page.ids), total: n, limit, offset, nextCursor: page.nextCursor };
     },
 
     async albumsOfTracks({ trackIds, limit, offset }) {
@@ -131,18 +164,12 @@ export function catalogHandlers({
       return albumsByIds(db, albumIds);
     },
 
-    async listTracks({ genre, limit, offset }) {
-      const { where, params: filter } = albumFilter({ genre });
-      const n = filter.length;
-      const [items, total] = await Promise.all([
-        queryTracks(db, `${TRACK_SELECT} ${where} ORDER BY ${TRACK_ORDER} LIMIT $${n + 1} OFFSET $${n + 2}`, [
-          ...filter,
-          limit,
-          offset,
-        ]),
-        count(db, `SELECT 1 FROM tracks t JOIN albums al ON al.id = t.album_id ${where}`, filter),
+    async listTracks({ genre, limit, offset, cursor }) {
+      const [page, total] = await Promise.all([
+        pager.page(LISTINGS.tracks, albumFilter({ genre }, 't'), { limit, offset, cursor }),
+        genre === undefined ? totals().then((t) => t.tracks) : genreTotals(genre).then((t) => t.tracks),
       ]);
-      return { items, total, limit, offset };
+      return { items: await tracksByIds(db, page.ids), total, limit, offset, nextCursor: page.nextCursor };
     },
 
     getTrack: ({ id }) => trackOrThrow(id),
@@ -174,20 +201,15 @@ export function catalogHandlers({
 
     async listGenres() {
       const { rows } = await db.query<{ name: string; album_count: number; track_count: number }>(
-        `SELECT al.genre AS name, count(DISTINCT al.id)::int AS album_count, count(t.id)::int AS track_count
-         FROM albums al LEFT JOIN tracks t ON t.album_id = al.id
-         WHERE al.genre IS NOT NULL
-         GROUP BY al.genre ORDER BY al.genre`,
+        'SELECT name, album_count, track_count FROM genres WHERE album_count > 0 ORDER BY name',
       );
       return rows.map((r) => ({ name: r.name, albumCount: r.album_count, trackCount: r.track_count }));
     },
 
+    version: async () => ({ version: await pager.version() }),
+
     async randomTracks({ limit, ...filter }) {
-      const { where, params } = albumFilter(filter);
-      return queryTracks(db, `${TRACK_SELECT} ${where} ORDER BY random() LIMIT $${params.length + 1}`, [
-        ...params,
-        limit,
-      ]);
+      return tracksByIds(db, await randomIds(db, 'tracks t', albumFilter(filter, 't'), limit));
     },
 
     search: ({ q, limit }) => search(db, q, limit),

@@ -6,6 +6,8 @@ import {
   type Track,
 } from '../../common/contracts/catalog.js';
 import { prepared, type Queryable } from '../../common/index.js';
+import type { Filter } from './pages.js';
+import { normalizeGenre } from './text.js';
 
 /**
  * The read side: one SELECT per kind of row, shared by every method that returns it, so a
@@ -13,36 +15,34 @@ import { prepared, type Queryable } from '../../common/index.js';
  */
 
 export const ARTIST_SELECT = `
-  SELECT ar.id, ar.name, (SELECT count(*)::int FROM albums WHERE artist_id = ar.id) AS album_count
-  FROM artists ar`;
+  SELECT ar.id, ar.name, ar.album_count FROM artists ar`;
 
 export const ALBUM_SELECT = `
   SELECT al.id, al.title, al.artist_id, ar.name AS artist_name, al.year, al.genre, al.cover_color,
-         al.created_at, agg.track_count, agg.duration_ms
+         al.created_at, al.track_count, al.duration_ms::float8 AS duration_ms
   FROM albums al
-  JOIN artists ar ON ar.id = al.artist_id
-  CROSS JOIN LATERAL (
-    SELECT count(*)::int AS track_count, coalesce(sum(t.duration_ms), 0)::float8 AS duration_ms
-    FROM tracks t WHERE t.album_id = al.id
-  ) agg`;
+  JOIN artists ar ON ar.id = al.artist_id`;
 
 export const TRACK_SELECT = `
   SELECT t.id, t.title, t.album_id, al.title AS album_title, al.artist_id, ar.name AS artist_name,
-         t.number, t.duration_ms, al.genre, al.year, t.mime_type, t.size_bytes::float8 AS size_bytes,
+         t.number, t.duration_ms, t.genre, t.year, t.mime_type, t.size_bytes::float8 AS size_bytes,
          t.track_gain, t.track_peak, t.album_gain, t.album_peak
   FROM tracks t
   JOIN albums al ON al.id = t.album_id
   JOIN artists ar ON ar.id = al.artist_id`;
 
+/** Counts and durations are kept with the rows (migration 004), so each row is one index probe. */
 export const ARTIST_ORDER = 'ar.search_name, ar.name, ar.id';
 /** A leading article of a normalised (lower-case) name, as a regular expression for SQL and JS. */
 export const LEADING_ARTICLE = `^(?:${IGNORED_ARTICLES.map((a) => a.toLowerCase()).join('|')}) `;
 /** Index order: by the name without a leading article. */
 export const ARTIST_INDEX_ORDER = `regexp_replace(ar.search_name, '${LEADING_ARTICLE}', ''), ${ARTIST_ORDER}`;
 export const ALBUM_ORDER = 'al.search_name, al.title, al.id';
-export const TRACK_ORDER = 'ar.search_name, al.search_name, al.id, t.number NULLS LAST, t.search_name, t.id';
-/** The order of tracks within one album. */
-export const ALBUM_TRACK_ORDER = 't.number NULLS LAST, t.search_name, t.id';
+/** By artist, album, number: the `tracks` listing (services/catalog/pages.ts) and its index. */
+export const TRACK_ORDER =
+  't.artist_sort, t.album_sort, t.album_id, coalesce(t.number, 2147483647), t.search_name, t.id';
+/** The order of tracks within one album (the tracks_album index). */
+export const ALBUM_TRACK_ORDER = 'coalesce(t.number, 2147483647), t.search_name, t.id';
 
 export interface ArtistRow {
   id: string;
@@ -185,22 +185,68 @@ export async function queryIds(db: Queryable, sql: string, params: unknown[]): P
   return (await db.query<{ id: string }>(prepared(sql, params))).rows.map((r) => r.id);
 }
 
-/** Filters on albums (alias `al`) by genre and release years, as SQL and its parameters from `$1`. */
-export function albumFilter(f: {
-  genre?: string | undefined;
-  fromYear?: number | undefined;
-  toYear?: number | undefined;
-}): { where: string; params: unknown[] } {
+/**
+ * Filters on albums (alias `al`), or tracks (alias `t`, which carry their album's genre and
+ * year), by genre and release years, as conditions and their parameters from `$1`.
+ */
+export function albumFilter(
+  f: {
+    genre?: string | undefined;
+    fromYear?: number | undefined;
+    toYear?: number | undefined;
+  },
+  alias: 'al' | 't' = 'al',
+): Filter {
   const conditions: string[] = [];
   const params: unknown[] = [];
   const param = (value: unknown) => {
     params.push(value);
     return `$${params.length}`;
   };
-  if (f.genre !== undefined) conditions.push(`lower(al.genre) = lower(${param(f.genre)})`);
+  if (f.genre !== undefined) conditions.push(`${alias}.genre = ${param(normalizeGenre(f.genre))}`);
   if (f.fromYear !== undefined || f.toYear !== undefined) {
     const [from, to] = [f.fromYear ?? 0, f.toYear ?? 9999];
-    conditions.push(`al.year BETWEEN ${param(Math.min(from, to))} AND ${param(Math.max(from, to))}`);
+    // On albums, as the by-year index holds the year (no year: 10000, outside every range).
+    const year = alias === 'al' ? 'coalesce(al.year, 10000)' : 't.year';
+    conditions.push(`${year} BETWEEN ${param(Math.min(from, to))} AND ${param(Math.max(from, to))}`);
   }
-  return { where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', params };
+  return { where: conditions, params };
+}
+
+/** `WHERE` and the conditions, or nothing. */
+export function whereOf(filter: Filter): string {
+  return filter.where.length > 0 ? `WHERE ${filter.where.join(' AND ')}` : '';
+}
+
+/**
+ * Up to `limit` distinct rows at random, each found by one index probe at a random point of
+ * the dense `seq` column (the number in the id): a few rows read, however large the table.
+ */
+export async function randomIds(
+  db: Queryable,
+  from: 'tracks t' | 'albums al',
+  filter: Filter,
+  limit: number,
+) {
+  const alias = from.split(' ')[1]!;
+  const where = filter.where.map((w) => ` AND ${w}`).join('');
+  const n = filter.params.length;
+  const ids = await queryIds(
+    db,
+    `WITH bounds AS (
+       SELECT (SELECT ${alias}.seq FROM ${from} WHERE true${where} ORDER BY ${alias}.seq LIMIT 1) AS lo,
+              (SELECT ${alias}.seq FROM ${from} WHERE true${where} ORDER BY ${alias}.seq DESC LIMIT 1) AS hi),
+     probes AS (
+       SELECT lo + floor(random() * (hi - lo + 1))::bigint AS at FROM bounds, generate_series(1, $${n + 1})
+       WHERE lo IS NOT NULL)
+     SELECT DISTINCT picked.id FROM probes CROSS JOIN LATERAL (
+       SELECT ${alias}.id FROM ${from} WHERE ${alias}.seq >= probes.at${where} ORDER BY ${alias}.seq LIMIT 1
+     ) picked`,
+    [...filter.params, limit * 2],
+  );
+  for (let i = ids.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [ids[i], ids[j]] = [ids[j]!, ids[i]!];
+  }
+  return ids.slice(0, limit);
 }

@@ -1,5 +1,5 @@
 import type { SearchResult } from '../../common/contracts/catalog.js';
-import { prepared, type Queryable } from '../../common/index.js';
+import type { Queryable } from '../../common/index.js';
 import {
   ALBUM_ORDER,
   ALBUM_SELECT,
@@ -14,30 +14,49 @@ import {
   toArtist,
   toTrack,
 } from './queries.js';
-import { escapeLike, normalizeText, prefixQuery, searchTokens } from './text.js';
+import { escapeLike, normalizeText, searchTokens } from './text.js';
 
 /**
- * Case- and accent-insensitive search over artists, albums and tracks.
+ * Case- and accent-insensitive search over artists, albums and tracks, ranked in tiers:
  *
- * A row matches when every word of the query starts a word of it (full-text prefix match on
- * the normalised text), or when the query appears anywhere in it literally (so "%", "ac/dc"
- * or a fragment inside a word still find something). Ranking: the whole name equal to the
- * query, then the name starting with it, then full-text rank, where a title counts more than
- * the album or artist it belongs to.
+ * 0. the name is the query;
+ * 1. the name starts with it (as the user types);
+ * 2. the name contains it (a fragment inside a word, "%" and "/" found literally);
+ * 3. the row's text (album, artist) contains it;
+ * 4. every word of the query starts a word of the text, in any order ("river midn").
+ *
+ * Each tier is one index lookup (btree text_pattern_ops for 0-1, trigram GIN for 2-4, from
+ * migration 004) that stops at `limit` rows, and the tiers run in order until `limit` rows are
+ * found: however many rows a common word matches, a search reads about `limit` of them. Within
+ * a tier, rows keep the listing order. A query shorter than three characters has no trigram:
+ * its fragment tiers scan until `limit` rows are found (quick for common letters, a full scan
+ * for a rare one such as "%").
  */
 export async function search(db: Queryable, q: string, limit: number): Promise<SearchResult> {
   const normalized = normalizeText(q);
-  const params = [
-    prefixQuery(searchTokens(normalized)),
-    normalized,
-    `${escapeLike(normalized)}%`,
-    `%${escapeLike(normalized)}%`,
-    limit,
-  ];
-  const { rows } = await db.query<SearchRow>(prepared(SEARCH, params));
+  const words = searchTokens(normalized);
+  const params: unknown[] = [normalized, `${normalized}${PREFIX_END}`, `%${escapeLike(normalized)}%`, limit];
+  // Words are letters and digits only: safe in a regular expression. \m: the start of a word.
+  const wordPatterns =
+    words.length > 1
+      ? words.map((w) => {
+          params.push(`\\m${w}`);
+          return `$${params.length}`;
+        })
+      : [];
+  const sql = `SELECT
+    (${jsonRows(ranked(ARTIST_SELECT, 'ar', 'artists', false, ARTIST_ORDER, wordPatterns))}) AS artists,
+    (${jsonRows(ranked(ALBUM_SELECT, 'al', 'albums', true, ALBUM_ORDER, wordPatterns))}) AS albums,
+    (${jsonRows(ranked(TRACK_SELECT, 't', 'tracks', true, TRACK_ORDER, wordPatterns))}) AS tracks`;
+  // Not a named statement: each search is planned for its own patterns (a rare trigram and a
+  // common one want different plans).
+  const { rows } = await db.query<SearchRow>(sql, params);
   const { artists, albums, tracks } = rows[0]!;
   return { artists: artists.map(toArtist), albums: albums.map(toAlbum), tracks: tracks.map(toTrack) };
 }
+
+/** Sorts after any text that starts with the prefix (byte order: text_pattern_ops). */
+const PREFIX_END = String.fromCodePoint(0x10ffff);
 
 interface SearchRow {
   artists: ArtistRow[];
@@ -45,42 +64,43 @@ interface SearchRow {
   tracks: TrackRow[];
 }
 
-/**
- * The three rankings in one statement, each as a JSON array of rows in rank order: one round
- * trip and one pooled connection per search instead of three of each.
- */
-const SEARCH = `SELECT
-  (${jsonRows(ranked(ARTIST_SELECT, 'ar', false, ARTIST_ORDER))}) AS artists,
-  (${jsonRows(ranked(ALBUM_SELECT, 'al', true, ALBUM_ORDER))}) AS albums,
-  (${jsonRows(ranked(TRACK_SELECT, 't', true, TRACK_ORDER))}) AS tracks`;
-
 /** The rows of a ranked SELECT as one JSON array, in rank order. */
 function jsonRows(select: string): string {
   return `SELECT coalesce(json_agg(r ORDER BY r.rank), '[]'::json) FROM (${select}) r`;
 }
 
 /**
- * $1 tsquery text (or null), $2 normalised query, $3 prefix pattern, $4 substring pattern, $5 limit.
- *
- * Written so that PostgreSQL's generic plan for the prepared statement is as cheap as a custom
- * one, and it stops planning the statement on every call: the tsquery is built once as a
- * FROM item rather than per row, and LIKE uses its default escape character (the backslash
- * escapeLike puts in) instead of an ESCAPE clause, which a generic plan would evaluate per
- * row too.
+ * $1 normalised query, $2 the end of its prefix range, $3 its fragment pattern, $4 limit,
+ * then one word-start regular expression per word (`wordPatterns`).
  */
-function ranked(select: string, alias: string, hasContext: boolean, order: string): string {
-  const haystack = hasContext
-    ? `${alias}.search_name || ' ' || ${alias}.search_context`
-    : `${alias}.search_name`;
-  const orderBy = `
-      CASE WHEN ${alias}.search_name = $2 THEN 2 WHEN ${alias}.search_name LIKE $3 THEN 1 ELSE 0 END DESC,
-      coalesce(ts_rank(${alias}.search_vector, q), 0) DESC,
-      ${order}`;
-  // The row's place as a column too, which the JSON array is ordered by (one sort does both).
+function ranked(
+  select: string,
+  alias: string,
+  table: string,
+  hasContext: boolean,
+  order: string,
+  wordPatterns: string[],
+): string {
+  const name = `${alias}.search_name`;
+  // The expression the trigram index of migration 004 holds.
+  const text = hasContext ? `(${alias}.search_name || ' ' || ${alias}.search_context)` : name;
+  const prefix = `(${name} ~>=~ $1 AND ${name} ~<~ $2)`;
+  const tiers = [
+    `SELECT ${alias}.id, 0 AS tier FROM ${table} ${alias} WHERE ${name} = $1 LIMIT $4`,
+    `SELECT ${alias}.id, 1 FROM ${table} ${alias} WHERE ${prefix} AND ${name} <> $1 ORDER BY ${name} USING ~<~ LIMIT $4`,
+  ];
+  tiers.push(`SELECT ${alias}.id, 2 FROM ${table} ${alias} WHERE ${name} LIKE $3 AND NOT ${prefix} LIMIT $4`);
+  if (hasContext) {
+    tiers.push(
+      `SELECT ${alias}.id, 3 FROM ${table} ${alias} WHERE ${text} LIKE $3 AND ${name} NOT LIKE $3 LIMIT $4`,
+    );
+  }
+  if (wordPatterns.length > 0) {
+    const all = wordPatterns.map((p) => `${text} ~ ${p}`).join(' AND ');
+    tiers.push(`SELECT ${alias}.id, 4 FROM ${table} ${alias} WHERE ${all} AND ${text} NOT LIKE $3 LIMIT $4`);
+  }
+  const picked = `SELECT * FROM (${tiers.map((t) => `(${t})`).join(' UNION ALL ')}) tiers LIMIT $4`;
+  const orderBy = `picked.tier, ${order}`;
   const withRank = select.replace(/^\s*SELECT\b/, `SELECT row_number() OVER (ORDER BY ${orderBy}) AS rank,`);
-  return `${withRank}
-    CROSS JOIN to_tsquery('simple', $1::text) AS q
-    WHERE ${alias}.search_vector @@ q OR ${haystack} LIKE $4
-    ORDER BY ${orderBy}
-    LIMIT $5`;
+  return `${withRank} JOIN (${picked}) picked ON picked.id = ${alias}.id ORDER BY ${orderBy}`;
 }

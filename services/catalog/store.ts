@@ -1,7 +1,7 @@
 import type { Queryable } from '../../common/index.js';
 import { hashString } from './audio/prng.js';
 import type { TrackTags } from './library/tags.js';
-import { normalizeText } from './text.js';
+import { normalizeGenre, normalizeText } from './text.js';
 
 /**
  * The write side of the catalog, shared by the seed and the importer: every write is an
@@ -129,12 +129,6 @@ export function upsertTrack(db: Queryable, track: TrackInput): Promise<Upserted>
       search_context: normalizeText(`${track.albumTitle} ${track.artistName}`),
     },
   );
-}
-
-/** Genres are compared and listed lower-case, so "Rock" and "rock" are one genre. */
-function normalizeGenre(genre: string | null): string | null {
-  const g = genre?.trim().toLowerCase();
-  return g ? g : null;
 }
 
 /** A stable, not too dark, not too pale colour for an album's generated cover. */

@@ -34,11 +34,6 @@ export function searchTokens(normalized: string): string[] {
   return normalized.split(/[^\p{L}\p{N}]+/u).filter((t) => t.length > 0);
 }
 
-/** "blue hou" -> "blue:* & hou:*", so a query matches as it is typed; null when no words. */
-export function prefixQuery(tokens: readonly string[]): string | null {
-  return tokens.length > 0 ? tokens.map((t) => `${t}:*`).join(' & ') : null;
-}
-
 /** Escapes LIKE's wildcards so `%` and `_` in a query match themselves. */
 export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, '\\$&');
@@ -51,4 +46,10 @@ export function slug(text: string): string {
       .replace(/[^\p{L}\p{N}]+/gu, '-')
       .replace(/^-+|-+$/g, '') || 'untitled'
   );
+}
+
+/** Genres are compared and listed lower-case, so "Rock" and "rock" are one genre. */
+export function normalizeGenre(genre: string | null): string | null {
+  const g = genre?.trim().toLowerCase();
+  return g ? g : null;
 }

@@ -81,7 +81,7 @@ export function fakeCatalogData(): FakeCatalogData {
 }
 
 function page<T>(items: T[], limit: number, offset: number) {
-  return { items: items.slice(offset, offset + limit), total: items.length, limit, offset };
+  return { items: items.slice(offset, offset + limit), total: items.length, limit, offset, nextCursor: null };
 }
 
 export function fakeCatalogHandlers(data: FakeCatalogData = fakeCatalogData()): Handlers<CatalogContract> {
@@ -145,6 +145,7 @@ export function fakeCatalogHandlers(data: FakeCatalogData = fakeCatalogData()): 
         durationMs: t.durationMs,
       };
     },
+    version: async () => ({ version: '1' }),
     listGenres: async () =>
       [...new Set(albums.map((a) => a.genre).filter((g): g is string => g !== null))].map((name) => ({
         name,

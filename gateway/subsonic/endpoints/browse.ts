@@ -7,19 +7,17 @@ const ignoredArticles = IGNORED_ARTICLES.join(' ');
 
 export const browseEndpoints: Record<string, Endpoint> = {
   getArtists: async (call, deps) => {
-    const [groups, marks] = await Promise.all([deps.services.catalog.call('artistIndex', {}), call.marks()]);
-    return { artists: { ignoredArticles, index: artistIndex(groups, (a) => artist(a, marks)) } };
+    return { artists: { ignoredArticles, index: await deps.artistIndex.index('id3', await call.marks()) } };
   },
 
   /** The folder view of the same index (artists are the top folders, albums below them). */
   getIndexes: async (call, deps) => {
-    const [groups, marks] = await Promise.all([deps.services.catalog.call('artistIndex', {}), call.marks()]);
     return {
       indexes: {
         ignoredArticles,
         // The catalog keeps no change time: "now" makes clients that cache by it refresh.
         lastModified: Date.now(),
-        index: artistIndex(groups, (a) => artistFolder(a, marks)),
+        index: await deps.artistIndex.index('folder', await call.marks()),
       },
     };
   },
