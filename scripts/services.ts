@@ -1,4 +1,5 @@
-import type { ServiceDefinition } from '../common/index.js';
+import { type ProcessKind, systemKinds } from '../common/broker-users.js';
+import type { ServiceDefinition, System } from '../common/index.js';
 
 /** Every service of the system; each lives in services/<name>/service.ts and exports `<name>Service`. */
 export const SERVICE_NAMES = ['catalog', 'users', 'playlists', 'history', 'stats'] as const;
@@ -16,4 +17,11 @@ export async function loadService(name: ServiceName): Promise<ServiceDefinition>
     throw new Error(`services/${name}/service.ts does not export ${name}Service`);
   }
   return def;
+}
+
+/** Every kind of process of the system as the broker sees it (common/broker-users.ts). */
+export async function processKinds(system: System): Promise<ProcessKind[]> {
+  const readers = new Set<string>();
+  for (const name of SERVICE_NAMES) if ((await loadService(name)).projections?.length) readers.add(name);
+  return systemKinds(system, readers);
 }
