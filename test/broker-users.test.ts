@@ -15,11 +15,8 @@ import {
   brokerPassword,
   brokerUrlFor,
   brokerUserName,
-  loadBrokerSecret,
   permissionsOf,
-  putBrokerUsers,
   systemKinds,
-  systemUsers,
 } from '../common/broker-users.js';
 import type { Config } from '../common/config.js';
 import { SYSTEM } from '../common/contracts/index.js';
@@ -30,11 +27,7 @@ import { callerHeaders } from '../common/rpc/wire.js';
 import { type RunningService, startService } from '../common/service.js';
 import { type RunningGateway, startGateway } from '../gateway/server.js';
 import { SERVICE_NAMES } from '../scripts/services.js';
-import { catalogService } from '../services/catalog/service.js';
-import { historyService } from '../services/history/service.js';
-import { playlistsService } from '../services/playlists/service.js';
-import { statsService } from '../services/stats/service.js';
-import { usersService } from '../services/users/service.js';
+import { LOG_READERS, makeBrokerUsers, SERVICE_DEFINITIONS } from './support/broker-users.js';
 import {
   AMQP_URL,
   cleanupBroker,
@@ -42,17 +35,12 @@ import {
   namespace,
   rabbitmqctl,
   silentLogger,
-  testBrokerAdmin,
   testConfig,
   testPool,
 } from './support/env.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers, read field by field
 type Json = any;
-
-/** The services by name (scripts/services.ts loads them by a dynamic import vitest cannot follow). */
-const DEFINITIONS = [catalogService, usersService, playlistsService, historyService, statsService];
-const LOG_READERS = new Set(DEFINITIONS.filter((d) => d.projections?.length).map((d) => d.name));
 
 describe('the permissions of each kind of process, from the system declaration', () => {
   const kinds = systemKinds(SYSTEM, LOG_READERS);
@@ -123,9 +111,8 @@ describe('a system whose processes each have a broker user', () => {
       brokerSecretFile: join(dir, 'broker-secret'),
       amqpNamespace: ns,
     });
-    const users = systemUsers(systemKinds(SYSTEM, LOG_READERS), SYSTEM, ns, await loadBrokerSecret(config));
-    await putBrokerUsers(testBrokerAdmin(), users);
-    for (const def of DEFINITIONS) {
+    await makeBrokerUsers(ns, config.brokerSecretFile);
+    for (const def of SERVICE_DEFINITIONS) {
       services.push(
         await startService(def, {
           system: SYSTEM,

@@ -51,7 +51,6 @@ export function testPool(schema: string): Pool {
 
 /** Deletes every queue and exchange whose name starts with the namespace, and its broker users. */
 export async function cleanupBroker(ns: string): Promise<void> {
-  await deleteBrokerUsers(testBrokerAdmin(), brokerUserName(ns, ''));
   const [queues, exchanges] = await Promise.all([
     rabbitmqctl(['list_queues', '-q', '--no-table-headers', 'name']),
     rabbitmqctl(['list_exchanges', '-q', '--no-table-headers', 'name']),
@@ -70,6 +69,7 @@ export async function cleanupBroker(ns: string): Promise<void> {
   } finally {
     await broker.close();
   }
+  await deleteBrokerUsers(testBrokerAdmin(), brokerUserName(ns, ''));
 }
 
 /** RabbitMQ's management API (queue details and statistics). */
