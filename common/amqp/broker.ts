@@ -230,7 +230,10 @@ export class Broker extends EventEmitter {
       this.failures++;
       this.log.warn({ err: error.message, node }, 'connect attempt failed');
       if (!this.connectedOnce && this.failures >= (this.opts.initialRetries ?? 10)) {
-        this.log.error({ err: error.message }, 'gave up connecting to the broker');
+        const refused = /ACCESS.REFUSED/.test(error.message)
+          ? `: the broker refused its user ${this.username} (\`npm run broker-users\`, which ./start.sh runs, makes the system's users)`
+          : '';
+        this.log.error({ err: error.message }, `gave up connecting to the broker${refused}`);
         this.settleFirst?.(error);
         this.settleFirst = null;
         this.emit('fatal', error);
