@@ -24,10 +24,10 @@ import { dropSchema } from '../common/db/migrate.js';
 import { ErrorCodes } from '../common/errors.js';
 import { RpcClient } from '../common/rpc/client.js';
 import { callerHeaders } from '../common/rpc/wire.js';
-import { type RunningService, startService } from '../common/service.js';
+import type { RunningService } from '../common/service.js';
 import { type RunningGateway, startGateway } from '../gateway/server.js';
 import { SERVICE_NAMES } from '../scripts/services.js';
-import { LOG_READERS, makeBrokerUsers, SERVICE_DEFINITIONS } from './support/broker-users.js';
+import { LOG_READERS, makeBrokerUsers } from './support/broker-users.js';
 import {
   AMQP_URL,
   cleanupBroker,
@@ -38,6 +38,7 @@ import {
   testConfig,
   testPool,
 } from './support/env.js';
+import { startAllServices } from './support/services.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers, read field by field
 type Json = any;
@@ -112,17 +113,7 @@ describe('a system whose processes each have a broker user', () => {
       amqpNamespace: ns,
     });
     await makeBrokerUsers(ns, config.brokerSecretFile);
-    for (const def of SERVICE_DEFINITIONS) {
-      services.push(
-        await startService(def, {
-          system: SYSTEM,
-          config,
-          logger: silentLogger,
-          namespace: ns,
-          schema: `${ns}_${def.name}`,
-        }),
-      );
-    }
+    services.push(...(await startAllServices(config, ns)));
     gateway = await startGateway({ config, logger: silentLogger, namespace: ns, drainMs: 1000 });
     url = `http://127.0.0.1:${gateway.port}`;
   }, 60_000);

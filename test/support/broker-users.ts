@@ -7,22 +7,8 @@ import {
   systemUsers,
 } from '../../common/broker-users.js';
 import { SYSTEM } from '../../common/contracts/index.js';
-import type { ServiceDefinition } from '../../common/service.js';
-import { catalogService } from '../../services/catalog/service.js';
-import { historyService } from '../../services/history/service.js';
-import { playlistsService } from '../../services/playlists/service.js';
-import { statsService } from '../../services/stats/service.js';
-import { usersService } from '../../services/users/service.js';
 import { testBrokerAdmin } from './env.js';
-
-/** Every service's definition (scripts/services.ts loads them by a dynamic import vitest cannot follow). */
-export const SERVICE_DEFINITIONS: readonly ServiceDefinition[] = [
-  catalogService,
-  usersService,
-  playlistsService,
-  historyService,
-  statsService,
-];
+import { SERVICE_DEFINITIONS } from './services.js';
 
 /** The services that read the event log (their projections). */
 export const LOG_READERS = new Set(
