@@ -22,6 +22,7 @@ import type { Config } from '../common/config.js';
 import { SYSTEM } from '../common/contracts/index.js';
 import { dropSchema } from '../common/db/migrate.js';
 import { ErrorCodes } from '../common/errors.js';
+import { logBounds } from '../common/events/log.js';
 import { RpcClient } from '../common/rpc/client.js';
 import { callerHeaders } from '../common/rpc/wire.js';
 import type { RunningService } from '../common/service.js';
@@ -228,6 +229,23 @@ describe('a system whose processes each have a broker user', () => {
       });
     } finally {
       await rpc.stop();
+      await broker.close();
+    }
+  });
+
+  it('the replay tool’s user reads the event log and nothing else', async () => {
+    const broker = await Broker.connect({
+      url: await brokerUrlFor(config, 'replay', ns),
+      name: 'replay-as-test',
+      logger: silentLogger,
+      namespace: ns,
+    });
+    try {
+      expect(broker.user).toBe(`${ns}-replay`);
+      await logBounds(broker);
+      const ch = await broker.channel();
+      await expect(ch.consume(`${ns}.rpc.users`, () => {})).rejects.toThrow(/ACCESS_REFUSED|403/);
+    } finally {
       await broker.close();
     }
   });
