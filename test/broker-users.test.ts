@@ -24,7 +24,7 @@ import { dropSchema } from '../common/db/migrate.js';
 import { ErrorCodes } from '../common/errors.js';
 import { logBounds } from '../common/events/log.js';
 import { RpcClient } from '../common/rpc/client.js';
-import { callerHeaders } from '../common/rpc/wire.js';
+import { callerHeaders, readCallerHeaders } from '../common/rpc/wire.js';
 import type { RunningService } from '../common/service.js';
 import { type RunningGateway, startGateway } from '../gateway/server.js';
 import { SERVICE_NAMES } from '../scripts/services.js';
@@ -87,6 +87,25 @@ describe('the permissions of each kind of process, from the system declaration',
     expect(matches(write, 'music.events')).toBe(false);
     expect(brokerUserName('ns_1', 'users')).toBe('ns_1-users');
     expect(brokerUserName('', 'gateway')).toBe('music-gateway');
+  });
+
+  it('a caller and a client address are read only from the trusted broker user’s requests', () => {
+    const headers = callerHeaders({ caller: { userId: 'u1', username: 'ann' }, clientAddress: '10.0.0.1' });
+    expect(readCallerHeaders(headers, 'music-gateway', 'music-gateway')).toEqual({
+      caller: { userId: 'u1', username: 'ann' },
+      clientAddress: '10.0.0.1',
+    });
+    for (const sender of ['music-catalog', 'guest', undefined]) {
+      expect(readCallerHeaders(headers, sender, 'music-gateway')).toEqual({
+        caller: undefined,
+        clientAddress: undefined,
+        ignoredFrom: sender ?? '(none)',
+      });
+    }
+    expect(readCallerHeaders({}, 'guest', 'music-gateway')).toEqual({
+      caller: undefined,
+      clientAddress: undefined,
+    });
   });
 
   it('passwords are derived per user from the secret', () => {
