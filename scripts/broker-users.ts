@@ -20,8 +20,13 @@ import { processKinds } from './services.js';
 
 const cfg = config();
 const admin = brokerAdmin(cfg);
+const remove = process.argv[2] === '--delete';
+if (!cfg.brokerUsers && !remove) {
+  console.log("BROKER_USERS=false: every process connects with AMQP_URL's credentials; no users to make");
+  process.exit(0);
+}
 await waitForManagement(admin);
-if (process.argv[2] === '--delete') {
+if (remove) {
   const deleted = await deleteBrokerUsers(admin, brokerUserName(cfg.amqpNamespace, ''));
   console.log(`deleted ${deleted.length} broker user(s): ${deleted.join(', ') || '-'}`);
 } else {
