@@ -175,6 +175,12 @@ describe('a system whose processes each have a broker user', () => {
     return { userId: user.id, username, token };
   }
 
+  /** A broker connection in the namespace as a kind of process's own user. */
+  async function connectAs(kind: string): Promise<Broker> {
+    const brokerUrl = await brokerUrlFor(config, kind, ns);
+    return Broker.connect({ url: brokerUrl, name: `${kind}-as-test`, logger: silentLogger, namespace: ns });
+  }
+
   /** One JSON-RPC request published by hand on a connection as `amqpUrl`'s user. */
   async function publishByHand(
     amqpUrl: string,
@@ -233,12 +239,7 @@ describe('a system whose processes each have a broker user', () => {
   });
 
   it('a service calls another with its own identity (internal methods)', async () => {
-    const broker = await Broker.connect({
-      url: await brokerUrlFor(config, 'history', ns),
-      name: 'history-as-test',
-      logger: silentLogger,
-      namespace: ns,
-    });
+    const broker = await connectAs('history');
     const rpc = new RpcClient({ broker, logger: silentLogger, timeoutMs: 5000 });
     try {
       await rpc.start();
@@ -253,12 +254,7 @@ describe('a system whose processes each have a broker user', () => {
   });
 
   it('the replay tool’s user reads the event log and nothing else', async () => {
-    const broker = await Broker.connect({
-      url: await brokerUrlFor(config, 'replay', ns),
-      name: 'replay-as-test',
-      logger: silentLogger,
-      namespace: ns,
-    });
+    const broker = await connectAs('replay');
     try {
       expect(broker.user).toBe(`${ns}-replay`);
       await logBounds(broker);
