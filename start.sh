@@ -98,6 +98,18 @@ start_cluster() {
   export AMQP_URL AMQP_URL_FROM_CLUSTER="$AMQP_URL"
 }
 
+# The broker user of every kind of process, made or updated on the broker the system runs on
+# (scripts/broker-users.ts, through the management API as AMQP_URL's administrator); on a
+# cluster of our own, through its first node's management API.
+broker_users() {
+  local mgmt="${BROKER_MANAGEMENT_URL:-}"
+  if [ -z "$mgmt" ] && has_cluster && [ "$BROKER_NODES" -gt 1 ]; then
+    # shellcheck disable=SC1091
+    mgmt="$(source "$BROKER_DIR/cluster.env" && printf 'http://%s.1:%s' "$BROKER_NET" $((BROKER_MANAGEMENT_PORT + 1)))"
+  fi
+  step "broker users" env BROKER_MANAGEMENT_URL="$mgmt" scripts/run.sh scripts/broker-users
+}
+
 parse_broker_nodes() {
   [[ "$1" =~ ^[1-9]$ ]] || die "--broker-nodes should be 1..9, not '$1'"
   BROKER_NODES="$1"
@@ -208,6 +220,7 @@ cmd_start() {
   [ "$BROKER_NODES" -le 1 ] || start_cluster
   # The processes run compiled code (dist/): built when missing or older than its sources.
   if ! ./scripts/build.sh server --check; then step "compiling the server code" ./scripts/build.sh server; fi
+  broker_users
   step "migrating" scripts/run.sh scripts/migrate
   step "seeding the catalog" scripts/run.sh scripts/seed
   # The web player the gateway serves at /: built when missing or older than its sources.

@@ -402,7 +402,12 @@ export async function runPlaysBench(): Promise<Record<string, unknown>> {
     );
     let three: Copy | null = null;
     if (cluster) {
-      systems.push(await BenchSystem.start({ label: 'plays3', env: { AMQP_URL: cluster.amqpUrl } }));
+      systems.push(
+        await BenchSystem.start({
+          label: 'plays3',
+          env: { AMQP_URL: cluster.amqpUrl, BROKER_MANAGEMENT_URL: cluster.nodes[0]!.managementUrl },
+        }),
+      );
       three = await copy(systems[1]!, async () => nodePids);
     }
     const { rows } = await one.system.db.query<{ id: string }>('SELECT id FROM catalog.tracks ORDER BY id');

@@ -87,7 +87,14 @@ export async function withReplayLog<T>(label: string, fn: (log: ReplayLog) => Pr
   const database = `music_${ns}`;
   await createDatabase(database);
   const url = databaseUrl(database);
-  const cfg = Object.freeze({ ...config(), databaseUrl: url, amqpNamespace: ns, logLevel: 'warn' });
+  // In process, every part as AMQP_URL's user (as the raw baseline connects).
+  const cfg = Object.freeze({
+    ...config(),
+    databaseUrl: url,
+    amqpNamespace: ns,
+    logLevel: 'warn',
+    brokerUsers: false,
+  });
   const broker = await Broker.connect({
     url: AMQP_URL,
     name: `bench-${label}`,

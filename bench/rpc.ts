@@ -11,7 +11,7 @@
  */
 import { fork } from 'node:child_process';
 import amqp from 'amqplib';
-import { Broker } from '../common/amqp/broker.js';
+import { Broker, urlUser } from '../common/amqp/broker.js';
 import { config } from '../common/config.js';
 import { RpcClient } from '../common/rpc/client.js';
 import { echoContract } from './echo.js';
@@ -51,8 +51,14 @@ async function oursCaller(ns: string, url = AMQP_URL): Promise<Caller> {
   };
 }
 
-async function rawCaller(ns: string): Promise<Caller> {
+/**
+ * Raw amqplib with the message ours sends; `userId: false` leaves out the `user-id` property
+ * (the broker checks it against the connection's user), as requests were sent before services
+ * took callers only from the gateway's broker user: the pair measures what that check costs.
+ */
+async function rawCaller(ns: string, { userId = true } = {}): Promise<Caller> {
   const conn = await amqp.connect(AMQP_URL, { noDelay: true });
+  const user = urlUser(AMQP_URL);
   const ch = await conn.createChannel();
   const pending = new Map<string, (v: unknown) => void>();
   await ch.consume(
@@ -86,6 +92,7 @@ async function rawCaller(ns: string): Promise<Caller> {
           headers: { 'x-deadline': Date.now() + 30_000 },
           mandatory: true,
           contentType: 'application/json',
+          ...(userId ? { userId: user } : {}),
         });
       }),
     close: () => conn.close(),
@@ -138,9 +145,11 @@ export async function runRpcBench(): Promise<Record<string, unknown>> {
     stops.push(await startServers(ns, AMQP_URL));
     const ours = await oursCaller(ns);
     const raw = await rawCaller(ns);
+    const rawNoUser = await rawCaller(ns, { userId: false });
     stops.push(
       () => ours.close(),
       () => raw.close(),
+      () => rawNoUser.close(),
     );
     let three: Caller | null = null;
     if (cluster) {
@@ -150,9 +159,11 @@ export async function runRpcBench(): Promise<Record<string, unknown>> {
       stops.push(() => caller.close());
     }
     // warm up every path (JIT, connections, queue processes)
-    for (const c of [ours, raw, three]) if (c) await pool(2000, CONCURRENCY, (i) => c.call(i));
+    for (const c of [ours, raw, rawNoUser, three]) if (c) await pool(2000, CONCURRENCY, (i) => c.call(i));
     const o: number[] = [];
     const r: number[] = [];
+    const noUser: number[] = [];
+    const seqNoUser: number[] = [];
     const os: number[] = [];
     const rs: number[] = [];
     const t: number[] = [];
@@ -160,12 +171,14 @@ export async function runRpcBench(): Promise<Record<string, unknown>> {
     for (let round_ = 0; round_ < ROUNDS; round_++) {
       r.push(await throughput(raw));
       o.push(await throughput(ours));
+      noUser.push(await throughput(rawNoUser));
       if (three) t.push(await throughput(three));
       rs.push(await sequentialP50(raw));
       os.push(await sequentialP50(ours));
+      seqNoUser.push(await sequentialP50(rawNoUser));
       if (three) ts.push(await sequentialP50(three));
       note(
-        `round ${round_ + 1}: ours ${o.at(-1)!.toFixed(0)}/s raw ${r.at(-1)!.toFixed(0)}/s; seq p50 ours ${os.at(-1)!.toFixed(3)} ms raw ${rs.at(-1)!.toFixed(3)} ms${
+        `round ${round_ + 1}: ours ${o.at(-1)!.toFixed(0)}/s raw ${r.at(-1)!.toFixed(0)}/s raw without user-id ${noUser.at(-1)!.toFixed(0)}/s; seq p50 ours ${os.at(-1)!.toFixed(3)} ms raw ${rs.at(-1)!.toFixed(3)} ms without user-id ${seqNoUser.at(-1)!.toFixed(3)} ms${
           three ? `; three nodes ${t.at(-1)!.toFixed(0)}/s, seq p50 ${ts.at(-1)!.toFixed(3)} ms` : ''
         }`,
       );
@@ -182,6 +195,13 @@ export async function runRpcBench(): Promise<Record<string, unknown>> {
       ratio: round(median(o.map((v, i) => v / r[i]!))),
       ours_seq_p50_ms: round(median(os), 3),
       raw_seq_p50_ms: round(median(rs), 3),
+      // What the broker-checked user-id costs: raw with it against raw without, round by round.
+      user_id: {
+        raw_without_rps: Math.round(median(noUser)),
+        raw_without_seq_p50_ms: round(median(seqNoUser), 3),
+        rps_ratio: round(median(r.map((v, i) => v / noUser[i]!))),
+        seq_p50_ratio: round(median(rs.map((v, i) => v / seqNoUser[i]!))),
+      },
       ...(three
         ? {
             three_nodes: {

@@ -136,6 +136,8 @@ export class BenchSystem {
       AMQP_NAMESPACE: ns,
       MEDIA_DIR: mediaDir,
       TOKEN_SECRET: randomBytes(24).toString('hex'),
+      // start.sh makes the namespace's broker users from it; cleanupBroker deletes them.
+      BROKER_SECRET_FILE: join(dir, 'broker-secret'),
       LOG_LEVEL: process.env.BENCH_SYSTEM_LOG_LEVEL ?? 'info',
       // The load posts thousands of plays a second as a few accounts: far past any listener.
       PLAYS_PER_HOUR: '10000000',

@@ -21,6 +21,19 @@ export interface Config {
    * system (a test run, a benchmark) share a broker without seeing the first one's messages.
    */
   readonly amqpNamespace: string;
+  /**
+   * Whether each kind of process connects as a broker user of its own (`<prefix>-<kind>`, its
+   * password derived from the broker secret), with permissions limited to what it uses; when
+   * false, every process connects with AMQP_URL's credentials (common/amqp/users.ts).
+   */
+  readonly brokerUsers: boolean;
+  /** Where the generated broker secret is kept (owner-only file), relative to the repository when not absolute. */
+  readonly brokerSecretFile: string;
+  /**
+   * The broker's management API, which `npm run broker-users` creates the users with (empty: the
+   * first AMQP node's host, its port plus 10000, over http).
+   */
+  readonly brokerManagementUrl: string;
   /** PostgreSQL connection string. */
   readonly databaseUrl: string;
   /**
@@ -253,6 +266,32 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     default: '',
     parse: (raw) => (/^[a-z0-9_-]{1,40}$/.test(raw) ? raw : undefined),
     doc: 'queue/exchange name prefix (lower-case letters, digits, _ and -)',
+  },
+  brokerUsers: {
+    env: 'BROKER_USERS',
+    default: true,
+    parse: (raw) => (raw === 'true' ? true : raw === 'false' ? false : undefined),
+    doc: 'broker users per kind of process (true or false)',
+  },
+  brokerSecretFile: {
+    env: 'BROKER_SECRET_FILE',
+    default: 'data/secrets/broker-secret',
+    parse: str,
+    doc: 'file of the generated broker secret',
+  },
+  brokerManagementUrl: {
+    env: 'BROKER_MANAGEMENT_URL',
+    default: '',
+    parse: (raw) => {
+      try {
+        const u = new URL(raw);
+        return u.protocol === 'http:' || u.protocol === 'https:' ? raw.replace(/\/+$/, '') : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    doc: 'RabbitMQ management API URL (http:// or https://)',
+    secret: true,
   },
   databaseUrl: {
     env: 'DATABASE_URL',

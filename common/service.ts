@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { Broker } from './amqp/broker.js';
+import { brokerUrlFor, gatewayBrokerUser } from './broker-users.js';
 import { type Config, databaseUrlFor, config as processConfig } from './config.js';
 import { translateDatabaseError } from './db/errors.js';
 import { migrate } from './db/migrate.js';
@@ -119,16 +120,15 @@ export async function startService(def: ServiceDefinition, opts: StartOptions): 
     max: config.dbPoolSize,
     applicationName: def.name,
   });
-  const broker = await Broker.connect({
-    url: config.amqpUrl,
-    name: def.name,
-    logger: log,
-    namespace: opts.namespace ?? config.amqpNamespace,
-    queueType: config.queueType,
-  }).catch(async (err) => {
-    await pool.end();
-    throw err;
-  });
+  const namespace = opts.namespace ?? config.amqpNamespace;
+  const broker = await brokerUrlFor(config, def.name, namespace)
+    .then((url) =>
+      Broker.connect({ url, name: def.name, logger: log, namespace, queueType: config.queueType }),
+    )
+    .catch(async (err) => {
+      await pool.end();
+      throw err;
+    });
   try {
     if (def.migrations && opts.migrate !== false) await migrate(pool, schema, def.migrations, log);
     const rpc = new RpcClient({ broker, logger: log, timeoutMs: config.rpcTimeoutMs });
@@ -152,6 +152,7 @@ export async function startService(def: ServiceDefinition, opts: StartOptions): 
           maxBatchLength: config.rpcMaxBatch,
           handlerDelayMs: config.handlerDelayMs,
           translateError: translateDatabaseError,
+          trustedCaller: gatewayBrokerUser(config, namespace),
         })
       : null;
     const consumers = def.contract ? subscriptionConsumers(def.contract, parts, deps) : [];

@@ -11,6 +11,7 @@
  * a terminal, a line every two seconds otherwise.
  */
 import { Broker } from '../common/amqp/broker.js';
+import { brokerUrlFor } from '../common/broker-users.js';
 import { config, databaseUrlFor } from '../common/config.js';
 import { translateDatabaseError } from '../common/db/errors.js';
 import { createPool } from '../common/db/pool.js';
@@ -136,7 +137,7 @@ async function main(): Promise<number> {
   const log = rootLogger().child({ service: 'replay' });
   const all = await projections();
   const broker = await Broker.connect({
-    url: cfg.amqpUrl,
+    url: await brokerUrlFor(cfg, 'replay', cfg.amqpNamespace),
     name: 'replay',
     logger: log,
     namespace: cfg.amqpNamespace,

@@ -1,5 +1,6 @@
+import { type ProcessKind, systemKinds } from '../common/broker-users.js';
 import { SERVICE_NAMES, type ServiceName } from '../common/contracts/index.js';
-import type { ServiceDefinition } from '../common/index.js';
+import type { ServiceDefinition, System } from '../common/index.js';
 
 /** Every service of the system (common/contracts); each lives in services/<name>/service.ts. */
 export { SERVICE_NAMES, type ServiceName };
@@ -16,4 +17,11 @@ export async function loadService(name: ServiceName): Promise<ServiceDefinition>
     throw new Error(`services/${name}/service.ts does not export ${name}Service`);
   }
   return def;
+}
+
+/** Every kind of process of the system as the broker sees it (common/broker-users.ts). */
+export async function processKinds(system: System): Promise<ProcessKind[]> {
+  const readers = new Set<string>();
+  for (const name of SERVICE_NAMES) if ((await loadService(name)).projections?.length) readers.add(name);
+  return systemKinds(system, readers);
 }

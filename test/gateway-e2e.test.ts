@@ -8,13 +8,9 @@ import { dropSchema } from '../common/db/migrate.js';
 import type { Pool } from '../common/db/pool.js';
 import { eventQueue } from '../common/events/envelope.js';
 import { isLogStream } from '../common/events/partitions.js';
-import { type RunningService, startService } from '../common/service.js';
+import type { RunningService } from '../common/service.js';
 import { type RunningGateway, startGateway } from '../gateway/server.js';
-import { catalogService, seedCatalog } from '../services/catalog/index.js';
-import { historyService } from '../services/history/service.js';
-import { playlistsService } from '../services/playlists/service.js';
-import { statsService } from '../services/stats/service.js';
-import { usersService } from '../services/users/service.js';
+import { seedCatalog } from '../services/catalog/index.js';
 import {
   cleanupBroker,
   eventually,
@@ -24,11 +20,12 @@ import {
   testConfig,
   testPool,
 } from './support/env.js';
+import { SERVICE_DEFINITIONS, startAllServices } from './support/services.js';
 
 /** The whole system in one process: the five real services and the gateway, in a test namespace. */
 describe('gateway end to end with the real services', () => {
   const ns = namespace('gwe2e');
-  const defs = [catalogService, usersService, playlistsService, historyService, statsService];
+  const defs = SERVICE_DEFINITIONS;
   const running: RunningService[] = [];
   let mediaDir: string;
   let catalogPool: Pool;
@@ -38,17 +35,7 @@ describe('gateway end to end with the real services', () => {
   beforeAll(async () => {
     mediaDir = await mkdtemp(join(tmpdir(), `${ns}-media-`));
     const config = testConfig({ mediaDir, rpcTimeoutMs: 5000, opsToken: 'ops-token-of-the-e2e-test' });
-    for (const def of defs) {
-      running.push(
-        await startService(def, {
-          system: SYSTEM,
-          config,
-          logger: silentLogger,
-          namespace: ns,
-          schema: `${ns}_${def.name}`,
-        }),
-      );
-    }
+    running.push(...(await startAllServices(config, ns)));
     catalogPool = testPool(`${ns}_catalog`);
     await seedCatalog(catalogPool, mediaDir);
 

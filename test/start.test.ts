@@ -136,6 +136,8 @@ describe('./start.sh', () => {
       ...process.env,
       TOKEN_SECRET: '',
       TOKEN_SECRET_FILE: secretFile,
+      // Its broker users' secret too (the users, named after the namespace, go with cleanupBroker).
+      BROKER_SECRET_FILE: join(runDir, 'data', 'secrets', 'broker-secret'),
       PORT: String(port),
       RUN_DIR: runDir,
       DATABASE_URL,

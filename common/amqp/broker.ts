@@ -63,6 +63,16 @@ export function shuffled<T>(items: readonly T[], random = Math.random): T[] {
   return out;
 }
 
+/** An exchange or queue name in a namespace (`<namespace>.<base>`; the base alone without one). */
+export function namespaced(namespace: string, base: string): string {
+  return namespace ? `${namespace}.${base}` : base;
+}
+
+/** The user an AMQP URL (or the first of a list) logs in as; amqplib's default is guest. */
+export function urlUser(url: string): string {
+  return decodeURIComponent(new URL(url.split(',')[0]!.trim()).username) || 'guest';
+}
+
 /** `host:port` of a node URL: what logs say about a node (never its credentials). */
 export function nodeOf(url: string): string {
   const u = new URL(url);
@@ -87,6 +97,7 @@ export class Broker extends EventEmitter {
   private ready = false;
   private readonly attachments = new Set<Attachment>();
   private readonly urls: string[];
+  private readonly username: string;
   private readonly heartbeat: number;
   /** Index in `urls` of the node the next attempt goes to. */
   private next = 0;
@@ -106,6 +117,8 @@ export class Broker extends EventEmitter {
     const urls = parseAmqpUrls(opts.url);
     if (!urls) throw new Error('invalid broker URL list (see AMQP_URL)');
     this.urls = shuffled(urls);
+    // Every node of a list is logged in to with the same credentials.
+    this.username = urlUser(opts.url);
     this.heartbeat = opts.heartbeatSeconds ?? config().amqpHeartbeatSeconds;
     this.first = new Promise((resolve, reject) => {
       this.settleFirst = (err) => (err ? reject(err) : resolve());
@@ -122,7 +135,12 @@ export class Broker extends EventEmitter {
 
   /** Applies the namespace to an exchange or queue name. */
   name(base: string): string {
-    return this.namespace ? `${this.namespace}.${base}` : base;
+    return namespaced(this.namespace, base);
+  }
+
+  /** The broker user this connection logs in as: what it sets as a message's `user-id`. */
+  get user(): string {
+    return this.username;
   }
 
   get connected(): boolean {
@@ -212,7 +230,10 @@ export class Broker extends EventEmitter {
       this.failures++;
       this.log.warn({ err: error.message, node }, 'connect attempt failed');
       if (!this.connectedOnce && this.failures >= (this.opts.initialRetries ?? 10)) {
-        this.log.error({ err: error.message }, 'gave up connecting to the broker');
+        const refused = /ACCESS.REFUSED/.test(error.message)
+          ? `: the broker refused its user ${this.username} (\`npm run broker-users\`, which ./start.sh runs, makes the system's users)`
+          : '';
+        this.log.error({ err: error.message }, `gave up connecting to the broker${refused}`);
         this.settleFirst?.(error);
         this.settleFirst = null;
         this.emit('fatal', error);

@@ -133,7 +133,6 @@ export const CURSOR_MAX = 2000;
  */
 const cursor = z.string().max(CURSOR_MAX).optional();
 
-
 /** A page of a listing, with the cursor of the page after it (null after the last). */
 export type CursorPage<T> = Page<T> & { nextCursor: string | null };
 

@@ -135,7 +135,12 @@ export class RpcClient {
     if (traceId) headers[TRACE_HEADER] = traceId;
     const queue = this.opts.broker.name(rpcQueue(service));
     if (correlationId === undefined) {
-      ch.publish('', queue, Buffer.from(body), { headers, expiration: String(timeoutMs), mandatory: true });
+      ch.publish('', queue, Buffer.from(body), {
+        headers,
+        expiration: String(timeoutMs),
+        mandatory: true,
+        userId: this.opts.broker.user,
+      });
       return Promise.resolve(undefined);
     }
     return new Promise((resolve, reject) => {
@@ -152,6 +157,8 @@ export class RpcClient {
           headers,
           mandatory: true,
           contentType: 'application/json',
+          // Checked by the broker against this connection's user: what the callee trusts a caller by.
+          userId: this.opts.broker.user,
         });
       } catch (err) {
         clearTimeout(timer);

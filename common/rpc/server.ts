@@ -31,10 +31,18 @@ export interface RpcServerOptions<C extends Contract> {
   /** Benchmarks only: wait this long before every handler (default 0). */
   handlerDelayMs?: number;
   translateError?: ErrorTranslator;
+  /**
+   * The broker user whose requests may say on whose behalf they are made (the gateway's, set as
+   * the messages' broker-checked `user-id`); others' are served as anonymous. Default: this
+   * connection's own user (one broker user for every process, as tests run).
+   */
+  trustedCaller?: string;
 }
 
 interface JaysonContext {
   call: CallContext;
+  /** The broker user of a request whose caller headers were ignored. */
+  ignoredFrom: string | undefined;
 }
 
 /** "field.sub: message; other: message" from a zod error. */
@@ -65,9 +73,11 @@ export class RpcServer<C extends Contract> {
   private idle: (() => void) | null = null;
   private stopping = false;
   private readonly handlerDelayMs: number;
+  private readonly trustedCaller: string;
 
   constructor(private readonly opts: RpcServerOptions<C>) {
     this.handlerDelayMs = opts.handlerDelayMs ?? 0;
+    this.trustedCaller = opts.trustedCaller ?? opts.broker.user;
     this.log = opts.logger.child({ module: 'rpc-server', service: opts.contract.service });
     const methods: Record<string, jayson.MethodLike> = {};
     for (const [name, spec] of Object.entries(opts.contract.methods)) {
@@ -134,10 +144,14 @@ export class RpcServer<C extends Contract> {
       return;
     }
     const traceId = typeof headers[TRACE_HEADER] === 'string' ? headers[TRACE_HEADER] : newTraceId();
-    const { caller, clientAddress } = readCallerHeaders(msg.properties.headers);
+    const { caller, clientAddress, ignoredFrom } = readCallerHeaders(
+      msg.properties.headers,
+      msg.properties.userId as string | undefined,
+      this.trustedCaller,
+    );
     this.inFlight++;
     withTrace(traceId, () => {
-      const context: JaysonContext = { call: { traceId, caller, clientAddress, log: this.log } };
+      const context: JaysonContext = { call: { traceId, caller, clientAddress, log: this.log }, ignoredFrom };
       this.jayson
         .callp(msg.content.toString('utf8') as unknown as jayson.JSONRPCRequestLike, context)
         .then(
@@ -173,6 +187,17 @@ export class RpcServer<C extends Contract> {
     const log = this.log.child({ method: fullName });
     return async (params: unknown, context: JaysonContext) => {
       if (spec.visibility === 'user' && !context.call.caller) {
+        if (context.ignoredFrom !== undefined) {
+          log.warn(
+            { brokerUser: context.ignoredFrom },
+            'caller headers from another broker user than the gateway',
+          );
+          throw wire(
+            new UnauthorizedError(
+              `${fullName} needs a logged-in user, and a caller is taken only from the gateway's requests (broker user ${this.trustedCaller}), not ${context.ignoredFrom}'s`,
+            ),
+          );
+        }
         throw wire(new UnauthorizedError(`${fullName} needs a logged-in user`));
       }
       // No text in this system holds NUL characters, and the database refuses them: say so in our words.

@@ -10,13 +10,20 @@ const HEADER_CLIENT_ADDRESS = 'x-client-address';
 
 /**
  * What a caller says about the call besides its body: on whose behalf it is made and which
- * client the gateway is serving. Services take these as they find them (the gateway sets them
- * from verified credentials and the client's socket), so they are written by `callerHeaders`
- * and read by `readCallerHeaders` only: any rule about whose headers to believe lives there.
+ * client the gateway is serving. The gateway sets them from verified credentials and the
+ * client's socket; they are written by `callerHeaders` and read by `readCallerHeaders` only,
+ * where the rule about whose headers to believe lives: only a request whose `user-id` property
+ * is the trusted broker user's (the gateway's) carries them. The broker refuses a publish whose
+ * `user-id` is not the publishing connection's own user, so nobody else can set it.
  */
 export interface CallerHeaders {
   caller: Caller | undefined;
   clientAddress: string | undefined;
+  /**
+   * The request carried a caller or a client address but was not sent by the trusted user:
+   * both were ignored (the name of the user who sent it, or `(none)`).
+   */
+  ignoredFrom?: string;
 }
 
 /** The headers that carry `caller` and `clientAddress` on a request. */
@@ -34,15 +41,31 @@ export function callerHeaders({ caller, clientAddress }: Partial<CallerHeaders>)
 const text = (value: unknown): string | undefined =>
   typeof value === 'string' && value.length > 0 ? value : undefined;
 
-/** The caller and client address a request carries (the one place they are read). */
-export function readCallerHeaders(headers: MessagePropertyHeaders | undefined): CallerHeaders {
+/**
+ * The caller and client address a request carries (the one place they are read): believed only
+ * when the request's broker-checked `user-id` property (`sender`) is `trusted`.
+ */
+export function readCallerHeaders(
+  headers: MessagePropertyHeaders | undefined,
+  sender: string | undefined,
+  trusted: string,
+): CallerHeaders {
   const h = headers ?? {};
   const userId = text(h[HEADER_USER_ID]);
+  const clientAddress = text(h[HEADER_CLIENT_ADDRESS]);
+  if (sender !== trusted) {
+    const claimed = userId !== undefined || clientAddress !== undefined;
+    return {
+      caller: undefined,
+      clientAddress: undefined,
+      ...(claimed ? { ignoredFrom: sender ?? '(none)' } : {}),
+    };
+  }
   const sessionId = text(h[HEADER_SESSION_ID]);
   const caller: Caller | undefined = userId
     ? { userId, username: String(h[HEADER_USERNAME] ?? ''), ...(sessionId ? { sessionId } : {}) }
     : undefined;
-  return { caller, clientAddress: text(h[HEADER_CLIENT_ADDRESS]) };
+  return { caller, clientAddress };
 }
 
 export function rpcQueue(service: string): string {

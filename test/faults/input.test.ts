@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { brokerPassword, brokerUserName, loadBrokerSecret } from '../../common/broker-users.js';
 import { signToken } from '../../services/users/token.js';
+import { testKinds } from '../support/broker-users.js';
 import { eventually } from '../support/env.js';
 import { ApiClient, DEMO_PASSWORD, type Reply, type RequestOptions } from '../support/system.js';
 import { report, trackIds, useSystem } from './helpers.js';
@@ -40,6 +42,11 @@ describe('bad input and security, against a whole system', () => {
   beforeAll(async () => {
     api = new ApiClient(system().baseUrl);
     secrets.add(await api.login());
+    // The processes' broker passwords, too.
+    const brokerSecret = await loadBrokerSecret({ brokerSecretFile: system().brokerSecretFile });
+    for (const kind of testKinds()) {
+      secrets.add(brokerPassword(brokerSecret, brokerUserName(system().ns, kind.name)));
+    }
     tracks = await trackIds(system());
   });
 

@@ -68,6 +68,7 @@ describe.skipIf(noRabbit !== null)('./start.sh --broker-nodes 3', () => {
       AMQP_NAMESPACE: ns,
       TOKEN_SECRET: '',
       TOKEN_SECRET_FILE: join(runDir, 'token-secret'),
+      BROKER_SECRET_FILE: join(runDir, 'broker-secret'),
       LOG_LEVEL: 'info',
     };
     const started = performance.now();
@@ -116,6 +117,11 @@ describe.skipIf(noRabbit !== null)('./start.sh --broker-nodes 3', () => {
       20_000,
       500,
     );
+    // Every process logs in as its kind's own broker user, made on the cluster by start.sh.
+    const users = await managementGet<Array<{ name: string }>>('/api/users', ui[0]!);
+    expect(users.map((u) => u.name)).toContain(`${ns}-gateway`);
+    const connections = await managementGet<Array<{ user: string }>>('/api/connections?columns=user', ui[0]!);
+    for (const c of connections) expect(c.user.startsWith(`${ns}-`) || c.user === 'guest', c.user).toBe(true);
     const quorum = queues.filter((q) => q.type === 'quorum');
     expect(quorum.length).toBeGreaterThanOrEqual(5);
     for (const q of queues) expect(q.members?.length, q.name).toBe(3);

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import pino, { type Logger } from 'pino';
 import { Broker } from '../../common/amqp/broker.js';
+import { type BrokerAdmin, brokerUserName, deleteBrokerUsers } from '../../common/broker-users.js';
 import { type Config, configSpec, loadConfig } from '../../common/config.js';
 import { createPool, type Pool } from '../../common/db/pool.js';
 import { createLogger } from '../../common/logger.js';
@@ -26,10 +27,16 @@ export function namespace(label = 't'): string {
 /** The secret tests sign tokens with unless they choose one (so no test writes a secret file). */
 export const TEST_TOKEN_SECRET = 'a-test-token-secret-of-at-least-32-bytes';
 
+/**
+ * In-process tests connect every part as the machine's guest (BROKER_USERS=false): the gateway
+ * is then the guest user, whose requests carry callers. Whole systems of processes
+ * (test/support/system.ts) and test/broker-users.test.ts use a broker user per kind.
+ */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return Object.freeze({
     ...loadConfig({ ...process.env, DATABASE_URL: TEST_DATABASE_URL, AMQP_URL }),
     tokenSecret: TEST_TOKEN_SECRET,
+    brokerUsers: false,
     ...overrides,
   });
 }
@@ -42,7 +49,7 @@ export function testPool(schema: string): Pool {
   return createPool({ url: TEST_DATABASE_URL, schema, max: 5 });
 }
 
-/** Deletes every queue and exchange whose name starts with the namespace. */
+/** Deletes every queue and exchange whose name starts with the namespace, and its broker users. */
 export async function cleanupBroker(ns: string): Promise<void> {
   const [queues, exchanges] = await Promise.all([
     rabbitmqctl(['list_queues', '-q', '--no-table-headers', 'name']),
@@ -62,11 +69,17 @@ export async function cleanupBroker(ns: string): Promise<void> {
   } finally {
     await broker.close();
   }
+  await deleteBrokerUsers(testBrokerAdmin(), brokerUserName(ns, ''));
 }
 
 /** RabbitMQ's management API (queue details and statistics). */
 export const MANAGEMENT_URL = process.env.FAULTS_MANAGEMENT_URL ?? 'http://127.0.0.1:15672';
 const MANAGEMENT_AUTH = process.env.FAULTS_MANAGEMENT_AUTH ?? 'guest:guest';
+
+/** The machine broker's management API as its administrator (guest), where tests make broker users. */
+export function testBrokerAdmin(url = MANAGEMENT_URL): BrokerAdmin {
+  return { url, auth: MANAGEMENT_AUTH, vhost: '/' };
+}
 
 /** GET on the management API (`/api/...`), parsed; `base` is another node's API. */
 export async function managementGet<T>(path: string, base = MANAGEMENT_URL, timeoutMs = 15_000): Promise<T> {

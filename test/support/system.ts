@@ -13,6 +13,7 @@ import { EVENTS_EXCHANGE, eventQueue } from '../../common/events/envelope.js';
 import { EventPublisher } from '../../common/events/publisher.js';
 import { SERVICE_NAMES, type ServiceName } from '../../scripts/services.js';
 import { DEMO_PASSWORD, DEMO_USERNAME } from '../../services/users/seed.js';
+import { makeBrokerUsers } from './broker-users.js';
 import type { BrokerCluster } from './cluster.js';
 import {
   AMQP_URL,
@@ -23,6 +24,7 @@ import {
   rabbitmqctl,
   silentLogger,
   sleep,
+  testBrokerAdmin,
 } from './env.js';
 import {
   createDatabase,
@@ -168,6 +170,13 @@ export class System {
       opts,
     );
     try {
+      // A broker user per kind of process, as ./start.sh makes them (deleted with the namespace,
+      // or with the test's cluster).
+      await makeBrokerUsers(
+        ns,
+        system.brokerSecretFile,
+        opts.cluster ? testBrokerAdmin(opts.cluster.nodes[0]!.managementUrl) : testBrokerAdmin(),
+      );
       await seedDatabase(system.databaseUrl, mediaDir, system.tokenSecret);
       await Promise.all(
         SERVICE_NAMES.flatMap((s) =>
@@ -187,6 +196,11 @@ export class System {
 
   get baseUrl(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The broker secret the processes' broker passwords come from (in the run's folder). */
+  get brokerSecretFile(): string {
+    return join(this.dir, 'broker-secret');
   }
 
   /** The run database, directly (never through the proxy): tests read tables with it. */
@@ -219,6 +233,7 @@ export class System {
       LOG_LEVEL: this.opts.logLevel ?? process.env.FAULTS_LOG_LEVEL ?? 'warn',
       MEDIA_DIR: this.mediaDir,
       TOKEN_SECRET: this.tokenSecret,
+      BROKER_SECRET_FILE: this.brokerSecretFile,
       OPS_TOKEN: SYSTEM_OPS_TOKEN,
       // Fault scenarios post tens of thousands of plays as one account: far past any listener.
       PLAYS_PER_HOUR: '10000000',

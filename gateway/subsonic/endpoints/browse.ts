@@ -1,6 +1,6 @@
 import { IGNORED_ARTICLES } from '../../../common/contracts/catalog.js';
 import { type Endpoint, ifFound } from '../context.js';
-import { album, albumFolder, artist, artistFolder, artistIndex, song } from '../models.js';
+import { album, albumFolder, artist, artistFolder, song } from '../models.js';
 import { SubsonicCodes, SubsonicError } from '../response.js';
 
 const ignoredArticles = IGNORED_ARTICLES.join(' ');
