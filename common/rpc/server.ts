@@ -4,7 +4,7 @@ import jayson from 'jayson/promise/index.js';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Broker } from '../amqp/broker.js';
-import { declareWorkQueues, type WorkQueue, workQueueArguments } from '../amqp/queues.js';
+import { declareWorkQueues, type WorkQueue } from '../amqp/queues.js';
 import {
   AppError,
   ErrorCodes,
@@ -43,13 +43,22 @@ export function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-/** A service's durable request queue, replicated like every queue that holds work. */
-export function requestQueue(broker: Broker, service: string): WorkQueue {
-  return { name: broker.name(rpcQueue(service)), arguments: workQueueArguments(broker.queueType) };
+/**
+ * A service's request queue: a transient (non-durable) classic queue, whatever the type of the
+ * work queues. A request lives at most its caller's timeout, so it needs a queue on a live
+ * node, not a replicated log on disk. On a cluster the queue lives on the node of the worker
+ * that declared it first; when that node is lost (killed, stopped, or cut off and paused as the
+ * minority) the other nodes delete the queue, which cancels every consumer of it, and each
+ * worker declares it again on the node it is (re)connected to. The requests that were on the
+ * lost node are lost with it: their callers get a TimeoutError; a call made while no node holds
+ * the queue comes back at once (mandatory) as an UnavailableError.
+ */
+export function requestQueue(broker: Pick<Broker, 'name'>, service: string): WorkQueue {
+  return { name: broker.name(rpcQueue(service)), arguments: {}, durable: false };
 }
 
 /**
- * Serves one service's contract on its durable request queue `rpc.<service>`. Every worker of
+ * Serves one service's contract on its request queue `rpc.<service>` (see `requestQueue`). Every worker of
  * the service consumes the same queue, so starting another worker is all scaling takes.
  * Bodies are dispatched by jayson (requests, batches, notifications, spec error codes); the
  * reply goes to `replyTo` with the request's correlation id, and the request is acked after.
