@@ -265,6 +265,17 @@ describe('JSON-RPC over RabbitMQ', () => {
     );
   });
 
+  it('sends a call again that found no queue, and it is answered once the queue is declared again', async () => {
+    const server = await startServer('w1');
+    const ch = await broker.channel();
+    // As when the node holding the queue is lost: the queue goes, its consumers are cancelled.
+    await ch.deleteQueue(server.queue);
+    await ch.close();
+    const math = client.bind(mathContract);
+    // Made at once: the broker returns it until the worker has declared the queue again.
+    expect(await math.call('add', { a: 5, b: 6 })).toEqual({ sum: 11 });
+  });
+
   it('keeps serving after the server connection is force-closed', async () => {
     await startServer('w1');
     const math = client.bind(mathContract);
