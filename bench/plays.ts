@@ -15,13 +15,12 @@
  * its rounds alternating with the one-node ones, and reports its figures with their ratio to
  * the one-node ones: what replication costs.
  */
-import { fork } from 'node:child_process';
 import amqp from 'amqplib';
 import { config } from '../common/config.js';
 import { EventTypes } from '../common/contracts/events.js';
 import { backendPids, CpuMeter, medianCpu, perUnit, pidsNamed } from './cpu.js';
 import { AMQP_URL, benchCluster, benchNamespace, median, note, pool, round } from './lib.js';
-import { type BenchServer, postLoad, startServer } from './load.js';
+import { type BenchProcess, type BenchServer, postLoad, startProcess, startServer } from './load.js';
 import { publishPlay } from './raw-play.js';
 import { BenchSystem } from './system.js';
 
@@ -275,27 +274,6 @@ interface FloorResult extends RawResult {
   lost: number;
 }
 
-/** Forks a bench script that says `{ ready: true }` once it runs; `stop` ends it. */
-async function startWorker(
-  script: string,
-  args: string[],
-): Promise<{ pid: number; stop: () => Promise<void> }> {
-  const child = fork(new URL(script, import.meta.url), args, { execArgv: ['--import', 'tsx'] });
-  await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`${script} exited (${code})`)));
-  });
-  return {
-    pid: child.pid!,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.send('stop');
-      await exited;
-    },
-  };
-}
-
 /** The floor's topology and tables: an exchange, one queue, a schema with plays and counters. */
 async function floorStore(conn: amqp.ChannelModel, system: BenchSystem) {
   const ns = benchNamespace('floor');
@@ -351,9 +329,9 @@ async function floor(
     throw err;
   });
   let server: BenchServer | null = null;
-  let consumer: Awaited<ReturnType<typeof startWorker>> | null = null;
+  let consumer: BenchProcess | null = null;
   try {
-    consumer = await startWorker('./plays-floor-consumer.ts', [
+    consumer = await startProcess('./plays-floor-consumer.ts', [
       AMQP_URL,
       store.queue,
       system.databaseUrl,
