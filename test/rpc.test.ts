@@ -265,6 +265,18 @@ describe('JSON-RPC over RabbitMQ', () => {
     );
   });
 
+  it('answers the requests in hand when its queue is deleted under it, and serves the next from the new one', async () => {
+    const server = await startServer('w1');
+    const math = client.bind(mathContract);
+    const inHand = math.call('slow', { ms: 800 });
+    await sleep(200);
+    const ch = await broker.channel();
+    await ch.deleteQueue(server.queue);
+    await ch.close();
+    expect(await inHand).toEqual({ worker: 'w1' });
+    expect(await math.call('add', { a: 1, b: 1 })).toEqual({ sum: 2 });
+  });
+
   it('sends a call again that found no queue, and it is answered once the queue is declared again', async () => {
     const server = await startServer('w1');
     const ch = await broker.channel();

@@ -102,20 +102,31 @@ export class RpcServer<C extends Contract> {
   async start(): Promise<void> {
     this.detach = await this.opts.broker.attach(async (model) => {
       const ch = await model.createChannel();
-      await declareWorkQueues(this.opts.broker, [requestQueue(this.opts.broker, this.opts.contract.service)]);
       await ch.prefetch(this.opts.prefetch ?? 64);
-      const { consumerTag } = await ch.consume(this.queue, (msg) => {
-        if (msg) {
-          this.onMessage(ch, msg);
-          return;
-        }
-        // The broker cancelled us (queue deleted): closing the channel makes the broker re-run
-        // this attachment, which declares the queue again and consumes from it.
-        this.log.warn('request queue was deleted; re-declaring');
-        ch.close().catch(() => {});
-      });
+      const serve = async (): Promise<void> => {
+        await declareWorkQueues(this.opts.broker, [
+          requestQueue(this.opts.broker, this.opts.contract.service),
+        ]);
+        const { consumerTag } = await ch.consume(this.queue, (msg) => {
+          if (msg) {
+            this.onMessage(ch, msg);
+            return;
+          }
+          // The broker cancelled us: the queue was deleted (its node was lost, or by hand).
+          // Declare it again, on the node this connection is on, and consume on the same
+          // channel, so the requests in hand still reply. If that fails, closing the channel
+          // makes the broker run this attachment again.
+          if (this.stopping) return;
+          this.log.warn('request queue was deleted; re-declaring');
+          serve().catch((err: Error) => {
+            this.log.warn({ err: err.message }, 'could not declare the request queue again; reopening');
+            ch.close().catch(() => {});
+          });
+        });
+        this.consumerTag = consumerTag;
+      };
+      await serve();
       this.channel = ch;
-      this.consumerTag = consumerTag;
       return [ch];
     });
     this.log.info({ queue: this.queue }, 'serving');
