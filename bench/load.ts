@@ -210,15 +210,27 @@ export function startBaseline(databaseUrl: string, poolSize: number): Promise<Be
   return startServer('./baseline-server.ts', [databaseUrl, String(poolSize)]);
 }
 
-/** Forks a bench server script (under tsx) that sends `{port}` once listening and exits on 'stop'. */
-export async function startServer(script: string, args: string[]): Promise<BenchServer> {
+/** A bench script forked under tsx: its pid, and `stop` (it exits on 'stop'). */
+export interface BenchProcess {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Forks a bench script (under tsx) that sends one message once it runs (a server `{port}`, a
+ * worker `{ready: true}`) and exits on 'stop'; resolves with that message.
+ */
+export async function startProcess(
+  script: string,
+  args: string[],
+): Promise<BenchProcess & { first: unknown }> {
   const child = fork(new URL(script, import.meta.url), args, { execArgv: ['--import', 'tsx'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m) => resolve((m as { port: number }).port));
+  const first = await new Promise<unknown>((resolve, reject) => {
+    child.once('message', resolve);
     child.once('exit', (code) => reject(new Error(`${script} exited (${code})`)));
   });
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
+    first,
     pid: child.pid!,
     stop: async () => {
       if (child.exitCode !== null) return;
@@ -227,4 +239,10 @@ export async function startServer(script: string, args: string[]): Promise<Bench
       await exited;
     },
   };
+}
+
+/** Forks a bench server script (under tsx) that sends `{port}` once listening and exits on 'stop'. */
+export async function startServer(script: string, args: string[]): Promise<BenchServer> {
+  const { first, pid, stop } = await startProcess(script, args);
+  return { baseUrl: `http://127.0.0.1:${(first as { port: number }).port}`, pid, stop };
 }

@@ -1,10 +1,10 @@
 /**
- * The `plays` benchmark's floor, in its own process: the least an HTTP endpoint taking a play
- * can do here. Express with express.json() and one route, `POST /api/plays`, that publishes
+ * The `plays` benchmark's floor, its accepting half, in its own process: the least an HTTP
+ * endpoint taking a play can do here. Express with express.json() and one route, `POST /api/plays`, that publishes
  * the same `track.played` envelope the gateway publishes, persistent, on a confirm channel, to
- * the benchmark's topic exchange (fanned out to two quorum queues the benchmark consumes and
- * acks), and answers 202 with the event id once the broker confirmed. No auth, no track
- * check, no database, no logs.
+ * the benchmark's topic exchange (routed to the queue bench/plays-floor-consumer.ts stores and
+ * counts from), and answers 202 with the event id once the broker confirmed. No auth, no
+ * track check, no idempotency, no logs.
  * argv: AMQP URL, exchange. Sends its port to the parent once listening.
  */
 import type { AddressInfo } from 'node:net';

@@ -7,7 +7,8 @@
  * the broker's part of the same job (persistent, confirmed publishes of the same envelopes to
  * a topic exchange fanned out to two quorum queues, like history and stats, each consumed and
  * acked with the consumers' prefetch), with as many publishes in flight as that mode has plays
- * in flight.
+ * in flight. The floor, for one play per request: the least a system that accepts, stores and
+ * counts a play must do (see `floor`), measured like ours.
  *
  * BENCH_BROKER_NODES=3 also runs a second copy of the system on a three-node cluster of the
  * benchmark's own (every process given all three nodes; the queues replicated on all three),
@@ -19,7 +20,7 @@ import { config } from '../common/config.js';
 import { EventTypes } from '../common/contracts/events.js';
 import { backendPids, CpuMeter, medianCpu, perUnit, pidsNamed } from './cpu.js';
 import { AMQP_URL, benchCluster, benchNamespace, median, note, pool, round } from './lib.js';
-import { type BenchServer, postLoad, startServer } from './load.js';
+import { type BenchProcess, type BenchServer, postLoad, startProcess, startServer } from './load.js';
 import { publishPlay } from './raw-play.js';
 import { BenchSystem } from './system.js';
 
@@ -208,8 +209,6 @@ async function rawQueues(conn: amqp.ChannelModel) {
   }
   return {
     exchange,
-    /** Distinct plays both queues have delivered. */
-    count: () => Math.min(...seen.map((x) => x.size)),
     consumed: (n: number) =>
       new Promise<void>((resolve) => {
         const tick = () => (seen.every((s) => s.size >= n) ? resolve() : setTimeout(tick, 2));
@@ -275,24 +274,74 @@ interface FloorResult extends RawResult {
   lost: number;
 }
 
+/** The floor's topology and tables: an exchange, one queue, a schema with plays and counters. */
+async function floorStore(conn: amqp.ChannelModel, system: BenchSystem) {
+  const ns = benchNamespace('floor');
+  const schema = `plays_${ns.replace(/[^a-z0-9]/g, '_')}`;
+  const ch = await conn.createChannel();
+  const exchange = `${ns}.events`;
+  const queue = `${ns}.plays`;
+  await ch.assertExchange(exchange, 'topic', { durable: true });
+  await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': config().queueType } });
+  await ch.bindQueue(queue, exchange, EventTypes.TRACK_PLAYED);
+  await system.db.query(
+    `CREATE SCHEMA ${schema};
+     CREATE TABLE ${schema}.plays (event_id uuid NOT NULL, user_id text NOT NULL, track_id text NOT NULL,
+       played_at timestamptz NOT NULL, ms_played integer NOT NULL);
+     CREATE TABLE ${schema}.track_plays (track_id text PRIMARY KEY, plays bigint NOT NULL);`,
+  );
+  return {
+    exchange,
+    queue,
+    schema,
+    figures: async (): Promise<Figures> =>
+      (
+        await system.db.query<Figures>(
+          `SELECT (SELECT count(*) FROM ${schema}.plays)::int AS stored,
+                  (SELECT coalesce(sum(plays), 0) FROM ${schema}.track_plays)::int AS counted`,
+        )
+      ).rows[0]!,
+    remove: async () => {
+      await ch.deleteQueue(queue);
+      await ch.deleteExchange(exchange);
+      await system.db.query(`DROP SCHEMA ${schema} CASCADE`);
+    },
+  };
+}
+
 /**
- * The floor of one play per request: the same load as ours, on bench/plays-floor-server.ts
- * (express, express.json(), one route publishing the envelope with confirms and answering
- * 202), its plays consumed and acked from the two queues here, until all of them were.
+ * The floor of one play per request, the least a system that accepts, stores and counts a
+ * play must do: the same load as ours on bench/plays-floor-server.ts (express, express.json(),
+ * one route publishing the envelope with a confirm and answering 202) and
+ * bench/plays-floor-consumer.ts (one consumer inserting each play and upserting a counter per
+ * track, a batch per statement) in the run database, until every accepted play is stored and
+ * counted. Measured like ours: stored and counted plays per second from the first request.
  */
-async function floor(trackIds: string[], mode: Mode, brokers: BrokerPids): Promise<FloorResult> {
+async function floor(
+  system: BenchSystem,
+  trackIds: string[],
+  mode: Mode,
+  brokers: BrokerPids,
+): Promise<FloorResult> {
   const conn = await amqp.connect(AMQP_URL, { noDelay: true });
-  const queues = await rawQueues(conn).catch(async (err) => {
+  const store = await floorStore(conn, system).catch(async (err) => {
     await conn.close();
     throw err;
   });
-  const { exchange, count, consumed } = queues;
   let server: BenchServer | null = null;
+  let consumer: BenchProcess | null = null;
   try {
-    server = await startServer('./plays-floor-server.ts', [AMQP_URL, exchange]);
-    const pid = server.pid;
+    consumer = await startProcess('./plays-floor-consumer.ts', [
+      AMQP_URL,
+      store.queue,
+      system.databaseUrl,
+      store.schema,
+    ]);
+    server = await startServer('./plays-floor-server.ts', [AMQP_URL, store.exchange]);
+    const pids = { server: [server.pid], consumer: [consumer.pid] };
     const cpu = new CpuMeter(async () => ({
-      server: [pid],
+      ...pids,
+      postgres: await backendPids(system.db, system.database),
       rabbitmq: await brokers(),
       loadgen: [process.pid],
     }));
@@ -312,15 +361,23 @@ async function floor(trackIds: string[], mode: Mode, brokers: BrokerPids): Promi
         if (status === 202) accepted++;
       },
     );
-    await Promise.race([consumed(accepted), new Promise((r) => setTimeout(r, DRAIN_TIMEOUT_MS))]);
+    let now: Figures = { stored: 0, counted: 0 };
+    const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      now = await store.figures();
+      if (now.stored >= accepted && now.counted >= accepted) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const done = Math.min(now.stored, now.counted, accepted);
     return {
-      ...(await measured(cpu, started, accepted)),
+      ...(await measured(cpu, started, done)),
       refused: PLAYS - accepted,
-      lost: accepted - Math.min(count(), accepted),
+      lost: accepted - done,
     };
   } finally {
     await server?.stop();
-    await queues.remove();
+    await consumer?.stop();
+    await store.remove();
     await conn.close();
   }
 }
@@ -338,6 +395,12 @@ function floorSummary(o: OursResult[], f: FloorResult[]) {
   return {
     floor_per_s: Math.round(median(f.map((x) => x.perS))),
     ratio_to_floor: round(median(o.map((x, i) => x.storedPerS / f[i]!.perS))),
+    // Each round's ratio, in order, and their spread (largest less smallest).
+    ratio_to_floor_rounds: o.map((x, i) => round(x.storedPerS / f[i]!.perS)),
+    ratio_to_floor_spread: round(
+      Math.max(...o.map((x, i) => x.storedPerS / f[i]!.perS)) -
+        Math.min(...o.map((x, i) => x.storedPerS / f[i]!.perS)),
+    ),
     floor_refused: f.reduce((n, x) => n + x.refused, 0),
     floor_lost: f.reduce((n, x) => n + x.lost, 0),
     floor_cpu_ms_per_play: medianCpu(f),
@@ -421,7 +484,7 @@ export async function runPlaysBench(): Promise<Record<string, unknown>> {
         const window = mode.connections * mode.perRequest;
         const baselines = async () => {
           r.push(await raw(trackIds, window, one.brokers));
-          if (mode.perRequest === 1) f.push(await floor(trackIds, mode, one.brokers));
+          if (mode.perRequest === 1) f.push(await floor(one.system, trackIds, mode, one.brokers));
         };
         // Which side goes first alternates, so a drift in the machine's load hits both alike.
         if (i % 2 === 0) await baselines();
@@ -433,7 +496,7 @@ export async function runPlaysBench(): Promise<Record<string, unknown>> {
         note(
           `round ${i + 1} ${mode.name} (${mode.perRequest} per request, ${mode.connections} connections): accepted ${last.acceptedPerS.toFixed(0)}/s stored ${last.storedPerS.toFixed(0)}/s (accepted ${last.accepted}, refused ${last.rejected}, lost ${last.lost}, overcounted ${last.overcounted}; plays per transaction ${JSON.stringify(last.batch)}; cpu ms/play ${JSON.stringify(last.cpu)}; other work ${last.otherCores} cores); raw ${r.at(-1)!.perS.toFixed(0)}/s with ${window} in flight (cpu ms/play ${JSON.stringify(r.at(-1)!.cpu)})${
             lastFloor
-              ? `; floor ${lastFloor.perS.toFixed(0)}/s (refused ${lastFloor.refused}, lost ${lastFloor.lost}; cpu ms/play ${JSON.stringify(lastFloor.cpu)})`
+              ? `; floor ${lastFloor.perS.toFixed(0)}/s stored and counted, ours/floor ${(last.storedPerS / lastFloor.perS).toFixed(2)} (refused ${lastFloor.refused}, lost ${lastFloor.lost}; cpu ms/play ${JSON.stringify(lastFloor.cpu)})`
               : ''
           }${
             three

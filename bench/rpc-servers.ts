@@ -34,8 +34,9 @@ await ours.start();
 const raw = await amqp.connect(AMQP_URL.split(',')[0]!, { noDelay: true });
 const ch = await raw.createChannel();
 const rawQueue = `${ns}.raw`;
-// The same kind of queue as ours (quorum, or classic with QUEUE_TYPE=classic).
-await ch.assertQueue(rawQueue, { durable: true, arguments: requestQueue(broker, 'raw').arguments });
+// The same kind of queue as ours (a transient classic queue).
+const same = requestQueue(broker, 'raw');
+await ch.assertQueue(rawQueue, { durable: same.durable ?? true, arguments: same.arguments });
 await ch.prefetch(prefetch);
 await ch.consume(rawQueue, (msg) => {
   if (!msg) return;

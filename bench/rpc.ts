@@ -2,8 +2,8 @@
  * rpc: our RpcClient -> RpcServer against a raw amqplib request/reply pair doing the same
  * work (same broker, same body, same concurrency, direct reply-to, noDelay), alternating rounds
  * in one run. Servers run in a child process, clients here. Both sides send the same AMQP
- * message (body and properties) through the same kind of queue (quorum, or classic with
- * QUEUE_TYPE=classic), so the ratio is the cost of our layer alone.
+ * message (body and properties) through the same kind of queue (common/rpc/server.ts
+ * `requestQueue`), so the ratio is the cost of our layer alone.
  *
  * BENCH_BROKER_NODES=3 also runs ours on a three-node cluster of the benchmark's own
  * (scripts/broker-cluster.sh), client and servers given all three nodes, alternating with the
@@ -14,6 +14,7 @@ import amqp from 'amqplib';
 import { Broker, urlUser } from '../common/amqp/broker.js';
 import { config } from '../common/config.js';
 import { RpcClient } from '../common/rpc/client.js';
+import { requestQueue } from '../common/rpc/server.js';
 import { echoContract } from './echo.js';
 import {
   AMQP_URL,
@@ -137,6 +138,12 @@ async function startServers(ns: string, url: string) {
   };
 }
 
+/** "classic transient" or "quorum durable": the kind of queue requests travel through. */
+function requestQueueKind(): string {
+  const q = requestQueue({ name: (n) => n }, 'x');
+  return `${q.arguments['x-queue-type'] ?? 'classic'} ${(q.durable ?? true) ? 'durable' : 'transient'}`;
+}
+
 export async function runRpcBench(): Promise<Record<string, unknown>> {
   const ns = benchNamespace('rpc');
   const cluster = await benchCluster();
@@ -187,7 +194,7 @@ export async function runRpcBench(): Promise<Record<string, unknown>> {
     const rawRps = median(r);
     return {
       bench: 'rpc',
-      queue_type: config().queueType,
+      request_queue: requestQueueKind(),
       concurrency: CONCURRENCY,
       ours_rps: Math.round(oursRps),
       raw_rps: Math.round(rawRps),

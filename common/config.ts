@@ -52,6 +52,8 @@ export interface Config {
   readonly prefetch: number;
   /** Default RPC call timeout in milliseconds. */
   readonly rpcTimeoutMs: number;
+  /** How long history and stats show a track's names before asking the catalog again (0: always ask). */
+  readonly trackNamesTtlMs: number;
   /** Attempts an event handler gets before the event is dead-lettered. */
   readonly eventMaxAttempts: number;
   /** pino level. */
@@ -312,6 +314,12 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     doc: 'unacked messages per consumer channel',
   },
   rpcTimeoutMs: { env: 'RPC_TIMEOUT_MS', default: 5000, parse: int(1, 600_000), doc: 'RPC call timeout' },
+  trackNamesTtlMs: {
+    env: 'TRACK_NAMES_TTL_MS',
+    default: 60_000,
+    parse: int(0, 3_600_000),
+    doc: 'how long history and stats pages show a track as it was before asking the catalog again',
+  },
   eventMaxAttempts: {
     env: 'EVENT_MAX_ATTEMPTS',
     default: 5,

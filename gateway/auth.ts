@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { UsersContract } from '../common/contracts/users.js';
 import { isAppError, UnauthorizedError } from '../common/errors.js';
+import { LruCache } from '../common/lru.js';
 import type { ServiceClient } from '../common/rpc/client.js';
 import type { Caller } from '../common/rpc/contract.js';
-import { LruCache } from './lru.js';
 import './locals.js';
 
 export interface AuthCacheOptions {

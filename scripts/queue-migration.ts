@@ -1,7 +1,7 @@
 /**
  * Moves the system's queues that an earlier version declared with other arguments (classic
- * request, dead-letter and retry queues) to the arguments this version declares (quorum),
- * messages included. `npm run queues:migrate` (scripts/queues-migrate.ts) runs it.
+ * dead-letter and retry queues, durable quorum request queues) to the arguments this version
+ * declares (quorum work queues, transient classic request queues), messages included. `npm run queues:migrate` (scripts/queues-migrate.ts) runs it.
  */
 import type { Channel, GetMessage } from 'amqplib';
 import type { Broker } from '../common/amqp/broker.js';
@@ -69,7 +69,7 @@ function inspect(broker: Broker, name: string) {
 /** How the existing queue differs from its declaration, or null when it matches. */
 function mismatch(broker: Broker, q: WorkQueue): Promise<string | null> {
   return withChannel(broker, (ch) =>
-    ch.assertQueue(q.name, { durable: true, arguments: q.arguments }).then(
+    ch.assertQueue(q.name, { durable: q.durable ?? true, arguments: q.arguments }).then(
       () => null,
       (err: unknown) => {
         const found = mismatchOf(err);
@@ -127,10 +127,14 @@ function deleteEmpty(broker: Broker, name: string) {
   });
 }
 
-/** Declares a queue as given, with its binding; `also` is unbound from that binding after. */
+/**
+ * Declares a queue as given (durable unless `q` says otherwise), with its binding; `also` is
+ * unbound from that binding after.
+ */
 function declare(broker: Broker, name: string, q: SystemQueue, args = q.arguments, also?: string) {
   return withChannel(broker, async (ch) => {
-    await ch.assertQueue(name, { durable: true, arguments: args });
+    const durable = args === q.arguments ? (q.durable ?? true) : true;
+    await ch.assertQueue(name, { durable, arguments: args });
     if (!q.binding) return;
     await declareExchange(ch, broker);
     await ch.bindQueue(name, q.binding.exchange, q.binding.routingKey);

@@ -1,6 +1,7 @@
 /**
  * `npm run queues:migrate`: moves the queues an earlier version declared with other arguments
- * (classic request, dead-letter and retry queues) to quorum queues, messages included, on the
+ * (classic dead-letter and retry queues to quorum queues, quorum request queues to transient
+ * classic ones), messages included, on the
  * broker of AMQP_URL in AMQP_NAMESPACE. Run it with the system's workers stopped; the gateway
  * may run (events published meanwhile wait in a holding queue). Safe to run again.
  */

@@ -12,10 +12,10 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '../common/errors.js';
+import { LruCache } from '../common/lru.js';
 import type { ServiceClient } from '../common/rpc/client.js';
 import { Authenticator, bearerToken } from '../gateway/auth.js';
 import { HTTP_STATUS, HttpError, httpStatus, RETRY_AFTER_SECONDS, toHttpError } from '../gateway/errors.js';
-import { LruCache } from '../gateway/lru.js';
 
 const names = Object.keys(ErrorCodes) as ErrorName[];
 

@@ -4,8 +4,8 @@ import { EventTypes, historyContract } from '../common/contracts/index.js';
 import { InvalidParamsError, UnauthorizedError } from '../common/errors.js';
 import { makeEnvelope } from '../common/events/envelope.js';
 import { historyService } from '../services/history/service.js';
-import { eventually } from './support/env.js';
-import { startFakeCatalog } from './support/fake-catalog.js';
+import { eventually, testConfig } from './support/env.js';
+import { fakeCatalogData, fakeCatalogHandlers, startFakeCatalog } from './support/fake-catalog.js';
 import { EventWorld, HOUR_MS, playEnvelope, randomPlays } from './support/plays.js';
 
 const alice = { userId: 'u-alice', username: 'alice' };
@@ -152,6 +152,30 @@ describe('history service', () => {
       ]);
       expect(Date.now() - started).toBeLessThan(3000);
     });
+  });
+
+  it('shows the names it fetched for TRACK_NAMES_TTL_MS without asking the catalog, then asks again', async () => {
+    const worker = await world.start(historyService, testConfig({ trackNamesTtlMs: 3000 }));
+    await world.publish([playEnvelope(alice.userId, 't1', minutesAgo(5))]);
+    await eventually(() => world.handled(worker, EventTypes.TRACK_PLAYED) === 1);
+    const data = fakeCatalogData();
+    const handlers = fakeCatalogHandlers(data);
+    let asked = 0;
+    await startFakeCatalog(world.broker, {
+      ...handlers,
+      getTracks: (params, ctx) => {
+        asked++;
+        return handlers.getTracks(params, ctx);
+      },
+    });
+    const title = async () => (await history().call('recent', {}, { caller: alice }))[0]?.title;
+    expect(await title()).toBe('First Light');
+    data.tracks.find((t) => t.id === 't1')!.title = 'Renamed';
+    // One hop per page while the names are fresh: the catalog is not asked again.
+    expect(await title()).toBe('First Light');
+    expect(asked).toBe(1);
+    await eventually(async () => (await title()) === 'Renamed', 10_000, 250);
+    expect(asked).toBe(2);
   });
 
   it('exports the play log in pages and by event id, to internal callers only', async () => {

@@ -1,7 +1,9 @@
 /**
  * Every queue that holds work or failed messages is a quorum queue (replicated on a cluster),
- * retry queues dead-letter at least once, and queues left classic by an earlier version keep
- * working, with one warning, until `npm run queues:migrate` moves them, messages included.
+ * retry queues dead-letter at least once, request queues are transient classic queues, and
+ * queues an earlier version declared otherwise (classic work queues, durable quorum request
+ * queues) keep working, with one warning, until `npm run queues:migrate` moves them, messages
+ * included.
  */
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -94,12 +96,18 @@ describe('queues', () => {
     ];
   }
 
-  /** The queues as an earlier version declared them: classic, retry queues without a strategy. */
+  /**
+   * The queues as earlier versions declared them: classic work queues, retry queues without a
+   * strategy, and a durable quorum request queue.
+   */
   async function declareClassic(b: Broker) {
     const ch = await b.channel();
     const names = queueNames(b, GROUP);
     await ch.assertExchange(b.name(EVENTS_EXCHANGE), 'topic', { durable: true });
-    await ch.assertQueue(requestQueue(b, 'math').name, { durable: true });
+    await ch.assertQueue(requestQueue(b, 'math').name, {
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum' },
+    });
     await ch.assertQueue(names.main, { durable: true });
     await ch.bindQueue(names.main, b.name(EVENTS_EXCHANGE), GROUP.event);
     await ch.assertQueue(names.dead, { durable: true });
@@ -129,15 +137,19 @@ describe('queues', () => {
     await cleanupBroker(ns);
   });
 
-  it('declares request, event, dead-letter and retry queues as quorum queues', async () => {
+  it('declares event, dead-letter and retry queues as quorum queues, request queues as transient classic', async () => {
     const b = await broker('declare');
     const seen: number[] = [];
     const call = await serve(b);
     await consume(b, seen);
     expect(await call.call('add', { a: 1, b: 2 })).toEqual({ sum: 3 });
-    for (const q of declared(b)) {
+    const [request, ...work] = declared(b);
+    const details = await queueDetails(request!.name);
+    expect([details.type, details.durable, details.arguments]).toEqual(['classic', false, {}]);
+    for (const q of work) {
       const details = await queueDetails(q.name);
       expect(details.type, q.name).toBe('quorum');
+      expect(details.durable, q.name).toBe(true);
       expect(details.arguments).toEqual(q.arguments);
     }
     const retry = await queueDetails(queueNames(b, GROUP).retry(50));
@@ -161,7 +173,7 @@ describe('queues', () => {
     expect(consumer.counters.retried).toBe(3);
   });
 
-  it('keeps working on queues an earlier version made classic, warns once, and never loops on 406', async () => {
+  it('keeps working on queues earlier versions declared otherwise, warns once, and never loops on 406', async () => {
     const setup = await broker('setup');
     await declareClassic(setup);
     const b = await broker('old');
@@ -177,7 +189,9 @@ describe('queues', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(connects).toBe(0);
     expect(b.connected).toBe(true);
-    for (const q of declared(b)) expect((await queueDetails(q.name)).type, q.name).toBe('classic');
+    const [request, ...work] = declared(b);
+    expect((await queueDetails(request!.name)).type).toBe('quorum');
+    for (const q of work) expect((await queueDetails(q.name)).type, q.name).toBe('classic');
     // One warning for all of them (server, consumer and publisher declare them in turn).
     const warned = warnings();
     expect(warned.length).toBe(1);
@@ -185,9 +199,10 @@ describe('queues', () => {
     for (const q of declared(b)) expect(text).toContain(q.name);
     expect(text).toContain(MIGRATE_COMMAND);
     expect(text).toContain('x-queue-type: has none, declared quorum');
+    expect(text).toContain('durable: has true, declared false');
   });
 
-  it('migrates classic queues to quorum queues with every message, refusing while consumed', async () => {
+  it('migrates classic work queues to quorum, a quorum request queue to transient classic, with every message, refusing while consumed', async () => {
     const b = await broker('migrate');
     await declareClassic(b);
     const names = queueNames(b, GROUP);
@@ -204,6 +219,13 @@ describe('queues', () => {
     expect(await migrateQueue(b, declared(b)[0]!)).toMatchObject({ result: 'refused' });
     await ch.cancel(tag.consumerTag);
     await ch.close();
+    // A quorum queue counts the consumer gone a moment after the cancel.
+    const check = await b.channel();
+    await eventually(
+      async () => (await check.checkQueue(requestQueue(b, 'math').name)).consumerCount === 0,
+      5000,
+    );
+    await check.close();
 
     const outcomes = [];
     for (const q of declared(b)) outcomes.push(await migrateQueue(b, q));
@@ -216,10 +238,13 @@ describe('queues', () => {
     ]);
     for (const q of declared(b)) {
       const details = await queueDetails(q.name);
-      expect(details.type).toBe('quorum');
+      expect(details.type).toBe(q.durable === false ? 'classic' : 'quorum');
+      expect(details.durable).toBe(q.durable ?? true);
       expect(details.arguments).toEqual(q.arguments);
       await expect(queueDetails(holdingQueue(q.name))).rejects.toThrow(/404/);
     }
+    const request = await read0(b, requestQueue(b, 'math').name);
+    expect(request).toBe('{}');
     // Every message is there, in order, with its properties; the binding works again.
     const read = await b.channel();
     const got: string[] = [];
@@ -252,6 +277,14 @@ describe('queues', () => {
     await expect(queueDetails(holdingQueue(q.name))).rejects.toThrow(/404/);
   });
 
+  /** The body of the first message of a queue, taken off it. */
+  async function read0(b: Broker, queue: string): Promise<string | null> {
+    const ch = await b.channel();
+    const m = await ch.get(queue, { noAck: true });
+    await ch.close();
+    return m ? m.content.toString() : null;
+  }
+
   it('reads the argument a 406 names', () => {
     const err = Object.assign(
       new Error(
@@ -260,6 +293,13 @@ describe('queues', () => {
       { code: 406 },
     );
     expect(mismatchOf(err)).toBe('x-queue-type: has classic, declared quorum');
+    const durable = Object.assign(
+      new Error(
+        "Operation failed: QueueDeclare; 406 (PRECONDITION-FAILED) with message \"PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in vhost '/': received 'false' but current is 'true'\"",
+      ),
+      { code: 406 },
+    );
+    expect(mismatchOf(durable)).toBe('durable: has true, declared false');
     expect(mismatchOf(Object.assign(new Error('x'), { code: 404 }))).toBeNull();
   });
 });

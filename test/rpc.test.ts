@@ -322,6 +322,29 @@ describe('JSON-RPC over RabbitMQ', () => {
     );
   });
 
+  it('answers the requests in hand when its queue is deleted under it, and serves the next from the new one', async () => {
+    const server = await startServer('w1');
+    const math = client.bind(mathContract);
+    const inHand = math.call('slow', { ms: 800 });
+    await sleep(200);
+    const ch = await broker.channel();
+    await ch.deleteQueue(server.queue);
+    await ch.close();
+    expect(await inHand).toEqual({ worker: 'w1' });
+    expect(await math.call('add', { a: 1, b: 1 })).toEqual({ sum: 2 });
+  });
+
+  it('sends a call again that found no queue, and it is answered once the queue is declared again', async () => {
+    const server = await startServer('w1');
+    const ch = await broker.channel();
+    // As when the node holding the queue is lost: the queue goes, its consumers are cancelled.
+    await ch.deleteQueue(server.queue);
+    await ch.close();
+    const math = client.bind(mathContract);
+    // Made at once: the broker returns it until the worker has declared the queue again.
+    expect(await math.call('add', { a: 5, b: 6 })).toEqual({ sum: 11 });
+  });
+
   it('keeps serving after the server connection is force-closed', async () => {
     await startServer('w1');
     const math = client.bind(mathContract);

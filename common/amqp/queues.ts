@@ -11,10 +11,15 @@ export type QueueType = 'quorum' | 'classic';
 
 export type QueueArguments = Record<string, string | number>;
 
-/** A durable queue the system declares: its name and the arguments it is declared with. */
+/**
+ * A queue the system declares: its name, the arguments it is declared with, and whether it is
+ * durable (every queue that holds work is; a request queue is not, see `requestQueue`).
+ */
 export interface WorkQueue {
   name: string;
   arguments: QueueArguments;
+  /** Default true. */
+  durable?: boolean;
 }
 
 /** Arguments of a durable queue that holds work or failed messages. */
@@ -61,7 +66,8 @@ function report(log: Logger, queue: string): void {
       out.warn(
         { queues },
         `${queues.length} queue(s) exist with other arguments than this version declares and are ` +
-          `used as they are (a classic queue is not replicated): ${queues.join('; ')}. ` +
+          `used as they are (a classic work queue is not replicated; a quorum request queue makes ` +
+          `every call wait for a replicated write): ${queues.join('; ')}. ` +
           `Stop the system's workers and run \`${MIGRATE_COMMAND}\` to move them, messages included.`,
       );
     }, 1000).unref();
@@ -77,7 +83,7 @@ export function mismatchOf(err: unknown): string | null {
   if ((err as { code?: unknown }).code !== 406) return null;
   const text = err instanceof Error ? err.message : '';
   const m =
-    /inequivalent arg '([^']+)'.*received the value '([^']*)'.* but current is (?:the value '([^']*)'|none)/.exec(
+    /inequivalent arg '([^']+)'.*received (?:the value )?'([^']*)'.* but current is (?:(?:the value )?'([^']*)'|none)/.exec(
       text,
     );
   if (!m) return 'other arguments';
@@ -85,9 +91,10 @@ export function mismatchOf(err: unknown): string | null {
 }
 
 /**
- * Declares durable work queues, each with its arguments, on a channel of its own (the
+ * Declares queues, each with its arguments and durability, on a channel of its own (the
  * caller's channels stay open whatever happens). A queue that already exists with other
- * arguments, such as a classic queue made by an earlier version, makes the broker refuse the
+ * arguments, such as a classic queue made by an earlier version or a
+ * durable quorum request queue, makes the broker refuse the
  * declaration with PRECONDITION_FAILED and close the channel: such a queue is used as it is
  * (after a passive check that it exists), and the process logs one warning naming such
  * queues and the command that migrates them. Anything else fails as usual.
@@ -98,7 +105,7 @@ export async function declareWorkQueues(broker: Broker, queues: readonly WorkQue
     for (const q of queues) {
       ch ??= await broker.channel();
       try {
-        await ch.assertQueue(q.name, { durable: true, arguments: q.arguments });
+        await ch.assertQueue(q.name, { durable: q.durable ?? true, arguments: q.arguments });
       } catch (err) {
         const mismatch = mismatchOf(err);
         if (!mismatch) throw err;

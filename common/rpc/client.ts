@@ -26,7 +26,21 @@ interface Pending {
   resolve: (body: unknown) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
+  /** Publishes the request (again). */
+  publish: () => void;
+  /** Times the broker returned it: no queue took it. */
+  returns: number;
+  /** A resend waiting (see RESEND_DELAYS_MS). */
+  resend?: NodeJS.Timeout;
 }
+
+/**
+ * A request the broker returns (mandatory, no queue took it) was delivered to no one, so it is
+ * safe to send again: after these delays, while the call's timeout allows. It covers the moment
+ * a request queue is declared again after the node holding it was lost (docs/ARCHITECTURE.md,
+ * "Request queues"); a service that is not running still fails within their sum.
+ */
+const RESEND_DELAYS_MS = [50, 100, 200] as const;
 
 /** Observes every call, e.g. for metrics. */
 export type CallObserver = (
@@ -145,11 +159,12 @@ export class RpcClient {
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
+        const entry = this.pending.get(correlationId);
+        if (entry?.resend) clearTimeout(entry.resend);
         this.pending.delete(correlationId);
         reject(new TimeoutError(`${service} did not answer within ${timeoutMs} ms`, { service, timeoutMs }));
       }, timeoutMs);
-      this.pending.set(correlationId, { resolve, reject, timer });
-      try {
+      const publish = () =>
         ch.publish('', queue, Buffer.from(body), {
           correlationId,
           replyTo: DIRECT_REPLY_TO,
@@ -160,6 +175,9 @@ export class RpcClient {
           // Checked by the broker against this connection's user: what the callee trusts a caller by.
           userId: this.opts.broker.user,
         });
+      this.pending.set(correlationId, { resolve, reject, timer, publish, returns: 0 });
+      try {
+        publish();
       } catch (err) {
         clearTimeout(timer);
         this.pending.delete(correlationId);
@@ -187,11 +205,27 @@ export class RpcClient {
     }
   }
 
-  /** A mandatory request no queue could take: the service has never been started. */
+  /**
+   * A mandatory request no queue took: sent again a few times (RESEND_DELAYS_MS), then failed
+   * as unavailable (the service is not running, or its queue is not there again yet).
+   */
   private onReturn(msg: Message): void {
     const id = msg.properties.correlationId as string | undefined;
     const entry = id ? this.pending.get(id) : undefined;
     if (!entry || !id) return;
+    const delay = RESEND_DELAYS_MS[entry.returns++];
+    if (delay !== undefined) {
+      entry.resend = setTimeout(() => {
+        entry.resend = undefined;
+        if (this.pending.get(id) !== entry) return;
+        try {
+          entry.publish();
+        } catch {
+          // The channel is closing: failAll rejects the call.
+        }
+      }, delay);
+      return;
+    }
     this.pending.delete(id);
     clearTimeout(entry.timer);
     entry.reject(new UnavailableError(`no service is listening on ${msg.fields.routingKey}`));
@@ -202,6 +236,7 @@ export class RpcClient {
     this.log.warn({ pending: this.pending.size }, 'failing pending calls');
     for (const [id, entry] of this.pending) {
       clearTimeout(entry.timer);
+      if (entry.resend) clearTimeout(entry.resend);
       this.pending.delete(id);
       entry.reject(err);
     }

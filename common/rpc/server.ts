@@ -4,7 +4,7 @@ import jayson from 'jayson/promise/index.js';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Broker } from '../amqp/broker.js';
-import { declareWorkQueues, type WorkQueue, workQueueArguments } from '../amqp/queues.js';
+import { declareWorkQueues, type WorkQueue } from '../amqp/queues.js';
 import { configSpec } from '../config.js';
 import {
   AppError,
@@ -52,13 +52,22 @@ export function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-/** A service's durable request queue, replicated like every queue that holds work. */
-export function requestQueue(broker: Broker, service: string): WorkQueue {
-  return { name: broker.name(rpcQueue(service)), arguments: workQueueArguments(broker.queueType) };
+/**
+ * A service's request queue: a transient (non-durable) classic queue, whatever the type of the
+ * work queues. A request lives at most its caller's timeout, so it needs a queue on a live
+ * node, not a replicated log on disk. On a cluster the queue lives on the node of the worker
+ * that declared it first; when that node is lost (killed, stopped, or cut off and paused as the
+ * minority) the other nodes delete the queue, which cancels every consumer of it, and each
+ * worker declares it again on the node it is (re)connected to. The requests that were on the
+ * lost node are lost with it: their callers get a TimeoutError; a call made while no node holds
+ * the queue comes back at once (mandatory) as an UnavailableError.
+ */
+export function requestQueue(broker: Pick<Broker, 'name'>, service: string): WorkQueue {
+  return { name: broker.name(rpcQueue(service)), arguments: {}, durable: false };
 }
 
 /**
- * Serves one service's contract on its durable request queue `rpc.<service>`. Every worker of
+ * Serves one service's contract on its request queue `rpc.<service>` (see `requestQueue`). Every worker of
  * the service consumes the same queue, so starting another worker is all scaling takes.
  * Bodies are dispatched by jayson (requests, batches, notifications, spec error codes); the
  * reply goes to `replyTo` with the request's correlation id, and the request is acked after.
@@ -104,20 +113,31 @@ export class RpcServer<C extends Contract> {
   async start(): Promise<void> {
     this.detach = await this.opts.broker.attach(async (model) => {
       const ch = await model.createChannel();
-      await declareWorkQueues(this.opts.broker, [requestQueue(this.opts.broker, this.opts.contract.service)]);
       await ch.prefetch(this.opts.prefetch ?? configSpec.prefetch.default);
-      const { consumerTag } = await ch.consume(this.queue, (msg) => {
-        if (msg) {
-          this.onMessage(ch, msg);
-          return;
-        }
-        // The broker cancelled us (queue deleted): closing the channel makes the broker re-run
-        // this attachment, which declares the queue again and consumes from it.
-        this.log.warn('request queue was deleted; re-declaring');
-        ch.close().catch(() => {});
-      });
+      const serve = async (): Promise<void> => {
+        await declareWorkQueues(this.opts.broker, [
+          requestQueue(this.opts.broker, this.opts.contract.service),
+        ]);
+        const { consumerTag } = await ch.consume(this.queue, (msg) => {
+          if (msg) {
+            this.onMessage(ch, msg);
+            return;
+          }
+          // The broker cancelled us: the queue was deleted (its node was lost, or by hand).
+          // Declare it again, on the node this connection is on, and consume on the same
+          // channel, so the requests in hand still reply. If that fails, closing the channel
+          // makes the broker run this attachment again.
+          if (this.stopping) return;
+          this.log.warn('request queue was deleted; re-declaring');
+          serve().catch((err: Error) => {
+            this.log.warn({ err: err.message }, 'could not declare the request queue again; reopening');
+            ch.close().catch(() => {});
+          });
+        });
+        this.consumerTag = consumerTag;
+      };
+      await serve();
       this.channel = ch;
-      this.consumerTag = consumerTag;
       return [ch];
     });
     this.log.info({ queue: this.queue }, 'serving');

@@ -9,10 +9,10 @@ import { MAX_PLAYS_PER_REQUEST, makePlay, playEventId } from '../../common/contr
 import { id, WINDOWS } from '../../common/contracts/shared.js';
 import { statsContract } from '../../common/contracts/stats.js';
 import { InvalidParamsError, NotFoundError } from '../../common/errors.js';
+import { LruCache } from '../../common/lru.js';
 import type { Caller } from '../../common/rpc/contract.js';
 import { requireCaller } from '../auth.js';
 import { contractParams, parseBody, queryEnum, queryInt, queryString } from '../http.js';
-import { LruCache } from '../lru.js';
 import { withTimeout } from '../timeout.js';
 import type { RouteContext } from './context.js';
 

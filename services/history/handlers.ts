@@ -1,23 +1,11 @@
-import type {
-  CatalogContract,
-  HistoryContract,
-  LoggedPlay,
-  Play,
-  Track,
-} from '../../common/contracts/index.js';
-import {
-  type CallContext,
-  type Handlers,
-  type Pool,
-  prepared,
-  type ServiceClient,
-} from '../../common/index.js';
+import type { HistoryContract, LoggedPlay, Play, Track } from '../../common/contracts/index.js';
+import type { TrackCache } from '../../common/contracts/track-cache.js';
+import { type CallContext, type Handlers, type Pool, prepared } from '../../common/index.js';
 
 export interface HistoryHandlerDeps {
   pool: Pool;
-  catalog: ServiceClient<CatalogContract>;
-  /** How long a title lookup may take before plays are returned without titles. */
-  catalogTimeoutMs: number;
+  /** Titles of the tracks a page shows (a lookup that does not answer in time means no titles). */
+  tracks: TrackCache;
 }
 
 interface PlayRow {
@@ -82,8 +70,9 @@ export function historyHandlers(deps: HistoryHandlerDeps): Handlers<HistoryContr
 }
 
 /**
- * Titles from the catalog in one call, those of tracks removed from the library included (they
- * come marked unavailable); an unanswering catalog means no titles, not a failure.
+ * Titles of the tracks, removed ones included (they come marked unavailable): from the cache,
+ * and the catalog in one call for those it lacks; an unanswering catalog means no titles, not
+ * a failure.
  */
 async function lookUpTracks(
   deps: HistoryHandlerDeps,
@@ -92,12 +81,7 @@ async function lookUpTracks(
 ): Promise<Map<string, Track>> {
   if (ids.length === 0) return new Map();
   try {
-    const tracks = await deps.catalog.call(
-      'getTracks',
-      { ids, withRemoved: true },
-      { timeoutMs: deps.catalogTimeoutMs },
-    );
-    return new Map(tracks.map((t) => [t.id, t]));
+    return await deps.tracks.get(ids);
   } catch (err) {
     ctx.log.warn({ err: (err as Error).message }, 'catalog did not answer; returning plays without titles');
     return new Map();

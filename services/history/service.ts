@@ -1,4 +1,5 @@
 import { catalogContract, historyContract } from '../../common/contracts/index.js';
+import { TrackCache } from '../../common/contracts/track-cache.js';
 import { sourcePath } from '../../common/paths.js';
 import { PeriodicTask } from '../../common/periodic.js';
 import { dedupWindowMs, defineService } from '../../common/service.js';
@@ -19,8 +20,9 @@ export const historyService = defineService({
   async setup({ config, pool, rpc, log }) {
     const handlers = historyHandlers({
       pool,
-      catalog: rpc.bind(catalogContract),
-      catalogTimeoutMs: Math.min(CATALOG_TIMEOUT_MS, config.rpcTimeoutMs),
+      tracks: new TrackCache(rpc.bind(catalogContract), config.trackNamesTtlMs, {
+        timeoutMs: Math.min(CATALOG_TIMEOUT_MS, config.rpcTimeoutMs),
+      }),
     });
     const policy = {
       retentionMonths: config.playLogRetentionMonths,

@@ -1,5 +1,6 @@
-import type { CatalogContract, StatsContract, TrackCount } from '../../common/contracts/index.js';
-import type { Handlers, Pool, ServiceClient } from '../../common/index.js';
+import type { StatsContract, TrackCount } from '../../common/contracts/index.js';
+import type { TrackCache } from '../../common/contracts/track-cache.js';
+import type { Handlers, Pool } from '../../common/index.js';
 import { listeningHandlers } from './listening.js';
 import { COUNTER_NAMES } from './projections.js';
 import { readReport } from './report.js';
@@ -23,10 +24,10 @@ const WINDOWS = { hour: '1 hour', day: '24 hours' } as const;
 export interface StatsHandlerDeps {
   pool: Pool;
   /** Artists, albums and genres of a report's tracks. */
-  catalog: ServiceClient<CatalogContract>;
+  tracks: TrackCache;
 }
 
-export function statsHandlers({ pool, catalog }: StatsHandlerDeps): Handlers<StatsContract> {
+export function statsHandlers({ pool, tracks }: StatsHandlerDeps): Handlers<StatsContract> {
   return {
     async topTracks({ window, limit }) {
       // Ranked by listeners, then plays (services/stats/plays.ts says why).
@@ -111,7 +112,7 @@ export function statsHandlers({ pool, catalog }: StatsHandlerDeps): Handlers<Sta
     },
 
     report(params, ctx) {
-      return readReport(pool, catalog, ctx.caller.userId, params);
+      return readReport(pool, tracks, ctx.caller.userId, params);
     },
 
     ...listeningHandlers(pool),

@@ -1,14 +1,10 @@
-import type { CatalogContract, Track } from '../../common/contracts/catalog.js';
-import { MAX_IDS } from '../../common/contracts/shared.js';
 import type { ListeningReport, ReportCount } from '../../common/contracts/stats.js';
+import type { TrackCache } from '../../common/contracts/track-cache.js';
 import type { Queryable } from '../../common/db/pool.js';
 import { prepared } from '../../common/db/prepared.js';
-import type { ServiceClient } from '../../common/rpc/client.js';
 
 const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 const TOP = 5;
-/** The catalog takes at most this many ids per call (its contract's bound). */
-const CATALOG_BATCH = MAX_IDS;
 
 /** A year (`2026`) or a month (`2026-11`) as UTC days: the first, and the one after the last. */
 function periodOf(params: { year: number } | { month: string }): {
@@ -33,11 +29,11 @@ const byPlays = <T extends ReportCount>(a: T, b: T) => b.plays - a.plays || b.mi
 
 /**
  * A user's listening report, read from the `report` projection's tables, with artists, albums
- * and genres looked up in the catalog (in as few calls as the tracks need).
+ * and genres of the tracks from the cache (the catalog asked for those it lacks).
  */
 export async function readReport(
   db: Queryable,
-  catalog: ServiceClient<CatalogContract>,
+  tracksCache: TrackCache,
   userId: string,
   params: { year: number } | { month: string },
 ): Promise<ListeningReport> {
@@ -88,12 +84,8 @@ export async function readReport(
       | ({ [P in K]: number } & { plays: string })
       | undefined;
 
-  const ids = tracks.rows.map((r) => r.track_id);
-  const batches: Array<Promise<Track[]>> = [];
-  for (let i = 0; i < ids.length; i += CATALOG_BATCH)
-    // Tracks removed from the library since count as what they were.
-    batches.push(catalog.call('getTracks', { ids: ids.slice(i, i + CATALOG_BATCH), withRemoved: true }));
-  const known = new Map((await Promise.all(batches)).flat().map((t) => [t.id, t]));
+  // Tracks removed from the library since count as what they were.
+  const known = await tracksCache.get(tracks.rows.map((r) => r.track_id));
   const artists = new Map<string, ReportCount & { artistId: string; name: string }>();
   const albums = new Map<string, ReportCount & { albumId: string; title: string; artistName: string }>();
   const genres = new Map<string, ReportCount & { genre: string }>();

@@ -1,4 +1,5 @@
 import { catalogContract, statsContract } from '../../common/contracts/index.js';
+import { TrackCache } from '../../common/contracts/track-cache.js';
 import { PeriodicTask } from '../../common/periodic.js';
 import { defineService } from '../../common/service.js';
 import { PRUNE_INTERVAL_MS, pruneBuckets } from './buckets.js';
@@ -7,7 +8,7 @@ import { reportProjection, STATS_MIGRATIONS, statsProjection } from './projectio
 
 /**
  * Play, user and playlist statistics and the listening report (schema `stats`): projections of
- * the event log, read over RPC. Report details (artists, albums, genres) come from the catalog.
+ * the event log, read over RPC. Report details (artists, albums, genres) come from the catalog, through a cache (TRACK_NAMES_TTL_MS).
  * Each worker prunes the time buckets no read looks at any more (buckets.ts).
  */
 export const statsService = defineService({
@@ -15,7 +16,7 @@ export const statsService = defineService({
   contract: statsContract,
   migrations: STATS_MIGRATIONS,
   projections: [statsProjection, reportProjection],
-  async setup({ pool, rpc, log }) {
+  async setup({ config, pool, rpc, log }) {
     const pruning = new PeriodicTask({
       name: 'pruning old time buckets',
       everyMs: PRUNE_INTERVAL_MS,
@@ -26,7 +27,10 @@ export const statsService = defineService({
       },
     });
     return {
-      handlers: statsHandlers({ pool, catalog: rpc.bind(catalogContract) }),
+      handlers: statsHandlers({
+        pool,
+        tracks: new TrackCache(rpc.bind(catalogContract), config.trackNamesTtlMs),
+      }),
       subscribers: {},
       workers: [pruning],
     };

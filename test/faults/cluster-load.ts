@@ -144,9 +144,10 @@ interface NodeInfo {
 }
 
 /**
- * Waits until the cluster is whole: every node running and seeing no partition, and every
+ * Waits until the cluster is whole: every node running and seeing no partition, every
  * quorum queue of the namespace with all its members online and each member's log caught up
- * with its leader's. Resolves with how long it took.
+ * with its leader's, and every request queue (transient classic: declared again by the workers
+ * on a live node after its node was lost) there and consumed. Resolves with how long it took.
  */
 export async function whole(cluster: BrokerCluster, ns: string, timeoutMs = 120_000): Promise<number> {
   const started = Date.now();
@@ -171,13 +172,17 @@ export async function whole(cluster: BrokerCluster, ns: string, timeoutMs = 120_
         last = `not all members online: ${partial.map((q) => `${q.name} ${q.online}`).join('; ')}`;
         return false;
       }
-      // The plays queue and a request queue: a quorum_status each is a command-line run.
-      for (const q of [`${ns}.history.track-played`, `${ns}.rpc.catalog`]) {
-        const lagging = await replicaLag(cluster, q);
-        if (lagging) {
-          last = `${q}: ${lagging}`;
-          return false;
-        }
+      const requests = queues.filter((q) => q.name.startsWith(`${ns}.rpc.`));
+      const unserved = requests.filter((q) => (q.consumers ?? 0) === 0);
+      if (!requests.some((q) => q.name === `${ns}.rpc.catalog`) || unserved.length > 0) {
+        last = `request queues not served: ${unserved.map((q) => q.name).join(', ') || `${ns}.rpc.catalog`}`;
+        return false;
+      }
+      // The plays queue: a quorum_status is a command-line run.
+      const lagging = await replicaLag(cluster, `${ns}.history.track-played`);
+      if (lagging) {
+        last = `${ns}.history.track-played: ${lagging}`;
+        return false;
       }
       return true;
     },

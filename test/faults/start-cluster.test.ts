@@ -110,9 +110,9 @@ describe.skipIf(noRabbit !== null)('./start.sh --broker-nodes 3', () => {
     await eventually(
       async () => {
         queues = (
-          await managementGet<QueueDetails[]>('/api/queues/%2F?columns=name,type,members', ui[0]!)
+          await managementGet<QueueDetails[]>('/api/queues/%2F?columns=name,type,durable,members', ui[0]!)
         ).filter((q) => q.name.startsWith(`${ns}.`));
-        return queues.length > 0 && queues.every((q) => q.members !== undefined);
+        return queues.length > 0 && queues.every((q) => q.members !== undefined || q.type === 'classic');
       },
       20_000,
       500,
@@ -124,7 +124,11 @@ describe.skipIf(noRabbit !== null)('./start.sh --broker-nodes 3', () => {
     for (const c of connections) expect(c.user.startsWith(`${ns}-`) || c.user === 'guest', c.user).toBe(true);
     const quorum = queues.filter((q) => q.type === 'quorum');
     expect(quorum.length).toBeGreaterThanOrEqual(5);
-    for (const q of queues) expect(q.members?.length, q.name).toBe(3);
+    // Request queues are transient classic queues, on one node each; everything else has 3 members.
+    const requests = queues.filter((q) => q.name.startsWith(`${ns}.rpc.`));
+    expect(requests.length).toBeGreaterThanOrEqual(5);
+    for (const q of requests) expect([q.type, q.durable], q.name).toEqual(['classic', false]);
+    for (const q of queues) if (!requests.includes(q)) expect(q.members?.length, q.name).toBe(3);
 
     const stop = await startSh(['stop'], env);
     expect(stop.code, stop.out).toBe(0);
@@ -135,7 +139,7 @@ describe.skipIf(noRabbit !== null)('./start.sh --broker-nodes 3', () => {
     expect(stopped).toHaveLength(3);
     report('./start.sh --broker-nodes 3', {
       'start (nodes, migrations, seed, workers, gateway)': `${startMs} ms`,
-      'queues of the system': `${queues.length} (${quorum.length} quorum, ${queues.length - quorum.length} stream), each with 3 members`,
+      'queues of the system': `${queues.length} (${quorum.length} quorum and ${queues.length - quorum.length - requests.length} stream with 3 members each, ${requests.length} transient classic request queues)`,
       'queues led per node': `${nodes.map((l) => /(\d+) queues$/.exec(l)![1]).join(', ')} (${leads} in all)`,
       'after ./start.sh stop': 'every node stopped',
     });

@@ -95,6 +95,7 @@ export async function managementGet<T>(path: string, base = MANAGEMENT_URL, time
 export interface QueueDetails {
   name: string;
   type: 'classic' | 'quorum' | 'stream';
+  durable: boolean;
   arguments: Record<string, unknown>;
   node: string;
   leader?: string;
