@@ -12,7 +12,6 @@
 import { fork } from 'node:child_process';
 import amqp from 'amqplib';
 import { Broker, urlUser } from '../common/amqp/broker.js';
-import { config } from '../common/config.js';
 import { RpcClient } from '../common/rpc/client.js';
 import { requestQueue } from '../common/rpc/server.js';
 import { echoContract } from './echo.js';
