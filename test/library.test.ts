@@ -289,8 +289,10 @@ describe('catalog workers watching a library folder', () => {
     (await world.rpc.bind(catalogContract).call('listTracks', { limit: 1 })).total;
 
   it('one worker imports the folder; the other stands by', async () => {
-    await eventually(async () => (await trackCount()) === files.length, 30_000);
     const watchers = workers.map(watcherOf);
+    await eventually(async () => (await trackCount()) === files.length, 30_000);
+    // The tracks are visible once their batch commits; the run's counters once the run ends.
+    await eventually(() => watchers.reduce((n, w) => n + w.counters.filesRead, 0) >= files.length, 30_000);
     expect(watchers.filter((w) => w.leading)).toHaveLength(1);
     expect(watchers.reduce((n, w) => n + w.counters.filesRead, 0)).toBe(files.length);
   });

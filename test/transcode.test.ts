@@ -356,6 +356,8 @@ describe('no ffmpeg outlives its gateway', () => {
         HOME: process.env.HOME ?? '',
         PORT: String(port),
         AMQP_NAMESPACE: h.ns,
+        // The in-process services around it connect as AMQP_URL's user, like every in-process test.
+        BROKER_USERS: 'false',
         AMQP_URL: h.config.amqpUrl,
         DATABASE_URL: TEST_DATABASE_URL,
         TOKEN_SECRET: h.config.tokenSecret,
