@@ -527,7 +527,7 @@ export class ProjectionRunner {
       await this.leave();
       return;
     }
-    if (this.coordBroken) throw new Error('the coordinator connection failed');
+    if (this.coord && this.coordBroken) throw new Error('the coordinator connection failed');
     if (!this.coord) await this.join();
     // The legacy stream, once deleted (docs/ARCHITECTURE.md, "Upgrading"), leaves the group.
     if (
@@ -595,10 +595,15 @@ export class ProjectionRunner {
     this.coord = null;
     client.off('error', this.onCoordError);
     let broken = this.coordBroken;
-    await client.query('SELECT pg_advisory_unlock_all()').catch(() => {
-      broken = true;
-    });
+    // A broken coordinator is dropped as it is: its session's end lets go of its locks.
+    if (!broken) {
+      await client.query('SELECT pg_advisory_unlock_all()').catch(() => {
+        broken = true;
+      });
+    }
     client.release(broken);
+    // The next look joins afresh on a new connection.
+    this.coordBroken = false;
   }
 
   private async lead(partition: number): Promise<void> {
