@@ -83,12 +83,18 @@ export function testBrokerAdmin(url = MANAGEMENT_URL): BrokerAdmin {
 
 /** GET on the management API (`/api/...`), parsed; `base` is another node's API. */
 export async function managementGet<T>(path: string, base = MANAGEMENT_URL, timeoutMs = 15_000): Promise<T> {
-  const res = await fetch(`${base}${path}`, {
-    headers: { authorization: `Basic ${Buffer.from(MANAGEMENT_AUTH).toString('base64')}` },
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  if (!res.ok) throw new Error(`management API: ${res.status} for ${path}`);
-  return (await res.json()) as T;
+  // A cluster node that has just started (or whose peer has) may answer 500 while it gathers
+  // the others' figures: asked again a few times before it counts as a failure.
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${base}${path}`, {
+      headers: { authorization: `Basic ${Buffer.from(MANAGEMENT_AUTH).toString('base64')}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (res.ok) return (await res.json()) as T;
+    if (res.status < 500 || attempt >= 4) throw new Error(`management API: ${res.status} for ${path}`);
+    await res.arrayBuffer().catch(() => undefined);
+    await sleep(500 * (attempt + 1));
+  }
 }
 
 /** A queue as the management API describes it (vhost /). */
