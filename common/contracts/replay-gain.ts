@@ -27,18 +27,28 @@ export function gainFactor(gain: ReplayGain | undefined, mode: GainMode): number
   return dB === undefined ? 1 : Math.min(1, Math.max(0, 10 ** (dB / 20)));
 }
 
-/** A stored ReplayGain kept only as far as it is numbers in range (storage can hold anything). */
+/**
+ * Gains beyond ±60 dB and peaks beyond 10 (+20 dBFS) are damaged tags, not loudness (the same
+ * bounds are the `tracks` columns' CHECKs, services/catalog/migrations/006_replay_gain.sql).
+ */
+export const GAIN_DB_MAX = 60;
+export const PEAK_MAX = 10;
+
+/**
+ * A ReplayGain kept only as far as it is numbers in range: read from tags at import, or from
+ * storage (which can hold anything).
+ */
 export function cleanGain(value: unknown): ReplayGain | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const v = value as Record<string, unknown>;
   const out: ReplayGain = {};
   for (const key of ['trackGain', 'albumGain'] as const) {
     const n = v[key];
-    if (typeof n === 'number' && Math.abs(n) <= 60) out[key] = n;
+    if (typeof n === 'number' && Math.abs(n) <= GAIN_DB_MAX) out[key] = n;
   }
   for (const key of ['trackPeak', 'albumPeak'] as const) {
     const n = v[key];
-    if (typeof n === 'number' && n > 0 && n <= 10) out[key] = n;
+    if (typeof n === 'number' && n > 0 && n <= PEAK_MAX) out[key] = n;
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }

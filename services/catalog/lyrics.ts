@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { IAudioMetadata } from 'music-metadata';
 import {
@@ -120,11 +120,15 @@ export function sidecarsOf(audioPath: string): string[] {
 export const isSidecar = (path: string): boolean =>
   (SIDECAR_EXTENSIONS as readonly string[]).includes(extname(path).toLowerCase());
 
-/** The lyrics of the first sidecar file beside `audioPath` that holds any. */
-export async function sidecarLyrics(audioPath: string): Promise<FoundLyrics | null> {
-  for (const path of sidecarsOf(audioPath)) {
-    const info = await stat(path).catch(() => null);
-    if (!info?.isFile() || info.size > MAX_SIDECAR_BYTES) continue;
+/**
+ * The lyrics of the first of an audio file's sidecars (as the scan found them, in the order
+ * they are preferred) that holds any; none of them is looked for again.
+ */
+export async function sidecarLyrics(
+  sidecars: ReadonlyArray<{ path: string; sizeBytes: number }>,
+): Promise<FoundLyrics | null> {
+  for (const { path, sizeBytes } of sidecars) {
+    if (sizeBytes > MAX_SIDECAR_BYTES) continue;
     const text = await readFile(path, 'utf8').catch(() => null);
     const found = text === null ? null : parseLyrics(text);
     if (found) return found;

@@ -200,7 +200,7 @@ async function sync(
                 throw new Error(`not a readable audio file (${err.message})`);
               });
               const tags = tagsOf(meta, root, path);
-              const lyrics = (await sidecarLyrics(path)) ?? embeddedLyrics(meta.common);
+              const lyrics = (await sidecarLyrics(file.sidecars)) ?? embeddedLyrics(meta.common);
               batch.push({
                 ...tags,
                 lyrics,

@@ -8,6 +8,15 @@ export interface DiskFile {
   sizeBytes: number;
   mtimeMs: number;
   mimeType: string;
+  /** Lyrics files beside it (`Song.lrc`, `Song.txt`), in the order they are preferred. */
+  sidecars: Sidecar[];
+}
+
+/** A lyrics file as the scan found it. */
+export interface Sidecar {
+  path: string;
+  sizeBytes: number;
+  mtimeMs: number;
 }
 
 export interface Scan {
@@ -30,30 +39,36 @@ export async function scanPaths(scopes: readonly string[]): Promise<Scan> {
   const folders: string[] = [];
   // A lyrics file beside an audio file counts as part of it: the later of the two times is the
   // file's, so adding, changing or removing `Song.lrc` has `Song.flac` read again.
-  const consider = (path: string, size: number, mtimeMs: number, sidecarMtimeMs: (p: string) => number) => {
+  const consider = (
+    path: string,
+    size: number,
+    mtimeMs: number,
+    sidecarOf: (p: string) => Sidecar | undefined,
+  ) => {
     const mimeType = audioType(path);
     if (!mimeType) {
       ignored++;
       return;
     }
-    const latest = Math.max(mtimeMs, ...sidecarsOf(path).map(sidecarMtimeMs));
-    found.push([path, { sizeBytes: size, mtimeMs: latest, mimeType }]);
+    const sidecars = sidecarsOf(path).flatMap((p) => sidecarOf(p) ?? []);
+    const latest = Math.max(mtimeMs, ...sidecars.map((s) => s.mtimeMs));
+    found.push([path, { sizeBytes: size, mtimeMs: latest, mimeType, sidecars }]);
   };
   for (const scope of scopes) {
     const info = await stat(scope).catch(() => null);
     if (info?.isDirectory()) folders.push(scope);
     else if (info?.isFile()) {
-      const sidecars = new Map<string, number>();
+      const sidecars = new Map<string, Sidecar>();
       for (const p of sidecarsOf(scope)) {
         const s = await stat(p).catch(() => null);
-        if (s?.isFile()) sidecars.set(p, s.mtimeMs);
+        if (s?.isFile()) sidecars.set(p, { path: p, sizeBytes: s.size, mtimeMs: s.mtimeMs });
       }
-      consider(scope, info.size, info.mtimeMs, (p) => sidecars.get(p) ?? 0);
+      consider(scope, info.size, info.mtimeMs, (p) => sidecars.get(p));
     }
   }
   const readFolder = async (dir: string) => {
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-    const files: Array<[string, { size: number; mtimeMs: number }]> = [];
+    const files: Array<[string, Sidecar]> = [];
     await Promise.all(
       entries.map(async (e) => {
         if (e.name.startsWith('.')) return;
@@ -61,7 +76,7 @@ export async function scanPaths(scopes: readonly string[]): Promise<Scan> {
         if (e.isDirectory()) folders.push(path);
         else if (e.isFile()) {
           const info = await stat(path).catch(() => null);
-          if (info) files.push([path, { size: info.size, mtimeMs: info.mtimeMs }]);
+          if (info) files.push([path, { path, sizeBytes: info.size, mtimeMs: info.mtimeMs }]);
         }
       }),
     );
@@ -69,11 +84,10 @@ export async function scanPaths(scopes: readonly string[]): Promise<Scan> {
     const claimed = new Set<string>();
     for (const [path, info] of files) {
       if (isSidecar(path)) continue;
-      consider(path, info.size, info.mtimeMs, (p) => {
+      consider(path, info.sizeBytes, info.mtimeMs, (p) => {
         const sidecar = inFolder.get(p);
-        if (!sidecar) return 0;
-        claimed.add(p);
-        return sidecar.mtimeMs;
+        if (sidecar) claimed.add(p);
+        return sidecar;
       });
     }
     for (const [path] of files) if (isSidecar(path) && !claimed.has(path)) ignored++;

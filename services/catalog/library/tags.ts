@@ -1,6 +1,7 @@
 import { basename, extname, relative, sep } from 'node:path';
 import type { IAudioMetadata, IOptions } from 'music-metadata';
 import type { ReplayGain } from '../../../common/contracts/catalog.js';
+import { cleanGain } from '../../../common/contracts/replay-gain.js';
 
 /**
  * What the catalog takes from a file's tags. One place maps music-metadata's answer onto it
@@ -50,20 +51,15 @@ export function tagsOf(meta: ParsedFile, root: string, path: string): TrackTags 
   };
 }
 
-/** Gains beyond ±60 dB and peaks beyond +20 dBFS are damaged tags, not loudness: left out. */
-const gain = (dB: number | undefined) =>
-  dB !== undefined && Number.isFinite(dB) && Math.abs(dB) <= 60 ? dB : undefined;
-const peak = (ratio: number | undefined) =>
-  ratio !== undefined && Number.isFinite(ratio) && ratio > 0 && ratio <= 10 ? ratio : undefined;
-
+/** The tags' ReplayGain; damaged values (out of range) are left out. */
 function replayGainOf(tags: ParsedFile['common']): ReplayGain {
-  const found: ReplayGain = {
-    trackGain: gain(tags.replaygain_track_gain?.dB),
-    trackPeak: peak(tags.replaygain_track_peak?.ratio),
-    albumGain: gain(tags.replaygain_album_gain?.dB),
-    albumPeak: peak(tags.replaygain_album_peak?.ratio),
-  };
-  return Object.fromEntries(Object.entries(found).filter(([, v]) => v !== undefined));
+  const found = cleanGain({
+    trackGain: tags.replaygain_track_gain?.dB,
+    trackPeak: tags.replaygain_track_peak?.ratio,
+    albumGain: tags.replaygain_album_gain?.dB,
+    albumPeak: tags.replaygain_album_peak?.ratio,
+  });
+  return found ?? {};
 }
 
 const clean = (value: string | undefined): string | undefined => {
