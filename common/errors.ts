@@ -159,3 +159,24 @@ export type ErrorTranslator = (err: unknown) => AppError | undefined;
 export function isAppError(err: unknown, name?: ErrorName): err is AppError {
   return err instanceof AppError && (name === undefined || err.code === ErrorCodes[name]);
 }
+
+/**
+ * Whether a call failed because its service could not answer now (no worker, its database
+ * down, no answer within the timeout): asking again later may well succeed, and a caller that
+ * can do without the answer may degrade instead of failing.
+ */
+export function isUnavailable(err: unknown): err is AppError {
+  return isAppError(err, 'UNAVAILABLE') || isAppError(err, 'TIMEOUT');
+}
+
+/** The issues of a failed schema check (a zod error), in the shape they are read here. */
+export interface SchemaIssues {
+  issues: readonly { path: readonly PropertyKey[]; message: string }[];
+}
+
+/** "field.sub: message; other: message" from a failed schema check; `root` names the whole value. */
+export function describeIssues(error: SchemaIssues, root = 'value'): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.map(String).join('.') : root}: ${issue.message}`)
+    .join('; ');
+}

@@ -46,7 +46,7 @@ export {
   userMethod,
   type Visibility,
 } from './rpc/contract.js';
-export { describeIssues, RpcServer } from './rpc/server.js';
+export { RpcServer } from './rpc/server.js';
 export { rpcQueue } from './rpc/wire.js';
 export {
   defineService,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { UsersContract } from '../common/contracts/users.js';
-import { isAppError, UnauthorizedError } from '../common/errors.js';
+import { isAppError, isUnavailable, UnauthorizedError } from '../common/errors.js';
 import { LruCache } from '../common/lru.js';
 import type { ServiceClient } from '../common/rpc/client.js';
 import type { Caller } from '../common/rpc/contract.js';
@@ -40,8 +40,7 @@ class CredentialCache {
         return checked;
       });
     } catch (err) {
-      const stale =
-        isAppError(err, 'UNAVAILABLE') || isAppError(err, 'TIMEOUT') ? this.lastGood.get(key) : undefined;
+      const stale = isUnavailable(err) ? this.lastGood.get(key) : undefined;
       if (stale) return stale;
       // A definitive refusal (a session ended, a key revoked, a password changed) is final:
       // the credentials are not trusted again, not even while the users service is away.

@@ -1,7 +1,14 @@
 import type { Response } from 'express';
 import './locals.js';
 import type { Logger } from 'pino';
-import { AppError, codeName, ErrorCodes, type ErrorName } from '../common/errors.js';
+import {
+  AppError,
+  codeName,
+  ErrorCodes,
+  type ErrorName,
+  isAppError,
+  isUnavailable,
+} from '../common/errors.js';
 
 /** The one map from error code to HTTP status; typed so a new code fails to compile until mapped. */
 export const HTTP_STATUS: Readonly<Record<ErrorName, number>> = Object.freeze({
@@ -29,8 +36,8 @@ function retryAfter(err: AppError): number {
   return typeof named === 'number' && Number.isInteger(named) && named > 0 ? named : RETRY_AFTER_SECONDS;
 }
 
-/** Codes whose answers carry `Retry-After`: trying again later may well succeed. */
-const RETRYABLE = new Set<number>([ErrorCodes.UNAVAILABLE, ErrorCodes.TIMEOUT, ErrorCodes.RATE_LIMITED]);
+/** Errors whose answers carry `Retry-After`: trying again later may well succeed. */
+const retryable = (err: AppError): boolean => isUnavailable(err) || isAppError(err, 'RATE_LIMITED');
 
 /**
  * An error raised by the gateway itself whose HTTP status is not its code's usual one,
@@ -67,11 +74,11 @@ export function toHttpError(thrown: unknown): HttpErrorReply {
   if (err instanceof AppError) {
     const status = err instanceof HttpError ? err.status : httpStatus(err.code);
     const generic = err.code === ErrorCodes.INTERNAL || status >= 500;
-    const message = generic && !RETRYABLE.has(err.code) ? 'Internal error' : err.message;
+    const message = generic && !retryable(err) ? 'Internal error' : err.message;
     return {
       status,
       body: { error: { code: err.code, message } },
-      retryAfter: RETRYABLE.has(err.code) ? retryAfter(err) : undefined,
+      retryAfter: retryable(err) ? retryAfter(err) : undefined,
     };
   }
   return {

@@ -1,9 +1,8 @@
 import type { Request } from 'express';
 import type { z } from 'zod';
 import { PAGE_MAX_LIMIT, PAGE_MAX_OFFSET } from '../common/contracts/shared.js';
-import { InvalidParamsError } from '../common/errors.js';
+import { describeIssues, InvalidParamsError } from '../common/errors.js';
 import type { Contract, MethodName, ParsedParamsOf } from '../common/rpc/contract.js';
-import { describeIssues } from '../common/rpc/server.js';
 
 /**
  * Query strings are strings (or arrays of them when a key repeats): these read one value,
@@ -76,7 +75,8 @@ export function jsonBody(req: Request): Record<string, unknown> {
 /** The body checked against `schema`, with a 400 naming the offending field. */
 export function parseBody<S extends z.ZodType>(req: Request, schema: S): z.output<S> {
   const parsed = schema.safeParse(jsonBody(req));
-  if (!parsed.success) throw new InvalidParamsError(`invalid body: ${describeIssues(parsed.error)}`);
+  if (!parsed.success)
+    throw new InvalidParamsError(`invalid body: ${describeIssues(parsed.error, 'params')}`);
   return parsed.data;
 }
 
@@ -87,6 +87,7 @@ export function contractParams<C extends Contract, K extends MethodName<C>>(
   input: unknown,
 ): ParsedParamsOf<C, K> {
   const parsed = contract.methods[method]!.params.safeParse(input);
-  if (!parsed.success) throw new InvalidParamsError(`invalid request: ${describeIssues(parsed.error)}`);
+  if (!parsed.success)
+    throw new InvalidParamsError(`invalid request: ${describeIssues(parsed.error, 'params')}`);
   return parsed.data as ParsedParamsOf<C, K>;
 }

@@ -1,15 +1,21 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { ConfigError, configSpec, DATABASE_OWNERS, databaseUrlFor, loadConfig } from '../common/config.js';
 import {
   AppError,
   ConflictError,
+  describeIssues,
   ErrorCodes,
   type ErrorName,
   errorDocs,
   fromWireError,
   InternalError,
+  isUnavailable,
   NotFoundError,
+  RateLimitedError,
+  TimeoutError,
   toWireError,
+  UnavailableError,
 } from '../common/errors.js';
 import { SERVICE_NAMES } from '../scripts/services.js';
 
@@ -47,6 +53,26 @@ describe('error registry', () => {
     const wire = toWireError(new Error('password=hunter2 at /srv/secret.ts:10'));
     expect(wire).toEqual({ code: ErrorCodes.INTERNAL, message: 'Internal error' });
     expect(JSON.stringify(toWireError(new InternalError('boom')))).not.toContain('stack');
+  });
+
+  it('judges in one place which failures are worth asking again', () => {
+    expect(isUnavailable(new UnavailableError('db down'))).toBe(true);
+    expect(isUnavailable(fromWireError({ code: ErrorCodes.TIMEOUT, message: 't' }))).toBe(true);
+    expect(isUnavailable(new TimeoutError('slow'))).toBe(true);
+    expect(isUnavailable(new RateLimitedError('later'))).toBe(false);
+    expect(isUnavailable(new NotFoundError('gone'))).toBe(false);
+    expect(isUnavailable(new Error('plain'))).toBe(false);
+  });
+
+  it('describes schema issues by their path, naming the whole value when there is none', () => {
+    const parsed = z
+      .strictObject({ a: z.object({ b: z.number() }), c: z.string() })
+      .safeParse({ a: { b: 'x' } });
+    expect(parsed.success).toBe(false);
+    expect(describeIssues(parsed.error!, 'params')).toMatch(/^a\.b: .+; c: .+$/);
+    const whole = z.number().safeParse('x');
+    expect(describeIssues(whole.error!, 'params')).toMatch(/^params: /);
+    expect(describeIssues(whole.error!)).toMatch(/^value: /);
   });
 });
 

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { AckWindow } from '../amqp/acks.js';
 import type { Broker } from '../amqp/broker.js';
 import { configSpec } from '../config.js';
-import { type ErrorTranslator, isAppError } from '../errors.js';
+import { describeIssues, type ErrorTranslator, isAppError } from '../errors.js';
 import { newTraceId, TRACE_HEADER, withTrace } from '../trace.js';
 import { type EventEnvelope, envelopeProblems } from './envelope.js';
 import { declareQueues, type QueueDeclaration, queueNames, retryDelays } from './topology.js';
@@ -199,7 +199,7 @@ export class EventConsumer<T> {
     if (problems) return `bad envelope: ${problems}`;
     const envelope = raw as EventEnvelope;
     const data = this.opts.schema.safeParse(envelope.data);
-    if (!data.success) return `bad ${envelope.type} data: ${data.error.issues.map(describe).join('; ')}`;
+    if (!data.success) return `bad ${envelope.type} data: ${describeIssues(data.error)}`;
     return { id: envelope.id, type: envelope.type, occurredAt: envelope.occurredAt, data: data.data };
   }
 
@@ -339,8 +339,4 @@ export class EventConsumer<T> {
 function attemptOf(msg: ConsumeMessage): number {
   const n = Number(msg.properties.headers?.[HEADER_ATTEMPT]);
   return Number.isInteger(n) && n > 0 ? n : 1;
-}
-
-function describe(issue: z.core.$ZodIssue): string {
-  return `${issue.path.length > 0 ? issue.path.join('.') : 'value'}: ${issue.message}`;
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../amqp/broker.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { prepared } from '../db/prepared.js';
-import { type ErrorTranslator, isAppError } from '../errors.js';
+import { describeIssues, type ErrorTranslator, isAppError } from '../errors.js';
 import type { EventEnvelope } from '../events/envelope.js';
 import { type LogPosition, LogReader, type LogRecord, legacyLogExists } from '../events/log.js';
 import {
@@ -221,10 +221,12 @@ export class ProjectionApplier {
       const data = definition.schema.safeParse(r.envelope.data);
       if (data.success) events.push({ id, type, occurredAt, data: data.data, offset: r.offset });
       else {
-        const problems = data.error.issues
-          .map((i) => `${i.path.join('.') || 'data'}: ${i.message}`)
-          .join('; ');
-        rejects.push({ offset: r.offset, id, type, reason: `bad ${type} data: ${problems}` });
+        rejects.push({
+          offset: r.offset,
+          id,
+          type,
+          reason: `bad ${type} data: ${describeIssues(data.error, 'data')}`,
+        });
       }
     }
     return { events, rejects };

@@ -2,12 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import jayson from 'jayson/promise/index.js';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
 import type { Broker } from '../amqp/broker.js';
 import { declareWorkQueues, type WorkQueue } from '../amqp/queues.js';
 import { configSpec } from '../config.js';
 import {
   AppError,
+  describeIssues,
   ErrorCodes,
   type ErrorTranslator,
   InvalidParamsError,
@@ -43,13 +43,6 @@ interface JaysonContext {
   call: CallContext;
   /** The broker user of a request whose caller headers were ignored. */
   ignoredFrom: string | undefined;
-}
-
-/** "field.sub: message; other: message" from a zod error. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'params'}: ${issue.message}`)
-    .join('; ');
 }
 
 /**
@@ -232,7 +225,7 @@ export class RpcServer<C extends Contract> {
         // Positional params are taken only by a method whose schema is a list.
         if (Array.isArray(params))
           throw wire(new InvalidParamsError('params must be an object of named parameters'));
-        throw wire(new InvalidParamsError(`invalid params: ${describeIssues(parsed.error)}`));
+        throw wire(new InvalidParamsError(`invalid params: ${describeIssues(parsed.error, 'params')}`));
       }
       const ctx: CallContext = { ...context.call, log };
       if (this.handlerDelayMs > 0) await sleep(this.handlerDelayMs);

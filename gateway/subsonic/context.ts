@@ -5,7 +5,7 @@ import type { PlayDateWindow } from '../../common/contracts/events.js';
 import type { PlayAllowance } from '../../common/contracts/plays.js';
 import { MAX_IDS } from '../../common/contracts/shared.js';
 import type { Ratings, Starred } from '../../common/contracts/users.js';
-import { isAppError } from '../../common/errors.js';
+import { isAppError, isUnavailable } from '../../common/errors.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
 import type { Caller } from '../../common/rpc/contract.js';
 import type { CoverCache } from '../covers.js';
@@ -67,7 +67,7 @@ export async function orElse<T>(call: Promise<T>, fallback: T, log: Logger, what
   try {
     return await call;
   } catch (err) {
-    if (isAppError(err, 'UNAVAILABLE') || isAppError(err, 'TIMEOUT') || isAppError(err, 'METHOD_NOT_FOUND')) {
+    if (isUnavailable(err) || isAppError(err, 'METHOD_NOT_FOUND')) {
       log.warn({ err: (err as Error).message }, `${what} unavailable; answering without it`);
       return fallback;
     }

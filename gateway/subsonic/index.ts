@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { PlayDateWindow } from '../../common/contracts/events.js';
 import type { PlayAllowance } from '../../common/contracts/plays.js';
 import type { Ratings, Starred } from '../../common/contracts/users.js';
-import { AppError } from '../../common/errors.js';
+import { AppError, isUnavailable } from '../../common/errors.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
 import type { Authenticator } from '../auth.js';
 import type { CoverCache } from '../covers.js';
@@ -94,8 +94,7 @@ const SERVICE_CODES: Partial<Record<string, number>> = {
 function toSubsonicError(err: unknown, log: Logger): SubsonicError {
   if (err instanceof SubsonicError) return err;
   if (err instanceof AppError && err.codeName !== 'INTERNAL') {
-    if (err.codeName === 'UNAVAILABLE' || err.codeName === 'TIMEOUT')
-      log.warn({ err: err.message }, 'subsonic');
+    if (isUnavailable(err)) log.warn({ err: err.message }, 'subsonic');
     return new SubsonicError(SERVICE_CODES[err.codeName ?? ''] ?? SubsonicCodes.GENERIC, err.message);
   }
   const bodyError = err as { type?: unknown; expose?: unknown; message?: unknown };

@@ -4,6 +4,7 @@ import type { CoPlayed, StatsContract } from '../../common/contracts/stats.js';
 import {
   type Handlers,
   isAppError,
+  isUnavailable,
   type Logger,
   NotFoundError,
   type Queryable,
@@ -39,7 +40,7 @@ export class StatsReader {
     try {
       return await call({ timeoutMs: this.timeoutMs });
     } catch (err) {
-      if (isAppError(err, 'TIMEOUT') || isAppError(err, 'UNAVAILABLE')) {
+      if (isUnavailable(err)) {
         throw new UnavailableError(`play counts are unavailable: ${err.message}`, { service: 'stats' });
       }
       throw err;

@@ -1,6 +1,6 @@
 import type { CatalogContract, Track } from '../../common/contracts/catalog.js';
 import { MAX_IDS } from '../../common/contracts/shared.js';
-import { isAppError, NotFoundError, UnavailableError } from '../../common/errors.js';
+import { isUnavailable, NotFoundError, UnavailableError } from '../../common/errors.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
 
 /** The most ids `catalog.getTracks` takes in one call (its contract's bound). */
@@ -28,7 +28,7 @@ export class TrackLookup {
       );
       for (const track of results.flat()) this.known.set(track.id, track);
     } catch (err) {
-      if (isAppError(err, 'UNAVAILABLE') || isAppError(err, 'TIMEOUT')) {
+      if (isUnavailable(err)) {
         throw new UnavailableError('the catalog is not available right now; try again shortly');
       }
       throw err;
