@@ -697,13 +697,17 @@ describe('health and metrics', () => {
   it('answers its plain status to anyone, at most one round of checks a second', async () => {
     await sleep(HEALTH_CACHE_MS);
     const before = gw.fakes.world.calls.filter((c) => c.method === 'catalog.listGenres').length;
+    const started = performance.now();
     const answers = await Promise.all(Array.from({ length: 50 }, () => gw.request('/health')));
+    const elapsed = performance.now() - started;
     for (const r of answers) {
       expect(r.status).toBe(200);
       expect(r.body).toEqual({ status: 'ok' });
     }
     const probes = gw.fakes.world.calls.filter((c) => c.method === 'catalog.listGenres').length - before;
-    expect(probes).toBe(1);
+    // One round per HEALTH_CACHE_MS, however long a busy machine takes to send the 50.
+    expect(probes).toBeGreaterThanOrEqual(1);
+    expect(probes).toBeLessThanOrEqual(1 + Math.floor(elapsed / HEALTH_CACHE_MS));
     // The checks and the metrics are the operator's: refused without the token, or a wrong one.
     expect((await gw.request('/metrics')).status).toBe(401);
     expect((await gw.request('/metrics', { token: 'not-the-ops-token' })).status).toBe(401);

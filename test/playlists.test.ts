@@ -68,6 +68,7 @@ describe('playlists service', () => {
       ['removeTrack', { id, position: 0 }],
       ['removeTracks', { id, positions: [0] }],
       ['moveTrack', { id, from: 0, to: 0 }],
+      ['update', { id, name: 'mine now', addTrackIds: ['t1'] }],
     ] as const;
 
   beforeAll(async () => {
@@ -535,6 +536,69 @@ describe('playlists service', () => {
     expect(published.map((e) => e.data as PlaylistChanged).sort(byChange)).toEqual(
       [...expected].sort(byChange),
     );
+  });
+
+  describe('update', () => {
+    it('renames, changes visibility, removes and adds in one change', async () => {
+      const p = await create('Several', { trackIds: ['t1', 't2', 't3'] });
+      const updated = await playlists.call(
+        'update',
+        { id: p.id, name: 'Several 2', public: true, removePositions: [0, 2, 0], addTrackIds: ['t3', 't1'] },
+        as(alice),
+      );
+      expect(updated).toMatchObject({ name: 'Several 2', public: true, trackCount: 3 });
+      expect(order(updated)).toEqual(['t2', 't3', 't1']);
+      await expect(get(p.id)).resolves.toEqual(updated);
+      const changes = () =>
+        tap.events
+          .map((e) => e.data as PlaylistChanged)
+          .filter((d) => d.playlistId === p.id && d.change !== 'created')
+          .map((d) => d.change)
+          .sort();
+      await eventually(() => changes().length >= 3);
+      expect(changes()).toEqual(['renamed', 'tracks', 'visibility']);
+    });
+
+    it('replaces every track with trackIds, with the name in the same change', async () => {
+      const p = await create('Replace', { trackIds: ['t1', 't2'] });
+      const updated = await playlists.call(
+        'update',
+        { id: p.id, name: 'Replaced', trackIds: ['t3'] },
+        as(alice),
+      );
+      expect(updated).toMatchObject({ name: 'Replaced', trackCount: 1 });
+      expect(order(updated)).toEqual(['t3']);
+    });
+
+    it.each([
+      ['an unknown track', { addTrackIds: ['t1', 'nope'] }, ErrorCodes.NOT_FOUND],
+      ['a position out of range', { removePositions: [0, 7] }, ErrorCodes.INVALID_INPUT],
+    ])('changes nothing, not even the name, when one part fails (%s)', async (_what, part, code) => {
+      const p = await create('All or none', { trackIds: ['t1', 't2'] });
+      const before = await get(p.id);
+      await expect(
+        playlists.call('update', { id: p.id, name: 'half done', public: true, ...part }, as(alice)),
+      ).rejects.toMatchObject({ code });
+      await expect(get(p.id)).resolves.toEqual(before);
+    });
+
+    it("refuses someone else's playlist and an empty or mixed change", async () => {
+      const p = await create('Not yours', { public: true, trackIds: ['t1'] });
+      await expect(playlists.call('update', { id: p.id, name: 'mine' }, as(bob))).rejects.toMatchObject({
+        code: ErrorCodes.FORBIDDEN,
+      });
+      await expect(rpc.call('playlists', 'update', { id: p.id }, as(alice))).rejects.toMatchObject({
+        code: ErrorCodes.INVALID_PARAMS,
+        message: expect.stringContaining('give at least one'),
+      });
+      await expect(
+        rpc.call('playlists', 'update', { id: p.id, trackIds: ['t1'], addTrackIds: ['t2'] }, as(alice)),
+      ).rejects.toMatchObject({
+        code: ErrorCodes.INVALID_PARAMS,
+        message: expect.stringContaining('trackIds'),
+      });
+      expect((await get(p.id)).name).toBe('Not yours');
+    });
   });
 
   it('writes no event when a change fails', async () => {

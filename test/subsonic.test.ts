@@ -531,6 +531,22 @@ describe('playlists', () => {
     expect(await fails('updatePlaylist', { ...token(alice), playlistId, songIndexToRemove: 9 }, 0)).toMatch(
       /out of range/,
     );
+    // An unknown song refuses the whole update: the name, visibility and removal stay as they were.
+    await fails(
+      'updatePlaylist',
+      {
+        ...token(alice),
+        playlistId,
+        name: 'Half',
+        public: false,
+        songIndexToRemove: 0,
+        songIdToAdd: 'tr999999',
+      },
+      70,
+    );
+    const after = (await json('getPlaylist', { ...token(alice), id: playlistId })).playlist;
+    expect(after).toMatchObject({ name: 'Renamed', public: true, songCount: 3 });
+    expect(after.entry.map((e: Json) => e.id)).toEqual([b, d, add]);
   });
 
   it('replaces the songs of an existing playlist with createPlaylist and playlistId', async () => {

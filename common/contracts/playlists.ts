@@ -72,5 +72,35 @@ export const playlistsContract = defineContract('playlists', {
     z.strictObject({ id, positions: z.array(position).min(1).max(MAX_IDS) }),
   ).returns<PlaylistDetail>(),
   moveTrack: userMethod(z.strictObject({ id, from: position, to: position })).returns<PlaylistDetail>(),
+  /**
+   * Several changes as one: a new name, visibility, and either all the tracks replaced
+   * (`trackIds`) or the entries at `removePositions` (as they are before the change) removed and
+   * `addTrackIds` added at the end. All are applied or none (an unknown track or a position out
+   * of range changes nothing). The one way the doors make a change of several parts.
+   */
+  update: userMethod(
+    z
+      .strictObject({
+        id,
+        name: name.optional(),
+        public: z.boolean().optional(),
+        trackIds: ids(PLAYLIST_MAX_TRACKS).optional(),
+        removePositions: z.array(position).max(MAX_IDS).optional(),
+        addTrackIds: ids(MAX_IDS).optional(),
+      })
+      .refine(
+        (u) => u.trackIds === undefined || (u.removePositions === undefined && u.addTrackIds === undefined),
+        'trackIds replaces every track: give it without removePositions and addTrackIds',
+      )
+      .refine(
+        (u) =>
+          u.name !== undefined ||
+          u.public !== undefined ||
+          u.trackIds !== undefined ||
+          (u.removePositions?.length ?? 0) > 0 ||
+          (u.addTrackIds?.length ?? 0) > 0,
+        'give at least one of name, public, trackIds, removePositions, addTrackIds',
+      ),
+  ).returns<PlaylistDetail>(),
 });
 export type PlaylistsContract = typeof playlistsContract;

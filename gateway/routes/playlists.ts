@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PLAYLIST_MAX_TRACKS, type Playlist, playlistsContract } from '../../common/contracts/playlists.js';
+import { PLAYLIST_MAX_TRACKS, playlistsContract } from '../../common/contracts/playlists.js';
 import { requireCaller } from '../auth.js';
 import { contractParams, jsonBody, paging, parseBody, pathInt, queryString } from '../http.js';
 import type { RouteContext } from './context.js';
@@ -32,21 +32,12 @@ export function playlistRoutes({ router, services }: RouteContext): void {
     res.json(await playlists.call('get', params, { caller: res.locals.caller }));
   });
 
-  /** Renames and/or changes visibility: one call per field asked for, answering the final state. */
+  /** Renames and/or changes visibility in one change of the service, answering the final state. */
   router.patch('/api/playlists/:id', async (req, res) => {
     const caller = requireCaller(res);
     const body = parseBody(req, patchBody);
-    const id = req.params.id;
-    // Both changes are checked before either is made, so a bad name never leaves half a change.
-    const rename =
-      body.name === undefined
-        ? undefined
-        : contractParams(playlistsContract, 'rename', { id, name: body.name });
-    let result: Playlist | undefined;
-    if (rename) result = await playlists.call('rename', rename, { caller });
-    if (body.public !== undefined)
-      result = await playlists.call('setPublic', { id, public: body.public }, { caller });
-    res.json(result);
+    const params = contractParams(playlistsContract, 'update', { id: req.params.id, ...body });
+    res.json(await playlists.call('update', params, { caller }));
   });
 
   router.delete('/api/playlists/:id', async (req, res) => {

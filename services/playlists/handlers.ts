@@ -10,7 +10,7 @@ import { enqueueEvent } from '../../common/db/outbox.js';
 import { type Pool, type PoolClient, withTransaction } from '../../common/db/pool.js';
 import { ForbiddenError, InvalidInputError, NotFoundError, UnauthorizedError } from '../../common/errors.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
-import type { Caller, Handlers } from '../../common/rpc/contract.js';
+import type { Caller, Handlers, ParsedParamsOf } from '../../common/rpc/contract.js';
 import {
   deletePlaylist,
   type EntryRow,
@@ -33,6 +33,8 @@ const FIRST_PAGE = playlistsContract.methods.get.params.parse({ id: 'x' }) as {
   offset: number;
   limit: number;
 };
+
+type UpdateParams = ParsedParamsOf<PlaylistsContract, 'update'>;
 
 export interface PlaylistsHandlerOptions {
   pool: Pool;
@@ -106,6 +108,7 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
     newTrackIds: readonly string[],
     edit: (client: PoolClient, row: PlaylistRow, lookup: TrackLookup) => Promise<void>,
     removed = 0,
+    tracksChanged = true,
   ): Promise<PlaylistDetail> {
     writable(await findPlaylist(pool, id), caller, id);
     const lookup = new TrackLookup(catalog);
@@ -117,10 +120,19 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
       const locked = writable(await findPlaylist(client, id, true), caller, id);
       await edit(client, locked, lookup);
       const updated = await refreshTotals(client, id);
-      await changed(client, updated, 'tracks');
+      if (tracksChanged) await changed(client, updated, 'tracks');
       return { row: updated, entries: await listEntries(client, id, FIRST_PAGE) };
     });
     return detail(row, entries, lookup, FIRST_PAGE);
+  }
+
+  /** Refuses a change that would leave more than PLAYLIST_MAX_TRACKS entries. */
+  function checkRoom(row: PlaylistRow, count: number): void {
+    if (count > PLAYLIST_MAX_TRACKS) {
+      throw new InvalidInputError(`a playlist holds at most ${PLAYLIST_MAX_TRACKS} tracks`, {
+        trackCount: row.track_count,
+      });
+    }
   }
 
   /** Removes the entries at `positions`, all or none (any out of range is refused). */
@@ -149,6 +161,38 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
 
   const newEntries = (trackIds: readonly string[], lookup: TrackLookup) =>
     trackIds.map((trackId) => ({ trackId, durationMs: lookup.get(trackId)?.durationMs ?? 0 }));
+
+  /** Name, visibility and entries changed in one transaction (see the contract's `update`). */
+  async function update(
+    { id, name, public: isPublic, trackIds, removePositions = [], addTrackIds = [] }: UpdateParams,
+    caller: Caller,
+  ): Promise<PlaylistDetail> {
+    const removals = [...new Set(removePositions)];
+    const added = trackIds ?? addTrackIds;
+    const entriesChange = trackIds !== undefined || removals.length > 0 || addTrackIds.length > 0;
+    return editTracks(
+      id,
+      caller,
+      added,
+      async (client, row, lookup) => {
+        for (const p of removals) checkPosition(p, row.track_count, 'position');
+        const kept = trackIds ? 0 : row.track_count - removals.length;
+        checkRoom(row, kept + added.length);
+        const renamed = name !== undefined && name !== row.name;
+        const visibility = isPublic !== undefined && isPublic !== row.public;
+        if (renamed || visibility) {
+          const updated = await updatePlaylist(client, id, { name, public: isPublic });
+          if (renamed) await changed(client, updated, 'renamed');
+          if (visibility) await changed(client, updated, 'visibility');
+        }
+        if (trackIds) await client.query('DELETE FROM playlist_tracks WHERE playlist_id = $1', [id]);
+        if (removals.length > 0) await removeEntries(client, id, removals);
+        if (added.length > 0) await insertEntries(client, id, kept, newEntries(added, lookup));
+      },
+      removals.length,
+      entriesChange,
+    );
+  }
 
   return {
     async create(params, { caller }) {
@@ -206,21 +250,13 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
       return editTracks(id, ctx.caller, trackIds, async (client, row, lookup) => {
         const at = position ?? row.track_count;
         checkPosition(at, row.track_count, 'position', true);
-        if (row.track_count + trackIds.length > PLAYLIST_MAX_TRACKS) {
-          throw new InvalidInputError(`a playlist holds at most ${PLAYLIST_MAX_TRACKS} tracks`, {
-            trackCount: row.track_count,
-          });
-        }
+        checkRoom(row, row.track_count + trackIds.length);
         await insertEntries(client, id, at, newEntries(trackIds, lookup));
       });
     },
 
     async replaceTracks({ id, trackIds }, ctx) {
-      // The contract caps the list at PLAYLIST_MAX_TRACKS.
-      return editTracks(id, ctx.caller, trackIds, async (client, _row, lookup) => {
-        await client.query('DELETE FROM playlist_tracks WHERE playlist_id = $1', [id]);
-        if (trackIds.length > 0) await insertEntries(client, id, 0, newEntries(trackIds, lookup));
-      });
+      return update({ id, trackIds }, ctx.caller);
     },
 
     async removeTrack({ id, position }, ctx) {
@@ -230,6 +266,8 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
     async removeTracks({ id, positions }, ctx) {
       return removeAt(id, ctx.caller, positions);
     },
+
+    update: (params, ctx) => update(params, ctx.caller),
 
     async moveTrack({ id, from, to }, ctx) {
       return editTracks(id, ctx.caller, [], async (client, row) => {

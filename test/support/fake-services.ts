@@ -247,6 +247,17 @@ function playlistsHandlers(w: FakeWorld): Fake<typeof playlistsContract> {
       p.trackIds.splice(at(p, position), 1);
       return detail(p);
     },
+    update: async ({ id, name, public: isPublic, trackIds, removePositions = [], addTrackIds = [] }, ctx) => {
+      const p = owned(id, ctx);
+      checkTracks([...(trackIds ?? []), ...addTrackIds]);
+      for (const position of removePositions) at(p, position);
+      const remove = new Set(removePositions);
+      const kept = trackIds ?? p.trackIds.filter((_, i) => !remove.has(i));
+      p.trackIds = [...kept, ...addTrackIds];
+      if (name !== undefined) p.name = name;
+      if (isPublic !== undefined) p.public = isPublic;
+      return detail(p);
+    },
     moveTrack: async ({ id, from, to }, ctx) => {
       const p = owned(id, ctx);
       const [moved] = p.trackIds.splice(at(p, from), 1);

@@ -1,5 +1,5 @@
 import { type PlaylistDetail, playlistsContract } from '../../../common/contracts/playlists.js';
-import { type Call, type Deps, type Endpoint, requireTracks } from '../context.js';
+import type { Call, Deps, Endpoint } from '../context.js';
 import { playlist, song } from '../models.js';
 import { type Body, missing, SubsonicCodes, SubsonicError } from '../response.js';
 
@@ -21,29 +21,6 @@ async function readPlaylist(call: Call, deps: Deps, id: string): Promise<Playlis
     tracks.push(...(await deps.services.playlists.call('get', { id, offset, limit }, call.as)).tracks);
   }
   return { ...first, tracks: tracks.slice(0, SUBSONIC_PLAYLIST_ENTRIES), limit: SUBSONIC_PLAYLIST_ENTRIES };
-}
-
-/**
- * A playlist about to be changed: someone else's (public) one is refused before any part of
- * the change is made.
- */
-async function ownPlaylist(call: Call, deps: Deps, id: string): Promise<PlaylistDetail> {
-  const detail = await readPlaylist(call, deps, id);
-  if (detail.ownerId !== call.caller.userId) {
-    throw new SubsonicError(SubsonicCodes.NOT_AUTHORIZED, 'only its owner may change this playlist');
-  }
-  return detail;
-}
-
-async function rename(
-  call: Call,
-  deps: Deps,
-  current: PlaylistDetail,
-  name: string | undefined,
-): Promise<void> {
-  if (name && name !== current.name) {
-    await deps.services.playlists.call('rename', { id: current.id, name }, call.as);
-  }
 }
 
 /**
@@ -91,17 +68,14 @@ export const playlistEndpoints: Record<string, Endpoint> = {
       const created = await playlists.call('create', { name, trackIds: songIds }, as);
       return { playlist: await withSongs(await readPlaylist(call, deps, created.id), call) };
     }
-    const current = await ownPlaylist(call, deps, playlistId);
-    // Unknown songs fail here, before anything changes; the replacement itself is one step.
-    await requireTracks(deps, songIds);
-    await rename(call, deps, current, name);
-    await playlists.call('replaceTracks', { id: playlistId, trackIds: songIds }, as);
+    // The owner, the songs and the name are checked by the service: all of it changes, or none.
+    await playlists.call('update', { id: playlistId, name, trackIds: songIds }, as);
     return { playlist: await withSongs(await readPlaylist(call, deps, playlistId), call) };
   },
 
   /**
    * Renames, changes visibility, removes the songs at `songIndexToRemove` (indexes into the
-   * list getPlaylist shows) and appends `songIdToAdd`, in that order.
+   * list getPlaylist shows) and appends `songIdToAdd`: one change of the service, all or none.
    */
   updatePlaylist: async (call, deps) => {
     const { params, as } = call;
@@ -111,8 +85,7 @@ export const playlistEndpoints: Record<string, Endpoint> = {
     const isPublic = params.bool('public');
     const removeAt = params.ints('songIndexToRemove', 0, 100_000);
     const add = params.list('songIdToAdd');
-    const current = await ownPlaylist(call, deps, id);
-    const entries = shown(current);
+    const entries = shown(await readPlaylist(call, deps, id));
     const positions = [...new Set(removeAt)].map((index) => {
       const entry = entries[index];
       if (!entry) {
@@ -123,12 +96,12 @@ export const playlistEndpoints: Record<string, Endpoint> = {
       }
       return entry.position;
     });
-    await rename(call, deps, current, name);
-    if (isPublic !== undefined && isPublic !== current.public) {
-      await playlists.call('setPublic', { id, public: isPublic }, as);
-    }
-    if (positions.length > 0) await playlists.call('removeTracks', { id, positions }, as);
-    if (add.length > 0) await playlists.call('addTracks', { id, trackIds: add }, as);
+    if (name === undefined && isPublic === undefined && positions.length === 0 && add.length === 0) return {};
+    await playlists.call(
+      'update',
+      { id, name, public: isPublic, removePositions: positions, addTrackIds: add },
+      as,
+    );
     return {};
   },
 
