@@ -2,6 +2,7 @@ import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { AckWindow } from '../amqp/acks.js';
+import { AttachedChannel } from '../amqp/attached-channel.js';
 import type { Broker } from '../amqp/broker.js';
 import { configSpec } from '../config.js';
 import { describeIssues, type ErrorTranslator, isAppError } from '../errors.js';
@@ -83,9 +84,8 @@ export class EventConsumer<T> {
   private readonly log: Logger;
   private readonly decl: QueueDeclaration;
   private readonly delays: readonly number[];
-  private channel: ConfirmChannel | null = null;
+  private readonly channel = new AttachedChannel<ConfirmChannel>();
   private consumerTag: string | null = null;
-  private detach: (() => void) | null = null;
   private buffer: Item<T>[] = [];
   private timer: NodeJS.Timeout | null = null;
   private soon: NodeJS.Immediate | null = null;
@@ -114,32 +114,33 @@ export class EventConsumer<T> {
 
   async start(): Promise<void> {
     const { broker } = this.opts;
-    this.detach = await broker.attach(async (model) => {
-      const ch = await model.createConfirmChannel();
-      await declareQueues(ch, broker, [this.decl], this.delays);
-      const queue = this.queue;
-      await ch.prefetch(this.opts.prefetch ?? configSpec.prefetch.default);
-      const acks = new AckWindow(ch);
-      const { consumerTag } = await ch.consume(queue, (msg) => {
-        if (msg) {
-          this.onMessage(acks, msg);
-          return;
-        }
-        // The broker cancelled us (queue deleted): closing the channel makes the broker
-        // re-run this attachment, which re-declares the queue and consumes again.
-        this.log.warn('consumer cancelled by the broker; re-declaring');
-        ch.close().catch(() => {});
-      });
-      ch.once('close', () => {
-        if (this.channel === ch) this.channel = null;
+    await this.channel.open(
+      broker,
+      async (model) => {
+        const ch = await model.createConfirmChannel();
+        await declareQueues(ch, broker, [this.decl], this.delays);
+        const queue = this.queue;
+        await ch.prefetch(this.opts.prefetch ?? configSpec.prefetch.default);
+        const acks = new AckWindow(ch);
+        const { consumerTag } = await ch.consume(queue, (msg) => {
+          if (msg) {
+            this.onMessage(acks, msg);
+            return;
+          }
+          // The broker cancelled us (queue deleted): closing the channel makes the broker
+          // re-run this attachment, which re-declares the queue and consumes again.
+          this.log.warn('consumer cancelled by the broker; re-declaring');
+          ch.close().catch(() => {});
+        });
+        this.consumerTag = consumerTag;
+        return ch;
+      },
+      (ch) => {
         // Unacked deliveries go back to the queue with the channel; forget them here.
         this.buffer = this.buffer.filter((item) => item.acks.channel !== ch);
         this.settleIdle();
-      });
-      this.channel = ch;
-      this.consumerTag = consumerTag;
-      return [ch];
-    });
+      },
+    );
     this.log.info('consuming');
   }
 
@@ -154,13 +155,11 @@ export class EventConsumer<T> {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.detach?.();
-    this.flush();
-    await this.idle();
-    const ch = this.channel;
-    if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => {});
-    await ch?.close().catch(() => {});
-    this.channel = null;
+    await this.channel.close(async (ch) => {
+      this.flush();
+      await this.idle();
+      if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => {});
+    });
   }
 
   /** Resolves when nothing is buffered or being handled. */

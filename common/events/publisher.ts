@@ -1,5 +1,6 @@
 import type { ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
+import { AttachedChannel } from '../amqp/attached-channel.js';
 import type { Broker } from '../amqp/broker.js';
 import { UnavailableError } from '../errors.js';
 import { currentTraceId, TRACE_HEADER } from '../trace.js';
@@ -31,8 +32,7 @@ export type PublishObserver = (type: string) => void;
  */
 export class EventPublisher {
   private readonly log: Logger;
-  private channel: ConfirmChannel | null = null;
-  private detach: (() => void) | null = null;
+  private readonly channel = new AttachedChannel<ConfirmChannel>();
   private observer: PublishObserver | null = null;
 
   constructor(private readonly opts: EventPublisherOptions) {
@@ -44,7 +44,7 @@ export class EventPublisher {
   }
 
   get connected(): boolean {
-    return this.channel !== null;
+    return this.channel.current !== null;
   }
 
   /** How many partitions the events are spread over. */
@@ -53,26 +53,16 @@ export class EventPublisher {
   }
 
   async start(): Promise<void> {
-    this.detach = await this.opts.broker.attach(async (model) => {
+    await this.channel.open(this.opts.broker, async (model) => {
       const ch = await model.createConfirmChannel();
       await declareQueues(ch, this.opts.broker, this.opts.queues ?? []);
       if (this.opts.log) await declareEventLog(model, this.opts.broker, this.opts.log, this.log);
-      ch.once('close', () => {
-        if (this.channel === ch) this.channel = null;
-      });
-      this.channel = ch;
-      return [ch];
+      return ch;
     });
   }
 
   async stop(): Promise<void> {
-    this.detach?.();
-    const ch = this.channel;
-    this.channel = null;
-    if (ch) {
-      await ch.waitForConfirms().catch(() => {});
-      await ch.close().catch(() => {});
-    }
+    await this.channel.close(async (ch) => ch?.waitForConfirms().catch(() => {}));
   }
 
   observe(observer: PublishObserver): void {
@@ -92,7 +82,7 @@ export class EventPublisher {
 
   /** Publishes an existing envelope (e.g. from the outbox) and resolves once confirmed. */
   publishEnvelope(envelope: EventEnvelope, traceId?: string): Promise<void> {
-    const ch = this.channel;
+    const ch = this.channel.current;
     if (!ch) return Promise.reject(new UnavailableError('not connected to the message broker'));
     // The partition rides in a header: the log's headers exchange routes on it, in this same
     // publish, so the confirm covers the partition's stream as well as the consumer groups.

@@ -1,5 +1,6 @@
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
 import type { Logger } from 'pino';
+import { AttachedChannel } from '../amqp/attached-channel.js';
 import type { Broker } from '../amqp/broker.js';
 import { configSpec } from '../config.js';
 import { fromWireError, InternalError, TimeoutError, UnavailableError, type WireError } from '../errors.js';
@@ -59,10 +60,9 @@ export type CallObserver = (
 export class RpcClient {
   private readonly log: Logger;
   private readonly timeoutMs: number;
-  private channel: Channel | null = null;
+  private readonly channel = new AttachedChannel<Channel>();
   private readonly pending = new Map<string, Pending>();
   private nextId = 1;
-  private detach: (() => void) | null = null;
   private observer: CallObserver | null = null;
 
   constructor(private readonly opts: RpcClientOptions) {
@@ -71,25 +71,20 @@ export class RpcClient {
   }
 
   async start(): Promise<void> {
-    this.detach = await this.opts.broker.attach(async (model) => {
-      const ch = await model.createChannel();
-      await ch.consume(DIRECT_REPLY_TO, (msg) => msg && this.onReply(msg), { noAck: true });
-      ch.on('return', (msg: Message) => this.onReturn(msg));
-      ch.once('close', () => {
-        if (this.channel === ch) this.channel = null;
-        this.failAll(new UnavailableError('connection to the message broker was lost'));
-      });
-      this.channel = ch;
-      return [ch];
-    });
+    await this.channel.open(
+      this.opts.broker,
+      async (model) => {
+        const ch = await model.createChannel();
+        await ch.consume(DIRECT_REPLY_TO, (msg) => msg && this.onReply(msg), { noAck: true });
+        ch.on('return', (msg: Message) => this.onReturn(msg));
+        return ch;
+      },
+      () => this.failAll(new UnavailableError('connection to the message broker was lost')),
+    );
   }
 
   async stop(): Promise<void> {
-    this.detach?.();
-    const ch = this.channel;
-    this.channel = null;
-    this.failAll(new UnavailableError('RPC client stopped'));
-    await ch?.close().catch(() => {});
+    await this.channel.close(async () => this.failAll(new UnavailableError('RPC client stopped')));
   }
 
   observe(observer: CallObserver): void {
@@ -138,7 +133,7 @@ export class RpcClient {
     options: CallOptions,
     correlationId?: string,
   ): Promise<unknown> {
-    const ch = this.channel;
+    const ch = this.channel.current;
     if (!ch) return Promise.reject(new UnavailableError('not connected to the message broker'));
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const headers: Record<string, string | number> = {

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import jayson from 'jayson/promise/index.js';
 import type { Logger } from 'pino';
+import { AttachedChannel } from '../amqp/attached-channel.js';
 import type { Broker } from '../amqp/broker.js';
 import { declareWorkQueues, type WorkQueue } from '../amqp/queues.js';
 import { configSpec } from '../config.js';
@@ -68,9 +69,8 @@ export function requestQueue(broker: Pick<Broker, 'name'>, service: string): Wor
 export class RpcServer<C extends Contract> {
   private readonly log: Logger;
   private readonly jayson: jayson.Server;
-  private channel: Channel | null = null;
+  private readonly channel = new AttachedChannel<Channel>();
   private consumerTag: string | null = null;
-  private detach: (() => void) | null = null;
   private inFlight = 0;
   private idle: (() => void) | null = null;
   private stopping = false;
@@ -104,7 +104,7 @@ export class RpcServer<C extends Contract> {
   }
 
   async start(): Promise<void> {
-    this.detach = await this.opts.broker.attach(async (model) => {
+    await this.channel.open(this.opts.broker, async (model) => {
       const ch = await model.createChannel();
       await ch.prefetch(this.opts.prefetch ?? configSpec.prefetch.default);
       const serve = async (): Promise<void> => {
@@ -130,8 +130,7 @@ export class RpcServer<C extends Contract> {
         this.consumerTag = consumerTag;
       };
       await serve();
-      this.channel = ch;
-      return [ch];
+      return ch;
     });
     this.log.info({ queue: this.queue }, 'serving');
   }
@@ -140,12 +139,10 @@ export class RpcServer<C extends Contract> {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.detach?.();
-    const ch = this.channel;
-    if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => {});
-    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
-    await ch?.close().catch(() => {});
-    this.channel = null;
+    await this.channel.close(async (ch) => {
+      if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => {});
+      if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    });
   }
 
   private onMessage(ch: Channel, msg: ConsumeMessage): void {
