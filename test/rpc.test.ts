@@ -287,7 +287,8 @@ describe('JSON-RPC over RabbitMQ', () => {
     const settledAt: number[] = [];
     const settled = Promise.allSettled(
       Array.from({ length: 5 }, () =>
-        math.call('slow', { ms: 8000 }, { timeoutMs: 20_000 }).finally(() => settledAt.push(Date.now())),
+        // Long enough that a busy machine's rabbitmqctl (seconds) closes the connection first.
+        math.call('slow', { ms: 15_000 }, { timeoutMs: 30_000 }).finally(() => settledAt.push(Date.now())),
       ),
     );
     await sleep(100);
@@ -295,7 +296,7 @@ describe('JSON-RPC over RabbitMQ', () => {
     const closed = Date.now();
     const outcomes = await settled;
     // At once: by the time rabbitmqctl reports the connection closed (or just after), long
-    // before the handler (8 s) or the timeout (20 s) could have settled them.
+    // before the handler (15 s) or the timeout (30 s) could have settled them.
     expect(Math.max(...settledAt) - closed).toBeLessThan(1000);
     for (const o of outcomes) {
       expect(o.status).toBe('rejected');
