@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import jayson from 'jayson/promise/index.js';
 import type { Logger } from 'pino';
@@ -29,8 +28,6 @@ export interface RpcServerOptions<C extends Contract> {
   prefetch?: number;
   /** Largest batch accepted in one message (default RPC_MAX_BATCH's). */
   maxBatchLength?: number;
-  /** Benchmarks only: wait this long before every handler (default 0). */
-  handlerDelayMs?: number;
   translateError?: ErrorTranslator;
   /**
    * The broker user whose requests may say on whose behalf they are made (the gateway's, set as
@@ -74,11 +71,9 @@ export class RpcServer<C extends Contract> {
   private inFlight = 0;
   private idle: (() => void) | null = null;
   private stopping = false;
-  private readonly handlerDelayMs: number;
   private readonly trustedCaller: string;
 
   constructor(private readonly opts: RpcServerOptions<C>) {
-    this.handlerDelayMs = opts.handlerDelayMs ?? 0;
     this.trustedCaller = opts.trustedCaller ?? opts.broker.user;
     this.log = opts.logger.child({ module: 'rpc-server', service: opts.contract.service });
     const methods: Record<string, jayson.MethodLike> = {};
@@ -225,7 +220,6 @@ export class RpcServer<C extends Contract> {
         throw wire(new InvalidParamsError(`invalid params: ${describeIssues(parsed.error, 'params')}`));
       }
       const ctx: CallContext = { ...context.call, log };
-      if (this.handlerDelayMs > 0) await sleep(this.handlerDelayMs);
       try {
         return await handler(parsed.data, ctx);
       } catch (thrown) {
