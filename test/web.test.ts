@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCatalog } from '../bench/catalog-data.js';
 import type { Album, Lyrics, SearchResult, Track } from '../common/contracts/catalog.js';
 import type { Play } from '../common/contracts/history.js';
 import type { PlaylistDetail } from '../common/contracts/playlists.js';
@@ -774,6 +775,51 @@ describe('the web player in headless Chromium', () => {
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
     await page.waitForURL((url) => url.pathname === '/login');
     expect(await page.evaluate(() => localStorage.getItem('music.session'))).toBeNull();
+    expect(errors).toEqual([]);
+  });
+
+  it('lists albums and tracks a page at a time: "Show more" reads the next page, a new order starts again', {
+    timeout: STEP_MS,
+  }, async () => {
+    // 110 more albums (1,100 tracks, no audio) than the seed: more than one page of each list.
+    const pool = createPool({ url: system.databaseUrl, schema: 'public', max: 1 });
+    try {
+      await loadCatalog(pool, 'catalog', { from: 0, to: 1100 }, new Set());
+    } finally {
+      await pool.end();
+    }
+    const totals = (await api().request<{ total: number }>('GET', '/api/albums?limit=1')).body.total;
+    const trackTotal = (await api().request<{ total: number }>('GET', '/api/tracks?limit=1')).body.total;
+    expect(totals).toBeGreaterThan(110);
+
+    await page.goto(`${system.baseUrl}/login`);
+    await page.getByLabel('Username').fill(DEMO_USERNAME);
+    await page.getByLabel('Password').fill(DEMO_PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Home', level: 1 }).waitFor();
+
+    const main = page.getByRole('main');
+    const cards = main.locator('ul.cards > li');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Albums' }).click();
+    await page.getByRole('heading', { name: 'Albums', level: 1 }).waitFor();
+    await expect.poll(() => cards.count(), { timeout: WAIT_MS }).toBe(100);
+    await main.getByRole('button', { name: `Show more (100 of ${totals} shown)` }).click();
+    await expect.poll(() => cards.count(), { timeout: WAIT_MS }).toBe(Math.min(200, totals));
+    // A page never repeats an album of the one before it.
+    const titles = await cards
+      .locator('a')
+      .evaluateAll((links) => links.map((l) => (l as unknown as PageElement).getAttribute('href')));
+    expect(new Set(titles).size).toBe(titles.length);
+    // Another order starts from its first page.
+    await main.getByRole('button', { name: 'Newest' }).click();
+    await expect.poll(() => cards.count(), { timeout: WAIT_MS }).toBe(100);
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tracks' }).click();
+    await page.getByRole('heading', { name: 'Tracks', level: 1 }).waitFor();
+    const rows = main.locator('ol.tracks > li');
+    await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(200);
+    await main.getByRole('button', { name: `Show more (200 of ${trackTotal} shown)` }).click();
+    await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(Math.min(400, trackTotal));
     expect(errors).toEqual([]);
   });
 });

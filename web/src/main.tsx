@@ -3,6 +3,7 @@ import { type JSX, render } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 import { change, connection, forgetAnswers } from './api.js';
 import { AlbumPage } from './pages/album.js';
+import { AlbumsPage } from './pages/albums.js';
 import { ArtistPage, ArtistsPage } from './pages/artists.js';
 import { HistoryPage } from './pages/history.js';
 import { HomePage } from './pages/home.js';
@@ -10,6 +11,7 @@ import { LoginPage } from './pages/login.js';
 import { PlaylistPage, PlaylistsPage } from './pages/playlists.js';
 import { ReportPage } from './pages/report.js';
 import { SearchPage } from './pages/search.js';
+import { TracksPage } from './pages/tracks.js';
 import { player, reporter } from './player/controller.js';
 import { location, match, navigate } from './router.js';
 import { clearSession, session } from './session.js';
@@ -27,7 +29,9 @@ const ROUTES: Array<[string, Page]> = [
   ['/search', () => <SearchPage />],
   ['/artists', () => <ArtistsPage />],
   ['/artists/:id', (p) => <ArtistPage id={p.id!} />],
+  ['/albums', () => <AlbumsPage />],
   ['/albums/:id', (p) => <AlbumPage id={p.id!} />],
+  ['/tracks', () => <TracksPage />],
   ['/playlists', () => <PlaylistsPage />],
   ['/playlists/:id', (p) => <PlaylistPage id={p.id!} />],
   ['/history', () => <HistoryPage />],
@@ -38,6 +42,8 @@ const NAV: Array<[string, string]> = [
   ['/', 'Home'],
   ['/search', 'Search'],
   ['/artists', 'Artists'],
+  ['/albums', 'Albums'],
+  ['/tracks', 'Tracks'],
   ['/playlists', 'Playlists'],
   ['/history', 'History'],
   ['/report', 'Report'],

@@ -1,42 +1,27 @@
 /** Every artist, and one artist with their albums. */
 import type { JSX } from 'preact';
-import { useState } from 'preact/hooks';
-import type { Album, Artist, CursorPage } from '../../../common/contracts/catalog.js';
-import { ApiError, enc, get } from '../api.js';
+import type { Album, Artist } from '../../../common/contracts/catalog.js';
+import { enc } from '../api.js';
 import { plural } from '../format.js';
 import { Cover } from '../ui/cover.js';
 import { rememberAlbums } from '../ui/cover-art.js';
 import { Link } from '../ui/link.js';
+import { ShowMore } from '../ui/show-more.js';
 import { Status, Title } from '../ui/title.js';
 import { useApi } from '../use-api.js';
+import { usePages } from '../use-pages.js';
 
 /** Artists read at a time; more on demand ("Show more"), so a library of 20,000 is not one page. */
 const PAGE = 200;
 
 export function ArtistsPage(): JSX.Element {
-  const artists = useApi<CursorPage<Artist>>(`/api/artists?limit=${PAGE}`);
-  const [more, setMore] = useState<{ items: Artist[]; next: string | null } | null>(null);
-  const [error, setError] = useState('');
-  const shown = artists.data ? [...artists.data.items, ...(more?.items ?? [])] : [];
-  const next = more ? more.next : (artists.data?.nextCursor ?? null);
-
-  const showMore = async () => {
-    if (!next) return;
-    setError('');
-    try {
-      const page = await get<CursorPage<Artist>>(`/api/artists?limit=${PAGE}&cursor=${enc(next)}`);
-      setMore((m) => ({ items: [...(m?.items ?? []), ...page.items], next: page.nextCursor }));
-    } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
-    }
-  };
-
+  const artists = usePages<Artist>(`/api/artists?limit=${PAGE}`);
   return (
     <>
       <Title text="Artists" />
-      {artists.data ? (
+      {artists.loaded ? (
         <ul class="cards">
-          {shown.map((a) => (
+          {artists.items.map((a) => (
             <li key={a.id} class="card">
               <Link href={`/artists/${enc(a.id)}`}>
                 <span class="avatar" aria-hidden="true">
@@ -51,14 +36,7 @@ export function ArtistsPage(): JSX.Element {
       ) : (
         <Status error={artists.error} />
       )}
-      {error ? <p role="alert">{error}</p> : null}
-      {artists.data && next ? (
-        <p class="more">
-          <button type="button" onClick={() => void showMore()}>
-            Show more ({shown.length} of {artists.data.total} shown)
-          </button>
-        </p>
-      ) : null}
+      <ShowMore pages={artists} />
     </>
   );
 }
