@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineContract, publicMethod, userMethod } from '../rpc/contract.js';
 import type { Track } from './catalog.js';
 import { id, ids, MAX_IDS, paging } from './shared.js';
+import { shareMethods } from './shares.js';
 
 export interface Playlist {
   id: string;
@@ -72,5 +73,6 @@ export const playlistsContract = defineContract('playlists', {
     z.strictObject({ id, positions: z.array(position).min(1).max(MAX_IDS) }),
   ).returns<PlaylistDetail>(),
   moveTrack: userMethod(z.strictObject({ id, from: position, to: position })).returns<PlaylistDetail>(),
+  ...shareMethods,
 });
 export type PlaylistsContract = typeof playlistsContract;

@@ -26,6 +26,7 @@ import {
   toPlaylist,
   updatePlaylist,
 } from './store.js';
+import { shareHandlers } from './shares.js';
 import { TrackLookup } from './tracks.js';
 
 /** The page a change answers with: the playlist's first entries, as `get` gives by default. */
@@ -151,6 +152,8 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
     trackIds.map((trackId) => ({ trackId, durationMs: lookup.get(trackId)?.durationMs ?? 0 }));
 
   return {
+    ...shareHandlers({ pool, catalog }),
+
     async create(params, { caller }) {
       const trackIds = params.trackIds ?? [];
       const lookup = new TrackLookup(catalog);
