@@ -11,6 +11,7 @@ import { type Pool, type PoolClient, withTransaction } from '../../common/db/poo
 import { ForbiddenError, InvalidInputError, NotFoundError, UnauthorizedError } from '../../common/errors.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
 import type { Caller, Handlers } from '../../common/rpc/contract.js';
+import { shareHandlers } from './shares.js';
 import {
   deletePlaylist,
   type EntryRow,
@@ -26,7 +27,6 @@ import {
   toPlaylist,
   updatePlaylist,
 } from './store.js';
-import { shareHandlers } from './shares.js';
 import { TrackLookup } from './tracks.js';
 
 /** The page a change answers with: the playlist's first entries, as `get` gives by default. */

@@ -59,9 +59,10 @@ export async function insertShare(
 }
 
 export async function countShares(db: Queryable, ownerId: string): Promise<number> {
-  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM shares WHERE owner_id = $1', [
-    ownerId,
-  ]);
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM shares WHERE owner_id = $1',
+    [ownerId],
+  );
   return rows[0]!.n;
 }
 
@@ -71,15 +72,6 @@ export async function listShares(db: Queryable, ownerId: string, limit: number):
     [ownerId, limit],
   );
   return rows;
-}
-
-/** The owner's share `id`, or null (someone else's answers as a missing one). */
-export async function findOwnShare(db: Queryable, id: string, ownerId: string): Promise<ShareRow | null> {
-  const { rows } = await db.query<ShareRow>(`SELECT ${COLUMNS} FROM shares WHERE id = $1 AND owner_id = $2`, [
-    id,
-    ownerId,
-  ]);
-  return rows[0] ?? null;
 }
 
 /**
@@ -105,7 +97,11 @@ export async function updateShare(
   db: Queryable,
   id: string,
   ownerId: string,
-  fields: { description?: string | undefined; expiresAt?: string | null | undefined; downloadable?: boolean | undefined },
+  fields: {
+    description?: string | undefined;
+    expiresAt?: string | null | undefined;
+    downloadable?: boolean | undefined;
+  },
 ): Promise<ShareRow | null> {
   const { rows } = await db.query<ShareRow>(
     `UPDATE shares SET description = coalesce($3, description),

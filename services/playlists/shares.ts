@@ -2,13 +2,19 @@ import type { CatalogContract, Track } from '../../common/contracts/catalog.js';
 import type { PlaylistsContract } from '../../common/contracts/playlists.js';
 import {
   MAX_SHARES_PER_USER,
-  type Share,
   SHARE_LIST_ENTRIES,
   SHARE_MAX_DAYS,
+  type Share,
   sharePath,
 } from '../../common/contracts/shares.js';
 import { type Pool, withTransaction } from '../../common/db/pool.js';
-import { ForbiddenError, InvalidInputError, isAppError, NotFoundError, UnavailableError } from '../../common/errors.js';
+import {
+  ForbiddenError,
+  InvalidInputError,
+  isAppError,
+  NotFoundError,
+  UnavailableError,
+} from '../../common/errors.js';
 import { LruCache } from '../../common/lru.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
 import type { Handlers } from '../../common/rpc/contract.js';
@@ -16,7 +22,6 @@ import {
   countShares,
   deleteShare,
   findLiveShare,
-  findOwnShare,
   insertShare,
   listShares,
   playlistHolds,
@@ -84,19 +89,23 @@ export function shareHandlers({
   }
 
   /** The tracks at `offset` (`limit` of them) of what a share holds, and its name. */
-  async function content(
-    row: ShareRow,
-    page: { offset: number; limit: number },
-    lookup: TrackLookup,
-  ): Promise<Content> {
+  async function content(row: ShareRow, page: { offset: number; limit: number }): Promise<Content> {
     let found: Content;
     if (row.kind === 'track') {
       // Named after the catalog answers (see `named`), so a listing asks for every track at once.
-      found = { name: '', trackCount: 1, trackIds: [row.item_id].slice(page.offset, page.offset + page.limit) };
+      found = {
+        name: '',
+        trackCount: 1,
+        trackIds: [row.item_id].slice(page.offset, page.offset + page.limit),
+      };
     } else if (row.kind === 'album') {
       const a = await album(row.item_id);
       const ids = a?.trackIds ?? [];
-      found = { name: a?.title ?? '', trackCount: ids.length, trackIds: ids.slice(page.offset, page.offset + page.limit) };
+      found = {
+        name: a?.title ?? '',
+        trackCount: ids.length,
+        trackIds: ids.slice(page.offset, page.offset + page.limit),
+      };
     } else {
       const playlist = await findPlaylist(pool, row.item_id);
       const entries = playlist ? await listEntries(pool, row.item_id, page) : [];
@@ -123,7 +132,7 @@ export function shareHandlers({
   }
 
   async function toShare(row: ShareRow, lookup: TrackLookup, known?: Content): Promise<Share> {
-    const found = known ?? (await content(row, { offset: 0, limit: SHARE_LIST_ENTRIES }, lookup));
+    const found = known ?? (await content(row, { offset: 0, limit: SHARE_LIST_ENTRIES }));
     const entries = await playable(found.trackIds, lookup);
     return {
       id: row.id,
@@ -156,7 +165,8 @@ export function shareHandlers({
     } else {
       const playlist = await findPlaylist(pool, id);
       // Someone else's private playlist answers as a missing one, as everywhere.
-      if (!playlist || (!playlist.public && playlist.owner_id !== userId)) throw new NotFoundError(`no playlist ${id}`);
+      if (!playlist || (!playlist.public && playlist.owner_id !== userId))
+        throw new NotFoundError(`no playlist ${id}`);
       if (playlist.owner_id !== userId) throw new ForbiddenError('only your own playlists can be shared');
     }
   }
@@ -180,7 +190,9 @@ export function shareHandlers({
         // One owner's creations run one after another, so the cap holds under concurrency.
         await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`shares:${caller.userId}`]);
         if ((await countShares(client, caller.userId)) >= MAX_SHARES_PER_USER) {
-          throw new InvalidInputError(`you have ${MAX_SHARES_PER_USER} shares, the most one may keep; delete some first`);
+          throw new InvalidInputError(
+            `you have ${MAX_SHARES_PER_USER} shares, the most one may keep; delete some first`,
+          );
         }
         return insertShare(client, {
           ownerId: caller.userId,
@@ -199,7 +211,9 @@ export function shareHandlers({
       const rows = await listShares(pool, caller.userId, MAX_SHARES_PER_USER);
       const lookup = new TrackLookup(catalog);
       // Every share's first entries are fetched from the catalog together, in as few calls as they need.
-      const contents = await Promise.all(rows.map((row) => content(row, { offset: 0, limit: SHARE_LIST_ENTRIES }, lookup)));
+      const contents = await Promise.all(
+        rows.map((row) => content(row, { offset: 0, limit: SHARE_LIST_ENTRIES })),
+      );
       await lookup.load(contents.flatMap((c) => c.trackIds));
       return Promise.all(rows.map((row, i) => toShare(row, lookup, contents[i])));
     },
@@ -220,7 +234,7 @@ export function shareHandlers({
       const row = await findLiveShare(pool, token, visit);
       if (!row) throw gone();
       const lookup = new TrackLookup(catalog);
-      const found = await content(row, { offset, limit }, lookup);
+      const found = await content(row, { offset, limit });
       const tracks = await playable(found.trackIds, lookup);
       return {
         kind: row.kind,
@@ -239,7 +253,8 @@ export function shareHandlers({
     async shareTrack({ token, trackId }) {
       const row = await findLiveShare(pool, token);
       if (!row) throw gone();
-      if (!(await holds(row, trackId))) throw new ForbiddenError(`track ${trackId} is not part of this share`);
+      if (!(await holds(row, trackId)))
+        throw new ForbiddenError(`track ${trackId} is not part of this share`);
       return { shareId: row.id, trackId, downloadable: row.downloadable };
     },
   };
