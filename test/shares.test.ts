@@ -4,6 +4,12 @@
  * through REST and Subsonic; a link streams, downloads, shows covers of and counts plays of
  * exactly what it shares, without a login, and stops at once when it expires or is deleted.
  */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Album, catalogContract, type Track } from '../common/contracts/catalog.js';
 import { EventTypes, type TrackPlayed } from '../common/contracts/events.js';
@@ -325,5 +331,57 @@ describe('share links through Subsonic', () => {
     const user = await json('getUser', { ...token(bob), username: bob.user.username });
     expect(user.user.shareRole).toBe(true);
     await eventually(async () => (await json('getShares', token(bob))).shares.share.length === 1);
+  });
+});
+
+describe('share links from the terminal client', () => {
+  const ROOT = fileURLToPath(new URL('..', import.meta.url));
+  /** One run of the client against the harness's gateway, in its own home. */
+  const client = async (home: string, args: string[]) => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'client/main.ts', ...args],
+      {
+        cwd: ROOT,
+        timeout: 30_000,
+        env: {
+          ...process.env,
+          GATEWAY_URL: h.url.replace(/\/rest$/, ''),
+          MUSIC_CLIENT_HOME: home,
+          MUSIC_PLAYER: 'none',
+          NO_COLOR: '1',
+        },
+      },
+    );
+    return stdout;
+  };
+
+  it('share, shares and unshare', { timeout: 120_000 }, async () => {
+    const home = await mkdtemp(join(tmpdir(), 'music-share-client-'));
+    try {
+      const who = await loggedIn('carol');
+      await client(home, ['login', who.user.username, who.password]);
+      const made = JSON.parse(
+        await client(home, [
+          'share',
+          'album',
+          album.id,
+          '--expires',
+          '7d',
+          '--description',
+          'from the terminal',
+          '--json',
+        ]),
+      ) as Share;
+      expect(made).toMatchObject({ kind: 'album', itemId: album.id, description: 'from the terminal' });
+      expect(Date.parse(made.expiresAt!) - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
+      const text = await client(home, ['shares']);
+      expect(text).toContain(`/s/${made.token}`);
+      expect((await rest('GET', link(made))).status).toBe(200);
+      await client(home, ['unshare', made.id]);
+      expect((await rest('GET', link(made))).status).toBe(404);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   });
 });
