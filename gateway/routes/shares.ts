@@ -80,13 +80,13 @@ export function shareRoutes({
   const access = (req: Request): Promise<ShareAccess> =>
     playlists.call('shareTrack', { token: tokenOf(req), trackId: String(req.params.id) });
 
-  /** What the link shares, a page of its tracks at a time; the first page counts a visit. */
+  /** What the link shares, a page of its tracks at a time; asked without `offset`, it counts a visit. */
   router.get('/api/shares/:token', async (req, res) => {
     const page = paging(req);
     const params = contractParams(playlistsContract, 'openShare', {
       token: tokenOf(req),
       ...page,
-      visit: page.offset === undefined || page.offset === 0,
+      visit: page.offset === undefined,
     });
     res.set('Cache-Control', 'no-store');
     res.json(await playlists.call('openShare', params));

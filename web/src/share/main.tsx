@@ -26,7 +26,7 @@ type Loaded =
   | { state: 'error'; message: string }
   | { state: 'ok'; share: OpenedShare };
 
-/** The shared tracks, page after page (the first request counts the visit). */
+/** The shared tracks, page after page (the first request, without `offset`, counts the visit). */
 async function load(): Promise<Loaded> {
   const first = await fetch(`${base}?limit=${PAGE}`, { headers: { accept: 'application/json' } });
   if (first.status === 404) return { state: 'gone' };
@@ -115,7 +115,7 @@ function SharePlayer({ share }: { share: OpenedShare }): JSX.Element {
 
   // A link deleted or expired while the page is open: its streams answer 404.
   const onError = async () => {
-    const res = await fetch(`${base}?limit=1`, { headers: { accept: 'application/json' } }).catch(() => null);
+    const res = await fetch(`${base}?offset=0&limit=1`, { headers: { accept: 'application/json' } }).catch(() => null);
     if (res?.status === 404) setGone(true);
   };
 
