@@ -115,7 +115,9 @@ function SharePlayer({ share }: { share: OpenedShare }): JSX.Element {
 
   // A link deleted or expired while the page is open: its streams answer 404.
   const onError = async () => {
-    const res = await fetch(`${base}?offset=0&limit=1`, { headers: { accept: 'application/json' } }).catch(() => null);
+    const res = await fetch(`${base}?offset=0&limit=1`, { headers: { accept: 'application/json' } }).catch(
+      () => null,
+    );
     if (res?.status === 404) setGone(true);
   };
 
