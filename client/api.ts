@@ -11,6 +11,8 @@ import type {
   PlaylistDetail,
   SearchResult,
   Session,
+  Share,
+  ShareKind,
   Track,
   User,
   UserStats,
@@ -142,6 +144,22 @@ export class Api {
   }
   lyrics(trackId: string): Promise<Lyrics> {
     return this.request('GET', `/api/tracks/${encodeURIComponent(trackId)}/lyrics`);
+  }
+  /** The caller's share links. */
+  shares(): Promise<Share[]> {
+    return this.request('GET', '/api/me/shares');
+  }
+  createShare(body: {
+    kind: ShareKind;
+    id: string;
+    description?: string;
+    expiresAt?: string | null;
+    downloadable?: boolean;
+  }): Promise<Share> {
+    return this.request('POST', '/api/me/shares', { body });
+  }
+  deleteShare(id: string): Promise<{ deleted: true }> {
+    return this.request('DELETE', `/api/me/shares/${encodeURIComponent(id)}`);
   }
   search(q: string): Promise<SearchResult> {
     return this.request('GET', '/api/search', { query: { q } });

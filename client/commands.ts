@@ -3,7 +3,7 @@
  * both the interactive prompt and one-shot mode.
  */
 import { randomUUID } from 'node:crypto';
-import type { PlaylistDetail, Track } from '../common/contracts/index.js';
+import { type PlaylistDetail, SHARE_KINDS, type ShareKind, type Track } from '../common/contracts/index.js';
 import { PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, WINDOWS } from '../common/contracts/shared.js';
 import { type Api, ApiError, type TopWindow } from './api.js';
 import { type FlagSpec, type Flags, intArg, parseFlags, UsageError } from './args.js';
@@ -22,6 +22,8 @@ import {
   playlistView,
   reportView,
   searchView,
+  shareTable,
+  shareView,
   topTable,
   trackTable,
 } from './views.js';
@@ -111,6 +113,17 @@ function trackRef(state: ClientState, ref: string): string {
 function intFlag(flags: Flags, name: string, min: number, max?: number): number | undefined {
   const raw = flags[name];
   return raw === undefined ? undefined : intArg(String(raw), `--${name}`, min, max);
+}
+
+/** `--expires 7d` / `12h` / `never` as an expiry date (null: never). */
+function expiresFlag(flags: Flags): string | null {
+  const raw = flags.expires;
+  if (raw === undefined || raw === 'never') return null;
+  const m = /^(\d{1,4})([dh])$/.exec(String(raw));
+  if (!m) throw new UsageError('--expires takes a number of days or hours (7d, 12h) or never');
+  const hours = Number(m[1]) * (m[2] === 'd' ? 24 : 1);
+  if (hours < 1) throw new UsageError('--expires must be at least an hour');
+  return new Date(Date.now() + hours * 3_600_000).toISOString();
 }
 
 /** A 1-based position as shown in the # column, sent to the API as 0-based. */
@@ -328,6 +341,50 @@ export const COMMANDS: Command[] = [
       if (id === undefined) throw new UsageError('the queue is empty (add tracks with `queue <trackId...>`)');
       ctx.store.saveState({ ...state, queue: rest });
       return playTrack(ctx, id, flags);
+    },
+  },
+  {
+    name: 'share',
+    usage: '<track|album|playlist> <id|#n> [--expires 7d|12h|never] [--description text] [--download]',
+    summary: 'a link that plays a track, an album or your playlist for anyone, without an account',
+    arity: [2, 2],
+    flags: { expires: 'value', description: 'value', download: 'bool' },
+    auth: true,
+    async run(ctx, [kind, ref], flags) {
+      if (!(SHARE_KINDS as readonly string[]).includes(kind!)) {
+        throw new UsageError(`share what: ${SHARE_KINDS.join(', ')} (not ${kind})`);
+      }
+      const id = kind === 'track' ? trackRef(ctx.store.state(), ref!) : ref!;
+      const created = await ctx.api.createShare({
+        kind: kind as ShareKind,
+        id,
+        expiresAt: expiresFlag(flags),
+        downloadable: flags.download === true,
+        ...(typeof flags.description === 'string' ? { description: flags.description } : {}),
+      });
+      return { data: created, text: shareView(created, ctx.gateway, ctx.style) };
+    },
+  },
+  {
+    name: 'shares',
+    usage: '',
+    summary: 'your share links: what each plays, visits, expiry, link',
+    arity: [0, 0],
+    auth: true,
+    async run(ctx) {
+      const shares = await ctx.api.shares();
+      return { data: shares, text: shareTable(shares, ctx.gateway, ctx.style) };
+    },
+  },
+  {
+    name: 'unshare',
+    usage: '<shareId>',
+    summary: 'delete a share link (it stops working at once)',
+    arity: [1, 1],
+    auth: true,
+    async run(ctx, [id]) {
+      const result = await ctx.api.deleteShare(id!);
+      return { data: result, text: `deleted share ${id}` };
     },
   },
   {

@@ -8,6 +8,7 @@ import type {
   Playlist,
   PlaylistDetail,
   SearchResult,
+  Share,
   Track,
   User,
   UserStats,
@@ -279,4 +280,37 @@ ${s.dim('no plays in this period (UTC)')}`;
       ),
     );
   return lines.join('\n');
+}
+
+/** Where a share link opens, on the gateway the client talks to. */
+export const shareLink = (gateway: string, s: Share) => `${gateway.replace(/\/+$/, '')}${s.path}`;
+
+function shareExpiry(s: Share): string {
+  if (s.expired) return 'expired';
+  return s.expiresAt ? s.expiresAt.slice(0, 16).replace('T', ' ') : 'never';
+}
+
+export function shareTable(shares: Share[], gateway: string, s: Style): string {
+  return table(
+    [
+      { header: 'id' },
+      { header: 'kind' },
+      { header: 'name', max: 30 },
+      { header: 'visits', align: 'right' },
+      { header: 'expires' },
+      { header: 'link' },
+    ],
+    shares.map((x) => [x.id, x.kind, x.name, x.visitCount, shareExpiry(x), shareLink(gateway, x)]),
+    s,
+  );
+}
+
+export function shareView(x: Share, gateway: string, s: Style): string {
+  const about = [
+    `${x.kind} ${x.name}`,
+    `${x.trackCount} track${x.trackCount === 1 ? '' : 's'}`,
+    `expires ${shareExpiry(x)}`,
+    ...(x.downloadable ? ['downloads allowed'] : []),
+  ].join(' · ');
+  return `${shareLink(gateway, x)}\n${s.dim(about)}${x.description ? `\n${x.description}` : ''}`;
 }

@@ -8,6 +8,9 @@ export const WEB_DIST = repoPath('web/dist');
 /** Paths that belong to the APIs: never answered with the web player's page. */
 const NOT_PAGES = /^\/(api|rpc|rest|health|metrics)(\/|$)/;
 
+/** What a share link opens (`/s/<token>`): its own page, which loads nothing of the player's app. */
+const SHARE_PAGE = /^\/s\/[^/]+\/?$/;
+
 /**
  * The page's own rules for what it may load and run: scripts, styles, audio and requests from
  * this origin only (no inline script, nothing from elsewhere), covers as data: URLs. A script
@@ -55,7 +58,8 @@ function wantsPage(req: Request): boolean {
  * Serves the built web player (web/dist): files under /assets/ have content hashes in their
  * names and are cached for a year as immutable; index.html (and the other unhashed files) are
  * revalidated on every load (`no-cache`, with ETag), so a new build is picked up at once. Any
- * other address a browser opens as a page gets index.html, where the app's router takes over.
+ * other address a browser opens as a page gets index.html, where the app's router takes over
+ * (a share link's `/s/<token>`, share.html).
  * Without a build the gateway still works and such pages say how to build it.
  */
 export function webPlayer({ dir = WEB_DIST }: { dir?: string } = {}): Router {
@@ -80,7 +84,8 @@ export function webPlayer({ dir = WEB_DIST }: { dir?: string } = {}): Router {
   router.use((req: Request, res: Response, next: NextFunction) => {
     if (!wantsPage(req)) return next();
     pageHeaders(res);
-    res.sendFile('index.html', { root: dir, dotfiles: 'deny', lastModified: true, etag: true }, (err) => {
+    const page = SHARE_PAGE.test(req.path) ? 'share.html' : 'index.html';
+    res.sendFile(page, { root: dir, dotfiles: 'deny', lastModified: true, etag: true }, (err) => {
       if (!err) return;
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !res.headersSent) {
         res.status(404).type('html').send(NOT_BUILT);

@@ -27,7 +27,7 @@ server)
 web)
   STAMP=web/dist/index.html
   LOCK=web/.build.lock
-  SOURCES=(web/index.html web/src web/public web/vite.config.ts web/tsconfig.json package-lock.json)
+  SOURCES=(web/index.html web/share.html web/src web/public web/vite.config.ts web/tsconfig.json package-lock.json)
   ;;
 *) usage ;;
 esac

@@ -24,6 +24,9 @@ async function serve(dir: string): Promise<{ url: string; server: Server }> {
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server };
 }
 
+const SHARE =
+  '<!doctype html><div id="app"></div><script type="module" src="/assets/share-abc123.js"></script>';
+
 const page = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
 
 describe('the web player served by the gateway', () => {
@@ -42,6 +45,7 @@ describe('the web player served by the gateway', () => {
     dir = await mkdtemp(join(tmpdir(), 'web-dist-'));
     await mkdir(join(dir, 'assets'));
     await writeFile(join(dir, 'index.html'), INDEX);
+    await writeFile(join(dir, 'share.html'), SHARE);
     await writeFile(join(dir, 'assets', 'index-abc123.js'), 'console.log(1)');
     await writeFile(join(dir, 'assets', 'index-abc123.js.map'), '{"version":3,"sources":["main.tsx"]}');
     await writeFile(join(dir, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
@@ -52,6 +56,17 @@ describe('the web player served by the gateway', () => {
   afterAll(async () => {
     for (const s of [built, missing]) await new Promise((resolve) => s?.server.close(resolve));
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("answers a share link's address with the share page, under the same rules", async () => {
+    const res = await fetch(`${built.url}/s/${'A'.repeat(43)}`, { headers: page });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(SHARE);
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+    // Only /s/<token> itself: deeper addresses are the player's, and the link's API is not a page.
+    expect(await (await fetch(`${built.url}/s/x/y`, { headers: page })).text()).toBe(INDEX);
+    expect((await fetch(`${built.url}/api/shares/${'A'.repeat(43)}`, { headers: page })).status).toBe(404);
   });
 
   it('serves index.html at / to be revalidated on every load, with its security headers', async () => {

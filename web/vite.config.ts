@@ -20,6 +20,13 @@ export default defineConfig({
     sourcemap: false,
     // Small SVGs and fonts stay files, never data: URLs the page's CSP would have to allow.
     assetsInlineLimit: 0,
+    // Two pages: the player (index.html) and what a share link opens (share.html, /s/<token>).
+    rollupOptions: {
+      input: {
+        main: fileURLToPath(new URL('index.html', import.meta.url)),
+        share: fileURLToPath(new URL('share.html', import.meta.url)),
+      },
+    },
   },
   logLevel: 'warn',
 });

@@ -11,6 +11,7 @@ export * from './history.js';
 export * from './playlists.js';
 export * from './plays.js';
 export * from './shared.js';
+export * from './shares.js';
 export * from './stats.js';
 export * from './users.js';
 

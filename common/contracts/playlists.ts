@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineContract, publicMethod, userMethod } from '../rpc/contract.js';
 import type { Track } from './catalog.js';
 import { id, ids, MAX_IDS, paging } from './shared.js';
+import { shareMethods } from './shares.js';
 
 export interface Playlist {
   id: string;
@@ -102,5 +103,6 @@ export const playlistsContract = defineContract('playlists', {
         'give at least one of name, public, trackIds, removePositions, addTrackIds',
       ),
   ).returns<PlaylistDetail>(),
+  ...shareMethods,
 });
 export type PlaylistsContract = typeof playlistsContract;

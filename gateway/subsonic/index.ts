@@ -22,6 +22,7 @@ import { lyricsEndpoints } from './endpoints/lyrics.js';
 import { mediaEndpoints } from './endpoints/media.js';
 import { playerEndpoints } from './endpoints/players.js';
 import { playlistEndpoints } from './endpoints/playlists.js';
+import { shareEndpoints } from './endpoints/shares.js';
 import { EXTENSIONS, systemEndpoints } from './endpoints/system.js';
 import { type Marks, marksOf } from './models.js';
 import { Params } from './params.js';
@@ -139,6 +140,7 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
     ...mediaEndpoints,
     ...lyricsEndpoints,
     ...playlistEndpoints,
+    ...shareEndpoints,
     ...annotationEndpoints,
     ...playerEndpoints,
   };

@@ -11,6 +11,7 @@ import { type Pool, type PoolClient, withTransaction } from '../../common/db/poo
 import { ForbiddenError, InvalidInputError, NotFoundError, UnauthorizedError } from '../../common/errors.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
 import type { Caller, Handlers, ParsedParamsOf } from '../../common/rpc/contract.js';
+import { shareHandlers } from './shares.js';
 import {
   deletePlaylist,
   type EntryRow,
@@ -195,6 +196,8 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
   }
 
   return {
+    ...shareHandlers({ pool, catalog }),
+
     async create(params, { caller }) {
       const trackIds = params.trackIds ?? [];
       const lookup = new TrackLookup(catalog);

@@ -11,6 +11,7 @@ import { LoginPage } from './pages/login.js';
 import { PlaylistPage, PlaylistsPage } from './pages/playlists.js';
 import { ReportPage } from './pages/report.js';
 import { SearchPage } from './pages/search.js';
+import { SharesPage } from './pages/shares.js';
 import { TracksPage } from './pages/tracks.js';
 import { player, reporter } from './player/controller.js';
 import { location, match, navigate } from './router.js';
@@ -36,6 +37,7 @@ const ROUTES: Array<[string, Page]> = [
   ['/playlists/:id', (p) => <PlaylistPage id={p.id!} />],
   ['/history', () => <HistoryPage />],
   ['/report', () => <ReportPage />],
+  ['/shares', () => <SharesPage />],
 ];
 
 const NAV: Array<[string, string]> = [
@@ -47,6 +49,7 @@ const NAV: Array<[string, string]> = [
   ['/playlists', 'Playlists'],
   ['/history', 'History'],
   ['/report', 'Report'],
+  ['/shares', 'Shares'],
 ];
 
 function NotFound(): JSX.Element {

@@ -24,7 +24,6 @@ const NOTHING_HERE: Record<string, Endpoint> = {
   getPodcasts: async () => ({ podcasts: {} }),
   getNewestPodcasts: async () => ({ newestPodcasts: {} }),
   getInternetRadioStations: async () => ({ internetRadioStations: {} }),
-  getShares: async () => ({ shares: {} }),
 };
 
 export const systemEndpoints: Record<string, Endpoint> = {
@@ -65,7 +64,7 @@ export const systemEndpoints: Record<string, Endpoint> = {
         podcastRole: false,
         streamRole: true,
         jukeboxRole: false,
-        shareRole: false,
+        shareRole: true,
         videoConversionRole: false,
         folder: [MUSIC_FOLDER.id],
       },

@@ -9,6 +9,7 @@ import { Cover } from '../ui/cover.js';
 import { rememberAlbums } from '../ui/cover-art.js';
 import { Icon } from '../ui/icons.js';
 import { Link } from '../ui/link.js';
+import { ShareButton } from '../ui/share-form.js';
 import { Status, Title } from '../ui/title.js';
 import { TrackList } from '../ui/track-list.js';
 import { useApi } from '../use-api.js';
@@ -50,6 +51,7 @@ export function AlbumPage({ id }: { id: string }): JSX.Element {
             >
               <Icon name="queue" /> Add album to queue
             </button>
+            <ShareButton kind="album" id={a.id} name={a.title} />
           </div>
         </div>
       </div>

@@ -17,6 +17,7 @@ import { announce } from '../ui/announce.js';
 import { Icon } from '../ui/icons.js';
 import { Link } from '../ui/link.js';
 import { NameField } from '../ui/name-field.js';
+import { ShareButton } from '../ui/share-form.js';
 import { Status, Title } from '../ui/title.js';
 import { TrackList } from '../ui/track-list.js';
 import { useApi } from '../use-api.js';
@@ -350,6 +351,7 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
                 <button type="button" class="danger" onClick={() => confirmDelete.current?.showModal()}>
                   Delete playlist
                 </button>
+                <ShareButton kind="playlist" id={p.id} name={p.name} />
               </>
             ) : null}
           </div>

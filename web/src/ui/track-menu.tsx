@@ -10,6 +10,7 @@ import { createStore, useStore } from '../store.js';
 import { useApi } from '../use-api.js';
 import { announce } from './announce.js';
 import { NameField } from './name-field.js';
+import { ShareForm } from './share-form.js';
 
 const menuTrack = createStore<Track | null>(null);
 
@@ -95,6 +96,10 @@ function TrackActions({ track }: { track: Track }): JSX.Element {
           Go to artist
         </button>
       </div>
+      <details class="share-details">
+        <summary>Share this track</summary>
+        <ShareForm kind="track" id={track.id} name={track.title} />
+      </details>
       <h3>Add to playlist</h3>
       {playlists.data ? (
         playlists.data.length > 0 ? (
