@@ -1,10 +1,4 @@
-import {
-  createHash,
-  randomBytes,
-  type ScryptOptions,
-  scrypt,
-  timingSafeEqual,
-} from 'node:crypto';
+import { createHash, randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
 import { Sealer } from '../../common/sealing.js';
 import type { TokenSecrets } from './secret.js';
 
