@@ -153,6 +153,15 @@ export class ListenSender implements Worker {
       await markBroken(pool, userId, service, 'the stored credentials no longer open; link again');
       return true;
     }
+    if (opened.stale) {
+      // Sealed under a previous token secret (a rotation under way): sealed again under the current one.
+      await pool.query('UPDATE links SET secret = $3 WHERE user_id = $1 AND service = $2 AND secret = $4', [
+        userId,
+        service,
+        this.opts.sealer.seal(opened.value, userId),
+        link.secret,
+      ]);
+    }
     const batch = service === 'lastfm' ? LASTFM_LIMITS.batch : LISTENBRAINZ_LIMITS.batch;
     const { rows: queued } = await pool.query<QueuedRow>(
       `SELECT id, track_id, played_at, ms_played, kind FROM listens
