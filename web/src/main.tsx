@@ -10,6 +10,7 @@ import { LoginPage } from './pages/login.js';
 import { PlaylistPage, PlaylistsPage } from './pages/playlists.js';
 import { ReportPage } from './pages/report.js';
 import { SearchPage } from './pages/search.js';
+import { SettingsPage } from './pages/settings.js';
 import { player, reporter } from './player/controller.js';
 import { location, match, navigate } from './router.js';
 import { clearSession, session } from './session.js';
@@ -32,6 +33,7 @@ const ROUTES: Array<[string, Page]> = [
   ['/playlists/:id', (p) => <PlaylistPage id={p.id!} />],
   ['/history', () => <HistoryPage />],
   ['/report', () => <ReportPage />],
+  ['/settings', () => <SettingsPage />],
 ];
 
 const NAV: Array<[string, string]> = [
@@ -41,6 +43,7 @@ const NAV: Array<[string, string]> = [
   ['/playlists', 'Playlists'],
   ['/history', 'History'],
   ['/report', 'Report'],
+  ['/settings', 'Settings'],
 ];
 
 function NotFound(): JSX.Element {
