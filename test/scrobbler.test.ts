@@ -254,7 +254,10 @@ describe('scrobbler service against stand-ins of ListenBrainz and Last.fm', () =
         partitionOf(alice.userId, testConfig().eventLogPartitions),
     ).length;
     for (const l of await status()) {
-      expect(l.earlier).toMatchObject({ state: 'done', queued: 4, total: mine, read: mine });
+      // Progress is in offsets of the partition (increasing, not always dense): at least its events.
+      expect(l.earlier).toMatchObject({ state: 'done', queued: 4 });
+      expect(l.earlier!.read).toBe(l.earlier!.total);
+      expect(l.earlier!.total).toBeGreaterThanOrEqual(mine);
     }
     await eventually(async () => (await link('listenbrainz'))?.counts.sent === 3, 15_000, 100);
     await eventually(async () => (await link('lastfm'))?.counts.sent === 2, 15_000, 100);
