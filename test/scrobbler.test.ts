@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventTypes, scrobblerContract } from '../common/contracts/index.js';
 import { makeEnvelope } from '../common/events/envelope.js';
 import { partitionOf } from '../common/events/partitions.js';
+import { createLogger } from '../common/logger.js';
 import type { RunningService } from '../common/service.js';
 import { apiSignature } from '../services/scrobbler/lastfm.js';
 import { backoffMs, skipReason } from '../services/scrobbler/sender.js';
@@ -317,6 +318,17 @@ describe('scrobbling rules', () => {
     expect(skipReason('listenbrainz', { ms_played: 60_000, played_at: at }, undefined)).toMatch(
       /no such track/,
     );
+  });
+
+  it('keeps every kind of scrobbling credential out of the logs', () => {
+    const lines: string[] = [];
+    const log = createLogger('t', { write: (line: string) => lines.push(line) });
+    log.level = 'info';
+    log.info({ params: { service: 'lastfm', sessionKey: 'sk-secret-1', authToken: 'at-secret-2' } }, 'call');
+    log.info({ params: { service: 'listenbrainz', token: 'lb-secret-3' } }, 'call');
+    log.info({ sessionKey: 'sk-secret-4' }, 'plain');
+    expect(lines).toHaveLength(3);
+    expect(lines.join('')).not.toMatch(/secret-\d/);
   });
 
   it('backs off doubling from a second, with jitter, up to the cap', () => {
