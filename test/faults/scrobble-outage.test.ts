@@ -82,7 +82,7 @@ describe('the scrobbling service down for 30 s under plays', () => {
       'history page during the run (ms, slowest)': Math.round(Math.max(...pages)),
       'outage (ms)': backAt - outageAt,
       'waiting at the end of the plays': during.links[0]?.counts.queued,
-      'every listen in, from the service's return (ms; plays went on to 45 s)': allSentMs,
+      'every listen in, from the return of the service (ms; plays went on to 45 s)': allSentMs,
       'listens received / distinct / sent twice / missing': `$got.length/ ${counts.size} / $twice/ ${missing}`,
       'stand-in calls answered': standIn.calls,
     });
