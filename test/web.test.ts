@@ -744,10 +744,10 @@ describe('the web player in headless Chromium', () => {
     const field = page.getByLabel(/User token/);
     expect(await field.getAttribute('type')).toBe('password');
     await field.fill('not-a-token');
-    await page.getByRole('button', { name: 'Link ListenBrainz' }).click();
+    await page.getByRole('button', { name: 'Link ListenBrainz', exact: true }).click();
     await page.getByRole('alert').getByText('ListenBrainz refused this token').waitFor();
     await field.fill(token);
-    await page.getByRole('button', { name: 'Link ListenBrainz' }).click();
+    await page.getByRole('button', { name: 'Link ListenBrainz', exact: true }).click();
     await page.getByText('Linked as demo-at-lb.').waitFor();
     await shot('settings-linked');
     // The token is withdrawn at ListenBrainz; the next play is refused there, and the page says so.
@@ -760,8 +760,10 @@ describe('the web player in headless Chromium', () => {
       .getByText(/ListenBrainz refused your token/)
       .waitFor({ timeout: 60_000 });
     await shot('settings-refused');
-    await page.getByRole('button', { name: 'Unlink ListenBrainz' }).click();
-    await page.getByRole('button', { name: 'Link ListenBrainz' }).waitFor();
+    const unlink = page.getByRole('button', { name: 'Unlink ListenBrainz' });
+    await unlink.click();
+    await unlink.waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Link ListenBrainz', exact: true }).waitFor();
     expect(listenBrainz.violations).toEqual([]);
     expect(errors).toEqual([]);
   });
