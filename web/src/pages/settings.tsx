@@ -6,6 +6,7 @@ import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import type { ScrobbleLink, ScrobbleService, ScrobbleStatus } from '../../../common/contracts/scrobbler.js';
 import { ApiError, change } from '../api.js';
+import { plural } from '../format.js';
 import { Status, Title } from '../ui/title.js';
 import { useApi } from '../use-api.js';
 
@@ -34,7 +35,8 @@ function LinkState({ link, onChange }: { link: ScrobbleLink; onChange: () => voi
     <div class="scrobble-link" data-service={link.service}>
       {link.state === 'broken' ? (
         <p class="error" role="alert">
-          {link.problem ?? `${name} refused the link`}. Link again to send the {counts.queued} waiting plays.
+          {link.problem ?? `${name} refused the link`}. Link again to send{' '}
+          {plural(counts.queued, 'waiting play')}.
         </p>
       ) : (
         <p class="ok">Linked{link.account ? ` as ${link.account}` : ''}.</p>
