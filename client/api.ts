@@ -18,6 +18,12 @@ import type {
   UserStats,
 } from '../common/contracts/index.js';
 import { MAX_PLAYS_PER_REQUEST } from '../common/contracts/plays.js';
+import type {
+  EarlierPlays,
+  ScrobbleLink,
+  ScrobbleService,
+  ScrobbleStatus,
+} from '../common/contracts/scrobbler.js';
 
 export type TopTrack = Track & { plays: number };
 
@@ -141,6 +147,22 @@ export class Api {
   }
   track(id: string): Promise<Track> {
     return this.request('GET', `/api/tracks/${encodeURIComponent(id)}`);
+  }
+  scrobbling(): Promise<ScrobbleStatus> {
+    return this.request('GET', '/api/me/scrobbling');
+  }
+  /** `{token}` for ListenBrainz, `{sessionKey}` or `{authToken}` for Last.fm. */
+  linkScrobbling(service: ScrobbleService, body: Record<string, string>): Promise<ScrobbleLink> {
+    return this.request('PUT', `/api/me/scrobbling/${service}`, { body });
+  }
+  unlinkScrobbling(service: ScrobbleService): Promise<{ unlinked: boolean }> {
+    return this.request('DELETE', `/api/me/scrobbling/${service}`);
+  }
+  lastfmAuthorize(): Promise<{ url: string; authToken: string }> {
+    return this.request('POST', '/api/me/scrobbling/lastfm/authorize');
+  }
+  sendEarlierPlays(service: ScrobbleService): Promise<EarlierPlays> {
+    return this.request('POST', `/api/me/scrobbling/${service}/earlier`);
   }
   lyrics(trackId: string): Promise<Lyrics> {
     return this.request('GET', `/api/tracks/${encodeURIComponent(trackId)}/lyrics`);

@@ -21,6 +21,7 @@ import {
   playlistTable,
   playlistView,
   reportView,
+  scrobblingView,
   searchView,
   shareTable,
   shareView,
@@ -128,6 +129,11 @@ function expiresFlag(flags: Flags): string | null {
 
 /** A 1-based position as shown in the # column, sent to the API as 0-based. */
 const position = (raw: string | undefined, what: string) => intArg(raw, what, 1) - 1;
+
+function scrobbleService(name: string): 'listenbrainz' | 'lastfm' {
+  if (name === 'listenbrainz' || name === 'lastfm') return name;
+  throw new UsageError(`no scrobbling service ${name}: listenbrainz or lastfm`);
+}
 
 async function ask(ctx: Context, question: string, hidden = false): Promise<string> {
   if (!ctx.io.ask)
@@ -285,6 +291,39 @@ export const COMMANDS: Command[] = [
     async run(ctx, [ref]) {
       const lyrics = await ctx.api.lyrics(trackRef(ctx.store.state(), ref!));
       return { data: lyrics, text: lyricsView(lyrics, ctx.style) };
+    },
+  },
+  {
+    name: 'scrobble',
+    usage: '[link listenbrainz|link lastfm [sessionKey]|unlink <service>|earlier <service>]',
+    summary: 'send your plays to ListenBrainz or Last.fm: links, their state, earlier plays',
+    arity: [0, 3],
+    auth: true,
+    async run(ctx, [action, name, key]) {
+      const service = name === undefined ? undefined : scrobbleService(name);
+      if (action === 'link' && service === 'listenbrainz') {
+        // From the environment for scripts (a token on the command line would stay in the shell's history).
+        const token =
+          process.env.LISTENBRAINZ_TOKEN ||
+          (await ask(ctx, 'ListenBrainz user token (listenbrainz.org/settings): ', true));
+        await ctx.api.linkScrobbling(service, { token });
+      } else if (action === 'link' && service === 'lastfm' && key !== undefined) {
+        await ctx.api.linkScrobbling(service, { sessionKey: key });
+      } else if (action === 'link' && service === 'lastfm') {
+        const { url, authToken } = await ctx.api.lastfmAuthorize();
+        await ask(ctx, `allow this server on ${url} , then press Enter: `);
+        await ctx.api.linkScrobbling(service, { authToken });
+      } else if (action === 'unlink' && service) {
+        await ctx.api.unlinkScrobbling(service);
+      } else if (action === 'earlier' && service) {
+        await ctx.api.sendEarlierPlays(service);
+      } else if (action !== undefined) {
+        throw new UsageError(
+          'scrobble [link listenbrainz|link lastfm [sessionKey]|unlink <service>|earlier <service>]',
+        );
+      }
+      const status = await ctx.api.scrobbling();
+      return { data: status, text: scrobblingView(status, ctx.style) };
     },
   },
   {

@@ -13,6 +13,7 @@ import type {
   User,
   UserStats,
 } from '../common/contracts/index.js';
+import type { ScrobbleStatus } from '../common/contracts/scrobbler.js';
 import type { TopTrack } from './api.js';
 import { duration, type Style, table, when } from './render.js';
 
@@ -313,4 +314,35 @@ export function shareView(x: Share, gateway: string, s: Style): string {
     ...(x.downloadable ? ['downloads allowed'] : []),
   ].join(' · ');
   return `${shareLink(gateway, x)}\n${s.dim(about)}${x.description ? `\n${x.description}` : ''}`;
+}
+
+const SERVICE_NAMES = { listenbrainz: 'ListenBrainz', lastfm: 'Last.fm' } as const;
+
+/** The caller's scrobbling links: whether each works (and why not), what went, what waits. */
+export function scrobblingView(status: ScrobbleStatus, s: Style): string {
+  if (status.links.length === 0) {
+    const lastfm = status.lastfmAvailable ? ' or `scrobble link lastfm`' : '';
+    return s.dim(`no scrobbling link; \`scrobble link listenbrainz\`${lastfm} makes one`);
+  }
+  return status.links
+    .map((l) => {
+      const name = SERVICE_NAMES[l.service];
+      const head =
+        l.state === 'ok'
+          ? `${s.bold(name)} ${s.good('linked')}${l.account ? ` as ${l.account}` : ''}`
+          : `${s.bold(name)} ${s.bad(l.problem ?? 'broken')}: link again to resume`;
+      const c = l.counts;
+      const lines = [
+        head,
+        `  sent ${c.sent}, waiting ${c.queued}, not sent by the rules ${c.skipped}, refused ${c.refused}`,
+      ];
+      if (l.retryAt) lines.push(`  ${s.dim(`trying again at ${when(l.retryAt)}`)}`);
+      if (l.earlier) {
+        const e = l.earlier;
+        const part = e.total > 0 ? `${Math.floor((100 * e.read) / e.total)}%` : '';
+        lines.push(`  earlier plays: ${e.state === 'done' ? 'read' : `reading ${part}`}, ${e.queued} found`);
+      }
+      return lines.join('\n');
+    })
+    .join('\n');
 }

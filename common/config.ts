@@ -45,6 +45,7 @@ export interface Config {
   readonly playlistsDatabaseUrl: string;
   readonly historyDatabaseUrl: string;
   readonly statsDatabaseUrl: string;
+  readonly scrobblerDatabaseUrl: string;
   /**
    * Messages one consumer channel holds unacknowledged at once: a worker's request queue, and
    * each of its subscriptions (at least its batch size), each have their own.
@@ -147,6 +148,20 @@ export interface Config {
    * connection before its transaction, as a round trip to a database on another machine would.
    */
   readonly projectionBatchDelayMs: number;
+  /** ListenBrainz's API root (tests point it at a stand-in). */
+  readonly listenbrainzUrl: string;
+  /** Last.fm's web service root, `.../2.0/` (tests point it at a stand-in). */
+  readonly lastfmUrl: string;
+  /** Last.fm's page where a user allows an application (`?api_key=...&token=...`). */
+  readonly lastfmAuthUrl: string;
+  /** This server's Last.fm API key (empty: Last.fm cannot be linked). */
+  readonly lastfmApiKey: string;
+  /** This server's Last.fm shared secret, which signs every call (`api_sig`). */
+  readonly lastfmSecret: string;
+  /** How long one call to ListenBrainz or Last.fm may take before it counts as failed. */
+  readonly scrobbleTimeoutMs: number;
+  /** The longest wait between two tries of a listen that could not be sent. */
+  readonly scrobbleBackoffMaxMs: number;
 }
 
 /** Formats the gateway transcodes to (gateway/transcode.ts says how). */
@@ -186,6 +201,14 @@ export const isAcceptableSecret = (secret: string): boolean =>
 const secret = (raw: string): string | undefined => (isAcceptableSecret(raw) ? raw : undefined);
 const trustProxy = (raw: string): string | undefined =>
   /^(true|false|\d{1,2}|[\w.:/,\s-]{1,500})$/.test(raw.trim()) ? raw.trim() : undefined;
+const httpUrl = (raw: string): string | undefined => {
+  try {
+    const u = new URL(raw);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? raw : undefined;
+  } catch {
+    return undefined;
+  }
+};
 const level = (raw: string): string | undefined =>
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw) ? raw : undefined;
 
@@ -202,7 +225,7 @@ const postgresUrl = (raw: string): string | undefined => {
  * The services that own a schema: SYSTEM's list (common/contracts), which the framework may not
  * import; test/system-list.test.ts checks this copy against it.
  */
-export const DATABASE_OWNERS = ['catalog', 'users', 'playlists', 'history', 'stats'] as const;
+export const DATABASE_OWNERS = ['catalog', 'users', 'playlists', 'history', 'stats', 'scrobbler'] as const;
 export type DatabaseOwner = (typeof DATABASE_OWNERS)[number];
 
 function serviceDatabase(service: DatabaseOwner): Spec<string> {
@@ -307,6 +330,7 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
   playlistsDatabaseUrl: serviceDatabase('playlists'),
   historyDatabaseUrl: serviceDatabase('history'),
   statsDatabaseUrl: serviceDatabase('stats'),
+  scrobblerDatabaseUrl: serviceDatabase('scrobbler'),
   prefetch: {
     env: 'PREFETCH',
     default: 64,
@@ -537,6 +561,49 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     default: 0,
     parse: int(0, 60_000),
     doc: 'benchmarks only: extra wait before every projection batch, in ms',
+  },
+  listenbrainzUrl: {
+    env: 'LISTENBRAINZ_URL',
+    default: 'https://api.listenbrainz.org',
+    parse: httpUrl,
+    doc: 'ListenBrainz API root (http:// or https://)',
+  },
+  lastfmUrl: {
+    env: 'LASTFM_URL',
+    default: 'https://ws.audioscrobbler.com/2.0/',
+    parse: httpUrl,
+    doc: 'Last.fm web service root (http:// or https://)',
+  },
+  lastfmAuthUrl: {
+    env: 'LASTFM_AUTH_URL',
+    default: 'https://www.last.fm/api/auth/',
+    parse: httpUrl,
+    doc: "Last.fm's page where a user allows an application (http:// or https://)",
+  },
+  lastfmApiKey: {
+    env: 'LASTFM_API_KEY',
+    default: '',
+    parse: (raw) => (/^[\x21-\x7e]{1,100}$/.test(raw) ? raw : undefined),
+    doc: 'Last.fm API key (1-100 printable characters)',
+  },
+  lastfmSecret: {
+    env: 'LASTFM_SECRET',
+    default: '',
+    parse: (raw) => (/^[\x21-\x7e]{1,100}$/.test(raw) ? raw : undefined),
+    doc: 'Last.fm shared secret (1-100 printable characters)',
+    secret: true,
+  },
+  scrobbleTimeoutMs: {
+    env: 'SCROBBLE_TIMEOUT_MS',
+    default: 10_000,
+    parse: int(100, 120_000),
+    doc: 'timeout of one call to ListenBrainz or Last.fm, in ms (100..120000)',
+  },
+  scrobbleBackoffMaxMs: {
+    env: 'SCROBBLE_BACKOFF_MAX_MS',
+    default: 300_000,
+    parse: int(100, 86_400_000),
+    doc: 'longest wait between two tries of an unsent listen, in ms (100..86400000)',
   },
 };
 

@@ -16,6 +16,13 @@ export const REDACT_PATHS = [
   '*.authorization',
   '*.*.password',
   '*.*.token',
+  // A ListenBrainz token is `token`; a Last.fm session key or request token, these.
+  'sessionKey',
+  'authToken',
+  '*.sessionKey',
+  '*.authToken',
+  '*.*.sessionKey',
+  '*.*.authToken',
   'headers.authorization',
   'req.headers.authorization',
 ];

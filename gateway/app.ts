@@ -30,6 +30,7 @@ import { catalogRoutes } from './routes/catalog.js';
 import type { RouteContext } from './routes/context.js';
 import { coverRoutes } from './routes/covers.js';
 import { playlistRoutes } from './routes/playlists.js';
+import { scrobblingRoutes } from './routes/scrobbling.js';
 import { shareRoutes } from './routes/shares.js';
 import { streamRoutes } from './routes/stream.js';
 import { userRoutes } from './routes/users.js';
@@ -209,6 +210,7 @@ export function buildApp(deps: GatewayDeps): express.Express {
     activityRoutes,
     playlistRoutes,
     shareRoutes,
+    scrobblingRoutes,
   ]) {
     routes(context);
   }

@@ -34,6 +34,7 @@ const PROBE: { readonly [S in ServiceName]: readonly [method: string, params: un
   playlists: ['list', { ownerId: 'health-check' }],
   history: ['recent', { limit: 1 }],
   stats: ['topTracks', { window: 'hour', limit: 1 }],
+  scrobbler: ['status', {}],
 };
 /** One per service of the system, in its order (a service without a probe does not compile). */
 const PROBES = SERVICE_NAMES.map((service) => [service, ...PROBE[service]] as const);

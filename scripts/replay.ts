@@ -155,6 +155,12 @@ async function main(): Promise<number> {
       );
       return 2;
     }
+    if (entry.projection.tables.length === 0) {
+      console.error(
+        `${name} keeps no view to rebuild (it has no tables of its own); a replay would only repeat its effects`,
+      );
+      return 2;
+    }
     const fromAt = rest.indexOf('--from');
     const result = await replayProjection({
       projection: entry.projection,

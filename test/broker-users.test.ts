@@ -68,7 +68,7 @@ describe('the permissions of each kind of process, from the system declaration',
   });
 
   it('the gateway reads no queue; only readers of the log read it; nobody may read amq.default', () => {
-    expect(LOG_READERS).toEqual(new Set(['stats']));
+    expect(LOG_READERS).toEqual(new Set(['stats', 'scrobbler']));
     expect(SERVICE_NAMES.some((s) => matches(perms('gateway').read, `rpc.${s}`))).toBe(false);
     for (const stream of ['music.events.log', 'music.events.log.p0', 'music.events.log.p7']) {
       expect(matches(perms('stats').read, stream)).toBe(true);

@@ -99,7 +99,14 @@ describe('config', () => {
       HISTORY_DATABASE_URL: second,
       STATS_DATABASE_URL: second,
     });
-    expect(SERVICE_NAMES.map((s) => databaseUrlFor(config, s))).toEqual([main, main, main, second, second]);
+    expect(SERVICE_NAMES.map((s) => databaseUrlFor(config, s))).toEqual([
+      main,
+      main,
+      main,
+      second,
+      second,
+      main,
+    ]);
     expect(databaseUrlFor(config, 'gateway')).toBe(main);
     expect(() => loadConfig({ STATS_DATABASE_URL: 'mysql://u:secret@x/db' })).toThrow(
       /^invalid configuration: STATS_DATABASE_URL is not a valid PostgreSQL URL/,

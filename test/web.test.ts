@@ -26,6 +26,7 @@ import type { PlaylistDetail } from '../common/contracts/playlists.js';
 import { createPool, withTransaction } from '../common/db/pool.js';
 import { importFolder } from '../services/catalog/index.js';
 import { removeTracks } from '../services/catalog/store.js';
+import { ScrobbleStandIn } from './support/scrobble-standin.js';
 import { ApiClient, DEMO_PASSWORD, DEMO_USERNAME, System } from './support/system.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -80,6 +81,8 @@ declare const localStorage: {
 
 describe('the web player in headless Chromium', () => {
   let system: System;
+  /** ListenBrainz as the scrobbler sees it (the real one cannot be reached from here). */
+  const listenBrainz = new ScrobbleStandIn();
   let browser: BrowserContext;
   let page: Page;
   let userDir: string;
@@ -97,7 +100,8 @@ describe('the web player in headless Chromium', () => {
     }
     await run(join(ROOT, 'scripts', 'build.sh'), ['web'], { cwd: ROOT, timeout: 300_000 });
     await mkdir(ARTIFACTS, { recursive: true });
-    system = await System.start({ label: 'web' });
+    await listenBrainz.listen();
+    system = await System.start({ label: 'web', env: { LISTENBRAINZ_URL: listenBrainz.listenbrainzUrl } });
     userDir = await mkdtemp(join(tmpdir(), 'music-web-chromium-'));
     browser = await chromium.launchPersistentContext(userDir, {
       executablePath: CHROMIUM,
@@ -140,6 +144,7 @@ describe('the web player in headless Chromium', () => {
     for (const cleanup of cleanups) await cleanup();
     await browser?.close().catch(() => {});
     await system?.stop();
+    await listenBrainz.close();
     if (userDir) await rm(userDir, { recursive: true, force: true });
   }, 120_000);
 
@@ -727,6 +732,40 @@ describe('the web player in headless Chromium', () => {
     await shot('playlist-unavailable');
     await page.locator('main').getByRole('button', { name: 'Play', exact: true }).click();
     await expect.poll(() => nowPlaying().innerText(), { timeout: WAIT_MS }).toBe(x!.title);
+    expect(errors).toEqual([]);
+  });
+
+  it('links ListenBrainz in Settings, and says so when ListenBrainz refuses the token later', {
+    timeout: STEP_MS,
+  }, async () => {
+    const token = 'c0ffee00-0000-4000-8000-00000000000b';
+    listenBrainz.lbTokens.set(token, 'demo-at-lb');
+    await go('Settings');
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+    const field = page.getByLabel(/User token/);
+    expect(await field.getAttribute('type')).toBe('password');
+    await field.fill('not-a-token');
+    await page.getByRole('button', { name: 'Link ListenBrainz', exact: true }).click();
+    await page.getByRole('alert').getByText('ListenBrainz refused this token').waitFor();
+    await field.fill(token);
+    await page.getByRole('button', { name: 'Link ListenBrainz', exact: true }).click();
+    await page.getByText('Linked as demo-at-lb.').waitFor();
+    await shot('settings-linked');
+    // The token is withdrawn at ListenBrainz; the next play is refused there, and the page says so.
+    listenBrainz.lbTokens.delete(token);
+    const client = api();
+    await client.login(DEMO_USERNAME, DEMO_PASSWORD);
+    expect((await client.play(album.tracks[0]!.id)).status).toBe(202);
+    await page
+      .getByRole('alert')
+      .getByText(/ListenBrainz refused your token/)
+      .waitFor({ timeout: 60_000 });
+    await shot('settings-refused');
+    const unlink = page.getByRole('button', { name: 'Unlink ListenBrainz' });
+    await unlink.click();
+    await unlink.waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Link ListenBrainz', exact: true }).waitFor();
+    expect(listenBrainz.violations).toEqual([]);
     expect(errors).toEqual([]);
   });
 

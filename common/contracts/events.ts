@@ -34,10 +34,20 @@ export const userRegisteredSchema = z.object({
 });
 export type UserRegistered = z.infer<typeof userRegisteredSchema>;
 
+/** A player began a track (not a stream inferred to have begun): "now playing" for scrobblers. */
+export const playbackStartedSchema = z.object({
+  userId: z.string().min(1).max(100),
+  trackId: z.string().min(1).max(100),
+  startedAt: z.iso.datetime({ offset: true }),
+  client: z.string().max(100),
+});
+export type PlaybackStarted = z.infer<typeof playbackStartedSchema>;
+
 export const Events = {
   trackPlayed: defineEvent('track.played', trackPlayedSchema),
   playlistChanged: defineEvent('playlist.changed', playlistChangedSchema),
   userRegistered: defineEvent('user.registered', userRegisteredSchema),
+  playbackStarted: defineEvent('playback.started', playbackStartedSchema),
 } as const;
 
 /** Routing keys, for publishers. */
@@ -45,6 +55,7 @@ export const EventTypes = {
   TRACK_PLAYED: Events.trackPlayed.type,
   PLAYLIST_CHANGED: Events.playlistChanged.type,
   USER_REGISTERED: Events.userRegistered.type,
+  PLAYBACK_STARTED: Events.playbackStarted.type,
 } as const;
 
 /**

@@ -2,6 +2,7 @@ import { defineSystem } from '../system.js';
 import { catalogContract } from './catalog.js';
 import { historyContract } from './history.js';
 import { playlistsContract } from './playlists.js';
+import { scrobblerContract } from './scrobbler.js';
 import { statsContract } from './stats.js';
 import { usersContract } from './users.js';
 
@@ -10,6 +11,7 @@ export * from './events.js';
 export * from './history.js';
 export * from './playlists.js';
 export * from './plays.js';
+export * from './scrobbler.js';
 export * from './shared.js';
 export * from './shares.js';
 export * from './stats.js';
@@ -27,6 +29,7 @@ export const CONTRACTS = [
   playlistsContract,
   historyContract,
   statsContract,
+  scrobblerContract,
 ] as const;
 export type ServiceName = (typeof CONTRACTS)[number]['service'];
 export const SERVICE_NAMES: readonly ServiceName[] = CONTRACTS.map((c) => c.service);

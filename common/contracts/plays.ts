@@ -10,6 +10,13 @@ export { isKeptPlay, type KeptPlay } from './kept-play.js';
  * many one account may post. Every door builds its plays here.
  */
 
+/** A play counts (for a playback report, and for ListenBrainz and Last.fm) once heard this long, or half the track. */
+export const PLAY_AFTER_MS = 4 * 60_000;
+
+/** Whether `msPlayed` of a track of `durationMs` is heard enough to count: half of it, or 4 minutes. */
+export const heardEnough = (msPlayed: number, durationMs: number): boolean =>
+  msPlayed > 0 && msPlayed >= Math.min(durationMs / 2, PLAY_AFTER_MS);
+
 /** Most plays in one request (a client sending the plays it kept while offline). */
 export const MAX_PLAYS_PER_REQUEST = 500;
 

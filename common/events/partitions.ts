@@ -65,6 +65,7 @@ export const PARTITION_KEYS: Readonly<Record<string, string>> = {
   'track.played': 'userId',
   'user.registered': 'userId',
   'playlist.changed': 'ownerId',
+  'playback.started': 'userId',
 };
 
 /** The key an event is placed by. */

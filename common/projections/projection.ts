@@ -33,6 +33,7 @@ export class ProjectionBatch {
 export interface Projection {
   name: string;
   events: readonly EventDefinition<unknown>[];
+  /** None: a consumer group with effects of its own, not a view (`npm run replay` refuses it). */
   tables: readonly string[];
   /** The folder of migrations that creates the tables (the service's own). */
   migrations: string;

@@ -1,5 +1,5 @@
-import { EventTypes, type TrackPlayed } from '../../common/contracts/events.js';
-import { makePlay, type PlayAllowance } from '../../common/contracts/plays.js';
+import { EventTypes, type PlaybackStarted, type TrackPlayed } from '../../common/contracts/events.js';
+import { heardEnough, makePlay, PLAY_AFTER_MS, type PlayAllowance } from '../../common/contracts/plays.js';
 import type { NowPlayingEntry, PlaybackState } from '../../common/contracts/users.js';
 import { enqueueEvent } from '../../common/db/outbox.js';
 import { type Pool, type Queryable, withTransaction } from '../../common/db/pool.js';
@@ -19,7 +19,7 @@ export const NOW_PLAYING_LIMITS = {
   /** Entries listed at most. */
   listed: 100,
   /** A playback counts as a play once it reached half the track or this far (Last.fm's rule). */
-  playAfterMs: 4 * 60_000,
+  playAfterMs: PLAY_AFTER_MS,
 } as const;
 
 export interface PlaybackReport {
@@ -59,8 +59,7 @@ export function expiresAt(
 }
 
 /** Whether a playback that stopped at `positionMs` was heard enough to count as a play. */
-export const countsAsPlay = (positionMs: number, durationMs: number): boolean =>
-  positionMs > 0 && positionMs >= Math.min(durationMs / 2, NOW_PLAYING_LIMITS.playAfterMs);
+export const countsAsPlay = heardEnough;
 
 /** Where a player is now: a playing one has moved on since its report, at its rate. */
 export function positionNow(
@@ -125,6 +124,17 @@ export async function recordPlayback(
           source: 'playback-report',
         }),
       );
+    }
+    // A player beginning a track (itself, not a stream inferred to start) is "now playing" news.
+    const begins =
+      !continues && !report.inferred && (report.state === 'starting' || report.state === 'playing');
+    if (begins) {
+      await enqueueEvent<PlaybackStarted>(tx, EventTypes.PLAYBACK_STARTED, {
+        userId,
+        trackId: report.trackId,
+        startedAt: new Date(startedAt).toISOString(),
+        client: report.client,
+      });
     }
     await tx.query(
       `INSERT INTO now_playing (user_id, client, track_id, duration_ms, state, position_ms, playback_rate,

@@ -1,13 +1,5 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  hkdfSync,
-  randomBytes,
-  type ScryptOptions,
-  scrypt,
-  timingSafeEqual,
-} from 'node:crypto';
+import { createHash, randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
+import { Sealer } from '../../common/sealing.js';
 import type { TokenSecrets } from './secret.js';
 
 /**
@@ -70,67 +62,23 @@ export function decoyHash(): Promise<string> {
 
 /**
  * Subsonic's token auth sends md5(password + salt) with a fresh salt, so checking it needs the
- * password itself. It is kept sealed with AES-256-GCM under a key derived from the token
- * secret (never the same key as the session HMAC), with the user id as associated data so a
- * sealed value copied onto another account does not open.
- * Sealed form: `aes256gcm$<iv>$<ciphertext>$<tag>`, each base64url.
- */
-const SEAL_SCHEME = 'aes256gcm';
-
-function sealingKey(tokenSecret: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', tokenSecret, 'music-streaming', 'subsonic-password-v1', 32));
-}
-
-function seal(password: string, key: Buffer, userId: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(Buffer.from(userId));
-  const sealed = Buffer.concat([cipher.update(password, 'utf8'), cipher.final()]);
-  return [SEAL_SCHEME, iv, sealed, cipher.getAuthTag()]
-    .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
-    .join('$');
-}
-
-/** The sealed password, or null when it is unreadable or was sealed under another key or for another user. */
-function open(sealed: string, key: Buffer, userId: string): string | null {
-  const [scheme, iv, data, tag, extra] = sealed.split('$');
-  if (scheme !== SEAL_SCHEME || !iv || !data || !tag || extra !== undefined) return null;
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
-    decipher.setAAD(Buffer.from(userId));
-    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-    return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString(
-      'utf8',
-    );
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Seals passwords under the current token secret and opens them under it or a previous one,
- * so a rotation does not cost anyone their Subsonic token auth: a password opened with a
- * previous key is `stale` and sealed again under the current one by its caller.
+ * password itself. It is kept sealed (common/sealing.ts) under the key of its own purpose.
  */
 export class PasswordSealer {
-  private readonly current: Buffer;
-  private readonly keys: readonly Buffer[];
+  private readonly sealer: Sealer;
 
   constructor(secrets: TokenSecrets) {
-    this.current = sealingKey(secrets.current);
-    this.keys = [this.current, ...secrets.previous.map(sealingKey)];
+    this.sealer = new Sealer(secrets, 'subsonic-password-v1');
   }
 
   seal(password: string, userId: string): string {
-    return seal(password, this.current, userId);
+    return this.sealer.seal(password, userId);
   }
 
+  /** A password opened with a previous key is `stale`: its caller seals it again. */
   open(sealed: string, userId: string): { password: string; stale: boolean } | null {
-    for (const key of this.keys) {
-      const password = open(sealed, key, userId);
-      if (password !== null) return { password, stale: key !== this.current };
-    }
-    return null;
+    const opened = this.sealer.open(sealed, userId);
+    return opened && { password: opened.value, stale: opened.stale };
   }
 }
 

@@ -4,6 +4,7 @@ import { type Album, type Artist, catalogContract, type Track } from '../../comm
 import { historyContract, type Play } from '../../common/contracts/history.js';
 import type { ServiceName } from '../../common/contracts/index.js';
 import { type Playlist, type PlaylistDetail, playlistsContract } from '../../common/contracts/playlists.js';
+import { scrobblerContract } from '../../common/contracts/scrobbler.js';
 import { statsContract, type TrackCount } from '../../common/contracts/stats.js';
 import { type Session, type User, usersContract } from '../../common/contracts/users.js';
 import {
@@ -368,7 +369,7 @@ interface Worker {
 
 export type FakeServiceName = ServiceName;
 
-/** The five fake services on one broker; each can be stopped (and restarted) on its own. */
+/** The fake services on one broker; each can be stopped (and restarted) on its own. */
 export class FakeServices {
   readonly world: FakeWorld;
   private readonly servers = new Map<FakeServiceName, Worker>();
@@ -387,6 +388,7 @@ export class FakeServices {
       playlists: serve(playlistsContract, playlistsHandlers(w)),
       history: serve(historyContract, historyHandlers(w)),
       stats: serve(statsContract, statsHandlers(w)),
+      scrobbler: serve(scrobblerContract, {}),
     };
   }
 

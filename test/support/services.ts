@@ -5,6 +5,7 @@ import { type RunningService, type ServiceDefinition, startService } from '../..
 import { catalogService } from '../../services/catalog/service.js';
 import { historyService } from '../../services/history/service.js';
 import { playlistsService } from '../../services/playlists/service.js';
+import { scrobblerService } from '../../services/scrobbler/service.js';
 import { statsService } from '../../services/stats/service.js';
 import { usersService } from '../../services/users/service.js';
 import { silentLogger } from './env.js';
@@ -16,6 +17,7 @@ export const SERVICE_DEFINITIONS: readonly ServiceDefinition[] = [
   playlistsService,
   historyService,
   statsService,
+  scrobblerService,
 ];
 
 /** One worker of every service in this process, in namespace `ns`, each in its own schema `<ns>_<service>`. */

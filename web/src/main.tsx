@@ -11,6 +11,7 @@ import { LoginPage } from './pages/login.js';
 import { PlaylistPage, PlaylistsPage } from './pages/playlists.js';
 import { ReportPage } from './pages/report.js';
 import { SearchPage } from './pages/search.js';
+import { SettingsPage } from './pages/settings.js';
 import { SharesPage } from './pages/shares.js';
 import { TracksPage } from './pages/tracks.js';
 import { player, reporter } from './player/controller.js';
@@ -38,6 +39,7 @@ const ROUTES: Array<[string, Page]> = [
   ['/history', () => <HistoryPage />],
   ['/report', () => <ReportPage />],
   ['/shares', () => <SharesPage />],
+  ['/settings', () => <SettingsPage />],
 ];
 
 const NAV: Array<[string, string]> = [
@@ -50,6 +52,7 @@ const NAV: Array<[string, string]> = [
   ['/history', 'History'],
   ['/report', 'Report'],
   ['/shares', 'Shares'],
+  ['/settings', 'Settings'],
 ];
 
 function NotFound(): JSX.Element {
