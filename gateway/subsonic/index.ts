@@ -23,6 +23,7 @@ import { mediaEndpoints } from './endpoints/media.js';
 import { playerEndpoints } from './endpoints/players.js';
 import { playlistEndpoints } from './endpoints/playlists.js';
 import { EXTENSIONS, systemEndpoints } from './endpoints/system.js';
+import { userEndpoints } from './endpoints/users.js';
 import { type Marks, marksOf } from './models.js';
 import { Params } from './params.js';
 import {
@@ -142,6 +143,7 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
     ...playlistEndpoints,
     ...annotationEndpoints,
     ...playerEndpoints,
+    ...userEndpoints,
   };
 
   const router = express.Router();

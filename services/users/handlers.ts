@@ -5,6 +5,7 @@ import type { Pool, Queryable } from '../../common/db/pool.js';
 import { ConflictError, InvalidInputError, NotFoundError, UnauthorizedError } from '../../common/errors.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
 import type { Handlers } from '../../common/rpc/contract.js';
+import { adminHandlers } from './admin.js';
 import { apiKeyOwner, createApiKey, listApiKeys, revokeApiKey } from './api-keys.js';
 import { HashQueue } from './hashing.js';
 import { listNowPlaying, recordPlayback } from './now-playing.js';
@@ -146,6 +147,8 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
   }
 
   return {
+    ...adminHandlers({ pool, sealer, makeHash, checkNewPassword }),
+
     async register({ username, password }, ctx) {
       await registrations.admit(ctx.clientAddress);
       checkNewPassword(password, username);

@@ -169,3 +169,49 @@ export async function grantAdmin(db: Queryable, username: string): Promise<Accou
   );
   return rows[0] ? accountOf(toStored(rows[0])) : null;
 }
+
+/** One page of every account, oldest first; `query` matches username or display name. */
+export async function listAccounts(
+  db: Queryable,
+  { limit, offset, query }: { limit: number; offset: number; query?: string | undefined },
+): Promise<{ items: Account[]; total: number }> {
+  const pattern = query ? `%${query.replace(/[\\%_]/g, '\\$&')}%` : null;
+  const where = `$1::text IS NULL OR username ILIKE $1 OR display_name ILIKE $1`;
+  const [page, count] = await Promise.all([
+    db.query<UserRow>(
+      `SELECT ${COLUMNS} FROM users WHERE ${where} ORDER BY created_at, id LIMIT $2 OFFSET $3`,
+      [pattern, limit, offset],
+    ),
+    db.query<{ n: number }>(`SELECT count(*)::int AS n FROM users WHERE ${where}`, [pattern]),
+  ]);
+  return { items: page.rows.map((row) => accountOf(toStored(row))), total: count.rows[0]!.n };
+}
+
+/** How many enabled administrators there are (call it under `lockRoles`). */
+export async function countAdmins(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM users WHERE is_admin AND NOT disabled',
+  );
+  return rows[0]!.n;
+}
+
+/** Changes an account's display name, role and disabled flag; null when it no longer exists. */
+export async function updateAccount(
+  db: Queryable,
+  id: string,
+  changes: { displayName?: string | undefined; admin?: boolean | undefined; disabled?: boolean | undefined },
+): Promise<Account | null> {
+  const { rows } = await db.query<UserRow>(
+    `UPDATE users SET display_name = coalesce($2, display_name), is_admin = coalesce($3, is_admin),
+            disabled = coalesce($4, disabled), updated_at = now()
+     WHERE id = $1 RETURNING ${COLUMNS}`,
+    [id, changes.displayName ?? null, changes.admin ?? null, changes.disabled ?? null],
+  );
+  return rows[0] ? accountOf(toStored(rows[0])) : null;
+}
+
+/** Deletes an account and (by cascade) everything of it in this service; false when there was none. */
+export async function deleteAccount(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM users WHERE id = $1', [id]);
+  return rowCount === 1;
+}
