@@ -1,3 +1,10 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM } from '../common/contracts/index.js';
 import { usersContract } from '../common/contracts/users.js';
@@ -8,6 +15,7 @@ import { RpcClient, type ServiceClient } from '../common/rpc/client.js';
 import type { Caller } from '../common/rpc/contract.js';
 import { type RunningService, startService } from '../common/service.js';
 import { type RunningGateway, startGateway } from '../gateway/server.js';
+import { catalogService } from '../services/catalog/index.js';
 import { USERS_MIGRATIONS, usersService } from '../services/users/service.js';
 import { countAdmins, createUser, grantAdmin } from '../services/users/store.js';
 import {
@@ -29,6 +37,7 @@ const schema = `${ns}_users`;
 const raceSchema = `${ns}_race`;
 const config = testConfig({ tokenCacheTtlMs: AUTH_TTL_MS, rpcTimeoutMs: 5000 });
 let worker: RunningService;
+let catalog: RunningService;
 let gateway: RunningGateway;
 let rpc: RpcClient;
 let users: ServiceClient<typeof usersContract>;
@@ -93,6 +102,14 @@ const as = (who: Login, admin: boolean): { caller: Caller } => ({
 });
 
 beforeAll(async () => {
+  // An empty catalog, so the web player's home page has something to ask.
+  catalog = await startService(catalogService, {
+    system: SYSTEM,
+    config,
+    logger: silentLogger,
+    namespace: ns,
+    schema: `${ns}_catalog`,
+  });
   worker = await startService(usersService, {
     system: SYSTEM,
     config,
@@ -123,9 +140,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway?.stop();
   await worker?.stop();
+  await catalog?.stop();
   await pool?.end();
   const admin = testPool('public');
   await dropSchema(admin, schema);
+  await dropSchema(admin, `${ns}_catalog`);
   await dropSchema(admin, raceSchema);
   await admin.end();
   await cleanupBroker(ns);
@@ -374,5 +393,87 @@ describe('admin methods', () => {
       await users.call('updateUser', { id: bob.id, admin: false }, as(alice, true));
     }
     expect(await countAdmins(pool)).toBe(1);
+  });
+});
+
+describe('the Users page of the web player (headless Chromium)', () => {
+  const ROOT = fileURLToPath(new URL('..', import.meta.url));
+  let browser: BrowserContext;
+  let userDir: string;
+
+  beforeAll(async () => {
+    await promisify(execFile)(join(ROOT, 'scripts', 'build.sh'), ['web'], { cwd: ROOT, timeout: 300_000 });
+    userDir = await mkdtemp(join(tmpdir(), 'music-roles-chromium-'));
+    browser = await chromium.launchPersistentContext(userDir, {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+      ],
+      viewport: { width: 1200, height: 800 },
+      timeout: 60_000,
+    });
+  }, 360_000);
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    if (userDir) await rm(userDir, { recursive: true, force: true });
+  });
+
+  it('lets an admin make, disable, reset and delete accounts, and is not offered to others', {
+    timeout: 180_000,
+  }, async () => {
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    page.setDefaultTimeout(30_000);
+    const logIn = async (who: { username: string; password: string }) => {
+      await page.goto(`${base}/login`);
+      await page.getByLabel('Username').fill(who.username);
+      await page.getByLabel('Password').fill(who.password);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('heading', { name: 'Home', level: 1 }).waitFor();
+    };
+    const nav = () => page.getByRole('navigation', { name: 'Main' });
+    const row = (username: string) => page.locator(`tr[data-username="${username}"]`);
+
+    await logIn(alice);
+    await nav().getByRole('link', { name: 'Users', exact: true }).click();
+    await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+    await row(bob.username).waitFor();
+    expect(await row(alice.username).getByRole('button', { name: 'Disable' }).count()).toBe(0);
+
+    await page.getByLabel('Username').fill('frank_web');
+    await page.getByLabel('Password', { exact: true }).fill('franks pass phrase');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await row('frank_web').waitFor();
+    const frank = await login('frank_web', 'franks pass phrase');
+
+    await row('frank_web').getByRole('button', { name: 'Disable' }).click();
+    await row('frank_web').getByText('disabled', { exact: true }).waitFor();
+    expect((await http('GET', '/api/me', frank.token)).status).toBe(401);
+
+    await row(bob.username).getByRole('button', { name: 'Reset password' }).click();
+    await row(bob.username).getByLabel(`New password for ${bob.username}`).fill('bobs new pass phrase');
+    await row(bob.username).getByRole('button', { name: 'Set password' }).click();
+    await row(bob.username).getByRole('button', { name: 'Reset password' }).waitFor();
+    expect((await http('GET', '/api/me', bob.token)).status).toBe(401);
+    bob = await login(bob.username, 'bobs new pass phrase');
+
+    await row('frank_web').getByRole('button', { name: 'Delete' }).click();
+    await row('frank_web').getByRole('button', { name: 'Confirm delete' }).click();
+    await expect.poll(() => row('frank_web').count()).toBe(0);
+    await page.screenshot({ path: join(ROOT, 'test-results', 'web', 'admin-users.png') }).catch(() => {});
+
+    // Someone who is not an admin sees no link, and the page itself shows the refusal.
+    await page.getByRole('button', { name: 'Log out' }).click();
+    const me = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/me');
+    await logIn(bob);
+    await me;
+    await page.goto(`${base}/admin`);
+    await page.getByText('administrators only').waitFor();
+    expect(await nav().getByRole('link', { name: 'Users', exact: true }).count()).toBe(0);
   });
 });
