@@ -89,6 +89,22 @@ export function AdminPage({ me }: { me: string }): JSX.Element {
   );
 }
 
+/** A new password's input, bounded as the users contract bounds it. */
+function NewPassword(props: { id: string; value: string; onChange: (value: string) => void }): JSX.Element {
+  return (
+    <input
+      id={props.id}
+      type="password"
+      required
+      minLength={8}
+      maxLength={200}
+      autocomplete="new-password"
+      value={props.value}
+      onInput={(e) => props.onChange(e.currentTarget.value)}
+    />
+  );
+}
+
 function NewUser({
   onCreate,
 }: {
@@ -117,16 +133,7 @@ function NewUser({
         onInput={(e) => setUsername(e.currentTarget.value)}
       />
       <label for="new-user-password">Password</label>
-      <input
-        id="new-user-password"
-        type="password"
-        required
-        minLength={8}
-        maxLength={200}
-        autocomplete="new-password"
-        value={password}
-        onInput={(e) => setPassword(e.currentTarget.value)}
-      />
+      <NewPassword id="new-user-password" value={password} onChange={setPassword} />
       <label class="check">
         <input type="checkbox" checked={admin} onChange={(e) => setAdmin(e.currentTarget.checked)} />
         Administrator
@@ -207,16 +214,7 @@ function UserRow({
         {resetting ? (
           <form class="inline-form" onSubmit={(e) => void reset(e)}>
             <label for={`reset-${user.id}`}>New password for {user.username}</label>
-            <input
-              id={`reset-${user.id}`}
-              type="password"
-              required
-              minLength={8}
-              maxLength={200}
-              autocomplete="new-password"
-              value={password}
-              onInput={(e) => setPassword(e.currentTarget.value)}
-            />
+            <NewPassword id={`reset-${user.id}`} value={password} onChange={setPassword} />
             <button type="submit">Set password</button>
           </form>
         ) : (
