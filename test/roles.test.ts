@@ -396,6 +396,61 @@ describe('admin methods', () => {
   });
 });
 
+describe('the terminal client for administrators', () => {
+  const ROOT = fileURLToPath(new URL('..', import.meta.url));
+  const client = async (home: string, ...args: string[]) => {
+    try {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', 'client/main.ts', ...args],
+        {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            GATEWAY_URL: base,
+            MUSIC_CLIENT_HOME: home,
+            MUSIC_PLAYER: 'none',
+            NO_COLOR: '1',
+          },
+          timeout: 60_000,
+        },
+      );
+      return { code: 0, out: stdout };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: e.code ?? 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+    }
+  };
+
+  it('lists, makes, disables and deletes accounts, and refuses a user who is not an admin', {
+    timeout: 120_000,
+  }, async () => {
+    const homes = [
+      await mkdtemp(join(tmpdir(), 'music-roles-a-')),
+      await mkdtemp(join(tmpdir(), 'music-roles-b-')),
+    ];
+    const [adminHome, userHome] = homes as [string, string];
+    try {
+      expect((await client(adminHome, 'login', alice.username, alice.password)).code).toBe(0);
+      expect(
+        (await client(adminHome, 'user', 'add', 'gina_cli', 'ginas pass phrase', '--admin')).out,
+      ).toMatch(/made gina_cli \(admin\)/);
+      expect((await client(adminHome, 'user', 'disable', 'GINA_CLI')).out).toMatch(
+        /gina_cli: admin, disabled/,
+      );
+      const listed = JSON.parse((await client(adminHome, 'users', '--query', 'gina', '--json')).out);
+      expect(listed.items).toMatchObject([{ username: 'gina_cli', admin: true, disabled: true }]);
+      expect((await client(adminHome, 'user', 'delete', 'gina_cli')).out).toMatch(/deleted gina_cli/);
+      expect((await client(userHome, 'login', bob.username, bob.password)).code).toBe(0);
+      const refused = await client(userHome, 'users');
+      expect(refused.code).not.toBe(0);
+      expect(refused.out).toMatch(/administrators only/);
+    } finally {
+      for (const home of homes) await rm(home, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the Users page of the web player (headless Chromium)', () => {
   const ROOT = fileURLToPath(new URL('..', import.meta.url));
   let browser: BrowserContext;
