@@ -99,15 +99,24 @@ describe('the permissions of each kind of process, from the system declaration',
       clientAddress: '10.0.0.1',
     });
     expect(readCallerHeaders(headers, 'music-gateway', 'music-gateway')).toEqual({
-      caller: { userId: 'u1', username: 'ann' },
+      caller: { userId: 'u1', username: 'ann', admin: false },
       clientAddress: '10.0.0.1',
     });
+    // The role too: believed from the gateway only.
+    const admin = callerHeaders({ caller: { userId: 'u2', username: 'bea', admin: true } });
+    expect(readCallerHeaders(admin, 'music-gateway', 'music-gateway').caller).toEqual({
+      userId: 'u2',
+      username: 'bea',
+      admin: true,
+    });
     for (const sender of ['music-catalog', 'guest', undefined]) {
-      expect(readCallerHeaders(headers, sender, 'music-gateway')).toEqual({
-        caller: undefined,
-        clientAddress: undefined,
-        ignoredFrom: sender ?? '(none)',
-      });
+      for (const h of [headers, admin]) {
+        expect(readCallerHeaders(h, sender, 'music-gateway')).toMatchObject({
+          caller: undefined,
+          clientAddress: undefined,
+          ignoredFrom: sender ?? '(none)',
+        });
+      }
     }
     expect(readCallerHeaders({}, 'guest', 'music-gateway')).toEqual({
       caller: undefined,
