@@ -275,7 +275,7 @@ describe('admin methods', () => {
       (
         await subsonic('changePassword', alice, {
           username: 'carol_roles',
-          password: 'enc:' + Buffer.from('carols third pass').toString('hex'),
+          password: `enc:${Buffer.from('carols third pass').toString('hex')}`,
         })
       ).status,
     ).toBe('ok');
