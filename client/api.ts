@@ -1,6 +1,7 @@
 /** The gateway's REST API, typed with the services' result types. */
 
 import type {
+  Account,
   Album,
   Artist,
   ListeningReport,
@@ -243,6 +244,29 @@ export class Api {
   }
   removeTrack(id: string, position: number): Promise<PlaylistDetail> {
     return this.request('DELETE', `/api/playlists/${encodeURIComponent(id)}/tracks/${position}`);
+  }
+  /** Administrators only: a page of every account, oldest first; `query` matches part of a name. */
+  users(query: { limit?: number; offset?: number; query?: string }): Promise<Page<Account>> {
+    return this.request('GET', '/api/admin/users', { query });
+  }
+  /** Administrators only: the account named `username` (any letter case); NotFound as a 404. */
+  async userNamed(username: string): Promise<Account> {
+    const page = await this.users({ query: username, limit: 500 });
+    const found = page.items.find((u) => u.username.toLowerCase() === username.toLowerCase());
+    if (!found) throw new ApiError(`no user named "${username}"`, 404);
+    return found;
+  }
+  createUser(body: { username: string; password: string; admin: boolean }): Promise<Account> {
+    return this.request('POST', '/api/admin/users', { body });
+  }
+  updateUser(
+    id: string,
+    change: { displayName?: string; admin?: boolean; disabled?: boolean; password?: string },
+  ): Promise<Account & { revokedSessions: number }> {
+    return this.request('PATCH', `/api/admin/users/${encodeURIComponent(id)}`, { body: change });
+  }
+  deleteUser(id: string): Promise<{ deleted: true }> {
+    return this.request('DELETE', `/api/admin/users/${encodeURIComponent(id)}`);
   }
   moveTrack(id: string, from: number, to: number): Promise<PlaylistDetail> {
     return this.request('POST', `/api/playlists/${encodeURIComponent(id)}/tracks/move`, {

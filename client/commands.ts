@@ -27,6 +27,7 @@ import {
   shareView,
   topTable,
   trackTable,
+  userTable,
 } from './views.js';
 
 /** How a command talks to the person at the terminal; parts are missing when nobody is there. */
@@ -594,6 +595,86 @@ export const COMMANDS: Command[] = [
       } else if (flags.year !== undefined) period = { year: intFlag(flags, 'year', 1970, 9999)! };
       const report = await ctx.api.report(period);
       return { data: report, text: reportView(report, ctx.style) };
+    },
+  },
+  {
+    name: 'users',
+    usage: '[--query text] [--limit n] [--offset n]',
+    summary: 'every account, oldest first (administrators only)',
+    arity: [0, 0],
+    flags: { query: 'value', limit: 'value', offset: 'value' },
+    auth: true,
+    async run(ctx, _args, flags) {
+      const page = await ctx.api.users({
+        query: typeof flags.query === 'string' ? flags.query : undefined,
+        limit: intFlag(flags, 'limit', 1, PAGE_MAX_LIMIT) ?? PAGE_DEFAULT_LIMIT,
+        offset: intFlag(flags, 'offset', 0) ?? 0,
+      });
+      const more =
+        page.total > page.offset + page.items.length ? `\n(${page.total} in all; --offset for more)` : '';
+      return { data: page, text: `${userTable(page.items, ctx.style)}${more}` };
+    },
+  },
+  {
+    name: 'user add',
+    usage: '<username> [password] [--admin]',
+    summary: 'make an account (asks for the password when not given; administrators only)',
+    arity: [1, 2],
+    flags: { admin: 'bool' },
+    auth: true,
+    async run(ctx, [username, pass], flags) {
+      const password = pass ?? (await ask(ctx, `password for ${username}: `, true));
+      const made = await ctx.api.createUser({ username: username!, password, admin: Boolean(flags.admin) });
+      return { data: made, text: `made ${made.username}${made.admin ? ' (admin)' : ''}` };
+    },
+  },
+  ...(
+    [
+      ['disable', 'disable an account: it cannot log in, its sessions end', { disabled: true }],
+      ['enable', 'enable a disabled account', { disabled: false }],
+      ['admin', 'make an account an administrator', { admin: true }],
+      ['unadmin', 'make an administrator an ordinary user', { admin: false }],
+    ] as const
+  ).map(
+    ([verb, summary, change]): Command => ({
+      name: `user ${verb}`,
+      usage: '<username>',
+      summary: `${summary} (administrators only)`,
+      arity: [1, 1],
+      auth: true,
+      async run(ctx, [username]) {
+        const user = await ctx.api.userNamed(username!);
+        const changed = await ctx.api.updateUser(user.id, change);
+        const state = `${changed.admin ? 'admin' : 'user'}, ${changed.disabled ? 'disabled' : 'enabled'}`;
+        return { data: changed, text: `${changed.username}: ${state}` };
+      },
+    }),
+  ),
+  {
+    name: 'user password',
+    usage: '<username> [password]',
+    summary: 'set a new password for an account; its sessions end (administrators only)',
+    arity: [1, 2],
+    auth: true,
+    async run(ctx, [username, pass]) {
+      const user = await ctx.api.userNamed(username!);
+      const password = pass ?? (await ask(ctx, `new password for ${user.username}: `, true));
+      const changed = await ctx.api.updateUser(user.id, { password });
+      return {
+        data: changed,
+        text: `new password for ${changed.username}; ${changed.revokedSessions} sessions ended`,
+      };
+    },
+  },
+  {
+    name: 'user delete',
+    usage: '<username>',
+    summary: 'delete an account and what this server keeps of it (administrators only)',
+    arity: [1, 1],
+    auth: true,
+    async run(ctx, [username]) {
+      const user = await ctx.api.userNamed(username!);
+      return { data: await ctx.api.deleteUser(user.id), text: `deleted ${user.username}` };
     },
   },
   {

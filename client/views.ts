@@ -1,5 +1,6 @@
 /** How each kind of result looks as text. */
 import type {
+  Account,
   Album,
   Artist,
   ListeningReport,
@@ -107,6 +108,26 @@ export function lyricsView(lyrics: Lyrics, s: Style): string {
   const about = lyrics.synced ? 'synced lyrics' : 'lyrics';
   const offset = lyrics.offsetMs ? `, offset ${lyrics.offsetMs} ms` : '';
   return [...lines, s.dim(`(${about}${offset}, ${lyrics.lines.length} lines)`)].join('\n');
+}
+
+export function userTable(users: Account[], s: Style): string {
+  return table(
+    [
+      { header: 'username', max: 32 },
+      { header: 'name', max: 40 },
+      { header: 'role' },
+      { header: 'state' },
+      { header: 'since' },
+    ],
+    users.map((u) => [
+      u.username,
+      u.displayName,
+      u.admin ? 'admin' : 'user',
+      u.disabled ? 'disabled' : 'enabled',
+      u.createdAt.slice(0, 10),
+    ]),
+    s,
+  );
 }
 
 export function playlistTable(playlists: Playlist[], s: Style): string {

@@ -26,6 +26,7 @@ import { checkJsonShape } from './json-shape.js';
 import { jsonRpcErrors, jsonRpcHandler } from './jsonrpc.js';
 import { GatewayMetrics } from './metrics.js';
 import { activityRoutes } from './routes/activity.js';
+import { adminRoutes } from './routes/admin.js';
 import { catalogRoutes } from './routes/catalog.js';
 import type { RouteContext } from './routes/context.js';
 import { coverRoutes } from './routes/covers.js';
@@ -211,6 +212,7 @@ export function buildApp(deps: GatewayDeps): express.Express {
     playlistRoutes,
     shareRoutes,
     scrobblingRoutes,
+    adminRoutes,
   ]) {
     routes(context);
   }

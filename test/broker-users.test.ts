@@ -94,17 +94,29 @@ describe('the permissions of each kind of process, from the system declaration',
   });
 
   it('a caller and a client address are read only from the trusted broker user’s requests', () => {
-    const headers = callerHeaders({ caller: { userId: 'u1', username: 'ann' }, clientAddress: '10.0.0.1' });
-    expect(readCallerHeaders(headers, 'music-gateway', 'music-gateway')).toEqual({
-      caller: { userId: 'u1', username: 'ann' },
+    const headers = callerHeaders({
+      caller: { userId: 'u1', username: 'ann', admin: false },
       clientAddress: '10.0.0.1',
     });
+    expect(readCallerHeaders(headers, 'music-gateway', 'music-gateway')).toEqual({
+      caller: { userId: 'u1', username: 'ann', admin: false },
+      clientAddress: '10.0.0.1',
+    });
+    // The role too: believed from the gateway only.
+    const admin = callerHeaders({ caller: { userId: 'u2', username: 'bea', admin: true } });
+    expect(readCallerHeaders(admin, 'music-gateway', 'music-gateway').caller).toEqual({
+      userId: 'u2',
+      username: 'bea',
+      admin: true,
+    });
     for (const sender of ['music-catalog', 'guest', undefined]) {
-      expect(readCallerHeaders(headers, sender, 'music-gateway')).toEqual({
-        caller: undefined,
-        clientAddress: undefined,
-        ignoredFrom: sender ?? '(none)',
-      });
+      for (const h of [headers, admin]) {
+        expect(readCallerHeaders(h, sender, 'music-gateway')).toMatchObject({
+          caller: undefined,
+          clientAddress: undefined,
+          ignoredFrom: sender ?? '(none)',
+        });
+      }
     }
     expect(readCallerHeaders({}, 'guest', 'music-gateway')).toEqual({
       caller: undefined,
@@ -222,7 +234,9 @@ describe('a system whose processes each have a broker user', () => {
 
   it('a request published by hand as guest with another user’s identity is refused', async () => {
     const victim = await register();
-    const headers = callerHeaders({ caller: { userId: victim.userId, username: victim.username } });
+    const headers = callerHeaders({
+      caller: { userId: victim.userId, username: victim.username, admin: false },
+    });
     for (const userId of [undefined, 'guest']) {
       const reply = await publishByHand(AMQP_URL, 'users.me', headers, userId);
       expect(reply.error?.code).toBe(ErrorCodes.UNAUTHORIZED);

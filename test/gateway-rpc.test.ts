@@ -264,7 +264,8 @@ describe('POST /rpc', () => {
           expect(single.error?.code, method).not.toBe(ErrorCodes.METHOD_NOT_FOUND);
           expect(batch[1]?.error?.code, method).not.toBe(ErrorCodes.METHOD_NOT_FOUND);
         }
-        if (spec.visibility === 'user') expect(anonymous.error?.code, method).toBe(ErrorCodes.UNAUTHORIZED);
+        if (spec.visibility === 'user' || spec.visibility === 'admin')
+          expect(anonymous.error?.code, method).toBe(ErrorCodes.UNAUTHORIZED);
         checked++;
       }
     }
@@ -278,6 +279,10 @@ describe('POST /rpc', () => {
     ).toEqual([]);
     expect(
       reached.filter((c) => c.caller === undefined && visibility(c.method) === 'user').map((c) => c.method),
+    ).toEqual([]);
+    // Nor an admin method for a caller who is not an admin.
+    expect(
+      reached.filter((c) => !c.caller?.admin && visibility(c.method) === 'admin').map((c) => c.method),
     ).toEqual([]);
     expect(rebuilt).toBe(0);
   });

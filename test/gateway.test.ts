@@ -148,7 +148,12 @@ describe('users and sessions', () => {
     expect(gw.fakes.callsOf('users.verifyToken', since)).toHaveLength(1);
     // And the services were told who is calling.
     expect(gw.fakes.callsOf('users.me', since).map((c) => c.caller)).toEqual(
-      Array(3).fill({ userId: user.id, username: user.username, sessionId: expect.any(String) }),
+      Array(3).fill({
+        userId: user.id,
+        username: user.username,
+        sessionId: expect.any(String),
+        admin: expect.any(Boolean),
+      }),
     );
   });
 });

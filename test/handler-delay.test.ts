@@ -8,7 +8,7 @@ import { historyService } from '../services/history/service.js';
 import { testConfig } from './support/env.js';
 import { ServiceHarness } from './support/service-harness.js';
 
-const alice = { userId: 'u-alice', username: 'alice' };
+const alice = { userId: 'u-alice', username: 'alice', admin: false };
 
 describe('HANDLER_DELAY_MS', () => {
   let harness: ServiceHarness | undefined;

@@ -13,8 +13,8 @@ import { startFakeCatalog } from './support/fake-catalog.js';
 import { EventWorld, playEnvelope } from './support/plays.js';
 import { ScrobbleStandIn } from './support/scrobble-standin.js';
 
-const alice = { userId: 'u-alice', username: 'alice' };
-const bob = { userId: 'u-bob', username: 'bob' };
+const alice = { userId: 'u-alice', username: 'alice', admin: false };
+const bob = { userId: 'u-bob', username: 'bob', admin: false };
 const DAY_MS = 86_400_000;
 const LB_TOKEN = 'a1b2c3d4-0000-4000-8000-00000000cafe';
 

@@ -784,18 +784,24 @@ describe('stars', () => {
 });
 
 describe('getUser', () => {
-  it('describes the caller and refuses other users (50)', async () => {
-    const { user } = await json('getUser', { ...token(alice), username: alice.user.username });
+  it('describes the caller and refuses other users (50) to a user who is not an admin', async () => {
+    const { user } = await json('getUser', { ...token(bob), username: bob.user.username });
     expect(user).toMatchObject({
-      username: alice.user.username,
+      username: bob.user.username,
       streamRole: true,
       adminRole: false,
       folder: [1],
     });
-    const root = await xml('getUser', token(alice));
+    const root = await xml('getUser', token(bob));
     const [u] = findAll(root, 'user');
     expect(findAll(u!, 'folder').map((f) => f.text)).toEqual(['1']);
-    await fails('getUser', { ...token(alice), username: bob.user.username }, 50);
+    await fails('getUser', { ...token(bob), username: alice.user.username }, 50);
+  });
+
+  it('answers an admin (alice, the first account) about anyone', async () => {
+    const { user } = await json('getUser', { ...token(alice), username: bob.user.username });
+    expect(user).toMatchObject({ username: bob.user.username, adminRole: false, streamRole: true });
+    expect((await json('getUser', token(alice))).user).toMatchObject({ adminRole: true });
   });
 });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { defineContract, internalMethod, publicMethod, userMethod } from '../rpc/contract.js';
+import { adminMethod, defineContract, internalMethod, publicMethod, userMethod } from '../rpc/contract.js';
 import { MAX_MS_PLAYED } from './events.js';
-import { id, ids } from './shared.js';
+import { id, ids, type Page, paging } from './shared.js';
 
 export interface User {
   id: string;
@@ -9,6 +9,13 @@ export interface User {
   displayName: string;
   bio: string;
   createdAt: string;
+}
+
+/** A user as administrators see them, and as `users.me` shows the caller themselves. */
+export interface Account extends User {
+  admin: boolean;
+  /** A disabled account cannot log in, and none of its credentials work. */
+  disabled: boolean;
 }
 
 export interface Session {
@@ -23,6 +30,7 @@ export interface VerifiedToken {
   username: string;
   sessionId: string;
   expiresAt: string;
+  admin: boolean;
 }
 
 /** An OpenSubsonic API key as listed; the key itself is shown only by `createApiKey`. */
@@ -109,6 +117,12 @@ export const password = z
   .min(8, 'password must be at least 8 characters')
   .max(200, 'password must be at most 200 characters');
 
+/** A display name, as `updateProfile` and the admin methods take it. */
+const displayName = z.string().trim().min(1).max(100);
+
+/** One user, named by id or by username (any letter case). */
+const userRef = z.union([z.strictObject({ id }), z.strictObject({ username: z.string().max(64) })]);
+
 export const usersContract = defineContract('users', {
   register: publicMethod(z.strictObject({ username, password })).returns<User>(),
   /** A new session. Failed attempts are throttled per client address and per username and address. */
@@ -125,18 +139,16 @@ export const usersContract = defineContract('users', {
   verifyToken: internalMethod(
     z.strictObject({ token: z.string().min(1).max(1000) }),
   ).returns<VerifiedToken>(),
-  /** The caller's own profile. */
-  me: userMethod(z.strictObject({})).returns<User>(),
+  /** The caller's own profile, with their role. */
+  me: userMethod(z.strictObject({})).returns<Account>(),
   /**
    * A user's profile by id or username. Needs a login: answered to anyone, "no such user"
    * would tell which names exist, which the login's equal answers and timing keep secret.
    */
-  getProfile: userMethod(
-    z.union([z.strictObject({ id }), z.strictObject({ username: z.string().max(64) })]),
-  ).returns<User>(),
+  getProfile: userMethod(userRef).returns<User>(),
   updateProfile: userMethod(
     z.strictObject({
-      displayName: z.string().trim().min(1).max(100).optional(),
+      displayName: displayName.optional(),
       bio: z.string().max(1000).optional(),
     }),
   ).returns<User>(),
@@ -154,7 +166,7 @@ export const usersContract = defineContract('users', {
       z.strictObject({ username: z.string().max(64), password: z.string().max(200) }),
       z.strictObject({ apiKey: z.string().min(1).max(2000) }),
     ]),
-  ).returns<{ userId: string; username: string }>(),
+  ).returns<{ userId: string; username: string; admin: boolean }>(),
   /** A new API key for the caller; the key is in this answer only. */
   createApiKey: userMethod(
     z.strictObject({ name: z.string().trim().min(1).max(100).default('subsonic') }),
@@ -222,5 +234,38 @@ export const usersContract = defineContract('users', {
   ).returns<{ played: boolean }>(),
   /** What every user's players are playing now, most recently reported first (at most 100). */
   nowPlaying: userMethod(z.strictObject({})).returns<NowPlayingEntry[]>(),
+  /**
+   * Administrators only, from here on. Every account, oldest first (a page of them); `query`
+   * keeps those whose username or display name contains it (any letter case).
+   */
+  listUsers: adminMethod(z.strictObject({ ...paging, query: z.string().trim().max(64).optional() })).returns<
+    Page<Account>
+  >(),
+  getUser: adminMethod(userRef).returns<Account>(),
+  /** A new account, an administrator with `admin` (the password policy applies as to a registration). */
+  createUser: adminMethod(
+    z.strictObject({
+      username,
+      password,
+      displayName: displayName.optional(),
+      admin: z.boolean().default(false),
+    }),
+  ).returns<Account>(),
+  /**
+   * Changes an account: display name, role, disabled, or a new password. A new password and
+   * disabling end every session of the account. Nobody may demote or disable themselves, nor
+   * leave the install without an enabled administrator.
+   */
+  updateUser: adminMethod(
+    z.strictObject({
+      id,
+      displayName: displayName.optional(),
+      admin: z.boolean().optional(),
+      disabled: z.boolean().optional(),
+      password: password.optional(),
+    }),
+  ).returns<Account & { revokedSessions: number }>(),
+  /** Deletes an account with its sessions, API keys, stars, ratings and play queue; not oneself, not the last admin. */
+  deleteUser: adminMethod(z.strictObject({ id })).returns<{ deleted: true }>(),
 });
 export type UsersContract = typeof usersContract;

@@ -9,7 +9,7 @@ export type Credentials = SubsonicCredentials;
 const conflicting = (message: string) => new SubsonicError(SubsonicCodes.CONFLICTING_AUTH, message);
 
 /** `p` is the password, or `enc:` and its UTF-8 bytes in hex. */
-function decodePassword(p: string): string {
+export function decodePassword(p: string): string {
   if (!p.startsWith('enc:')) return p;
   const hex = p.slice(4);
   if (!/^(?:[0-9a-f]{2})*$/i.test(hex)) {

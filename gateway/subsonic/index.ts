@@ -24,6 +24,7 @@ import { playerEndpoints } from './endpoints/players.js';
 import { playlistEndpoints } from './endpoints/playlists.js';
 import { shareEndpoints } from './endpoints/shares.js';
 import { EXTENSIONS, systemEndpoints } from './endpoints/system.js';
+import { userEndpoints } from './endpoints/users.js';
 import { type Marks, marksOf } from './models.js';
 import { Params } from './params.js';
 import {
@@ -143,6 +144,7 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
     ...shareEndpoints,
     ...annotationEndpoints,
     ...playerEndpoints,
+    ...userEndpoints,
   };
 
   const router = express.Router();

@@ -1,7 +1,9 @@
 /** The web player: the page frame, the routes, and the player outside them. */
 import { type JSX, render } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
+import type { Account } from '../../common/contracts/users.js';
 import { change, connection, forgetAnswers } from './api.js';
+import { AdminPage } from './pages/admin.js';
 import { AlbumPage } from './pages/album.js';
 import { AlbumsPage } from './pages/albums.js';
 import { ArtistPage, ArtistsPage } from './pages/artists.js';
@@ -22,6 +24,7 @@ import { Announcer } from './ui/announce.js';
 import { Link } from './ui/link.js';
 import { PlayerBar } from './ui/player-bar.js';
 import { TrackMenu } from './ui/track-menu.js';
+import { useApi } from './use-api.js';
 import './styles.css';
 
 type Page = (params: Record<string, string>) => JSX.Element;
@@ -66,7 +69,11 @@ function NotFound(): JSX.Element {
   );
 }
 
-function Routed({ path }: { path: string }): JSX.Element {
+/** Shown only to administrators; the users service refuses anyone else whatever the page shows. */
+const ADMIN_NAV: [string, string] = ['/admin', 'Users'];
+
+function Routed({ path, me }: { path: string; me: string }): JSX.Element {
+  if (path === '/admin') return <AdminPage me={me} />;
   for (const [pattern, page] of ROUTES) {
     const params = match(pattern, path);
     if (params) return page(params);
@@ -126,6 +133,9 @@ function App(): JSX.Element {
   const main = useRef<HTMLElement>(null);
   const firstPath = useRef(where.path);
   const onAuthPage = where.path === '/login' || where.path === '/register';
+  // The role is asked of the server, never kept with the session: it may change at any time.
+  const account = useApi<Account>(me && !onAuthPage ? '/api/me' : null);
+  const nav = account.data?.admin ? [...NAV, ADMIN_NAV] : NAV;
 
   // A new user (or none): the previous one's queue goes, this one's comes back.
   const userId = me?.user.id ?? null;
@@ -181,7 +191,7 @@ function App(): JSX.Element {
         </Link>
         <nav aria-label="Main">
           <ul>
-            {NAV.map(([href, label]) => {
+            {nav.map(([href, label]) => {
               const active = href === '/' ? where.path === '/' : where.path.startsWith(href);
               return (
                 <li key={href}>
@@ -202,7 +212,7 @@ function App(): JSX.Element {
       </header>
       <Banner />
       <main id="main" tabIndex={-1} ref={main}>
-        <Routed path={where.path} />
+        <Routed path={where.path} me={me.user.id} />
       </main>
       <PlayerBar />
       <TrackMenu />

@@ -1,5 +1,4 @@
 import type { Endpoint } from '../context.js';
-import { SubsonicCodes, SubsonicError } from '../response.js';
 
 /** The one music folder: the whole catalog. */
 export const MUSIC_FOLDER = { id: 1, name: 'Music' };
@@ -43,31 +42,4 @@ export const systemEndpoints: Record<string, Endpoint> = {
 
   /** OpenSubsonic: which user an API key belongs to (works with any credentials). */
   tokenInfo: async ({ caller }) => ({ tokenInfo: { username: caller.username } }),
-
-  /** There are no administrators: a user may read only their own account. */
-  getUser: async ({ params, caller }) => {
-    const username = params.string('username') || caller.username;
-    if (username.toLowerCase() !== caller.username.toLowerCase()) {
-      throw new SubsonicError(SubsonicCodes.NOT_AUTHORIZED, 'you may only read your own account');
-    }
-    return {
-      user: {
-        username: caller.username,
-        scrobblingEnabled: true,
-        adminRole: false,
-        settingsRole: false,
-        downloadRole: true,
-        uploadRole: false,
-        playlistRole: true,
-        coverArtRole: true,
-        commentRole: false,
-        podcastRole: false,
-        streamRole: true,
-        jukeboxRole: false,
-        shareRole: true,
-        videoConversionRole: false,
-        folder: [MUSIC_FOLDER.id],
-      },
-    };
-  },
 };
