@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../common/errors.js';
 import { HEALTH_CACHE_MS } from '../gateway/health.js';
 import { startGateway } from '../gateway/server.js';
+import { SERVICE_NAMES } from '../scripts/services.js';
 import { eventually, silentLogger, sleep, testConfig } from './support/env.js';
 import { type GatewayHarness, type Reply, startTestGateway } from './support/gateway-harness.js';
 
@@ -725,7 +726,7 @@ describe('health and metrics', () => {
     const body = r.body as { status: string; checks: Record<string, { ok: boolean; ms: number }> };
     expect(body.status).toBe('ok');
     expect(Object.keys(body.checks).sort()).toEqual(
-      ['broker', 'catalog', 'database', 'history', 'playlists', 'stats', 'users'].sort(),
+      ['broker', 'database', ...SERVICE_NAMES].sort(),
     );
     for (const [name, check] of Object.entries(body.checks)) {
       expect(check.ok, name).toBe(true);
