@@ -1,3 +1,8 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogContract, type Track } from '../common/contracts/catalog.js';
 import { playlistsContract } from '../common/contracts/playlists.js';
@@ -23,7 +28,7 @@ let tracks: Track[];
 let alice: Account;
 let bob: Account;
 
-const { account, token, json, fails } = subsonicClient(
+const { account, token, json, fails, origin } = subsonicClient(
   () => h.url,
   () => users,
 );
@@ -354,4 +359,97 @@ describe('smart playlists', () => {
       /rule\.all\.0\.value/,
     );
   });
+
+  it('are made, changed and imported over REST and from the terminal client', async () => {
+    const session = await users.call('login', { username: alice.user.username, password: alice.password });
+    const rest = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${origin()}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${session.token}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: res.status, body: (await res.json()) as Json };
+    };
+    const rules = { rule: { any: [{ field: 'year', op: 'lt', value: 3000 }] }, sort: 'title', limit: 3 };
+    const made = await rest('POST', '/api/playlists/smart', { name: 'rest smart', rules });
+    expect(made.status).toBe(201);
+    expect(made.body).toMatchObject({ name: 'rest smart', trackCount: 3, rules });
+    const bad = await rest('POST', '/api/playlists/smart', {
+      name: 'bad',
+      rules: { rule: { all: [{ field: 'year' }] } },
+    });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toMatch(/rule\.all\.0/);
+    const changed = await rest('PUT', `/api/playlists/${made.body.id}/rules`, { ...rules, limit: 5 });
+    expect(changed.status).toBe(200);
+    expect(changed.body.trackCount).toBe(5);
+    const added = await rest('POST', `/api/playlists/${made.body.id}/tracks`, { trackIds: [tracks[0]!.id] });
+    expect(added.status).toBe(403);
+    const imported = await rest('POST', '/api/playlists/import-nsp', {
+      nsp: JSON.stringify({ name: 'from nsp', all: [{ gt: { year: 0 } }], sort: 'year', limit: 2 }),
+    });
+    expect(imported.status).toBe(201);
+    expect(imported.body).toMatchObject({ name: 'from nsp', trackCount: 2 });
+
+    // The terminal client, as a person runs it, against the same gateway.
+    const home = await mkdtemp(join(tmpdir(), 'smart-client-'));
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'client/main.ts', ...args], {
+          cwd: root,
+          env: {
+            ...process.env,
+            GATEWAY_URL: origin(),
+            MUSIC_CLIENT_HOME: home,
+            MUSIC_PLAYER: 'none',
+            NO_COLOR: '1',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let [stdout, stderr] = ['', ''];
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+        });
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+        });
+        child.once('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    try {
+      expect((await run(['login', alice.user.username, alice.password])).code).toBe(0);
+      const smart = await run([
+        'playlist',
+        'smart',
+        'client',
+        'smart',
+        '--rules',
+        JSON.stringify(rules),
+        '--json',
+      ]);
+      expect(smart.code, smart.stderr).toBe(0);
+      const fromClient = JSON.parse(smart.stdout);
+      expect(fromClient).toMatchObject({ name: 'client smart', trackCount: 3, rules });
+      const file = join(home, 'jazz.nsp');
+      await writeFile(file, JSON.stringify({ name: 'client nsp', any: [{ is: { loved: true } }] }));
+      const nsp = await run(['playlist', 'import', file, '--json']);
+      expect(nsp.code, nsp.stderr).toBe(0);
+      expect(JSON.parse(nsp.stdout)).toMatchObject({
+        name: 'client nsp',
+        rules: { rule: { any: [{ field: 'starred' }] } },
+      });
+      const rulesFile = join(home, 'rules.json');
+      await writeFile(rulesFile, JSON.stringify({ ...rules, limit: 1 }));
+      const set = await run(['playlist', 'rules', fromClient.id, `@${rulesFile}`, '--json']);
+      expect(set.code, set.stderr).toBe(0);
+      expect(JSON.parse(set.stdout).trackCount).toBe(1);
+      const refused = await run(['playlist', 'add', fromClient.id, tracks[0]!.id]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/smart playlist/);
+      const listed = await run(['playlists']);
+      expect(listed.stdout).toMatch(/client smart.*smart/);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
