@@ -145,9 +145,9 @@ export async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
   return (await getJson<T>(path, signal)).data;
 }
 
-/** A change (POST, PATCH, DELETE): sent once, since retrying a change the gateway may have made could make it twice. */
+/** A change (POST, PUT, PATCH, DELETE): sent once, since retrying a change the gateway may have made could make it twice. */
 export async function change<T>(
-  method: 'POST' | 'PATCH' | 'DELETE',
+  method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
   path: string,
   body?: unknown,
 ): Promise<T> {
