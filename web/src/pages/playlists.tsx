@@ -129,7 +129,7 @@ function NewSmartPlaylist(): JSX.Element {
         onSubmit={create}
         onError={setError}
       >
-        <NameField id="new-smart-name" label="Name" value={name} onChange={setName} />
+        <NameField id="new-smart-name" label="Smart playlist name" value={name} onChange={setName} />
       </SmartRulesEditor>
       <label for="import-nsp">Or import a Navidrome .nsp file</label>
       <input
