@@ -20,7 +20,8 @@ export interface SmartTrack {
  * A play, a rating or a star changes the listening, so it shows at the next read.
  */
 export const SMART_CACHE_TTL_MS = 10_000;
-const SMART_CACHE_SIZE = 500;
+/** At most this many answers (of up to 1,000 ids each) per worker: a few MB. */
+const SMART_CACHE_SIZE = 100;
 
 /**
  * Evaluates smart playlists on read. The owner's listening is gathered first (plays from the
