@@ -436,7 +436,8 @@ describe('smart playlists', () => {
       expect(nsp.code, nsp.stderr).toBe(0);
       expect(JSON.parse(nsp.stdout)).toMatchObject({
         name: 'client nsp',
-        rules: { rule: { any: [{ field: 'starred' }] } },
+        // No sort in the file: by title, as Navidrome orders it; no limit: the most we hold.
+        rules: { rule: { any: [{ field: 'starred' }] }, sort: 'title', order: 'asc', limit: 1000 },
       });
       const rulesFile = join(home, 'rules.json');
       await writeFile(rulesFile, JSON.stringify({ ...rules, limit: 1 }));

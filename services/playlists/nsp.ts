@@ -109,8 +109,10 @@ class Translator {
     return [{ field, op: ours, value } as SmartRule];
   }
 
-  sort(sort: unknown, order: unknown): Pick<SmartRulesInput, 'sort' | 'order'> {
-    if (sort === undefined || sort === '') return {};
+  sort(given: unknown, order: unknown): Pick<SmartRulesInput, 'sort' | 'order'> {
+    let sort = given;
+    // Navidrome orders by title when a file names no order.
+    if (sort === undefined || sort === '') sort = 'title';
     if (typeof sort !== 'string') {
       this.problems.push('sort must be a field name');
       return {};
