@@ -10,6 +10,7 @@ import type { SmartRulesInput } from '../common/contracts/smart.js';
 import { usersContract } from '../common/contracts/users.js';
 import { ErrorCodes, isAppError } from '../common/errors.js';
 import type { ServiceClient } from '../common/rpc/client.js';
+import { matchesWithoutListening } from '../services/catalog/smart.js';
 import { eventually } from './support/env.js';
 import { type Account, type Json, subsonicClient } from './support/subsonic-client.js';
 import { type SubsonicHarness, startSubsonic } from './support/subsonic-harness.js';
@@ -191,6 +192,20 @@ describe('smart playlists', () => {
     );
     expect(recent.tracks.map((e) => e.track.id).sort()).toEqual([twice.id, once.id].sort());
   }, 60_000);
+
+  it('knows which rules only listened-to tracks can match (those read the listening, not the catalog)', () => {
+    const c = (field: string, op: string, value: unknown) => ({ field, op, value }) as never;
+    expect(matchesWithoutListening({ any: [c('playCount', 'gt', 3), c('starred', 'is', true)] })).toBe(false);
+    expect(matchesWithoutListening({ all: [c('genre', 'is', 'jazz'), c('rating', 'inRange', [4, 5])] })).toBe(
+      false,
+    );
+    expect(matchesWithoutListening({ all: [c('lastPlayed', 'inTheLast', 7)] })).toBe(false);
+    // Never played, rated or starred tracks match these (or may, by their catalog fields).
+    expect(matchesWithoutListening({ all: [c('lastPlayed', 'notInTheLast', 7)] })).toBe(true);
+    expect(matchesWithoutListening({ all: [c('playCount', 'lt', 1), c('starred', 'is', false)] })).toBe(true);
+    expect(matchesWithoutListening({ any: [c('playCount', 'gt', 3), c('genre', 'is', 'jazz')] })).toBe(null);
+    expect(matchesWithoutListening({ all: [c('year', 'gt', 1990)] })).toBe(null);
+  });
 
   it('refuses rules it cannot run, saying what is wrong', async () => {
     const refused = async (rules: unknown): Promise<string> => {

@@ -82,6 +82,38 @@ function condition(c: SmartCondition, sql: Sql): string {
   }
 }
 
+/**
+ * Whether a track its owner never played, rated or starred matches `rule`: true, false, or
+ * null when that depends on the track's catalog fields. False means only the tracks of the
+ * listening passed in can match, so the query starts from those rather than the catalog.
+ */
+export function matchesWithoutListening(rule: SmartRule): boolean | null {
+  if ('all' in rule || 'any' in rule) {
+    const values = ('all' in rule ? rule.all : rule.any).map(matchesWithoutListening);
+    // One false decides "all", one true decides "any".
+    const decisive = !('all' in rule);
+    if (values.includes(decisive)) return decisive;
+    return values.every((v) => v === !decisive) ? !decisive : null;
+  }
+  switch (rule.field) {
+    case 'playCount':
+    case 'rating': {
+      // Neither played nor rated: 0.
+      if (rule.op === 'inRange') return rule.value[0] <= 0 && 0 <= rule.value[1];
+      return { is: 0 === rule.value, isNot: 0 !== rule.value, gt: 0 > rule.value, lt: 0 < rule.value }[
+        rule.op
+      ];
+    }
+    case 'starred':
+      return rule.value === false;
+    case 'lastPlayed':
+      // Never played: only "not in the last days" holds.
+      return rule.op === 'notInTheLast';
+    default:
+      return null;
+  }
+}
+
 function compile(rule: SmartRule, sql: Sql): string {
   if ('all' in rule) return `(${rule.all.map((r) => compile(r, sql)).join(' AND ')})`;
   if ('any' in rule) return `(${rule.any.map((r) => compile(r, sql)).join(' OR ')})`;
@@ -92,7 +124,8 @@ function compile(rule: SmartRule, sql: Sql): string {
  * The tracks of the catalog a smart playlist's rules pick, in its order, at most its limit.
  * The owner's listening comes in `facts` (the playlists service keeps it) and is joined as a
  * table of its own, so a rule over plays, ratings and stars reads no other service's data.
- * `seed` makes the random order stable for one playlist.
+ * `seed` makes the random order stable for one playlist. Rules only listened-to tracks can
+ * match (played more than 3 times, starred, ...) read those tracks by id, not the catalog.
  */
 export async function matchTracks(
   db: Queryable,
@@ -114,7 +147,7 @@ export async function matchTracks(
     `SELECT t.id, t.duration_ms FROM tracks t
      JOIN albums al ON al.id = t.album_id
      JOIN artists ar ON ar.id = al.artist_id
-     LEFT JOIN ${factsTable} ON f.track_id = t.id
+     ${matchesWithoutListening(rules.rule) === false ? 'JOIN' : 'LEFT JOIN'} ${factsTable} ON f.track_id = t.id
      WHERE ${where}
      ORDER BY ${order}, t.id
      LIMIT ${sql.param(rules.limit, '::int')}`,
