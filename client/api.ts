@@ -231,6 +231,17 @@ export class Api {
   createPlaylist(name: string, isPublic: boolean): Promise<PlaylistDetail> {
     return this.request('POST', '/api/playlists', { body: { name, public: isPublic } });
   }
+  /** A smart playlist; `rules` as in common/contracts/smart.ts (the service checks them). */
+  createSmartPlaylist(name: string, rules: unknown, isPublic: boolean): Promise<PlaylistDetail> {
+    return this.request('POST', '/api/playlists/smart', { body: { name, rules, public: isPublic } });
+  }
+  setPlaylistRules(id: string, rules: unknown): Promise<PlaylistDetail> {
+    return this.request('PUT', `/api/playlists/${encodeURIComponent(id)}/rules`, { body: rules });
+  }
+  /** A smart playlist from a Navidrome `.nsp` file's text. */
+  importNsp(nsp: string, change: { name?: string; public: boolean }): Promise<PlaylistDetail> {
+    return this.request('POST', '/api/playlists/import-nsp', { body: { nsp, ...change } });
+  }
   updatePlaylist(id: string, change: { name?: string; public?: boolean }): Promise<Playlist> {
     return this.request('PATCH', `/api/playlists/${encodeURIComponent(id)}`, { body: change });
   }

@@ -3,6 +3,7 @@
  * both the interactive prompt and one-shot mode.
  */
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { type PlaylistDetail, SHARE_KINDS, type ShareKind, type Track } from '../common/contracts/index.js';
 import { PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, WINDOWS } from '../common/contracts/shared.js';
 import { type Api, ApiError, type TopWindow } from './api.js';
@@ -85,6 +86,30 @@ const ANY = Number.POSITIVE_INFINITY;
 /** Remembers the rows of a track listing, so `#n` can refer to them. */
 function remember(ctx: Context, tracks: Track[]): void {
   ctx.store.saveState({ ...ctx.store.state(), listing: tracks.map((t) => t.id) });
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** JSON given inline, or `@path` for a file holding it. */
+async function jsonArg(text: string, what: string): Promise<unknown> {
+  const source = text.startsWith('@') ? await readText(text.slice(1)) : text;
+  try {
+    return JSON.parse(source);
+  } catch (err) {
+    throw new UsageError(`${what} must be JSON (or @file): ${(err as Error).message}`);
+  }
+}
+
+function rulesFlag(flags: Flags): Promise<unknown> {
+  if (typeof flags.rules !== 'string')
+    throw new UsageError("give the rules: --rules '<json>' or --rules @file");
+  return jsonArg(flags.rules, '--rules');
 }
 
 /** A playlist's tracks, which become the listing `#n` refers to. */
@@ -463,6 +488,47 @@ export const COMMANDS: Command[] = [
     async run(ctx, words, flags) {
       const p = await ctx.api.createPlaylist(words.join(' '), flags.public === true);
       return { data: p, text: `created playlist ${p.id} "${p.name}" (${p.public ? 'public' : 'private'})` };
+    },
+  },
+  {
+    name: 'playlist smart',
+    usage: "<name...> --rules '<json>'|@file [--public]",
+    summary: 'create a smart playlist: its tracks are what its rules pick (docs/ARCHITECTURE.md)',
+    arity: [1, ANY],
+    flags: { rules: 'value', public: 'bool' },
+    auth: true,
+    async run(ctx, words, flags) {
+      const p = await ctx.api.createSmartPlaylist(
+        words.join(' '),
+        await rulesFlag(flags),
+        flags.public === true,
+      );
+      return showPlaylist(ctx, p);
+    },
+  },
+  {
+    name: 'playlist rules',
+    usage: "<playlistId> '<json>'|@file",
+    summary: "replace a smart playlist's rules",
+    arity: [2, 2],
+    auth: true,
+    async run(ctx, [id, rules]) {
+      const p = await ctx.api.setPlaylistRules(id!, await jsonArg(rules!, 'rules'));
+      return showPlaylist(ctx, p);
+    },
+  },
+  {
+    name: 'playlist import',
+    usage: '<file.nsp> [--name name] [--public]',
+    summary: "a smart playlist from a Navidrome .nsp file (refused, naming them, when fields don't map)",
+    arity: [1, 1],
+    flags: { name: 'value', public: 'bool' },
+    auth: true,
+    async run(ctx, [file], flags) {
+      const nsp = await readText(file!);
+      const name = typeof flags.name === 'string' ? flags.name : undefined;
+      const p = await ctx.api.importNsp(nsp, { ...(name ? { name } : {}), public: flags.public === true });
+      return showPlaylist(ctx, p);
     },
   },
   {

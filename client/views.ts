@@ -144,7 +144,7 @@ export function playlistTable(playlists: Playlist[], s: Style): string {
       p.id,
       p.name,
       p.ownerName,
-      p.public ? 'public' : 'private',
+      `${p.public ? 'public' : 'private'}${p.rules ? ', smart' : ''}`,
       p.trackCount,
       duration(p.durationMs),
     ]),
@@ -158,6 +158,7 @@ export function playlistView(p: PlaylistDetail, s: Style): string {
   const facts = [
     `by ${p.ownerName}`,
     p.public ? 'public' : 'private',
+    ...(p.rules ? ['smart: follows its rules'] : []),
     partial && last !== undefined
       ? `tracks ${p.offset + 1}-${last + 1} of ${p.trackCount}`
       : `${p.trackCount} tracks`,

@@ -68,10 +68,12 @@ describe('the permissions of each kind of process, from the system declaration',
   });
 
   it('the gateway reads no queue; only readers of the log read it; nobody may read amq.default', () => {
-    expect(LOG_READERS).toEqual(new Set(['stats', 'scrobbler']));
+    // Stats' projections, the scrobbler, and playlists' `listening` (smart playlists).
+    expect(LOG_READERS).toEqual(new Set(['stats', 'scrobbler', 'playlists']));
     expect(SERVICE_NAMES.some((s) => matches(perms('gateway').read, `rpc.${s}`))).toBe(false);
     for (const stream of ['music.events.log', 'music.events.log.p0', 'music.events.log.p7']) {
       expect(matches(perms('stats').read, stream)).toBe(true);
+      expect(matches(perms('playlists').read, stream)).toBe(true);
       expect(matches(perms('replay').read, stream)).toBe(true);
       expect(matches(perms('catalog').read, stream)).toBe(false);
     }

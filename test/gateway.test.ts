@@ -725,9 +725,7 @@ describe('health and metrics', () => {
     expect(r.status).toBe(200);
     const body = r.body as { status: string; checks: Record<string, { ok: boolean; ms: number }> };
     expect(body.status).toBe('ok');
-    expect(Object.keys(body.checks).sort()).toEqual(
-      ['broker', 'database', ...SERVICE_NAMES].sort(),
-    );
+    expect(Object.keys(body.checks).sort()).toEqual(['broker', 'database', ...SERVICE_NAMES].sort());
     for (const [name, check] of Object.entries(body.checks)) {
       expect(check.ok, name).toBe(true);
       expect(check.ms, name).toBeGreaterThanOrEqual(0);

@@ -481,7 +481,7 @@ describe('the web player in headless Chromium', () => {
   }, async () => {
     const [a, b, c] = album.tracks;
     await go('Playlists');
-    await page.getByLabel('Name').fill('Road trip');
+    await page.getByLabel('Name', { exact: true }).fill('Road trip');
     await page.getByLabel('Public').check();
     await page.getByRole('button', { name: 'Create playlist' }).click();
     await page.getByRole('heading', { name: 'Road trip', level: 1 }).waitFor();
@@ -540,6 +540,67 @@ describe('the web player in headless Chromium', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click();
     await page.getByRole('heading', { name: 'Playlists', level: 1 }).waitFor();
     await expect.poll(async () => (await order().catch(() => null)) ?? 'gone').toBe('gone');
+  });
+
+  it('makes a smart playlist from rules, shows what they pick read-only, edits its rules, imports a .nsp file', {
+    timeout: STEP_MS,
+  }, async () => {
+    const owner = api();
+    await owner.login();
+    const all = (await owner.request<{ items: Track[] }>('GET', '/api/tracks?limit=500')).body.items;
+    const blue = all.filter((t) => t.title.toLowerCase().includes('blue'));
+    expect(blue.length).toBeGreaterThan(0);
+
+    await go('Playlists');
+    await page.getByLabel('Smart playlist name').fill('Blue ones');
+    await page.getByLabel('Rule 1: field').selectOption('title');
+    await page.getByLabel('Rule 1: operator').selectOption('contains');
+    await page.getByLabel('Rule 1: value').fill('BLUE');
+    await page.getByRole('button', { name: 'Create smart playlist' }).click();
+    await page.getByRole('heading', { name: 'Blue ones', level: 1 }).waitFor();
+    await page.getByText('Private smart playlist').waitFor();
+    const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+    const rows = page.locator('main ol.tracks > li');
+    await expect.poll(() => rows.count()).toBe(blue.length);
+    expect((await rows.locator('.title').allInnerTexts()).sort()).toEqual(blue.map((t) => t.title).sort());
+    // Read-only: no handles, no remove buttons.
+    await expect(page.getByRole('button', { name: /^Move / }).count()).resolves.toBe(0);
+    await expect(page.getByRole('button', { name: /^Remove .* from Blue ones$/ }).count()).resolves.toBe(0);
+    await shot('smart-playlist');
+
+    // Another rule, matched with the first: only the blue tracks of the first one's album.
+    const first = blue[0]!;
+    await page.getByRole('button', { name: 'Edit rules' }).click();
+    await page.getByRole('button', { name: 'Add a rule' }).click();
+    await page.getByLabel('Rule 2: field').selectOption('album');
+    await page.getByLabel('Rule 2: value').fill(first.albumTitle);
+    await page.getByRole('button', { name: 'Save rules' }).click();
+    await page.getByRole('status').getByText('Saved the rules of Blue ones').waitFor();
+    const narrowed = blue.filter((t) => t.albumTitle.toLowerCase() === first.albumTitle.toLowerCase());
+    await expect.poll(() => rows.count()).toBe(narrowed.length);
+    const saved = await owner.request<PlaylistDetail>('GET', `/api/playlists/${id}`);
+    expect(saved.body.tracks.map((e) => e.track.id).sort()).toEqual(narrowed.map((t) => t.id).sort());
+
+    // A Navidrome file: refused when a field has no counterpart, made when they all map.
+    await go('Playlists');
+    const nsp = (rules: unknown) => ({
+      name: 'from-navidrome.nsp',
+      mimeType: 'application/json',
+      buffer: Buffer.from(JSON.stringify(rules)),
+    });
+    const input = page.getByLabel('Or import a Navidrome .nsp file');
+    await input.setInputFiles(nsp({ name: 'Fast', all: [{ gt: { bpm: 140 } }] }));
+    await page
+      .getByRole('alert')
+      .getByText(/field "bpm" has no counterpart/)
+      .waitFor();
+    await input.setInputFiles(nsp({ name: 'Blue by Navidrome', all: [{ contains: { title: 'blue' } }] }));
+    await page.getByRole('heading', { name: 'Blue by Navidrome', level: 1 }).waitFor();
+    await expect.poll(() => rows.count()).toBe(blue.length);
+    await page.getByRole('button', { name: 'Delete playlist' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.getByRole('heading', { name: 'Playlists', level: 1 }).waitFor();
+    await owner.request('DELETE', `/api/playlists/${id}`);
   });
 
   it('shows the play in history, and home lists update without a reload', { timeout: STEP_MS }, async () => {

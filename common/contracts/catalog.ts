@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineContract, internalMethod, publicMethod } from '../rpc/contract.js';
 import { id, ids, MAX_IDS, type Page, paging, windowParam } from './shared.js';
+import { listeningFacts, smartRules } from './smart.js';
 
 export interface Artist {
   id: string;
@@ -181,6 +182,13 @@ export const catalogContract = defineContract('catalog', {
   getTracks: publicMethod(
     z.strictObject({ ids: ids(MAX_IDS), withRemoved: z.boolean().default(false) }),
   ).returns<Track[]>(),
+  /**
+   * The tracks a smart playlist's rules pick (common/contracts/smart.ts), in their order, at
+   * most their limit; its owner's listening comes in `facts` (the playlists service keeps it).
+   */
+  matchTracks: internalMethod(
+    z.strictObject({ rules: smartRules, facts: listeningFacts.optional(), seed: id }),
+  ).returns<Array<{ id: string; durationMs: number }>>(),
   /** Where the audio of a track lives (a path on the server), for streaming. */
   getTrackFile: internalMethod(z.strictObject({ id })).returns<TrackFile>(),
   /** A track's lyrics, or null when it has none (an unknown track is NotFound). */

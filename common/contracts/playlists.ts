@@ -3,6 +3,7 @@ import { defineContract, publicMethod, userMethod } from '../rpc/contract.js';
 import type { Track } from './catalog.js';
 import { id, ids, MAX_IDS, paging } from './shared.js';
 import { shareMethods } from './shares.js';
+import { type SmartRules, smartRules } from './smart.js';
 
 export interface Playlist {
   id: string;
@@ -14,6 +15,11 @@ export interface Playlist {
   durationMs: number;
   createdAt: string;
   updatedAt: string;
+  /**
+   * A smart playlist's rules: its tracks are what they pick now, and its entries cannot be
+   * changed (only its name, visibility and rules). Absent on ordinary playlists.
+   */
+  rules?: SmartRules;
 }
 
 export interface PlaylistEntry {
@@ -31,6 +37,11 @@ export interface PlaylistDetail extends Playlist {
   offset: number;
   limit: number;
 }
+
+/** Most smart playlists one user has (a list of them evaluates each). */
+export const SMART_PLAYLISTS_MAX = 100;
+/** Longest Navidrome `.nsp` file an import takes, in characters. */
+export const NSP_MAX_CHARS = 64_000;
 
 /** Most tracks one playlist holds: every position addressable, every page of it cheap. */
 export const PLAYLIST_MAX_TRACKS = 10_000;
@@ -104,5 +115,25 @@ export const playlistsContract = defineContract('playlists', {
       ),
   ).returns<PlaylistDetail>(),
   ...shareMethods,
+  /**
+   * A smart playlist: its tracks are those its rules pick from the catalog and the caller's
+   * own listening, kept up to date as plays and the catalog change (common/contracts/smart.ts).
+   */
+  createSmart: userMethod(
+    z.strictObject({ name, public: z.boolean().default(false), rules: smartRules }),
+  ).returns<PlaylistDetail>(),
+  /** Replaces a smart playlist's rules. */
+  setRules: userMethod(z.strictObject({ id, rules: smartRules })).returns<PlaylistDetail>(),
+  /**
+   * A smart playlist from a Navidrome `.nsp` file (its JSON text): refused, naming them, when
+   * it has fields or operators with no counterpart here. `name` overrides the file's.
+   */
+  importNsp: userMethod(
+    z.strictObject({
+      nsp: z.string().min(1).max(NSP_MAX_CHARS),
+      name: name.optional(),
+      public: z.boolean().default(false),
+    }),
+  ).returns<PlaylistDetail>(),
 });
 export type PlaylistsContract = typeof playlistsContract;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { adminMethod, defineContract, internalMethod, publicMethod, userMethod } from '../rpc/contract.js';
 import { MAX_MS_PLAYED } from './events.js';
 import { id, ids, type Page, paging } from './shared.js';
+import { SMART_MAX_FACTS } from './smart.js';
 
 export interface User {
   id: string;
@@ -123,6 +124,15 @@ const displayName = z.string().trim().min(1).max(100);
 /** One user, named by id or by username (any letter case). */
 const userRef = z.union([z.strictObject({ id }), z.strictObject({ username: z.string().max(64) })]);
 
+/** A user's marks on songs (`users.songMarks`). */
+export interface SongMarks {
+  ratings: Array<{ trackId: string; rating: number }>;
+  starred: string[];
+}
+
+/** The most of each kind of mark `songMarks` answers with. */
+export const SONG_MARKS_MAX = SMART_MAX_FACTS;
+
 export const usersContract = defineContract('users', {
   register: publicMethod(z.strictObject({ username, password })).returns<User>(),
   /** A new session. Failed attempts are throttled per client address and per username and address. */
@@ -186,6 +196,11 @@ export const usersContract = defineContract('users', {
     rating: number;
   }>(),
   ratings: userMethod(z.strictObject({})).returns<Ratings>(),
+  /**
+   * A user's song ratings and starred songs, for the rules of their smart playlists: at most
+   * SMART_MAX_FACTS of each, the most recent.
+   */
+  songMarks: internalMethod(z.strictObject({ userId: id })).returns<SongMarks>(),
   /**
    * Saves the caller's play queue (every track must exist in the catalog); an empty list
    * clears it. `currentIndex` is required with tracks and must point into them.

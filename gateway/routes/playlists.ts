@@ -26,6 +26,27 @@ export function playlistRoutes({ router, services }: RouteContext): void {
     res.status(201).json(await playlists.call('create', params, { caller }));
   });
 
+  /** A smart playlist `{name, public?, rules}` (common/contracts/smart.ts). */
+  router.post('/api/playlists/smart', async (req, res) => {
+    const caller = requireCaller(res);
+    const params = contractParams(playlistsContract, 'createSmart', jsonBody(req));
+    res.status(201).json(await playlists.call('createSmart', params, { caller }));
+  });
+
+  /** A smart playlist from a Navidrome `.nsp` file: the body is the file `{name?, public?, nsp}`. */
+  router.post('/api/playlists/import-nsp', async (req, res) => {
+    const caller = requireCaller(res);
+    const params = contractParams(playlistsContract, 'importNsp', jsonBody(req));
+    res.status(201).json(await playlists.call('importNsp', params, { caller }));
+  });
+
+  /** Replaces a smart playlist's rules. */
+  router.put('/api/playlists/:id/rules', async (req, res) => {
+    const caller = requireCaller(res);
+    const params = contractParams(playlistsContract, 'setRules', { rules: jsonBody(req), id: req.params.id });
+    res.json(await playlists.call('setRules', params, { caller }));
+  });
+
   /** One page of the playlist's entries: `?limit=` (at most 500) from position `?offset=`. */
   router.get('/api/playlists/:id', async (req, res) => {
     const params = contractParams(playlistsContract, 'get', { id: req.params.id, ...paging(req) });

@@ -154,6 +154,8 @@ export function playlist(p: Playlist): Body {
     created: p.createdAt,
     changed: p.updatedAt,
     coverArt: coverId.playlist(p.id),
+    // OpenSubsonic: a smart playlist's songs follow its rules, so players offer no editing.
+    ...(p.rules ? { readonly: true } : {}),
   };
 }
 

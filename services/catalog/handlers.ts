@@ -26,6 +26,7 @@ import {
   whereOf,
 } from './queries.js';
 import { search } from './search.js';
+import { matchTracks } from './smart.js';
 import { normalizeGenre } from './text.js';
 
 const NO_FILTER: Filter = { where: [], params: [] };
@@ -184,6 +185,8 @@ export function catalogHandlers({
 
     getTracks: ({ ids, withRemoved }) =>
       withRemoved ? tracksWithRemovedByIds(db, ids) : tracksByIds(db, ids),
+
+    matchTracks: ({ rules, facts, seed }) => matchTracks(db, rules, facts, seed),
 
     async getTrackFile({ id }) {
       const { rows } = await db.query<{ file_path: string; mime_type: string; duration_ms: number }>(

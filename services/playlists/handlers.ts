@@ -2,17 +2,30 @@ import type { CatalogContract } from '../../common/contracts/catalog.js';
 import { EventTypes, type PlaylistChanged } from '../../common/contracts/events.js';
 import {
   PLAYLIST_MAX_TRACKS,
+  type Playlist,
   type PlaylistDetail,
   type PlaylistsContract,
   playlistsContract,
+  SMART_PLAYLISTS_MAX,
 } from '../../common/contracts/playlists.js';
+import { type SmartRules, smartRules } from '../../common/contracts/smart.js';
+import type { UsersContract } from '../../common/contracts/users.js';
 import { enqueueEvent } from '../../common/db/outbox.js';
 import { type Pool, type PoolClient, withTransaction } from '../../common/db/pool.js';
-import { ForbiddenError, InvalidInputError, NotFoundError, UnauthorizedError } from '../../common/errors.js';
+import {
+  describeIssues,
+  ForbiddenError,
+  InvalidInputError,
+  NotFoundError,
+  UnauthorizedError,
+} from '../../common/errors.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
 import type { Caller, Handlers, ParsedParamsOf } from '../../common/rpc/contract.js';
+import { fromNsp } from './nsp.js';
 import { shareHandlers } from './shares.js';
+import { SmartEvaluator } from './smart.js';
 import {
+  countSmart,
   deletePlaylist,
   type EntryRow,
   findPlaylist,
@@ -40,6 +53,8 @@ type UpdateParams = ParsedParamsOf<PlaylistsContract, 'update'>;
 export interface PlaylistsHandlerOptions {
   pool: Pool;
   catalog: ServiceClient<CatalogContract>;
+  /** Ratings and stars, which smart playlists' rules may read. */
+  users: ServiceClient<UsersContract>;
 }
 
 /**
@@ -55,6 +70,18 @@ function writable(row: PlaylistRow | null, caller: Caller, id: string): Playlist
   const visible = readable(row, caller, id);
   if (visible.owner_id !== caller.userId) throw new ForbiddenError('only its owner may change this playlist');
   return visible;
+}
+
+/** A playlist whose entries may be changed one by one: an ordinary one (a smart one follows its rules). */
+function editable(row: PlaylistRow | null, caller: Caller, id: string): PlaylistRow {
+  const mine = writable(row, caller, id);
+  if (mine.rules) {
+    throw new ForbiddenError(
+      `"${mine.name}" is a smart playlist: its tracks follow its rules and cannot be added, removed or moved; change its rules instead`,
+      { id },
+    );
+  }
+  return mine;
 }
 
 /** Positions address existing entries; with `end`, also the slot just past the last one. */
@@ -76,7 +103,27 @@ function changed(client: PoolClient, row: PlaylistRow, change: PlaylistChanged['
   });
 }
 
-export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): Handlers<PlaylistsContract> {
+export function playlistsHandlers({
+  pool,
+  catalog,
+  users,
+}: PlaylistsHandlerOptions): Handlers<PlaylistsContract> {
+  const smart = new SmartEvaluator(pool, catalog, users);
+
+  /** A smart playlist's tracks now: all of them (at most its rules' limit). */
+  const smartTracks = (row: PlaylistRow & { rules: SmartRules }) => smart.tracks(row, row.rules);
+
+  /** The playlist as listed: a smart one with the count and duration of what its rules pick now. */
+  async function summary(row: PlaylistRow): Promise<Playlist> {
+    if (!row.rules) return toPlaylist(row);
+    const tracks = await smartTracks({ ...row, rules: row.rules });
+    return {
+      ...toPlaylist(row),
+      trackCount: tracks.length,
+      durationMs: tracks.reduce((sum, t) => sum + t.durationMs, 0),
+    };
+  }
+
   /**
    * Entries with their catalog details, in their stored positions. A track whose file left the
    * library is shown as it was, marked `unavailable`; an id the catalog never had (none is
@@ -84,6 +131,34 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
    */
   async function detail(
     row: PlaylistRow,
+    stored: EntryRow[],
+    lookup: TrackLookup,
+    page: { offset: number; limit: number },
+  ): Promise<PlaylistDetail> {
+    if (row.rules) return smartDetail({ ...row, rules: row.rules }, lookup, page);
+    return entriesDetail(toPlaylist(row), stored, lookup, page);
+  }
+
+  /** A smart playlist with one page of what its rules pick now. */
+  async function smartDetail(
+    row: PlaylistRow & { rules: SmartRules },
+    lookup: TrackLookup,
+    page: { offset: number; limit: number },
+  ): Promise<PlaylistDetail> {
+    const tracks = await smartTracks(row);
+    const entries = tracks
+      .slice(page.offset, page.offset + page.limit)
+      .map((t, i) => ({ position: page.offset + i, track_id: t.id }));
+    const playlist = {
+      ...toPlaylist(row),
+      trackCount: tracks.length,
+      durationMs: tracks.reduce((sum, t) => sum + t.durationMs, 0),
+    };
+    return entriesDetail(playlist, entries, lookup, page);
+  }
+
+  async function entriesDetail(
+    playlist: Playlist,
     entries: EntryRow[],
     lookup: TrackLookup,
     page: { offset: number; limit: number },
@@ -93,7 +168,7 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
       const track = lookup.get(e.track_id);
       return track ? [{ position: e.position, track }] : [];
     });
-    return { ...toPlaylist(row), tracks, offset: page.offset, limit: page.limit };
+    return { ...playlist, tracks, offset: page.offset, limit: page.limit };
   }
 
   /**
@@ -111,14 +186,16 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
     removed = 0,
     tracksChanged = true,
   ): Promise<PlaylistDetail> {
-    writable(await findPlaylist(pool, id), caller, id);
+    // A change of name or visibility only is a change any playlist of the caller's may take.
+    const check = tracksChanged ? editable : writable;
+    check(await findPlaylist(pool, id), caller, id);
     const lookup = new TrackLookup(catalog);
     // The answer's page, as it is now and as far as removals may pull entries into it.
     const page = await listEntries(pool, id, { offset: 0, limit: FIRST_PAGE.limit + removed });
     await lookup.load([...page.map((e) => e.track_id), ...newTrackIds]);
     lookup.requireKnown(newTrackIds);
     const { row, entries } = await withTransaction(pool, async (client) => {
-      const locked = writable(await findPlaylist(client, id, true), caller, id);
+      const locked = check(await findPlaylist(client, id, true), caller, id);
       await edit(client, locked, lookup);
       const updated = await refreshTotals(client, id);
       if (tracksChanged) await changed(client, updated, 'tracks');
@@ -151,13 +228,35 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
   }
 
   /** Changes a playlist's own fields (name, visibility) under the row lock. */
-  function editFields(id: string, caller: Caller, fields: { name?: string; public?: boolean }) {
-    return withTransaction(pool, async (client) => {
+  async function editFields(id: string, caller: Caller, fields: { name?: string; public?: boolean }) {
+    const updated = await withTransaction(pool, async (client) => {
       writable(await findPlaylist(client, id, true), caller, id);
-      const updated = await updatePlaylist(client, id, fields);
-      await changed(client, updated, fields.name !== undefined ? 'renamed' : 'visibility');
-      return toPlaylist(updated);
+      const row = await updatePlaylist(client, id, fields);
+      await changed(client, row, fields.name !== undefined ? 'renamed' : 'visibility');
+      return row;
     });
+    return summary(updated);
+  }
+
+  /**
+   * Makes a smart playlist. The rules run once before anything is stored, so rules the catalog
+   * cannot run, or a catalog that does not answer, fail the call rather than leave a playlist.
+   */
+  async function createSmart(caller: Caller, fields: { name: string; public: boolean; rules: SmartRules }) {
+    if ((await countSmart(pool, caller.userId)) >= SMART_PLAYLISTS_MAX) {
+      throw new InvalidInputError(`a user has at most ${SMART_PLAYLISTS_MAX} smart playlists`);
+    }
+    await smart.tracks({ id: 'new', owner_id: caller.userId, updated_at: new Date() }, fields.rules);
+    const row = await withTransaction(pool, async (client) => {
+      const created = await insertPlaylist(client, {
+        ownerId: caller.userId,
+        ownerName: caller.username,
+        ...fields,
+      });
+      await changed(client, created, 'created');
+      return created;
+    });
+    return detail(row, [], new TrackLookup(catalog), FIRST_PAGE);
   }
 
   const newEntries = (trackIds: readonly string[], lookup: TrackLookup) =>
@@ -218,11 +317,44 @@ export function playlistsHandlers({ pool, catalog }: PlaylistsHandlerOptions): H
       return detail(row, entries, lookup, FIRST_PAGE);
     },
 
+    createSmart: (params, { caller }) => createSmart(caller, params),
+
+    async setRules({ id, rules }, { caller }) {
+      const row = writable(await findPlaylist(pool, id), caller, id);
+      if (!row.rules) {
+        throw new InvalidInputError(
+          `"${row.name}" is not a smart playlist: its tracks are chosen one by one`,
+          { id },
+        );
+      }
+      await smart.tracks({ ...row, updated_at: new Date() }, rules);
+      const updated = await withTransaction(pool, async (client) => {
+        writable(await findPlaylist(client, id, true), caller, id);
+        const saved = await updatePlaylist(client, id, { rules });
+        await changed(client, saved, 'tracks');
+        return saved;
+      });
+      return detail(updated, [], new TrackLookup(catalog), FIRST_PAGE);
+    },
+
+    async importNsp({ nsp, name, public: isPublic }, { caller }) {
+      const file = fromNsp(nsp);
+      const parsed = smartRules.safeParse(file.rules);
+      if (!parsed.success) {
+        throw new InvalidInputError(
+          `the .nsp file's rules are not acceptable: ${describeIssues(parsed.error, 'rules')}`,
+        );
+      }
+      const playlistName = name ?? file.name;
+      if (!playlistName) throw new InvalidInputError('the .nsp file has no name: give one');
+      return createSmart(caller, { name: playlistName, public: isPublic, rules: parsed.data });
+    },
+
     async list({ ownerId }, { caller }) {
       const owner = ownerId ?? caller?.userId;
       if (owner === undefined) throw new UnauthorizedError('log in to list your playlists, or give ownerId');
       const rows = await listPlaylists(pool, owner, owner !== caller?.userId);
-      return rows.map(toPlaylist);
+      return Promise.all(rows.map(summary));
     },
 
     async get({ id, offset, limit }, { caller }) {

@@ -1,17 +1,29 @@
 import { catalogContract } from '../../common/contracts/catalog.js';
 import { playlistsContract } from '../../common/contracts/playlists.js';
-import { sourcePath } from '../../common/paths.js';
+import { usersContract } from '../../common/contracts/users.js';
 import { defineService } from '../../common/service.js';
 import { playlistsHandlers } from './handlers.js';
+import { listeningProjection, PLAYLISTS_MIGRATIONS } from './listening.js';
 
-/** Users' playlists (schema `playlists`); track details come from the catalog over RPC. */
+/**
+ * Users' playlists (schema `playlists`); track details come from the catalog over RPC. Smart
+ * playlists read their owner's plays from the `listening` projection of the event log.
+ */
 export const playlistsService = defineService({
   name: 'playlists',
   contract: playlistsContract,
-  migrations: sourcePath(import.meta.url, 'migrations'),
+  migrations: PLAYLISTS_MIGRATIONS,
+  projections: [listeningProjection],
   // playlist.changed is written to the outbox with each change; the relay publishes it.
   outbox: true,
   async setup({ pool, rpc }) {
-    return { handlers: playlistsHandlers({ pool, catalog: rpc.bind(catalogContract) }), subscribers: {} };
+    return {
+      handlers: playlistsHandlers({
+        pool,
+        catalog: rpc.bind(catalogContract),
+        users: rpc.bind(usersContract),
+      }),
+      subscribers: {},
+    };
   },
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Playlist } from '../../common/contracts/playlists.js';
+import type { SmartRules } from '../../common/contracts/smart.js';
 import type { PoolClient, Queryable } from '../../common/db/pool.js';
 
 export interface PlaylistRow {
@@ -12,6 +13,8 @@ export interface PlaylistRow {
   duration_ms: string;
   created_at: Date;
   updated_at: Date;
+  /** A smart playlist's rules (it has no stored entries); null for an ordinary one. */
+  rules: SmartRules | null;
 }
 
 export interface EntryRow {
@@ -36,6 +39,7 @@ export function toPlaylist(row: PlaylistRow): Playlist {
     durationMs: Number(row.duration_ms),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
+    ...(row.rules ? { rules: row.rules } : {}),
   };
 }
 
@@ -76,11 +80,11 @@ export async function listEntries(
 
 export async function insertPlaylist(
   client: PoolClient,
-  fields: { ownerId: string; ownerName: string; name: string; public: boolean },
+  fields: { ownerId: string; ownerName: string; name: string; public: boolean; rules?: SmartRules },
 ): Promise<PlaylistRow> {
   const { rows } = await client.query<PlaylistRow>(
-    `INSERT INTO playlists (id, owner_id, owner_name, name, public) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
-    [randomUUID(), fields.ownerId, fields.ownerName, fields.name, fields.public],
+    `INSERT INTO playlists (id, owner_id, owner_name, name, public, rules) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+    [randomUUID(), fields.ownerId, fields.ownerName, fields.name, fields.public, fields.rules ?? null],
   );
   return rows[0]!;
 }
@@ -88,12 +92,13 @@ export async function insertPlaylist(
 export async function updatePlaylist(
   client: PoolClient,
   id: string,
-  fields: { name?: string; public?: boolean },
+  fields: { name?: string; public?: boolean; rules?: SmartRules },
 ): Promise<PlaylistRow> {
   const { rows } = await client.query<PlaylistRow>(
-    `UPDATE playlists SET name = coalesce($2, name), public = coalesce($3, public), updated_at = now()
+    `UPDATE playlists SET name = coalesce($2, name), public = coalesce($3, public),
+       rules = coalesce($4, rules), updated_at = clock_timestamp()
      WHERE id = $1 RETURNING *`,
-    [id, fields.name ?? null, fields.public ?? null],
+    [id, fields.name ?? null, fields.public ?? null, fields.rules ?? null],
   );
   return rows[0]!;
 }
@@ -164,4 +169,13 @@ export async function refreshTotals(client: PoolClient, id: string): Promise<Pla
     [id],
   );
   return rows[0]!;
+}
+
+/** How many smart playlists a user has. */
+export async function countSmart(db: Queryable, ownerId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM playlists WHERE owner_id = $1 AND rules IS NOT NULL',
+    [ownerId],
+  );
+  return rows[0]!.n;
 }

@@ -1,6 +1,6 @@
 import type { CatalogContract } from '../../common/contracts/catalog.js';
 import { PlayAllowance } from '../../common/contracts/plays.js';
-import type { UsersContract } from '../../common/contracts/users.js';
+import { SONG_MARKS_MAX, type UsersContract } from '../../common/contracts/users.js';
 import type { Pool, Queryable } from '../../common/db/pool.js';
 import { ConflictError, InvalidInputError, NotFoundError, UnauthorizedError } from '../../common/errors.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
@@ -13,7 +13,7 @@ import { decoyHash, hashPassword, PasswordSealer, subsonicTokenMatches, verifyPa
 import { passwordProblem } from './password-policy.js';
 import { loadPlayQueue, savePlayQueue } from './play-queue.js';
 import { LoginLimiter, type LoginLimits } from './rate-limit.js';
-import { listRatings, setRating } from './ratings.js';
+import { listRatings, setRating, songMarks } from './ratings.js';
 import { type RegistrationLimits, RegistrationThrottle } from './registrations.js';
 import type { TokenSecrets } from './secret.js';
 import {
@@ -321,6 +321,8 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
     async ratings(_params, ctx) {
       return listRatings(pool, ctx.caller.userId);
     },
+
+    songMarks: ({ userId }) => songMarks(pool, userId, SONG_MARKS_MAX),
 
     async savePlayQueue(params, ctx) {
       await checkCatalogIds({ songIds: [...new Set(params.trackIds)], albumIds: [], artistIds: [] }, true);

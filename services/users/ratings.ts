@@ -1,4 +1,4 @@
-import type { Rating, Ratings } from '../../common/contracts/users.js';
+import type { Rating, Ratings, SongMarks } from '../../common/contracts/users.js';
 import type { Queryable } from '../../common/db/pool.js';
 import { byKind, type StarKind } from './stars.js';
 
@@ -36,4 +36,24 @@ export async function listRatings(db: Queryable, userId: string): Promise<Rating
     rows,
     (r): Rating => ({ id: r.item_id, rating: r.rating, ratedAt: r.rated_at.toISOString() }),
   );
+}
+
+/** A user's song ratings and starred songs, the most recent `max` of each (smart playlists' rules). */
+export async function songMarks(db: Queryable, userId: string, max: number): Promise<SongMarks> {
+  const [ratings, stars] = await Promise.all([
+    db.query<{ item_id: string; rating: number }>(
+      `SELECT item_id, rating FROM ratings WHERE user_id = $1 AND kind = 'song'
+       ORDER BY rated_at DESC, item_id LIMIT $2`,
+      [userId, max],
+    ),
+    db.query<{ item_id: string }>(
+      `SELECT item_id FROM stars WHERE user_id = $1 AND kind = 'song'
+       ORDER BY starred_at DESC, item_id LIMIT $2`,
+      [userId, max],
+    ),
+  ]);
+  return {
+    ratings: ratings.rows.map((r) => ({ trackId: r.item_id, rating: r.rating })),
+    starred: stars.rows.map((r) => r.item_id),
+  };
 }

@@ -132,6 +132,10 @@ export function fakeCatalogHandlers(data: FakeCatalogData = fakeCatalogData()): 
           .filter((t) => t.id === id)
           .map((t): Track => ({ ...t, unavailable: true }));
       }),
+    // Smart playlists run against the real catalog (test/smart-playlists.test.ts).
+    matchTracks: async () => {
+      throw new Error('the fake catalog does not run smart playlist rules');
+    },
     getTrackFile: async ({ id }) => {
       const t = need(
         tracks.find((x) => x.id === id),

@@ -1,7 +1,8 @@
 /**
  * Your playlists: create, rename, public or private, delete; a playlist's tracks can be
  * played, removed and reordered by drag and drop or with the keyboard (the handle of a row
- * moves it with the up and down arrow keys).
+ * moves it with the up and down arrow keys). Smart playlists are made from rules (or a
+ * Navidrome `.nsp` file), their rules edited, their tracks read-only.
  */
 import type { JSX, LiHTMLAttributes } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
@@ -18,6 +19,7 @@ import { Icon } from '../ui/icons.js';
 import { Link } from '../ui/link.js';
 import { NameField } from '../ui/name-field.js';
 import { ShareButton } from '../ui/share-form.js';
+import { SmartRulesEditor } from '../ui/smart-rules.js';
 import { Status, Title } from '../ui/title.js';
 import { TrackList } from '../ui/track-list.js';
 import { useApi } from '../use-api.js';
@@ -59,6 +61,7 @@ export function PlaylistsPage(): JSX.Element {
           </p>
         ) : null}
       </form>
+      <NewSmartPlaylist />
       <section aria-labelledby="your-playlists" class="panel">
         <h2 id="your-playlists">Your playlists</h2>
         {list.data ? (
@@ -71,6 +74,7 @@ export function PlaylistsPage(): JSX.Element {
                     {' '}
                     {plural(p.trackCount, 'track')} · {clockMs(p.durationMs)} ·{' '}
                     {p.public ? 'public' : 'private'}
+                    {p.rules ? ' · smart' : ''}
                   </span>
                 </li>
               ))}
@@ -85,6 +89,62 @@ export function PlaylistsPage(): JSX.Element {
         )}
       </section>
     </>
+  );
+}
+
+/** A smart playlist from rules made here, or from a Navidrome `.nsp` file. */
+function NewSmartPlaylist(): JSX.Element {
+  const [name, setName] = useState('');
+  const [error, setError] = useState('');
+  const made = (p: PlaylistDetail) => {
+    announce(`Created ${p.name}`);
+    navigate(`/playlists/${enc(p.id)}`);
+  };
+  const create = async (rules: unknown) => {
+    setError('');
+    try {
+      made(await change<PlaylistDetail>('POST', '/api/playlists/smart', { name, rules }));
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+  const importFile = async (file: File | undefined) => {
+    if (!file) return;
+    setError('');
+    try {
+      const nsp = await file.text();
+      made(
+        await change<PlaylistDetail>('POST', '/api/playlists/import-nsp', { nsp, ...(name ? { name } : {}) }),
+      );
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+  return (
+    <section class="panel" aria-labelledby="new-smart-title">
+      <h2 id="new-smart-title">New smart playlist</h2>
+      <p class="hint">Its tracks are the ones its rules pick, kept up to date as you listen.</p>
+      <SmartRulesEditor
+        id="new-smart"
+        submitLabel="Create smart playlist"
+        onSubmit={create}
+        onError={setError}
+      >
+        <NameField id="new-smart-name" label="Smart playlist name" value={name} onChange={setName} />
+      </SmartRulesEditor>
+      <label for="import-nsp">Or import a Navidrome .nsp file</label>
+      <input
+        id="import-nsp"
+        type="file"
+        accept=".nsp,application/json"
+        onChange={(e) => void importFile(e.currentTarget.files?.[0])}
+      />
+      {error ? (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      ) : null}
+    </section>
   );
 }
 
@@ -125,6 +185,7 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
   shown.current = rows;
   const [error, setError] = useState('');
   const [renaming, setRenaming] = useState(false);
+  const [editingRules, setEditingRules] = useState(false);
   const [newName, setNewName] = useState('');
   const [dragFrom, setDragFrom] = useState<number | null>(null);
   const [dropAt, setDropAt] = useState<number | null>(null);
@@ -154,6 +215,8 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
       </>
     );
   const mine = me?.user.id === p.ownerId;
+  /** Whether its tracks may be moved and removed one by one: an ordinary playlist of the listener's. */
+  const editable = mine && !p.rules;
 
   /** Runs a change; its answer is the playlist as it is now (rows shown already stay when they agree with it). */
   const apply = async (run: () => Promise<PlaylistDetail | Playlist>) => {
@@ -239,8 +302,16 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
     }
   };
 
+  const saveRules = async (rules: unknown) => {
+    if (await apply(() => change<PlaylistDetail>('PUT', `/api/playlists/${enc(p.id)}/rules`, rules))) {
+      setEditingRules(false);
+      loaded.reload();
+      announce(`Saved the rules of ${p.name}`);
+    }
+  };
+
   const handle = (t: Track, i: number) =>
-    mine ? (
+    editable ? (
       <button
         type="button"
         class="icon-button handle"
@@ -258,7 +329,7 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
     ) : null;
 
   const row = (i: number): LiHTMLAttributes =>
-    mine
+    editable
       ? {
           class: [
             dropAt === i && dragFrom !== null && dragFrom !== i ? 'drop-target' : '',
@@ -296,7 +367,9 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
     <>
       <div class="hero">
         <div>
-          <p class="kind">{p.public ? 'Public playlist' : 'Private playlist'}</p>
+          <p class="kind">
+            {p.public ? 'Public' : 'Private'} {p.rules ? 'smart playlist' : 'playlist'}
+          </p>
           <Title text={p.name} />
           {renaming ? (
             <form class="inline-form" onSubmit={(e) => void rename(e)}>
@@ -340,6 +413,11 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
                     Rename
                   </button>
                 )}
+                {p.rules && !editingRules ? (
+                  <button type="button" onClick={() => setEditingRules(true)}>
+                    Edit rules
+                  </button>
+                ) : null}
                 <label class="check">
                   <input
                     type="checkbox"
@@ -362,16 +440,40 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
           {error}
         </p>
       ) : null}
-      {mine ? (
+      {p.rules && editingRules ? (
+        <section class="panel" aria-label="Rules">
+          <SmartRulesEditor
+            id="edit-rules"
+            initial={p.rules}
+            submitLabel="Save rules"
+            onSubmit={saveRules}
+            onError={setError}
+          >
+            <button type="button" onClick={() => setEditingRules(false)}>
+              Cancel
+            </button>
+          </SmartRulesEditor>
+        </section>
+      ) : null}
+      {p.rules ? (
+        <p class="hint">
+          Its tracks are the ones its rules pick now; they follow your listening and the catalog.
+        </p>
+      ) : null}
+      {editable ? (
         <p id="reorder-hint" class="hint">
           To reorder, drag a row by its handle, or focus the handle and press the up or down arrow key.
         </p>
       ) : null}
       {rows.tracks.length === 0 ? (
-        <p class="empty">
-          This playlist is empty. Add tracks from an <Link href="/artists">album</Link> or a{' '}
-          <Link href="/search">search</Link> with “More actions”.
-        </p>
+        p.rules ? (
+          <p class="empty">No track matches these rules now.</p>
+        ) : (
+          <p class="empty">
+            This playlist is empty. Add tracks from an <Link href="/artists">album</Link> or a{' '}
+            <Link href="/search">search</Link> with “More actions”.
+          </p>
+        )
       ) : (
         <TrackList
           tracks={rows.tracks}
@@ -380,7 +482,7 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
           lead={handle}
           row={row}
           extra={(t, i) =>
-            mine ? (
+            editable ? (
               <button
                 type="button"
                 class="icon-button"
