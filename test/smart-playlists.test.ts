@@ -282,6 +282,7 @@ describe('smart playlists', () => {
       ['replaceTracks', { id: smart.id, trackIds: [] }],
       ['removeTrack', { id: smart.id, position: 0 }],
       ['moveTrack', { id: smart.id, from: 0, to: 1 }],
+      ['update', { id: smart.id, name: 'half', addTrackIds: [tracks[0]!.id] }],
     ] as const) {
       const err = await playlists.call(method, params as never, { caller: alice.caller }).then(
         () => null,
@@ -290,9 +291,10 @@ describe('smart playlists', () => {
       expect(isAppError(err, 'FORBIDDEN'), method).toBe(true);
       expect((err as Error).message).toMatch(refusal);
     }
-    expect(
-      (await json('getPlaylist', { ...token(alice), id: smart.id })).playlist.entry.map((e: Json) => e.id),
-    ).toEqual(expected);
+    const unchanged = (await json('getPlaylist', { ...token(alice), id: smart.id })).playlist;
+    expect(unchanged.entry.map((e: Json) => e.id)).toEqual(expected);
+    // A refused change is refused whole: the rename asked for with it is not made.
+    expect(unchanged.name).toBe('years');
 
     // Only the owner changes it; its name and visibility may change, and it may go.
     const err = await playlists.call('setRules', { id: smart.id, rules }, { caller: bob.caller }).then(
