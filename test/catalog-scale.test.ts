@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALBUMS_PER_ARTIST, ID_BASE, loadCatalog, TRACKS_PER_ALBUM } from '../bench/catalog-data.js';
-import { type Album, catalogContract, type Track } from '../common/contracts/catalog.js';
+import { type Album, catalogContract, DEFAULT_LIBRARY_ID, type Track } from '../common/contracts/catalog.js';
 import { ErrorCodes, type ServiceClient, withTransaction } from '../common/index.js';
 import { catalogService, normalizeText } from '../services/catalog/index.js';
 import { removeEmptyAlbums, removeTracks, saveTracks } from '../services/catalog/store.js';
@@ -275,6 +275,7 @@ describe('catalog at scale', () => {
     await withTransaction(h.pool, async (db) => {
       await saveTracks(
         db,
+        DEFAULT_LIBRARY_ID,
         Array.from({ length: 40 }, (_, i) => ({
           id: null,
           artist,
@@ -295,7 +296,7 @@ describe('catalog at scale', () => {
       const { rows } = await db.query<{ id: string }>(
         `SELECT id FROM tracks WHERE file_path = '/scale/0.mp3'`,
       );
-      await saveTracks(db, [
+      await saveTracks(db, DEFAULT_LIBRARY_ID, [
         {
           id: `tr${ID_BASE + 7}`,
           artist,

@@ -108,6 +108,8 @@ export interface Caller {
   username: string;
   /** The login session the caller's token belongs to (absent for API keys and Subsonic credentials). */
   sessionId?: string;
+  /** Whether the caller is an administrator (absent: not one). */
+  admin?: boolean;
 }
 
 export interface CallContext {
