@@ -26,6 +26,8 @@ export interface ManagedLibrary extends Library {
 /** Most libraries a catalog holds, and most users granted one library (answers stay bounded). */
 export const LIBRARIES_MAX = 100;
 export const LIBRARY_GRANTS_MAX = 1000;
+/** The largest library id (an int column). */
+export const LIBRARY_ID_MAX = 2_147_483_647;
 
 export interface Artist {
   id: string;
@@ -150,10 +152,10 @@ const year = z.number().int().min(0).max(9999);
 const years = { fromYear: year.optional(), toYear: year.optional() };
 const genre = z.string().max(100).optional();
 /** Only this library (of those the caller sees; one it does not see narrows to nothing). */
-const library = z.number().int().min(1).max(2_147_483_647).optional();
+const library = z.number().int().min(1).max(LIBRARY_ID_MAX).optional();
 const libraryName = z.string().trim().min(1).max(100);
 const libraryPath = z.string().trim().min(1).max(4096);
-const libraryId = z.number().int().min(1).max(2_147_483_647);
+const libraryId = z.number().int().min(1).max(LIBRARY_ID_MAX);
 const count = (max: number, fallback: number) => z.number().int().min(1).max(max).default(fallback);
 /** Longest `cursor` accepted (a row's sort keys, encoded). */
 export const CURSOR_MAX = 2000;
@@ -174,7 +176,7 @@ export const catalogContract = defineContract('catalog', {
   artistIndex: publicMethod(z.strictObject({ library })).returns<ArtistIndexGroup[]>(),
   getArtist: publicMethod(z.strictObject({ id })).returns<Artist & { albums: Album[] }>(),
   /** Several artists at once, in the order asked; unknown ids are left out. */
-  getArtists: publicMethod(z.strictObject({ ids: ids(MAX_IDS) })).returns<Artist[]>(),
+  getArtists: publicMethod(z.strictObject({ ids: ids(MAX_IDS), library })).returns<Artist[]>(),
   /**
    * The artist an artist, album or track id belongs to, with up to `similarLimit` similar
    * artists (listeners in common, counted by the stats service, then shared genres).
@@ -184,7 +186,7 @@ export const catalogContract = defineContract('catalog', {
   ).returns<ArtistInfo>(),
   getAlbum: publicMethod(z.strictObject({ id })).returns<Album & { tracks: Track[] }>(),
   /** Several albums at once (without their tracks), in the order asked; unknown ids are left out. */
-  getAlbums: publicMethod(z.strictObject({ ids: ids(MAX_IDS) })).returns<Album[]>(),
+  getAlbums: publicMethod(z.strictObject({ ids: ids(MAX_IDS), library })).returns<Album[]>(),
   /**
    * A page of albums: by title, by artist then title, newest added first, random, or by
    * release year (with `fromYear` after `toYear`, the latest years first).
@@ -214,7 +216,7 @@ export const catalogContract = defineContract('catalog', {
    * tracks whose files have left the library come too, as they were, marked `unavailable`.
    */
   getTracks: publicMethod(
-    z.strictObject({ ids: ids(MAX_IDS), withRemoved: z.boolean().default(false) }),
+    z.strictObject({ ids: ids(MAX_IDS), withRemoved: z.boolean().default(false), library }),
   ).returns<Track[]>(),
   /** Where the audio of a track lives (a path on the server), for streaming. */
   getTrackFile: internalMethod(z.strictObject({ id })).returns<TrackFile>(),
@@ -225,8 +227,11 @@ export const catalogContract = defineContract('catalog', {
     z.strictObject({ artist: z.string().trim().min(1).max(200), title: z.string().trim().min(1).max(200) }),
   ).returns<Lyrics | null>(),
   listGenres: publicMethod(z.strictObject({ library })).returns<Genre[]>(),
-  /** The catalog's version: it changes with every change to artists, albums or tracks (for caches). */
-  version: publicMethod(z.strictObject({})).returns<{ version: string }>(),
+  /**
+   * The catalog's version as the caller sees it (for caches): it changes with every change to
+   * artists, albums or tracks, and differs between callers who see different libraries.
+   */
+  version: publicMethod(z.strictObject({ library })).returns<{ version: string }>(),
   randomTracks: publicMethod(z.strictObject({ limit: count(500, 10), genre, ...years, library })).returns<
     Track[]
   >(),
@@ -278,8 +283,12 @@ export const catalogContract = defineContract('catalog', {
   /** Removes a library and everything in it from the catalog (its files stay on disk). */
   removeLibrary: userMethod(z.strictObject({ id: libraryId })).returns<{ removed: true; tracks: number }>(),
   /** Lets a user see a library (idempotent). */
-  grantLibrary: userMethod(z.strictObject({ id: libraryId, userId: z.string().min(1).max(100) })).returns<ManagedLibrary>(),
+  grantLibrary: userMethod(
+    z.strictObject({ id: libraryId, userId: z.string().min(1).max(100) }),
+  ).returns<ManagedLibrary>(),
   /** Stops a user seeing a library (idempotent). */
-  revokeLibrary: userMethod(z.strictObject({ id: libraryId, userId: z.string().min(1).max(100) })).returns<ManagedLibrary>(),
+  revokeLibrary: userMethod(
+    z.strictObject({ id: libraryId, userId: z.string().min(1).max(100) }),
+  ).returns<ManagedLibrary>(),
 });
 export type CatalogContract = typeof catalogContract;

@@ -248,6 +248,8 @@ export class ServiceClient<C extends Contract> {
   constructor(
     private readonly client: RpcClient,
     readonly contract: C,
+    /** Options every call takes unless it names its own. */
+    private readonly defaults: CallOptions = {},
   ) {}
 
   call<K extends MethodName<C>>(
@@ -255,6 +257,14 @@ export class ServiceClient<C extends Contract> {
     params: ParamsOf<C, K>,
     options?: CallOptions,
   ): Promise<ResultOf<C, K>> {
-    return this.client.call(this.contract.service, method, params, options) as Promise<ResultOf<C, K>>;
+    return this.client.call(this.contract.service, method, params, {
+      ...this.defaults,
+      ...options,
+    }) as Promise<ResultOf<C, K>>;
+  }
+
+  /** The same client, its calls made on behalf of `caller` (the gateway serving one request). */
+  actingFor(caller: Caller | undefined): ServiceClient<C> {
+    return new ServiceClient(this.client, this.contract, { ...this.defaults, caller });
   }
 }

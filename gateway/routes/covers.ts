@@ -11,7 +11,7 @@ import type { RouteContext } from './context.js';
 export function coverRoutes({ router, services, covers }: RouteContext): void {
   router.get('/api/covers/:id', async (req, res) => {
     const size = queryInt(req, 'size', 1, MAX_COVER_SIZE) ?? 300;
-    const color = await catalogCoverColor(services.catalog, req.params.id);
+    const color = await catalogCoverColor(services.catalog.actingFor(res.locals.caller), req.params.id);
     if (!color) throw new NotFoundError(`no cover ${req.params.id}`);
     await sendCover(res, covers, color, size);
   });

@@ -215,7 +215,11 @@ export function discoveryHandlers(
           : randomIds(
               db,
               'tracks t',
-              withScope({ where: ['t.genre = ANY($1::text[])'], params: [seeds.genres] }, 't.library_id', scope),
+              withScope(
+                { where: ['t.genre = ANY($1::text[])'], params: [seeds.genres] },
+                't.library_id',
+                scope,
+              ),
               limit + 1,
             ),
       ]);

@@ -3,6 +3,7 @@ import { ARTIST_INDEX_MAX, type CatalogContract } from '../../common/contracts/c
 import type { StatsContract } from '../../common/contracts/stats.js';
 import { type Handlers, NotFoundError, type Queryable, type ServiceClient } from '../../common/index.js';
 import { discoveryHandlers, groupByInitial, StatsReader } from './discovery.js';
+import { librariesHandlers } from './libraries.js';
 import { lyricsByName, lyricsOfTrack } from './lyrics.js';
 import { resolveTrackPath } from './media.js';
 import { type Filter, LISTINGS, orderBy, Pager } from './pages.js';
@@ -10,9 +11,9 @@ import {
   ALBUM_SELECT,
   ALBUM_TRACK_ORDER,
   ARTIST_INDEX_ORDER,
-  artistSelect,
   albumFilter,
   albumsByIds,
+  artistSelect,
   artistsByIds,
   count,
   queryAlbums,
@@ -25,8 +26,7 @@ import {
   tracksWithRemovedByIds,
   whereOf,
 } from './queries.js';
-import { librariesHandlers } from './libraries.js';
-import { LibraryAccess, inScope, type Scope, scopeParam } from './scope.js';
+import { inScope, LibraryAccess, type Scope, scopeParam } from './scope.js';
 import { search } from './search.js';
 import { normalizeGenre } from './text.js';
 
@@ -101,7 +101,9 @@ export function catalogHandlers({
     const param = scopeParam(scope, params);
     if (param === null) return { where: [], params };
     return {
-      where: [`EXISTS (SELECT 1 FROM library_artists la WHERE la.artist_id = ar.id AND ${inScope('la.library_id', param)})`],
+      where: [
+        `EXISTS (SELECT 1 FROM library_artists la WHERE la.artist_id = ar.id AND ${inScope('la.library_id', param)})`,
+      ],
       params,
     };
   };
@@ -125,7 +127,9 @@ export function catalogHandlers({
     async artistIndex({ library }, ctx) {
       const params: unknown[] = [ARTIST_INDEX_MAX];
       const select = artistSelect(scopeParam(await access.of(ctx, library), params));
-      return groupByInitial(await queryArtists(db, `${select} ORDER BY ${ARTIST_INDEX_ORDER} LIMIT $1`, params));
+      return groupByInitial(
+        await queryArtists(db, `${select} ORDER BY ${ARTIST_INDEX_ORDER} LIMIT $1`, params),
+      );
     },
 
     async getArtist({ id }, ctx) {
@@ -143,9 +147,9 @@ export function catalogHandlers({
       return { ...artist, albums };
     },
 
-    getArtists: async ({ ids }, ctx) => artistsByIds(db, ids, await access.of(ctx)),
+    getArtists: async ({ ids, library }, ctx) => artistsByIds(db, ids, await access.of(ctx, library)),
 
-    getAlbums: async ({ ids }, ctx) => albumsByIds(db, ids, await access.of(ctx)),
+    getAlbums: async ({ ids, library }, ctx) => albumsByIds(db, ids, await access.of(ctx, library)),
 
     async getAlbum({ id }, ctx) {
       const [album] = await albumsByIds(db, [id], await access.of(ctx));
@@ -234,8 +238,8 @@ export function catalogHandlers({
 
     findLyrics: async ({ artist, title }, ctx) => lyricsByName(db, artist, title, await access.of(ctx)),
 
-    getTracks: async ({ ids, withRemoved }, ctx) => {
-      const scope = await access.of(ctx);
+    getTracks: async ({ ids, withRemoved, library }, ctx) => {
+      const scope = await access.of(ctx, library);
       return withRemoved ? tracksWithRemovedByIds(db, ids, scope) : tracksByIds(db, ids, scope);
     },
 
@@ -271,7 +275,10 @@ export function catalogHandlers({
       return rows.map((r) => ({ name: r.name, albumCount: r.album_count, trackCount: r.track_count }));
     },
 
-    version: async () => ({ version: await pager.version() }),
+    async version({ library }, ctx) {
+      const [version, scope] = await Promise.all([pager.version(), access.of(ctx, library)]);
+      return { version: scope === null ? version : `${version}:${scope.join(',')}` };
+    },
 
     async randomTracks({ limit, library, ...filter }, ctx) {
       const scope = await access.of(ctx, library);

@@ -162,7 +162,8 @@ export function librariesHandlers(
         changed();
         return managed(db, rows[0]!.id);
       } catch (err) {
-        if (isUniqueViolation(err)) throw new ConflictError(`a library is already named "${name}" or has that folder`);
+        if (isUniqueViolation(err))
+          throw new ConflictError(`a library is already named "${name}" or has that folder`);
         throw err;
       }
     },

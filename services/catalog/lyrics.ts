@@ -9,8 +9,8 @@ import {
   type Lyrics,
 } from '../../common/contracts/catalog.js';
 import type { Queryable } from '../../common/index.js';
-import { normalizeText } from './text.js';
 import { inScope, type Scope, scopeParam } from './scope.js';
+import { normalizeText } from './text.js';
 
 /**
  * Lyrics as the catalog keeps them: read at import from the file's tags (ID3v2 USLT and SYLT,

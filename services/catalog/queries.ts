@@ -166,7 +166,10 @@ async function byIds<T extends { id: string }>(
 function byIdsIn(select: string, alias: 'al' | 't', scope: Scope, distinct: string[]): [string, unknown[]] {
   const params: unknown[] = [distinct];
   const param = scopeParam(scope, params);
-  return [`${select} WHERE ${alias}.id = ANY($1::text[]) AND ${inScope(`${alias}.library_id`, param)}`, params];
+  return [
+    `${select} WHERE ${alias}.id = ANY($1::text[]) AND ${inScope(`${alias}.library_id`, param)}`,
+    params,
+  ];
 }
 
 export const tracksByIds = (db: Queryable, ids: readonly string[], scope: Scope): Promise<Track[]> =>
@@ -182,14 +185,20 @@ const REMOVED_SELECT = `
  * Tracks by id, in the order asked, those removed from the library included (unavailable).
  * A track of a library out of scope is left out, as an unknown one.
  */
-export const tracksWithRemovedByIds = (db: Queryable, ids: readonly string[], scope: Scope): Promise<Track[]> =>
+export const tracksWithRemovedByIds = (
+  db: Queryable,
+  ids: readonly string[],
+  scope: Scope,
+): Promise<Track[]> =>
   byIds(ids, async (distinct) => {
     const found = await queryTracks(db, ...byIdsIn(TRACK_SELECT, 't', scope, distinct));
     if (found.length === distinct.length) return found;
     const known = new Set(found.map((t) => t.id));
-    const gone = await queryTracks(db, `${REMOVED_SELECT} AND NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = removed_tracks.id)`, [
-      distinct.filter((id) => !known.has(id)),
-    ]);
+    const gone = await queryTracks(
+      db,
+      `${REMOVED_SELECT} AND NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = removed_tracks.id)`,
+      [distinct.filter((id) => !known.has(id))],
+    );
     return [...found, ...gone.map((t): Track => ({ ...t, unavailable: true }))];
   });
 

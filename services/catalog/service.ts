@@ -22,7 +22,12 @@ export const catalogService = defineService({
     if (folder) await adoptLibraryFolder(deps.pool, folder);
     const rescanMs = deps.config.libraryRescanMinutes * 60_000;
     const log = deps.log.child({ module: 'library' });
-    const folders = new LibraryFolders({ pool: deps.pool, log, rescanMs, ...(folder ? { skip: folder } : {}) });
+    const folders = new LibraryFolders({
+      pool: deps.pool,
+      log,
+      rescanMs,
+      ...(folder ? { skip: folder } : {}),
+    });
     const handlers = catalogHandlers({
       db: deps.pool,
       stats: deps.rpc.bind(statsContract),
@@ -34,7 +39,10 @@ export const catalogService = defineService({
     });
     // LIBRARY_DIR is library 1's folder, watched as before; the folders of libraries added
     // since are watched by `folders`.
-    const workers = [...(folder ? [new LibraryWatcher({ pool: deps.pool, folder, log, rescanMs })] : []), folders];
+    const workers = [
+      ...(folder ? [new LibraryWatcher({ pool: deps.pool, folder, log, rescanMs })] : []),
+      folders,
+    ];
     return { handlers, subscribers: {}, workers };
   },
 });

@@ -1,9 +1,6 @@
 import type { Endpoint } from '../context.js';
 import { SubsonicCodes, SubsonicError } from '../response.js';
 
-/** The one music folder: the whole catalog. */
-export const MUSIC_FOLDER = { id: 1, name: 'Music' };
-
 /**
  * OpenSubsonic extensions this server implements (answered without authentication), with the
  * endpoints each adds (a test checks that every one answers).
@@ -40,13 +37,17 @@ export const systemEndpoints: Record<string, Endpoint> = {
 
   getLicense: async () => ({ license: { valid: true } }),
 
-  getMusicFolders: async () => ({ musicFolders: { musicFolder: [MUSIC_FOLDER] } }),
+  /** The libraries the caller sees: what `musicFolderId` takes. */
+  getMusicFolders: async (_call, deps) => {
+    const libraries = await deps.services.catalog.call('listLibraries', {});
+    return { musicFolders: { musicFolder: libraries.map((l) => ({ id: l.id, name: l.name })) } };
+  },
 
   /** OpenSubsonic: which user an API key belongs to (works with any credentials). */
   tokenInfo: async ({ caller }) => ({ tokenInfo: { username: caller.username } }),
 
   /** There are no administrators: a user may read only their own account. */
-  getUser: async ({ params, caller }) => {
+  getUser: async ({ params, caller }, deps) => {
     const username = params.string('username') || caller.username;
     if (username.toLowerCase() !== caller.username.toLowerCase()) {
       throw new SubsonicError(SubsonicCodes.NOT_AUTHORIZED, 'you may only read your own account');
@@ -67,7 +68,7 @@ export const systemEndpoints: Record<string, Endpoint> = {
         jukeboxRole: false,
         shareRole: false,
         videoConversionRole: false,
-        folder: [MUSIC_FOLDER.id],
+        folder: (await deps.services.catalog.call('listLibraries', {})).map((l) => l.id),
       },
     };
   },

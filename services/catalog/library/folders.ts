@@ -36,9 +36,14 @@ export class LibraryFolders {
 
   /** Reads the libraries again and starts or stops watchers to match (one pass at a time). */
   refresh(): Promise<void> {
-    this.syncing = this.syncing.then(() => this.sync()).catch((err: unknown) => {
-      this.opts.log.warn({ err: (err as Error).message }, 'could not read the libraries; trying again later');
-    });
+    this.syncing = this.syncing
+      .then(() => this.sync())
+      .catch((err: unknown) => {
+        this.opts.log.warn(
+          { err: (err as Error).message },
+          'could not read the libraries; trying again later',
+        );
+      });
     return this.syncing;
   }
 
