@@ -263,8 +263,8 @@ export class ServiceClient<C extends Contract> {
     }) as Promise<ResultOf<C, K>>;
   }
 
-  /** The same client, its calls made on behalf of `caller` (the gateway serving one request). */
-  actingFor(caller: Caller | undefined): ServiceClient<C> {
-    return new ServiceClient(this.client, this.contract, { ...this.defaults, caller });
+  /** The same client, its calls made on behalf of `caller` and its client (the gateway serving one request). */
+  actingFor(caller: Caller | undefined, clientAddress: string): ServiceClient<C> {
+    return new ServiceClient(this.client, this.contract, { ...this.defaults, caller, clientAddress });
   }
 }

@@ -11,7 +11,7 @@ import { statsContract } from '../../common/contracts/stats.js';
 import { InvalidParamsError, NotFoundError } from '../../common/errors.js';
 import { LruCache } from '../../common/lru.js';
 import type { Caller } from '../../common/rpc/contract.js';
-import { requireCaller } from '../auth.js';
+import { forClient, requireCaller } from '../auth.js';
 import { contractParams, parseBody, queryEnum, queryInt, queryString } from '../http.js';
 import { withTimeout } from '../timeout.js';
 import type { RouteContext } from './context.js';
@@ -151,7 +151,7 @@ export function activityRoutes({
       window: queryEnum(req, 'window', WINDOWS),
       limit: queryInt(req, 'limit', 1, 100),
     };
-    res.json(await services.catalog.call('topTracks', params, { caller: res.locals.caller }));
+    res.json(await services.catalog.call('topTracks', params, forClient(req, res)));
   });
 
   router.get('/api/stats/overview', async (_req, res) => {

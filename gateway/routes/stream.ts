@@ -1,6 +1,7 @@
 import { TRANSCODE_FORMATS } from '../../common/config.js';
 import { ErrorCodes, NotFoundError } from '../../common/errors.js';
 import { AudioFileError, sendTrackAudio } from '../audio.js';
+import { forClient } from '../auth.js';
 import { HttpError } from '../errors.js';
 import { queryEnum, queryInt } from '../http.js';
 import type { RouteContext } from './context.js';
@@ -20,7 +21,7 @@ export function streamRoutes({ router, services, log, transcoder }: RouteContext
       maxKbps: queryInt(req, 'bitrate', 0, 10_000),
       offsetS: queryInt(req, 'offset', 0, 86_400),
     };
-    const file = await services.catalog.call('getTrackFile', { id }, { caller: res.locals.caller });
+    const file = await services.catalog.call('getTrackFile', { id }, forClient(req, res));
     try {
       const listener = res.locals.caller?.userId;
       await sendTrackAudio({ req, res, file, options, transcoder, log, listener });

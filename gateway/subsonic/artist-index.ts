@@ -32,7 +32,8 @@ export class ArtistIndexCache {
     marks: Marks,
     { caller, library }: { caller?: Caller; library?: number | undefined } = {},
   ): Promise<Body[]> {
-    const catalog = this.catalog.actingFor(caller);
+    // Every Subsonic call has a caller; the address only tells the catalog a client asks.
+    const catalog = this.catalog.actingFor(caller, 'subsonic');
     const { version } = await catalog.call('version', { library });
     const key = `${version}/${library ?? ''}`;
     let rendered = this.rendered.get(key);

@@ -7,6 +7,7 @@ import type { Ratings, Starred } from '../../common/contracts/users.js';
 import { AppError } from '../../common/errors.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
 import type { Authenticator } from '../auth.js';
+import { clientAddressOf } from '../auth.js';
 import type { CoverCache } from '../covers.js';
 import { crossSiteProblem } from '../cross-site.js';
 import { toHttpError } from '../errors.js';
@@ -196,7 +197,7 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
         // The catalog answers as the caller sees it (the libraries they may see) in every endpoint.
         const body = await endpoint(call, {
           ...shared,
-          services: { ...services, catalog: services.catalog.actingFor(caller) },
+          services: { ...services, catalog: services.catalog.actingFor(caller, clientAddressOf(req)) },
         });
         if (body !== SENT) send(res, 'ok', body, format);
       } catch (err) {

@@ -17,6 +17,12 @@ const SCOPES_MAX = 1000;
  * Who sees which library: libraries marked `everyone` are seen by every caller (anonymous
  * ones included), the others by the users granted them. Looked up per caller and kept
  * briefly; this worker's own grant and library changes drop what it kept.
+ *
+ * A call with neither a caller nor a client address is a service's own (the users service
+ * checking ids it is given, playlists naming their tracks): services see every library. The
+ * gateway names the client's address on every call it makes for a client (gateway/auth.ts
+ * `forClient`), and the RPC server believes caller and address only from the gateway
+ * (common/rpc/wire.ts), so an anonymous client is never taken for a service.
  */
 export class LibraryAccess {
   private cache = new LruCache<string, Scope>(SCOPES_MAX, SCOPE_TTL_MS);
@@ -27,7 +33,8 @@ export class LibraryAccess {
    * The scope of a call: what its caller sees, narrowed to `only` when given (a library the
    * caller does not see narrows to nothing).
    */
-  async of(ctx: Pick<CallContext, 'caller'>, only?: number): Promise<Scope> {
+  async of(ctx: Pick<CallContext, 'caller' | 'clientAddress'>, only?: number): Promise<Scope> {
+    if (!ctx.caller && ctx.clientAddress === undefined) return only === undefined ? null : [only];
     const userId = ctx.caller?.userId ?? '';
     const visible = await this.cache.getOrLoad(userId, async () => ({ value: await this.load(userId) }));
     if (only === undefined) return visible;
