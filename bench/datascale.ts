@@ -234,7 +234,7 @@ async function measureReads(rpc: RpcClient, seed: number): Promise<Reads> {
   const year = new Date().getUTCFullYear();
   const caller = () => {
     const userId = `ds${Math.floor(random() * USERS)}`;
-    return { caller: { userId, username: userId } };
+    return { caller: { userId, username: userId, admin: false } };
   };
   const reads: Record<string, () => Promise<unknown>> = {
     'history.recent': () => history.call('recent', { limit: 50 }, caller()),

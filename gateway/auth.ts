@@ -87,13 +87,15 @@ export class Authenticator {
   /** The caller of a session token; UnauthorizedError when it is not a live session's token. */
   bearer(token: string): Promise<Caller> {
     return this.tokens.get(token, async () => {
-      const { userId, username, sessionId, expiresAt } = await this.users.call('verifyToken', { token });
+      const { userId, username, sessionId, expiresAt, admin } = await this.users.call('verifyToken', {
+        token,
+      });
       const mine = this.byUser.get(userId) ?? new Set<string>();
       // Bounded like the cache: an index entry for a token the cache has dropped is harmless.
       if (mine.size >= 100) mine.delete(mine.values().next().value!);
       this.byUser.set(userId, mine.add(token));
       if (this.byUser.size > 10_000) this.byUser.delete(this.byUser.keys().next().value!);
-      return { value: { userId, username, sessionId }, expiresAt: Date.parse(expiresAt) };
+      return { value: { userId, username, sessionId, admin }, expiresAt: Date.parse(expiresAt) };
     });
   }
 
@@ -101,8 +103,10 @@ export class Authenticator {
   subsonic(credentials: SubsonicCredentials, clientAddress: string | undefined): Promise<Caller> {
     const key = createHash('sha256').update(JSON.stringify(credentials)).digest('base64url');
     return this.subsonicCredentials.get(key, async () => {
-      const { userId, username } = await this.users.call('subsonicAuth', credentials, { clientAddress });
-      return { value: { userId, username } };
+      const { userId, username, admin } = await this.users.call('subsonicAuth', credentials, {
+        clientAddress,
+      });
+      return { value: { userId, username, admin } };
     });
   }
 

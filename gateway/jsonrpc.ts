@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { AppError, ErrorCodes, UnauthorizedError, type WireError } from '../common/errors.js';
+import { AppError, ErrorCodes, ForbiddenError, UnauthorizedError, type WireError } from '../common/errors.js';
 import type { RpcClient } from '../common/rpc/client.js';
 import type { Caller } from '../common/rpc/contract.js';
 import type { MethodEntry, System } from '../common/system.js';
@@ -26,7 +26,7 @@ export interface RpcCaps {
 export interface JsonRpcOptions {
   rpc: RpcClient;
   auth: Authenticator;
-  /** Which methods exist and who may call them: `/rpc` exposes public and user methods only. */
+  /** Which methods exist and who may call them: `/rpc` exposes public, user and admin methods only. */
   system: System;
   log: Logger;
   caps: RpcCaps;
@@ -69,7 +69,7 @@ function exposed(system: System, method: string): MethodEntry | undefined {
 
 /**
  * `POST /rpc`: JSON-RPC 2.0 (single or batch) passed through to the services. What it exposes
- * is derived from the contracts: public and user methods; internal ones answer -32601 as if
+ * is derived from the contracts: public, user and admin methods; internal ones answer -32601 as if
  * they did not exist. Each request is checked here (shape, known method, visibility, caps)
  * and sent to its service's queue concurrently; responses come back in request order.
  * Notifications run only for methods whose contract allows them; none gets a response, run or
@@ -109,8 +109,12 @@ export function jsonRpcHandler(opts: JsonRpcOptions) {
         },
       };
     }
-    if (entry.spec.visibility === 'user' && !caller)
+    const { visibility } = entry.spec;
+    if ((visibility === 'user' || visibility === 'admin') && !caller)
       return { error: new UnauthorizedError(`${method} needs a logged-in user`).toWire() };
+    // Refused here to spare the trip; the service refuses it too, whoever sends it.
+    if (visibility === 'admin' && !caller?.admin)
+      return { error: new ForbiddenError(`${method} is for administrators only`).toWire() };
     return { entry };
   }
 

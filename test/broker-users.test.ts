@@ -94,7 +94,10 @@ describe('the permissions of each kind of process, from the system declaration',
   });
 
   it('a caller and a client address are read only from the trusted broker user’s requests', () => {
-    const headers = callerHeaders({ caller: { userId: 'u1', username: 'ann' }, clientAddress: '10.0.0.1' });
+    const headers = callerHeaders({
+      caller: { userId: 'u1', username: 'ann', admin: false },
+      clientAddress: '10.0.0.1',
+    });
     expect(readCallerHeaders(headers, 'music-gateway', 'music-gateway')).toEqual({
       caller: { userId: 'u1', username: 'ann' },
       clientAddress: '10.0.0.1',
@@ -222,7 +225,9 @@ describe('a system whose processes each have a broker user', () => {
 
   it('a request published by hand as guest with another user’s identity is refused', async () => {
     const victim = await register();
-    const headers = callerHeaders({ caller: { userId: victim.userId, username: victim.username } });
+    const headers = callerHeaders({
+      caller: { userId: victim.userId, username: victim.username, admin: false },
+    });
     for (const userId of [undefined, 'guest']) {
       const reply = await publishByHand(AMQP_URL, 'users.me', headers, userId);
       expect(reply.error?.code).toBe(ErrorCodes.UNAUTHORIZED);

@@ -302,7 +302,7 @@ describe('catalog at scale', () => {
 
   it('answers a caller granted some libraries from those alone, in order, at depth, with their totals', async () => {
     // Library 1 is everyone's; this caller is granted 2 and 3 of the five.
-    const caller = { userId: `u-scale-${h.schema}`, username: 'scale' };
+    const caller = { userId: `u-scale-${h.schema}`, username: 'scale', admin: false };
     await grantLibraries(h.pool, h.schema, caller.userId, [2, 3]);
     const as = { caller };
     const visible = new Set([1, 2, 3]);

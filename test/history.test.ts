@@ -8,7 +8,7 @@ import { eventually, testConfig } from './support/env.js';
 import { fakeCatalogData, fakeCatalogHandlers, startFakeCatalog } from './support/fake-catalog.js';
 import { EventWorld, HOUR_MS, playEnvelope, randomPlays } from './support/plays.js';
 
-const alice = { userId: 'u-alice', username: 'alice' };
+const alice = { userId: 'u-alice', username: 'alice', admin: false };
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000);
 
 describe('history service', () => {
@@ -121,10 +121,18 @@ describe('history service', () => {
 
     it('answers only a logged-in caller, and refuses bad params', async () => {
       await startFakeCatalog(world.broker);
-      const bob = await history().call('recent', {}, { caller: { userId: 'u-bob', username: 'bob' } });
+      const bob = await history().call(
+        'recent',
+        {},
+        { caller: { userId: 'u-bob', username: 'bob', admin: false } },
+      );
       expect(bob.map((p) => p.title)).toEqual(['Coffee Steam']);
       expect(
-        await history().call('recent', {}, { caller: { userId: 'nobody', username: 'nobody' } }),
+        await history().call(
+          'recent',
+          {},
+          { caller: { userId: 'nobody', username: 'nobody', admin: false } },
+        ),
       ).toEqual([]);
       await expect(history().call('recent', {})).rejects.toBeInstanceOf(UnauthorizedError);
       await expect(

@@ -30,7 +30,7 @@ import { eventually, testConfig } from './support/env.js';
 import { createDatabase, databaseUrl, dropDatabase } from './support/local-infra.js';
 import { EventWorld, playEnvelope } from './support/plays.js';
 
-const alice = { userId: 'u-alice', username: 'alice' };
+const alice = { userId: 'u-alice', username: 'alice', admin: false };
 const as = { caller: alice };
 /** 60 files: six albums of ten, two artists (four albums and two), five formats. */
 const FILES = 60;

@@ -19,8 +19,8 @@ import type { EventTap } from './support/event-tap.js';
 import { fakeCatalogData, fakeCatalogHandlers, startFakeCatalog } from './support/fake-catalog.js';
 import { ServiceHarness } from './support/service-harness.js';
 
-const alice: Caller = { userId: 'u-alice', username: 'alice' };
-const bob: Caller = { userId: 'u-bob', username: 'bob' };
+const alice: Caller = { userId: 'u-alice', username: 'alice', admin: false };
+const bob: Caller = { userId: 'u-bob', username: 'bob', admin: false };
 const as = (caller: Caller) => ({ caller });
 
 /** Track ids of a playlist in position order, checking positions are 0..n-1. */
@@ -158,7 +158,7 @@ describe('playlists service', () => {
   });
 
   it('shows public playlists to anyone, logged in or not, and private ones to their owner only', async () => {
-    const owner: Caller = { userId: 'u-sharer', username: 'sharer' };
+    const owner: Caller = { userId: 'u-sharer', username: 'sharer', admin: false };
     const shared = await create('Shared', { public: true, trackIds: ['t1'] }, owner);
     const hidden = await create('Hidden', {}, owner);
     await expect(rpc.call('playlists', 'get', { id: shared.id })).resolves.toMatchObject({ id: shared.id });
@@ -172,7 +172,7 @@ describe('playlists service', () => {
 
   describe('visibility and ownership', () => {
     it('lists the caller’s own playlists, and only the public ones of someone else', async () => {
-      const owner: Caller = { userId: 'u-lister', username: 'lister' };
+      const owner: Caller = { userId: 'u-lister', username: 'lister', admin: false };
       const a = await create('A private', {}, owner);
       const b = await create('B public', { public: true }, owner);
       const mine = await playlists.call('list', {}, as(owner));

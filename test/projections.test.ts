@@ -108,7 +108,7 @@ describe('projections of the event log', () => {
   });
 
   const stats = () => world.rpc.bind(statsContract);
-  const as = (userId: string) => ({ caller: { userId, username: userId } });
+  const as = (userId: string) => ({ caller: { userId, username: userId, admin: false } });
   const months = (plays: readonly EventEnvelope<TrackPlayed>[]) => [
     ...new Set(plays.map((p) => p.data.playedAt.slice(0, 7))),
   ];

@@ -276,7 +276,7 @@ describe('JSON-RPC over RabbitMQ', () => {
     await startServer();
     const math = client.bind(mathContract);
     const result = await withTrace('trace-123', () =>
-      math.call('whoami', {}, { caller: { userId: 'u1', username: 'ada' } }),
+      math.call('whoami', {}, { caller: { userId: 'u1', username: 'ada', admin: false } }),
     );
     expect(result).toEqual({ traceId: 'trace-123', user: 'ada' });
   });

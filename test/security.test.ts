@@ -105,7 +105,7 @@ describe('who may call what', () => {
   it('is documented in docs/SECURITY.md exactly as the contracts declare it', async () => {
     const doc = await readFile(join(ROOT, 'docs/SECURITY.md'), 'utf8');
     const documented = new Map<string, string>();
-    for (const m of doc.matchAll(/^\| `(\w+\.\w+)` \| (public|user|internal) \|/gm))
+    for (const m of doc.matchAll(/^\| `(\w+\.\w+)` \| (public|user|admin|internal) \|/gm))
       documented.set(m[1]!, m[2]!);
     const declared = new Map<string, string>();
     for (const contract of SYSTEM.contracts.values()) {

@@ -8,7 +8,7 @@ import { statsService } from '../services/stats/service.js';
 import { eventually, testConfig } from './support/env.js';
 import { EventWorld, HOUR_MS, playEnvelope, randomPlays } from './support/plays.js';
 
-const alice = { userId: 'u-alice', username: 'alice' };
+const alice = { userId: 'u-alice', username: 'alice', admin: false };
 const ago = (ms: number) => new Date(Date.now() - ms);
 const MINUTE_MS = 60_000;
 
@@ -108,7 +108,7 @@ describe('stats service', () => {
       ],
       lastPlayedAt: plays[0]!.data.playedAt,
     });
-    const as = (userId: string) => ({ caller: { userId, username: userId } });
+    const as = (userId: string) => ({ caller: { userId, username: userId, admin: false } });
     const bob = await stats().call('user', { limit: 1 }, as('u-bob'));
     expect(bob).toMatchObject({
       totalPlays: 5,
@@ -183,7 +183,9 @@ describe('stats service', () => {
     expect(new Map(top.map((t) => [t.trackId, t.plays]))).toEqual(expected);
     expect((await stats().call('overview', {})).totalPlays).toBe(800);
     const u0 = plays.filter((p) => p.data.userId === 'u0');
-    expect(await stats().call('user', {}, { caller: { userId: 'u0', username: 'u0' } })).toMatchObject({
+    expect(
+      await stats().call('user', {}, { caller: { userId: 'u0', username: 'u0', admin: false } }),
+    ).toMatchObject({
       totalPlays: u0.length,
       totalMs: u0.reduce((sum, p) => sum + p.data.msPlayed, 0),
       distinctTracks: new Set(u0.map((p) => p.data.trackId)).size,

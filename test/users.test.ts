@@ -198,7 +198,7 @@ describe('users service', () => {
         message: 'password must not be the username',
       });
       const user = await register(name, 'a fine password');
-      const caller = { userId: user.id, username: user.username };
+      const caller = { userId: user.id, username: user.username, admin: false };
       for (const newPassword of [name.toUpperCase(), 'qwertyuiop']) {
         await expect(
           users.call('changePassword', { oldPassword: 'a fine password', newPassword }, { caller }),
@@ -237,6 +237,7 @@ describe('users service', () => {
         username: user.username,
         sessionId: expect.any(String),
         expiresAt: session.expiresAt,
+        admin: false,
       });
     });
 
@@ -406,7 +407,7 @@ describe('users service', () => {
 
     it('logout needs a session unless it ends all of them', async () => {
       const user = await register(freshName(), 'api key user');
-      const caller = { userId: user.id, username: user.username };
+      const caller = { userId: user.id, username: user.username, admin: false };
       await expect(users.call('logout', {}, { caller })).rejects.toMatchObject({
         code: ErrorCodes.INVALID_INPUT,
       });
@@ -584,17 +585,17 @@ describe('users service', () => {
 
   describe('profiles', () => {
     let user: User;
-    const as = () => ({ caller: { userId: user.id, username: user.username } });
+    const as = () => ({ caller: { userId: user.id, username: user.username, admin: false } });
 
     beforeAll(async () => {
       user = await register(freshName('Dana'), 'danas password');
     });
 
     it('me returns the caller, and UnauthorizedError without one', async () => {
-      await expect(users.call('me', {}, as())).resolves.toEqual(user);
+      await expect(users.call('me', {}, as())).resolves.toEqual({ ...user, admin: false, disabled: false });
       await expect(users.call('me', {})).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
       await expect(
-        users.call('me', {}, { caller: { userId: 'gone', username: 'gone' } }),
+        users.call('me', {}, { caller: { userId: 'gone', username: 'gone', admin: false } }),
       ).rejects.toMatchObject({ code: ErrorCodes.UNAUTHORIZED });
     });
 

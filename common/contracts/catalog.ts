@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineContract, internalMethod, publicMethod, userMethod } from '../rpc/contract.js';
+import { adminMethod, defineContract, internalMethod, publicMethod } from '../rpc/contract.js';
 import { id, ids, MAX_IDS, type Page, paging, windowParam } from './shared.js';
 
 /** The library every existing catalog became (migration 007): seen by everyone. */
@@ -266,28 +266,28 @@ export const catalogContract = defineContract('catalog', {
 
   /** The libraries the caller sees, by name. */
   listLibraries: publicMethod(z.strictObject({})).returns<Library[]>(),
-  // Managing libraries: admins only (checked by the catalog, whoever asks).
+  // Managing libraries: administrators only.
   /** Every library, with its folder and who sees it. */
-  manageLibraries: userMethod(z.strictObject({})).returns<ManagedLibrary[]>(),
+  manageLibraries: adminMethod(z.strictObject({})).returns<ManagedLibrary[]>(),
   /**
    * Adds a library of a folder on the server (absolute; not inside another library's, nor
    * holding one): the catalog's workers import it and watch it.
    */
-  addLibrary: userMethod(
+  addLibrary: adminMethod(
     z.strictObject({ name: libraryName, path: libraryPath, everyone: z.boolean().default(false) }),
   ).returns<ManagedLibrary>(),
   /** Renames a library, or changes whether everyone sees it. */
-  updateLibrary: userMethod(
+  updateLibrary: adminMethod(
     z.strictObject({ id: libraryId, name: libraryName.optional(), everyone: z.boolean().optional() }),
   ).returns<ManagedLibrary>(),
   /** Removes a library and everything in it from the catalog (its files stay on disk). */
-  removeLibrary: userMethod(z.strictObject({ id: libraryId })).returns<{ removed: true; tracks: number }>(),
+  removeLibrary: adminMethod(z.strictObject({ id: libraryId })).returns<{ removed: true; tracks: number }>(),
   /** Lets a user see a library (idempotent). */
-  grantLibrary: userMethod(
+  grantLibrary: adminMethod(
     z.strictObject({ id: libraryId, userId: z.string().min(1).max(100) }),
   ).returns<ManagedLibrary>(),
   /** Stops a user seeing a library (idempotent). */
-  revokeLibrary: userMethod(
+  revokeLibrary: adminMethod(
     z.strictObject({ id: libraryId, userId: z.string().min(1).max(100) }),
   ).returns<ManagedLibrary>(),
 });

@@ -11,6 +11,13 @@ export interface User {
   createdAt: string;
 }
 
+/** A user as administrators see them, and as `users.me` shows the caller themselves. */
+export interface Account extends User {
+  admin: boolean;
+  /** A disabled account cannot log in, and none of its credentials work. */
+  disabled: boolean;
+}
+
 export interface Session {
   token: string;
   expiresAt: string;
@@ -23,6 +30,7 @@ export interface VerifiedToken {
   username: string;
   sessionId: string;
   expiresAt: string;
+  admin: boolean;
 }
 
 /** An OpenSubsonic API key as listed; the key itself is shown only by `createApiKey`. */
@@ -125,8 +133,8 @@ export const usersContract = defineContract('users', {
   verifyToken: internalMethod(
     z.strictObject({ token: z.string().min(1).max(1000) }),
   ).returns<VerifiedToken>(),
-  /** The caller's own profile. */
-  me: userMethod(z.strictObject({})).returns<User>(),
+  /** The caller's own profile, with their role. */
+  me: userMethod(z.strictObject({})).returns<Account>(),
   /**
    * A user's profile by id or username. Needs a login: answered to anyone, "no such user"
    * would tell which names exist, which the login's equal answers and timing keep secret.
@@ -154,7 +162,7 @@ export const usersContract = defineContract('users', {
       z.strictObject({ username: z.string().max(64), password: z.string().max(200) }),
       z.strictObject({ apiKey: z.string().min(1).max(2000) }),
     ]),
-  ).returns<{ userId: string; username: string }>(),
+  ).returns<{ userId: string; username: string; admin: boolean }>(),
   /** A new API key for the caller; the key is in this answer only. */
   createApiKey: userMethod(
     z.strictObject({ name: z.string().trim().min(1).max(100).default('subsonic') }),

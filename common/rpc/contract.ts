@@ -6,9 +6,11 @@ import type { EventDefinition } from '../events/envelope.js';
  * Who may call a method:
  * - `public`: anyone, logged in or not (the caller, when there is one, is passed along);
  * - `user`: a logged-in caller, acting as themselves only; the server refuses calls without one;
+ * - `admin`: a logged-in caller who is an administrator; the server refuses anyone else (1401
+ *   without a caller, 1403 for a caller who is not an admin);
  * - `internal`: services only. The gateway never exposes it, whoever asks.
  */
-export type Visibility = 'public' | 'user' | 'internal';
+export type Visibility = 'public' | 'user' | 'admin' | 'internal';
 
 /** One method of a service: its params schema, who may call it, and (at the type level only) its result. */
 export interface MethodSpec<P extends z.ZodType = z.ZodType, R = unknown, V extends Visibility = Visibility> {
@@ -37,6 +39,8 @@ function declare<V extends Visibility>(visibility: V) {
 export const publicMethod = declare('public');
 /** `userMethod(schema).returns<Result>()`: a logged-in caller, acting as themselves. */
 export const userMethod = declare('user');
+/** `adminMethod(schema).returns<Result>()`: a logged-in administrator. */
+export const adminMethod = declare('admin');
 /** `internalMethod(schema).returns<Result>()`: service to service only. */
 export const internalMethod = declare('internal');
 
@@ -108,8 +112,8 @@ export interface Caller {
   username: string;
   /** The login session the caller's token belongs to (absent for API keys and Subsonic credentials). */
   sessionId?: string;
-  /** Whether the caller is an administrator (absent: not one). */
-  admin?: boolean;
+  /** Whether the caller is an administrator (as the users service said when it checked the credentials). */
+  admin: boolean;
 }
 
 export interface CallContext {
@@ -120,12 +124,13 @@ export interface CallContext {
   clientAddress: string | undefined;
 }
 
-/** What a `user` method's handler gets: the caller is always there. */
+/** What a `user` or `admin` method's handler gets: the caller is always there. */
 export interface UserCallContext extends CallContext {
   caller: Caller;
 }
 
-type ContextOf<Spec> = Spec extends MethodSpec<z.ZodType, unknown, 'user'> ? UserCallContext : CallContext;
+type ContextOf<Spec> =
+  Spec extends MethodSpec<z.ZodType, unknown, 'user' | 'admin'> ? UserCallContext : CallContext;
 
 export type Handlers<C extends Contract> = {
   [K in MethodName<C>]: (

@@ -10,6 +10,7 @@ import {
   AppError,
   ErrorCodes,
   type ErrorTranslator,
+  ForbiddenError,
   InvalidParamsError,
   toWireError,
   UnauthorizedError,
@@ -206,7 +207,8 @@ export class RpcServer<C extends Contract> {
   ): jayson.MethodLike {
     const log = this.log.child({ method: fullName });
     return async (params: unknown, context: JaysonContext) => {
-      if (spec.visibility === 'user' && !context.call.caller) {
+      const needsCaller = spec.visibility === 'user' || spec.visibility === 'admin';
+      if (needsCaller && !context.call.caller) {
         if (context.ignoredFrom !== undefined) {
           log.warn(
             { brokerUser: context.ignoredFrom },
@@ -219,6 +221,13 @@ export class RpcServer<C extends Contract> {
           );
         }
         throw wire(new UnauthorizedError(`${fullName} needs a logged-in user`));
+      }
+      if (spec.visibility === 'admin' && !context.call.caller?.admin) {
+        log.info(
+          { userId: context.call.caller?.userId },
+          'admin method refused to a caller who is not an admin',
+        );
+        throw wire(new ForbiddenError(`${fullName} is for administrators only`));
       }
       // No text in this system holds NUL characters, and the database refuses them: say so in our words.
       const nul = nulPath(params);

@@ -6,6 +6,7 @@ export const HEADER_DEADLINE = 'x-deadline';
 const HEADER_USER_ID = 'x-user-id';
 const HEADER_USERNAME = 'x-username';
 const HEADER_SESSION_ID = 'x-session-id';
+const HEADER_ADMIN = 'x-user-admin';
 const HEADER_CLIENT_ADDRESS = 'x-client-address';
 
 /**
@@ -33,6 +34,7 @@ export function callerHeaders({ caller, clientAddress }: Partial<CallerHeaders>)
     headers[HEADER_USER_ID] = caller.userId;
     headers[HEADER_USERNAME] = caller.username;
     if (caller.sessionId) headers[HEADER_SESSION_ID] = caller.sessionId;
+    if (caller.admin) headers[HEADER_ADMIN] = 'true';
   }
   if (clientAddress) headers[HEADER_CLIENT_ADDRESS] = clientAddress;
   return headers;
@@ -63,7 +65,12 @@ export function readCallerHeaders(
   }
   const sessionId = text(h[HEADER_SESSION_ID]);
   const caller: Caller | undefined = userId
-    ? { userId, username: String(h[HEADER_USERNAME] ?? ''), ...(sessionId ? { sessionId } : {}) }
+    ? {
+        userId,
+        username: String(h[HEADER_USERNAME] ?? ''),
+        ...(sessionId ? { sessionId } : {}),
+        admin: h[HEADER_ADMIN] === 'true',
+      }
     : undefined;
   return { caller, clientAddress };
 }

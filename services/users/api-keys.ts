@@ -48,19 +48,28 @@ export async function revokeApiKey(db: Queryable, userId: string, id: string): P
   return rowCount === 1;
 }
 
-/** The owner of `key`, or null for an unknown or revoked key. Notes the use now and then. */
+/**
+ * The owner of `key`, or null for an unknown or revoked key or a disabled owner. Notes the
+ * use now and then.
+ */
 export async function apiKeyOwner(
   db: Queryable,
   key: string,
-): Promise<{ userId: string; username: string } | null> {
-  const { rows } = await db.query<{ id: string; user_id: string; username: string; stale: boolean }>(
-    `SELECT k.id, k.user_id, u.username,
+): Promise<{ userId: string; username: string; admin: boolean } | null> {
+  const { rows } = await db.query<{
+    id: string;
+    user_id: string;
+    username: string;
+    is_admin: boolean;
+    stale: boolean;
+  }>(
+    `SELECT k.id, k.user_id, u.username, u.is_admin,
             (k.last_used_at IS NULL OR k.last_used_at < now() - interval '${TOUCH_EVERY}') AS stale
-     FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1`,
+     FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1 AND NOT u.disabled`,
     [apiKeyHash(key)],
   );
   const row = rows[0];
   if (!row) return null;
   if (row.stale) await db.query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [row.id]);
-  return { userId: row.user_id, username: row.username };
+  return { userId: row.user_id, username: row.username, admin: row.is_admin };
 }

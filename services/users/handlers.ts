@@ -25,6 +25,7 @@ import {
 } from './sessions.js';
 import { addStars, listStars, removeStars, type StarIds } from './stars.js';
 import {
+  accountOf,
   createUser,
   findById,
   findByUsername,
@@ -53,6 +54,8 @@ export interface UsersHandlerOptions {
 /** One message for a wrong password and an unknown user, so a login does not tell who exists. */
 const BAD_CREDENTIALS = 'wrong username or password';
 const BAD_TOKEN = 'invalid or expired session token';
+/** Told only to whoever gave the account's right password. */
+const DISABLED = 'this account is disabled; an administrator can enable it again';
 /** Also the answer for an account whose password was never given since Subsonic support came. */
 const BAD_SUBSONIC_TOKEN =
   'wrong username or password (an account that has not logged in since Subsonic support was added must log in once first)';
@@ -149,9 +152,10 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
       // A taken name is refused before any hashing, so retries of one name cost nothing.
       const taken = () => new ConflictError(`username "${username}" is taken`, { field: 'username' });
       if (await findByUsername(pool, username)) throw taken();
-      const user = await createUser(pool, username, password, sealer, makeHash);
-      if (!user) throw taken();
-      ctx.log.info({ userId: user.id, username: user.username }, 'user registered');
+      const account = await createUser(pool, username, password, sealer, makeHash);
+      if (!account) throw taken();
+      const { admin, disabled: _disabled, ...user } = account;
+      ctx.log.info({ userId: user.id, username: user.username, admin }, 'user registered');
       return user;
     },
 
@@ -168,6 +172,7 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
         ctx.log.info({ username, clientAddress: ctx.clientAddress }, 'login failed');
         throw new UnauthorizedError(BAD_CREDENTIALS);
       }
+      if (user.disabled) throw new UnauthorizedError(DISABLED);
       const sessionId = newSessionId();
       const expiresAt = new Date(Date.now() + opts.tokenTtlSeconds * 1000);
       await createSession(pool, sessionId, user.user.id, expiresAt);
@@ -221,7 +226,7 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
     async me(_params, ctx) {
       const found = await findById(pool, ctx.caller.userId);
       if (!found) throw new UnauthorizedError('this account no longer exists');
-      return found.user;
+      return accountOf(found);
     },
 
     async getProfile(params) {
@@ -269,7 +274,8 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
         );
         throw new UnauthorizedError('token' in params ? BAD_SUBSONIC_TOKEN : BAD_CREDENTIALS);
       }
-      return { userId: user.user.id, username: user.user.username };
+      if (user.disabled) throw new UnauthorizedError(DISABLED);
+      return { userId: user.user.id, username: user.user.username, admin: user.admin };
     },
 
     async createApiKey({ name }, ctx) {

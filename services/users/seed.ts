@@ -22,5 +22,7 @@ export async function seedDemoUser(pool: Pool, cfg: Config = config()): Promise<
   const schema = rows[0]?.search_path.split(',')[0]?.trim().replace(/^"|"$/g, '');
   if (!schema) throw new Error('seedDemoUser needs a pool whose search_path is the users schema');
   await migrate(pool, schema, USERS_MIGRATIONS);
-  await createUser(pool, DEMO_USERNAME, DEMO_PASSWORD, new PasswordSealer(await loadTokenSecrets(cfg)));
+  // Never an administrator, whatever else exists: its password is printed in the README.
+  const sealer = new PasswordSealer(await loadTokenSecrets(cfg));
+  await createUser(pool, DEMO_USERNAME, DEMO_PASSWORD, sealer, undefined, 'user');
 }

@@ -20,21 +20,22 @@ export async function createSession(
   ]);
 }
 
-/** The user of an open session (not revoked, not expired), or null. */
+/** The user of an open session (not revoked, not expired, its account not disabled), or null. */
 export async function openSession(
   db: Queryable,
   sessionId: string,
   userId: string,
-): Promise<{ userId: string; username: string } | null> {
-  const { rows } = await db.query<{ id: string; username: string }>(
+): Promise<{ userId: string; username: string; admin: boolean } | null> {
+  const { rows } = await db.query<{ id: string; username: string; is_admin: boolean }>(
     prepared(
-      `SELECT u.id, u.username FROM sessions s JOIN users u ON u.id = s.user_id
-       WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()`,
+      `SELECT u.id, u.username, u.is_admin FROM sessions s JOIN users u ON u.id = s.user_id
+       WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
+         AND NOT u.disabled`,
       [sessionId, userId],
     ),
   );
   const row = rows[0];
-  return row ? { userId: row.id, username: row.username } : null;
+  return row ? { userId: row.id, username: row.username, admin: row.is_admin } : null;
 }
 
 /** Ends one session of the user; how many were ended (0 or 1). */

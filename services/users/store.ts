@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventTypes, type UserRegistered } from '../../common/contracts/events.js';
-import type { User } from '../../common/contracts/users.js';
+import type { Account, User } from '../../common/contracts/users.js';
 import { enqueueEvent } from '../../common/db/outbox.js';
 import { type Pool, type Queryable, withTransaction } from '../../common/db/pool.js';
 import { hashPassword, type PasswordSealer } from './password.js';
@@ -12,6 +12,8 @@ interface UserRow {
   bio: string;
   password_hash: string;
   subsonic_secret: string | null;
+  is_admin: boolean;
+  disabled: boolean;
   created_at: Date;
 }
 
@@ -20,9 +22,13 @@ export interface StoredUser {
   passwordHash: string;
   /** The sealed password for Subsonic token auth (password.ts), null until it is next given. */
   subsonicSecret: string | null;
+  admin: boolean;
+  /** A disabled account cannot log in, and none of its credentials work. */
+  disabled: boolean;
 }
 
-const COLUMNS = 'id, username, display_name, bio, password_hash, subsonic_secret, created_at';
+const COLUMNS =
+  'id, username, display_name, bio, password_hash, subsonic_secret, is_admin, disabled, created_at';
 
 function toStored(row: UserRow): StoredUser {
   return {
@@ -35,13 +41,38 @@ function toStored(row: UserRow): StoredUser {
     },
     passwordHash: row.password_hash,
     subsonicSecret: row.subsonic_secret,
+    admin: row.is_admin,
+    disabled: row.disabled,
   };
 }
+
+/** The user as administrators see them (and as `me` shows the caller). */
+export function accountOf(stored: StoredUser): Account {
+  return { ...stored.user, admin: stored.admin, disabled: stored.disabled };
+}
+
+/**
+ * Serializes every change of who is an administrator (the first account, promotions,
+ * demotions, disabling and deleting), so two of them cannot both see "another admin is left"
+ * or "nobody is here yet". Held until the transaction ends.
+ */
+export async function lockRoles(db: Queryable): Promise<void> {
+  await db.query(`SELECT pg_advisory_xact_lock(hashtext('users.roles'))`);
+}
+
+/**
+ * Whether a new account is an administrator: `first` (registrations) makes the first account
+ * of a fresh install one, and nobody else; `admin` and `user` say it outright.
+ */
+export type NewRole = 'first' | 'admin' | 'user';
 
 /**
  * Creates a user and records `user.registered` in the outbox in the same transaction.
  * With `sealer` the password is also kept sealed for Subsonic token auth; `hash` makes the
- * password's hash (the users service runs it through its bounded hash queue).
+ * password's hash (the users service runs it through its bounded hash queue). With role
+ * `first` the account is an administrator when it is the first one: while the table is empty
+ * the insert waits for the roles lock and looks again, so of two first registrations at once
+ * exactly one is the administrator (once any account exists, nobody waits).
  * Returns null when the username is taken (in any letter case).
  */
 export async function createUser(
@@ -50,16 +81,26 @@ export async function createUser(
   password: string,
   sealer?: PasswordSealer,
   hash: (password: string) => Promise<string> = hashPassword,
-): Promise<User | null> {
+  role: NewRole = 'first',
+): Promise<Account | null> {
   const id = randomUUID();
   const passwordHash = await hash(password);
   const secret = sealer ? sealer.seal(password, id) : null;
   return withTransaction(pool, async (client) => {
+    let admin = role === 'admin';
+    if (role === 'first') {
+      const empty = async () => (await client.query('SELECT 1 FROM users LIMIT 1')).rowCount === 0;
+      if (await empty()) {
+        await lockRoles(client);
+        admin = await empty();
+      }
+    }
     const { rows } = await client.query<UserRow>(
-      `INSERT INTO users (id, username, display_name, password_hash, subsonic_secret) VALUES ($1, $2, $2, $3, $4)
+      `INSERT INTO users (id, username, display_name, password_hash, subsonic_secret, is_admin)
+       VALUES ($1, $2, $2, $3, $4, $5)
        ON CONFLICT ((lower(username))) DO NOTHING
        RETURNING ${COLUMNS}`,
-      [id, username, passwordHash, secret],
+      [id, username, passwordHash, secret, admin],
     );
     const row = rows[0];
     if (!row) return null;
@@ -67,7 +108,7 @@ export async function createUser(
       userId: row.id,
       username: row.username,
     });
-    return toStored(row).user;
+    return accountOf(toStored(row));
   });
 }
 
@@ -113,4 +154,18 @@ export async function setPassword(
     [id, passwordHash, secret],
   );
   return rowCount === 1;
+}
+
+/**
+ * Makes the account named `username` an administrator, and enables it (`npm run admin`, for
+ * an install whose users were made before roles existed, or one that lost its admin's
+ * password). Null when there is no such account.
+ */
+export async function grantAdmin(db: Queryable, username: string): Promise<Account | null> {
+  const { rows } = await db.query<UserRow>(
+    `UPDATE users SET is_admin = true, disabled = false, updated_at = now()
+     WHERE lower(username) = lower($1) RETURNING ${COLUMNS}`,
+    [username],
+  );
+  return rows[0] ? accountOf(toStored(rows[0])) : null;
 }

@@ -5,7 +5,7 @@ import { historyContract, type Play } from '../../common/contracts/history.js';
 import type { ServiceName } from '../../common/contracts/index.js';
 import { type Playlist, type PlaylistDetail, playlistsContract } from '../../common/contracts/playlists.js';
 import { statsContract, type TrackCount } from '../../common/contracts/stats.js';
-import { type Session, type User, usersContract } from '../../common/contracts/users.js';
+import { type Session, type User, usersContract, type VerifiedToken } from '../../common/contracts/users.js';
 import {
   ConflictError,
   ForbiddenError,
@@ -41,8 +41,9 @@ export interface FakeWorld {
   tracks: Track[];
   /** Track id -> audio file path (what catalog.getTrackFile answers). */
   files: Map<string, string>;
-  users: Map<string, { user: User; password: string }>;
-  tokens: Map<string, { userId: string; username: string; sessionId: string; expiresAt: string }>;
+  /** By username; `admin` as the real service would have made it (the first user). */
+  users: Map<string, { user: User; password: string; admin: boolean }>;
+  tokens: Map<string, VerifiedToken>;
   playlists: Map<string, FakePlaylist>;
   /** Plays by user, newest last (history and stats read them). */
   plays: Array<{ userId: string; trackId: string; playedAt: string; msPlayed: number }>;
@@ -111,7 +112,7 @@ function catalogHandlers(w: FakeWorld): Fake<typeof catalogContract> {
 function register(w: FakeWorld, username: string, password: string): User {
   if (w.users.has(username)) throw new ConflictError(`username ${username} is taken`);
   const user: User = { id: randomUUID(), username, displayName: username, bio: '', createdAt: NOW };
-  w.users.set(username, { user, password });
+  w.users.set(username, { user, password, admin: w.users.size === 0 });
   return user;
 }
 
@@ -120,7 +121,13 @@ function login(w: FakeWorld, username: string, password: string): Session {
   if (!found || found.password !== password) throw new UnauthorizedError('wrong username or password');
   const token = randomUUID();
   const expiresAt = new Date(Date.now() + 3600_000).toISOString();
-  w.tokens.set(token, { userId: found.user.id, username, sessionId: randomUUID(), expiresAt });
+  w.tokens.set(token, {
+    userId: found.user.id,
+    username,
+    sessionId: randomUUID(),
+    expiresAt,
+    admin: found.admin,
+  });
   return { token, expiresAt, user: found.user };
 }
 
@@ -146,7 +153,10 @@ function usersHandlers(w: FakeWorld): Fake<typeof usersContract> {
       }
       return { revoked };
     },
-    me: async (_, ctx) => need(byId(callerOf(ctx).userId), 'user').user,
+    me: async (_, ctx) => {
+      const { user, admin } = need(byId(callerOf(ctx).userId), 'user');
+      return { ...user, admin, disabled: false };
+    },
     getProfile: async (params) =>
       need('id' in params ? byId(params.id) : w.users.get(params.username), 'user').user,
     updateProfile: async (changes, ctx) => {

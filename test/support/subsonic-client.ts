@@ -41,7 +41,7 @@ export function subsonicClient(url: () => string, users: () => ServiceClient<Use
     return {
       user,
       password,
-      caller: { userId: user.id, username: user.username },
+      caller: { userId: user.id, username: user.username, admin: false },
       api: new SubsonicAPI({ url: origin(), auth: { username: user.username, password } }),
     };
   }
