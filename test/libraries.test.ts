@@ -3,8 +3,9 @@
  * granted to alice and one to bob. Each sees their own library's artists, searches, random
  * songs and album lists, and gets "not found" for the other's tracks through REST, /rpc and
  * Subsonic (song, stream, cover, lyrics); musicFolderId narrows; a user who is not an
- * administrator cannot add a library; a removed library's tracks are gone. The added folders
- * are imported by the running catalog's own workers.
+ * administrator cannot add a library; a removed library's tracks are gone. The administrator
+ * (the first account) manages libraries over REST; the running catalog's own workers import
+ * the added folders.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,11 +18,8 @@ import {
   type ManagedLibrary,
   type Track,
 } from '../common/contracts/catalog.js';
-import { statsContract } from '../common/contracts/stats.js';
 import { usersContract } from '../common/contracts/users.js';
-import type { UserCallContext } from '../common/rpc/contract.js';
-import { catalogHandlers } from '../services/catalog/handlers.js';
-import { eventually, silentLogger } from './support/env.js';
+import { eventually } from './support/env.js';
 import { type Account, type Json, subsonicClient } from './support/subsonic-client.js';
 import { type SubsonicHarness, startSubsonic } from './support/subsonic-harness.js';
 
@@ -30,7 +28,7 @@ const NOT_FOUND = 70;
 
 describe('libraries: who sees what, through every door', () => {
   let h: SubsonicHarness;
-  let admin: ReturnType<typeof catalogHandlers>;
+  let root: Account;
   let alice: Account;
   let bob: Account;
   let tokens: Map<string, string>;
@@ -43,12 +41,6 @@ describe('libraries: who sees what, through every door', () => {
     () => h.url,
     () => h.rpc.bind(usersContract),
   );
-  const asAdmin: UserCallContext = {
-    traceId: 'libraries-test',
-    log: silentLogger,
-    caller: { userId: 'admin-of-the-test', username: 'admin', admin: true },
-    clientAddress: undefined,
-  };
   const sub = (who: Account, method: string, params: Record<string, string | number> = {}): Promise<Json> =>
     client.json(method, { ...client.token(who), ...params });
   const rest = async (who: Account | null, path: string, init: RequestInit = {}) => {
@@ -63,23 +55,23 @@ describe('libraries: who sees what, through every door', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: `catalog.${method}`, params }),
     });
-  const idsOf = (items: Array<{ id: string }>) => items.map((i) => i.id);
+  const idsOf = (items: Array<{ id: string | number }>) => items.map((i) => i.id);
+  const send = (who: Account | null, method: string, path: string, body?: unknown) =>
+    rest(who, path, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const managed = async (): Promise<ManagedLibrary[]> => (await rest(root, '/api/libraries/manage')).body;
 
   beforeAll(async () => {
     h = await startSubsonic();
-    const pool = h.services.get('catalog')!.deps.pool;
-    // Management as an administrator, straight through the catalog's handlers (the doors'
-    // administrators come with the roles of the users service).
-    admin = catalogHandlers({
-      db: pool,
-      stats: h.rpc.bind(statsContract),
-      mediaRoot: h.mediaDir,
-      statsTimeoutMs: 1000,
-    });
+    // The first account of an install is its administrator.
+    root = await client.account('root');
     [alice, bob] = [await client.account('alice'), await client.account('bob')];
     const users = h.rpc.bind(usersContract);
     tokens = new Map();
-    for (const who of [alice, bob]) {
+    for (const who of [root, alice, bob]) {
       const session = await users.call('login', { username: who.user.username, password: who.password });
       tokens.set(who.user.id, session.token);
     }
@@ -88,19 +80,20 @@ describe('libraries: who sees what, through every door', () => {
       folders.push(dir);
       await generateLibrary({ dir, files: FILES, seed: `libraries-${seed}`, formats: ['mp3'] });
     }
-    mine = await admin.addLibrary(
-      { name: `Alice ${client.run}`, path: folders[0]!, everyone: false },
-      asAdmin,
-    );
-    theirs = await admin.addLibrary(
-      { name: `Bob ${client.run}`, path: folders[1]!, everyone: false },
-      asAdmin,
-    );
-    await admin.grantLibrary({ id: mine.id, userId: alice.user.id }, asAdmin);
-    await admin.grantLibrary({ id: theirs.id, userId: bob.user.id }, asAdmin);
-    // The catalog's workers find the new libraries and import their folders.
-    const imported = async () =>
-      (await admin.manageLibraries({}, asAdmin)).filter((l) => l.trackCount === FILES).length === 2;
+    // Added and granted by the administrator over REST; the catalog's workers find the new
+    // libraries at once and import their folders.
+    const add = async (name: string, path: string) => {
+      const added = await send(root, 'POST', '/api/libraries', { name, path });
+      expect(added.status).toBe(201);
+      return added.body as ManagedLibrary;
+    };
+    mine = await add(`Alice ${client.run}`, folders[0]!);
+    theirs = await add(`Bob ${client.run}`, folders[1]!);
+    expect(
+      (await send(root, 'PUT', `/api/libraries/${mine.id}/users/${alice.user.id}`)).body.userIds,
+    ).toEqual([alice.user.id]);
+    expect((await send(root, 'PUT', `/api/libraries/${theirs.id}/users/${bob.user.id}`)).status).toBe(200);
+    const imported = async () => (await managed()).filter((l) => l.trackCount === FILES).length === 2;
     await eventually(imported, 60_000, 200);
     const catalog = h.rpc.bind(catalogContract);
     for (const [library, who] of [
@@ -210,37 +203,25 @@ describe('libraries: who sees what, through every door', () => {
   });
 
   it('refuses library management to a user who is not an administrator', async () => {
-    const body = { name: 'Mine now', path: folders[0] };
-    expect(
-      (
-        await rest(alice, '/api/libraries', {
-          method: 'POST',
-          body: JSON.stringify(body),
-          headers: { 'content-type': 'application/json' },
-        })
-      ).status,
-    ).toBe(403);
-    expect(
-      (
-        await rest(null, '/api/libraries', {
-          method: 'POST',
-          body: JSON.stringify(body),
-          headers: { 'content-type': 'application/json' },
-        })
-      ).status,
-    ).toBe(401);
+    const body = { name: 'Mine now', path: join(tmpdir(), 'libraries-nobody') };
+    expect((await send(alice, 'POST', '/api/libraries', body)).status).toBe(403);
+    expect((await send(null, 'POST', '/api/libraries', body)).status).toBe(401);
     expect((await rpc(alice, 'addLibrary', body)).body.error.code).toBe(1403);
     expect((await rpc(alice, 'grantLibrary', { id: theirs.id, userId: alice.user.id })).body.error.code).toBe(
       1403,
     );
     expect((await rest(alice, `/api/libraries/${theirs.id}`, { method: 'DELETE' })).status).toBe(403);
-    expect(await admin.manageLibraries({}, asAdmin)).toHaveLength(3);
+    expect((await rest(alice, '/api/libraries/manage')).status).toBe(403);
+    expect(await managed()).toHaveLength(3);
   });
 
   it('takes a removed library and its tracks out of the catalog', async () => {
     const track = tracksOf.get(theirs.id)![0]!;
     const before = (await rest(null, '/api/tracks?limit=1')).body.total;
-    expect(await admin.removeLibrary({ id: theirs.id }, asAdmin)).toEqual({ removed: true, tracks: FILES });
+    expect((await send(root, 'DELETE', `/api/libraries/${theirs.id}`)).body).toEqual({
+      removed: true,
+      tracks: FILES,
+    });
     await eventually(async () => (await rest(bob, `/api/tracks/${track.id}`)).status === 404, 10_000);
     await client.fails('getSong', { ...client.token(bob), id: track.id }, NOT_FOUND);
     expect(idsOf((await sub(bob, 'getMusicFolders')).musicFolders.musicFolder)).toEqual([DEFAULT_LIBRARY_ID]);
