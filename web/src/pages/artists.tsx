@@ -1,7 +1,7 @@
 /** Every artist, and one artist with their albums. */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import type { Album, Artist, CursorPage } from '../../../common/contracts/catalog.js';
+import type { Album, Artist, CursorPage, Library } from '../../../common/contracts/catalog.js';
 import { ApiError, enc, get } from '../api.js';
 import { plural } from '../format.js';
 import { Cover } from '../ui/cover.js';
@@ -14,7 +14,11 @@ import { useApi } from '../use-api.js';
 const PAGE = 200;
 
 export function ArtistsPage(): JSX.Element {
-  const artists = useApi<CursorPage<Artist>>(`/api/artists?limit=${PAGE}`);
+  const libraries = useApi<Library[]>('/api/libraries');
+  /** One library of those the user sees, or all of them. */
+  const [library, setLibrary] = useState<number | null>(null);
+  const only = library === null ? '' : `&library=${library}`;
+  const artists = useApi<CursorPage<Artist>>(`/api/artists?limit=${PAGE}${only}`);
   const [more, setMore] = useState<{ items: Artist[]; next: string | null } | null>(null);
   const [error, setError] = useState('');
   const shown = artists.data ? [...artists.data.items, ...(more?.items ?? [])] : [];
@@ -24,7 +28,7 @@ export function ArtistsPage(): JSX.Element {
     if (!next) return;
     setError('');
     try {
-      const page = await get<CursorPage<Artist>>(`/api/artists?limit=${PAGE}&cursor=${enc(next)}`);
+      const page = await get<CursorPage<Artist>>(`/api/artists?limit=${PAGE}&cursor=${enc(next)}${only}`);
       setMore((m) => ({ items: [...(m?.items ?? []), ...page.items], next: page.nextCursor }));
     } catch (err) {
       setError(err instanceof ApiError ? err.message : String(err));
@@ -34,6 +38,28 @@ export function ArtistsPage(): JSX.Element {
   return (
     <>
       <Title text="Artists" />
+      {libraries.data && libraries.data.length > 1 ? (
+        <p>
+          <label>
+            Library{' '}
+            <select
+              value={library ?? ''}
+              onChange={(e) => {
+                const value = (e.currentTarget as HTMLSelectElement).value;
+                setMore(null);
+                setLibrary(value ? Number(value) : null);
+              }}
+            >
+              <option value="">All libraries</option>
+              {libraries.data.map((l) => (
+                <option key={l.id} value={l.id}>
+                  {l.name}
+                </option>
+              ))}
+            </select>
+          </label>
+        </p>
+      ) : null}
       {artists.data ? (
         <ul class="cards">
           {shown.map((a) => (
