@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { ARTIST_INDEX_MAX, type CatalogContract } from '../../common/contracts/catalog.js';
 import type { StatsContract } from '../../common/contracts/stats.js';
 import { type Handlers, NotFoundError, type Queryable, type ServiceClient } from '../../common/index.js';
+import { LruCache } from '../../common/lru.js';
 import { discoveryHandlers, groupByInitial, StatsReader } from './discovery.js';
 import { librariesHandlers } from './libraries.js';
 import { lyricsByName, lyricsOfTrack } from './lyrics.js';
@@ -60,6 +61,7 @@ export function catalogHandlers({
   const counts = new StatsReader(stats, statsTimeoutMs);
   const pager = new Pager(db);
   const access = new LibraryAccess(db);
+  const scopedTotals = new LruCache<string, { artists: number; albums: number; tracks: number }>(64, 60_000);
   /** Catalog totals, or the sums over the libraries in scope (kept by migration 007's triggers). */
   const totals = async (scope: Scope) => {
     if (scope === null) {
@@ -68,13 +70,17 @@ export function catalogHandlers({
       );
       return rows[0] ?? { artists: 0, albums: 0, tracks: 0 };
     }
-    const { rows } = await db.query<{ artists: number; albums: number; tracks: number }>(
-      `SELECT (SELECT count(DISTINCT artist_id) FROM library_artists WHERE library_id = ANY($1::int[]))::int AS artists,
-              coalesce(sum(album_count), 0)::int AS albums, coalesce(sum(track_count), 0)::int AS tracks
-       FROM libraries WHERE id = ANY($1::int[])`,
-      [scope],
-    );
-    return rows[0]!;
+    // Artists in several libraries count once: a distinct count, kept per catalog version.
+    const version = await pager.version();
+    return scopedTotals.getOrLoad(`${version}/${scope.join(',')}`, async () => {
+      const { rows } = await db.query<{ artists: number; albums: number; tracks: number }>(
+        `SELECT (SELECT count(DISTINCT artist_id) FROM library_artists WHERE library_id = ANY($1::int[]))::int AS artists,
+                coalesce(sum(album_count), 0)::int AS albums, coalesce(sum(track_count), 0)::int AS tracks
+         FROM libraries WHERE id = ANY($1::int[])`,
+        [scope],
+      );
+      return { value: rows[0]! };
+    });
   };
   const genreTotals = async (genre: string, scope: Scope) => {
     const { rows } =
