@@ -23,7 +23,7 @@ app.get('/api/tracks/:id', async (req, res) => {
 });
 app.get('/api/search', async (req, res) => {
   const { q, limit } = searchParams.parse({ q: req.query.q });
-  res.json(await search(pool, q, limit));
+  res.json(await search(pool, q, limit, null));
 });
 
 const server = app.listen(0, '127.0.0.1', () => {

@@ -19,6 +19,14 @@ export const ALBUMS_PER_ARTIST = 5;
 const CHUNK = 50_000;
 /** Ids start here: the seeded catalog's are below. */
 export const ID_BASE = 1_000_000;
+/**
+ * Libraries the rows are spread over, artist by artist in turn (a household's folders, each
+ * with its own artists): library 1 (everyone's) and LIBRARIES - 1 more, seen by the users
+ * granted them (`grantLibraries`).
+ */
+export const LIBRARIES = 5;
+/** The library an artist's albums and tracks are in. */
+export const libraryOfArtist = (a: number) => 1 + (a % LIBRARIES);
 
 const title = (words: string[]) => words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join(' ');
 
@@ -36,6 +44,7 @@ export interface Range {
 
 /** The library's rows from track `range.from` to `range.to` (and their albums and artists), as COPY text. */
 function generate(range: Range, used: Set<string>) {
+  const libraryOfAlbum = (b: number) => libraryOfArtist(Math.floor(b / ALBUMS_PER_ARTIST));
   const artists: string[] = [];
   const albums: string[] = [];
   const tracks: string[] = [];
@@ -87,6 +96,7 @@ function generate(range: Range, used: Set<string>) {
         esc(normalizeText(albumTitle)),
         esc(normalizeText(artist)),
         esc(row.artistSort),
+        libraryOfAlbum(b),
       ].join('\t')}\n`,
     );
   }
@@ -115,6 +125,7 @@ function generate(range: Range, used: Set<string>) {
         album.genre,
         album.year,
         id,
+        libraryOfAlbum(b),
       ].join('\t')}\n`,
     );
   }
@@ -147,6 +158,14 @@ export async function loadCatalog(
   used: Set<string>,
 ): Promise<number> {
   const started = performance.now();
+  await pool.query(
+    `INSERT INTO ${schema}.libraries (id, name, everyone) OVERRIDING SYSTEM VALUE
+     SELECT n, 'Library ' || n, false FROM generate_series(2, $1::int) n ON CONFLICT DO NOTHING`,
+    [LIBRARIES],
+  );
+  await pool.query(
+    `SELECT setval(pg_get_serial_sequence('${schema}.libraries', 'id'), (SELECT max(id) FROM ${schema}.libraries))`,
+  );
   // Generated in slices so a million rows of text never sit in memory at once.
   const SLICE = 200_000;
   for (let from = range.from; from < range.to; from += SLICE) {
@@ -154,17 +173,33 @@ export async function loadCatalog(
     await copy(pool, `COPY ${schema}.artists (id, name, search_name) FROM STDIN`, rows.artists);
     await copy(
       pool,
-      `COPY ${schema}.albums (id, artist_id, title, year, genre, cover_color, search_name, search_context, artist_sort)
-       FROM STDIN`,
+      `COPY ${schema}.albums (id, artist_id, title, year, genre, cover_color, search_name, search_context, artist_sort,
+                            library_id) FROM STDIN`,
       rows.albums,
     );
     await copy(
       pool,
       `COPY ${schema}.tracks (id, album_id, title, number, duration_ms, file_path, mime_type, size_bytes, search_name,
-                            search_context, artist_sort, album_sort, genre, year, seq) FROM STDIN`,
+                            search_context, artist_sort, album_sort, genre, year, seq, library_id) FROM STDIN`,
       rows.tracks,
     );
   }
-  await pool.query(`VACUUM ANALYZE ${schema}.artists, ${schema}.albums, ${schema}.tracks`);
+  await pool.query(
+    `VACUUM ANALYZE ${schema}.artists, ${schema}.albums, ${schema}.tracks, ${schema}.library_artists,
+       ${schema}.library_genres`,
+  );
   return (performance.now() - started) / 1000;
+}
+
+/** Lets `userId` see libraries `ids` (of those loadCatalog made). */
+export async function grantLibraries(
+  pool: Pool,
+  schema: string,
+  userId: string,
+  ids: number[],
+): Promise<void> {
+  await pool.query(
+    `INSERT INTO ${schema}.library_grants (library_id, user_id) SELECT unnest($1::int[]), $2 ON CONFLICT DO NOTHING`,
+    [ids, userId],
+  );
 }

@@ -3,7 +3,10 @@
  * Subsonic), at 10,000 tracks and at N (CATALOG_TRACKS, default 1,000,000), in one run.
  *
  * A system of its own (bench/system.ts) gets a generated library (bench/catalog-data.ts:
- * 1M tracks are 100,000 albums and 20,000 artists) written with COPY. Each read runs
+ * 1M tracks are 100,000 albums and 20,000 artists, spread artist by artist over 5 libraries)
+ * written with COPY. Every read is made as a user who sees three of the five libraries (library
+ * 1 and two granted), so each is filtered as any such user's; a few read one library alone
+ * (`?library=`, `musicFolderId`). Each read runs
  * READS_PER times in turn after a warm-up; p50/p99 are printed per read and size. A ranking
  * check asks fixed queries whose first result is known. The last line is one JSON object.
  */
@@ -11,13 +14,27 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Pool } from '../common/db/pool.js';
 import { normalizeText } from '../services/catalog/text.js';
 import { DEMO_PASSWORD, DEMO_USERNAME } from '../services/users/seed.js';
-import { ALBUMS_PER_ARTIST, ID_BASE, loadCatalog, TRACKS_PER_ALBUM } from './catalog-data.js';
+import {
+  ALBUMS_PER_ARTIST,
+  grantLibraries,
+  ID_BASE,
+  LIBRARIES,
+  libraryOfArtist,
+  loadCatalog,
+  TRACKS_PER_ALBUM,
+} from './catalog-data.js';
 import { note, percentile, round } from './lib.js';
 import { BenchSystem } from './system.js';
 
 const SMALL = 10_000;
 const READS_PER = Number(process.env.CATALOG_READS ?? 40);
 const WARMUP = 3;
+/**
+ * The bench's user sees library 1 (everyone's) and these (granted): every read answers from
+ * three of the five libraries, filtered as any user's would be.
+ */
+const GRANTED = [2, 3];
+const VISIBLE = new Set([1, ...GRANTED]);
 /** What every read must stay under at N, and within this factor of its time at SMALL. */
 const P99_LIMIT_MS = 50;
 const FLAT_FACTOR = 2;
@@ -34,11 +51,20 @@ function reads(
   generatedTracks: number,
   sub: (method: string, params?: Record<string, string | number>) => string,
 ) {
-  const pick = (prefix: string, n: number) => () => `${prefix}${ID_BASE + Math.floor(Math.random() * n)}`;
-  const albums = Math.floor(generatedTracks / TRACKS_PER_ALBUM);
-  const trackId = pick('tr', generatedTracks);
-  const albumId = pick('al', albums);
-  const artistId = pick('ar', Math.floor(albums / ALBUMS_PER_ARTIST));
+  const random = (n: number) => Math.floor(Math.random() * n);
+  const artists = Math.floor(generatedTracks / TRACKS_PER_ALBUM / ALBUMS_PER_ARTIST);
+  /** An artist (by number) of a library the user sees; its albums and tracks are there too. */
+  const visibleArtist = () => {
+    for (;;) {
+      const a = random(artists);
+      if (VISIBLE.has(libraryOfArtist(a))) return a;
+    }
+  };
+  const visibleAlbum = () => visibleArtist() * ALBUMS_PER_ARTIST + random(ALBUMS_PER_ARTIST);
+  const trackId = () => `tr${ID_BASE + visibleAlbum() * TRACKS_PER_ALBUM + random(TRACKS_PER_ALBUM)}`;
+  const albumId = () => `al${ID_BASE + visibleAlbum()}`;
+  const artistId = () => `ar${ID_BASE + visibleArtist()}`;
+  const library = GRANTED[0]!;
   const deep = (n: number) => Math.floor(n * 0.9);
   return {
     rest_search_blue: () => '/api/search?q=blue',
@@ -88,6 +114,19 @@ function reads(
       sub('getSongsByGenre', { genre: 'Folk', count: 50, offset: Math.floor(totals.tracks / 20) }),
     sub_getSimilarSongs2: () => sub('getSimilarSongs2', { id: artistId(), count: 50 }),
     sub_getTopSongs: () => sub('getTopSongs', { artist: 'Blue' }),
+    sub_getMusicFolders: () => sub('getMusicFolders'),
+    rest_tracks_library_deep: () =>
+      `/api/tracks?library=${library}&limit=50&offset=${deep(totals.tracks / 3)}`,
+    rest_search_library: () => `/api/search?q=blue&library=${library}`,
+    sub_getArtists_folder: () => sub('getArtists', { musicFolderId: library }),
+    sub_albumList2_folder_deep: () =>
+      sub('getAlbumList2', {
+        type: 'alphabeticalByName',
+        size: 50,
+        offset: Math.floor(totals.albums / 6),
+        musicFolderId: library,
+      }),
+    sub_getRandomSongs_folder: () => sub('getRandomSongs', { size: 50, musicFolderId: library }),
   } satisfies Record<string, () => string>;
 }
 
@@ -289,17 +328,32 @@ export async function runCatalogBench(): Promise<Record<string, unknown>> {
         Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]),
       )}`;
     const used = new Set<string>();
+    const { rows: demo } = await system.db.query<{ id: string }>(
+      'SELECT id FROM users.users WHERE username = $1',
+      [DEMO_USERNAME],
+    );
+    /** What the user sees (the catalog's own totals hold all five libraries). */
     const totals = async (): Promise<Totals> => {
-      const { rows } = await system.db.query<Totals>(
-        'SELECT artists, albums, tracks FROM catalog.catalog_totals',
+      const total = async (path: string) =>
+        (
+          (await (
+            await fetch(`${system.baseUrl}${path}?limit=1`, { headers: { authorization: `Bearer ${token}` } })
+          ).json()) as { total: number }
+        ).total;
+      const [artists, albums, tracks] = await Promise.all(
+        ['/api/artists', '/api/albums', '/api/tracks'].map(total),
       );
-      return { artists: rows[0]!.artists, albums: rows[0]!.albums, tracks: rows[0]!.tracks };
+      return { artists: artists!, albums: albums!, tracks: tracks! };
     };
 
     note(`loading ${SMALL} tracks`);
     const smallLoadS = await loadCatalog(system.db, 'catalog', { from: 0, to: SMALL }, used);
+    // The libraries exist once the first load made them.
+    await grantLibraries(system.db, 'catalog', demo[0]!.id, GRANTED);
     const small = await totals();
-    note(`at ${small.tracks} tracks (${small.albums} albums, ${small.artists} artists):`);
+    note(
+      `at ${SMALL} tracks in ${LIBRARIES} libraries; the user sees ${small.tracks} (${small.albums} albums, ${small.artists} artists):`,
+    );
     const atSmall = await measure(system, token, reads(small, SMALL, sub));
 
     note(`loading ${n - SMALL} more tracks`);
@@ -310,7 +364,7 @@ export async function runCatalogBench(): Promise<Record<string, unknown>> {
        JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = 'catalog' AND c.relkind = 'r'`,
     );
     note(
-      `at ${big.tracks} tracks (${big.albums} albums, ${big.artists} artists), catalog ${size[0]!.mb} MB:`,
+      `at ${n} tracks in ${LIBRARIES} libraries, catalog ${size[0]!.mb} MB; the user sees ${big.tracks} tracks (${big.albums} albums, ${big.artists} artists):`,
     );
     const atN = await measure(system, token, reads(big, n, sub));
     const rank = await ranking(system, token);
@@ -341,7 +395,10 @@ export async function runCatalogBench(): Promise<Record<string, unknown>> {
       note(`over ${P99_LIMIT_MS} ms or ${FLAT_FACTOR}x the small catalog: ${slow.join(', ')}`);
     return {
       bench: 'catalog',
-      tracks: big.tracks,
+      libraries: LIBRARIES,
+      granted: GRANTED,
+      tracks: n,
+      visible_tracks: big.tracks,
       albums: big.albums,
       artists: big.artists,
       small_tracks: small.tracks,

@@ -357,7 +357,7 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     env: 'LIBRARY_DIR',
     default: '',
     parse: (raw) => raw,
-    doc: 'music folder the catalog workers import and watch (empty: none)',
+    doc: 'music folder of library 1 the catalog workers import and watch (empty: none)',
   },
   libraryRescanMinutes: {
     env: 'LIBRARY_RESCAN_MINUTES',

@@ -147,6 +147,21 @@ export function authenticate(auth: Authenticator): RequestHandler {
   };
 }
 
+/**
+ * RPC options for a call made for this request's client: its caller (if logged in) and its
+ * address. The address is always there: the catalog tells an anonymous client (who sees only
+ * the libraries everyone sees) from a service's own call by it.
+ */
+export function forClient(
+  req: Request,
+  res: Response,
+): { caller: Caller | undefined; clientAddress: string } {
+  return { caller: res.locals.caller, clientAddress: clientAddressOf(req) };
+}
+
+/** The client's address as calls carry it (never empty: see `forClient`). */
+export const clientAddressOf = (req: Request): string => req.ip || 'unknown';
+
 /** The authenticated caller, or a 401 for routes that need one. */
 export function requireCaller(res: Response): Caller {
   const caller = res.locals.caller;

@@ -5,7 +5,7 @@ import { AppError, ErrorCodes, ForbiddenError, UnauthorizedError, type WireError
 import type { RpcClient } from '../common/rpc/client.js';
 import type { Caller } from '../common/rpc/contract.js';
 import type { MethodEntry, System } from '../common/system.js';
-import { type Authenticator, bearerToken } from './auth.js';
+import { type Authenticator, bearerToken, clientAddressOf } from './auth.js';
 import { AnswerTooLargeError, stringifyWithin } from './bounded-json.js';
 import { sendError } from './errors.js';
 import { jsonShapeProblem } from './json-shape.js';
@@ -190,7 +190,7 @@ export function jsonRpcHandler(opts: JsonRpcOptions) {
     let text: string | undefined;
     try {
       if (!Array.isArray(body)) {
-        const reply = await handle(body, caller, req.ip);
+        const reply = await handle(body, caller, clientAddressOf(req));
         text = reply === undefined ? undefined : stringifyWithin(reply, caps.maxAnswerBytes);
       } else if (body.length === 0) {
         text = JSON.stringify(
@@ -200,7 +200,11 @@ export function jsonRpcHandler(opts: JsonRpcOptions) {
         overCap(res, `a batch holds at most ${caps.maxBatch} requests (this one has ${body.length})`);
         return;
       } else {
-        text = await batchAnswer(body, (request) => handle(request, caller, req.ip), caps.maxAnswerBytes);
+        text = await batchAnswer(
+          body,
+          (request) => handle(request, caller, clientAddressOf(req)),
+          caps.maxAnswerBytes,
+        );
       }
     } catch (err) {
       if (!(err instanceof AnswerTooLargeError)) throw err;

@@ -8,8 +8,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALBUMS_PER_ARTIST, ID_BASE, loadCatalog, TRACKS_PER_ALBUM } from '../bench/catalog-data.js';
-import { type Album, catalogContract, type Track } from '../common/contracts/catalog.js';
+import {
+  ALBUMS_PER_ARTIST,
+  grantLibraries,
+  ID_BASE,
+  loadCatalog,
+  TRACKS_PER_ALBUM,
+} from '../bench/catalog-data.js';
+import { type Album, catalogContract, DEFAULT_LIBRARY_ID, type Track } from '../common/contracts/catalog.js';
 import { ErrorCodes, type ServiceClient, withTransaction } from '../common/index.js';
 import { catalogService, normalizeText } from '../services/catalog/index.js';
 import { removeEmptyAlbums, removeTracks, saveTracks } from '../services/catalog/store.js';
@@ -64,17 +70,21 @@ describe('catalog at scale', () => {
        ${genre ? 'WHERE al.genre = $1' : ''}`,
       genre ? [genre] : [],
     );
+    // Keys computed once per row, not per comparison: a long sort would hold up the event loop
+    // (and the broker connection's heartbeats) for many seconds on a busy machine.
     return rows
-      .sort(
-        byKeys((t) => [
+      .map((t) => ({
+        id: t.id,
+        keys: [
           normalizeText(t.artist_name),
           normalizeText(t.album_title),
           t.album_id,
           t.number ?? 2 ** 31,
           normalizeText(t.title),
           t.id,
-        ]),
-      )
+        ],
+      }))
+      .sort(byKeys((t) => t.keys))
       .map((t) => t.id);
   }
 
@@ -120,6 +130,25 @@ describe('catalog at scale', () => {
         `SELECT (SELECT count(*) FROM artists)::int AS artists, (SELECT count(*) FROM albums)::int AS albums,
                 (SELECT count(*) FROM tracks)::int AS tracks`,
       ),
+      libraries: await q(
+        `SELECT l.id, count(DISTINCT al.id)::int AS album_count, count(t.id)::int AS track_count
+         FROM libraries l LEFT JOIN albums al ON al.library_id = l.id LEFT JOIN tracks t ON t.album_id = al.id
+         GROUP BY l.id ORDER BY l.id`,
+      ),
+      libraryArtists: await q(
+        `SELECT al.library_id, al.artist_id, count(DISTINCT al.id)::int AS album_count, count(t.id)::int AS track_count
+         FROM albums al LEFT JOIN tracks t ON t.album_id = al.id GROUP BY 1, 2 ORDER BY 1, 2`,
+      ),
+      libraryGenres: await q(
+        `SELECT al.library_id, al.genre AS name, count(DISTINCT al.id)::int AS album_count,
+                count(t.id)::int AS track_count
+         FROM albums al LEFT JOIN tracks t ON t.album_id = al.id WHERE al.genre IS NOT NULL
+         GROUP BY 1, 2 ORDER BY 1, 2`,
+      ),
+      // Tracks carry their album's library.
+      strays: await q(
+        'SELECT t.id FROM tracks t JOIN albums al ON al.id = t.album_id WHERE t.library_id <> al.library_id',
+      ),
     };
   }
 
@@ -132,6 +161,14 @@ describe('catalog at scale', () => {
         'SELECT name, album_count, track_count FROM genres WHERE album_count > 0 ORDER BY name',
       ),
       totals: await q('SELECT artists, albums, tracks FROM catalog_totals'),
+      libraries: await q('SELECT id, album_count, track_count FROM libraries ORDER BY id'),
+      libraryArtists: await q(
+        'SELECT library_id, artist_id, album_count, track_count FROM library_artists ORDER BY 1, 2',
+      ),
+      libraryGenres: await q(
+        'SELECT library_id, name, album_count, track_count FROM library_genres WHERE album_count > 0 ORDER BY 1, 2',
+      ),
+      strays: [],
     };
   }
 
@@ -267,6 +304,74 @@ describe('catalog at scale', () => {
     }
   });
 
+  it('answers a caller granted some libraries from those alone, in order, at depth, with their totals', async () => {
+    // Library 1 is everyone's; this caller is granted 2 and 3 of the five.
+    const caller = { userId: `u-scale-${h.schema}`, username: 'scale', admin: false };
+    await grantLibraries(h.pool, h.schema, caller.userId, [2, 3]);
+    const as = { caller };
+    const visible = new Set([1, 2, 3]);
+    const { rows } = await h.pool.query<{ id: string; library_id: number }>(
+      'SELECT id, library_id FROM tracks',
+    );
+    const libraryOf = new Map(rows.map((r) => [r.id, r.library_id]));
+    const expected = (await tracksInOrder()).filter((id) => visible.has(libraryOf.get(id)!));
+    expect(expected.length).toBeLessThan(rows.length);
+    expect(await walk((cursor) => catalog.call('listTracks', { limit: 500, cursor }, as))).toEqual(expected);
+    await checkOffsets(
+      expected,
+      async (offset) => (await catalog.call('listTracks', { limit: 50, offset }, as)).items,
+    );
+    expect((await catalog.call('listTracks', { limit: 1 }, as)).total).toBe(expected.length);
+    // One library alone.
+    const second = expected.filter((id) => libraryOf.get(id) === 2);
+    await checkOffsets(
+      second,
+      async (offset) => (await catalog.call('listTracks', { limit: 50, offset, library: 2 }, as)).items,
+    );
+    expect((await catalog.call('listTracks', { limit: 1, library: 4 }, as)).items).toEqual([]);
+
+    const { rows: artists } = await h.pool.query<{ id: string; name: string }>(
+      `SELECT id, name FROM artists ar WHERE EXISTS (
+         SELECT 1 FROM albums al WHERE al.artist_id = ar.id AND al.library_id = ANY($1::int[]))`,
+      [[...visible]],
+    );
+    const artistOrder = artists.sort(byKeys((a) => [normalizeText(a.name), a.name, a.id])).map((a) => a.id);
+    await checkOffsets(
+      artistOrder,
+      async (offset) => (await catalog.call('listArtists', { limit: 50, offset }, as)).items,
+    );
+    expect((await catalog.call('listArtists', { limit: 1 }, as)).total).toBe(artistOrder.length);
+
+    const albums = await albumsFromBase();
+    const { rows: albumLibraries } = await h.pool.query<{ id: string; library_id: number }>(
+      'SELECT id, library_id FROM albums',
+    );
+    const albumLibrary = new Map(albumLibraries.map((a) => [a.id, a.library_id]));
+    const seen = albums.filter((a) => visible.has(albumLibrary.get(a.id)!)).sort(byKeys(albumTie));
+    await checkOffsets(
+      seen.map((a) => a.id),
+      async (offset) =>
+        (await catalog.call('listAlbums', { sort: 'alphabetical', limit: 50, offset }, as)).items,
+    );
+    expect((await catalog.call('listAlbums', { limit: 1 }, as)).total).toBe(seen.length);
+
+    for (const t of await catalog.call('randomTracks', { limit: 200 }, as))
+      expect(visible.has(libraryOf.get(t.id)!)).toBe(true);
+    const found = await catalog.call('search', { q: 'blue', limit: 100 }, as);
+    expect(found.tracks.length).toBeGreaterThan(0);
+    for (const t of found.tracks) expect(visible.has(libraryOf.get(t.id)!)).toBe(true);
+    const hidden = rows.find((r) => !visible.has(r.library_id))!;
+    const err = await catalog.call('getTrack', { id: hidden.id }, as).catch((e: Error) => e);
+    expect((err as { code?: unknown }).code).toBe(ErrorCodes.NOT_FOUND);
+    const genres = await catalog.call('listGenres', {}, as);
+    const { rows: genreCounts } = await h.pool.query<{ name: string; tracks: number }>(
+      `SELECT genre AS name, count(*)::int AS tracks FROM tracks WHERE library_id = ANY($1::int[]) AND genre IS NOT NULL
+       GROUP BY genre ORDER BY genre`,
+      [[...visible]],
+    );
+    expect(genres.map((g) => [g.name, g.trackCount])).toEqual(genreCounts.map((g) => [g.name, g.tracks]));
+  });
+
   it('keeps counts, orders and deep offsets right through the importer writes', async () => {
     const before = await tracksInOrder();
     // Warm the offset anchors, so a stale anchor would show below.
@@ -275,6 +380,7 @@ describe('catalog at scale', () => {
     await withTransaction(h.pool, async (db) => {
       await saveTracks(
         db,
+        DEFAULT_LIBRARY_ID,
         Array.from({ length: 40 }, (_, i) => ({
           id: null,
           artist,
@@ -295,7 +401,7 @@ describe('catalog at scale', () => {
       const { rows } = await db.query<{ id: string }>(
         `SELECT id FROM tracks WHERE file_path = '/scale/0.mp3'`,
       );
-      await saveTracks(db, [
+      await saveTracks(db, DEFAULT_LIBRARY_ID, [
         {
           id: `tr${ID_BASE + 7}`,
           artist,
@@ -312,12 +418,30 @@ describe('catalog at scale', () => {
           replayGain: {},
         },
       ]);
+      // The same artist in another library too: one artist, counted in each library.
+      await saveTracks(db, 3, [
+        {
+          id: null,
+          artist,
+          album: 'Zzz Elsewhere',
+          title: 'Away',
+          number: 1,
+          year: 2001,
+          genre: 'Jazz',
+          durationMs: 7,
+          filePath: '/scale/elsewhere.mp3',
+          mimeType: 'audio/mpeg',
+          sizeBytes: 1,
+          mtimeMs: 1,
+          replayGain: {},
+        },
+      ]);
       const gone = await removeTracks(db, [rows[0]!.id, `tr${ID_BASE + 20}`]);
       await removeEmptyAlbums(db, gone);
     });
     expect(await keptCounts()).toEqual(await countsFromBase());
     const after = await tracksInOrder();
-    expect(after.length).toBe(before.length + 40 - 2);
+    expect(after.length).toBe(before.length + 41 - 2);
     // The new artist sorts first (with the track moved to it): every deep page moved.
     expect(after.slice(0, 40).filter((id) => !before.includes(id))).toHaveLength(39);
     await checkOffsets(

@@ -309,6 +309,9 @@ describe('the artist index cache', () => {
   function fakeCatalog() {
     const state = { version: '1', fetched: 0, names: ['Abba', 'Blur'] };
     const catalog = {
+      actingFor() {
+        return this;
+      },
       call: async (method: string) => {
         if (method === 'version') return { version: state.version };
         state.fetched++;

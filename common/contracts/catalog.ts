@@ -1,7 +1,34 @@
 import { z } from 'zod';
-import { defineContract, internalMethod, publicMethod } from '../rpc/contract.js';
+import { adminMethod, defineContract, internalMethod, publicMethod } from '../rpc/contract.js';
 import { id, ids, MAX_IDS, type Page, paging, windowParam } from './shared.js';
 import { listeningFacts, smartRules } from './smart.js';
+
+/** The library every existing catalog became (migration 007): seen by everyone. */
+export const DEFAULT_LIBRARY_ID = 1;
+
+/** A music folder of the catalog, as a caller may see it. */
+export interface Library {
+  id: number;
+  name: string;
+  albumCount: number;
+  trackCount: number;
+}
+
+/** A library as an admin manages it: its folder, who sees it. */
+export interface ManagedLibrary extends Library {
+  /** The folder imported and watched; null for one with no folder (the seed's). */
+  path: string | null;
+  /** Every caller sees it, logged in or not. */
+  everyone: boolean;
+  /** Users granted it (ids of the users service), at most LIBRARY_GRANTS_MAX. */
+  userIds: string[];
+}
+
+/** Most libraries a catalog holds, and most users granted one library (answers stay bounded). */
+export const LIBRARIES_MAX = 100;
+export const LIBRARY_GRANTS_MAX = 1000;
+/** The largest library id (an int column). */
+export const LIBRARY_ID_MAX = 2_147_483_647;
 
 export interface Artist {
   id: string;
@@ -125,6 +152,11 @@ const year = z.number().int().min(0).max(9999);
 /** Albums or tracks of the years between `fromYear` and `toYear` (either order), both included. */
 const years = { fromYear: year.optional(), toYear: year.optional() };
 const genre = z.string().max(100).optional();
+/** Only this library (of those the caller sees; one it does not see narrows to nothing). */
+const library = z.number().int().min(1).max(LIBRARY_ID_MAX).optional();
+const libraryName = z.string().trim().min(1).max(100);
+const libraryPath = z.string().trim().min(1).max(4096);
+const libraryId = z.number().int().min(1).max(LIBRARY_ID_MAX);
 const count = (max: number, fallback: number) => z.number().int().min(1).max(max).default(fallback);
 /** Longest `cursor` accepted (a row's sort keys, encoded). */
 export const CURSOR_MAX = 2000;
@@ -138,12 +170,14 @@ const cursor = z.string().max(CURSOR_MAX).optional();
 export type CursorPage<T> = Page<T> & { nextCursor: string | null };
 
 export const catalogContract = defineContract('catalog', {
-  listArtists: publicMethod(z.strictObject({ ...paging, cursor })).returns<CursorPage<Artist>>(),
+  // Every read answers only from the libraries the caller sees (anonymous callers: those marked
+  // `everyone`); an id of another library is NotFound. `library` narrows a listing to one.
+  listArtists: publicMethod(z.strictObject({ ...paging, cursor, library })).returns<CursorPage<Artist>>(),
   /** Every artist (at most ARTIST_INDEX_MAX), grouped and sorted for an index view. */
-  artistIndex: publicMethod(z.strictObject({})).returns<ArtistIndexGroup[]>(),
+  artistIndex: publicMethod(z.strictObject({ library })).returns<ArtistIndexGroup[]>(),
   getArtist: publicMethod(z.strictObject({ id })).returns<Artist & { albums: Album[] }>(),
   /** Several artists at once, in the order asked; unknown ids are left out. */
-  getArtists: publicMethod(z.strictObject({ ids: ids(MAX_IDS) })).returns<Artist[]>(),
+  getArtists: publicMethod(z.strictObject({ ids: ids(MAX_IDS), library })).returns<Artist[]>(),
   /**
    * The artist an artist, album or track id belongs to, with up to `similarLimit` similar
    * artists (listeners in common, counted by the stats service, then shared genres).
@@ -153,7 +187,7 @@ export const catalogContract = defineContract('catalog', {
   ).returns<ArtistInfo>(),
   getAlbum: publicMethod(z.strictObject({ id })).returns<Album & { tracks: Track[] }>(),
   /** Several albums at once (without their tracks), in the order asked; unknown ids are left out. */
-  getAlbums: publicMethod(z.strictObject({ ids: ids(MAX_IDS) })).returns<Album[]>(),
+  getAlbums: publicMethod(z.strictObject({ ids: ids(MAX_IDS), library })).returns<Album[]>(),
   /**
    * A page of albums: by title, by artist then title, newest added first, random, or by
    * release year (with `fromYear` after `toYear`, the latest years first).
@@ -165,6 +199,7 @@ export const catalogContract = defineContract('catalog', {
       ...years,
       ...paging,
       cursor,
+      library,
     }),
   ).returns<CursorPage<Album>>(),
   /** The albums of the given tracks, each once, in the order its first track comes: a page of them. */
@@ -173,14 +208,16 @@ export const catalogContract = defineContract('catalog', {
   topAlbums: publicMethod(z.strictObject({ window: windowParam, ...paging })).returns<
     Array<Album & { plays: number }>
   >(),
-  listTracks: publicMethod(z.strictObject({ genre, ...paging, cursor })).returns<CursorPage<Track>>(),
+  listTracks: publicMethod(z.strictObject({ genre, ...paging, cursor, library })).returns<
+    CursorPage<Track>
+  >(),
   getTrack: publicMethod(z.strictObject({ id })).returns<Track>(),
   /**
    * Several tracks at once, in the order asked; unknown ids are left out. With `withRemoved`,
    * tracks whose files have left the library come too, as they were, marked `unavailable`.
    */
   getTracks: publicMethod(
-    z.strictObject({ ids: ids(MAX_IDS), withRemoved: z.boolean().default(false) }),
+    z.strictObject({ ids: ids(MAX_IDS), withRemoved: z.boolean().default(false), library }),
   ).returns<Track[]>(),
   /**
    * The tracks a smart playlist's rules pick (common/contracts/smart.ts), in their order, at
@@ -197,14 +234,20 @@ export const catalogContract = defineContract('catalog', {
   findLyrics: publicMethod(
     z.strictObject({ artist: z.string().trim().min(1).max(200), title: z.string().trim().min(1).max(200) }),
   ).returns<Lyrics | null>(),
-  listGenres: publicMethod(z.strictObject({})).returns<Genre[]>(),
-  /** The catalog's version: it changes with every change to artists, albums or tracks (for caches). */
-  version: publicMethod(z.strictObject({})).returns<{ version: string }>(),
-  randomTracks: publicMethod(z.strictObject({ limit: count(500, 10), genre, ...years })).returns<Track[]>(),
+  listGenres: publicMethod(z.strictObject({ library })).returns<Genre[]>(),
+  /**
+   * The catalog's version as the caller sees it (for caches): it changes with every change to
+   * artists, albums or tracks, and differs between callers who see different libraries.
+   */
+  version: publicMethod(z.strictObject({ library })).returns<{ version: string }>(),
+  randomTracks: publicMethod(z.strictObject({ limit: count(500, 10), genre, ...years, library })).returns<
+    Track[]
+  >(),
   search: publicMethod(
     z.strictObject({
       q: z.string().trim().min(1, 'q must not be empty').max(200),
       limit: z.number().int().min(1).max(100).default(20),
+      library,
     }),
   ).returns<SearchResult>(),
   /** Most played tracks (counts from the stats service), with their catalog details. */
@@ -228,5 +271,32 @@ export const catalogContract = defineContract('catalog', {
    * is never similar to itself.
    */
   similarTracks: publicMethod(z.strictObject({ id, limit: count(500, 50) })).returns<Track[]>(),
+
+  /** The libraries the caller sees, by name. */
+  listLibraries: publicMethod(z.strictObject({})).returns<Library[]>(),
+  // Managing libraries: administrators only.
+  /** Every library, with its folder and who sees it. */
+  manageLibraries: adminMethod(z.strictObject({})).returns<ManagedLibrary[]>(),
+  /**
+   * Adds a library of a folder on the server (absolute; not inside another library's, nor
+   * holding one): the catalog's workers import it and watch it.
+   */
+  addLibrary: adminMethod(
+    z.strictObject({ name: libraryName, path: libraryPath, everyone: z.boolean().default(false) }),
+  ).returns<ManagedLibrary>(),
+  /** Renames a library, or changes whether everyone sees it. */
+  updateLibrary: adminMethod(
+    z.strictObject({ id: libraryId, name: libraryName.optional(), everyone: z.boolean().optional() }),
+  ).returns<ManagedLibrary>(),
+  /** Removes a library and everything in it from the catalog (its files stay on disk). */
+  removeLibrary: adminMethod(z.strictObject({ id: libraryId })).returns<{ removed: true; tracks: number }>(),
+  /** Lets a user see a library (idempotent). */
+  grantLibrary: adminMethod(
+    z.strictObject({ id: libraryId, userId: z.string().min(1).max(100) }),
+  ).returns<ManagedLibrary>(),
+  /** Stops a user seeing a library (idempotent). */
+  revokeLibrary: adminMethod(
+    z.strictObject({ id: libraryId, userId: z.string().min(1).max(100) }),
+  ).returns<ManagedLibrary>(),
 });
 export type CatalogContract = typeof catalogContract;

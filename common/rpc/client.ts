@@ -243,6 +243,8 @@ export class ServiceClient<C extends Contract> {
   constructor(
     private readonly client: RpcClient,
     readonly contract: C,
+    /** Options every call takes unless it names its own. */
+    private readonly defaults: CallOptions = {},
   ) {}
 
   call<K extends MethodName<C>>(
@@ -250,6 +252,14 @@ export class ServiceClient<C extends Contract> {
     params: ParamsOf<C, K>,
     options?: CallOptions,
   ): Promise<ResultOf<C, K>> {
-    return this.client.call(this.contract.service, method, params, options) as Promise<ResultOf<C, K>>;
+    return this.client.call(this.contract.service, method, params, {
+      ...this.defaults,
+      ...options,
+    }) as Promise<ResultOf<C, K>>;
+  }
+
+  /** The same client, its calls made on behalf of `caller` and its client (the gateway serving one request). */
+  actingFor(caller: Caller | undefined, clientAddress: string): ServiceClient<C> {
+    return new ServiceClient(this.client, this.contract, { ...this.defaults, caller, clientAddress });
   }
 }

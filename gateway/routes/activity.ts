@@ -11,7 +11,7 @@ import { statsContract } from '../../common/contracts/stats.js';
 import { InvalidParamsError, NotFoundError } from '../../common/errors.js';
 import { LruCache } from '../../common/lru.js';
 import type { Caller } from '../../common/rpc/contract.js';
-import { requireCaller } from '../auth.js';
+import { forClient, requireCaller } from '../auth.js';
 import { contractParams, parseBody, queryEnum, queryInt, queryString } from '../http.js';
 import { withTimeout } from '../timeout.js';
 import type { RouteContext } from './context.js';
@@ -57,9 +57,14 @@ export function activityRoutes({
    * track already being looked up for another request shares that lookup, so a burst of plays
    * of a new track costs one call); a 404 names every unknown track.
    */
-  const trackDurations = async (trackIds: readonly string[]): Promise<Map<string, number>> => {
+  const trackDurations = async (
+    caller: Caller,
+    trackIds: readonly string[],
+  ): Promise<Map<string, number>> => {
+    // Asked as the caller (a track of a library they do not see is unknown to them); once
+    // known, an id stays good for anyone for a while.
     const durations = await knownTracks.getOrLoadMany(trackIds, async (ids) => {
-      const tracks = await services.catalog.call('getTracks', { ids, withRemoved: true });
+      const tracks = await services.catalog.call('getTracks', { ids, withRemoved: true }, { caller });
       return new Map(tracks.map((t) => [t.id, t.durationMs]));
     });
     const unknown = [...new Set(trackIds.filter((trackId) => !durations.has(trackId)))].slice(0, 20);
@@ -74,7 +79,10 @@ export function activityRoutes({
    */
   const publishPlays = async (caller: Caller, bodies: readonly PlayBody[]): Promise<string[]> => {
     plays.take(caller.userId, bodies.length);
-    const durations = await trackDurations(bodies.map((body) => body.trackId));
+    const durations = await trackDurations(
+      caller,
+      bodies.map((body) => body.trackId),
+    );
     const now = new Date();
     const events = await withTimeout(
       Promise.all(
@@ -143,7 +151,7 @@ export function activityRoutes({
       window: queryEnum(req, 'window', WINDOWS),
       limit: queryInt(req, 'limit', 1, 100),
     };
-    res.json(await services.catalog.call('topTracks', params, { caller: res.locals.caller }));
+    res.json(await services.catalog.call('topTracks', params, forClient(req, res)));
   });
 
   router.get('/api/stats/overview', async (_req, res) => {

@@ -1,4 +1,5 @@
 import { NotFoundError } from '../../common/errors.js';
+import { clientAddressOf } from '../auth.js';
 import { catalogCoverColor, MAX_COVER_SIZE, sendCover } from '../covers.js';
 import { queryInt } from '../http.js';
 import type { RouteContext } from './context.js';
@@ -11,7 +12,10 @@ import type { RouteContext } from './context.js';
 export function coverRoutes({ router, services, covers }: RouteContext): void {
   router.get('/api/covers/:id', async (req, res) => {
     const size = queryInt(req, 'size', 1, MAX_COVER_SIZE) ?? 300;
-    const color = await catalogCoverColor(services.catalog, req.params.id);
+    const color = await catalogCoverColor(
+      services.catalog.actingFor(res.locals.caller, clientAddressOf(req)),
+      req.params.id,
+    );
     if (!color) throw new NotFoundError(`no cover ${req.params.id}`);
     await sendCover(res, covers, color, size);
   });

@@ -4,6 +4,7 @@ import { TRANSCODE_FORMATS } from '../../common/config.js';
 import type { TrackFile } from '../../common/contracts/catalog.js';
 import { ErrorCodes, NotFoundError } from '../../common/errors.js';
 import { AudioFileError, sendTrackAudio } from '../audio.js';
+import { forClient } from '../auth.js';
 import { HttpError } from '../errors.js';
 import { queryEnum, queryInt } from '../http.js';
 import type { RouteContext } from './context.js';
@@ -46,7 +47,7 @@ export function streamRoutes({ router, services, log, transcoder }: RouteContext
       maxKbps: queryInt(req, 'bitrate', 0, 10_000),
       offsetS: queryInt(req, 'offset', 0, 86_400),
     };
-    const file = await services.catalog.call('getTrackFile', { id }, { caller: res.locals.caller });
+    const file = await services.catalog.call('getTrackFile', { id }, forClient(req, res));
     const listener = res.locals.caller?.userId;
     await answerAudio(res, log, file, () =>
       sendTrackAudio({ req, res, file, options, transcoder, log, listener }),

@@ -1,5 +1,6 @@
 import type { Artist, CatalogContract } from '../../common/contracts/catalog.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
+import type { Caller } from '../../common/rpc/contract.js';
 import { artist, artistFolder, artistIndex, type Marks } from './models.js';
 import type { Body } from './response.js';
 
@@ -10,34 +11,45 @@ const NO_MARKS: Marks = {
   rated: { songs: new Map(), albums: new Map(), artists: new Map() },
 };
 
-interface Rendered {
-  version: string;
-  shapes: Map<Shape, Promise<Body[]>>;
-}
+/** Versions kept: one per set of libraries callers see, and a few more. */
+const VERSIONS_KEPT = 16;
 
 /**
  * The artist index (`getArtists`, `getIndexes`: every artist of a 20,000-artist library),
- * fetched and rendered once per catalog version rather than per call: a call asks the catalog
- * its version (one row) and marks the cached answer with the caller's stars and ratings,
+ * fetched and rendered once per catalog version (and set of libraries seen) rather than per
+ * call: a call asks the catalog its version (one row) and marks the cached answer with the caller's stars and ratings,
  * copying only the artists they marked.
  */
 export class ArtistIndexCache {
-  private rendered: Rendered | null = null;
+  /** Rendered shapes by the version the catalog gave (it names the libraries the caller sees). */
+  private readonly rendered = new Map<string, Map<Shape, Promise<Body[]>>>();
 
   constructor(private readonly catalog: ServiceClient<CatalogContract>) {}
 
-  async index(shape: Shape, marks: Marks): Promise<Body[]> {
-    const { version } = await this.catalog.call('version', {});
-    if (this.rendered?.version !== version) this.rendered = { version, shapes: new Map() };
-    const rendered = this.rendered;
-    let bodies = rendered.shapes.get(shape);
+  /** The index as the caller sees it (the libraries they see), of one library when `library` is given. */
+  async index(
+    shape: Shape,
+    marks: Marks,
+    { caller, library }: { caller?: Caller; library?: number | undefined } = {},
+  ): Promise<Body[]> {
+    // Every Subsonic call has a caller; the address only tells the catalog a client asks.
+    const catalog = this.catalog.actingFor(caller, 'subsonic');
+    const { version } = await catalog.call('version', { library });
+    const key = `${version}/${library ?? ''}`;
+    let rendered = this.rendered.get(key);
+    if (!rendered) {
+      rendered = new Map();
+      this.rendered.set(key, rendered);
+      while (this.rendered.size > VERSIONS_KEPT) this.rendered.delete(this.rendered.keys().next().value!);
+    }
+    let bodies = rendered.get(shape);
     if (!bodies) {
-      bodies = this.catalog
-        .call('artistIndex', {})
+      bodies = catalog
+        .call('artistIndex', { library })
         .then((groups) => artistIndex(groups, (a) => SHAPES[shape](a, NO_MARKS)));
-      rendered.shapes.set(shape, bodies);
+      rendered.set(shape, bodies);
       // A failed fetch is not kept: the next call tries again.
-      bodies.catch(() => rendered.shapes.delete(shape));
+      bodies.catch(() => rendered.delete(shape));
     }
     const groups = await bodies;
     const marked = (id: string) => marks.starred.artists.has(id) || marks.rated.artists.has(id);

@@ -41,6 +41,8 @@ export interface Call {
   caller: Caller;
   /** RPC options acting as the caller. */
   as: { caller: Caller };
+  /** `musicFolderId`: the one library (of those the caller sees) a listing is limited to. */
+  library: number | undefined;
   req: Request;
   res: Response;
   /** The player's name (`c`), as the services take it. */
@@ -85,17 +87,17 @@ async function inBatches<T>(ids: readonly string[], load: (batch: string[]) => P
   return (await Promise.all(batches.map(load))).flat();
 }
 
-/** Tracks by id, in the given order, unknown ids left out. */
-export const tracksByIds = (deps: Deps, ids: readonly string[]): Promise<Track[]> =>
-  inBatches(ids, (batch) => deps.services.catalog.call('getTracks', { ids: batch }));
+/** Tracks by id, in the given order, unknown ids (and those of other libraries than `library`) left out. */
+export const tracksByIds = (deps: Deps, ids: readonly string[], library?: number): Promise<Track[]> =>
+  inBatches(ids, (batch) => deps.services.catalog.call('getTracks', { ids: batch, library }));
 
 /** Albums by id, in the given order, unknown ids left out. */
-export const albumsByIds = (deps: Deps, ids: readonly string[]): Promise<Album[]> =>
-  inBatches(ids, (batch) => deps.services.catalog.call('getAlbums', { ids: batch }));
+export const albumsByIds = (deps: Deps, ids: readonly string[], library?: number): Promise<Album[]> =>
+  inBatches(ids, (batch) => deps.services.catalog.call('getAlbums', { ids: batch, library }));
 
 /** Artists by id, in the given order, unknown ids left out. */
-export const artistsByIds = (deps: Deps, ids: readonly string[]): Promise<Artist[]> =>
-  inBatches(ids, (batch) => deps.services.catalog.call('getArtists', { ids: batch }));
+export const artistsByIds = (deps: Deps, ids: readonly string[], library?: number): Promise<Artist[]> =>
+  inBatches(ids, (batch) => deps.services.catalog.call('getArtists', { ids: batch, library }));
 
 /** The tracks of `ids` by id; any id the catalog does not know is error 70, naming them all. */
 export async function requireTracks(deps: Deps, ids: readonly string[]): Promise<Map<string, Track>> {

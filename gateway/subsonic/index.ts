@@ -1,11 +1,13 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
+import { LIBRARY_ID_MAX } from '../../common/contracts/catalog.js';
 import type { PlayDateWindow } from '../../common/contracts/events.js';
 import type { PlayAllowance } from '../../common/contracts/plays.js';
 import type { Ratings, Starred } from '../../common/contracts/users.js';
 import { AppError, isUnavailable } from '../../common/errors.js';
 import type { EventPublisher } from '../../common/events/publisher.js';
 import type { Authenticator } from '../auth.js';
+import { clientAddressOf } from '../auth.js';
 import type { CoverCache } from '../covers.js';
 import { crossSiteProblem } from '../cross-site.js';
 import { toHttpError } from '../errors.js';
@@ -178,6 +180,7 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
           params,
           caller,
           as: { caller },
+          library: params.int('musicFolderId', 1, LIBRARY_ID_MAX),
           req,
           res,
           client: params.required('c').trim().slice(0, CLIENT_NAME_MAX) || 'unknown',
@@ -194,7 +197,11 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
             return marks;
           },
         };
-        const body = await endpoint(call, shared);
+        // The catalog answers as the caller sees it (the libraries they may see) in every endpoint.
+        const body = await endpoint(call, {
+          ...shared,
+          services: { ...services, catalog: services.catalog.actingFor(caller, clientAddressOf(req)) },
+        });
         if (body !== SENT) send(res, 'ok', body, format);
       } catch (err) {
         if (res.headersSent) {

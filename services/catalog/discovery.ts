@@ -22,6 +22,7 @@ import {
   TRACK_SELECT,
   tracksByIds,
 } from './queries.js';
+import { inScope, type LibraryAccess, type Scope, scopeParam, withScope } from './scope.js';
 import { normalizeText } from './text.js';
 
 /** Most tracks of one artist (or album) taken as the seeds of a similarity or top list. */
@@ -100,21 +101,24 @@ const columns = (items: CoPlayed[]) => [items.map((c) => c.trackId), items.map((
 export function discoveryHandlers(
   db: Queryable,
   counts: StatsReader,
+  access: LibraryAccess,
 ): Pick<Handlers<CatalogContract>, 'artistInfo' | 'artistTopTracks' | 'similarTracks' | 'topAlbums'> {
-  /** The tracks an artist, album or track id stands for, with their artists and genres. */
-  async function seedsOf(id: string) {
+  /** The tracks in scope an artist, album or track id stands for, with their artists and genres. */
+  async function seedsOf(id: string, scope: Scope) {
+    const params: unknown[] = [id, SEED_TRACKS_MAX];
+    const visible = inScope('t.library_id', scopeParam(scope, params));
     const { rows } = await db.query<{ id: string; artist_id: string; genre: string | null }>(
       `SELECT id, artist_id, genre FROM (
          SELECT t.id, al.artist_id, t.genre, 0 AS o FROM tracks t JOIN albums al ON al.id = t.album_id
-         WHERE t.id = $1
+         WHERE t.id = $1 AND ${visible}
          UNION ALL
          SELECT t.id, al.artist_id, t.genre, 1 FROM tracks t JOIN albums al ON al.id = t.album_id
-         WHERE t.album_id = $1
+         WHERE t.album_id = $1 AND ${visible}
          UNION ALL
          SELECT t.id, al.artist_id, t.genre, 2 FROM albums al JOIN tracks t ON t.album_id = al.id
-         WHERE al.artist_id = $1
+         WHERE al.artist_id = $1 AND ${visible}
        ) seeds ORDER BY o LIMIT $2`,
-      [id, SEED_TRACKS_MAX],
+      params,
     );
     return {
       trackIds: rows.map((r) => r.id),
@@ -123,25 +127,30 @@ export function discoveryHandlers(
     };
   }
 
-  async function artistOf(id: string): Promise<Artist> {
+  /** The artist of an artist, album or track id, all in scope. */
+  async function artistOf(id: string, scope: Scope): Promise<Artist> {
+    const params: unknown[] = [id];
+    const libraries = scopeParam(scope, params);
     const [artistId] = await queryIds(
       db,
       `SELECT id FROM artists WHERE id = $1
-       UNION ALL SELECT artist_id FROM albums WHERE id = $1
-       UNION ALL SELECT al.artist_id FROM tracks t JOIN albums al ON al.id = t.album_id WHERE t.id = $1
+       UNION ALL SELECT artist_id FROM albums al WHERE id = $1 AND ${inScope('al.library_id', libraries)}
+       UNION ALL SELECT al.artist_id FROM tracks t JOIN albums al ON al.id = t.album_id
+         WHERE t.id = $1 AND ${inScope('t.library_id', libraries)}
        LIMIT 1`,
-      [id],
+      params,
     );
-    const [artist] = artistId ? await artistsByIds(db, [artistId]) : [];
+    const [artist] = artistId ? await artistsByIds(db, [artistId], scope) : [];
     if (!artist) throw new NotFoundError(`no artist, album or track ${id}`, { id });
     return artist;
   }
 
   return {
     async artistInfo({ id, similarLimit }, ctx) {
-      const artist = await artistOf(id);
+      const scope = await access.of(ctx);
+      const artist = await artistOf(id, scope);
       if (similarLimit === 0) return { artist, similar: [] };
-      const seeds = await seedsOf(artist.id);
+      const seeds = await seedsOf(artist.id, scope);
       const coPlayed = await counts.coPlayed(seeds.trackIds, CO_PLAYED_FOR_ARTISTS, ctx.log);
       // Artists by listeners in common, then artists sharing the most albums' genres.
       const similarIds = await queryIds(
@@ -163,21 +172,25 @@ export function discoveryHandlers(
          ) ranked ORDER BY tier, score DESC, artist_id LIMIT $4`,
         [artist.id, ...columns(coPlayed), similarLimit],
       );
-      return { artist, similar: await artistsByIds(db, similarIds) };
+      return { artist, similar: await artistsByIds(db, similarIds, scope) };
     },
 
-    async artistTopTracks(params) {
+    async artistTopTracks(params, ctx) {
+      const scope = await access.of(ctx);
       const artistIds =
         'artistId' in params
-          ? [(await artistOf(params.artistId)).id]
+          ? [(await artistOf(params.artistId, scope)).id]
           : await queryIds(db, 'SELECT id FROM artists WHERE search_name = $1', [
               normalizeText(params.artistName),
             ]);
       if (artistIds.length === 0) return [];
+      const query: unknown[] = [artistIds, SEED_TRACKS_MAX];
+      const libraries = scopeParam(scope, query);
       const tracks = await queryTracks(
         db,
-        `${TRACK_SELECT} WHERE al.artist_id = ANY($1::text[]) ORDER BY ${TRACK_ORDER} LIMIT $2`,
-        [artistIds, SEED_TRACKS_MAX],
+        `${TRACK_SELECT} WHERE al.artist_id = ANY($1::text[]) AND ${inScope('t.library_id', libraries)}
+         ORDER BY ${TRACK_ORDER} LIMIT $2`,
+        query,
       );
       const plays = await counts.plays(tracks.map((t) => t.id));
       return tracks
@@ -188,10 +201,11 @@ export function discoveryHandlers(
     },
 
     async similarTracks({ id, limit }, ctx) {
-      const seeds = await seedsOf(id);
+      const scope = await access.of(ctx);
+      const seeds = await seedsOf(id, scope);
       if (seeds.trackIds.length === 0) {
         // An artist without tracks has nothing similar; anything else is not in the catalog.
-        await artistOf(id);
+        await artistOf(id, scope);
         return [];
       }
       const [coPlayed, sameGenres] = await Promise.all([
@@ -202,7 +216,11 @@ export function discoveryHandlers(
           : randomIds(
               db,
               'tracks t',
-              { where: ['t.genre = ANY($1::text[])'], params: [seeds.genres] },
+              withScope(
+                { where: ['t.genre = ANY($1::text[])'], params: [seeds.genres] },
+                't.library_id',
+                scope,
+              ),
               limit + 1,
             ),
       ]);
@@ -223,10 +241,11 @@ export function discoveryHandlers(
          ) best ORDER BY tier, rank LIMIT $6`,
         [...columns(coPlayed), seeds.artistIds, sameGenres, id, limit],
       );
-      return tracksByIds(db, ids);
+      // Co-played tracks may be of libraries out of scope: those are left out here.
+      return tracksByIds(db, ids, scope);
     },
 
-    async topAlbums({ window, limit, offset }) {
+    async topAlbums({ window, limit, offset }, ctx) {
       // The counts stats keeps are per track; the albums of the most played tracks add them up.
       const plays = await counts.top(window, 100);
       const { rows } = await db.query<{ album_id: string; plays: number }>(
@@ -239,6 +258,7 @@ export function discoveryHandlers(
       const albums = await albumsByIds(
         db,
         rows.map((r) => r.album_id),
+        await access.of(ctx),
       );
       return albums.map((a) => ({ ...a, plays: byAlbum.get(a.id) ?? 0 }));
     },

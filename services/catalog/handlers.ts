@@ -2,7 +2,9 @@ import { stat } from 'node:fs/promises';
 import { ARTIST_INDEX_MAX, type CatalogContract } from '../../common/contracts/catalog.js';
 import type { StatsContract } from '../../common/contracts/stats.js';
 import { type Handlers, NotFoundError, type Queryable, type ServiceClient } from '../../common/index.js';
+import { LruCache } from '../../common/lru.js';
 import { discoveryHandlers, groupByInitial, StatsReader } from './discovery.js';
+import { librariesHandlers } from './libraries.js';
 import { lyricsByName, lyricsOfTrack } from './lyrics.js';
 import { resolveTrackPath } from './media.js';
 import { type Filter, LISTINGS, orderBy, Pager } from './pages.js';
@@ -10,9 +12,9 @@ import {
   ALBUM_SELECT,
   ALBUM_TRACK_ORDER,
   ARTIST_INDEX_ORDER,
-  ARTIST_SELECT,
   albumFilter,
   albumsByIds,
+  artistSelect,
   artistsByIds,
   count,
   queryAlbums,
@@ -25,11 +27,10 @@ import {
   tracksWithRemovedByIds,
   whereOf,
 } from './queries.js';
+import { inScope, LibraryAccess, type Scope, scopeParam } from './scope.js';
 import { search } from './search.js';
 import { matchTracks } from './smart.js';
 import { normalizeGenre } from './text.js';
-
-const NO_FILTER: Filter = { where: [], params: [] };
 
 export interface CatalogDeps {
   db: Queryable;
@@ -38,6 +39,8 @@ export interface CatalogDeps {
   mediaRoot: string;
   /** How long topTracks waits for the stats service. */
   statsTimeoutMs: number;
+  /** After a library was added, changed or removed here (the workers watching folders follow). */
+  onLibrariesChanged?: () => void;
 }
 
 /** The listing of each album order (services/catalog/pages.ts). */
@@ -54,36 +57,73 @@ export function catalogHandlers({
   stats,
   mediaRoot,
   statsTimeoutMs,
+  onLibrariesChanged,
 }: CatalogDeps): Handlers<CatalogContract> {
   const counts = new StatsReader(stats, statsTimeoutMs);
   const pager = new Pager(db);
-  const totals = async () => {
-    const { rows } = await db.query<{ artists: number; albums: number; tracks: number }>(
-      'SELECT artists, albums, tracks FROM catalog_totals',
-    );
-    return rows[0] ?? { artists: 0, albums: 0, tracks: 0 };
+  const access = new LibraryAccess(db);
+  const scopedTotals = new LruCache<string, { artists: number; albums: number; tracks: number }>(64, 60_000);
+  /** Catalog totals, or the sums over the libraries in scope (kept by migration 007's triggers). */
+  const totals = async (scope: Scope) => {
+    if (scope === null) {
+      const { rows } = await db.query<{ artists: number; albums: number; tracks: number }>(
+        'SELECT artists, albums, tracks FROM catalog_totals',
+      );
+      return rows[0] ?? { artists: 0, albums: 0, tracks: 0 };
+    }
+    // Artists in several libraries count once: a distinct count, kept per catalog version.
+    const version = await pager.version();
+    return scopedTotals.getOrLoad(`${version}/${scope.join(',')}`, async () => {
+      const { rows } = await db.query<{ artists: number; albums: number; tracks: number }>(
+        `SELECT (SELECT count(DISTINCT artist_id) FROM library_artists WHERE library_id = ANY($1::int[]))::int AS artists,
+                coalesce(sum(album_count), 0)::int AS albums, coalesce(sum(track_count), 0)::int AS tracks
+         FROM libraries WHERE id = ANY($1::int[])`,
+        [scope],
+      );
+      return { value: rows[0]! };
+    });
   };
-  const genreTotals = async (genre: string) => {
-    const { rows } = await db.query<{ albums: number; tracks: number }>(
-      'SELECT album_count AS albums, track_count AS tracks FROM genres WHERE name = $1',
-      [normalizeGenre(genre)],
-    );
+  const genreTotals = async (genre: string, scope: Scope) => {
+    const { rows } =
+      scope === null
+        ? await db.query<{ albums: number; tracks: number }>(
+            'SELECT album_count AS albums, track_count AS tracks FROM genres WHERE name = $1',
+            [normalizeGenre(genre)],
+          )
+        : await db.query<{ albums: number; tracks: number }>(
+            `SELECT coalesce(sum(album_count), 0)::int AS albums, coalesce(sum(track_count), 0)::int AS tracks
+             FROM library_genres WHERE name = $1 AND library_id = ANY($2::int[])`,
+            [normalizeGenre(genre), scope],
+          );
     return rows[0] ?? { albums: 0, tracks: 0 };
   };
-  const trackOrThrow = async (id: string) => {
-    const [track] = await queryTracks(db, `${TRACK_SELECT} WHERE t.id = $1`, [id]);
+  const trackOrThrow = async (id: string, scope: Scope) => {
+    const [track] = await tracksByIds(db, [id], scope);
     if (!track) throw new NotFoundError(`no track ${id}`, { id });
     return track;
   };
+  /** Artists with albums in the scope's libraries (a condition on `ar`), as a listing filter. */
+  const artistsIn = (scope: Scope): Filter => {
+    const params: unknown[] = [];
+    const param = scopeParam(scope, params);
+    if (param === null) return { where: [], params };
+    return {
+      where: [
+        `EXISTS (SELECT 1 FROM library_artists la WHERE la.artist_id = ar.id AND ${inScope('la.library_id', param)})`,
+      ],
+      params,
+    };
+  };
 
   return {
-    async listArtists({ limit, offset, cursor }) {
+    async listArtists({ limit, offset, cursor, library }, ctx) {
+      const scope = await access.of(ctx, library);
       const [page, total] = await Promise.all([
-        pager.page(LISTINGS.artists, NO_FILTER, { limit, offset, cursor }),
-        totals(),
+        pager.page(LISTINGS.artists, artistsIn(scope), { limit, offset, cursor }),
+        totals(scope),
       ]);
       return {
-        items: await artistsByIds(db, page.ids),
+        items: await artistsByIds(db, page.ids, scope),
         total: total.artists,
         limit,
         offset,
@@ -91,31 +131,35 @@ export function catalogHandlers({
       };
     },
 
-    async artistIndex() {
+    async artistIndex({ library }, ctx) {
+      const params: unknown[] = [ARTIST_INDEX_MAX];
+      const select = artistSelect(scopeParam(await access.of(ctx, library), params));
       return groupByInitial(
-        await queryArtists(db, `${ARTIST_SELECT} ORDER BY ${ARTIST_INDEX_ORDER} LIMIT $1`, [
-          ARTIST_INDEX_MAX,
-        ]),
+        await queryArtists(db, `${select} ORDER BY ${ARTIST_INDEX_ORDER} LIMIT $1`, params),
       );
     },
 
-    async getArtist({ id }) {
-      const [artist] = await queryArtists(db, `${ARTIST_SELECT} WHERE ar.id = $1`, [id]);
+    async getArtist({ id }, ctx) {
+      const scope = await access.of(ctx);
+      const [artist] = await artistsByIds(db, [id], scope);
       if (!artist) throw new NotFoundError(`no artist ${id}`, { id });
+      const params: unknown[] = [id];
+      const libraries = scopeParam(scope, params);
       const albums = await queryAlbums(
         db,
-        `${ALBUM_SELECT} WHERE al.artist_id = $1 ORDER BY ${orderBy(LISTINGS.albumsByYear)}`,
-        [id],
+        `${ALBUM_SELECT} WHERE al.artist_id = $1 AND ${inScope('al.library_id', libraries)}
+         ORDER BY ${orderBy(LISTINGS.albumsByYear)}`,
+        params,
       );
       return { ...artist, albums };
     },
 
-    getArtists: ({ ids }) => artistsByIds(db, ids),
+    getArtists: async ({ ids, library }, ctx) => artistsByIds(db, ids, await access.of(ctx, library)),
 
-    getAlbums: ({ ids }) => albumsByIds(db, ids),
+    getAlbums: async ({ ids, library }, ctx) => albumsByIds(db, ids, await access.of(ctx, library)),
 
-    async getAlbum({ id }) {
-      const [album] = await queryAlbums(db, `${ALBUM_SELECT} WHERE al.id = $1`, [id]);
+    async getAlbum({ id }, ctx) {
+      const [album] = await albumsByIds(db, [id], await access.of(ctx));
       if (!album) throw new NotFoundError(`no album ${id}`, { id });
       const tracks = await queryTracks(
         db,
@@ -125,18 +169,19 @@ export function catalogHandlers({
       return { ...album, tracks };
     },
 
-    async listAlbums({ sort, limit, offset, cursor, ...filter }) {
-      const where = albumFilter(filter);
+    async listAlbums({ sort, limit, offset, cursor, library, ...filter }, ctx) {
+      const scope = await access.of(ctx, library);
+      const where = albumFilter(filter, 'al', scope);
       const total = async () => {
         if (filter.fromYear !== undefined || filter.toYear !== undefined) {
           return count(db, `SELECT 1 FROM albums al ${whereOf(where)}`, where.params);
         }
-        if (filter.genre !== undefined) return (await genreTotals(filter.genre)).albums;
-        return (await totals()).albums;
+        if (filter.genre !== undefined) return (await genreTotals(filter.genre, scope)).albums;
+        return (await totals(scope)).albums;
       };
       if (sort === 'random') {
         const [ids, n] = await Promise.all([randomIds(db, 'albums al', where, limit), total()]);
-        return { items: await albumsByIds(db, ids), total: n, limit, offset, nextCursor: null };
+        return { items: await albumsByIds(db, ids, scope), total: n, limit, offset, nextCursor: null };
       }
       const latestFirst = sort === 'year' && (filter.fromYear ?? 0) > (filter.toYear ?? 9999);
       const listing = latestFirst ? LISTINGS.albumsLatestYears : ALBUM_LISTINGS[sort];
@@ -151,47 +196,68 @@ export function catalogHandlers({
           }
         : where;
       const [page, n] = await Promise.all([pager.page(listing, ranged, { limit, offset, cursor }), total()]);
-      return { items: await albumsByIds(db, page.ids), total: n, limit, offset, nextCursor: page.nextCursor };
+      return {
+        items: await albumsByIds(db, page.ids, scope),
+        total: n,
+        limit,
+        offset,
+        nextCursor: page.nextCursor,
+      };
     },
 
-    async albumsOfTracks({ trackIds, limit, offset }) {
+    async albumsOfTracks({ trackIds, limit, offset }, ctx) {
+      const params: unknown[] = [trackIds, limit, offset];
+      const libraries = scopeParam(await access.of(ctx), params);
       const albumIds = await queryIds(
         db,
         `SELECT t.album_id AS id FROM unnest($1::text[]) WITH ORDINALITY AS asked (track_id, n)
-         JOIN tracks t ON t.id = asked.track_id
+         JOIN tracks t ON t.id = asked.track_id WHERE ${inScope('t.library_id', libraries)}
          GROUP BY t.album_id ORDER BY min(asked.n) LIMIT $2 OFFSET $3`,
-        [trackIds, limit, offset],
+        params,
       );
-      return albumsByIds(db, albumIds);
+      return albumsByIds(db, albumIds, null);
     },
 
-    async listTracks({ genre, limit, offset, cursor }) {
+    async listTracks({ genre, limit, offset, cursor, library }, ctx) {
+      const scope = await access.of(ctx, library);
       const [page, total] = await Promise.all([
-        pager.page(LISTINGS.tracks, albumFilter({ genre }, 't'), { limit, offset, cursor }),
-        genre === undefined ? totals().then((t) => t.tracks) : genreTotals(genre).then((t) => t.tracks),
+        pager.page(LISTINGS.tracks, albumFilter({ genre }, 't', scope), { limit, offset, cursor }),
+        genre === undefined
+          ? totals(scope).then((t) => t.tracks)
+          : genreTotals(genre, scope).then((t) => t.tracks),
       ]);
-      return { items: await tracksByIds(db, page.ids), total, limit, offset, nextCursor: page.nextCursor };
+      return {
+        items: await tracksByIds(db, page.ids, scope),
+        total,
+        limit,
+        offset,
+        nextCursor: page.nextCursor,
+      };
     },
 
-    getTrack: ({ id }) => trackOrThrow(id),
+    getTrack: async ({ id }, ctx) => trackOrThrow(id, await access.of(ctx)),
 
-    async getLyrics({ trackId }) {
-      const lyrics = await lyricsOfTrack(db, trackId);
-      if (!lyrics) await trackOrThrow(trackId);
-      return lyrics;
+    async getLyrics({ trackId }, ctx) {
+      // The track first: lyrics of a track out of scope are as unknown as the track.
+      await trackOrThrow(trackId, await access.of(ctx));
+      return lyricsOfTrack(db, trackId);
     },
 
-    findLyrics: ({ artist, title }) => lyricsByName(db, artist, title),
+    findLyrics: async ({ artist, title }, ctx) => lyricsByName(db, artist, title, await access.of(ctx)),
 
-    getTracks: ({ ids, withRemoved }) =>
-      withRemoved ? tracksWithRemovedByIds(db, ids) : tracksByIds(db, ids),
+    getTracks: async ({ ids, withRemoved, library }, ctx) => {
+      const scope = await access.of(ctx, library);
+      return withRemoved ? tracksWithRemovedByIds(db, ids, scope) : tracksByIds(db, ids, scope);
+    },
 
     matchTracks: ({ rules, facts, seed }) => matchTracks(db, rules, facts, seed),
 
-    async getTrackFile({ id }) {
+    async getTrackFile({ id }, ctx) {
+      const params: unknown[] = [id];
+      const libraries = scopeParam(await access.of(ctx), params);
       const { rows } = await db.query<{ file_path: string; mime_type: string; duration_ms: number }>(
-        'SELECT file_path, mime_type, duration_ms FROM tracks WHERE id = $1',
-        [id],
+        `SELECT file_path, mime_type, duration_ms FROM tracks t WHERE id = $1 AND ${inScope('t.library_id', libraries)}`,
+        params,
       );
       const row = rows[0];
       if (!row) throw new NotFoundError(`no track ${id}`, { id });
@@ -202,28 +268,42 @@ export function catalogHandlers({
       return { id, path, mimeType: row.mime_type, sizeBytes: info.size, durationMs: row.duration_ms };
     },
 
-    async listGenres() {
-      const { rows } = await db.query<{ name: string; album_count: number; track_count: number }>(
-        'SELECT name, album_count, track_count FROM genres WHERE album_count > 0 ORDER BY name',
-      );
+    async listGenres({ library }, ctx) {
+      const scope = await access.of(ctx, library);
+      const { rows } =
+        scope === null
+          ? await db.query<{ name: string; album_count: number; track_count: number }>(
+              'SELECT name, album_count, track_count FROM genres WHERE album_count > 0 ORDER BY name',
+            )
+          : await db.query<{ name: string; album_count: number; track_count: number }>(
+              `SELECT name, sum(album_count)::int AS album_count, sum(track_count)::int AS track_count
+               FROM library_genres WHERE library_id = ANY($1::int[]) AND album_count > 0
+               GROUP BY name ORDER BY name`,
+              [scope],
+            );
       return rows.map((r) => ({ name: r.name, albumCount: r.album_count, trackCount: r.track_count }));
     },
 
-    version: async () => ({ version: await pager.version() }),
-
-    async randomTracks({ limit, ...filter }) {
-      return tracksByIds(db, await randomIds(db, 'tracks t', albumFilter(filter, 't'), limit));
+    async version({ library }, ctx) {
+      const [version, scope] = await Promise.all([pager.version(), access.of(ctx, library)]);
+      return { version: scope === null ? version : `${version}:${scope.join(',')}` };
     },
 
-    search: ({ q, limit }) => search(db, q, limit),
+    async randomTracks({ limit, library, ...filter }, ctx) {
+      const scope = await access.of(ctx, library);
+      return tracksByIds(db, await randomIds(db, 'tracks t', albumFilter(filter, 't', scope), limit), scope);
+    },
 
-    async topTracks({ window, limit }) {
+    search: async ({ q, limit, library }, ctx) => search(db, q, limit, await access.of(ctx, library)),
+
+    async topTracks({ window, limit }, ctx) {
       const plays = await counts.top(window, limit);
       // Tracks removed from the catalog since they were played are left out.
-      const tracks = await tracksByIds(db, [...plays.keys()]);
+      const tracks = await tracksByIds(db, [...plays.keys()], await access.of(ctx));
       return tracks.map((t) => ({ ...t, plays: plays.get(t.id) ?? 0 }));
     },
 
-    ...discoveryHandlers(db, counts),
+    ...discoveryHandlers(db, counts, access),
+    ...librariesHandlers(db, access, onLibrariesChanged ?? (() => {})),
   };
 }

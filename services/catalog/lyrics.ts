@@ -9,6 +9,7 @@ import {
   type Lyrics,
 } from '../../common/contracts/catalog.js';
 import type { Queryable } from '../../common/index.js';
+import { inScope, type Scope, scopeParam } from './scope.js';
 import { normalizeText } from './text.js';
 
 /**
@@ -209,11 +210,23 @@ export async function lyricsOfTrack(db: Queryable, trackId: string): Promise<Lyr
  * The lyrics of a song by its artist and title (letter case and accents aside), as Subsonic's
  * `getLyrics` asks: synced ones first, then the lowest track id.
  */
-export async function lyricsByName(db: Queryable, artist: string, title: string): Promise<Lyrics | null> {
+export async function lyricsByName(
+  db: Queryable,
+  artist: string,
+  title: string,
+  scope: Scope,
+): Promise<Lyrics | null> {
+  const params: unknown[] = [nameKey(artist, title)];
+  const libraries = scopeParam(scope, params);
   const { rows } = await db.query<LyricsRow>(
-    `SELECT track_id, lang, synced, offset_ms, lines FROM lyrics
-     WHERE name_key = $1 ORDER BY synced DESC, track_id LIMIT 1`,
-    [nameKey(artist, title)],
+    `SELECT track_id, lang, synced, offset_ms, lines FROM lyrics l
+     WHERE name_key = $1 AND ${
+       libraries === null
+         ? 'true'
+         : `EXISTS (SELECT 1 FROM tracks t WHERE t.id = l.track_id AND ${inScope('t.library_id', libraries)})`
+     }
+     ORDER BY synced DESC, track_id LIMIT 1`,
+    params,
   );
   return rows[0] ? toLyrics(rows[0]) : null;
 }

@@ -7,6 +7,7 @@ import {
 } from '../../common/contracts/catalog.js';
 import { prepared, type Queryable } from '../../common/index.js';
 import type { Filter } from './pages.js';
+import { inScope, type Scope, scopeParam } from './scope.js';
 import { normalizeGenre } from './text.js';
 
 /**
@@ -16,6 +17,19 @@ import { normalizeGenre } from './text.js';
 
 export const ARTIST_SELECT = `
   SELECT ar.id, ar.name, ar.album_count FROM artists ar`;
+
+/**
+ * Artists as a scoped call sees them: only those with albums in its libraries, their album
+ * counts summed over those libraries (library_artists, migration 007). `param` is the scope's
+ * placeholder (scopeParam); null selects every artist with its whole count.
+ */
+export function artistSelect(param: string | null): string {
+  if (param === null) return ARTIST_SELECT;
+  return `
+  SELECT ar.id, ar.name, la.album_count FROM artists ar
+  JOIN LATERAL (SELECT sum(x.album_count)::int AS album_count FROM library_artists x
+                WHERE x.artist_id = ar.id AND x.library_id = ANY(${param})) la ON la.album_count > 0`;
+}
 
 export const ALBUM_SELECT = `
   SELECT al.id, al.title, al.artist_id, ar.name AS artist_name, al.year, al.genre, al.cover_color,
@@ -148,8 +162,18 @@ async function byIds<T extends { id: string }>(
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
-export const tracksByIds = (db: Queryable, ids: readonly string[]): Promise<Track[]> =>
-  byIds(ids, (distinct) => queryTracks(db, `${TRACK_SELECT} WHERE t.id = ANY($1::text[])`, [distinct]));
+/** A select by ids (`$1`) within a scope, its alias's library checked. */
+function byIdsIn(select: string, alias: 'al' | 't', scope: Scope, distinct: string[]): [string, unknown[]] {
+  const params: unknown[] = [distinct];
+  const param = scopeParam(scope, params);
+  return [
+    `${select} WHERE ${alias}.id = ANY($1::text[]) AND ${inScope(`${alias}.library_id`, param)}`,
+    params,
+  ];
+}
+
+export const tracksByIds = (db: Queryable, ids: readonly string[], scope: Scope): Promise<Track[]> =>
+  byIds(ids, (distinct) => queryTracks(db, ...byIdsIn(TRACK_SELECT, 't', scope, distinct)));
 
 /** What tracks whose files left the library were (`removed_tracks`), marked unavailable. */
 const REMOVED_SELECT = `
@@ -157,21 +181,36 @@ const REMOVED_SELECT = `
          size_bytes::float8 AS size_bytes
   FROM removed_tracks WHERE id = ANY($1::text[])`;
 
-/** Tracks by id, in the order asked, those removed from the library included (unavailable). */
-export const tracksWithRemovedByIds = (db: Queryable, ids: readonly string[]): Promise<Track[]> =>
+/**
+ * Tracks by id, in the order asked, those removed from the library included (unavailable).
+ * A track of a library out of scope is left out, as an unknown one.
+ */
+export const tracksWithRemovedByIds = (
+  db: Queryable,
+  ids: readonly string[],
+  scope: Scope,
+): Promise<Track[]> =>
   byIds(ids, async (distinct) => {
-    const found = await queryTracks(db, `${TRACK_SELECT} WHERE t.id = ANY($1::text[])`, [distinct]);
+    const found = await queryTracks(db, ...byIdsIn(TRACK_SELECT, 't', scope, distinct));
     if (found.length === distinct.length) return found;
     const known = new Set(found.map((t) => t.id));
-    const gone = await queryTracks(db, REMOVED_SELECT, [distinct.filter((id) => !known.has(id))]);
+    const gone = await queryTracks(
+      db,
+      `${REMOVED_SELECT} AND NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = removed_tracks.id)`,
+      [distinct.filter((id) => !known.has(id))],
+    );
     return [...found, ...gone.map((t): Track => ({ ...t, unavailable: true }))];
   });
 
-export const albumsByIds = (db: Queryable, ids: readonly string[]): Promise<Album[]> =>
-  byIds(ids, (distinct) => queryAlbums(db, `${ALBUM_SELECT} WHERE al.id = ANY($1::text[])`, [distinct]));
+export const albumsByIds = (db: Queryable, ids: readonly string[], scope: Scope): Promise<Album[]> =>
+  byIds(ids, (distinct) => queryAlbums(db, ...byIdsIn(ALBUM_SELECT, 'al', scope, distinct)));
 
-export const artistsByIds = (db: Queryable, ids: readonly string[]): Promise<Artist[]> =>
-  byIds(ids, (distinct) => queryArtists(db, `${ARTIST_SELECT} WHERE ar.id = ANY($1::text[])`, [distinct]));
+export const artistsByIds = (db: Queryable, ids: readonly string[], scope: Scope): Promise<Artist[]> =>
+  byIds(ids, (distinct) => {
+    const params: unknown[] = [distinct];
+    const select = artistSelect(scopeParam(scope, params));
+    return queryArtists(db, `${select} WHERE ar.id = ANY($1::text[])`, params);
+  });
 
 export async function count(db: Queryable, sql: string, params: unknown[]): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
@@ -186,8 +225,8 @@ export async function queryIds(db: Queryable, sql: string, params: unknown[]): P
 }
 
 /**
- * Filters on albums (alias `al`), or tracks (alias `t`, which carry their album's genre and
- * year), by genre and release years, as conditions and their parameters from `$1`.
+ * Filters on albums (alias `al`), or tracks (alias `t`, which carry their album's genre, year
+ * and library), by genre, release years and scope, as conditions and their parameters from `$1`.
  */
 export function albumFilter(
   f: {
@@ -195,7 +234,8 @@ export function albumFilter(
     fromYear?: number | undefined;
     toYear?: number | undefined;
   },
-  alias: 'al' | 't' = 'al',
+  alias: 'al' | 't',
+  scope: Scope,
 ): Filter {
   const conditions: string[] = [];
   const params: unknown[] = [];
@@ -210,6 +250,8 @@ export function albumFilter(
     const year = alias === 'al' ? 'coalesce(al.year, 10000)' : 't.year';
     conditions.push(`${year} BETWEEN ${param(Math.min(from, to))} AND ${param(Math.max(from, to))}`);
   }
+  const libraries = scopeParam(scope, params);
+  if (libraries !== null) conditions.push(inScope(`${alias}.library_id`, libraries));
   return { where: conditions, params };
 }
 

@@ -5,8 +5,8 @@ import {
   ALBUM_SELECT,
   type AlbumRow,
   ARTIST_ORDER,
-  ARTIST_SELECT,
   type ArtistRow,
+  artistSelect,
   TRACK_ORDER,
   TRACK_SELECT,
   type TrackRow,
@@ -14,6 +14,7 @@ import {
   toArtist,
   toTrack,
 } from './queries.js';
+import { inScope, type Scope, scopeParam } from './scope.js';
 import { escapeLike, normalizeText, searchTokens } from './text.js';
 
 /**
@@ -32,7 +33,7 @@ import { escapeLike, normalizeText, searchTokens } from './text.js';
  * its fragment tiers scan until `limit` rows are found (quick for common letters, a full scan
  * for a rare one such as "%").
  */
-export async function search(db: Queryable, q: string, limit: number): Promise<SearchResult> {
+export async function search(db: Queryable, q: string, limit: number, scope: Scope): Promise<SearchResult> {
   const normalized = normalizeText(q);
   const words = searchTokens(normalized);
   const params: unknown[] = [normalized, `${normalized}${PREFIX_END}`, `%${escapeLike(normalized)}%`, limit];
@@ -44,10 +45,16 @@ export async function search(db: Queryable, q: string, limit: number): Promise<S
           return `$${params.length}`;
         })
       : [];
+  // In scope: albums and tracks of its libraries, artists with albums there.
+  const libraries = scopeParam(scope, params);
+  const artistsIn =
+    libraries === null
+      ? 'true'
+      : `EXISTS (SELECT 1 FROM library_artists la WHERE la.artist_id = ar.id AND ${inScope('la.library_id', libraries)})`;
   const sql = `SELECT
-    (${jsonRows(ranked(ARTIST_SELECT, 'ar', 'artists', false, ARTIST_ORDER, wordPatterns))}) AS artists,
-    (${jsonRows(ranked(ALBUM_SELECT, 'al', 'albums', true, ALBUM_ORDER, wordPatterns))}) AS albums,
-    (${jsonRows(ranked(TRACK_SELECT, 't', 'tracks', true, TRACK_ORDER, wordPatterns))}) AS tracks`;
+    (${jsonRows(ranked(artistSelect(libraries), 'ar', 'artists', false, ARTIST_ORDER, wordPatterns, artistsIn))}) AS artists,
+    (${jsonRows(ranked(ALBUM_SELECT, 'al', 'albums', true, ALBUM_ORDER, wordPatterns, inScope('al.library_id', libraries)))}) AS albums,
+    (${jsonRows(ranked(TRACK_SELECT, 't', 'tracks', true, TRACK_ORDER, wordPatterns, inScope('t.library_id', libraries)))}) AS tracks`;
   // Not a named statement: each search is planned for its own patterns (a rare trigram and a
   // common one want different plans).
   const { rows } = await db.query<SearchRow>(sql, params);
@@ -80,24 +87,31 @@ function ranked(
   hasContext: boolean,
   order: string,
   wordPatterns: string[],
+  /** The scope's condition on the row. */
+  visible: string,
 ): string {
   const name = `${alias}.search_name`;
   // The expression the trigram index of migration 004 holds.
   const text = hasContext ? `(${alias}.search_name || ' ' || ${alias}.search_context)` : name;
   const prefix = `(${name} ~>=~ $1 AND ${name} ~<~ $2)`;
+  const from = `${table} ${alias}`;
   const tiers = [
-    `SELECT ${alias}.id, 0 AS tier FROM ${table} ${alias} WHERE ${name} = $1 LIMIT $4`,
-    `SELECT ${alias}.id, 1 FROM ${table} ${alias} WHERE ${prefix} AND ${name} <> $1 ORDER BY ${name} USING ~<~ LIMIT $4`,
+    `SELECT ${alias}.id, 0 AS tier FROM ${from} WHERE ${name} = $1 AND ${visible} LIMIT $4`,
+    `SELECT ${alias}.id, 1 FROM ${from} WHERE ${prefix} AND ${name} <> $1 AND ${visible} ORDER BY ${name} USING ~<~ LIMIT $4`,
   ];
-  tiers.push(`SELECT ${alias}.id, 2 FROM ${table} ${alias} WHERE ${name} LIKE $3 AND NOT ${prefix} LIMIT $4`);
+  tiers.push(
+    `SELECT ${alias}.id, 2 FROM ${from} WHERE ${name} LIKE $3 AND NOT ${prefix} AND ${visible} LIMIT $4`,
+  );
   if (hasContext) {
     tiers.push(
-      `SELECT ${alias}.id, 3 FROM ${table} ${alias} WHERE ${text} LIKE $3 AND ${name} NOT LIKE $3 LIMIT $4`,
+      `SELECT ${alias}.id, 3 FROM ${from} WHERE ${text} LIKE $3 AND ${name} NOT LIKE $3 AND ${visible} LIMIT $4`,
     );
   }
   if (wordPatterns.length > 0) {
     const all = wordPatterns.map((p) => `${text} ~ ${p}`).join(' AND ');
-    tiers.push(`SELECT ${alias}.id, 4 FROM ${table} ${alias} WHERE ${all} AND ${text} NOT LIKE $3 LIMIT $4`);
+    tiers.push(
+      `SELECT ${alias}.id, 4 FROM ${from} WHERE ${all} AND ${text} NOT LIKE $3 AND ${visible} LIMIT $4`,
+    );
   }
   const picked = `SELECT * FROM (${tiers.map((t) => `(${t})`).join(' UNION ALL ')}) tiers LIMIT $4`;
   const orderBy = `picked.tier, ${order}`;

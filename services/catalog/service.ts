@@ -3,18 +3,31 @@ import { statsContract } from '../../common/contracts/stats.js';
 import { repoPath, sourcePath } from '../../common/paths.js';
 import { defineService } from '../../common/service.js';
 import { catalogHandlers } from './handlers.js';
+import { adoptLibraryFolder } from './libraries.js';
+import { LibraryFolders } from './library/folders.js';
 import { LibraryWatcher } from './library/index.js';
 import { mediaRoot } from './media.js';
 
 /**
  * Artists, albums and tracks: browsing, search, audio file lookup, top tracks joined with stats.
- * With LIBRARY_DIR, one worker at a time keeps that folder imported and watches it.
+ * Each library folder (LIBRARY_DIR is library 1's; admins add others) is kept imported and
+ * watched by one worker at a time.
  */
 export const catalogService = defineService({
   name: 'catalog',
   contract: catalogContract,
   migrations: sourcePath(import.meta.url, 'migrations'),
   async setup(deps) {
+    const folder = deps.config.libraryDir ? repoPath(deps.config.libraryDir) : undefined;
+    if (folder) await adoptLibraryFolder(deps.pool, folder);
+    const rescanMs = deps.config.libraryRescanMinutes * 60_000;
+    const log = deps.log.child({ module: 'library' });
+    const folders = new LibraryFolders({
+      pool: deps.pool,
+      log,
+      rescanMs,
+      ...(folder ? { skip: folder } : {}),
+    });
     const handlers = catalogHandlers({
       db: deps.pool,
       stats: deps.rpc.bind(statsContract),
@@ -22,18 +35,14 @@ export const catalogService = defineService({
       // Half our own callers' budget: when stats is down, the caller hears "unavailable" from
       // the catalog instead of timing out on it.
       statsTimeoutMs: Math.max(100, Math.floor(deps.config.rpcTimeoutMs / 2)),
+      onLibrariesChanged: () => void folders.refresh(),
     });
-    const folder = deps.config.libraryDir;
-    const workers = folder
-      ? [
-          new LibraryWatcher({
-            pool: deps.pool,
-            folder: repoPath(folder),
-            log: deps.log.child({ module: 'library' }),
-            rescanMs: deps.config.libraryRescanMinutes * 60_000,
-          }),
-        ]
-      : [];
+    // LIBRARY_DIR is library 1's folder, watched as before; the folders of libraries added
+    // since are watched by `folders`.
+    const workers = [
+      ...(folder ? [new LibraryWatcher({ pool: deps.pool, folder, log, rescanMs })] : []),
+      folders,
+    ];
     return { handlers, subscribers: {}, workers };
   },
 });

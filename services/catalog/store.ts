@@ -78,6 +78,7 @@ export function upsertArtist(db: Queryable, name: string): Promise<Upserted> {
 }
 
 export interface AlbumInput {
+  libraryId: number;
   artistId: string;
   artistName: string;
   title: string;
@@ -89,7 +90,7 @@ export function upsertAlbum(db: Queryable, album: AlbumInput): Promise<Upserted>
   return upsert(
     db,
     'albums',
-    { artist_id: album.artistId, title: album.title },
+    { library_id: album.libraryId, artist_id: album.artistId, title: album.title },
     {
       year: album.year,
       genre: normalizeGenre(album.genre),
@@ -190,12 +191,17 @@ export function matchKey(
 }
 
 /**
- * Writes a batch of read files (call it in a transaction): their artists and albums, found or
+ * Writes a batch of read files of a library (call it in a transaction): their artists (shared by
+ * all libraries) and albums (the library's own), found or
  * made; the tracks, updated in place by id or inserted, a new file taking the id of a removed
  * track with its match key. An album's year and genre are those most of its files in the
  * batch agree on (kept when none says).
  */
-export async function saveTracks(db: Queryable, files: readonly TrackWrite[]): Promise<BatchResult> {
+export async function saveTracks(
+  db: Queryable,
+  libraryId: number,
+  files: readonly TrackWrite[],
+): Promise<BatchResult> {
   const result: BatchResult = {
     tracks: emptyCounts(),
     albums: emptyCounts(),
@@ -233,23 +239,27 @@ export async function saveTracks(db: Queryable, files: readonly TrackWrite[]): P
   const albumRows = await findOrInsert<{ id: string; artist_id: string; title: string }>(
     db,
     `WITH input AS (
-       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[])
+       SELECT $8::int AS library_id, * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[],
+                                                    $6::text[], $7::text[])
          AS u (artist_id, title, year, genre, cover_color, search_name, search_context)),
      updated AS (
        UPDATE albums al SET year = coalesce(input.year, al.year), genre = coalesce(input.genre, al.genre)
-       FROM input WHERE al.artist_id = input.artist_id AND al.title = input.title
+       FROM input WHERE al.library_id = input.library_id AND al.artist_id = input.artist_id
+         AND al.title = input.title
          AND (coalesce(input.year, al.year), coalesce(input.genre, al.genre)) IS DISTINCT FROM (al.year, al.genre)
        RETURNING al.id),
      inserted AS (
-       INSERT INTO albums (id, artist_id, title, year, genre, cover_color, search_name, search_context)
-       SELECT 'al' || nextval('album_ids'), artist_id, title, year, genre, cover_color, search_name, search_context
+       INSERT INTO albums (id, library_id, artist_id, title, year, genre, cover_color, search_name, search_context)
+       SELECT 'al' || nextval('album_ids'), library_id, artist_id, title, year, genre, cover_color, search_name,
+              search_context
        FROM input
-       WHERE NOT EXISTS (SELECT 1 FROM albums al WHERE al.artist_id = input.artist_id AND al.title = input.title)
-       ON CONFLICT (artist_id, title) DO NOTHING RETURNING id, artist_id, title)
+       WHERE NOT EXISTS (SELECT 1 FROM albums al WHERE al.library_id = input.library_id
+                         AND al.artist_id = input.artist_id AND al.title = input.title)
+       ON CONFLICT (library_id, artist_id, title) DO NOTHING RETURNING id, artist_id, title)
      SELECT id, artist_id, title, true AS inserted, false AS updated FROM inserted
      UNION ALL
      SELECT al.id, al.artist_id, al.title, false, al.id IN (SELECT id FROM updated)
-     FROM albums al JOIN input USING (artist_id, title)`,
+     FROM albums al JOIN input USING (library_id, artist_id, title)`,
     [
       groups.map((g) => artistId.get(g.artist)),
       groups.map((g) => g.title),
@@ -258,6 +268,7 @@ export async function saveTracks(db: Queryable, files: readonly TrackWrite[]): P
       groups.map((g) => coverColor(`${g.artist}\n${g.title}`)),
       groups.map((g) => normalizeText(g.title)),
       groups.map((g) => normalizeText(g.artist)),
+      libraryId,
     ],
     groups.length,
     result.albums,

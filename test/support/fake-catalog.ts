@@ -1,7 +1,7 @@
 import type { Broker } from '../../common/amqp/broker.js';
 import type { Album, Artist, CatalogContract, Track } from '../../common/contracts/catalog.js';
-import { catalogContract } from '../../common/contracts/catalog.js';
-import { NotFoundError } from '../../common/errors.js';
+import { catalogContract, DEFAULT_LIBRARY_ID } from '../../common/contracts/catalog.js';
+import { ForbiddenError, NotFoundError } from '../../common/errors.js';
 import type { Handlers } from '../../common/rpc/contract.js';
 import { RpcServer } from '../../common/rpc/server.js';
 import { silentLogger } from './env.js';
@@ -181,8 +181,22 @@ export function fakeCatalogHandlers(data: FakeCatalogData = fakeCatalogData()): 
     similarTracks: async () => [],
     getLyrics: async () => null,
     findLyrics: async () => null,
+    listLibraries: async () => [
+      { id: DEFAULT_LIBRARY_ID, name: 'Music', albumCount: albums.length, trackCount: tracks.length },
+    ],
+    manageLibraries: refused,
+    addLibrary: refused,
+    updateLibrary: refused,
+    removeLibrary: refused,
+    grantLibrary: refused,
+    revokeLibrary: refused,
   };
 }
+
+/** The fake catalog has one library, managed by nobody. */
+const refused = async (): Promise<never> => {
+  throw new ForbiddenError('the fake catalog has one library');
+};
 
 /** Starts a fake catalog on `broker`'s namespace; stop it with `stop()`. */
 export async function startFakeCatalog(

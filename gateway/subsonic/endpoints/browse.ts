@@ -7,7 +7,8 @@ const ignoredArticles = IGNORED_ARTICLES.join(' ');
 
 export const browseEndpoints: Record<string, Endpoint> = {
   getArtists: async (call, deps) => {
-    return { artists: { ignoredArticles, index: await deps.artistIndex.index('id3', await call.marks()) } };
+    const index = await deps.artistIndex.index('id3', await call.marks(), call);
+    return { artists: { ignoredArticles, index } };
   },
 
   /** The folder view of the same index (artists are the top folders, albums below them). */
@@ -17,7 +18,7 @@ export const browseEndpoints: Record<string, Endpoint> = {
         ignoredArticles,
         // The catalog keeps no change time: "now" makes clients that cache by it refresh.
         lastModified: Date.now(),
-        index: await deps.artistIndex.index('folder', await call.marks()),
+        index: await deps.artistIndex.index('folder', await call.marks(), call),
       },
     };
   },
@@ -72,8 +73,8 @@ export const browseEndpoints: Record<string, Endpoint> = {
     throw new SubsonicError(SubsonicCodes.NOT_FOUND, `no folder ${id}`);
   },
 
-  getGenres: async (_call, deps) => {
-    const genres = await deps.services.catalog.call('listGenres', {});
+  getGenres: async (call, deps) => {
+    const genres = await deps.services.catalog.call('listGenres', { library: call.library });
     return {
       genres: {
         genre: genres.map((g) => ({ songCount: g.trackCount, albumCount: g.albumCount, value: g.name })),

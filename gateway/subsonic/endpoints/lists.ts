@@ -45,9 +45,10 @@ async function albumList(call: Call, deps: Deps): Promise<{ albums: Album[]; pla
   const offset = params.int('offset', 0, 1_000_000) ?? 0;
   if (size === 0) return { albums: [] };
   const page = { limit: size, offset };
-  const byIds = (ids: string[]) => albumsByIds(deps, ids.slice(offset, offset + size));
+  const library = call.library;
+  const byIds = (ids: string[]) => albumsByIds(deps, ids.slice(offset, offset + size), library);
   const list = async (query: Omit<ParamsOf<CatalogContract, 'listAlbums'>, 'limit' | 'offset'>) =>
-    (await catalog.call('listAlbums', { ...query, ...page })).items;
+    (await catalog.call('listAlbums', { ...query, ...page, library })).items;
 
   switch (type as ListType) {
     case 'random':
@@ -114,7 +115,7 @@ async function search(
   deps: Deps,
   shapes: Shapes,
 ): Promise<{ artist: Body[]; album: Body[]; song: Body[] }> {
-  const { params } = call;
+  const { params, library } = call;
   const { catalog } = deps.services;
   const q = searchQuery(params.given('query'));
   const window = (kind: 'artist' | 'album' | 'song', fallback: number) => ({
@@ -130,9 +131,11 @@ async function search(
       page: (limit: number, offset: number) => Promise<{ items: T[] }>,
     ) => (w.count === 0 ? [] : (await page(w.count, w.offset)).items);
     const [ar, al, tr] = await Promise.all([
-      list(artists, (limit, offset) => catalog.call('listArtists', { limit, offset })),
-      list(albums, (limit, offset) => catalog.call('listAlbums', { sort: 'alphabetical', limit, offset })),
-      list(songs, (limit, offset) => catalog.call('listTracks', { limit, offset })),
+      list(artists, (limit, offset) => catalog.call('listArtists', { limit, offset, library })),
+      list(albums, (limit, offset) =>
+        catalog.call('listAlbums', { sort: 'alphabetical', limit, offset, library }),
+      ),
+      list(songs, (limit, offset) => catalog.call('listTracks', { limit, offset, library })),
     ]);
     found = {
       artists: ar.map((a) => shapes.artist(a, marks)),
@@ -145,7 +148,7 @@ async function search(
     const result =
       reach === 0
         ? { artists: [], albums: [], tracks: [] }
-        : await catalog.call('search', { q: q.slice(0, 200), limit: Math.min(100, reach) });
+        : await catalog.call('search', { q: q.slice(0, 200), limit: Math.min(100, reach), library });
     const cut = <T>(items: T[], w: { count: number; offset: number }) =>
       items.slice(w.offset, w.offset + w.count);
     found = {
@@ -171,9 +174,9 @@ async function starred(call: Call, deps: Deps, shapes: Shapes): Promise<Body> {
   const [mine, marks] = await Promise.all([call.starred(), call.marks()]);
   const ids = (list: Array<{ id: string }>) => list.map((s) => s.id);
   const [artists, albums, tracks] = await Promise.all([
-    artistsByIds(deps, ids(mine.artists)),
-    albumsByIds(deps, ids(mine.albums)),
-    tracksByIds(deps, ids(mine.songs)),
+    artistsByIds(deps, ids(mine.artists), call.library),
+    albumsByIds(deps, ids(mine.albums), call.library),
+    tracksByIds(deps, ids(mine.songs), call.library),
   ]);
   return {
     artist: artists.map((a) => shapes.artist(a, marks)),
@@ -201,6 +204,7 @@ export const listEndpoints: Record<string, Endpoint> = {
         genre: params.string('genre') || undefined,
         fromYear: params.int('fromYear', 0, YEAR_MAX),
         toYear: params.int('toYear', 0, YEAR_MAX),
+        library: call.library,
       }),
       call.marks(),
     ]);
@@ -213,7 +217,7 @@ export const listEndpoints: Record<string, Endpoint> = {
     const count = params.int('count', 1, 500) ?? 10;
     const offset = params.int('offset', 0, 1_000_000) ?? 0;
     const [page, marks] = await Promise.all([
-      deps.services.catalog.call('listTracks', { genre, limit: count, offset }),
+      deps.services.catalog.call('listTracks', { genre, limit: count, offset, library: call.library }),
       call.marks(),
     ]);
     return { songsByGenre: { song: page.items.map((t) => song(t, marks)) } };

@@ -1,8 +1,5 @@
 import type { Endpoint } from '../context.js';
 
-/** The one music folder: the whole catalog. */
-export const MUSIC_FOLDER = { id: 1, name: 'Music' };
-
 /**
  * OpenSubsonic extensions this server implements (answered without authentication), with the
  * endpoints each adds (a test checks that every one answers).
@@ -38,7 +35,11 @@ export const systemEndpoints: Record<string, Endpoint> = {
 
   getLicense: async () => ({ license: { valid: true } }),
 
-  getMusicFolders: async () => ({ musicFolders: { musicFolder: [MUSIC_FOLDER] } }),
+  /** The libraries the caller sees: what `musicFolderId` takes. */
+  getMusicFolders: async (_call, deps) => {
+    const libraries = await deps.services.catalog.call('listLibraries', {});
+    return { musicFolders: { musicFolder: libraries.map((l) => ({ id: l.id, name: l.name })) } };
+  },
 
   /** OpenSubsonic: which user an API key belongs to (works with any credentials). */
   tokenInfo: async ({ caller }) => ({ tokenInfo: { username: caller.username } }),

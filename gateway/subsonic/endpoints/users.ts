@@ -1,8 +1,8 @@
+import type { ManagedLibrary } from '../../../common/contracts/catalog.js';
 import type { Account } from '../../../common/contracts/users.js';
 import { decodePassword, readCredentials } from '../auth.js';
 import type { Call, Deps, Endpoint } from '../context.js';
 import { SubsonicCodes, SubsonicError } from '../response.js';
-import { MUSIC_FOLDER } from './system.js';
 
 const notAuthorized = (message: string) => new SubsonicError(SubsonicCodes.NOT_AUTHORIZED, message);
 
@@ -11,7 +11,7 @@ const notAuthorized = (message: string) => new SubsonicError(SubsonicCodes.NOT_A
  * say what every enabled account may do here (stream, download, playlists, share links, cover
  * art, its own settings and password), and a disabled account shows none of them.
  */
-function userBody(user: Pick<Account, 'username' | 'admin' | 'disabled'>) {
+function userBody(user: Pick<Account, 'username' | 'admin' | 'disabled'>, folders: readonly number[]) {
   const enabled = !user.disabled;
   return {
     username: user.username,
@@ -28,11 +28,18 @@ function userBody(user: Pick<Account, 'username' | 'admin' | 'disabled'>) {
     jukeboxRole: false,
     shareRole: enabled,
     videoConversionRole: false,
-    folder: [MUSIC_FOLDER.id],
+    folder: [...folders],
   };
 }
 
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/** Every library with who sees it (an administrator's call: the catalog checks that). */
+const managed = (call: Call, deps: Deps) => deps.services.catalog.call('manageLibraries', {}, call.as);
+
+/** The music folders a user sees: those open to everyone and those granted to them. */
+const foldersOf = (userId: string, libraries: readonly ManagedLibrary[]) =>
+  libraries.filter((l) => l.everyone || l.userIds.includes(userId)).map((l) => l.id);
 
 /** The account named by `username` (an administrator's call: the users service checks that). */
 const accountNamed = (call: Call, deps: Deps, username: string) =>
@@ -47,15 +54,25 @@ export const userEndpoints: Record<string, Endpoint> = {
   getUser: async (call, deps) => {
     const { caller, params } = call;
     const username = params.string('username') || caller.username;
-    if (same(username, caller.username)) return { user: userBody({ ...caller, disabled: false }) };
+    if (same(username, caller.username)) {
+      const mine = await deps.services.catalog.call('listLibraries', {}, call.as);
+      return {
+        user: userBody(
+          { ...caller, disabled: false },
+          mine.map((l) => l.id),
+        ),
+      };
+    }
     if (!caller.admin) throw notAuthorized('you may only read your own account');
-    return { user: userBody(await accountNamed(call, deps, username)) };
+    const account = await accountNamed(call, deps, username);
+    return { user: userBody(account, foldersOf(account.id, await managed(call, deps))) };
   },
 
   /** Every account, oldest first (at most 500: the API has no paging). */
   getUsers: async (call, deps) => {
     const page = await deps.services.users.call('listUsers', { limit: 500 }, call.as);
-    return { users: { user: page.items.map(userBody) } };
+    const libraries = await managed(call, deps);
+    return { users: { user: page.items.map((u) => userBody(u, foldersOf(u.id, libraries))) } };
   },
 
   /** `username`, `password` (or `enc:` hex), `adminRole`; the API's other fields are not kept here. */

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { DEFAULT_LIBRARY_ID } from '../../../common/contracts/catalog.js';
 import { InvalidInputError, type Pool, type PoolClient } from '../../../common/index.js';
 import { embeddedLyrics, isSidecar, type LyricsWrite, saveLyrics, sidecarLyrics } from '../lyrics.js';
 import {
@@ -56,6 +57,11 @@ export interface ImportOptions {
    * as a shorter one would; the next run reads the rest.
    */
   signal?: AbortSignal;
+  /**
+   * The library the files belong to. Default: the library whose folder holds `folder`, or
+   * library 1 (a one-off import of a folder no library names).
+   */
+  libraryId?: number;
 }
 
 /** Files written per transaction: one batch is a handful of multi-row statements. */
@@ -108,7 +114,8 @@ export async function importFolder(
   try {
     await client.query('SELECT pg_advisory_lock(hashtext(current_schema() || $1))', [`.${WRITE_LOCK}`]);
     try {
-      await sync(client, root, scopes, summary, opts);
+      const libraryId = opts.libraryId ?? (await libraryOfFolder(client, root));
+      await sync(client, root, scopes, summary, { ...opts, libraryId });
     } finally {
       await client.query('SELECT pg_advisory_unlock(hashtext(current_schema() || $1))', [`.${WRITE_LOCK}`]);
     }
@@ -122,12 +129,21 @@ export async function importFolder(
   return summary;
 }
 
+/** The library whose folder is or holds `folder` (the innermost), or library 1. */
+async function libraryOfFolder(db: PoolClient, folder: string): Promise<number> {
+  const { rows } = await db.query<{ id: number }>(
+    `SELECT id FROM libraries WHERE path = $1 OR starts_with($1, path || '/') ORDER BY length(path) DESC LIMIT 1`,
+    [folder],
+  );
+  return rows[0]?.id ?? DEFAULT_LIBRARY_ID;
+}
+
 async function sync(
   db: PoolClient,
   root: string,
   scopes: string[],
   summary: ImportSummary,
-  opts: ImportOptions,
+  opts: ImportOptions & { libraryId: number },
 ): Promise<void> {
   const [disk, known] = await Promise.all([scanPaths(scopes), knownFiles(db, scopes)]);
   summary.found = disk.files.size;
@@ -170,7 +186,7 @@ async function sync(
     queued++;
     writing = writing.then(async () => {
       const result = await inTransaction(db, async () => {
-        const saved = await saveTracks(db, files);
+        const saved = await saveTracks(db, opts.libraryId, files);
         await saveLyrics(db, files);
         return saved;
       });

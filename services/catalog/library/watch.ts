@@ -8,6 +8,8 @@ export interface WatchOptions {
   pool: Pool;
   /** The library folder. */
   folder: string;
+  /** The library it is (default: the library whose folder it is, or library 1). */
+  libraryId?: number;
   log: Logger;
   /** Between full comparisons of the folder (a safety net for events the watch missed). */
   rescanMs: number;
@@ -161,6 +163,7 @@ export class LibraryWatcher {
       signal: this.stopped.signal,
       ...(paths === 'all' ? {} : { paths }),
       ...(this.opts.threads === undefined ? {} : { threads: this.opts.threads }),
+      ...(this.opts.libraryId === undefined ? {} : { libraryId: this.opts.libraryId }),
     });
     this.counters.imports++;
     this.counters.filesRead += summary.read;

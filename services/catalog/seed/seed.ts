@@ -1,5 +1,6 @@
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
+import { DEFAULT_LIBRARY_ID } from '../../../common/contracts/catalog.js';
 import { type Pool, withTransaction } from '../../../common/index.js';
 import { Random } from '../audio/prng.js';
 import { renderTrack, SAMPLE_RATE, sampleCount } from '../audio/synth.js';
@@ -89,6 +90,7 @@ export async function seedCatalog(pool: Pool, mediaDir: string): Promise<SeedRep
       let albumId = albumIds.get(albumKey);
       if (!albumId) {
         const album = await upsertAlbum(db, {
+          libraryId: DEFAULT_LIBRARY_ID,
           artistId,
           artistName: t.artist,
           title: t.album,

@@ -1,6 +1,7 @@
 /** Every artist, and one artist with their albums. */
 import type { JSX } from 'preact';
-import type { Album, Artist } from '../../../common/contracts/catalog.js';
+import { useState } from 'preact/hooks';
+import type { Album, Artist, Library } from '../../../common/contracts/catalog.js';
 import { enc } from '../api.js';
 import { plural } from '../format.js';
 import { Cover } from '../ui/cover.js';
@@ -15,10 +16,36 @@ import { usePages } from '../use-pages.js';
 const PAGE = 200;
 
 export function ArtistsPage(): JSX.Element {
-  const artists = usePages<Artist>(`/api/artists?limit=${PAGE}`);
+  const libraries = useApi<Library[]>('/api/libraries');
+  /** One library of those the user sees, or all of them. */
+  const [library, setLibrary] = useState<number | null>(null);
+  const only = library === null ? '' : `&library=${library}`;
+  const artists = usePages<Artist>(`/api/artists?limit=${PAGE}${only}`);
+
   return (
     <>
       <Title text="Artists" />
+      {libraries.data && libraries.data.length > 1 ? (
+        <p>
+          <label>
+            Library{' '}
+            <select
+              value={library ?? ''}
+              onChange={(e) => {
+                const value = (e.currentTarget as HTMLSelectElement).value;
+                setLibrary(value ? Number(value) : null);
+              }}
+            >
+              <option value="">All libraries</option>
+              {libraries.data.map((l) => (
+                <option key={l.id} value={l.id}>
+                  {l.name}
+                </option>
+              ))}
+            </select>
+          </label>
+        </p>
+      ) : null}
       {artists.loaded ? (
         <ul class="cards">
           {artists.items.map((a) => (

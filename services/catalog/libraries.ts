@@ -1,0 +1,206 @@
+import { isAbsolute, resolve } from 'node:path';
+import {
+  type CatalogContract,
+  LIBRARIES_MAX,
+  LIBRARY_GRANTS_MAX,
+  type Library,
+  type ManagedLibrary,
+} from '../../common/contracts/catalog.js';
+import {
+  ConflictError,
+  type Handlers,
+  InvalidParamsError,
+  NotFoundError,
+  type Queryable,
+} from '../../common/index.js';
+import type { LibraryAccess } from './scope.js';
+
+/** Libraries: listing what a caller sees, and their management (admin methods: the RPC server lets only administrators call them). */
+
+interface LibraryRow {
+  id: number;
+  name: string;
+  path: string | null;
+  everyone: boolean;
+  album_count: number;
+  track_count: number;
+  user_ids: string[];
+}
+
+const LIBRARY_SELECT = `
+  SELECT l.id, l.name, l.path, l.everyone, l.album_count, l.track_count,
+         coalesce((SELECT array_agg(g.user_id ORDER BY g.user_id) FROM (
+           SELECT user_id FROM library_grants WHERE library_id = l.id ORDER BY user_id LIMIT ${LIBRARY_GRANTS_MAX}) g),
+           '{}') AS user_ids
+  FROM libraries l`;
+
+const toLibrary = (r: LibraryRow): Library => ({
+  id: r.id,
+  name: r.name,
+  albumCount: r.album_count,
+  trackCount: r.track_count,
+});
+
+const toManaged = (r: LibraryRow): ManagedLibrary => ({
+  ...toLibrary(r),
+  path: r.path,
+  everyone: r.everyone,
+  userIds: r.user_ids,
+});
+
+async function libraryRows(db: Queryable, where = 'true', params: unknown[] = []): Promise<LibraryRow[]> {
+  const { rows } = await db.query<LibraryRow>(
+    `${LIBRARY_SELECT} WHERE ${where} ORDER BY l.id LIMIT ${LIBRARIES_MAX}`,
+    params,
+  );
+  return rows;
+}
+
+async function managed(db: Queryable, id: number): Promise<ManagedLibrary> {
+  const [row] = await libraryRows(db, 'l.id = $1', [id]);
+  if (!row) throw new NotFoundError(`no library ${id}`, { id });
+  return toManaged(row);
+}
+
+/** Postgres' unique violation: a name or folder already taken. */
+const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
+
+/** The folders libraries watch (for the workers that import and watch them). */
+export async function libraryFolders(db: Queryable): Promise<Array<{ id: number; path: string }>> {
+  const { rows } = await db.query<{ id: number; path: string }>(
+    `SELECT id, path FROM libraries WHERE path IS NOT NULL ORDER BY id LIMIT ${LIBRARIES_MAX}`,
+  );
+  return rows;
+}
+
+/**
+ * Library 1 (the catalog as it was before libraries) takes the configured folder when it has
+ * none yet, and its name from it while it still has the name the migration gave it.
+ */
+export async function adoptLibraryFolder(db: Queryable, folder: string): Promise<void> {
+  const name = folder.split('/').filter(Boolean).at(-1) ?? 'Music';
+  await db.query(
+    `UPDATE libraries SET path = $1,
+       name = CASE WHEN name = 'Music' AND NOT EXISTS (SELECT 1 FROM libraries WHERE name = $2) THEN $2 ELSE name END
+     WHERE id = 1 AND path IS NULL
+       AND NOT EXISTS (SELECT 1 FROM libraries WHERE path = $1)`,
+    [folder, name.slice(0, 100)],
+  );
+}
+
+export function librariesHandlers(
+  db: Queryable,
+  access: LibraryAccess,
+  onChanged: () => void,
+): Pick<
+  Handlers<CatalogContract>,
+  | 'listLibraries'
+  | 'manageLibraries'
+  | 'addLibrary'
+  | 'updateLibrary'
+  | 'removeLibrary'
+  | 'grantLibrary'
+  | 'revokeLibrary'
+> {
+  const changed = () => {
+    access.invalidate();
+    onChanged();
+  };
+  const grant = async (id: number, userId: string, granted: boolean) => {
+    await managed(db, id);
+    await db.query(
+      granted
+        ? 'INSERT INTO library_grants (library_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING'
+        : 'DELETE FROM library_grants WHERE library_id = $1 AND user_id = $2',
+      [id, userId],
+    );
+    changed();
+    return managed(db, id);
+  };
+
+  return {
+    async listLibraries(_params, ctx) {
+      const scope = await access.of(ctx);
+      const rows =
+        scope === null ? await libraryRows(db) : await libraryRows(db, 'l.id = ANY($1::int[])', [scope]);
+      return rows.map(toLibrary);
+    },
+
+    async manageLibraries() {
+      return (await libraryRows(db)).map(toManaged);
+    },
+
+    async addLibrary({ name, path, everyone }) {
+      if (!isAbsolute(path)) throw new InvalidParamsError('path must be an absolute folder on the server');
+      const folder = resolve(path);
+      const { rows: overlapping } = await db.query<{ name: string }>(
+        `SELECT name FROM libraries
+         WHERE path = $1 OR starts_with($1, path || '/') OR starts_with(path, $1 || '/') LIMIT 1`,
+        [folder],
+      );
+      if (overlapping[0]) {
+        throw new ConflictError(`${folder} overlaps the folder of library "${overlapping[0].name}"`);
+      }
+      const { rows: counted } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM libraries');
+      if ((counted[0]?.n ?? 0) >= LIBRARIES_MAX) {
+        throw new ConflictError(`a catalog holds at most ${LIBRARIES_MAX} libraries`);
+      }
+      try {
+        const { rows } = await db.query<{ id: number }>(
+          'INSERT INTO libraries (name, path, everyone) VALUES ($1, $2, $3) RETURNING id',
+          [name, folder, everyone],
+        );
+        changed();
+        return managed(db, rows[0]!.id);
+      } catch (err) {
+        if (isUniqueViolation(err))
+          throw new ConflictError(`a library is already named "${name}" or has that folder`);
+        throw err;
+      }
+    },
+
+    async updateLibrary({ id, name, everyone }) {
+      try {
+        const { rowCount } = await db.query(
+          'UPDATE libraries SET name = coalesce($2, name), everyone = coalesce($3, everyone) WHERE id = $1',
+          [id, name ?? null, everyone ?? null],
+        );
+        if (!rowCount) throw new NotFoundError(`no library ${id}`, { id });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new ConflictError(`a library is already named "${name}"`);
+        throw err;
+      }
+      changed();
+      return managed(db, id);
+    },
+
+    async removeLibrary({ id }, ctx) {
+      await managed(db, id);
+      // Tracks, then albums, then artists left without albums anywhere, then the library: each
+      // statement's triggers take its rows' counts away (migrations 004, 007).
+      const { rows } = await db.query<{ tracks: number }>(
+        `WITH tracks_gone AS (DELETE FROM tracks WHERE library_id = $1 RETURNING id)
+         SELECT count(*)::int AS tracks FROM tracks_gone`,
+        [id],
+      );
+      await db.query(
+        `WITH albums_gone AS (DELETE FROM albums WHERE library_id = $1 RETURNING artist_id)
+         DELETE FROM artists ar WHERE ar.id IN (SELECT artist_id FROM albums_gone)
+           AND NOT EXISTS (SELECT 1 FROM albums al WHERE al.artist_id = ar.id AND al.library_id <> $1)`,
+        [id],
+      );
+      await db.query('DELETE FROM libraries WHERE id = $1', [id]);
+      changed();
+      ctx.log.info({ library: id, tracks: rows[0]?.tracks ?? 0 }, 'library removed');
+      return { removed: true as const, tracks: rows[0]?.tracks ?? 0 };
+    },
+
+    async grantLibrary({ id, userId }) {
+      return grant(id, userId, true);
+    },
+
+    async revokeLibrary({ id, userId }) {
+      return grant(id, userId, false);
+    },
+  };
+}
