@@ -168,6 +168,17 @@ describe('libraries: who sees what, through every door', () => {
     // REST: the total is the caller's, and ?library= narrows.
     const restAlbums = (await rest(bob, `/api/albums?library=${theirs.id}&limit=100`)).body;
     expect(restAlbums.total).toBe(bobAlbums.size);
+
+    // A smart playlist picks from its owner's libraries only: rules that match every track.
+    const everything = {
+      rule: { all: [{ field: 'title', op: 'notContains', value: 'zq-none-zq' }] },
+      limit: 1000,
+    };
+    const smart = await send(alice, 'POST', '/api/playlists/smart', { name: 'all of it', rules: everything });
+    expect(smart.status).toBe(201);
+    const picked = await rest(alice, `/api/playlists/${smart.body.id}?limit=500`);
+    expect(picked.body.trackCount).toBeGreaterThan(0);
+    expect(picked.body.tracks.some((e: { track: Track }) => bobsIds.has(e.track.id))).toBe(false);
   });
 
   it("answers not found for the other's tracks through REST, /rpc and Subsonic", async () => {

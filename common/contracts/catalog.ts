@@ -222,9 +222,10 @@ export const catalogContract = defineContract('catalog', {
   /**
    * The tracks a smart playlist's rules pick (common/contracts/smart.ts), in their order, at
    * most their limit; its owner's listening comes in `facts` (the playlists service keeps it).
+   * Only tracks of the libraries `ownerId` sees are picked.
    */
   matchTracks: internalMethod(
-    z.strictObject({ rules: smartRules, facts: listeningFacts.optional(), seed: id }),
+    z.strictObject({ rules: smartRules, facts: listeningFacts.optional(), seed: id, ownerId: id }),
   ).returns<Array<{ id: string; durationMs: number }>>(),
   /** Where the audio of a track lives (a path on the server), for streaming. */
   getTrackFile: internalMethod(z.strictObject({ id })).returns<TrackFile>(),

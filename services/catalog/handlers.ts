@@ -250,7 +250,9 @@ export function catalogHandlers({
       return withRemoved ? tracksWithRemovedByIds(db, ids, scope) : tracksByIds(db, ids, scope);
     },
 
-    matchTracks: ({ rules, facts, seed }) => matchTracks(db, rules, facts, seed),
+    /** Run for the playlist's owner: only the libraries they see (a service's call sees every one). */
+    matchTracks: async ({ rules, facts, seed, ownerId }) =>
+      matchTracks(db, rules, facts, seed, await access.ofUser(ownerId)),
 
     async getTrackFile({ id }, ctx) {
       const params: unknown[] = [id];

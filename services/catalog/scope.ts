@@ -35,10 +35,14 @@ export class LibraryAccess {
    */
   async of(ctx: Pick<CallContext, 'caller' | 'clientAddress'>, only?: number): Promise<Scope> {
     if (!ctx.caller && ctx.clientAddress === undefined) return only === undefined ? null : [only];
-    const userId = ctx.caller?.userId ?? '';
-    const visible = await this.cache.getOrLoad(userId, async () => ({ value: await this.load(userId) }));
+    const visible = await this.ofUser(ctx.caller?.userId ?? '');
     if (only === undefined) return visible;
     return visible === null || visible.includes(only) ? [only] : [];
+  }
+
+  /** What a user sees (`''`: an anonymous caller), for a service acting on their behalf. */
+  ofUser(userId: string): Promise<Scope> {
+    return this.cache.getOrLoad(userId, async () => ({ value: await this.load(userId) }));
   }
 
   /** Forgets every caller's scope (after a change of libraries or grants). */

@@ -6,6 +6,7 @@ import type {
   SmartSort,
 } from '../../common/contracts/smart.js';
 import type { Queryable } from '../../common/db/pool.js';
+import { inScope, type Scope } from './scope.js';
 
 /** A track a smart playlist's rules picked, with what its totals need. */
 export interface MatchedTrack {
@@ -132,6 +133,7 @@ export async function matchTracks(
   rules: SmartRules,
   facts: ListeningFacts | undefined,
   seed: string,
+  scope: Scope = null,
 ): Promise<MatchedTrack[]> {
   const sql = new Sql();
   const f = facts ?? { trackIds: [], plays: [], lastPlayed: [], rating: [], starred: [] };
@@ -148,7 +150,7 @@ export async function matchTracks(
      JOIN albums al ON al.id = t.album_id
      JOIN artists ar ON ar.id = al.artist_id
      ${matchesWithoutListening(rules.rule) === false ? 'JOIN' : 'LEFT JOIN'} ${factsTable} ON f.track_id = t.id
-     WHERE ${where}
+     WHERE ${where} AND ${inScope('t.library_id', scope === null ? null : sql.param(scope, '::int[]'))}
      ORDER BY ${order}, t.id
      LIMIT ${sql.param(rules.limit, '::int')}`,
     sql.params,

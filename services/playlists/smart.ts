@@ -55,6 +55,7 @@ export class SmartEvaluator {
           rules,
           ...(facts ? { facts } : {}),
           seed: playlist.id,
+          ownerId: playlist.owner_id,
         }),
       }));
     } catch (err) {
