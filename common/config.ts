@@ -146,7 +146,7 @@ export interface Config {
    * Benchmarks only: every projection batch waits this long on its worker's database
    * connection before its transaction, as a round trip to a database on another machine would.
    */
-  readonly projectionBatchDelayMs: number;
+  readonly projectionDbLatencyMs: number;
 }
 
 /** Formats the gateway transcodes to (gateway/transcode.ts says how). */
@@ -532,11 +532,11 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     parse: int(0, 60_000),
     doc: 'benchmarks only: extra wait in every RPC handler, in ms',
   },
-  projectionBatchDelayMs: {
-    env: 'PROJECTION_BATCH_DELAY_MS',
+  projectionDbLatencyMs: {
+    env: 'PROJECTION_DB_LATENCY_MS',
     default: 0,
     parse: int(0, 60_000),
-    doc: 'benchmarks only: extra wait before every projection batch, in ms',
+    doc: "benchmarks only: extra wait before every statement of a projection batch's transaction, in ms",
   },
 };
 
