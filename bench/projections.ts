@@ -3,7 +3,7 @@
  * workers, started as an operator does (`./start.sh scale stats N`), and how fast a projection
  * is rebuilt from every partition at once.
  *
- * 1. BENCH_PROJ_EVENTS plays (default 60 000; 2 000 users, 200 tracks) go into the
+ * 1. BENCH_PROJ_EVENTS plays (default 40 000; 2 000 users, 200 tracks) go into the
  *    partitioned log of a namespace and database of their own.
  * 2. A supervisor of the benchmark's own (scripts/supervisor.ts, RUN_DIR in a temporary
  *    folder) runs the stats workers; for each worker count w (1, 2, 4, then again 4, 2, 1, so
@@ -18,7 +18,7 @@
  *
  * Every worker, PostgreSQL and RabbitMQ share the machine's two cores, so a worker is modelled
  * as it would run on a machine of its own against a database on another: a small pool
- * (DB_POOL_SIZE 4) and a round trip of BENCH_PROJ_LATENCY_MS (default 100 ms) before every
+ * (DB_POOL_SIZE 4) and a round trip of BENCH_PROJ_LATENCY_MS (default 200 ms) before every
  * statement of a batch's transaction (PROJECTION_DB_LATENCY_MS). The waits take no CPU and
  * hold the transaction open, locks included, as a remote database's round trips do; what one
  * more worker adds then shows until the two shared cores run out. With 0 the figures are the
@@ -32,19 +32,21 @@ import { fileURLToPath } from 'node:url';
 import { translateDatabaseError } from '../common/db/errors.js';
 import { dropSchema, migrate } from '../common/db/migrate.js';
 import { createPool, type Pool } from '../common/db/pool.js';
+import { partitionNumbers } from '../common/events/partitions.js';
 import { replayProjection } from '../common/projections/replay.js';
-import { groupState } from '../common/projections/runner.js';
+import { groupLockKeys, groupState } from '../common/projections/runner.js';
 import { STATS_MIGRATIONS, statsProjection } from '../services/stats/projections.js';
 import { playEnvelope } from '../test/support/plays.js';
 import { AMQP_URL, median, note, pool, quiet, round } from './lib.js';
 import { rawRead, withReplayLog } from './replay.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const EVENTS = Number(process.env.BENCH_PROJ_EVENTS ?? 60_000);
+const EVENTS = Number(process.env.BENCH_PROJ_EVENTS ?? 40_000);
 const ORDER = [1, 2, 4, 4, 2, 1];
 const SIZES = [1, 2, 4];
+const PROJECTIONS = ['stats', 'report'];
 /** The round trip to a database on another machine, before every statement of a batch. */
-const LATENCY_MS = Number(process.env.BENCH_PROJ_LATENCY_MS ?? 100);
+const LATENCY_MS = Number(process.env.BENCH_PROJ_LATENCY_MS ?? 200);
 
 /** Plays applied by both projections so far (sum over partitions). */
 async function applied(db: Pool): Promise<number> {
@@ -84,28 +86,54 @@ function command(file: string, prefix: string[], env: NodeJS.ProcessEnv): Run {
     });
 }
 
-/** Events per second applied by `workers` stats workers from an empty projection to the log's end. */
+/**
+ * Events per second applied by `workers` stats workers from an empty projection to the log's
+ * end. Workers that start one after the other (tens of seconds apart on a busy machine) would
+ * have the first ones apply much of the log alone: so the benchmark holds every partition's
+ * lock of both groups until all `workers` have joined, then lets go, and the clock starts.
+ */
 async function timeWorkers(
   workers: number,
   db: Pool,
   startSh: Run,
+  partitions: number,
 ): Promise<{ perSecond: number; members: number; counts: Record<string, number> }> {
   await startSh('scale', 'stats', '0');
   await dropSchema(db, 'stats');
   await migrate(db, 'stats', STATS_MIGRATIONS);
-  await startSh('scale', 'stats', String(workers));
-  let first = 0;
+  const hold = await db.connect();
   let members = 0;
+  let started = 0;
+  try {
+    for (const projection of PROJECTIONS) {
+      for (const p of partitionNumbers(partitions)) {
+        await hold.query('SELECT pg_advisory_lock(hashtext($1), $2)', [
+          groupLockKeys('stats', projection).partition,
+          p + 1,
+        ]);
+      }
+    }
+    await startSh('scale', 'stats', String(workers));
+    const joined = async () =>
+      Math.min(
+        ...(await Promise.all(PROJECTIONS.map((p) => groupState(db, 'stats', p)))).map(
+          (g) => g.members.length,
+        ),
+      );
+    while ((members = await joined()) < workers) await new Promise((r) => setTimeout(r, 50));
+    started = performance.now();
+    await hold.query('SELECT pg_advisory_unlock_all()');
+  } finally {
+    hold.release();
+  }
   const deadline = Date.now() + 600_000;
   for (;;) {
     const n = await applied(db);
-    if (n > 0 && first === 0) first = performance.now();
-    members = Math.max(members, (await groupState(db, 'stats', 'stats')).members.length);
     if (n >= EVENTS) break;
     if (Date.now() > deadline) throw new Error(`${workers} workers applied ${n} of ${EVENTS} in 10 minutes`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  const perSecond = (EVENTS / (performance.now() - first)) * 1000;
+  const perSecond = (EVENTS / (performance.now() - started)) * 1000;
   return { perSecond, members, counts: await counted(db) };
 }
 
@@ -130,6 +158,7 @@ export function runProjectionsBench(): Promise<Record<string, unknown>> {
       DATABASE_URL: url,
       LOG_LEVEL: 'warn',
       TOKEN_SECRET: 'a-bench-token-secret-of-at-least-32-bytes',
+      BROKER_USERS: 'false',
       DB_POOL_SIZE: '4',
       PROJECTION_DB_LATENCY_MS: String(LATENCY_MS),
     };
@@ -142,7 +171,7 @@ export function runProjectionsBench(): Promise<Record<string, unknown>> {
       let lost = 0;
       let twice = 0;
       for (const w of ORDER) {
-        const { perSecond, members, counts } = await timeWorkers(w, db, startSh);
+        const { perSecond, members, counts } = await timeWorkers(w, db, startSh, cfg.eventLogPartitions);
         measured.set(w, [...(measured.get(w) ?? []), perSecond]);
         for (const n of Object.values(counts)) {
           lost += Math.max(0, EVENTS - n);

@@ -586,8 +586,27 @@ export class ProjectionRunner {
             ])
           ).rows[0]!.ok,
       );
-      if (ok) await this.lead(partition);
+      if (ok) {
+        await this.nameLeader(partition);
+        await this.lead(partition);
+      }
     }
+  }
+
+  /**
+   * Writes this worker's name as the partition's leader at once, on the coordinator, unless a
+   * batch (the previous leader's last, a replay's swap) holds the partition's offset row: the
+   * look at the group never waits. The partition's reader writes it again before it reads.
+   */
+  private async nameLeader(partition: number): Promise<void> {
+    await this.onCoordinator((c) =>
+      c.query(
+        `UPDATE projection_offsets SET leader = $3
+         WHERE (projection, log_partition) IN (SELECT projection, log_partition FROM projection_offsets
+           WHERE projection = $1 AND log_partition = $2 FOR UPDATE SKIP LOCKED)`,
+        [this.name, partition, this.workerName],
+      ),
+    );
   }
 
   /** Takes a connection of its own and the member lock on it; learns whether the legacy stream is there. */
