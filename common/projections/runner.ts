@@ -570,9 +570,9 @@ export class ProjectionRunner {
     const index = members.indexOf(me);
     if (index < 0) throw new Error('this worker lost its place in the group');
     const share = fairShare(all.length, members.length, index);
-    // Beyond the share: the highest-numbered go, once their batch in hand is committed.
-    const mine = this.partitions;
-    for (const partition of mine.slice(share).reverse()) await this.release(partition);
+    // Beyond the share: the highest-numbered go, all at once, each once its batch in hand is
+    // committed (batches still waiting their turn are dropped).
+    await Promise.all(this.partitions.slice(share).map((partition) => this.release(partition)));
     if (this.leaders.size >= share) return;
     for (const partition of claimOrder(all, members.length, index)) {
       if (this.leaders.size >= share || this.stopping) break;
@@ -757,10 +757,12 @@ class PartitionLeader {
       consumerTag: `${this.workerName}/${projection.name}/${partitionLabel(this.partition)}`,
       onBatch: async (records) => {
         const latency = this.opts.dbLatencyMs ?? 0;
-        const counts = await this.hooks.inTurn((c) =>
-          this.applier.apply(latency > 0 ? withLatency(c, latency) : c, records),
+        // A partition let go of while its batch waited its turn applies nothing: its next
+        // leader reads on from the stored offset, at once rather than after this worker's queue.
+        const counts = await this.hooks.inTurn(async (c) =>
+          this.running ? this.applier.apply(latency > 0 ? withLatency(c, latency) : c, records) : null,
         );
-        this.hooks.applied(counts, records);
+        if (counts) this.hooks.applied(counts, records);
       },
     });
     this.reader = reader;
