@@ -572,7 +572,7 @@ export class ProjectionRunner {
     const share = fairShare(all.length, members.length, index);
     // Beyond the share: the highest-numbered go, all at once, each once its batch in hand is
     // committed (batches still waiting their turn are dropped).
-    await Promise.all(this.partitions.slice(share).map((partition) => this.release(partition)));
+    await this.release(...this.partitions.slice(share));
     if (this.leaders.size >= share) return;
     for (const partition of claimOrder(all, members.length, index)) {
       if (this.leaders.size >= share || this.stopping) break;
@@ -663,13 +663,20 @@ export class ProjectionRunner {
     leader.start();
   }
 
-  private async release(partition: number): Promise<void> {
-    const leader = this.leaders.get(partition);
-    this.leaders.delete(partition);
-    await leader?.stop();
-    await this.onCoordinator((c) =>
-      c.query('SELECT pg_advisory_unlock(hashtext($1), $2)', [this.keys.partition, partition + 1]),
-    );
+  /** Stops leading `partitions` (all at once, each after its batch in hand), then unlocks them. */
+  private async release(...partitions: number[]): Promise<void> {
+    const leaders = partitions.map((partition) => {
+      const leader = this.leaders.get(partition);
+      this.leaders.delete(partition);
+      return leader;
+    });
+    await Promise.all(leaders.map((leader) => leader?.stop()));
+    // One statement at a time on the coordinator.
+    for (const partition of partitions) {
+      await this.onCoordinator((c) =>
+        c.query('SELECT pg_advisory_unlock(hashtext($1), $2)', [this.keys.partition, partition + 1]),
+      );
+    }
   }
 }
 
