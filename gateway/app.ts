@@ -78,7 +78,7 @@ function trustProxy(setting: string): boolean | number | string {
 }
 
 /** How long a /metrics scrape waits for the stats projections' lag (left out after that). */
-const LAG_TIMEOUT_MS = 3000;
+const LAG_TIMEOUT_MS = 5000;
 
 /** Builds the gateway's express app; listening is the caller's business (tests use port 0). */
 export function buildApp(deps: GatewayDeps): express.Express {
