@@ -3,7 +3,7 @@
  * workers, started as an operator does (`./start.sh scale stats N`), and how fast a projection
  * is rebuilt from every partition at once.
  *
- * 1. BENCH_PROJ_EVENTS plays (default 40 000; 2 000 users, 200 tracks) go into the
+ * 1. BENCH_PROJ_EVENTS plays (default 24 000; 2 000 users, 200 tracks) go into the
  *    partitioned log of a namespace and database of their own.
  * 2. A supervisor of the benchmark's own (scripts/supervisor.ts, RUN_DIR in a temporary
  *    folder) runs the stats workers; for each worker count w (1, 2, 4, then again 4, 2, 1, so
@@ -19,7 +19,7 @@
  *
  * Every worker, PostgreSQL and RabbitMQ share the machine's two cores, so a worker is modelled
  * as it would run on a machine of its own against a database on another: a small pool
- * (DB_POOL_SIZE 4) and a round trip of BENCH_PROJ_LATENCY_MS (default 200 ms) before every
+ * (DB_POOL_SIZE 4) and a round trip of BENCH_PROJ_LATENCY_MS (default 500 ms) before every
  * statement of a batch's transaction (PROJECTION_DB_LATENCY_MS). The waits take no CPU and
  * hold the transaction open, locks included, as a remote database's round trips do; what one
  * more worker adds then shows until the two shared cores run out. With 0 the figures are the
@@ -42,12 +42,12 @@ import { AMQP_URL, median, note, pool, quiet, round } from './lib.js';
 import { rawRead, withReplayLog } from './replay.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const EVENTS = Number(process.env.BENCH_PROJ_EVENTS ?? 40_000);
+const EVENTS = Number(process.env.BENCH_PROJ_EVENTS ?? 24_000);
 const ORDER = [1, 2, 4, 4, 2, 1];
 const SIZES = [1, 2, 4];
 const PROJECTIONS = ['stats', 'report'];
 /** The round trip to a database on another machine, before every statement of a batch. */
-const LATENCY_MS = Number(process.env.BENCH_PROJ_LATENCY_MS ?? 200);
+const LATENCY_MS = Number(process.env.BENCH_PROJ_LATENCY_MS ?? 500);
 
 /** Plays applied by both projections so far (sum over partitions). */
 async function applied(db: Pool): Promise<number> {
