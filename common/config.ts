@@ -147,7 +147,7 @@ export interface Config {
    * Benchmarks only: every projection batch waits this long on its worker's database
    * connection before its transaction, as a round trip to a database on another machine would.
    */
-  readonly projectionBatchDelayMs: number;
+  readonly projectionDbLatencyMs: number;
   /** ListenBrainz's API root (tests point it at a stand-in). */
   readonly listenbrainzUrl: string;
   /** Last.fm's web service root, `.../2.0/` (tests point it at a stand-in). */
@@ -556,11 +556,11 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     parse: int(0, 60_000),
     doc: 'benchmarks only: extra wait in every RPC handler, in ms',
   },
-  projectionBatchDelayMs: {
-    env: 'PROJECTION_BATCH_DELAY_MS',
+  projectionDbLatencyMs: {
+    env: 'PROJECTION_DB_LATENCY_MS',
     default: 0,
     parse: int(0, 60_000),
-    doc: 'benchmarks only: extra wait before every projection batch, in ms',
+    doc: "benchmarks only: extra wait before every statement of a projection batch's transaction, in ms",
   },
   listenbrainzUrl: {
     env: 'LISTENBRAINZ_URL',

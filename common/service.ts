@@ -108,8 +108,8 @@ export interface RunningService {
 /**
  * Starts one worker of a service: database pool and migrations, broker connection, RPC
  * server, event consumers, projections, outbox relay and its own workers. `stop` shuts down in order: stop
- * taking work (HTTP, requests, events) and finish what is in flight, stop the relay, close
- * publishers and the connection, then the pool.
+ * taking work (HTTP, requests, events) and finish what is in flight (projections let go of
+ * their partitions meanwhile), stop the relay, close publishers and the connection, then the pool.
  */
 export async function startService(def: ServiceDefinition, opts: StartOptions): Promise<RunningService> {
   const config = opts.config ?? processConfig();
@@ -164,7 +164,7 @@ export async function startService(def: ServiceDefinition, opts: StartOptions): 
           pool,
           schema,
           partitions: config.eventLogPartitions,
-          batchDelayMs: config.projectionBatchDelayMs,
+          dbLatencyMs: config.projectionDbLatencyMs,
           logger: log,
           translateError: translateDatabaseError,
           maxAttempts: config.eventMaxAttempts,
@@ -182,10 +182,16 @@ export async function startService(def: ServiceDefinition, opts: StartOptions): 
     let stopping: Promise<void> | null = null;
     const stop = () => {
       stopping ??= (async () => {
-        for (const w of workers) await w.stop();
-        await server?.stop();
-        await Promise.all(consumers.map((c) => c.stop()));
-        await Promise.all(projections.map((p) => p.stop()));
+        // Projections let go of their partitions at once, for the other workers to take over
+        // while this one finishes its requests and messages.
+        await Promise.all([
+          (async () => {
+            for (const w of workers) await w.stop();
+            await server?.stop();
+            await Promise.all(consumers.map((c) => c.stop()));
+          })(),
+          ...projections.map((p) => p.stop()),
+        ]);
         await relay?.stop();
         await parts.close?.();
         await rpc.stop();

@@ -80,6 +80,9 @@ function trustProxy(setting: string): boolean | number | string {
   return /^\d+$/.test(setting) ? Number(setting) : setting;
 }
 
+/** How long a /metrics scrape waits for the stats projections' lag (left out after that). */
+const LAG_TIMEOUT_MS = 5000;
+
 /** Builds the gateway's express app; listening is the caller's business (tests use port 0). */
 export function buildApp(deps: GatewayDeps): express.Express {
   const { config } = deps;
@@ -89,6 +92,7 @@ export function buildApp(deps: GatewayDeps): express.Express {
   metrics.watch(deps.rpc, deps.publisher);
   // One set of service clients and one authenticator for REST, /rpc and Subsonic.
   const services = bindServices(deps.rpc);
+  metrics.watchLag(() => services.stats.call('projectionLag', {}, { timeoutMs: LAG_TIMEOUT_MS }));
   const auth = new Authenticator(services.users, { ttlMs: config.tokenCacheTtlMs });
   const playDates: PlayDateWindow = {
     maxAgeMs: config.playMaxAgeDays * 86_400_000,

@@ -1,5 +1,6 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { EventPublisher } from '../common/events/publisher.js';
+import type { PartitionStanding } from '../common/projections/lag.js';
 import type { RpcClient } from '../common/rpc/client.js';
 
 const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -37,8 +38,30 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  private lagSource: (() => Promise<PartitionStanding[]>) | null = null;
+  private readonly projectionLag = new Gauge({
+    name: 'projection_lag_events',
+    help: 'Events of an event log partition a projection has not applied yet, by service, projection and partition',
+    labelNames: ['service', 'projection', 'partition'] as const,
+    registers: [this.registry],
+    // Asked afresh at each scrape; a service that does not answer leaves its series out.
+    collect: () => this.collectLag(),
+  });
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Where the stats projections' standing per partition comes from (asked at each scrape). */
+  watchLag(source: () => Promise<PartitionStanding[]>): void {
+    this.lagSource = source;
+  }
+
+  private async collectLag(): Promise<void> {
+    this.projectionLag.reset();
+    const standings = await this.lagSource?.().catch(() => null);
+    for (const s of standings ?? []) {
+      this.projectionLag.set({ service: 'stats', projection: s.projection, partition: s.partition }, s.lag);
+    }
   }
 
   /** Hooks the RPC client and the event publisher up to these metrics. */

@@ -15,12 +15,11 @@ import { brokerUrlFor } from '../common/broker-users.js';
 import { config, databaseUrlFor } from '../common/config.js';
 import { translateDatabaseError } from '../common/db/errors.js';
 import { createPool } from '../common/db/pool.js';
-import { type LogPosition, legacyLogExists, logBounds } from '../common/events/log.js';
-import { LEGACY_PARTITION, partitionLabel, partitionNumbers } from '../common/events/partitions.js';
+import type { LogPosition } from '../common/events/log.js';
 import { rootLogger } from '../common/logger.js';
+import { logPartitionEnds, projectionStandings } from '../common/projections/lag.js';
 import type { Projection } from '../common/projections/projection.js';
 import { type ReplayProgress, replayProjection } from '../common/projections/replay.js';
-import { groupState } from '../common/projections/runner.js';
 import { dedupWindowMs } from '../common/service.js';
 import { loadService, SERVICE_NAMES } from './services.js';
 
@@ -71,13 +70,7 @@ function reporter(): (p: ReplayProgress) => void {
  * nobody does), the offset applied, and the lag behind the partition's newest event.
  */
 async function list(broker: Broker, all: Entry[], count: number): Promise<void> {
-  const partitions = [
-    ...((await legacyLogExists(broker)) ? [LEGACY_PARTITION] : []),
-    ...partitionNumbers(count),
-  ];
-  const bounds = new Map(
-    await Promise.all(partitions.map(async (p) => [p, await logBounds(broker, p)] as const)),
-  );
+  const log = await logPartitionEnds(broker, count);
   const cfg = config();
   console.log(
     ['PROJECTION', 'SERVICE', 'PARTITION', 'LEADER', 'DB_PID', 'OFFSET', 'LAG', 'APPLIED', 'UPDATED'].join(
@@ -92,36 +85,18 @@ async function list(broker: Broker, all: Entry[], count: number): Promise<void> 
       applicationName: 'replay',
     });
     try {
-      const { rows } = await pool
-        .query<{
-          log_partition: number;
-          last_offset: string;
-          applied: string;
-          leader: string | null;
-          updated_at: Date;
-        }>(
-          'SELECT log_partition, last_offset, applied, leader, updated_at FROM projection_offsets WHERE projection = $1',
-          [projection.name],
-        )
-        .catch(() => ({ rows: [] }));
-      const stored = new Map(rows.map((r) => [r.log_partition, r]));
-      const group = await groupState(pool, service, projection.name).catch(() => null);
-      for (const partition of partitions) {
-        const row = stored.get(partition);
-        const offset = row ? Number(row.last_offset) : -1;
-        const last = bounds.get(partition)?.last;
-        const pid = group?.leaders.get(partition);
+      for (const s of await projectionStandings(pool, service, projection.name, log)) {
         console.log(
           [
-            projection.name,
+            s.projection,
             service,
-            partitionLabel(partition),
-            pid === undefined ? '-' : (row?.leader ?? '?'),
-            pid ?? '-',
-            offset,
-            last === undefined ? 0 : Math.max(0, last - offset),
-            row?.applied ?? 0,
-            row?.updated_at.toISOString() ?? '-',
+            s.partition,
+            s.leader ?? '-',
+            s.dbPid ?? '-',
+            s.offset,
+            s.lag,
+            s.applied,
+            s.updatedAt ?? '-',
           ].join('\t'),
         );
       }

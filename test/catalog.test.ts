@@ -58,6 +58,7 @@ class InMemoryStats {
       contract: statsContract,
       logger: silentLogger,
       handlers: {
+        projectionLag: async () => [],
         topTracks: async ({ window, limit }) => {
           this.asked.push({ window, limit });
           return this.top(window, limit).map((t) => ({ ...t, listeners: 1 }));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { PartitionStanding } from '../projections/lag.js';
 import { defineContract, internalMethod, publicMethod, userMethod } from '../rpc/contract.js';
 import { ids, MAX_IDS, windowParam } from './shared.js';
 
@@ -123,6 +124,11 @@ export const statsContract = defineContract('stats', {
    * Tracks that listeners of `trackIds` also played (the seeds left out), most listeners in
    * common first: what "people who play this also play" is built from.
    */
+  /**
+   * How far behind the event log each projection of the service is, per partition: the offset
+   * applied, the lag in events and the leading worker (the gateway's /metrics).
+   */
+  projectionLag: internalMethod(z.strictObject({})).returns<PartitionStanding[]>(),
   coPlayed: internalMethod(
     z.strictObject({ trackIds: ids(MAX_IDS), limit: z.number().int().min(1).max(500).default(50) }),
   ).returns<CoPlayed[]>(),

@@ -4,6 +4,7 @@ import type { EventDefinition, EventEnvelope } from '../events/envelope.js';
 /** The events of one batch of the log that a projection applies, by type, each in log order. */
 export class ProjectionBatch {
   private readonly byType = new Map<string, EventEnvelope[]>();
+  private readonly atCommitSql: string[] = [];
 
   constructor(readonly events: readonly EventEnvelope[]) {
     for (const e of events) {
@@ -20,6 +21,22 @@ export class ProjectionBatch {
 
   get size(): number {
     return this.events.length;
+  }
+
+  /**
+   * Has the runner send `sql` (one statement, its values inlined and escaped) in the round
+   * trip of the batch's COMMIT. For rows that other partitions' leaders write too (a track's
+   * plays, a minute's): a row lock taken there is held only while the statement and the
+   * commit run, not across a round trip to the database, so leaders wait for each other far
+   * less. Statements run in the order they were given, after everything `apply` ran.
+   */
+  atCommit(sql: string): void {
+    this.atCommitSql.push(sql);
+  }
+
+  /** What `atCommit` was given. */
+  get commitStatements(): readonly string[] {
+    return this.atCommitSql;
   }
 }
 

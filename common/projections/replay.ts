@@ -34,8 +34,14 @@ export interface ReplayOptions {
   schema: string;
   /** The event log's partition count (EVENT_LOG_PARTITIONS). */
   partitions: number;
-  /** Batches applied at once, each on a connection of its own (default 4). */
+  /** Batches applied at once, each on a connection of its own (default: one per partition). */
   concurrency?: number;
+  /**
+   * Records per batch (default REPLAY_BATCH_SIZE, or the projection's own when larger): a
+   * rebuild reads a backlog, where a larger batch aggregates more rows into one and costs
+   * fewer statements per event.
+   */
+  batchSize?: number;
   /** Where each partition starts (default: the oldest event it holds). */
   from?: LogPosition;
   logger: Logger;
@@ -64,6 +70,9 @@ export interface ReplayResult {
   durationMs: number;
   notes: string[];
 }
+
+/** Records per batch of a rebuild, unless the projection's own batches are larger. */
+export const REPLAY_BATCH_SIZE = 2000;
 
 /** The schema a replay of `projection` builds in, beside the service's. */
 function rebuildSchema(schema: string, projection: string): string {
@@ -102,7 +111,7 @@ export async function replayProjection(opts: ReplayOptions): Promise<ReplayResul
   const rebuild = createPool({
     url: opts.databaseUrl,
     schema: rbSchema,
-    max: Math.max(1, opts.concurrency ?? 4),
+    max: Math.max(1, opts.concurrency ?? assertPartitionCount(opts.partitions)),
     applicationName: `replay-${projection.name}`,
   });
   const guard = await live.connect();
@@ -215,7 +224,7 @@ class PartitionBuild {
       logger: ctx.log,
       partition: plan.partition,
       from: plan.from,
-      batchSize: ctx.projection.batchSize ?? 500,
+      batchSize: ctx.batchSize ?? Math.max(REPLAY_BATCH_SIZE, ctx.projection.batchSize ?? 0),
       onBatch: async (records) => {
         const client = await ctx.rebuild.connect();
         let broken = false;

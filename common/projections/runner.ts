@@ -118,10 +118,12 @@ export class ProjectionApplier {
       const { rejects } = decoded;
       const events = await this.firstTime(client, decoded.events);
       counts.skipped += fresh.length - events.length - rejects.length;
+      let atCommit = '';
       if (events.length > 0) {
-        const refused = await this.applyEvents(client, events, oneByOne);
-        rejects.push(...refused);
-        counts.applied = events.length - refused.length;
+        const applied = await this.applyEvents(client, events, oneByOne);
+        rejects.push(...applied.refused);
+        counts.applied = events.length - applied.refused.length;
+        atCommit = applied.atCommit.map((sql) => `${sql}; `).join('');
       }
       for (const reject of rejects) {
         await client.query(
@@ -135,14 +137,21 @@ export class ProjectionApplier {
         );
       }
       counts.rejected = rejects.length;
-      // The offset's update and the commit go in one round trip (a simple query of two
-      // statements: if the update fails, the commit is not run and the catch rolls back).
+      // The projection's statements for the commit, the offset's update and the commit go in
+      // one round trip (a simple query of several statements: if one fails, the rest are not
+      // run and the catch rolls back).
       const move =
         fresh.length > 0
           ? `UPDATE projection_offsets SET last_offset = ${Math.trunc(fresh[fresh.length - 1]!.offset)}, applied = applied + ${counts.applied}, updated_at = now()
              WHERE projection = ${client.escapeLiteral(name)} AND log_partition = ${this.partition}; `
           : '';
-      await client.query(`${move}COMMIT`);
+      try {
+        await client.query(`${atCommit}${move}COMMIT`);
+      } catch (err) {
+        // A statement of the projection's failed: as if `apply` had (see applyEvents).
+        if (atCommit !== '' && !isConflict(err)) this.failed(events[0]!.offset, err);
+        throw err;
+      }
       this.failures = { offset: -1, count: 0 };
       return counts;
     } catch (err) {
@@ -243,30 +252,28 @@ export class ProjectionApplier {
     client: PoolClient,
     events: Array<EventEnvelope & { offset: number }>,
     oneByOne: boolean,
-  ): Promise<Reject[]> {
+  ): Promise<{ refused: Reject[]; atCommit: readonly string[] }> {
     const first = events[0]!.offset;
     const exhausted = this.failures.offset === first && this.failures.count >= this.maxAttempts;
     if (!exhausted && !oneByOne) {
       try {
-        await this.projection.apply(client, new ProjectionBatch(events));
-        return [];
+        const batch = new ProjectionBatch(events);
+        await this.projection.apply(client, batch);
+        return { refused: [], atCommit: batch.commitStatements };
       } catch (err) {
         if (isConflict(err)) throw err;
-        if (!this.permanent(err)) {
-          this.failures = {
-            offset: first,
-            count: this.failures.offset === first ? this.failures.count + 1 : 1,
-          };
-          throw err;
-        }
-        throw new SplitBatch();
+        this.failed(first, err);
+        throw err;
       }
     }
     const rejects: Reject[] = [];
     for (const event of events) {
       await client.query('SAVEPOINT one');
       try {
-        await this.projection.apply(client, new ProjectionBatch([event]));
+        const batch = new ProjectionBatch([event]);
+        await this.projection.apply(client, batch);
+        // One event at a time, its statements for the commit run here, in its savepoint.
+        for (const sql of batch.commitStatements) await client.query(sql);
         await client.query('RELEASE SAVEPOINT one');
       } catch (err) {
         if (isConflict(err) || isAppError(this.translateError(err), 'UNAVAILABLE')) throw err;
@@ -280,7 +287,20 @@ export class ProjectionApplier {
         });
       }
     }
-    return rejects;
+    return { refused: rejects, atCommit: [] };
+  }
+
+  /**
+   * The batch starting at `first` failed: a value the store refuses throws `SplitBatch` (the
+   * caller comes again one event at a time); anything else is counted towards `maxAttempts`
+   * and the caller rethrows it.
+   */
+  private failed(first: number, err: unknown): void {
+    if (this.permanent(err)) throw new SplitBatch();
+    this.failures = {
+      offset: first,
+      count: this.failures.offset === first ? this.failures.count + 1 : 1,
+    };
   }
 
   /** Whether retrying cannot help: a value the store refuses. */
@@ -325,8 +345,11 @@ export interface ProjectionRunnerOptions {
   retryDelayMs?: number;
   /** How often the group's assignment is looked at again (default 500 ms). */
   rebalanceMs?: number;
-  /** Benchmarks only: wait before every batch, holding the connection (PROJECTION_BATCH_DELAY_MS). */
-  batchDelayMs?: number;
+  /**
+   * Benchmarks only (PROJECTION_DB_LATENCY_MS): every statement of a batch's transaction waits
+   * this long before it goes, as a round trip to a database on another machine would.
+   */
+  dbLatencyMs?: number;
   /** This worker's name in listings and on its stream consumers (default host:pid). */
   workerName?: string;
 }
@@ -549,9 +572,9 @@ export class ProjectionRunner {
     const index = members.indexOf(me);
     if (index < 0) throw new Error('this worker lost its place in the group');
     const share = fairShare(all.length, members.length, index);
-    // Beyond the share: the highest-numbered go, once their batch in hand is committed.
-    const mine = this.partitions;
-    for (const partition of mine.slice(share).reverse()) await this.release(partition);
+    // Beyond the share: the highest-numbered go, all at once, each once its batch in hand is
+    // committed (batches still waiting their turn are dropped).
+    await this.release(...this.partitions.slice(share));
     if (this.leaders.size >= share) return;
     for (const partition of claimOrder(all, members.length, index)) {
       if (this.leaders.size >= share || this.stopping) break;
@@ -565,8 +588,27 @@ export class ProjectionRunner {
             ])
           ).rows[0]!.ok,
       );
-      if (ok) await this.lead(partition);
+      if (ok) {
+        await this.nameLeader(partition);
+        await this.lead(partition);
+      }
     }
+  }
+
+  /**
+   * Writes this worker's name as the partition's leader at once, on the coordinator, unless a
+   * batch (the previous leader's last, a replay's swap) holds the partition's offset row: the
+   * look at the group never waits. The partition's reader writes it again before it reads.
+   */
+  private async nameLeader(partition: number): Promise<void> {
+    await this.onCoordinator((c) =>
+      c.query(
+        `UPDATE projection_offsets SET leader = $3
+         WHERE (projection, log_partition) IN (SELECT projection, log_partition FROM projection_offsets
+           WHERE projection = $1 AND log_partition = $2 FOR UPDATE SKIP LOCKED)`,
+        [this.name, partition, this.workerName],
+      ),
+    );
   }
 
   /** Takes a connection of its own and the member lock on it; learns whether the legacy stream is there. */
@@ -623,13 +665,20 @@ export class ProjectionRunner {
     leader.start();
   }
 
-  private async release(partition: number): Promise<void> {
-    const leader = this.leaders.get(partition);
-    this.leaders.delete(partition);
-    await leader?.stop();
-    await this.onCoordinator((c) =>
-      c.query('SELECT pg_advisory_unlock(hashtext($1), $2)', [this.keys.partition, partition + 1]),
-    );
+  /** Stops leading `partitions` (all at once, each after its batch in hand), then unlocks them. */
+  private async release(...partitions: number[]): Promise<void> {
+    const leaders = partitions.map((partition) => {
+      const leader = this.leaders.get(partition);
+      this.leaders.delete(partition);
+      return leader;
+    });
+    await Promise.all(leaders.map((leader) => leader?.stop()));
+    // One statement at a time on the coordinator.
+    for (const partition of partitions) {
+      await this.onCoordinator((c) =>
+        c.query('SELECT pg_advisory_unlock(hashtext($1), $2)', [this.keys.partition, partition + 1]),
+      );
+    }
   }
 }
 
@@ -716,12 +765,13 @@ class PartitionLeader {
       batchSize: projection.batchSize ?? 500,
       consumerTag: `${this.workerName}/${projection.name}/${partitionLabel(this.partition)}`,
       onBatch: async (records) => {
-        const delay = this.opts.batchDelayMs ?? 0;
-        const counts = await this.hooks.inTurn(async (c) => {
-          if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-          return this.applier.apply(c, records);
-        });
-        this.hooks.applied(counts, records);
+        const latency = this.opts.dbLatencyMs ?? 0;
+        // A partition let go of while its batch waited its turn applies nothing: its next
+        // leader reads on from the stored offset, at once rather than after this worker's queue.
+        const counts = await this.hooks.inTurn(async (c) =>
+          this.running ? this.applier.apply(latency > 0 ? withLatency(c, latency) : c, records) : null,
+        );
+        if (counts) this.hooks.applied(counts, records);
       },
     });
     this.reader = reader;
@@ -734,4 +784,21 @@ class PartitionLeader {
       this.reader = null;
     }
   }
+}
+
+/**
+ * `client` with every query sent `ms` later: the round trip to a database on another machine,
+ * for benchmarks (PROJECTION_DB_LATENCY_MS). Locks a statement takes are held across the
+ * round trips that follow it in the transaction, as they would be.
+ */
+function withLatency(client: PoolClient, ms: number): PoolClient {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop !== 'query') return Reflect.get(target, prop, receiver);
+      return async (...args: Parameters<PoolClient['query']>) => {
+        await new Promise((r) => setTimeout(r, ms));
+        return (target.query as (...a: unknown[]) => unknown)(...args);
+      };
+    },
+  });
 }

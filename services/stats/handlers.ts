@@ -1,6 +1,7 @@
 import type { StatsContract, TrackCount } from '../../common/contracts/index.js';
 import type { TrackCache } from '../../common/contracts/track-cache.js';
 import type { Handlers, Pool } from '../../common/index.js';
+import type { PartitionStanding } from '../../common/projections/lag.js';
 import { listeningHandlers } from './listening.js';
 import { COUNTER_NAMES } from './projections.js';
 import { readReport } from './report.js';
@@ -25,10 +26,14 @@ export interface StatsHandlerDeps {
   pool: Pool;
   /** Artists, albums and genres of a report's tracks. */
   tracks: TrackCache;
+  /** Each projection's standing in every partition of the log (projectionLag). */
+  standings: () => Promise<PartitionStanding[]>;
 }
 
-export function statsHandlers({ pool, tracks }: StatsHandlerDeps): Handlers<StatsContract> {
+export function statsHandlers({ pool, tracks, standings }: StatsHandlerDeps): Handlers<StatsContract> {
   return {
+    projectionLag: () => standings(),
+
     async topTracks({ window, limit }) {
       // Ranked by listeners, then plays (services/stats/plays.ts says why).
       const toTop = (rows: Array<CountRow & { listeners: string }>) =>

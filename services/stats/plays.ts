@@ -1,5 +1,5 @@
 import { prepared, type Queryable } from '../../common/index.js';
-import { PLAY_TABLES, Tally, upsertTallies } from './tally.js';
+import { inlineTallies, PLAY_TABLES, Tally, upsertTallies } from './tally.js';
 
 /** What the statistics need of a play. */
 export interface PlayFact {
@@ -32,6 +32,7 @@ export async function countPlays(
   db: Queryable,
   plays: readonly PlayFact[],
   extra: Tally[] = [],
+  atCommit?: CommitStatements,
 ): Promise<void> {
   const t = playTallies(plays);
   if (t.userTracks.size > 0) {
@@ -39,7 +40,21 @@ export async function countPlays(
     const { rows } = await db.query<{ track_id: string; first: boolean }>(prepared(text, values));
     for (const row of rows) if (row.first) t.trackPlays.add([row.track_id, 0, 1]);
   }
-  await upsertTallies(db, [t.trackPlays, t.trackHourly, t.userTotals, t.minutePlays, ...extra]);
+  const rest = [t.trackPlays, t.trackHourly, t.userTotals, t.minutePlays, ...extra];
+  const inline = atCommit ? inlineTallies(rest, atCommit.escape) : null;
+  if (atCommit && inline) atCommit.add(inline);
+  else if (!atCommit) await upsertTallies(db, rest);
+}
+
+/**
+ * Where a projection batch takes statements for its COMMIT (ProjectionBatch.atCommit), and how
+ * its connection escapes a literal. The rows every partition's leader writes (a track's plays
+ * and hours, a minute's plays) are written there: locked only while the commit runs, not
+ * across a round trip, so the leaders of several partitions do not queue behind each other.
+ */
+export interface CommitStatements {
+  add(sql: string): void;
+  escape(text: string): string;
 }
 
 /** A batch of plays aggregated for the play statistics, one tally per table. */

@@ -27,6 +27,7 @@ export const statsProjection = defineProjection({
       tx,
       batch.of(Events.trackPlayed).map((e) => e.data),
       [counters],
+      { add: (sql) => batch.atCommit(sql), escape: (text) => tx.escapeLiteral(text) },
     );
   },
 });

@@ -1,10 +1,34 @@
 import { catalogContract, statsContract } from '../../common/contracts/index.js';
 import { TrackCache } from '../../common/contracts/track-cache.js';
 import { PeriodicTask } from '../../common/periodic.js';
+import { logPartitionEnds, projectionStandings } from '../../common/projections/lag.js';
 import { defineService } from '../../common/service.js';
 import { PRUNE_INTERVAL_MS, pruneBuckets } from './buckets.js';
 import { statsHandlers } from './handlers.js';
 import { reportProjection, STATS_MIGRATIONS, statsProjection } from './projections.js';
+
+/**
+ * How long one look at the projections' standings answers every projectionLag call (reading
+ * the log's ends reads the newest chunk of every partition: about half a second).
+ */
+const STANDINGS_MS = 5000;
+
+/** `fn`'s answer, made again at most once per `maxAgeMs`; callers meanwhile share it. */
+function shared<T>(maxAgeMs: number, fn: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    const now = performance.now();
+    if (!last || now - last.at >= maxAgeMs) {
+      const value = fn();
+      last = { at: now, value };
+      // A failure is not kept: the next call tries again.
+      value.catch(() => {
+        if (last?.value === value) last = undefined;
+      });
+    }
+    return last.value;
+  };
+}
 
 /**
  * Play, user and playlist statistics and the listening report (schema `stats`): projections of
@@ -16,7 +40,7 @@ export const statsService = defineService({
   contract: statsContract,
   migrations: STATS_MIGRATIONS,
   projections: [statsProjection, reportProjection],
-  async setup({ config, pool, rpc, log }) {
+  async setup({ config, pool, rpc, log, broker, schema }) {
     const pruning = new PeriodicTask({
       name: 'pruning old time buckets',
       everyMs: PRUNE_INTERVAL_MS,
@@ -30,6 +54,13 @@ export const statsService = defineService({
       handlers: statsHandlers({
         pool,
         tracks: new TrackCache(rpc.bind(catalogContract), config.trackNamesTtlMs),
+        standings: shared(STANDINGS_MS, async () => {
+          const ends = await logPartitionEnds(broker, config.eventLogPartitions);
+          const all = await Promise.all(
+            [statsProjection, reportProjection].map((p) => projectionStandings(pool, schema, p.name, ends)),
+          );
+          return all.flat();
+        }),
       }),
       subscribers: {},
       workers: [pruning],

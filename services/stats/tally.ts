@@ -94,8 +94,25 @@ export class Tally {
    * go in key order, so two transactions touching the same keys lock them in the same order.
    */
   statement(first: number, returning?: string): { text: string; values: Value[][] } {
+    return this.upsert((i) => `$${first + i + 1}`, returning);
+  }
+
+  /**
+   * The upsert as one statement with its values inlined (each column one array literal,
+   * escaped by `quote`, the connection's escapeLiteral): what a batch sends with its COMMIT.
+   */
+  inlineStatement(quote: (text: string) => string): string {
+    return this.upsert((_, column) => quote(arrayLiteral(column))).text;
+  }
+
+  /** The upsert, column i's values written as `param(i, values)`, and those values. */
+  private upsert(
+    param: (i: number, column: readonly Value[]) => string,
+    returning?: string,
+  ): { text: string; values: Value[][] } {
     const { name, columns } = this.table;
     const rows = [...this.rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+    const values = columns.map((_, i) => rows.map((r) => r[i]!));
     const merges = columns
       .filter((c) => c.merge !== 'key')
       .map((c) =>
@@ -105,12 +122,12 @@ export class Tally {
       );
     return {
       text: `INSERT INTO ${name} AS t (${columns.map((c) => c.name).join(', ')})
-         SELECT * FROM unnest(${columns.map((c, i) => `$${first + i + 1}::${c.type}[]`).join(', ')})
+         SELECT * FROM unnest(${columns.map((c, i) => `${param(i, values[i]!)}::${c.type}[]`).join(', ')})
          ON CONFLICT (${columns
            .filter((c) => c.merge === 'key')
            .map((c) => c.name)
            .join(', ')}) DO UPDATE SET ${merges.join(', ')}${returning ? ` RETURNING ${returning}` : ''}`,
-      values: columns.map((_, i) => rows.map((r) => r[i]!)),
+      values,
     };
   }
 }
@@ -124,16 +141,38 @@ export class Tally {
  * each table's rows still go in key order.
  */
 export async function upsertTallies(db: Queryable, tallies: readonly Tally[]): Promise<void> {
-  const parts: string[] = [];
   const values: Value[][] = [];
-  for (const tally of tallies) {
-    if (tally.size === 0) continue;
-    const statement = tally.statement(values.length);
-    parts.push(statement.text);
-    values.push(...statement.values);
-  }
-  if (parts.length === 0) return;
-  const text =
-    parts.length === 1 ? parts[0]! : `WITH ${parts.map((p, i) => `u${i} AS (${p})`).join(',\n')}\nSELECT 1`;
-  await db.query(prepared(text, values));
+  const text = combine(
+    tallies
+      .filter((t) => t.size > 0)
+      .map((tally) => {
+        const statement = tally.statement(values.length);
+        values.push(...statement.values);
+        return statement.text;
+      }),
+  );
+  if (text) await db.query(prepared(text, values));
+}
+
+/**
+ * The same upserts as one statement with their values inlined (null: nothing to add), for a
+ * projection batch to send with its COMMIT (ProjectionBatch.atCommit). Every writer takes the
+ * tables in this one order and each table's rows in key order, so leaders of several
+ * partitions writing the same rows wait for each other and never deadlock.
+ */
+export function inlineTallies(tallies: readonly Tally[], quote: (text: string) => string): string | null {
+  return combine(tallies.filter((t) => t.size > 0).map((t) => t.inlineStatement(quote)));
+}
+
+/** Several upserts as one statement: each a data-modifying WITH query. */
+function combine(parts: readonly string[]): string | null {
+  if (parts.length === 0) return null;
+  return parts.length === 1
+    ? parts[0]!
+    : `WITH ${parts.map((p, i) => `u${i} AS (${p})`).join(',\n')}\nSELECT 1`;
+}
+
+/** A PostgreSQL array literal of `values`, every element quoted (`{"a","b\\"c"}`). */
+function arrayLiteral(values: readonly Value[]): string {
+  return `{${values.map((v) => `"${String(v).replace(/[\\"]/g, (ch) => `\\${ch}`)}"`).join(',')}}`;
 }

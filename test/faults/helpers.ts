@@ -4,6 +4,7 @@ import { EventTypes, type TrackPlayed } from '../../common/contracts/events.js';
 import { type EventEnvelope, makeEnvelope } from '../../common/events/envelope.js';
 import { logEnds } from '../../common/events/log.js';
 import { DEFAULT_PARTITIONS, partitionNumbers } from '../../common/events/partitions.js';
+import { groupState } from '../../common/projections/runner.js';
 import { eventually, sleep } from '../support/env.js';
 import { ApiClient, System, type SystemOptions } from '../support/system.js';
 
@@ -473,4 +474,74 @@ export async function strikeMidWork<T, R>(
     settledAfterStrikeMs: settledAt - struckAt,
     historyQueue: await settledQueueStats(system, 'history.track-played'),
   };
+}
+
+/**
+ * The stats projection's consumer group now: its members (database backend pids) and which
+ * worker (host:pid, as the leader wrote it) leads each partition, by the group's locks.
+ */
+export async function leadersOf(
+  system: System,
+  projection: 'stats' | 'report' = 'stats',
+): Promise<{ members: number; leaders: Map<number, string> }> {
+  const db = system.dbFor('stats');
+  const group = await groupState(db, 'stats', projection);
+  const { rows } = await db.query<{ log_partition: number; leader: string | null }>(
+    'SELECT log_partition, leader FROM stats.projection_offsets WHERE projection = $1',
+    [projection],
+  );
+  const names = new Map(rows.map((r) => [r.log_partition, r.leader ?? '?']));
+  const leaders = new Map<number, string>();
+  for (const p of group.leaders.keys()) leaders.set(p, names.get(p) ?? '?');
+  return { members: group.members.length, leaders };
+}
+
+/**
+ * Every play statistic of both projections against what history stored (an independent
+ * count: its own consumer of its own queue), as the rows that differ per table. Keys and
+ * buckets in UTC, as the projections make them. All zero: every stored play counted exactly
+ * once everywhere.
+ */
+export async function statisticMismatches(system: System): Promise<Record<string, number>> {
+  const db = playsDb(system);
+  const utc = "(played_at AT TIME ZONE 'UTC')";
+  const month = `date_trunc('month', ${utc})::date`;
+  // Per table: its columns, and the same rows computed from history.plays.
+  const checks: Record<string, [columns: string, fromHistory: string]> = {
+    track_plays: ['track_id, plays, listeners', 'track_id, count(*), count(DISTINCT user_id)'],
+    track_hourly: [
+      'hour, track_id, plays',
+      `date_trunc('hour', ${utc}) AT TIME ZONE 'UTC', track_id, count(*)`,
+    ],
+    user_totals: [
+      'user_id, plays, ms_played, last_played_at',
+      'user_id, count(*), sum(ms_played), max(played_at)',
+    ],
+    user_tracks: ['user_id, track_id, plays, last_played_at', 'user_id, track_id, count(*), max(played_at)'],
+    minute_plays: ['minute, plays', `date_trunc('minute', ${utc}) AT TIME ZONE 'UTC', count(*)`],
+    report_tracks: [
+      'user_id, month, track_id, plays, ms_played',
+      `user_id, ${month}, track_id, count(*), sum(ms_played)`,
+    ],
+    report_days: ['user_id, day, plays, ms_played', `user_id, ${utc}::date, count(*), sum(ms_played)`],
+    report_hours: [
+      'user_id, month, weekday, hour, plays',
+      `user_id, ${month}, extract(isodow FROM ${utc})::int, extract(hour FROM ${utc})::int, count(*)`,
+    ],
+  };
+  const figures = await Promise.all(
+    Object.entries(checks).map(async ([table, [columns, fromHistory]]) => {
+      const keys = columns.split(', ').filter((c) => !/^(plays|listeners|ms_played|last_played_at)$/.test(c));
+      const groupBy = keys.map((_, i) => i + 1).join(', ');
+      // Each row reduced to its text, compared as multisets both ways.
+      const { rows } = await db.query<{ n: number }>(
+        `WITH e AS (SELECT h::text AS r FROM (SELECT ${fromHistory} FROM history.plays GROUP BY ${groupBy}) h),
+              a AS (SELECT s::text AS r FROM (SELECT ${columns} FROM stats.${table}) s)
+         SELECT ((SELECT count(*) FROM (SELECT r FROM e EXCEPT ALL SELECT r FROM a) x) +
+                 (SELECT count(*) FROM (SELECT r FROM a EXCEPT ALL SELECT r FROM e) y))::int AS n`,
+      );
+      return [table, rows[0]!.n] as const;
+    }),
+  );
+  return Object.fromEntries(figures);
 }

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PARTITIONS } from '../../common/events/partitions.js';
-import { groupState } from '../../common/projections/runner.js';
 import { eventually } from '../support/env.js';
 import type { System } from '../support/system.js';
 import {
+  leadersOf,
   logEnd,
   playEvents,
   playFigures,
@@ -23,19 +23,6 @@ import {
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EVENTS = 15_000;
 const N = DEFAULT_PARTITIONS;
-
-/** Which worker (host:pid) leads each partition of the stats projection now, by the group's locks. */
-async function leadersOf(s: System): Promise<{ members: number; leaders: Map<number, string> }> {
-  const db = s.dbFor('stats');
-  const group = await groupState(db, 'stats', 'stats');
-  const { rows } = await db.query<{ log_partition: number; leader: string | null }>(
-    `SELECT log_partition, leader FROM stats.projection_offsets WHERE projection = 'stats'`,
-  );
-  const names = new Map(rows.map((r) => [r.log_partition, r.leader ?? '?']));
-  const leaders = new Map<number, string>();
-  for (const p of group.leaders.keys()) leaders.set(p, names.get(p) ?? '?');
-  return { members: group.members.length, leaders };
-}
 
 /** The rows of `npm run replay -- --list` (compiled), split into columns. */
 function listing(s: System): Promise<string[][]> {
