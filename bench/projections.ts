@@ -121,7 +121,11 @@ async function timeWorkers(
           (g) => g.members.length,
         ),
       );
-    while ((members = await joined()) < workers) await new Promise((r) => setTimeout(r, 50));
+    for (;;) {
+      members = await joined();
+      if (members >= workers) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     started = performance.now();
     await hold.query('SELECT pg_advisory_unlock_all()');
   } finally {

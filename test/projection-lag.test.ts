@@ -57,7 +57,14 @@ describe('/metrics: the lag of every projection in every partition', () => {
       partitionNumbers(DEFAULT_PARTITIONS).map((n) => `${p}/${partitionLabel(n)}`),
     ).sort();
     let caughtUp = new Map<string, number>();
-    await eventually(async () => (caughtUp = await lagSeries(url)).size > 0, 30_000, 500);
+    await eventually(
+      async () => {
+        caughtUp = await lagSeries(url);
+        return caughtUp.size > 0;
+      },
+      30_000,
+      500,
+    );
     expect([...caughtUp.keys()].sort()).toEqual(keys);
     expect([...caughtUp.values()].every((lag) => lag === 0)).toBe(true);
 
@@ -75,7 +82,14 @@ describe('/metrics: the lag of every projection in every partition', () => {
     // The service answers one look at the log for a few seconds (STANDINGS_MS).
     await sleep(5_100);
     let lagging = new Map<string, number>();
-    await eventually(async () => (lagging = await lagSeries(url)).size > 0, 30_000, 500);
+    await eventually(
+      async () => {
+        lagging = await lagSeries(url);
+        return lagging.size > 0;
+      },
+      30_000,
+      500,
+    );
     for (const p of PROJECTIONS) {
       for (const n of partitionNumbers(DEFAULT_PARTITIONS)) {
         const label = partitionLabel(n);
