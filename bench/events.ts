@@ -8,9 +8,11 @@ import { z } from 'zod';
 import { Broker } from '../common/amqp/broker.js';
 import { config } from '../common/config.js';
 import { EventConsumer } from '../common/events/consumer.js';
-import { makeEnvelope } from '../common/events/envelope.js';
+import { defineEvent, makeEnvelope } from '../common/events/envelope.js';
 import { EventPublisher } from '../common/events/publisher.js';
 import { AMQP_URL, benchNamespace, median, note, pool, quiet, round } from './lib.js';
+
+const happened = defineEvent('bench.happened', z.object({ n: z.number() }).loose());
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 256);
@@ -43,8 +45,8 @@ async function ours(ns: string): Promise<Result> {
     broker,
     logger: quiet,
     group: 'bench',
-    event: 'bench.happened',
-    schema: z.object({ n: z.number() }).loose(),
+    event: happened.type,
+    schema: happened.schema,
     handle: async (events) => {
       for (const e of events) seen.add(e.id);
     },
@@ -56,7 +58,7 @@ async function ours(ns: string): Promise<Result> {
   const publisher = new EventPublisher({ broker, logger: quiet });
   await publisher.start();
   const started = performance.now();
-  await pool(EVENTS, WINDOW, (n) => publisher.publish('bench.happened', data(n)));
+  await pool(EVENTS, WINDOW, (n) => publisher.publish(happened, data(n)));
   await waitFor(() => seen.size >= EVENTS, 60_000);
   const ms = performance.now() - started;
   await consumer.stop();

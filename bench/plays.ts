@@ -17,7 +17,7 @@
  */
 import amqp from 'amqplib';
 import { config } from '../common/config.js';
-import { EventTypes } from '../common/contracts/events.js';
+import { Events } from '../common/contracts/events.js';
 import { backendPids, CpuMeter, medianCpu, perUnit, pidsNamed } from './cpu.js';
 import { AMQP_URL, benchCluster, benchNamespace, median, note, pool, round } from './lib.js';
 import { type BenchProcess, type BenchServer, postLoad, startProcess, startServer } from './load.js';
@@ -198,7 +198,7 @@ async function rawQueues(conn: amqp.ChannelModel) {
   const seen = queues.map(() => new Set<string>());
   for (const [i, queue] of queues.entries()) {
     await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': config().queueType } });
-    await ch.bindQueue(queue, exchange, EventTypes.TRACK_PLAYED);
+    await ch.bindQueue(queue, exchange, Events.trackPlayed.type);
     const sub = await conn.createChannel();
     await sub.prefetch(PREFETCH);
     await sub.consume(queue, (msg) => {
@@ -283,7 +283,7 @@ async function floorStore(conn: amqp.ChannelModel, system: BenchSystem) {
   const queue = `${ns}.plays`;
   await ch.assertExchange(exchange, 'topic', { durable: true });
   await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': config().queueType } });
-  await ch.bindQueue(queue, exchange, EventTypes.TRACK_PLAYED);
+  await ch.bindQueue(queue, exchange, Events.trackPlayed.type);
   await system.db.query(
     `CREATE SCHEMA ${schema};
      CREATE TABLE ${schema}.plays (event_id uuid NOT NULL, user_id text NOT NULL, track_id text NOT NULL,

@@ -1,5 +1,5 @@
 import type { ConfirmChannel } from 'amqplib';
-import { EventTypes, type TrackPlayed } from '../common/contracts/events.js';
+import { Events, type TrackPlayed } from '../common/contracts/events.js';
 import { makeEnvelope } from '../common/events/envelope.js';
 
 /**
@@ -13,10 +13,10 @@ export function publishPlay(
   play: TrackPlayed,
   confirmed: (err: unknown) => void,
 ): string {
-  const envelope = makeEnvelope(EventTypes.TRACK_PLAYED, play);
+  const envelope = makeEnvelope(Events.trackPlayed.type, play);
   ch.publish(
     exchange,
-    EventTypes.TRACK_PLAYED,
+    Events.trackPlayed.type,
     Buffer.from(JSON.stringify(envelope)),
     { persistent: true, messageId: envelope.id, contentType: 'application/json' },
     confirmed,

@@ -5,7 +5,7 @@ import { dropSchema, migrate } from '../common/db/migrate.js';
 import { enqueueEvent, OutboxRelay } from '../common/db/outbox.js';
 import { type Pool, withTransaction } from '../common/db/pool.js';
 import { EventConsumer, PermanentError } from '../common/events/consumer.js';
-import { type EventEnvelope, makeEnvelope } from '../common/events/envelope.js';
+import { defineEvent, type EventEnvelope, makeEnvelope } from '../common/events/envelope.js';
 import { EventPublisher } from '../common/events/publisher.js';
 import { withTrace } from '../common/trace.js';
 import {
@@ -20,6 +20,7 @@ import {
 } from './support/env.js';
 
 const pingSchema = z.object({ n: z.number().int() });
+const ping = defineEvent('ping', pingSchema);
 type Ping = z.infer<typeof pingSchema>;
 
 describe('events', () => {
@@ -78,7 +79,7 @@ describe('events', () => {
     await consumer(b, 'g1', async (evs) => void seen.g1.push(...evs.map((e) => e.data.n)));
     await consumer(b, 'g2', async (evs) => void seen.g2.push(...evs.map((e) => e.data.n)));
     const p = await publisher(b);
-    for (let n = 0; n < 20; n++) await p.publish('ping', { n });
+    for (let n = 0; n < 20; n++) await p.publish(ping, { n });
     await eventually(() => seen.g1.length === 20 && seen.g2.length === 20);
     await sleep(200);
     expect([...seen.g1].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
@@ -88,7 +89,7 @@ describe('events', () => {
   it('keeps events published before any consumer started, in the declared group queue', async () => {
     const b = await broker('pub');
     const p = await publisher(b, [{ group: 'late', event: 'ping' }]);
-    await p.publish('ping', { n: 1 });
+    await p.publish(ping, { n: 1 });
     const seen: number[] = [];
     await consumer(b, 'late', async (evs) => void seen.push(...evs.map((e) => e.data.n)));
     await eventually(() => seen.length === 1);
@@ -102,7 +103,7 @@ describe('events', () => {
       traceSeen = currentTraceId();
     });
     const p = await publisher(b);
-    await withTrace('trace-abc', () => p.publish('ping', { n: 1 }));
+    await withTrace('trace-abc', () => p.publish(ping, { n: 1 }));
     await eventually(() => traceSeen === 'trace-abc');
   });
 
@@ -116,7 +117,7 @@ describe('events', () => {
       }
     });
     const p = await publisher(b);
-    await p.publish('ping', { n: 13 });
+    await p.publish(ping, { n: 13 });
     await eventually(() => c.counters.deadLettered === 1, 5000);
     expect(attempts).toHaveLength(3);
     expect(attempts[2]! - attempts[0]!).toBeGreaterThanOrEqual(140); // 50 ms + 100 ms back-off
@@ -146,8 +147,8 @@ describe('events', () => {
     const ch = await b.channel();
     ch.publish(p.exchange, 'ping', Buffer.from('{not json'), { persistent: true });
     ch.publish(p.exchange, 'ping', Buffer.from(JSON.stringify(makeEnvelope('ping', { n: 'x' }))));
-    await p.publish('ping', { n: -1 });
-    for (let n = 0; n < 10; n++) await p.publish('ping', { n });
+    await p.publish(ping, { n: -1 });
+    for (let n = 0; n < 10; n++) await p.publish(ping, { n });
     await eventually(() => seen.length === 10 && c.counters.deadLettered === 3, 5000);
     expect(c.counters.retried).toBe(0);
     const reasons: string[] = [];
@@ -171,10 +172,10 @@ describe('events', () => {
       for (const e of evs) seen.add(e.data.n);
     });
     const p = await publisher(pubBroker);
-    await p.publish('ping', { n: 1 });
+    await p.publish(ping, { n: 1 });
     await eventually(() => seen.has(1));
     expect(await closeConnections(`cons:${ns}`)).toBe(1);
-    await p.publish('ping', { n: 2 });
+    await p.publish(ping, { n: 2 });
     await eventually(() => seen.has(2), 15_000, 100);
   });
 
@@ -197,7 +198,7 @@ describe('events', () => {
     const p = await publisher(b);
     await eventually(
       async () => {
-        await p.publish('ping', { n: 5 });
+        await p.publish(ping, { n: 5 });
         return seen.includes(5);
       },
       10_000,
@@ -209,7 +210,7 @@ describe('events', () => {
     const b = await broker('pub');
     const p = await publisher(b);
     await b.close();
-    await expect(p.publish('ping', { n: 1 })).rejects.toMatchObject({ code: 1503 });
+    await expect(p.publish(ping, { n: 1 })).rejects.toMatchObject({ code: 1503 });
   });
 
   describe('with PostgreSQL', () => {
@@ -256,13 +257,13 @@ describe('events', () => {
       const p = await publisher(b);
       const relay = new OutboxRelay({ pool, publisher: p, logger: silentLogger, retainMs: 60_000 });
       await withTransaction(pool, async (db) => {
-        for (let n = 0; n < 3; n++) await enqueueEvent(db, 'ping', { n });
+        for (let n = 0; n < 3; n++) await enqueueEvent(db, ping, { n });
       });
       await relay.flush();
       await pool.query(
         `UPDATE outbox SET published_at = now() - interval '2 minutes' WHERE id IN (SELECT min(id) FROM outbox)`,
       );
-      await withTransaction(pool, (db) => enqueueEvent(db, 'ping', { n: 3 }));
+      await withTransaction(pool, (db) => enqueueEvent(db, ping, { n: 3 }));
       expect(await relay.prune()).toBe(1);
       const { rows } = await pool.query<{ pending: number; sent: number }>(
         'SELECT count(*) FILTER (WHERE published_at IS NULL)::int AS pending, count(*) FILTER (WHERE published_at IS NOT NULL)::int AS sent FROM outbox',
@@ -283,11 +284,11 @@ describe('events', () => {
       // Cut the relay's connection, then commit events while it is down.
       expect(await closeConnections(`relay:${ns}`)).toBe(1);
       await withTransaction(pool, async (db) => {
-        for (let n = 0; n < 5; n++) await enqueueEvent(db, 'ping', { n });
+        for (let n = 0; n < 5; n++) await enqueueEvent(db, ping, { n });
       });
       // A rolled-back transaction's events must never go out.
       await withTransaction(pool, async (db) => {
-        await enqueueEvent(db, 'ping', { n: 99 });
+        await enqueueEvent(db, ping, { n: 99 });
         throw new Error('rollback');
       }).catch(() => {});
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventTypes, historyContract } from '../common/contracts/index.js';
+import { Events, historyContract } from '../common/contracts/index.js';
 import { InvalidParamsError, UnauthorizedError } from '../common/errors.js';
 import { makeEnvelope } from '../common/events/envelope.js';
 import { historyService } from '../services/history/service.js';
@@ -32,7 +32,7 @@ describe('history service', () => {
     // Each event three times, the copies interleaved with other events.
     const deliveries = [...plays, ...plays.slice().reverse(), ...plays];
     await world.publish(deliveries);
-    await eventually(() => world.handled(worker, EventTypes.TRACK_PLAYED) === deliveries.length);
+    await eventually(() => world.handled(worker, Events.trackPlayed.type) === deliveries.length);
     expect(await storedCount()).toBe(40);
     const { rows } = await world
       .pool(historyService)
@@ -55,22 +55,22 @@ describe('history service', () => {
     const plays = randomPlays(600, { seed: 7 });
     await world.publish([...plays, ...plays.slice(0, 100)]);
     const handled = () =>
-      world.handled(first, EventTypes.TRACK_PLAYED) + world.handled(second, EventTypes.TRACK_PLAYED);
+      world.handled(first, Events.trackPlayed.type) + world.handled(second, Events.trackPlayed.type);
     await eventually(() => handled() === 700, 20_000);
-    expect(world.handled(first, EventTypes.TRACK_PLAYED)).toBeGreaterThan(0);
-    expect(world.handled(second, EventTypes.TRACK_PLAYED)).toBeGreaterThan(0);
+    expect(world.handled(first, Events.trackPlayed.type)).toBeGreaterThan(0);
+    expect(world.handled(second, Events.trackPlayed.type)).toBeGreaterThan(0);
     expect(await storedCount()).toBe(600);
   });
 
   it('dead-letters poison events without holding up the others', async () => {
     const worker = await world.start(historyService);
-    const invalid = makeEnvelope(EventTypes.TRACK_PLAYED, { userId: 'u1', trackId: '', msPlayed: -5 });
+    const invalid = makeEnvelope(Events.trackPlayed.type, { userId: 'u1', trackId: '', msPlayed: -5 });
     // Valid for the schema, but PostgreSQL cannot store a NUL character: never retried.
     const unstorable = playEnvelope('u\u0000null', 't1', minutesAgo(1));
     const good = randomPlays(30, { seed: 3 });
     await world.publish([invalid, ...good.slice(0, 15), unstorable, ...good.slice(15)]);
     await eventually(async () => (await world.queueDepth('history.track-played.dead')) === 2, 5000);
-    await eventually(() => world.handled(worker, EventTypes.TRACK_PLAYED) === 32);
+    await eventually(() => world.handled(worker, Events.trackPlayed.type) === 32);
     expect(await storedCount()).toBe(30);
     const ch = await world.broker.channel();
     const reasons: string[] = [];
@@ -97,7 +97,7 @@ describe('history service', () => {
         playEnvelope('u-bob', 't2', minutesAgo(1)),
       ];
       await world.publish(plays);
-      await eventually(() => world.handled(worker, EventTypes.TRACK_PLAYED) === plays.length);
+      await eventually(() => world.handled(worker, Events.trackPlayed.type) === plays.length);
     });
 
     it("returns the caller's plays newest first, with titles from the catalog", async () => {
@@ -165,7 +165,7 @@ describe('history service', () => {
   it('shows the names it fetched for TRACK_NAMES_TTL_MS without asking the catalog, then asks again', async () => {
     const worker = await world.start(historyService, testConfig({ trackNamesTtlMs: 3000 }));
     await world.publish([playEnvelope(alice.userId, 't1', minutesAgo(5))]);
-    await eventually(() => world.handled(worker, EventTypes.TRACK_PLAYED) === 1);
+    await eventually(() => world.handled(worker, Events.trackPlayed.type) === 1);
     const data = fakeCatalogData();
     const handlers = fakeCatalogHandlers(data);
     let asked = 0;
@@ -190,7 +190,7 @@ describe('history service', () => {
     const worker = await world.start(historyService);
     const plays = randomPlays(250, { seed: 11 });
     await world.publish(plays);
-    await eventually(() => world.handled(worker, EventTypes.TRACK_PLAYED) === plays.length);
+    await eventually(() => world.handled(worker, Events.trackPlayed.type) === plays.length);
     const pages: number[][] = [];
     const seen: string[] = [];
     let afterSeq = 0;
@@ -230,7 +230,7 @@ describe('history service', () => {
     const plays = [playEnvelope(alice.userId, 't1', new Date(Date.now() - HOUR_MS))];
     await world.publish(plays);
     const worker = await world.start(historyService);
-    await eventually(() => world.handled(worker, EventTypes.TRACK_PLAYED) === 1);
+    await eventually(() => world.handled(worker, Events.trackPlayed.type) === 1);
     expect(await storedCount()).toBe(1);
   });
 });

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventTypes, statsContract, type TrackPlayed } from '../common/contracts/index.js';
+import { Events, statsContract, type TrackPlayed } from '../common/contracts/index.js';
 import { dropSchema } from '../common/db/migrate.js';
 import { EVENTS_EXCHANGE, type EventEnvelope, makeEnvelope } from '../common/events/envelope.js';
 import { declareEventLog, LogReader, type LogRecord, PartitionCountError } from '../common/events/log.js';
@@ -51,10 +51,10 @@ describe('the partitioner', () => {
   it('keys plays and registrations by user, playlist changes by owner, anything else by id', () => {
     const play = playEnvelope('u7', 't1', new Date());
     expect(partitionKey(play)).toBe('u7');
-    expect(partitionKey(makeEnvelope(EventTypes.USER_REGISTERED, { userId: 'u7', username: 'x' }))).toBe(
+    expect(partitionKey(makeEnvelope(Events.userRegistered.type, { userId: 'u7', username: 'x' }))).toBe(
       'u7',
     );
-    const change = makeEnvelope(EventTypes.PLAYLIST_CHANGED, {
+    const change = makeEnvelope(Events.playlistChanged.type, {
       playlistId: 'p',
       ownerId: 'u7',
       change: 'created',

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogContract } from '../common/contracts/catalog.js';
-import { EventTypes, type PlaylistChanged } from '../common/contracts/events.js';
+import { Events, type PlaylistChanged } from '../common/contracts/events.js';
 import {
   PLAYLIST_MAX_TRACKS,
   type PlaylistDetail,
@@ -72,7 +72,7 @@ describe('playlists service', () => {
     ] as const;
 
   beforeAll(async () => {
-    harness = await ServiceHarness.open(playlistsService, { config, events: [EventTypes.PLAYLIST_CHANGED] });
+    harness = await ServiceHarness.open(playlistsService, { config, events: [Events.playlistChanged.type] });
     ({ rpc, pool, tap } = harness);
     playlists = rpc.bind(playlistsContract);
     // The fake catalog has its own connection, as a separate service would.
@@ -530,7 +530,7 @@ describe('playlists service', () => {
     // ...and every one of them reached the exchange (two workers' relays may interleave them).
     await eventually(() => tap.events.filter(mine).length === expected.length);
     const published = tap.events.filter(mine);
-    expect(published.every((e) => e.type === EventTypes.PLAYLIST_CHANGED)).toBe(true);
+    expect(published.every((e) => e.type === Events.playlistChanged.type)).toBe(true);
     const byChange = (a: PlaylistChanged, b: PlaylistChanged) =>
       a.change.localeCompare(b.change) || (a.trackCount ?? 0) - (b.trackCount ?? 0);
     expect(published.map((e) => e.data as PlaylistChanged).sort(byChange)).toEqual(

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { Broker } from '../common/amqp/broker.js';
 import { MIGRATE_COMMAND, mismatchOf } from '../common/amqp/queues.js';
 import { EventConsumer } from '../common/events/consumer.js';
-import { EVENTS_EXCHANGE } from '../common/events/envelope.js';
+import { defineEvent, EVENTS_EXCHANGE } from '../common/events/envelope.js';
 import { EventPublisher } from '../common/events/publisher.js';
 import { groupQueues, queueNames, retryQueue } from '../common/events/topology.js';
 import { RpcClient } from '../common/rpc/client.js';
@@ -81,7 +81,7 @@ describe('queues', () => {
   async function publish(b: Broker, ns: number[]) {
     const publisher = new EventPublisher({ broker: b, logger: b.log, queues: [GROUP] });
     await publisher.start();
-    for (const n of ns) await publisher.publish('ping', { n });
+    for (const n of ns) await publisher.publish(defineEvent('ping', ping), { n });
     await publisher.stop();
   }
 

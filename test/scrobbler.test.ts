@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventTypes, scrobblerContract } from '../common/contracts/index.js';
+import { Events, scrobblerContract } from '../common/contracts/index.js';
 import { makeEnvelope } from '../common/events/envelope.js';
 import { partitionOf } from '../common/events/partitions.js';
 import { createLogger } from '../common/logger.js';
@@ -184,7 +184,7 @@ describe('scrobbler service against stand-ins of ListenBrainz and Last.fm', () =
     expect(JSON.stringify(await status())).not.toContain(sessionKey);
 
     await world.publish([
-      makeEnvelope(EventTypes.PLAYBACK_STARTED, {
+      makeEnvelope(Events.playbackStarted.type, {
         userId: alice.userId,
         trackId: 't3',
         startedAt: new Date().toISOString(),

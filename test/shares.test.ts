@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Album, catalogContract, type Track } from '../common/contracts/catalog.js';
-import { EventTypes, type TrackPlayed } from '../common/contracts/events.js';
+import { Events, type TrackPlayed } from '../common/contracts/events.js';
 import type { OpenedShare, Share } from '../common/contracts/shares.js';
 import { usersContract } from '../common/contracts/users.js';
 import type { ServiceClient } from '../common/rpc/client.js';
@@ -194,7 +194,7 @@ describe('share links through REST', () => {
     });
     expect(posted.status).toBe(202);
     const event = await h.tap.waitFor<TrackPlayed>((e) => e.id === posted.body.id);
-    expect(event.type).toBe(EventTypes.TRACK_PLAYED);
+    expect(event.type).toBe(Events.trackPlayed.type);
     expect(event.data).toMatchObject({
       userId: shareListener(s.id),
       trackId: outsider.id,

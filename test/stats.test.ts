@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventTypes, statsContract } from '../common/contracts/index.js';
+import { Events, statsContract } from '../common/contracts/index.js';
 import { InvalidParamsError, UnauthorizedError } from '../common/errors.js';
 import { makeEnvelope } from '../common/events/envelope.js';
 import type { RunningService } from '../common/service.js';
@@ -60,11 +60,11 @@ describe('stats service', () => {
       playEnvelope('u-bob', 't3', ago(5 * 24 * HOUR_MS), 1_000),
     ];
     const registered = [1, 2, 3].map((n) =>
-      makeEnvelope(EventTypes.USER_REGISTERED, { userId: `u${n}`, username: `user${n}` }),
+      makeEnvelope(Events.userRegistered.type, { userId: `u${n}`, username: `user${n}` }),
     );
     const changes = [
-      makeEnvelope(EventTypes.PLAYLIST_CHANGED, { playlistId: 'p1', ownerId: 'u1', change: 'created' }),
-      makeEnvelope(EventTypes.PLAYLIST_CHANGED, {
+      makeEnvelope(Events.playlistChanged.type, { playlistId: 'p1', ownerId: 'u1', change: 'created' }),
+      makeEnvelope(Events.playlistChanged.type, {
         playlistId: 'p1',
         ownerId: 'u1',
         change: 'tracks',
@@ -198,19 +198,19 @@ describe('stats service', () => {
 
   it('rejects poison events with their reason and keeps counting the rest', async () => {
     const worker = await world.start(statsService);
-    const badChange = makeEnvelope(EventTypes.PLAYLIST_CHANGED, {
+    const badChange = makeEnvelope(Events.playlistChanged.type, {
       playlistId: 'p1',
       ownerId: 'u1',
       change: 'exploded',
     });
-    const badPlay = makeEnvelope(EventTypes.TRACK_PLAYED, {
+    const badPlay = makeEnvelope(Events.trackPlayed.type, {
       userId: 'u1',
       trackId: 't1',
       playedAt: 'yesterday',
     });
     const nulPlay = playEnvelope('u1', 't\u0000', ago(MINUTE_MS));
     const good = randomPlays(50, { seed: 9 });
-    const change = makeEnvelope(EventTypes.PLAYLIST_CHANGED, {
+    const change = makeEnvelope(Events.playlistChanged.type, {
       playlistId: 'p2',
       ownerId: 'u1',
       change: 'deleted',

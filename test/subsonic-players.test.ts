@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Album, catalogContract, type Track } from '../common/contracts/catalog.js';
-import { EventTypes, type TrackPlayed } from '../common/contracts/events.js';
+import { Events, type TrackPlayed } from '../common/contracts/events.js';
 import { usersContract } from '../common/contracts/users.js';
 import type { ServiceClient } from '../common/rpc/client.js';
 import { EXTENSIONS } from '../gateway/subsonic/endpoints/system.js';
@@ -448,7 +448,7 @@ describe('playback reports and now playing', () => {
       (e) => e.data.trackId === track().id && e.data.source === 'playback-report',
     );
     expect(play).toMatchObject({
-      type: EventTypes.TRACK_PLAYED,
+      type: Events.trackPlayed.type,
       data: { userId: alice.user.id, msPlayed: half, source: 'playback-report' },
     });
     // Stopped is not playing: the entry is gone from the list.

@@ -3,7 +3,7 @@ import { inflateSync } from 'node:zlib';
 import { SubsonicAPI } from 'subsonic-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Album, catalogContract, type Track } from '../common/contracts/catalog.js';
-import { EventTypes, type TrackPlayed } from '../common/contracts/events.js';
+import { Events, type TrackPlayed } from '../common/contracts/events.js';
 import { playlistsContract } from '../common/contracts/playlists.js';
 import { MAX_PLAYS_PER_REQUEST } from '../common/contracts/plays.js';
 import { MAX_IDS } from '../common/contracts/shared.js';
@@ -638,7 +638,7 @@ describe('scrobble and now playing', () => {
       (e) => e.data.trackId === track.id && e.data.userId === alice.user.id,
     );
     expect(event).toMatchObject({
-      type: EventTypes.TRACK_PLAYED,
+      type: Events.trackPlayed.type,
       data: {
         userId: alice.user.id,
         trackId: track.id,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventTypes, type UserRegistered } from '../common/contracts/events.js';
+import { Events, type UserRegistered } from '../common/contracts/events.js';
 import { type User, usersContract } from '../common/contracts/users.js';
 import { dropSchema } from '../common/db/migrate.js';
 import type { Pool } from '../common/db/pool.js';
@@ -53,7 +53,7 @@ describe('users service', () => {
     harness = await ServiceHarness.open(usersService, {
       config,
       logger,
-      events: [EventTypes.USER_REGISTERED],
+      events: [Events.userRegistered.type],
     });
     ({ rpc, pool, tap } = harness);
     users = rpc.bind(usersContract);
@@ -81,7 +81,7 @@ describe('users service', () => {
 
       const event = await tap.waitFor<UserRegistered>((e) => e.data.userId === user.id);
       expect(event).toMatchObject({
-        type: EventTypes.USER_REGISTERED,
+        type: Events.userRegistered.type,
         data: { userId: user.id, username: name },
       });
       // The relay marks the outbox row sent once the broker confirmed it.
@@ -659,7 +659,7 @@ describe('users service', () => {
         const { rows } = await seedPool.query<{ username: string }>('SELECT username FROM users');
         expect(rows).toEqual([{ username: 'demo' }]);
         const events = await seedPool.query('SELECT 1 FROM outbox WHERE type = $1', [
-          EventTypes.USER_REGISTERED,
+          Events.userRegistered.type,
         ]);
         expect(events.rowCount).toBe(1);
       } finally {

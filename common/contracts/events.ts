@@ -50,14 +50,6 @@ export const Events = {
   playbackStarted: defineEvent('playback.started', playbackStartedSchema),
 } as const;
 
-/** Routing keys, for publishers. */
-export const EventTypes = {
-  TRACK_PLAYED: Events.trackPlayed.type,
-  PLAYLIST_CHANGED: Events.playlistChanged.type,
-  USER_REGISTERED: Events.userRegistered.type,
-  PLAYBACK_STARTED: Events.playbackStarted.type,
-} as const;
-
 /**
  * How consumers that write to the database take their events: up to 100 per transaction. A
  * batch goes at once when none is being handled (a play is stored within a transaction's time),

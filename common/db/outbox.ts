@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { type EventEnvelope, makeEnvelope } from '../events/envelope.js';
+import { type EventDefinition, type EventEnvelope, makeEnvelope } from '../events/envelope.js';
 import type { EventPublisher } from '../events/publisher.js';
 import { currentTraceId } from '../trace.js';
 import type { Pool, PoolClient } from './pool.js';
@@ -9,10 +9,16 @@ const CHANNEL = 'outbox';
 
 /**
  * Records an event in the outbox inside the caller's transaction: it is published if and
- * only if the transaction commits.
+ * only if the transaction commits. The data is checked against the event's schema first (and
+ * given its defaults), so a producer's mistake fails its own transaction, not a consumer.
  */
-export async function enqueueEvent<T>(client: PoolClient, type: string, data: T): Promise<EventEnvelope<T>> {
-  const envelope = makeEnvelope(type, data);
+export async function enqueueEvent<T>(
+  client: PoolClient,
+  event: EventDefinition<T>,
+  data: T,
+): Promise<EventEnvelope<T>> {
+  const { type } = event;
+  const envelope = makeEnvelope(type, event.schema.parse(data));
   await client.query('INSERT INTO outbox (event_id, type, envelope, trace_id) VALUES ($1, $2, $3, $4)', [
     envelope.id,
     type,

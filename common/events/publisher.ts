@@ -4,7 +4,7 @@ import { AttachedChannel } from '../amqp/attached-channel.js';
 import type { Broker } from '../amqp/broker.js';
 import { UnavailableError } from '../errors.js';
 import { currentTraceId, TRACE_HEADER } from '../trace.js';
-import { EVENTS_EXCHANGE, type EventEnvelope, makeEnvelope } from './envelope.js';
+import { EVENTS_EXCHANGE, type EventDefinition, type EventEnvelope, makeEnvelope } from './envelope.js';
 import { declareEventLog, type LogSettings } from './log.js';
 import { DEFAULT_PARTITIONS, PARTITION_HEADER, partitionFor } from './partitions.js';
 import { declareQueues, type QueueDeclaration } from './topology.js';
@@ -70,11 +70,12 @@ export class EventPublisher {
   }
 
   /**
-   * Wraps `data` in a new envelope and publishes it; resolves with the envelope once confirmed.
-   * A caller retrying the same fact passes the same `id`, so consumers apply it once.
+   * Checks `data` against the event's schema (a producer's mistake fails here, not in every
+   * consumer), wraps it in a new envelope and publishes it; resolves with the envelope once
+   * confirmed. A caller retrying the same fact passes the same `id`, so consumers apply it once.
    */
-  async publish<T>(type: string, data: T, id?: string): Promise<EventEnvelope<T>> {
-    const envelope = makeEnvelope(type, data);
+  async publish<T>(event: EventDefinition<T>, data: T, id?: string): Promise<EventEnvelope<T>> {
+    const envelope = makeEnvelope(event.type, event.schema.parse(data));
     if (id) envelope.id = id;
     await this.publishEnvelope(envelope, currentTraceId());
     return envelope;

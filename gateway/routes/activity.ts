@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import {
-  EventTypes,
+  Events,
   type PlayDateWindow,
   playedAtProblem,
   trackPlayedSchema,
@@ -96,7 +96,7 @@ export function activityRoutes({
             source: body.source ?? 'api',
           });
           const id = body.playId ? playEventId(caller.userId, body.playId) : undefined;
-          return publisher.publish(EventTypes.TRACK_PLAYED, play, id);
+          return publisher.publish(Events.trackPlayed, play, id);
         }),
       ),
       publishTimeoutMs,

@@ -1,7 +1,7 @@
 import { extname } from 'node:path';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { EventTypes, trackPlayedSchema } from '../../common/contracts/events.js';
+import { Events, trackPlayedSchema } from '../../common/contracts/events.js';
 import { playlistsContract } from '../../common/contracts/playlists.js';
 import { makePlay, playEventId } from '../../common/contracts/plays.js';
 import { id } from '../../common/contracts/shared.js';
@@ -133,7 +133,7 @@ export function shareRoutes({
     });
     const eventId = body.playId ? playEventId(listener, body.playId) : undefined;
     const event = await withTimeout(
-      publisher.publish(EventTypes.TRACK_PLAYED, play, eventId),
+      publisher.publish(Events.trackPlayed, play, eventId),
       publishTimeoutMs,
       'the broker confirming the play',
     );

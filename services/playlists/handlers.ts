@@ -1,5 +1,5 @@
 import type { CatalogContract } from '../../common/contracts/catalog.js';
-import { EventTypes, type PlaylistChanged } from '../../common/contracts/events.js';
+import { Events, type PlaylistChanged } from '../../common/contracts/events.js';
 import {
   PLAYLIST_MAX_TRACKS,
   type Playlist,
@@ -95,7 +95,7 @@ function checkPosition(position: number, count: number, what: string, end = fals
 }
 
 function changed(client: PoolClient, row: PlaylistRow, change: PlaylistChanged['change']) {
-  return enqueueEvent<PlaylistChanged>(client, EventTypes.PLAYLIST_CHANGED, {
+  return enqueueEvent(client, Events.playlistChanged, {
     playlistId: row.id,
     ownerId: row.owner_id,
     change,

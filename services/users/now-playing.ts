@@ -1,4 +1,4 @@
-import { EventTypes, type PlaybackStarted, type TrackPlayed } from '../../common/contracts/events.js';
+import { Events } from '../../common/contracts/events.js';
 import { heardEnough, makePlay, PLAY_AFTER_MS, type PlayAllowance } from '../../common/contracts/plays.js';
 import type { NowPlayingEntry, PlaybackState } from '../../common/contracts/users.js';
 import { enqueueEvent } from '../../common/db/outbox.js';
@@ -112,9 +112,9 @@ export async function recordPlayback(
       countsAsPlay(report.positionMs, durationMs);
     if (played) {
       allowance?.take(userId, 1);
-      await enqueueEvent<TrackPlayed>(
+      await enqueueEvent(
         tx,
-        EventTypes.TRACK_PLAYED,
+        Events.trackPlayed,
         makePlay({
           userId,
           trackId: report.trackId,
@@ -129,7 +129,7 @@ export async function recordPlayback(
     const begins =
       !continues && !report.inferred && (report.state === 'starting' || report.state === 'playing');
     if (begins) {
-      await enqueueEvent<PlaybackStarted>(tx, EventTypes.PLAYBACK_STARTED, {
+      await enqueueEvent(tx, Events.playbackStarted, {
         userId,
         trackId: report.trackId,
         startedAt: new Date(startedAt).toISOString(),

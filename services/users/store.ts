@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventTypes, type UserRegistered } from '../../common/contracts/events.js';
+import { Events } from '../../common/contracts/events.js';
 import type { Account, User } from '../../common/contracts/users.js';
 import { enqueueEvent } from '../../common/db/outbox.js';
 import { type Pool, type Queryable, withTransaction } from '../../common/db/pool.js';
@@ -104,7 +104,7 @@ export async function createUser(
     );
     const row = rows[0];
     if (!row) return null;
-    await enqueueEvent<UserRegistered>(client, EventTypes.USER_REGISTERED, {
+    await enqueueEvent(client, Events.userRegistered, {
       userId: row.id,
       username: row.username,
     });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { EventTypes, type TrackPlayed } from '../../common/contracts/events.js';
+import { Events, type TrackPlayed } from '../../common/contracts/events.js';
 import { type EventEnvelope, makeEnvelope } from '../../common/events/envelope.js';
 import { logEnds } from '../../common/events/log.js';
 import { DEFAULT_PARTITIONS, partitionNumbers } from '../../common/events/partitions.js';
@@ -383,7 +383,7 @@ export async function waitForPlays(
 export function playEvents(tracks: readonly string[], n: number, users = 20): EventEnvelope<TrackPlayed>[] {
   const now = Date.now();
   return Array.from({ length: n }, (_, i) =>
-    makeEnvelope<TrackPlayed>(EventTypes.TRACK_PLAYED, {
+    makeEnvelope<TrackPlayed>(Events.trackPlayed.type, {
       userId: `listener-${i % users}`,
       trackId: tracks[i % tracks.length]!,
       playedAt: new Date(now - i).toISOString(),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Channel } from 'amqplib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EventTypes } from '../../common/contracts/events.js';
+import { Events } from '../../common/contracts/events.js';
 import { makeEnvelope } from '../../common/events/envelope.js';
 import { eventually } from '../support/env.js';
 import type { System } from '../support/system.js';
@@ -76,7 +76,7 @@ describe('poison messages on the bus', () => {
 
     const play = (data: Record<string, unknown>) =>
       JSON.stringify(
-        makeEnvelope(EventTypes.TRACK_PLAYED, {
+        makeEnvelope(Events.trackPlayed.type, {
           userId: 'poison-user',
           trackId: tracks[0],
           playedAt: new Date().toISOString(),
@@ -84,7 +84,7 @@ describe('poison messages on the bus', () => {
           ...data,
         }),
       );
-    const unknownTrack = makeEnvelope(EventTypes.TRACK_PLAYED, {
+    const unknownTrack = makeEnvelope(Events.trackPlayed.type, {
       userId: 'poison-user',
       trackId: 'no-such-track',
       playedAt: new Date().toISOString(),
@@ -101,7 +101,7 @@ describe('poison messages on the bus', () => {
     const good = playEvents(tracks, 500);
     t = Date.now();
     await s.publishRaw(
-      EventTypes.TRACK_PLAYED,
+      Events.trackPlayed.type,
       [...Object.values(poison), failing, JSON.stringify(unknownTrack)].map((b) => Buffer.from(b)),
     );
     await publishAll(s, good);
@@ -180,7 +180,7 @@ describe('poison messages on the bus', () => {
       .map((d) => d.toISOString());
     const envelope = fc.record(
       {
-        type: fc.oneof(fc.constant(EventTypes.TRACK_PLAYED), text),
+        type: fc.oneof(fc.constant(Events.trackPlayed.type), text),
         occurredAt: fc.oneof(iso, text),
         data: fc.oneof(
           fc.record(
@@ -214,7 +214,7 @@ describe('poison messages on the bus', () => {
       history: await processedCount(s, 'history'),
       historyDead: await deadCount(s, 'history'),
     };
-    await s.publishRaw(EventTypes.TRACK_PLAYED, bodies);
+    await s.publishRaw(Events.trackPlayed.type, bodies);
     const end = await logEnd(s);
     // Each body ends handled (claimed once) or dead-lettered; retries are bounded.
     let last = '';

@@ -1,5 +1,5 @@
 import type { Broker } from '../../common/amqp/broker.js';
-import { EventTypes, type TrackPlayed } from '../../common/contracts/events.js';
+import { Events, type TrackPlayed } from '../../common/contracts/events.js';
 import { SYSTEM } from '../../common/contracts/index.js';
 import { dropSchema } from '../../common/db/migrate.js';
 import type { Pool } from '../../common/db/pool.js';
@@ -144,7 +144,7 @@ export function playEnvelope(
   msPlayed = 30_000,
   source = 'test',
 ): EventEnvelope<TrackPlayed> {
-  return makeEnvelope(EventTypes.TRACK_PLAYED, {
+  return makeEnvelope(Events.trackPlayed.type, {
     userId,
     trackId,
     playedAt: playedAt.toISOString(),

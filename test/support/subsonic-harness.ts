@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Broker } from '../../common/amqp/broker.js';
 import type { Config } from '../../common/config.js';
-import { EventTypes } from '../../common/contracts/events.js';
+import { Events } from '../../common/contracts/events.js';
 import { SYSTEM } from '../../common/contracts/index.js';
 import { dropSchema } from '../../common/db/migrate.js';
 import { RpcClient } from '../../common/rpc/client.js';
@@ -80,7 +80,7 @@ export async function startSubsonic(
   await start(playlistsService);
 
   const broker: Broker = await connectBroker(ns, 'subsonic');
-  const tap = await EventTap.open(broker, [EventTypes.TRACK_PLAYED]);
+  const tap = await EventTap.open(broker, [Events.trackPlayed.type]);
   const rpc = new RpcClient({ broker, logger: silentLogger, timeoutMs: config.rpcTimeoutMs });
   await rpc.start();
   const another = (opts: { config?: Partial<Config>; logger?: Logger } = {}) =>

@@ -1,4 +1,4 @@
-import { EventTypes, playedAtProblem } from '../../../common/contracts/events.js';
+import { Events, playedAtProblem } from '../../../common/contracts/events.js';
 import { MAX_PLAYS_PER_REQUEST, makePlay, playEventId } from '../../../common/contracts/plays.js';
 import { withTimeout } from '../../timeout.js';
 import {
@@ -55,7 +55,7 @@ async function scrobble(call: Call, deps: Deps) {
     return { play, id: playEventId(caller.userId, `subsonic:${trackId}:${at}`) };
   });
   await withTimeout(
-    Promise.all(plays.map(({ play, id }) => deps.publisher.publish(EventTypes.TRACK_PLAYED, play, id))),
+    Promise.all(plays.map(({ play, id }) => deps.publisher.publish(Events.trackPlayed, play, id))),
     deps.publishTimeoutMs,
     'the broker confirming the plays',
   );
