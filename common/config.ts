@@ -271,7 +271,7 @@ export function parseAmqpUrls(raw: string): string[] | undefined {
   return urls;
 }
 
-/** Every variable the system reads, with its default and meaning (the README table mirrors this). */
+/** Every variable the system reads, with its default and meaning (docs/CONFIGURATION.md mirrors this, checked by test/security.test.ts). */
 export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
   amqpUrl: {
     env: 'AMQP_URL',
