@@ -40,7 +40,7 @@ export interface Permissions {
   read: string;
 }
 
-/** The kind of process the gateway is: whose broker user alone may say on whose behalf a call is made. */
+/** The kind of process the gateway is, which serves the clients. */
 export const GATEWAY_KIND = 'gateway';
 
 /** Every kind of process of a system: the gateway, each service, and the replay tool. */
@@ -164,9 +164,18 @@ export async function brokerUrlFor(config: Config, kind: string, namespace: stri
   return withCredentials(config.amqpUrl, user, brokerPassword(await loadBrokerSecret(config), user));
 }
 
-/** The broker user whose requests may say on whose behalf they are made: the gateway's. */
-export function gatewayBrokerUser(config: Config, namespace: string): string {
-  return config.brokerUsers ? brokerUserName(namespace, GATEWAY_KIND) : urlUser(config.amqpUrl);
+/**
+ * The broker users whose requests may say on whose behalf they are made: the gateway's, which
+ * serves the clients, and each service's, which call others for the caller they serve (the
+ * playlists service reads the catalog as the playlist's reader, so a library the reader may
+ * not see stays hidden). Not the replay tool's, nor anyone's outside the system (guest).
+ */
+export function trustedCallers(config: Config, namespace: string, system: System): ReadonlySet<string> {
+  if (!config.brokerUsers) return new Set([urlUser(config.amqpUrl)]);
+  return new Set([
+    brokerUserName(namespace, GATEWAY_KIND),
+    ...[...system.contracts.keys()].map((service) => brokerUserName(namespace, service)),
+  ]);
 }
 
 // --- the management API -------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Broker } from './amqp/broker.js';
-import { brokerUrlFor, gatewayBrokerUser } from './broker-users.js';
+import { brokerUrlFor, trustedCallers } from './broker-users.js';
 import { type Config, databaseUrlFor, config as processConfig } from './config.js';
 import { translateDatabaseError } from './db/errors.js';
 import { migrate } from './db/migrate.js';
@@ -152,7 +152,7 @@ export async function startService(def: ServiceDefinition, opts: StartOptions): 
           prefetch: config.prefetch,
           maxBatchLength: config.rpcMaxBatch,
           translateError: translateDatabaseError,
-          trustedCaller: gatewayBrokerUser(config, namespace),
+          trustedCaller: trustedCallers(config, namespace, opts.system),
         })
       : null;
     const consumers = def.contract ? subscriptionConsumers(def.contract, parts, deps) : [];

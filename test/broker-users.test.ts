@@ -17,6 +17,7 @@ import {
   brokerUserName,
   permissionsOf,
   systemKinds,
+  trustedCallers,
 } from '../common/broker-users.js';
 import type { Config } from '../common/config.js';
 import { SYSTEM } from '../common/contracts/index.js';
@@ -124,6 +125,16 @@ describe('the permissions of each kind of process, from the system declaration',
       caller: undefined,
       clientAddress: undefined,
     });
+  });
+
+  it("believes a caller from the gateway and the services acting for it, from nobody else's", () => {
+    const trusted = trustedCallers(testConfig({ brokerUsers: true }), '', SYSTEM);
+    expect([...trusted].sort()).toEqual(['music-gateway', ...SERVICE_NAMES.map((s) => `music-${s}`)].sort());
+    const headers = callerHeaders({ caller: { userId: 'u1', username: 'ann', admin: false } });
+    expect(readCallerHeaders(headers, 'music-playlists', trusted).caller?.userId).toBe('u1');
+    for (const sender of ['music-replay', 'guest', undefined]) {
+      expect(readCallerHeaders(headers, sender, trusted).caller, String(sender)).toBeUndefined();
+    }
   });
 
   it('passwords are derived per user from the secret', () => {
@@ -242,7 +253,7 @@ describe('a system whose processes each have a broker user', () => {
     for (const userId of [undefined, 'guest']) {
       const reply = await publishByHand(AMQP_URL, 'users.me', headers, userId);
       expect(reply.error?.code).toBe(ErrorCodes.UNAUTHORIZED);
-      expect(reply.error?.message).toMatch(/taken only from the gateway's requests/);
+      expect(reply.error?.message).toMatch(/taken only from the gateway's and the services' requests/);
       expect(reply.result).toBeUndefined();
     }
     // Nor can guest claim to be the gateway's user: the broker checks the user-id property.

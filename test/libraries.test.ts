@@ -213,6 +213,44 @@ describe('libraries: who sees what, through every door', () => {
     ).toEqual([]);
   });
 
+  it("keeps the other's tracks out of playlists and share links", async () => {
+    const bobsTrack = tracksOf.get(theirs.id)![0]!;
+    const alicesTrack = tracksOf.get(mine.id)![0]!;
+    // Bob's public playlist holds a track of his library and one of the shared seed.
+    const playlist = await send(bob, 'POST', '/api/playlists', {
+      name: `mixed ${client.run}`,
+      public: true,
+      trackIds: [bobsTrack.id],
+    });
+    expect(playlist.status).toBe(201);
+    expect(playlist.body.tracks.map((e: { track: Track }) => e.track.id)).toEqual([bobsTrack.id]);
+    // Alice, and a visitor, read it without the track they may not see.
+    for (const who of [alice, null]) {
+      const read = await rest(who, `/api/playlists/${playlist.body.id}`);
+      expect(read.status).toBe(200);
+      expect(read.body.tracks).toEqual([]);
+    }
+    // Nor can Alice add it to a playlist of hers, or share it (its album neither).
+    const hers = await send(alice, 'POST', '/api/playlists', {
+      name: `mine ${client.run}`,
+      trackIds: [bobsTrack.id],
+    });
+    expect(hers.status).toBe(404);
+    for (const [kind, id] of [
+      ['track', bobsTrack.id],
+      ['album', bobsTrack.albumId],
+    ] as const) {
+      const share = await send(alice, 'POST', '/api/me/shares', { kind, id });
+      expect(share.status, kind).toBe(404);
+    }
+    // Her own track she shares, and the link plays it for anyone.
+    const link = await send(alice, 'POST', '/api/me/shares', { kind: 'track', id: alicesTrack.id });
+    expect(link.status).toBe(201);
+    const opened = await rest(null, `/api/shares/${link.body.path.split('/').pop()}`);
+    expect(opened.status).toBe(200);
+    expect(opened.body.tracks.map((t: Track) => t.id)).toEqual([alicesTrack.id]);
+  });
+
   it('refuses library management to a user who is not an administrator', async () => {
     const body = { name: 'Mine now', path: join(tmpdir(), 'libraries-nobody') };
     expect((await send(alice, 'POST', '/api/libraries', body)).status).toBe(403);

@@ -31,11 +31,12 @@ export interface RpcServerOptions<C extends Contract> {
   maxBatchLength?: number;
   translateError?: ErrorTranslator;
   /**
-   * The broker user whose requests may say on whose behalf they are made (the gateway's, set as
-   * the messages' broker-checked `user-id`); others' are served as anonymous. Default: this
-   * connection's own user (one broker user for every process, as tests run).
+   * The broker users whose requests may say on whose behalf they are made (the gateway's and
+   * the services', set as the messages' broker-checked `user-id`); others' are served as
+   * anonymous. Default: this connection's own user (one broker user for every process, as
+   * tests run).
    */
-  trustedCaller?: string;
+  trustedCaller?: string | ReadonlySet<string>;
 }
 
 interface JaysonContext {
@@ -72,7 +73,7 @@ export class RpcServer<C extends Contract> {
   private inFlight = 0;
   private idle: (() => void) | null = null;
   private stopping = false;
-  private readonly trustedCaller: string;
+  private readonly trustedCaller: string | ReadonlySet<string>;
 
   constructor(private readonly opts: RpcServerOptions<C>) {
     this.trustedCaller = opts.trustedCaller ?? opts.broker.user;
@@ -201,7 +202,7 @@ export class RpcServer<C extends Contract> {
           );
           throw wire(
             new UnauthorizedError(
-              `${fullName} needs a logged-in user, and a caller is taken only from the gateway's requests (broker user ${this.trustedCaller}), not ${context.ignoredFrom}'s`,
+              `${fullName} needs a logged-in user, and a caller is taken only from the gateway's and the services' requests, not ${context.ignoredFrom}'s`,
             ),
           );
         }

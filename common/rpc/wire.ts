@@ -14,7 +14,8 @@ const HEADER_CLIENT_ADDRESS = 'x-client-address';
  * client the gateway is serving. The gateway sets them from verified credentials and the
  * client's socket; they are written by `callerHeaders` and read by `readCallerHeaders` only,
  * where the rule about whose headers to believe lives: only a request whose `user-id` property
- * is the trusted broker user's (the gateway's) carries them. The broker refuses a publish whose
+ * is a trusted broker user's (the gateway's, or a service's acting for the caller it serves)
+ * carries them. The broker refuses a publish whose
  * `user-id` is not the publishing connection's own user, so nobody else can set it.
  */
 export interface CallerHeaders {
@@ -45,17 +46,20 @@ const text = (value: unknown): string | undefined =>
 
 /**
  * The caller and client address a request carries (the one place they are read): believed only
- * when the request's broker-checked `user-id` property (`sender`) is `trusted`.
+ * when the request's broker-checked `user-id` property (`sender`) is `trusted` (one user, or any
+ * of a set).
  */
 export function readCallerHeaders(
   headers: MessagePropertyHeaders | undefined,
   sender: string | undefined,
-  trusted: string,
+  trusted: string | ReadonlySet<string>,
 ): CallerHeaders {
   const h = headers ?? {};
   const userId = text(h[HEADER_USER_ID]);
   const clientAddress = text(h[HEADER_CLIENT_ADDRESS]);
-  if (sender !== trusted) {
+  const believed =
+    typeof trusted === 'string' ? sender === trusted : sender !== undefined && trusted.has(sender);
+  if (!believed) {
     const claimed = userId !== undefined || clientAddress !== undefined;
     return {
       caller: undefined,

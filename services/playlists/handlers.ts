@@ -189,7 +189,7 @@ export function playlistsHandlers({
     // A change of name or visibility only is a change any playlist of the caller's may take.
     const check = tracksChanged ? editable : writable;
     check(await findPlaylist(pool, id), caller, id);
-    const lookup = new TrackLookup(catalog);
+    const lookup = new TrackLookup(catalog, caller);
     // The answer's page, as it is now and as far as removals may pull entries into it.
     const page = await listEntries(pool, id, { offset: 0, limit: FIRST_PAGE.limit + removed });
     await lookup.load([...page.map((e) => e.track_id), ...newTrackIds]);
@@ -256,7 +256,7 @@ export function playlistsHandlers({
       await changed(client, created, 'created');
       return created;
     });
-    return detail(row, [], new TrackLookup(catalog), FIRST_PAGE);
+    return detail(row, [], new TrackLookup(catalog, caller), FIRST_PAGE);
   }
 
   const newEntries = (trackIds: readonly string[], lookup: TrackLookup) =>
@@ -299,7 +299,7 @@ export function playlistsHandlers({
 
     async create(params, { caller }) {
       const trackIds = params.trackIds ?? [];
-      const lookup = new TrackLookup(catalog);
+      const lookup = new TrackLookup(catalog, caller);
       await lookup.load(trackIds);
       lookup.requireKnown(trackIds);
       const { row, entries } = await withTransaction(pool, async (client) => {
@@ -334,7 +334,7 @@ export function playlistsHandlers({
         await changed(client, saved, 'tracks');
         return saved;
       });
-      return detail(updated, [], new TrackLookup(catalog), FIRST_PAGE);
+      return detail(updated, [], new TrackLookup(catalog, caller), FIRST_PAGE);
     },
 
     async importNsp({ nsp, name, public: isPublic }, { caller }) {
@@ -360,7 +360,7 @@ export function playlistsHandlers({
     async get({ id, offset, limit }, { caller }) {
       const row = readable(await findPlaylist(pool, id), caller, id);
       const page = { offset, limit };
-      return detail(row, await listEntries(pool, id, page), new TrackLookup(catalog), page);
+      return detail(row, await listEntries(pool, id, page), new TrackLookup(catalog, caller), page);
     },
 
     async rename({ id, name }, ctx) {

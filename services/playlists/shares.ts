@@ -17,7 +17,7 @@ import {
 } from '../../common/errors.js';
 import { LruCache } from '../../common/lru.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
-import type { Handlers } from '../../common/rpc/contract.js';
+import type { Caller, Handlers } from '../../common/rpc/contract.js';
 import {
   countShares,
   deleteShare,
@@ -65,6 +65,13 @@ export function shareHandlers({
   // share itself is read from the database on every request), so it may be a minute old.
   const albumOfTrack = new LruCache<string, string>(20_000, 60_000);
 
+  /** The share's owner, as the one on whose behalf its content is read. */
+  const ownerOf = (row: ShareRow): Caller => ({
+    userId: row.owner_id,
+    username: row.owner_name,
+    admin: false,
+  });
+
   /** A catalog call, with "the catalog is away" in our words (as TrackLookup says it). */
   async function fromCatalog<T>(call: Promise<T>): Promise<T> {
     try {
@@ -77,10 +84,13 @@ export function shareHandlers({
     }
   }
 
-  /** An album's title and track ids, or null when the catalog no longer has it. */
-  async function album(id: string): Promise<{ title: string; trackIds: string[] } | null> {
+  /**
+   * An album's title and track ids as `reader` sees it, or null when the catalog no longer has
+   * it (or it is in a library the reader may not see).
+   */
+  async function album(id: string, reader: Caller): Promise<{ title: string; trackIds: string[] } | null> {
     try {
-      const found = await fromCatalog(catalog.call('getAlbum', { id }));
+      const found = await fromCatalog(catalog.call('getAlbum', { id }, { caller: reader }));
       return { title: found.title, trackIds: found.tracks.map((t) => t.id) };
     } catch (err) {
       if (isAppError(err, 'NOT_FOUND')) return null;
@@ -99,7 +109,7 @@ export function shareHandlers({
         trackIds: [row.item_id].slice(page.offset, page.offset + page.limit),
       };
     } else if (row.kind === 'album') {
-      const a = await album(row.item_id);
+      const a = await album(row.item_id, ownerOf(row));
       const ids = a?.trackIds ?? [];
       found = {
         name: a?.title ?? '',
@@ -154,14 +164,18 @@ export function shareHandlers({
     };
   }
 
-  /** Who may share what: any track or album of the catalog, and only one's own playlists. */
-  async function checkShareable(kind: ShareRow['kind'], id: string, userId: string): Promise<void> {
+  /**
+   * Who may share what: a track or an album of a library they see (so a link never opens one
+   * they may not read), and only their own playlists.
+   */
+  async function checkShareable(kind: ShareRow['kind'], id: string, caller: Caller): Promise<void> {
+    const userId = caller.userId;
     if (kind === 'track') {
-      const lookup = new TrackLookup(catalog);
+      const lookup = new TrackLookup(catalog, caller);
       await lookup.load([id]);
       lookup.requireKnown([id]);
     } else if (kind === 'album') {
-      if (!(await album(id))) throw new NotFoundError(`no album ${id}`);
+      if (!(await album(id, caller))) throw new NotFoundError(`no album ${id}`);
     } else {
       const playlist = await findPlaylist(pool, id);
       // Someone else's private playlist answers as a missing one, as everywhere.
@@ -185,7 +199,7 @@ export function shareHandlers({
   return {
     async createShare(params, { caller }) {
       checkExpiry(params.expiresAt);
-      await checkShareable(params.kind, params.id, caller.userId);
+      await checkShareable(params.kind, params.id, caller);
       const row = await withTransaction(pool, async (client) => {
         // One owner's creations run one after another, so the cap holds under concurrency.
         await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`shares:${caller.userId}`]);
@@ -204,12 +218,12 @@ export function shareHandlers({
           expiresAt: params.expiresAt,
         });
       });
-      return toShare(row, new TrackLookup(catalog));
+      return toShare(row, new TrackLookup(catalog, caller));
     },
 
     async listShares(_params, { caller }) {
       const rows = await listShares(pool, caller.userId, MAX_SHARES_PER_USER);
-      const lookup = new TrackLookup(catalog);
+      const lookup = new TrackLookup(catalog, caller);
       // Every share's first entries are fetched from the catalog together, in as few calls as they need.
       const contents = await Promise.all(
         rows.map((row) => content(row, { offset: 0, limit: SHARE_LIST_ENTRIES })),
@@ -222,7 +236,7 @@ export function shareHandlers({
       checkExpiry(fields.expiresAt);
       const row = await updateShare(pool, id, caller.userId, fields);
       if (!row) throw new NotFoundError(`no share ${id}`);
-      return toShare(row, new TrackLookup(catalog));
+      return toShare(row, new TrackLookup(catalog, caller));
     },
 
     async deleteShare({ id }, { caller }) {
@@ -233,7 +247,8 @@ export function shareHandlers({
     async openShare({ token, offset, limit, visit }) {
       const row = await findLiveShare(pool, token, visit);
       if (!row) throw gone();
-      const lookup = new TrackLookup(catalog);
+      // What a link shows is what its owner sees now.
+      const lookup = new TrackLookup(catalog, ownerOf(row));
       const found = await content(row, { offset, limit });
       const tracks = await playable(found.trackIds, lookup);
       return {

@@ -1,7 +1,11 @@
 import type { CatalogContract, Track } from '../../common/contracts/catalog.js';
 import { MAX_IDS } from '../../common/contracts/shared.js';
 import { isUnavailable, NotFoundError, UnavailableError } from '../../common/errors.js';
-import type { ServiceClient } from '../../common/rpc/client.js';
+import type { CallOptions, ServiceClient } from '../../common/rpc/client.js';
+import type { Caller } from '../../common/rpc/contract.js';
+
+/** What a playlist read by nobody logged in says it is for: an anonymous client. */
+const ANONYMOUS_READER = 'anonymous';
 
 /** The most ids `catalog.getTracks` takes in one call (its contract's bound). */
 const BATCH = MAX_IDS;
@@ -11,11 +15,22 @@ const BATCH = MAX_IDS;
  * `getTracks` calls as the ids need (one unless a playlist has over MAX_IDS distinct tracks),
  * and remembered for the rest of the request. Tracks whose files left the library come too,
  * marked `unavailable`: a playlist keeps and shows them, but no one can add them.
+ *
+ * The catalog is asked as the request's reader (`reader`; none: an anonymous client), so a
+ * track of a library the reader may not see is not known here: a playlist leaves it out and
+ * nobody adds it.
  */
 export class TrackLookup {
   private readonly known = new Map<string, Track>();
+  private readonly as: CallOptions;
 
-  constructor(private readonly catalog: ServiceClient<CatalogContract>) {}
+  constructor(
+    private readonly catalog: ServiceClient<CatalogContract>,
+    reader: Caller | undefined,
+  ) {
+    // A call with neither caller nor client address is a service's own and sees every library.
+    this.as = reader ? { caller: reader } : { clientAddress: ANONYMOUS_READER };
+  }
 
   /** Fetches the ids not yet known. Throws UnavailableError when the catalog does not answer. */
   async load(ids: Iterable<string>): Promise<void> {
@@ -24,7 +39,7 @@ export class TrackLookup {
     for (let i = 0; i < missing.length; i += BATCH) batches.push(missing.slice(i, i + BATCH));
     try {
       const results = await Promise.all(
-        batches.map((batch) => this.catalog.call('getTracks', { ids: batch, withRemoved: true })),
+        batches.map((batch) => this.catalog.call('getTracks', { ids: batch, withRemoved: true }, this.as)),
       );
       for (const track of results.flat()) this.known.set(track.id, track);
     } catch (err) {
