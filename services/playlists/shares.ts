@@ -12,6 +12,7 @@ import {
   ForbiddenError,
   InvalidInputError,
   isAppError,
+  isUnavailable,
   NotFoundError,
   UnavailableError,
 } from '../../common/errors.js';
@@ -77,7 +78,7 @@ export function shareHandlers({
     try {
       return await call;
     } catch (err) {
-      if (isAppError(err, 'UNAVAILABLE') || isAppError(err, 'TIMEOUT')) {
+      if (isUnavailable(err)) {
         throw new UnavailableError('the catalog is not available right now; try again shortly');
       }
       throw err;

@@ -3,7 +3,7 @@ import type { CatalogContract } from '../../common/contracts/catalog.js';
 import type { SmartRules } from '../../common/contracts/smart.js';
 import type { UsersContract } from '../../common/contracts/users.js';
 import type { Queryable } from '../../common/db/pool.js';
-import { isAppError, UnavailableError } from '../../common/errors.js';
+import { isUnavailable, UnavailableError } from '../../common/errors.js';
 import { LruCache } from '../../common/lru.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
 import { listeningFacts } from './listening.js';
@@ -59,7 +59,7 @@ export class SmartEvaluator {
         }),
       }));
     } catch (err) {
-      if (isAppError(err, 'UNAVAILABLE') || isAppError(err, 'TIMEOUT')) {
+      if (isUnavailable(err)) {
         throw new UnavailableError(
           'the catalog or the users service is not available right now; try again shortly',
         );
