@@ -9,7 +9,7 @@ import type { Page } from '../../../common/contracts/shared.js';
 import type { Account } from '../../../common/contracts/users.js';
 import { ApiError, change, enc, path } from '../api.js';
 import { announce } from '../ui/announce.js';
-import { Status, Title } from '../ui/title.js';
+import { FormError, Status, Title } from '../ui/title.js';
 import { useApi } from '../use-api.js';
 
 const PAGE = 50;
@@ -38,11 +38,7 @@ export function AdminPage({ me }: { me: string }): JSX.Element {
       <NewUser
         onCreate={(body) => act(`Created ${body.username}`, () => change('POST', '/api/admin/users', body))}
       />
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} />
       <section aria-labelledby="all-users" class="panel">
         <h2 id="all-users">Accounts</h2>
         {list.data ? (

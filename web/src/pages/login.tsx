@@ -6,7 +6,7 @@ import { ApiError, change } from '../api.js';
 import { location, navigate } from '../router.js';
 import { saveSession } from '../session.js';
 import { Link } from '../ui/link.js';
-import { Title } from '../ui/title.js';
+import { FormError, Title } from '../ui/title.js';
 
 /** Where to go after logging in: the page that asked for it, if it is one of ours. */
 function nextPath(): string {
@@ -71,11 +71,7 @@ export function LoginPage({ register }: { register: boolean }): JSX.Element {
             At least 8 characters.
           </p>
         ) : null}
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <FormError message={error} />
         <button type="submit" class="primary" disabled={busy}>
           {register ? 'Create account' : 'Log in'}
         </button>

@@ -20,7 +20,7 @@ import { Link } from '../ui/link.js';
 import { NameField } from '../ui/name-field.js';
 import { ShareButton } from '../ui/share-form.js';
 import { SmartRulesEditor } from '../ui/smart-rules.js';
-import { Status, Title } from '../ui/title.js';
+import { FormError, Status, Title } from '../ui/title.js';
 import { TrackList } from '../ui/track-list.js';
 import { useApi } from '../use-api.js';
 
@@ -55,11 +55,7 @@ export function PlaylistsPage(): JSX.Element {
         <button type="submit" class="primary">
           Create playlist
         </button>
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <FormError message={error} />
       </form>
       <NewSmartPlaylist />
       <section aria-labelledby="your-playlists" class="panel">
@@ -139,11 +135,7 @@ function NewSmartPlaylist(): JSX.Element {
         accept=".nsp,application/json"
         onChange={(e) => void importFile(e.currentTarget.files?.[0])}
       />
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} />
     </section>
   );
 }
@@ -435,11 +427,7 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
           </div>
         </div>
       </div>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} />
       {p.rules && editingRules ? (
         <section class="panel" aria-label="Rules">
           <SmartRulesEditor

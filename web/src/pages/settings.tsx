@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks';
 import type { ScrobbleLink, ScrobbleService, ScrobbleStatus } from '../../../common/contracts/scrobbler.js';
 import { ApiError, change } from '../api.js';
 import { plural } from '../format.js';
-import { Status, Title } from '../ui/title.js';
+import { FormError, Status, Title } from '../ui/title.js';
 import { useApi } from '../use-api.js';
 
 const NAMES: Record<ScrobbleService, string> = { listenbrainz: 'ListenBrainz', lastfm: 'Last.fm' };
@@ -65,11 +65,7 @@ function LinkState({ link, onChange }: { link: ScrobbleLink; onChange: () => voi
       {link.service === 'lastfm' ? (
         <p class="sub">Last.fm takes plays up to 14 days old; older ones are not sent there.</p>
       ) : null}
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} />
     </div>
   );
 }
@@ -105,11 +101,7 @@ function LinkListenBrainz({ onChange }: { onChange: () => void }): JSX.Element {
       <button type="submit" class="primary">
         Link ListenBrainz
       </button>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} />
     </form>
   );
 }
@@ -155,11 +147,7 @@ function LinkLastfm({ onChange }: { onChange: () => void }): JSX.Element {
           Link Last.fm
         </button>
       )}
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} />
     </div>
   );
 }

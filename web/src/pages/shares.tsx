@@ -7,7 +7,7 @@ import { plural } from '../format.js';
 import { announce } from '../ui/announce.js';
 import { Link } from '../ui/link.js';
 import { copyLink, shareUrl } from '../ui/share-form.js';
-import { Status, Title } from '../ui/title.js';
+import { FormError, Status, Title } from '../ui/title.js';
 import { useApi } from '../use-api.js';
 
 const KIND = { track: 'Track', album: 'Album', playlist: 'Playlist' } as const;
@@ -48,11 +48,7 @@ export function SharesPage(): JSX.Element {
   return (
     <>
       <Title text="My shares" />
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} />
       {list.data.length === 0 ? (
         <p class="empty">
           No share links yet: “Share” on an album, one of your playlists or a track’s “More actions” makes

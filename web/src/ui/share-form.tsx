@@ -9,6 +9,7 @@ import type { Share, ShareKind } from '../../../common/contracts/shares.js';
 import { ApiError, change } from '../api.js';
 import { announce } from './announce.js';
 import { Icon } from './icons.js';
+import { FormError } from './title.js';
 
 /** How long a new link lives, in days (0: until deleted). */
 const EXPIRIES: Array<[number, string]> = [
@@ -106,11 +107,7 @@ export function ShareForm({ kind, id, name }: { kind: ShareKind; id: string; nam
       <button type="submit" class="primary">
         Create link
       </button>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} />
     </form>
   );
 }

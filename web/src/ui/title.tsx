@@ -11,11 +11,15 @@ export function Title({ text, children }: { text: string; children?: ComponentCh
 
 /** What a page shows while its data loads, or when it could not load. */
 export function Status({ error }: { error?: Error | undefined }): JSX.Element {
-  if (error)
-    return (
-      <p class="error" role="alert">
-        {error.message}
-      </p>
-    );
+  if (error) return <FormError message={error.message} />;
   return <p class="loading">Loading…</p>;
+}
+
+/** An error said where it happened (a form's, a dialog's), announced at once; nothing when there is none. */
+export function FormError({ message }: { message: string | null | undefined }): JSX.Element | null {
+  return message ? (
+    <p class="error" role="alert">
+      {message}
+    </p>
+  ) : null;
 }

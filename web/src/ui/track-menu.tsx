@@ -11,6 +11,7 @@ import { useApi } from '../use-api.js';
 import { announce } from './announce.js';
 import { NameField } from './name-field.js';
 import { ShareForm } from './share-form.js';
+import { FormError } from './title.js';
 
 const menuTrack = createStore<Track | null>(null);
 
@@ -122,11 +123,7 @@ function TrackActions({ track }: { track: Track }): JSX.Element {
         <NameField id="new-playlist-with-track" label="New playlist" value={name} onChange={setName} />
         <button type="submit">Create and add</button>
       </form>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} />
       <div class="dialog-footer">
         <button type="button" onClick={close}>
           Close
