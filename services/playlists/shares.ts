@@ -8,14 +8,7 @@ import {
   sharePath,
 } from '../../common/contracts/shares.js';
 import { type Pool, withTransaction } from '../../common/db/pool.js';
-import {
-  ForbiddenError,
-  InvalidInputError,
-  isAppError,
-  isUnavailable,
-  NotFoundError,
-  UnavailableError,
-} from '../../common/errors.js';
+import { ForbiddenError, InvalidInputError, isAppError, NotFoundError } from '../../common/errors.js';
 import { LruCache } from '../../common/lru.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
 import type { Caller, Handlers } from '../../common/rpc/contract.js';
@@ -30,7 +23,7 @@ import {
   updateShare,
 } from './share-store.js';
 import { findPlaylist, listEntries } from './store.js';
-import { TrackLookup } from './tracks.js';
+import { fromCatalog, TrackLookup } from './tracks.js';
 
 type ShareMethods = 'createShare' | 'listShares' | 'updateShare' | 'deleteShare' | 'openShare' | 'shareTrack';
 
@@ -72,18 +65,6 @@ export function shareHandlers({
     username: row.owner_name,
     admin: false,
   });
-
-  /** A catalog call, with "the catalog is away" in our words (as TrackLookup says it). */
-  async function fromCatalog<T>(call: Promise<T>): Promise<T> {
-    try {
-      return await call;
-    } catch (err) {
-      if (isUnavailable(err)) {
-        throw new UnavailableError('the catalog is not available right now; try again shortly');
-      }
-      throw err;
-    }
-  }
 
   /**
    * An album's title and track ids as `reader` sees it, or null when the catalog no longer has

@@ -4,6 +4,18 @@ import { isUnavailable, NotFoundError, UnavailableError } from '../../common/err
 import type { CallOptions, ServiceClient } from '../../common/rpc/client.js';
 import type { Caller } from '../../common/rpc/contract.js';
 
+/** A catalog call, with "the catalog is away" in the playlists service's words. */
+export async function fromCatalog<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (isUnavailable(err)) {
+      throw new UnavailableError('the catalog is not available right now; try again shortly');
+    }
+    throw err;
+  }
+}
+
 /** What a playlist read by nobody logged in says it is for: an anonymous client. */
 const ANONYMOUS_READER = 'anonymous';
 
@@ -37,17 +49,12 @@ export class TrackLookup {
     const missing = [...new Set(ids)].filter((id) => !this.known.has(id));
     const batches: string[][] = [];
     for (let i = 0; i < missing.length; i += BATCH) batches.push(missing.slice(i, i + BATCH));
-    try {
-      const results = await Promise.all(
+    const results = await fromCatalog(
+      Promise.all(
         batches.map((batch) => this.catalog.call('getTracks', { ids: batch, withRemoved: true }, this.as)),
-      );
-      for (const track of results.flat()) this.known.set(track.id, track);
-    } catch (err) {
-      if (isUnavailable(err)) {
-        throw new UnavailableError('the catalog is not available right now; try again shortly');
-      }
-      throw err;
-    }
+      ),
+    );
+    for (const track of results.flat()) this.known.set(track.id, track);
   }
 
   get(id: string): Track | undefined {
