@@ -152,7 +152,7 @@ const year = z.number().int().min(0).max(9999);
 /** Albums or tracks of the years between `fromYear` and `toYear` (either order), both included. */
 const years = { fromYear: year.optional(), toYear: year.optional() };
 const genre = z.string().max(100).optional();
-/** Only this library (of those the caller sees; one it does not see narrows to nothing). */
+/** Only this library, one of those the caller sees (any other is NotFound). */
 const library = z.number().int().min(1).max(LIBRARY_ID_MAX).optional();
 const libraryName = z.string().trim().min(1).max(100);
 const libraryPath = z.string().trim().min(1).max(4096);
@@ -203,9 +203,14 @@ export const catalogContract = defineContract('catalog', {
     }),
   ).returns<CursorPage<Album>>(),
   /** The albums of the given tracks, each once, in the order its first track comes: a page of them. */
-  albumsOfTracks: publicMethod(z.strictObject({ trackIds: ids(MAX_IDS), ...paging })).returns<Album[]>(),
-  /** Albums by their tracks' plays (the stats service's most played tracks, summed per album). */
-  topAlbums: publicMethod(z.strictObject({ window: windowParam, ...paging })).returns<
+  albumsOfTracks: publicMethod(z.strictObject({ trackIds: ids(MAX_IDS), ...paging, library })).returns<
+    Album[]
+  >(),
+  /**
+   * Albums by their tracks' plays (the stats service's most played tracks, summed per album),
+   * of the libraries the caller sees: the page is cut after tracks out of sight are left out.
+   */
+  topAlbums: publicMethod(z.strictObject({ window: windowParam, ...paging, library })).returns<
     Array<Album & { plays: number }>
   >(),
   listTracks: publicMethod(z.strictObject({ genre, ...paging, cursor, library })).returns<
@@ -214,7 +219,9 @@ export const catalogContract = defineContract('catalog', {
   getTrack: publicMethod(z.strictObject({ id })).returns<Track>(),
   /**
    * Several tracks at once, in the order asked; unknown ids are left out. With `withRemoved`,
-   * tracks whose files have left the library come too, as they were, marked `unavailable`.
+   * tracks whose files have left the library come too, as they were, marked `unavailable`
+   * (to a caller who saw their library: a removed library's tracks too, to those it was
+   * granted to).
    */
   getTracks: publicMethod(
     z.strictObject({ ids: ids(MAX_IDS), withRemoved: z.boolean().default(false), library }),
@@ -251,8 +258,11 @@ export const catalogContract = defineContract('catalog', {
       library,
     }),
   ).returns<SearchResult>(),
-  /** Most played tracks (counts from the stats service), with their catalog details. */
-  topTracks: publicMethod(z.strictObject({ window: windowParam, limit: count(100, 10) })).returns<
+  /**
+   * Most played tracks (counts from the stats service), with their catalog details: those of
+   * the libraries the caller sees, among the 100 most played of all.
+   */
+  topTracks: publicMethod(z.strictObject({ window: windowParam, limit: count(100, 10), library })).returns<
     Array<Track & { plays: number }>
   >(),
   /**

@@ -80,24 +80,32 @@ export async function orElse<T>(call: Promise<T>, fallback: T, log: Logger, what
 /** Distinct values in first-seen order. */
 export const distinct = (values: readonly string[]) => [...new Set(values)];
 
-/** `load` over `ids` in as few calls as the ids need, results in the order asked. */
-async function inBatches<T>(ids: readonly string[], load: (batch: string[]) => Promise<T[]>): Promise<T[]> {
+/**
+ * `load` over `ids` in as few calls as the ids need, results in the order asked. No ids with
+ * a `library` still make one call: the catalog says whether the caller may use that library.
+ */
+async function inBatches<T>(
+  ids: readonly string[],
+  library: number | undefined,
+  load: (batch: string[]) => Promise<T[]>,
+): Promise<T[]> {
   const batches: string[][] = [];
   for (let i = 0; i < ids.length; i += MAX_IDS) batches.push(ids.slice(i, i + MAX_IDS));
+  if (batches.length === 0 && library !== undefined) batches.push([]);
   return (await Promise.all(batches.map(load))).flat();
 }
 
 /** Tracks by id, in the given order, unknown ids (and those of other libraries than `library`) left out. */
 export const tracksByIds = (deps: Deps, ids: readonly string[], library?: number): Promise<Track[]> =>
-  inBatches(ids, (batch) => deps.services.catalog.call('getTracks', { ids: batch, library }));
+  inBatches(ids, library, (batch) => deps.services.catalog.call('getTracks', { ids: batch, library }));
 
 /** Albums by id, in the given order, unknown ids left out. */
 export const albumsByIds = (deps: Deps, ids: readonly string[], library?: number): Promise<Album[]> =>
-  inBatches(ids, (batch) => deps.services.catalog.call('getAlbums', { ids: batch, library }));
+  inBatches(ids, library, (batch) => deps.services.catalog.call('getAlbums', { ids: batch, library }));
 
 /** Artists by id, in the given order, unknown ids left out. */
 export const artistsByIds = (deps: Deps, ids: readonly string[], library?: number): Promise<Artist[]> =>
-  inBatches(ids, (batch) => deps.services.catalog.call('getArtists', { ids: batch, library }));
+  inBatches(ids, library, (batch) => deps.services.catalog.call('getArtists', { ids: batch, library }));
 
 /** The tracks of `ids` by id; any id the catalog does not know is error 70, naming them all. */
 export async function requireTracks(deps: Deps, ids: readonly string[]): Promise<Map<string, Track>> {

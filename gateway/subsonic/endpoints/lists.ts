@@ -74,7 +74,7 @@ async function albumList(call: Call, deps: Deps): Promise<{ albums: Album[]; pla
     }
     case 'frequent': {
       const top = await orElse(
-        catalog.call('topAlbums', { window: 'all', ...page }),
+        catalog.call('topAlbums', { window: 'all', ...page, library }),
         [] as Array<Album & { plays: number }>,
         deps.log,
         'play counts',
@@ -91,7 +91,11 @@ async function albumList(call: Call, deps: Deps): Promise<{ albums: Album[]; pla
       );
       const trackIds = distinct(recent.map((p) => p.trackId));
       return {
-        albums: trackIds.length === 0 ? [] : await catalog.call('albumsOfTracks', { trackIds, ...page }),
+        // Asked even without plays when a library is named: the catalog says if it may be used.
+        albums:
+          trackIds.length === 0 && library === undefined
+            ? []
+            : await catalog.call('albumsOfTracks', { trackIds, ...page, library }),
       };
     }
   }
