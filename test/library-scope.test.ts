@@ -6,7 +6,8 @@
  * not see is refused (Subsonic 70, REST 404) by every endpoint that takes `musicFolderId`. A
  * grant taken away leaves the plays in the user's history, unavailable and without names; a
  * removed library's tracks show in playlists and history as unavailable, to those who saw it
- * only; a deleted user's grants go.
+ * only; a deleted user's grants go (the users service's `user.deleted`, consumed by the
+ * catalog).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -257,5 +258,23 @@ describe('libraries: lists fed by listening, and musicFolderId', () => {
     const renamed = await send(root, 'PATCH', `/api/libraries/${mine.id}`, { name: theirs.name });
     expect(renamed.body.name).toBe(theirs.name);
     expect((await send(root, 'PUT', `/api/libraries/${theirs.id}/users/${alice.user.id}`)).status).toBe(404);
+  });
+
+  it("takes a deleted user's grants away (user.deleted)", async () => {
+    expect((await send(root, 'PUT', `/api/libraries/${mine.id}/users/${bob.user.id}`)).status).toBe(200);
+    const pool = h.services.get('catalog')!.deps.pool;
+    const grants = async () =>
+      (
+        await pool.query<{ library_id: number }>(
+          'SELECT library_id FROM library_grants WHERE user_id = $1 ORDER BY library_id',
+          [bob.user.id],
+        )
+      ).rows.map((r) => r.library_id);
+    // His grant of the removed library is kept (it says he saw it), and the new one.
+    expect(await grants()).toEqual([mine.id, theirs.id].sort((a, b) => a - b));
+    expect((await send(root, 'DELETE', `/api/admin/users/${bob.user.id}`)).status).toBe(200);
+    await eventually(async () => (await grants()).length === 0, 10_000, 100);
+    const managed = (await rest(root, '/api/libraries/manage')).body as ManagedLibrary[];
+    expect(managed.find((l) => l.id === mine.id)?.userIds).toEqual([alice.user.id]);
   });
 });

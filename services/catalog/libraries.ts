@@ -70,6 +70,11 @@ async function managed(db: Queryable, id: number): Promise<ManagedLibrary> {
 /** Postgres' unique violation: a name or folder already taken. */
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
+/** Forgets deleted accounts' grants (the users service's `user.deleted`). */
+export async function forgetUsers(db: Queryable, userIds: readonly string[]): Promise<void> {
+  await db.query('DELETE FROM library_grants WHERE user_id = ANY($1::text[])', [userIds]);
+}
+
 /** The folders libraries watch (for the workers that import and watch them). */
 export async function libraryFolders(db: Queryable): Promise<Array<{ id: number; path: string }>> {
   const { rows } = await db.query<{ id: number; path: string }>(
