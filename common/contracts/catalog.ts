@@ -170,157 +170,152 @@ const cursor = z.string().max(CURSOR_MAX).optional();
 /** A page of a listing, with the cursor of the page after it (null after the last). */
 export type CursorPage<T> = Page<T> & { nextCursor: string | null };
 
-export const catalogContract = defineContract(
-  'catalog',
-  {
-    // Every read answers only from the libraries the caller sees (anonymous callers: those marked
-    // `everyone`); an id of another library is NotFound. `library` narrows a listing to one.
-    listArtists: publicMethod(z.strictObject({ ...paging, cursor, library })).returns<CursorPage<Artist>>(),
-    /** Every artist (at most ARTIST_INDEX_MAX), grouped and sorted for an index view. */
-    artistIndex: publicMethod(z.strictObject({ library })).returns<ArtistIndexGroup[]>(),
-    getArtist: publicMethod(z.strictObject({ id })).returns<Artist & { albums: Album[] }>(),
-    /** Several artists at once, in the order asked; unknown ids are left out. */
-    getArtists: publicMethod(z.strictObject({ ids: ids(MAX_IDS), library })).returns<Artist[]>(),
-    /**
-     * The artist an artist, album or track id belongs to, with up to `similarLimit` similar
-     * artists (listeners in common, counted by the stats service, then shared genres).
-     */
-    artistInfo: publicMethod(
-      z.strictObject({ id, similarLimit: z.number().int().min(0).max(100).default(20) }),
-    ).returns<ArtistInfo>(),
-    getAlbum: publicMethod(z.strictObject({ id })).returns<Album & { tracks: Track[] }>(),
-    /** Several albums at once (without their tracks), in the order asked; unknown ids are left out. */
-    getAlbums: publicMethod(z.strictObject({ ids: ids(MAX_IDS), library })).returns<Album[]>(),
-    /**
-     * A page of albums: by title, by artist then title, newest added first, random, or by
-     * release year (with `fromYear` after `toYear`, the latest years first).
-     */
-    listAlbums: publicMethod(
-      z.strictObject({
-        sort: z.enum(ALBUM_SORTS).default('alphabetical'),
-        genre,
-        ...years,
-        ...paging,
-        cursor,
-        library,
-      }),
-    ).returns<CursorPage<Album>>(),
-    /** The albums of the given tracks, each once, in the order its first track comes: a page of them. */
-    albumsOfTracks: publicMethod(z.strictObject({ trackIds: ids(MAX_IDS), ...paging, library })).returns<
-      Album[]
-    >(),
-    /**
-     * Albums by their tracks' plays (the stats service's most played tracks, summed per album),
-     * of the libraries the caller sees: the page is cut after tracks out of sight are left out.
-     */
-    topAlbums: publicMethod(z.strictObject({ window: windowParam, ...paging, library })).returns<
-      Array<Album & { plays: number }>
-    >(),
-    listTracks: publicMethod(z.strictObject({ genre, ...paging, cursor, library })).returns<
-      CursorPage<Track>
-    >(),
-    getTrack: publicMethod(z.strictObject({ id })).returns<Track>(),
-    /**
-     * Several tracks at once, in the order asked; unknown ids are left out. With `withRemoved`,
-     * tracks whose files have left the library come too, as they were, marked `unavailable`
-     * (to a caller who saw their library: a removed library's tracks too, to those it was
-     * granted to).
-     */
-    getTracks: publicMethod(
-      z.strictObject({ ids: ids(MAX_IDS), withRemoved: z.boolean().default(false), library }),
-    ).returns<Track[]>(),
-    /**
-     * The tracks a smart playlist's rules pick (common/contracts/smart.ts), in their order, at
-     * most their limit; its owner's listening comes in `facts` (the playlists service keeps it).
-     * Only tracks of the libraries `ownerId` sees are picked.
-     */
-    matchTracks: internalMethod(
-      z.strictObject({ rules: smartRules, facts: listeningFacts.optional(), seed: id, ownerId: id }),
-    ).returns<Array<{ id: string; durationMs: number }>>(),
-    /** Where the audio of a track lives (a path on the server), for streaming. */
-    getTrackFile: internalMethod(z.strictObject({ id })).returns<TrackFile>(),
-    /** A track's lyrics, or null when it has none (an unknown track is NotFound). */
-    getLyrics: publicMethod(z.strictObject({ trackId: id })).returns<Lyrics | null>(),
-    /** The lyrics of a song named by artist and title (letter case and accents aside), or null. */
-    findLyrics: publicMethod(
-      z.strictObject({ artist: z.string().trim().min(1).max(200), title: z.string().trim().min(1).max(200) }),
-    ).returns<Lyrics | null>(),
-    listGenres: publicMethod(z.strictObject({ library })).returns<Genre[]>(),
-    /**
-     * The catalog's version as the caller sees it (for caches): it changes with every change to
-     * artists, albums or tracks, and differs between callers who see different libraries.
-     */
-    version: publicMethod(z.strictObject({ library })).returns<{ version: string }>(),
-    randomTracks: publicMethod(z.strictObject({ limit: count(500, 10), genre, ...years, library })).returns<
-      Track[]
-    >(),
-    search: publicMethod(
-      z.strictObject({
-        q: z.string().trim().min(1, 'q must not be empty').max(200),
-        limit: z.number().int().min(1).max(100).default(20),
-        library,
-      }),
-    ).returns<SearchResult>(),
-    /**
-     * Most played tracks (counts from the stats service), with their catalog details: those of
-     * the libraries the caller sees, among the 100 most played of all.
-     */
-    topTracks: publicMethod(z.strictObject({ window: windowParam, limit: count(100, 10), library })).returns<
-      Array<Track & { plays: number }>
-    >(),
-    /**
-     * An artist's most played tracks (all-time counts from the stats service), most played
-     * first; tracks nobody played are left out. By artist id, or by name (any letter case; an
-     * unknown name has no tracks).
-     */
-    artistTopTracks: publicMethod(
-      z.union([
-        z.strictObject({ artistId: id, limit: count(500, 50) }),
-        z.strictObject({ artistName: z.string().trim().min(1).max(200), limit: count(500, 50) }),
-      ]),
-    ).returns<Array<Track & { plays: number }>>(),
-    /**
-     * Tracks like an artist's, an album's or a track's: those the same listeners played (stats
-     * service), then the same artist's, then the same genres' (random among equals). A track
-     * is never similar to itself.
-     */
-    similarTracks: publicMethod(z.strictObject({ id, limit: count(500, 50) })).returns<Track[]>(),
+const catalogMethods = {
+  // Every read answers only from the libraries the caller sees (anonymous callers: those marked
+  // `everyone`); an id of another library is NotFound. `library` narrows a listing to one.
+  listArtists: publicMethod(z.strictObject({ ...paging, cursor, library })).returns<CursorPage<Artist>>(),
+  /** Every artist (at most ARTIST_INDEX_MAX), grouped and sorted for an index view. */
+  artistIndex: publicMethod(z.strictObject({ library })).returns<ArtistIndexGroup[]>(),
+  getArtist: publicMethod(z.strictObject({ id })).returns<Artist & { albums: Album[] }>(),
+  /** Several artists at once, in the order asked; unknown ids are left out. */
+  getArtists: publicMethod(z.strictObject({ ids: ids(MAX_IDS), library })).returns<Artist[]>(),
+  /**
+   * The artist an artist, album or track id belongs to, with up to `similarLimit` similar
+   * artists (listeners in common, counted by the stats service, then shared genres).
+   */
+  artistInfo: publicMethod(
+    z.strictObject({ id, similarLimit: z.number().int().min(0).max(100).default(20) }),
+  ).returns<ArtistInfo>(),
+  getAlbum: publicMethod(z.strictObject({ id })).returns<Album & { tracks: Track[] }>(),
+  /** Several albums at once (without their tracks), in the order asked; unknown ids are left out. */
+  getAlbums: publicMethod(z.strictObject({ ids: ids(MAX_IDS), library })).returns<Album[]>(),
+  /**
+   * A page of albums: by title, by artist then title, newest added first, random, or by
+   * release year (with `fromYear` after `toYear`, the latest years first).
+   */
+  listAlbums: publicMethod(
+    z.strictObject({
+      sort: z.enum(ALBUM_SORTS).default('alphabetical'),
+      genre,
+      ...years,
+      ...paging,
+      cursor,
+      library,
+    }),
+  ).returns<CursorPage<Album>>(),
+  /** The albums of the given tracks, each once, in the order its first track comes: a page of them. */
+  albumsOfTracks: publicMethod(z.strictObject({ trackIds: ids(MAX_IDS), ...paging, library })).returns<
+    Album[]
+  >(),
+  /**
+   * Albums by their tracks' plays (the stats service's most played tracks, summed per album),
+   * of the libraries the caller sees: the page is cut after tracks out of sight are left out.
+   */
+  topAlbums: publicMethod(z.strictObject({ window: windowParam, ...paging, library })).returns<
+    Array<Album & { plays: number }>
+  >(),
+  listTracks: publicMethod(z.strictObject({ genre, ...paging, cursor, library })).returns<
+    CursorPage<Track>
+  >(),
+  getTrack: publicMethod(z.strictObject({ id })).returns<Track>(),
+  /**
+   * Several tracks at once, in the order asked; unknown ids are left out. With `withRemoved`,
+   * tracks whose files have left the library come too, as they were, marked `unavailable`
+   * (to a caller who saw their library: a removed library's tracks too, to those it was
+   * granted to).
+   */
+  getTracks: publicMethod(
+    z.strictObject({ ids: ids(MAX_IDS), withRemoved: z.boolean().default(false), library }),
+  ).returns<Track[]>(),
+  /**
+   * The tracks a smart playlist's rules pick (common/contracts/smart.ts), in their order, at
+   * most their limit; its owner's listening comes in `facts` (the playlists service keeps it).
+   * Only tracks of the libraries `ownerId` sees are picked.
+   */
+  matchTracks: internalMethod(
+    z.strictObject({ rules: smartRules, facts: listeningFacts.optional(), seed: id, ownerId: id }),
+  ).returns<Array<{ id: string; durationMs: number }>>(),
+  /** Where the audio of a track lives (a path on the server), for streaming. */
+  getTrackFile: internalMethod(z.strictObject({ id })).returns<TrackFile>(),
+  /** A track's lyrics, or null when it has none (an unknown track is NotFound). */
+  getLyrics: publicMethod(z.strictObject({ trackId: id })).returns<Lyrics | null>(),
+  /** The lyrics of a song named by artist and title (letter case and accents aside), or null. */
+  findLyrics: publicMethod(
+    z.strictObject({ artist: z.string().trim().min(1).max(200), title: z.string().trim().min(1).max(200) }),
+  ).returns<Lyrics | null>(),
+  listGenres: publicMethod(z.strictObject({ library })).returns<Genre[]>(),
+  /**
+   * The catalog's version as the caller sees it (for caches): it changes with every change to
+   * artists, albums or tracks, and differs between callers who see different libraries.
+   */
+  version: publicMethod(z.strictObject({ library })).returns<{ version: string }>(),
+  randomTracks: publicMethod(z.strictObject({ limit: count(500, 10), genre, ...years, library })).returns<
+    Track[]
+  >(),
+  search: publicMethod(
+    z.strictObject({
+      q: z.string().trim().min(1, 'q must not be empty').max(200),
+      limit: z.number().int().min(1).max(100).default(20),
+      library,
+    }),
+  ).returns<SearchResult>(),
+  /**
+   * Most played tracks (counts from the stats service), with their catalog details: those of
+   * the libraries the caller sees, among the 100 most played of all.
+   */
+  topTracks: publicMethod(z.strictObject({ window: windowParam, limit: count(100, 10), library })).returns<
+    Array<Track & { plays: number }>
+  >(),
+  /**
+   * An artist's most played tracks (all-time counts from the stats service), most played
+   * first; tracks nobody played are left out. By artist id, or by name (any letter case; an
+   * unknown name has no tracks).
+   */
+  artistTopTracks: publicMethod(
+    z.union([
+      z.strictObject({ artistId: id, limit: count(500, 50) }),
+      z.strictObject({ artistName: z.string().trim().min(1).max(200), limit: count(500, 50) }),
+    ]),
+  ).returns<Array<Track & { plays: number }>>(),
+  /**
+   * Tracks like an artist's, an album's or a track's: those the same listeners played (stats
+   * service), then the same artist's, then the same genres' (random among equals). A track
+   * is never similar to itself.
+   */
+  similarTracks: publicMethod(z.strictObject({ id, limit: count(500, 50) })).returns<Track[]>(),
 
-    /** The libraries the caller sees, by name. */
-    listLibraries: publicMethod(z.strictObject({})).returns<Library[]>(),
-    // Managing libraries: administrators only.
-    /** Every library, with its folder and who sees it. */
-    manageLibraries: adminMethod(z.strictObject({})).returns<ManagedLibrary[]>(),
-    /**
-     * Adds a library of a folder on the server (absolute; not inside another library's, nor
-     * holding one): the catalog's workers import it and watch it.
-     */
-    addLibrary: adminMethod(
-      z.strictObject({ name: libraryName, path: libraryPath, everyone: z.boolean().default(false) }),
-    ).returns<ManagedLibrary>(),
-    /** Renames a library, or changes whether everyone sees it. */
-    updateLibrary: adminMethod(
-      z.strictObject({ id: libraryId, name: libraryName.optional(), everyone: z.boolean().optional() }),
-    ).returns<ManagedLibrary>(),
-    /** Removes a library and everything in it from the catalog (its files stay on disk). */
-    removeLibrary: adminMethod(z.strictObject({ id: libraryId })).returns<{
-      removed: true;
-      tracks: number;
-    }>(),
-    /** Lets a user see a library (idempotent). */
-    grantLibrary: adminMethod(
-      z.strictObject({ id: libraryId, userId: z.string().min(1).max(100) }),
-    ).returns<ManagedLibrary>(),
-    /** Stops a user seeing a library (idempotent). */
-    revokeLibrary: adminMethod(
-      z.strictObject({ id: libraryId, userId: z.string().min(1).max(100) }),
-    ).returns<ManagedLibrary>(),
+  /** The libraries the caller sees, by name. */
+  listLibraries: publicMethod(z.strictObject({})).returns<Library[]>(),
+  // Managing libraries: administrators only.
+  /** Every library, with its folder and who sees it. */
+  manageLibraries: adminMethod(z.strictObject({})).returns<ManagedLibrary[]>(),
+  /**
+   * Adds a library of a folder on the server (absolute; not inside another library's, nor
+   * holding one): the catalog's workers import it and watch it.
+   */
+  addLibrary: adminMethod(
+    z.strictObject({ name: libraryName, path: libraryPath, everyone: z.boolean().default(false) }),
+  ).returns<ManagedLibrary>(),
+  /** Renames a library, or changes whether everyone sees it. */
+  updateLibrary: adminMethod(
+    z.strictObject({ id: libraryId, name: libraryName.optional(), everyone: z.boolean().optional() }),
+  ).returns<ManagedLibrary>(),
+  /** Removes a library and everything in it from the catalog (its files stay on disk). */
+  removeLibrary: adminMethod(z.strictObject({ id: libraryId })).returns<{ removed: true; tracks: number }>(),
+  /** Lets a user see a library (idempotent). */
+  grantLibrary: adminMethod(
+    z.strictObject({ id: libraryId, userId: z.string().min(1).max(100) }),
+  ).returns<ManagedLibrary>(),
+  /** Stops a user seeing a library (idempotent). */
+  revokeLibrary: adminMethod(
+    z.strictObject({ id: libraryId, userId: z.string().min(1).max(100) }),
+  ).returns<ManagedLibrary>(),
+};
+
+export const catalogContract = defineContract('catalog', catalogMethods, {
+  subscriptions: {
+    /** A deleted account's library grants go with it. */
+    usersDeleted: subscribe(Events.userDeleted, { batch: DATABASE_BATCH }),
   },
-  {
-    subscriptions: {
-      /** A deleted account's library grants go with it. */
-      usersDeleted: subscribe(Events.userDeleted, { batch: DATABASE_BATCH }),
-    },
-  },
-);
+});
 export type CatalogContract = typeof catalogContract;
