@@ -12,8 +12,7 @@ import {
   trackPlayedSchema,
   WINDOWS,
 } from '../../common/contracts/index.js';
-import { type Caller, InvalidParamsError, NotFoundError } from '../../common/index.js';
-import { LruCache } from '../../common/lru.js';
+import { type Caller, InvalidParamsError, LruCache, NotFoundError } from '../../common/index.js';
 import { forClient, requireCaller } from '../auth.js';
 import { contractParams, parseBody, queryEnum, queryInt, queryString } from '../http.js';
 import { withTimeout } from '../timeout.js';

@@ -1,13 +1,16 @@
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
-import type { Album, Artist, Track } from '../../common/contracts/catalog.js';
-import type { PlayDateWindow } from '../../common/contracts/events.js';
-import type { PlayAllowance } from '../../common/contracts/plays.js';
-import { MAX_IDS } from '../../common/contracts/shared.js';
-import type { Ratings, Starred } from '../../common/contracts/users.js';
-import { isAppError, isUnavailable } from '../../common/errors.js';
-import type { EventPublisher } from '../../common/events/publisher.js';
-import type { Caller } from '../../common/rpc/contract.js';
+import {
+  type Album,
+  type Artist,
+  MAX_IDS,
+  type PlayAllowance,
+  type PlayDateWindow,
+  type Ratings,
+  type Starred,
+  type Track,
+} from '../../common/contracts/index.js';
+import { type Caller, type EventPublisher, isAppError, isUnavailable } from '../../common/index.js';
 import type { CoverCache } from '../covers.js';
 import type { Services } from '../services.js';
 import type { Transcoder } from '../transcode.js';

@@ -1,6 +1,11 @@
-import type { Artist, ArtistIndexGroup, CatalogContract } from '../../common/contracts/catalog.js';
-import type { Window } from '../../common/contracts/shared.js';
-import type { CoPlayed, StatsContract } from '../../common/contracts/stats.js';
+import type {
+  Artist,
+  ArtistIndexGroup,
+  CatalogContract,
+  CoPlayed,
+  StatsContract,
+  Window,
+} from '../../common/contracts/index.js';
 import {
   type Handlers,
   isAppError,

@@ -1,8 +1,12 @@
 import { stat } from 'node:fs/promises';
-import { ARTIST_INDEX_MAX, type CatalogContract } from '../../common/contracts/catalog.js';
-import type { StatsContract } from '../../common/contracts/stats.js';
-import { type Handlers, NotFoundError, type Queryable, type ServiceClient } from '../../common/index.js';
-import { LruCache } from '../../common/lru.js';
+import { ARTIST_INDEX_MAX, type CatalogContract, type StatsContract } from '../../common/contracts/index.js';
+import {
+  type Handlers,
+  LruCache,
+  NotFoundError,
+  type Queryable,
+  type ServiceClient,
+} from '../../common/index.js';
 import { discoveryHandlers, groupByInitial, StatsReader, TOP_RANKED } from './discovery.js';
 import { librariesHandlers } from './libraries.js';
 import { lyricsByName, lyricsOfTrack } from './lyrics.js';

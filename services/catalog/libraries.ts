@@ -5,7 +5,7 @@ import {
   LIBRARY_GRANTS_MAX,
   type Library,
   type ManagedLibrary,
-} from '../../common/contracts/catalog.js';
+} from '../../common/contracts/index.js';
 import {
   ConflictError,
   type Handlers,

@@ -4,7 +4,7 @@ import {
   IGNORED_ARTICLES,
   type ReplayGain,
   type Track,
-} from '../../common/contracts/catalog.js';
+} from '../../common/contracts/index.js';
 import { prepared, type Queryable } from '../../common/index.js';
 import type { Filter } from './pages.js';
 import { inScope, type Scope, scopeParam } from './scope.js';

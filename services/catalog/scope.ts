@@ -1,5 +1,4 @@
-import { type CallContext, NotFoundError, type Queryable } from '../../common/index.js';
-import { LruCache } from '../../common/lru.js';
+import { type CallContext, LruCache, NotFoundError, type Queryable } from '../../common/index.js';
 import type { Filter } from './pages.js';
 
 /**

@@ -1,5 +1,4 @@
-import { catalogContract } from '../../common/contracts/catalog.js';
-import { statsContract } from '../../common/contracts/stats.js';
+import { catalogContract, statsContract } from '../../common/contracts/index.js';
 import { repoPath, sourcePath } from '../../common/paths.js';
 import { defineService } from '../../common/service.js';
 import { catalogHandlers } from './handlers.js';

@@ -1,5 +1,5 @@
-import type { Album, Artist, CatalogContract } from '../../../common/contracts/catalog.js';
-import type { ParamsOf } from '../../../common/rpc/contract.js';
+import type { Album, Artist, CatalogContract } from '../../../common/contracts/index.js';
+import type { ParamsOf } from '../../../common/index.js';
 import {
   albumsByIds,
   artistsByIds,
