@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { ARTIST_INDEX_MAX, type CatalogContract } from '../../common/contracts/catalog.js';
 import type { StatsContract } from '../../common/contracts/stats.js';
-import { type Handlers, NotFoundError, type Queryable, type ServiceClient } from '../../common/index.js';
+import { type Handlers, NotFoundError, type Pool, type ServiceClient } from '../../common/index.js';
 import { LruCache } from '../../common/lru.js';
 import { discoveryHandlers, groupByInitial, StatsReader } from './discovery.js';
 import { librariesHandlers } from './libraries.js';
@@ -33,7 +33,7 @@ import { matchTracks } from './smart.js';
 import { normalizeGenre } from './text.js';
 
 export interface CatalogDeps {
-  db: Queryable;
+  db: Pool;
   stats: ServiceClient<StatsContract>;
   /** Absolute media folder, against which relative track paths resolve. */
   mediaRoot: string;

@@ -11,8 +11,11 @@ import {
   type Handlers,
   InvalidParamsError,
   NotFoundError,
+  type Pool,
   type Queryable,
+  withTransaction,
 } from '../../common/index.js';
+import { removeLibraryFiles, republishLibrary } from './library/playlist-files.js';
 import type { LibraryAccess } from './scope.js';
 
 /** Libraries: listing what a caller sees, and their management (admin methods: the RPC server lets only administrators call them). */
@@ -24,11 +27,12 @@ interface LibraryRow {
   everyone: boolean;
   album_count: number;
   track_count: number;
+  owner_id: string | null;
   user_ids: string[];
 }
 
 const LIBRARY_SELECT = `
-  SELECT l.id, l.name, l.path, l.everyone, l.album_count, l.track_count,
+  SELECT l.id, l.name, l.path, l.everyone, l.album_count, l.track_count, l.owner_id,
          coalesce((SELECT array_agg(g.user_id ORDER BY g.user_id) FROM (
            SELECT user_id FROM library_grants WHERE library_id = l.id ORDER BY user_id LIMIT ${LIBRARY_GRANTS_MAX}) g),
            '{}') AS user_ids
@@ -46,6 +50,7 @@ const toManaged = (r: LibraryRow): ManagedLibrary => ({
   path: r.path,
   everyone: r.everyone,
   userIds: r.user_ids,
+  ownerId: r.owner_id,
 });
 
 async function libraryRows(db: Queryable, where = 'true', params: unknown[] = []): Promise<LibraryRow[]> {
@@ -89,7 +94,7 @@ export async function adoptLibraryFolder(db: Queryable, folder: string): Promise
 }
 
 export function librariesHandlers(
-  db: Queryable,
+  db: Pool,
   access: LibraryAccess,
   onChanged: () => void,
 ): Pick<
@@ -101,6 +106,7 @@ export function librariesHandlers(
   | 'removeLibrary'
   | 'grantLibrary'
   | 'revokeLibrary'
+  | 'trackPaths'
 > {
   const changed = () => {
     access.invalidate();
@@ -130,7 +136,7 @@ export function librariesHandlers(
       return (await libraryRows(db)).map(toManaged);
     },
 
-    async addLibrary({ name, path, everyone }) {
+    async addLibrary({ name, path, everyone, ownerId }) {
       if (!isAbsolute(path)) throw new InvalidParamsError('path must be an absolute folder on the server');
       const folder = resolve(path);
       const { rows: overlapping } = await db.query<{ name: string }>(
@@ -147,8 +153,8 @@ export function librariesHandlers(
       }
       try {
         const { rows } = await db.query<{ id: number }>(
-          'INSERT INTO libraries (name, path, everyone) VALUES ($1, $2, $3) RETURNING id',
-          [name, folder, everyone],
+          'INSERT INTO libraries (name, path, everyone, owner_id) VALUES ($1, $2, $3, $4) RETURNING id',
+          [name, folder, everyone, ownerId ?? null],
         );
         changed();
         return managed(db, rows[0]!.id);
@@ -159,13 +165,23 @@ export function librariesHandlers(
       }
     },
 
-    async updateLibrary({ id, name, everyone }) {
+    async updateLibrary({ id, name, everyone, ownerId }, ctx) {
       try {
-        const { rowCount } = await db.query(
-          'UPDATE libraries SET name = coalesce($2, name), everyone = coalesce($3, everyone) WHERE id = $1',
-          [id, name ?? null, everyone ?? null],
-        );
-        if (!rowCount) throw new NotFoundError(`no library ${id}`, { id });
+        await withTransaction(db, async (tx) => {
+          const { rows } = await tx.query<{ owner_changed: boolean }>(
+            `UPDATE libraries l SET name = coalesce($2, l.name), everyone = coalesce($3, l.everyone),
+               owner_id = CASE WHEN $4 THEN $5 ELSE l.owner_id END
+             FROM (SELECT owner_id FROM libraries WHERE id = $1 FOR UPDATE) old
+             WHERE l.id = $1 RETURNING l.owner_id IS DISTINCT FROM old.owner_id AS owner_changed`,
+            [id, name ?? null, everyone ?? null, ownerId !== undefined, ownerId ?? null],
+          );
+          if (!rows[0]) throw new NotFoundError(`no library ${id}`, { id });
+          // Its file playlists move to the new owner.
+          if (rows[0].owner_changed) {
+            const files = await republishLibrary(tx, id);
+            ctx.log.info({ library: id, files }, 'library owner changed; playlist files published again');
+          }
+        });
       } catch (err) {
         if (isUniqueViolation(err)) throw new ConflictError(`a library is already named "${name}"`);
         throw err;
@@ -189,7 +205,10 @@ export function librariesHandlers(
            AND NOT EXISTS (SELECT 1 FROM albums al WHERE al.artist_id = ar.id AND al.library_id <> $1)`,
         [id],
       );
-      await db.query('DELETE FROM libraries WHERE id = $1', [id]);
+      await withTransaction(db, async (tx) => {
+        await removeLibraryFiles(tx, id);
+        await tx.query('DELETE FROM libraries WHERE id = $1', [id]);
+      });
       changed();
       ctx.log.info({ library: id, tracks: rows[0]?.tracks ?? 0 }, 'library removed');
       return { removed: true as const, tracks: rows[0]?.tracks ?? 0 };
@@ -201,6 +220,28 @@ export function librariesHandlers(
 
     async revokeLibrary({ id, userId }) {
       return grant(id, userId, false);
+    },
+
+    async trackPaths({ ids }) {
+      const { rows } = await db.query<{
+        id: string;
+        library_id: number;
+        file_path: string;
+        folder: string | null;
+      }>(
+        `SELECT t.id, t.library_id, t.file_path, l.path AS folder
+         FROM unnest($1::text[]) WITH ORDINALITY AS q (id, ord)
+         JOIN tracks t ON t.id = q.id JOIN libraries l ON l.id = t.library_id ORDER BY q.ord`,
+        [ids],
+      );
+      return rows.map((r) => ({
+        id: r.id,
+        libraryId: r.library_id,
+        path:
+          r.folder && r.file_path.startsWith(`${r.folder}/`)
+            ? r.file_path.slice(r.folder.length + 1)
+            : r.file_path,
+      }));
     },
   };
 }
