@@ -6,7 +6,8 @@
  * them; an oversized version is refused and the tracks are kept; export and import round-trip.
  * Real broker, database and gateway; the catalog's own workers watch the folder.
  */
-import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -220,6 +221,65 @@ describe('playlist files: .m3u / .m3u8 in a library', () => {
     expect(back.name).toBe('Road / trip');
     expect(await trackIdsOf(root, back.id)).toEqual([t(4).id, t(1).id, t(4).id, t(7).id]);
   });
+
+  it('follows tracks the file names that are imported after it', async () => {
+    await write('later.m3u8', m3u8(['Later/late.mp3', t(0).path]));
+    const p = await eventually(() => fileList(root, 'later.m3u8'), WAIT, 200);
+    expect(p.file?.missing.map((m) => m.entry)).toEqual(['Later/late.mp3']);
+    expect(await trackIdsOf(root, p.id)).toEqual([t(0).id]);
+    await mkdir(join(dir, 'Later'));
+    await copyFile(join(dir, t(6).path), join(dir, 'Later', 'late.mp3'));
+    const ids = await eventually(
+      async () => {
+        const now = await trackIdsOf(root, p.id);
+        return now.length === 2 ? now : undefined;
+      },
+      WAIT,
+      200,
+    );
+    expect(ids[1]).toBe(t(0).id);
+    expect(ids[0]).not.toBe(t(0).id);
+    expect((await fileList(root, 'later.m3u8'))?.file?.missingCount).toBe(0);
+  });
+
+  it('exports through the terminal client to a file', async () => {
+    const p = (await fileList(root, 'later.m3u8'))!;
+    const home = await mkdtemp(join(tmpdir(), 'playlist-files-client-'));
+    try {
+      const run = (args: string[]) =>
+        new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+          const child = spawn(process.execPath, ['--import', 'tsx', 'client/main.ts', ...args], {
+            env: { ...process.env, GATEWAY_URL: client.origin(), MUSIC_CLIENT_HOME: home, NO_COLOR: '1' },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let stdout = '';
+          let stderr = '';
+          child.stdout.on('data', (d: Buffer) => {
+            stdout += d.toString();
+          });
+          child.stderr.on('data', (d: Buffer) => {
+            stderr += d.toString();
+          });
+          child.once('close', (code) => resolve({ code, stdout, stderr }));
+        });
+      const login = await run(['login', root.user.username, root.password]);
+      expect(login.code, login.stderr).toBe(0);
+      const out = join(home, 'later.m3u8');
+      const exported = await run(['playlist', 'export', p.id, out]);
+      expect(exported.code, exported.stderr).toBe(0);
+      expect(exported.stdout.trim()).toBe(`wrote ${out}`);
+      const text = await readFile(out, 'utf8');
+      expect(text).toBe((await rest(root, `/api/playlists/${p.id}/export`)).body);
+      expect(
+        text
+          .trimEnd()
+          .split('\n')
+          .filter((l) => !l.startsWith('#')),
+      ).toEqual(['Later/late.mp3', t(0).path]);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('refuses an oversized version with a reported error, keeping the tracks it had', async () => {
     const p = (await fileList(root, 'mix.m3u8'))!;
