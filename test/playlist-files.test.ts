@@ -20,7 +20,7 @@ import {
   type PlaylistDetail,
   usersContract,
 } from '../common/contracts/index.js';
-import { parsePlaylistFile } from '../services/catalog/library/m3u.js';
+import { decodePlaylistFile, parsePlaylistFile } from '../services/catalog/library/m3u.js';
 import { eventually } from './support/env.js';
 import { type Account, type Json, subsonicClient } from './support/subsonic-client.js';
 import { type SubsonicHarness, startSubsonic } from './support/subsonic-harness.js';
@@ -318,5 +318,55 @@ describe('playlist files: .m3u / .m3u8 in a library', () => {
     await eventually(async () => (await rest(alice, `/api/playlists/${p.id}`)).status === 404, WAIT, 200);
     expect(await fileList(alice, 'roundtrip.m3u8')).toBeUndefined();
     expect(await fileList(alice, 'mix.m3u8')).toBeDefined();
+  });
+});
+
+describe('playlist files: reading an .m3u', () => {
+  const root = '/srv/music';
+  const file = '/srv/music/Lists/mine.m3u';
+  const read = (text: string, path = file) => parsePlaylistFile(text, path, root);
+
+  it('resolves relative, absolute and file:// entries, refusing URLs and paths outside the library', () => {
+    const parsed = read(
+      [
+        '#EXTM3U',
+        '#EXTINF:123,Artist - Title',
+        '../A/B/01 x.mp3',
+        '',
+        '   C/02 y.flac   ',
+        '/srv/music/D/03 z.ogg',
+        'file:///srv/music/E/04%20w.mp3',
+        'http://radio.example/stream',
+        '../../etc/passwd',
+        '/srv/musicians/x.mp3',
+        'C:\\Music\\a.mp3',
+        '..\\F\\05 v.mp3',
+      ].join('\r\n'),
+    );
+    expect(parsed.name).toBe('mine');
+    expect(parsed.entries.map((e) => [e.line, e.path, e.problem])).toEqual([
+      [3, '/srv/music/A/B/01 x.mp3', undefined],
+      [5, '/srv/music/Lists/C/02 y.flac', undefined],
+      [6, '/srv/music/D/03 z.ogg', undefined],
+      [7, '/srv/music/E/04 w.mp3', undefined],
+      [8, null, 'a URL, not a file of the library'],
+      [9, null, 'outside the library folder'],
+      [10, null, 'outside the library folder'],
+      [11, null, 'a Windows path, outside the library folder'],
+      [12, '/srv/music/F/05 v.mp3', undefined],
+    ]);
+  });
+
+  it('takes #PLAYLIST as the name, and refuses a file of more than 10,000 entries whole', () => {
+    expect(read('#EXTM3U\n#PLAYLIST:  Road trip \na.mp3\n').name).toBe('Road trip');
+    expect(read(`${'a.mp3\n'.repeat(10_000)}`).entries).toHaveLength(10_000);
+    expect(() => read(`${'a.mp3\n'.repeat(10_001)}`)).toThrow(/more than 10000 entries/);
+  });
+
+  it('reads .m3u8 as UTF-8 and .m3u as UTF-8 or else Latin-1, without a byte order mark', () => {
+    const utf8 = Buffer.from('\uFEFF#PLAYLIST:Café\nÉté.mp3\n', 'utf8');
+    expect(decodePlaylistFile(utf8, 'x.m3u8')).toBe('#PLAYLIST:Café\nÉté.mp3\n');
+    expect(decodePlaylistFile(utf8, 'x.m3u')).toBe('#PLAYLIST:Café\nÉté.mp3\n');
+    expect(decodePlaylistFile(Buffer.from('Été.mp3\n', 'latin1'), 'x.M3U')).toBe('Été.mp3\n');
   });
 });

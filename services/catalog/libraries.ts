@@ -67,6 +67,17 @@ async function managed(db: Queryable, id: number): Promise<ManagedLibrary> {
   return toManaged(row);
 }
 
+/**
+ * A track's path as a playlist file names it: relative to its library's folder. A file outside
+ * it (imported by `npm run import` into a library without a folder) is named by its last three
+ * parts, the usual Artist/Album/file layout: never by the server's absolute path.
+ */
+export function pathInLibrary(filePath: string, folder: string | null): string {
+  if (folder && filePath.startsWith(`${folder}/`)) return filePath.slice(folder.length + 1);
+  if (!isAbsolute(filePath)) return filePath;
+  return filePath.split('/').filter(Boolean).slice(-3).join('/');
+}
+
 /** Postgres' unique violation: a name or folder already taken. */
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
@@ -237,10 +248,7 @@ export function librariesHandlers(
       return rows.map((r) => ({
         id: r.id,
         libraryId: r.library_id,
-        path:
-          r.folder && r.file_path.startsWith(`${r.folder}/`)
-            ? r.file_path.slice(r.folder.length + 1)
-            : r.file_path,
+        path: pathInLibrary(r.file_path, r.folder),
       }));
     },
   };
