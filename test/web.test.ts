@@ -633,7 +633,6 @@ describe('the web player in headless Chromium', () => {
         );
       const made = await expect.poll(listed, { timeout: WAIT_MS }).toBeTruthy().then(listed);
 
-      // In the app (no page load: whatever plays goes on for the next steps).
       await go('History');
       await go('Playlists');
       await page.getByRole('link', { name: 'Web mix', exact: true }).click();
@@ -664,6 +663,10 @@ describe('the web player in headless Chromium', () => {
         playlists: { published: 0, removed: 1 },
       });
       await expect.poll(listed, { timeout: WAIT_MS }).toBeUndefined();
+      // Back to where the next steps expect to be: the album, from its second track.
+      await page.goto(`${system.baseUrl}/albums/${encodeURIComponent(album.id)}`);
+      await page.getByRole('button', { name: `Play ${album.tracks[1]!.title}`, exact: true }).click();
+      await nowPlaying().getByText(album.tracks[1]!.title).waitFor();
     } finally {
       await catalogDb.query('UPDATE libraries SET owner_id = NULL WHERE id = 1').catch(() => {});
       await catalogDb.end();
