@@ -16,6 +16,7 @@ import {
   catalogContract,
   type ManagedLibrary,
   PLAYLIST_FILE_MAX_BYTES,
+  PLAYLIST_FILE_MAX_ENTRIES,
   type Playlist,
   type PlaylistDetail,
   usersContract,
@@ -300,6 +301,29 @@ describe('playlist files: .m3u / .m3u8 in a library', () => {
     await write('mix.m3u8', m3u8([t(2).path]));
     await eventually(async () => (await trackIdsOf(root, p.id)).join() === t(2).id, WAIT, 200);
     expect((await fileList(root, 'mix.m3u8'))?.file?.error).toBeUndefined();
+  });
+
+  it('takes a file of 10,000 entries, the most a playlist holds', async () => {
+    const entries = Array.from({ length: PLAYLIST_FILE_MAX_ENTRIES }, (_, i) => t(i % FILES).path);
+    await write('long.m3u8', m3u8(entries));
+    const p = await eventually(
+      async () => {
+        const listed = await fileList(root, 'long.m3u8');
+        return listed?.trackCount === PLAYLIST_FILE_MAX_ENTRIES ? listed : undefined;
+      },
+      WAIT,
+      200,
+    );
+    const last = await rest(root, `/api/playlists/${p.id}?offset=${PLAYLIST_FILE_MAX_ENTRIES - 3}&limit=3`);
+    expect(last.body.tracks.map((e: { track: { id: string } }) => e.track.id)).toEqual(
+      [5, 6, 7].map((i) => t((PLAYLIST_FILE_MAX_ENTRIES - 8 + i) % FILES).id),
+    );
+    const exported = await rest(root, `/api/playlists/${p.id}/export`);
+    expect((exported.body as string).split('\n').filter((l) => l && !l.startsWith('#'))).toHaveLength(
+      PLAYLIST_FILE_MAX_ENTRIES,
+    );
+    await unlink(join(dir, 'long.m3u8'));
+    await eventually(async () => (await fileList(root, 'long.m3u8')) === undefined, WAIT, 200);
   });
 
   it('moves the playlists to the library owner an administrator names', async () => {
