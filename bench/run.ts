@@ -10,6 +10,7 @@ import { runGatewayBench } from './gateway.js';
 import { runHttpBench } from './http.js';
 import { runImportBench } from './import.js';
 import { runMemoryBench } from './memory.js';
+import { runPlayerBench } from './player.js';
 import { runPlaysBench } from './plays.js';
 import { runProjectionsBench } from './projections.js';
 import { runReplayBench } from './replay.js';
@@ -30,6 +31,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   datascale: runDatascaleBench,
   import: () => runImportBench(),
   catalog: runCatalogBench,
+  player: runPlayerBench,
 };
 
 const name = process.argv[2];

@@ -53,6 +53,8 @@ export interface Config {
   readonly prefetch: number;
   /** Default RPC call timeout in milliseconds. */
   readonly rpcTimeoutMs: number;
+  /** How long a call made while the broker connection is being made again waits for it. */
+  readonly rpcReconnectWaitMs: number;
   /** How long history and stats show a track's names before asking the catalog again (0: always ask). */
   readonly trackNamesTtlMs: number;
   /** Attempts an event handler gets before the event is dead-lettered. */
@@ -338,6 +340,12 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     doc: 'unacked messages per consumer channel',
   },
   rpcTimeoutMs: { env: 'RPC_TIMEOUT_MS', default: 5000, parse: int(1, 600_000), doc: 'RPC call timeout' },
+  rpcReconnectWaitMs: {
+    env: 'RPC_RECONNECT_WAIT_MS',
+    default: 500,
+    parse: int(0, 10_000),
+    doc: 'how long a call made while the broker connection is being made again waits for it before failing',
+  },
   trackNamesTtlMs: {
     env: 'TRACK_NAMES_TTL_MS',
     default: 60_000,

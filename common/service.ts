@@ -132,7 +132,12 @@ export async function startService(def: ServiceDefinition, opts: StartOptions): 
     });
   try {
     if (def.migrations && opts.migrate !== false) await migrate(pool, schema, def.migrations, log);
-    const rpc = new RpcClient({ broker, logger: log, timeoutMs: config.rpcTimeoutMs });
+    const rpc = new RpcClient({
+      broker,
+      logger: log,
+      timeoutMs: config.rpcTimeoutMs,
+      reconnectWaitMs: config.rpcReconnectWaitMs,
+    });
     const publisher = new EventPublisher({
       broker,
       logger: log,

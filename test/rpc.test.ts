@@ -310,6 +310,43 @@ describe('JSON-RPC over RabbitMQ', () => {
     );
   });
 
+  it('a call made while the connection is being made again waits for it and is answered', async () => {
+    await startServer();
+    const patient = new RpcClient({ broker, logger: silentLogger, timeoutMs: 10_000, reconnectWaitMs: 8000 });
+    await patient.start();
+    try {
+      const math = patient.bind(mathContract);
+      expect((await math.call('add', { a: 1, b: 2 })).sum).toBe(3);
+      const closing = closeConnections(`client:${ns}`);
+      // The moment the client has no channel: the broker waits at least 80 ms before connecting again.
+      await eventually(() => !patient.connected, 15_000, 1);
+      const answer = math.call('add', { a: 2, b: 2 });
+      expect(patient.connected).toBe(false);
+      expect((await answer).sum).toBe(4);
+      expect(await closing).toBe(1);
+    } finally {
+      await patient.stop();
+    }
+  });
+
+  it('a call made while disconnected fails as unavailable once the wait is over', async () => {
+    await startServer();
+    const hasty = new RpcClient({ broker, logger: silentLogger, timeoutMs: 10_000, reconnectWaitMs: 0 });
+    await hasty.start();
+    try {
+      const closing = closeConnections(`client:${ns}`);
+      await eventually(() => !hasty.connected, 15_000, 1);
+      const started = Date.now();
+      await expect(hasty.bind(mathContract).call('add', { a: 1, b: 1 })).rejects.toBeInstanceOf(
+        UnavailableError,
+      );
+      expect(Date.now() - started).toBeLessThan(1000);
+      await closing;
+    } finally {
+      await hasty.stop();
+    }
+  });
+
   it('declares its queue again and keeps serving when the queue is deleted under it', async () => {
     const server = await startServer('w1');
     const ch = await broker.channel();

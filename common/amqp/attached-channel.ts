@@ -9,6 +9,8 @@ import type { Broker } from './broker.js';
 export class AttachedChannel<Ch extends Channel> {
   private channel: Ch | null = null;
   private detach: (() => void) | null = null;
+  /** Who waits for the next channel (whenOpen). */
+  private readonly waiting = new Set<(ch: Ch | null) => void>();
 
   /** The open channel, or null while there is none (between connections, after `close`). */
   get current(): Ch | null {
@@ -31,7 +33,25 @@ export class AttachedChannel<Ch extends Channel> {
         onClosed?.(ch);
       });
       this.channel = ch;
+      for (const wake of this.waiting) wake(ch);
       return [ch];
+    });
+  }
+
+  /**
+   * The open channel, or the next one if it opens within `ms`; null when none does, or when
+   * `close` is called meanwhile.
+   */
+  whenOpen(ms: number): Promise<Ch | null> {
+    if (this.channel || !this.detach || ms <= 0) return Promise.resolve(this.channel);
+    return new Promise((resolve) => {
+      const wake = (ch: Ch | null) => {
+        clearTimeout(timer);
+        this.waiting.delete(wake);
+        resolve(ch);
+      };
+      const timer = setTimeout(() => wake(null), ms);
+      this.waiting.add(wake);
     });
   }
 
@@ -45,6 +65,7 @@ export class AttachedChannel<Ch extends Channel> {
     this.detach = null;
     const ch = this.channel;
     this.channel = null;
+    for (const wake of this.waiting) wake(null);
     await finish?.(ch);
     await ch?.close().catch(() => {});
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { adminMethod, defineContract, internalMethod, publicMethod } from '../rpc/contract.js';
+import { adminMethod, defineContract, internalMethod, publicMethod, subscribe } from '../rpc/contract.js';
+import { DATABASE_BATCH, Events } from './events.js';
 import { id, ids, MAX_IDS, type Page, paging, windowParam } from './shared.js';
 import { listeningFacts, smartRules } from './smart.js';
 
@@ -161,7 +162,7 @@ const year = z.number().int().min(0).max(9999);
 /** Albums or tracks of the years between `fromYear` and `toYear` (either order), both included. */
 const years = { fromYear: year.optional(), toYear: year.optional() };
 const genre = z.string().max(100).optional();
-/** Only this library (of those the caller sees; one it does not see narrows to nothing). */
+/** Only this library, one of those the caller sees (any other is NotFound). */
 const library = z.number().int().min(1).max(LIBRARY_ID_MAX).optional();
 const libraryName = z.string().trim().min(1).max(100);
 const libraryPath = z.string().trim().min(1).max(4096);
@@ -179,7 +180,7 @@ const cursor = z.string().max(CURSOR_MAX).optional();
 /** A page of a listing, with the cursor of the page after it (null after the last). */
 export type CursorPage<T> = Page<T> & { nextCursor: string | null };
 
-export const catalogContract = defineContract('catalog', {
+const catalogMethods = {
   // Every read answers only from the libraries the caller sees (anonymous callers: those marked
   // `everyone`); an id of another library is NotFound. `library` narrows a listing to one.
   listArtists: publicMethod(z.strictObject({ ...paging, cursor, library })).returns<CursorPage<Artist>>(),
@@ -213,9 +214,14 @@ export const catalogContract = defineContract('catalog', {
     }),
   ).returns<CursorPage<Album>>(),
   /** The albums of the given tracks, each once, in the order its first track comes: a page of them. */
-  albumsOfTracks: publicMethod(z.strictObject({ trackIds: ids(MAX_IDS), ...paging })).returns<Album[]>(),
-  /** Albums by their tracks' plays (the stats service's most played tracks, summed per album). */
-  topAlbums: publicMethod(z.strictObject({ window: windowParam, ...paging })).returns<
+  albumsOfTracks: publicMethod(z.strictObject({ trackIds: ids(MAX_IDS), ...paging, library })).returns<
+    Album[]
+  >(),
+  /**
+   * Albums by their tracks' plays (the stats service's most played tracks, summed per album),
+   * of the libraries the caller sees: the page is cut after tracks out of sight are left out.
+   */
+  topAlbums: publicMethod(z.strictObject({ window: windowParam, ...paging, library })).returns<
     Array<Album & { plays: number }>
   >(),
   listTracks: publicMethod(z.strictObject({ genre, ...paging, cursor, library })).returns<
@@ -224,7 +230,9 @@ export const catalogContract = defineContract('catalog', {
   getTrack: publicMethod(z.strictObject({ id })).returns<Track>(),
   /**
    * Several tracks at once, in the order asked; unknown ids are left out. With `withRemoved`,
-   * tracks whose files have left the library come too, as they were, marked `unavailable`.
+   * tracks whose files have left the library come too, as they were, marked `unavailable`
+   * (to a caller who saw their library: a removed library's tracks too, to those it was
+   * granted to).
    */
   getTracks: publicMethod(
     z.strictObject({ ids: ids(MAX_IDS), withRemoved: z.boolean().default(false), library }),
@@ -266,8 +274,11 @@ export const catalogContract = defineContract('catalog', {
       library,
     }),
   ).returns<SearchResult>(),
-  /** Most played tracks (counts from the stats service), with their catalog details. */
-  topTracks: publicMethod(z.strictObject({ window: windowParam, limit: count(100, 10) })).returns<
+  /**
+   * Most played tracks (counts from the stats service), with their catalog details: those of
+   * the libraries the caller sees, among the 100 most played of all.
+   */
+  topTracks: publicMethod(z.strictObject({ window: windowParam, limit: count(100, 10), library })).returns<
     Array<Track & { plays: number }>
   >(),
   /**
@@ -327,5 +338,12 @@ export const catalogContract = defineContract('catalog', {
   revokeLibrary: adminMethod(
     z.strictObject({ id: libraryId, userId: z.string().min(1).max(100) }),
   ).returns<ManagedLibrary>(),
+};
+
+export const catalogContract = defineContract('catalog', catalogMethods, {
+  subscriptions: {
+    /** A deleted account's library grants go with it. */
+    usersDeleted: subscribe(Events.userDeleted, { batch: DATABASE_BATCH }),
+  },
 });
 export type CatalogContract = typeof catalogContract;

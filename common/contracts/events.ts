@@ -34,6 +34,12 @@ export const userRegisteredSchema = z.object({
 });
 export type UserRegistered = z.infer<typeof userRegisteredSchema>;
 
+/** An administrator deleted an account: what other services keep for it goes (catalog: library grants). */
+export const userDeletedSchema = z.object({
+  userId: z.string().min(1).max(100),
+});
+export type UserDeleted = z.infer<typeof userDeletedSchema>;
+
 /** A player began a track (not a stream inferred to have begun): "now playing" for scrobblers. */
 export const playbackStartedSchema = z.object({
   userId: z.string().min(1).max(100),
@@ -93,6 +99,7 @@ export const Events = {
   trackPlayed: defineEvent('track.played', trackPlayedSchema),
   playlistChanged: defineEvent('playlist.changed', playlistChangedSchema),
   userRegistered: defineEvent('user.registered', userRegisteredSchema),
+  userDeleted: defineEvent('user.deleted', userDeletedSchema),
   playbackStarted: defineEvent('playback.started', playbackStartedSchema),
   playlistFileChanged: defineEvent('playlist-file.changed', playlistFileChangedSchema),
   playlistFileRemoved: defineEvent('playlist-file.removed', playlistFileRemovedSchema),

@@ -8,7 +8,10 @@ export interface Play {
   title: string | null;
   artistName: string | null;
   albumTitle: string | null;
-  /** The track's file has left the library: the names are what it was. */
+  /**
+   * The track's file has left the library (the names are what it was), or the track is of a
+   * library the user no longer sees (no names).
+   */
   unavailable?: true;
   playedAt: string;
   msPlayed: number;

@@ -15,6 +15,7 @@ export * from './scrobbler.js';
 export * from './shared.js';
 export * from './shares.js';
 export * from './stats.js';
+export * from './track-cache.js';
 export * from './users.js';
 
 /**

@@ -64,6 +64,7 @@ export function partitionNumbers(count: number): number[] {
 export const PARTITION_KEYS: Readonly<Record<string, string>> = {
   'track.played': 'userId',
   'user.registered': 'userId',
+  'user.deleted': 'userId',
   'playlist.changed': 'ownerId',
   'playback.started': 'userId',
 };

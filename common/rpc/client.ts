@@ -13,6 +13,11 @@ export interface RpcClientOptions {
   logger: Logger;
   /** Default per-call timeout in milliseconds, also sent as the message expiration (default RPC_TIMEOUT_MS's). */
   timeoutMs?: number;
+  /**
+   * How long a call made while there is no connection (it is being made again) waits for one,
+   * within its timeout, before failing as unavailable (default RPC_RECONNECT_WAIT_MS's).
+   */
+  reconnectWaitMs?: number;
 }
 
 export interface CallOptions {
@@ -54,12 +59,16 @@ export type CallObserver = (
 /**
  * Calls services over their request queues and reads replies on direct reply-to.
  * Every call has a timeout (sent as the message's expiration, so a request nobody took in
- * time is dropped by the broker). All pending calls fail at once when the channel closes,
- * and calls made while disconnected fail fast with an unavailable error.
+ * time is dropped by the broker). All pending calls fail at once when the channel closes (a
+ * request in hand may have run: it is not sent again). A call made while disconnected was sent
+ * nowhere, so it waits a moment (`reconnectWaitMs`) for the connection to be made again (a node
+ * drained or lost: the broker moves to another within a few hundred ms), then fails fast as
+ * unavailable.
  */
 export class RpcClient {
   private readonly log: Logger;
   private readonly timeoutMs: number;
+  private readonly reconnectWaitMs: number;
   private readonly channel = new AttachedChannel<Channel>();
   private readonly pending = new Map<string, Pending>();
   private nextId = 1;
@@ -68,6 +77,7 @@ export class RpcClient {
   constructor(private readonly opts: RpcClientOptions) {
     this.log = opts.logger.child({ module: 'rpc-client' });
     this.timeoutMs = opts.timeoutMs ?? configSpec.rpcTimeoutMs.default;
+    this.reconnectWaitMs = opts.reconnectWaitMs ?? configSpec.rpcReconnectWaitMs.default;
   }
 
   async start(): Promise<void> {
@@ -127,15 +137,21 @@ export class RpcClient {
    * Sends one JSON-RPC body to a service. With a `correlationId` it resolves with the parsed
    * reply; without (a notification), once the request is handed to the broker.
    */
-  private publish(
+  private async publish(
     service: string,
     body: string,
     options: CallOptions,
     correlationId?: string,
   ): Promise<unknown> {
-    const ch = this.channel.current;
-    if (!ch) return Promise.reject(new UnavailableError('not connected to the message broker'));
-    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    let timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    let ch = this.channel.current;
+    if (!ch) {
+      const waitFrom = performance.now();
+      ch = await this.channel.whenOpen(Math.min(this.reconnectWaitMs, timeoutMs - 1));
+      if (!ch) throw new UnavailableError('not connected to the message broker');
+      // The wait came out of the call's time.
+      timeoutMs = Math.max(1, Math.round(timeoutMs - (performance.now() - waitFrom)));
+    }
     const headers: Record<string, string | number> = {
       [HEADER_DEADLINE]: Date.now() + timeoutMs,
       ...callerHeaders(options),
@@ -150,7 +166,7 @@ export class RpcClient {
         mandatory: true,
         userId: this.opts.broker.user,
       });
-      return Promise.resolve(undefined);
+      return undefined;
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -179,6 +195,11 @@ export class RpcClient {
         reject(new UnavailableError(`could not send to ${service}: ${(err as Error).message}`));
       }
     });
+  }
+
+  /** Whether a channel is open now (false while the connection is being made again). */
+  get connected(): boolean {
+    return this.channel.current !== null;
   }
 
   get pendingCount(): number {

@@ -1,16 +1,18 @@
 import { z } from 'zod';
 import {
   Events,
+  id,
+  LIBRARY_ID_MAX,
+  MAX_PLAYS_PER_REQUEST,
+  makePlay,
   type PlayDateWindow,
+  playEventId,
   playedAtProblem,
+  statsContract,
   trackPlayedSchema,
-} from '../../common/contracts/events.js';
-import { MAX_PLAYS_PER_REQUEST, makePlay, playEventId } from '../../common/contracts/plays.js';
-import { id, WINDOWS } from '../../common/contracts/shared.js';
-import { statsContract } from '../../common/contracts/stats.js';
-import { InvalidParamsError, NotFoundError } from '../../common/errors.js';
-import { LruCache } from '../../common/lru.js';
-import type { Caller } from '../../common/rpc/contract.js';
+  WINDOWS,
+} from '../../common/contracts/index.js';
+import { type Caller, InvalidParamsError, LruCache, NotFoundError } from '../../common/index.js';
 import { forClient, requireCaller } from '../auth.js';
 import { contractParams, parseBody, queryEnum, queryInt, queryString } from '../http.js';
 import { withTimeout } from '../timeout.js';
@@ -150,6 +152,7 @@ export function activityRoutes({
     const params = {
       window: queryEnum(req, 'window', WINDOWS),
       limit: queryInt(req, 'limit', 1, 100),
+      library: queryInt(req, 'library', 1, LIBRARY_ID_MAX),
     };
     res.json(await services.catalog.call('topTracks', params, forClient(req, res)));
   });

@@ -1,13 +1,16 @@
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
-import type { Album, Artist, Track } from '../../common/contracts/catalog.js';
-import type { PlayDateWindow } from '../../common/contracts/events.js';
-import type { PlayAllowance } from '../../common/contracts/plays.js';
-import { MAX_IDS } from '../../common/contracts/shared.js';
-import type { Ratings, Starred } from '../../common/contracts/users.js';
-import { isAppError, isUnavailable } from '../../common/errors.js';
-import type { EventPublisher } from '../../common/events/publisher.js';
-import type { Caller } from '../../common/rpc/contract.js';
+import {
+  type Album,
+  type Artist,
+  MAX_IDS,
+  type PlayAllowance,
+  type PlayDateWindow,
+  type Ratings,
+  type Starred,
+  type Track,
+} from '../../common/contracts/index.js';
+import { type Caller, type EventPublisher, isAppError, isUnavailable } from '../../common/index.js';
 import type { CoverCache } from '../covers.js';
 import type { Services } from '../services.js';
 import type { Transcoder } from '../transcode.js';
@@ -80,24 +83,32 @@ export async function orElse<T>(call: Promise<T>, fallback: T, log: Logger, what
 /** Distinct values in first-seen order. */
 export const distinct = (values: readonly string[]) => [...new Set(values)];
 
-/** `load` over `ids` in as few calls as the ids need, results in the order asked. */
-async function inBatches<T>(ids: readonly string[], load: (batch: string[]) => Promise<T[]>): Promise<T[]> {
+/**
+ * `load` over `ids` in as few calls as the ids need, results in the order asked. No ids with
+ * a `library` still make one call: the catalog says whether the caller may use that library.
+ */
+async function inBatches<T>(
+  ids: readonly string[],
+  library: number | undefined,
+  load: (batch: string[]) => Promise<T[]>,
+): Promise<T[]> {
   const batches: string[][] = [];
   for (let i = 0; i < ids.length; i += MAX_IDS) batches.push(ids.slice(i, i + MAX_IDS));
+  if (batches.length === 0 && library !== undefined) batches.push([]);
   return (await Promise.all(batches.map(load))).flat();
 }
 
 /** Tracks by id, in the given order, unknown ids (and those of other libraries than `library`) left out. */
 export const tracksByIds = (deps: Deps, ids: readonly string[], library?: number): Promise<Track[]> =>
-  inBatches(ids, (batch) => deps.services.catalog.call('getTracks', { ids: batch, library }));
+  inBatches(ids, library, (batch) => deps.services.catalog.call('getTracks', { ids: batch, library }));
 
 /** Albums by id, in the given order, unknown ids left out. */
 export const albumsByIds = (deps: Deps, ids: readonly string[], library?: number): Promise<Album[]> =>
-  inBatches(ids, (batch) => deps.services.catalog.call('getAlbums', { ids: batch, library }));
+  inBatches(ids, library, (batch) => deps.services.catalog.call('getAlbums', { ids: batch, library }));
 
 /** Artists by id, in the given order, unknown ids left out. */
 export const artistsByIds = (deps: Deps, ids: readonly string[], library?: number): Promise<Artist[]> =>
-  inBatches(ids, (batch) => deps.services.catalog.call('getArtists', { ids: batch, library }));
+  inBatches(ids, library, (batch) => deps.services.catalog.call('getArtists', { ids: batch, library }));
 
 /** The tracks of `ids` by id; any id the catalog does not know is error 70, naming them all. */
 export async function requireTracks(deps: Deps, ids: readonly string[]): Promise<Map<string, Track>> {

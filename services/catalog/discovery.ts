@@ -1,6 +1,11 @@
-import type { Artist, ArtistIndexGroup, CatalogContract } from '../../common/contracts/catalog.js';
-import type { Window } from '../../common/contracts/shared.js';
-import type { CoPlayed, StatsContract } from '../../common/contracts/stats.js';
+import type {
+  Artist,
+  ArtistIndexGroup,
+  CatalogContract,
+  CoPlayed,
+  StatsContract,
+  Window,
+} from '../../common/contracts/index.js';
 import {
   type Handlers,
   isAppError,
@@ -27,6 +32,11 @@ import { normalizeText } from './text.js';
 
 /** Most tracks of one artist (or album) taken as the seeds of a similarity or top list. */
 const SEED_TRACKS_MAX = 1000;
+/**
+ * Most played tracks asked of stats for a top list (its bound): a list of what a caller sees
+ * is picked from these.
+ */
+export const TOP_RANKED = 100;
 /** Co-played tracks asked of stats when ranking similar artists. */
 const CO_PLAYED_FOR_ARTISTS = 200;
 
@@ -245,20 +255,25 @@ export function discoveryHandlers(
       return tracksByIds(db, ids, scope);
     },
 
-    async topAlbums({ window, limit, offset }, ctx) {
-      // The counts stats keeps are per track; the albums of the most played tracks add them up.
-      const plays = await counts.top(window, 100);
+    async topAlbums({ window, limit, offset, library }, ctx) {
+      const scope = await access.of(ctx, library);
+      // The counts stats keeps are per track; the albums of the most played tracks in scope
+      // add them up, and the page is cut after those out of scope are left out.
+      const plays = await counts.top(window, TOP_RANKED);
+      const params: unknown[] = [[...plays.keys()], [...plays.values()], limit, offset];
+      const visible = inScope('t.library_id', scopeParam(scope, params));
       const { rows } = await db.query<{ album_id: string; plays: number }>(
         `SELECT t.album_id, sum(c.plays)::float8 AS plays
          FROM unnest($1::text[], $2::bigint[]) AS c (track_id, plays) JOIN tracks t ON t.id = c.track_id
+         WHERE ${visible}
          GROUP BY t.album_id ORDER BY plays DESC, t.album_id LIMIT $3 OFFSET $4`,
-        [[...plays.keys()], [...plays.values()], limit, offset],
+        params,
       );
       const byAlbum = new Map(rows.map((r) => [r.album_id, r.plays]));
       const albums = await albumsByIds(
         db,
         rows.map((r) => r.album_id),
-        await access.of(ctx),
+        scope,
       );
       return albums.map((a) => ({ ...a, plays: byAlbum.get(a.id) ?? 0 }));
     },

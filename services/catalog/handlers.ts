@@ -1,9 +1,7 @@
 import { stat } from 'node:fs/promises';
-import { ARTIST_INDEX_MAX, type CatalogContract } from '../../common/contracts/catalog.js';
-import type { StatsContract } from '../../common/contracts/stats.js';
-import { type Handlers, NotFoundError, type Pool, type ServiceClient } from '../../common/index.js';
-import { LruCache } from '../../common/lru.js';
-import { discoveryHandlers, groupByInitial, StatsReader } from './discovery.js';
+import { ARTIST_INDEX_MAX, type CatalogContract, type StatsContract } from '../../common/contracts/index.js';
+import { type Handlers, LruCache, NotFoundError, type Pool, type ServiceClient } from '../../common/index.js';
+import { discoveryHandlers, groupByInitial, StatsReader, TOP_RANKED } from './discovery.js';
 import { librariesHandlers } from './libraries.js';
 import { lyricsByName, lyricsOfTrack } from './lyrics.js';
 import { resolveTrackPath } from './media.js';
@@ -205,9 +203,9 @@ export function catalogHandlers({
       };
     },
 
-    async albumsOfTracks({ trackIds, limit, offset }, ctx) {
+    async albumsOfTracks({ trackIds, limit, offset, library }, ctx) {
       const params: unknown[] = [trackIds, limit, offset];
-      const libraries = scopeParam(await access.of(ctx), params);
+      const libraries = scopeParam(await access.of(ctx, library), params);
       const albumIds = await queryIds(
         db,
         `SELECT t.album_id AS id FROM unnest($1::text[]) WITH ORDINALITY AS asked (track_id, n)
@@ -247,7 +245,9 @@ export function catalogHandlers({
 
     getTracks: async ({ ids, withRemoved, library }, ctx) => {
       const scope = await access.of(ctx, library);
-      return withRemoved ? tracksWithRemovedByIds(db, ids, scope) : tracksByIds(db, ids, scope);
+      return withRemoved
+        ? tracksWithRemovedByIds(db, ids, scope, await access.removedOf(ctx, library))
+        : tracksByIds(db, ids, scope);
     },
 
     /** Run for the playlist's owner: only the libraries they see (a service's call sees every one). */
@@ -298,11 +298,13 @@ export function catalogHandlers({
 
     search: async ({ q, limit, library }, ctx) => search(db, q, limit, await access.of(ctx, library)),
 
-    async topTracks({ window, limit }, ctx) {
-      const plays = await counts.top(window, limit);
-      // Tracks removed from the catalog since they were played are left out.
-      const tracks = await tracksByIds(db, [...plays.keys()], await access.of(ctx));
-      return tracks.map((t) => ({ ...t, plays: plays.get(t.id) ?? 0 }));
+    async topTracks({ window, limit, library }, ctx) {
+      const scope = await access.of(ctx, library);
+      // Tracks removed from the catalog since they were played, and those out of scope, are
+      // left out before the list is cut (of the most played overall, as far as stats ranks).
+      const plays = await counts.top(window, scope === null ? limit : TOP_RANKED);
+      const tracks = await tracksByIds(db, [...plays.keys()], scope);
+      return tracks.slice(0, limit).map((t) => ({ ...t, plays: plays.get(t.id) ?? 0 }));
     },
 
     ...discoveryHandlers(db, counts, access),

@@ -5,7 +5,7 @@ import {
   LIBRARY_GRANTS_MAX,
   type Library,
   type ManagedLibrary,
-} from '../../common/contracts/catalog.js';
+} from '../../common/contracts/index.js';
 import {
   ConflictError,
   type Handlers,
@@ -16,7 +16,12 @@ import {
   withTransaction,
 } from '../../common/index.js';
 import { removeLibraryFiles, republishLibrary } from './library/playlist-files.js';
+import { queryIds } from './queries.js';
 import type { LibraryAccess } from './scope.js';
+import { removeTracks } from './store.js';
+
+/** Tracks a library's removal moves to removed_tracks per statement. */
+const REMOVAL_BATCH = 1000;
 
 /** Libraries: listing what a caller sees, and their management (admin methods: the RPC server lets only administrators call them). */
 
@@ -55,7 +60,7 @@ const toManaged = (r: LibraryRow): ManagedLibrary => ({
 
 async function libraryRows(db: Queryable, where = 'true', params: unknown[] = []): Promise<LibraryRow[]> {
   const { rows } = await db.query<LibraryRow>(
-    `${LIBRARY_SELECT} WHERE ${where} ORDER BY l.id LIMIT ${LIBRARIES_MAX}`,
+    `${LIBRARY_SELECT} WHERE l.removed_at IS NULL AND ${where} ORDER BY l.id LIMIT ${LIBRARIES_MAX}`,
     params,
   );
   return rows;
@@ -81,10 +86,15 @@ export function pathInLibrary(filePath: string, folder: string | null): string {
 /** Postgres' unique violation: a name or folder already taken. */
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
+/** Forgets deleted accounts' grants (the users service's `user.deleted`). */
+export async function forgetUsers(db: Queryable, userIds: readonly string[]): Promise<void> {
+  await db.query('DELETE FROM library_grants WHERE user_id = ANY($1::text[])', [userIds]);
+}
+
 /** The folders libraries watch (for the workers that import and watch them). */
 export async function libraryFolders(db: Queryable): Promise<Array<{ id: number; path: string }>> {
   const { rows } = await db.query<{ id: number; path: string }>(
-    `SELECT id, path FROM libraries WHERE path IS NOT NULL ORDER BY id LIMIT ${LIBRARIES_MAX}`,
+    `SELECT id, path FROM libraries WHERE path IS NOT NULL AND removed_at IS NULL ORDER BY id LIMIT ${LIBRARIES_MAX}`,
   );
   return rows;
 }
@@ -97,8 +107,9 @@ export async function adoptLibraryFolder(db: Queryable, folder: string): Promise
   const name = folder.split('/').filter(Boolean).at(-1) ?? 'Music';
   await db.query(
     `UPDATE libraries SET path = $1,
-       name = CASE WHEN name = 'Music' AND NOT EXISTS (SELECT 1 FROM libraries WHERE name = $2) THEN $2 ELSE name END
-     WHERE id = 1 AND path IS NULL
+       name = CASE WHEN name = 'Music' AND NOT EXISTS (
+         SELECT 1 FROM libraries WHERE name = $2 AND removed_at IS NULL) THEN $2 ELSE name END
+     WHERE id = 1 AND path IS NULL AND removed_at IS NULL
        AND NOT EXISTS (SELECT 1 FROM libraries WHERE path = $1)`,
     [folder, name.slice(0, 100)],
   );
@@ -158,7 +169,9 @@ export function librariesHandlers(
       if (overlapping[0]) {
         throw new ConflictError(`${folder} overlaps the folder of library "${overlapping[0].name}"`);
       }
-      const { rows: counted } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM libraries');
+      const { rows: counted } = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM libraries WHERE removed_at IS NULL',
+      );
       if ((counted[0]?.n ?? 0) >= LIBRARIES_MAX) {
         throw new ConflictError(`a catalog holds at most ${LIBRARIES_MAX} libraries`);
       }
@@ -183,7 +196,7 @@ export function librariesHandlers(
             `UPDATE libraries l SET name = coalesce($2, l.name), everyone = coalesce($3, l.everyone),
                owner_id = CASE WHEN $4 THEN $5 ELSE l.owner_id END
              FROM (SELECT owner_id FROM libraries WHERE id = $1 FOR UPDATE) old
-             WHERE l.id = $1 RETURNING l.owner_id IS DISTINCT FROM old.owner_id AS owner_changed`,
+             WHERE l.id = $1 AND l.removed_at IS NULL RETURNING l.owner_id IS DISTINCT FROM old.owner_id AS owner_changed`,
             [id, name ?? null, everyone ?? null, ownerId !== undefined, ownerId ?? null],
           );
           if (!rows[0]) throw new NotFoundError(`no library ${id}`, { id });
@@ -203,26 +216,37 @@ export function librariesHandlers(
 
     async removeLibrary({ id }, ctx) {
       await managed(db, id);
-      // Tracks, then albums, then artists left without albums anywhere, then the library: each
-      // statement's triggers take its rows' counts away (migrations 004, 007).
-      const { rows } = await db.query<{ tracks: number }>(
-        `WITH tracks_gone AS (DELETE FROM tracks WHERE library_id = $1 RETURNING id)
-         SELECT count(*)::int AS tracks FROM tracks_gone`,
-        [id],
-      );
+      // Its tracks leave as any removed track does (removed_tracks, with their library), a
+      // batch at a time; then its albums, then artists left without albums anywhere: each
+      // statement's triggers take its rows' counts away (migrations 004, 007). The library
+      // stays as a removed row with its grants, which say who still sees what its tracks were.
+      let tracks = 0;
+      for (;;) {
+        const batch = await queryIds(
+          db,
+          `SELECT id FROM tracks WHERE library_id = $1 ORDER BY id LIMIT ${REMOVAL_BATCH}`,
+          [id],
+        );
+        if (batch.length === 0) break;
+        await removeTracks(db, batch);
+        tracks += batch.length;
+      }
       await db.query(
         `WITH albums_gone AS (DELETE FROM albums WHERE library_id = $1 RETURNING artist_id)
          DELETE FROM artists ar WHERE ar.id IN (SELECT artist_id FROM albums_gone)
            AND NOT EXISTS (SELECT 1 FROM albums al WHERE al.artist_id = ar.id AND al.library_id <> $1)`,
         [id],
       );
+      await db.query('DELETE FROM library_artists WHERE library_id = $1', [id]);
+      await db.query('DELETE FROM library_genres WHERE library_id = $1', [id]);
+      // Its playlist files leave with it: their playlists are removed.
       await withTransaction(db, async (tx) => {
         await removeLibraryFiles(tx, id);
-        await tx.query('DELETE FROM libraries WHERE id = $1', [id]);
+        await tx.query('UPDATE libraries SET removed_at = now(), path = NULL WHERE id = $1', [id]);
       });
       changed();
-      ctx.log.info({ library: id, tracks: rows[0]?.tracks ?? 0 }, 'library removed');
-      return { removed: true as const, tracks: rows[0]?.tracks ?? 0 };
+      ctx.log.info({ library: id, tracks }, 'library removed');
+      return { removed: true as const, tracks };
     },
 
     async grantLibrary({ id, userId }) {

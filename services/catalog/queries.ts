@@ -4,7 +4,7 @@ import {
   IGNORED_ARTICLES,
   type ReplayGain,
   type Track,
-} from '../../common/contracts/catalog.js';
+} from '../../common/contracts/index.js';
 import { prepared, type Queryable } from '../../common/index.js';
 import type { Filter } from './pages.js';
 import { inScope, type Scope, scopeParam } from './scope.js';
@@ -183,21 +183,26 @@ const REMOVED_SELECT = `
 
 /**
  * Tracks by id, in the order asked, those removed from the library included (unavailable).
- * A track of a library out of scope is left out, as an unknown one.
+ * A track of a library out of `scope` is left out, as an unknown one; a removed track is
+ * shown only within `removedScope` (the libraries the caller sees or saw, removed ones
+ * included: LibraryAccess.removedOf).
  */
 export const tracksWithRemovedByIds = (
   db: Queryable,
   ids: readonly string[],
   scope: Scope,
+  removedScope: Scope,
 ): Promise<Track[]> =>
   byIds(ids, async (distinct) => {
     const found = await queryTracks(db, ...byIdsIn(TRACK_SELECT, 't', scope, distinct));
     if (found.length === distinct.length) return found;
     const known = new Set(found.map((t) => t.id));
+    const params: unknown[] = [distinct.filter((id) => !known.has(id))];
+    const seen = inScope('removed_tracks.library_id', scopeParam(removedScope, params));
     const gone = await queryTracks(
       db,
-      `${REMOVED_SELECT} AND NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = removed_tracks.id)`,
-      [distinct.filter((id) => !known.has(id))],
+      `${REMOVED_SELECT} AND ${seen} AND NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = removed_tracks.id)`,
+      params,
     );
     return [...found, ...gone.map((t): Track => ({ ...t, unavailable: true }))];
   });

@@ -1,5 +1,4 @@
-import type { CallContext, Queryable } from '../../common/index.js';
-import { LruCache } from '../../common/lru.js';
+import { type CallContext, LruCache, NotFoundError, type Queryable } from '../../common/index.js';
 import type { Filter } from './pages.js';
 
 /**
@@ -8,6 +7,15 @@ import type { Filter } from './pages.js';
  * libraries existed).
  */
 export type Scope = readonly number[] | null;
+
+/**
+ * What one user sees: the libraries (null: every one), and every library they see or saw,
+ * removed ones included (what their removed tracks were is shown to them).
+ */
+interface Seen {
+  visible: Scope;
+  seen: readonly number[];
+}
 
 /** How long a user's visible libraries are kept, and for how many users (grants made in another worker show within it). */
 const SCOPE_TTL_MS = 5000;
@@ -26,45 +34,63 @@ const SCOPES_MAX = 1000;
  * (common/rpc/wire.ts), so an anonymous client is never taken for a service.
  */
 export class LibraryAccess {
-  private cache = new LruCache<string, Scope>(SCOPES_MAX, SCOPE_TTL_MS);
+  private cache = new LruCache<string, Seen>(SCOPES_MAX, SCOPE_TTL_MS);
 
   constructor(private readonly db: Queryable) {}
 
   /**
-   * The scope of a call: what its caller sees, narrowed to `only` when given (a library the
-   * caller does not see narrows to nothing).
+   * The scope of a call: what its caller sees, narrowed to `only` when given. A library the
+   * caller does not see (or that does not exist) is not found, as Subsonic players expect of
+   * a `musicFolderId` they may not use.
    */
   async of(ctx: Pick<CallContext, 'caller' | 'clientAddress'>, only?: number): Promise<Scope> {
-    if (!ctx.caller && ctx.clientAddress === undefined) return only === undefined ? null : [only];
-    const visible = await this.ofUser(ctx.caller?.userId ?? '');
+    if (isService(ctx)) return only === undefined ? null : [only];
+    const { visible } = await this.load(ctx.caller?.userId ?? '');
     if (only === undefined) return visible;
-    return visible === null || visible.includes(only) ? [only] : [];
+    if (visible !== null && !visible.includes(only)) throw new NotFoundError(`no library ${only}`, { only });
+    return [only];
+  }
+
+  /**
+   * The libraries whose removed tracks a call may be told about: those its caller sees or saw
+   * (removed libraries included), narrowed to `only`; null for a service's own call.
+   */
+  async removedOf(ctx: Pick<CallContext, 'caller' | 'clientAddress'>, only?: number): Promise<Scope> {
+    if (isService(ctx)) return only === undefined ? null : [only];
+    const { seen } = await this.load(ctx.caller?.userId ?? '');
+    return only === undefined ? seen : seen.filter((id) => id === only);
   }
 
   /** What a user sees (`''`: an anonymous caller), for a service acting on their behalf. */
-  ofUser(userId: string): Promise<Scope> {
-    return this.cache.getOrLoad(userId, async () => ({ value: await this.load(userId) }));
+  async ofUser(userId: string): Promise<Scope> {
+    return (await this.load(userId)).visible;
   }
 
   /** Forgets every caller's scope (after a change of libraries or grants). */
   invalidate(): void {
-    this.cache = new LruCache<string, Scope>(SCOPES_MAX, SCOPE_TTL_MS);
+    this.cache = new LruCache<string, Seen>(SCOPES_MAX, SCOPE_TTL_MS);
   }
 
-  private async load(userId: string): Promise<Scope> {
-    const { rows } = await this.db.query<{ visible: number[]; total: number }>(
-      `SELECT coalesce(array_agg(l.id ORDER BY l.id) FILTER (
-                WHERE l.everyone OR l.owner_id = $1 OR EXISTS (
-                  SELECT 1 FROM library_grants g WHERE g.user_id = $1 AND g.library_id = l.id)),
-              '{}') AS visible,
-              count(*)::int AS total
-       FROM libraries l`,
-      [userId],
-    );
-    const { visible, total } = rows[0]!;
-    return visible.length === total ? null : visible;
+  private load(userId: string): Promise<Seen> {
+    return this.cache.getOrLoad(userId, async () => {
+      const { rows } = await this.db.query<{ visible: number[]; seen: number[]; total: number }>(
+        `SELECT coalesce(array_agg(l.id ORDER BY l.id) FILTER (WHERE l.removed_at IS NULL AND seen), '{}') AS visible,
+                coalesce(array_agg(l.id ORDER BY l.id) FILTER (WHERE seen), '{}') AS seen,
+                count(*) FILTER (WHERE l.removed_at IS NULL)::int AS total
+         FROM (SELECT l.id, l.removed_at, l.everyone OR l.owner_id = $1 OR EXISTS (
+                 SELECT 1 FROM library_grants g WHERE g.user_id = $1 AND g.library_id = l.id) AS seen
+               FROM libraries l) l`,
+        [userId],
+      );
+      const { visible, seen, total } = rows[0]!;
+      return { value: { visible: visible.length === total ? null : visible, seen } };
+    });
   }
 }
+
+/** A call with neither a caller nor a client address: a service's own, which sees every library. */
+const isService = (ctx: Pick<CallContext, 'caller' | 'clientAddress'>) =>
+  !ctx.caller && ctx.clientAddress === undefined;
 
 /**
  * The scope as a parameter of a query being built: appended to `params`, its placeholder

@@ -1,9 +1,8 @@
-import { catalogContract } from '../../common/contracts/catalog.js';
-import { statsContract } from '../../common/contracts/stats.js';
+import { catalogContract, statsContract } from '../../common/contracts/index.js';
 import { repoPath, sourcePath } from '../../common/paths.js';
 import { defineService } from '../../common/service.js';
 import { catalogHandlers } from './handlers.js';
-import { adoptLibraryFolder } from './libraries.js';
+import { adoptLibraryFolder, forgetUsers } from './libraries.js';
 import { LibraryFolders } from './library/folders.js';
 import { LibraryWatcher } from './library/index.js';
 import { mediaRoot } from './media.js';
@@ -45,6 +44,14 @@ export const catalogService = defineService({
       ...(folder ? [new LibraryWatcher({ pool: deps.pool, folder, log, rescanMs })] : []),
       folders,
     ];
-    return { handlers, subscribers: {}, workers };
+    return {
+      handlers,
+      subscribers: {
+        // A scope the catalog keeps for a deleted user expires within seconds; nobody calls as them.
+        usersDeleted: async (events) =>
+          forgetUsers(deps.pool, [...new Set(events.map((e) => e.data.userId))]),
+      },
+      workers,
+    };
   },
 });

@@ -385,7 +385,7 @@ async function findOrInsert<T>(
 
 /**
  * Removes tracks whose files left the library, keeping what they were in `removed_tracks`
- * (for pages that name them, and for a file that comes back). Returns their albums, which may
+ * with their library (for pages that name them to those who saw it, and for a file that comes back). Returns their albums, which may
  * now be empty (`removeEmptyAlbums`).
  */
 export async function removeTracks(db: Queryable, ids: readonly string[]): Promise<string[]> {
@@ -393,20 +393,21 @@ export async function removeTracks(db: Queryable, ids: readonly string[]): Promi
   const { rows } = await db.query<{ album_id: string }>(
     `WITH gone AS (
        SELECT t.id, t.title, t.album_id, al.title AS album_title, al.artist_id, ar.name AS artist_name, t.number,
-              t.duration_ms, al.genre, al.year, t.mime_type, t.size_bytes, t.file_path
+              t.duration_ms, al.genre, al.year, t.mime_type, t.size_bytes, t.file_path, t.library_id
        FROM tracks t JOIN albums al ON al.id = t.album_id JOIN artists ar ON ar.id = al.artist_id
        WHERE t.id = ANY($1::text[])),
      kept AS (
        INSERT INTO removed_tracks (id, title, album_id, album_title, artist_id, artist_name, number, duration_ms,
-                                   genre, year, mime_type, size_bytes, file_path, match_key)
+                                   genre, year, mime_type, size_bytes, file_path, match_key, library_id)
        SELECT id, title, album_id, album_title, artist_id, artist_name, number, duration_ms, genre, year,
-              mime_type, size_bytes, file_path, ($2::text[])[array_position($1::text[], id)]
+              mime_type, size_bytes, file_path, ($2::text[])[array_position($1::text[], id)], library_id
        FROM gone
        ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, album_id = EXCLUDED.album_id,
          album_title = EXCLUDED.album_title, artist_id = EXCLUDED.artist_id, artist_name = EXCLUDED.artist_name,
          number = EXCLUDED.number, duration_ms = EXCLUDED.duration_ms, genre = EXCLUDED.genre,
          year = EXCLUDED.year, mime_type = EXCLUDED.mime_type, size_bytes = EXCLUDED.size_bytes,
-         file_path = EXCLUDED.file_path, match_key = EXCLUDED.match_key, removed_at = EXCLUDED.removed_at),
+         file_path = EXCLUDED.file_path, match_key = EXCLUDED.match_key, removed_at = EXCLUDED.removed_at,
+         library_id = EXCLUDED.library_id),
      deleted AS (DELETE FROM tracks t USING gone WHERE t.id = gone.id RETURNING t.album_id)
      SELECT DISTINCT album_id FROM deleted`,
     [ids, await matchKeysOf(db, ids)],

@@ -1,6 +1,5 @@
-import type { HistoryContract, LoggedPlay, Play, Track } from '../../common/contracts/index.js';
-import type { TrackCache } from '../../common/contracts/track-cache.js';
-import { type CallContext, type Handlers, type Pool, prepared } from '../../common/index.js';
+import type { HistoryContract, LoggedPlay, Play, Track, TrackCache } from '../../common/contracts/index.js';
+import { type Handlers, type Pool, prepared, type UserCallContext } from '../../common/index.js';
 
 export interface HistoryHandlerDeps {
   pool: Pool;
@@ -32,14 +31,17 @@ export function historyHandlers(deps: HistoryHandlerDeps): Handlers<HistoryContr
       );
       const tracks = await lookUpTracks(deps, [...new Set(rows.map((r) => r.track_id))], ctx);
       return rows.map((r): Play => {
-        const track = tracks.get(r.track_id);
+        const track = tracks?.get(r.track_id);
+        // A track the catalog did not return (one of a library the user no longer sees, or
+        // one it never had) keeps its place in the user's own history, without names.
+        const hidden = tracks !== null && !track;
         return {
           eventId: r.event_id,
           trackId: r.track_id,
           title: track?.title ?? null,
           artistName: track?.artistName ?? null,
           albumTitle: track?.albumTitle ?? null,
-          ...(track?.unavailable ? { unavailable: true as const } : {}),
+          ...(track?.unavailable || hidden ? { unavailable: true as const } : {}),
           playedAt: r.played_at.toISOString(),
           msPlayed: r.ms_played,
           source: r.source,
@@ -70,20 +72,20 @@ export function historyHandlers(deps: HistoryHandlerDeps): Handlers<HistoryContr
 }
 
 /**
- * Titles of the tracks, removed ones included (they come marked unavailable): from the cache,
- * and the catalog in one call for those it lacks; an unanswering catalog means no titles, not
- * a failure.
+ * Titles of the tracks as the caller may see them (the catalog asked as the caller), removed
+ * ones included (they come marked unavailable): from the cache, and the catalog in one call
+ * for those it lacks; null when the catalog does not answer (no titles, not a failure).
  */
 async function lookUpTracks(
   deps: HistoryHandlerDeps,
   ids: string[],
-  ctx: CallContext,
-): Promise<Map<string, Track>> {
+  ctx: UserCallContext,
+): Promise<Map<string, Track> | null> {
   if (ids.length === 0) return new Map();
   try {
-    return await deps.tracks.get(ids);
+    return await deps.tracks.get(ids, ctx.caller);
   } catch (err) {
     ctx.log.warn({ err: (err as Error).message }, 'catalog did not answer; returning plays without titles');
-    return new Map();
+    return null;
   }
 }

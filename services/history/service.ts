@@ -1,5 +1,4 @@
-import { catalogContract, historyContract } from '../../common/contracts/index.js';
-import { TrackCache } from '../../common/contracts/track-cache.js';
+import { catalogContract, historyContract, TrackCache } from '../../common/contracts/index.js';
 import { sourcePath } from '../../common/paths.js';
 import { PeriodicTask } from '../../common/periodic.js';
 import { dedupWindowMs, defineService } from '../../common/service.js';

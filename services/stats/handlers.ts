@@ -1,5 +1,4 @@
-import type { StatsContract, TrackCount } from '../../common/contracts/index.js';
-import type { TrackCache } from '../../common/contracts/track-cache.js';
+import type { StatsContract, TrackCache, TrackCount } from '../../common/contracts/index.js';
 import type { Handlers, Pool } from '../../common/index.js';
 import type { PartitionStanding } from '../../common/projections/lag.js';
 import { listeningHandlers } from './listening.js';
@@ -117,7 +116,7 @@ export function statsHandlers({ pool, tracks, standings }: StatsHandlerDeps): Ha
     },
 
     report(params, ctx) {
-      return readReport(pool, tracks, ctx.caller.userId, params);
+      return readReport(pool, tracks, ctx.caller, params);
     },
 
     ...listeningHandlers(pool),

@@ -1,7 +1,5 @@
-import type { ListeningReport, ReportCount } from '../../common/contracts/stats.js';
-import type { TrackCache } from '../../common/contracts/track-cache.js';
-import type { Queryable } from '../../common/db/pool.js';
-import { prepared } from '../../common/db/prepared.js';
+import type { ListeningReport, ReportCount, TrackCache } from '../../common/contracts/index.js';
+import { type Caller, prepared, type Queryable } from '../../common/index.js';
 
 const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 const TOP = 5;
@@ -29,14 +27,18 @@ const byPlays = <T extends ReportCount>(a: T, b: T) => b.plays - a.plays || b.mi
 
 /**
  * A user's listening report, read from the `report` projection's tables, with artists, albums
- * and genres of the tracks from the cache (the catalog asked for those it lacks).
+ * and genres of the tracks from the cache (the catalog asked, as the user, for those it
+ * lacks). A track the catalog does not return to the user (of a library they no longer see,
+ * or one it never had) counts in the totals, their own listening, but names nothing: it is
+ * among the top tracks without names, and counts for no artist, album or genre.
  */
 export async function readReport(
   db: Queryable,
   tracksCache: TrackCache,
-  userId: string,
+  caller: Caller,
   params: { year: number } | { month: string },
 ): Promise<ListeningReport> {
+  const userId = caller.userId;
   const { period, from, until } = periodOf(params);
   const range = [userId, from, until];
   // Three statements, one pass each over the user's rows of a table: tracks and months from
@@ -85,7 +87,10 @@ export async function readReport(
       | undefined;
 
   // Tracks removed from the library since count as what they were.
-  const known = await tracksCache.get(tracks.rows.map((r) => r.track_id));
+  const known = await tracksCache.get(
+    tracks.rows.map((r) => r.track_id),
+    caller,
+  );
   const artists = new Map<string, ReportCount & { artistId: string; name: string }>();
   const albums = new Map<string, ReportCount & { albumId: string; title: string; artistName: string }>();
   const genres = new Map<string, ReportCount & { genre: string }>();
@@ -109,7 +114,12 @@ export async function readReport(
       );
       if (t.genre) add(genres, t.genre, () => ({ genre: t.genre!, plays: 0, minutes: 0 }), c);
     }
-    return { trackId: r.track_id, title: t?.title ?? null, artistName: t?.artistName ?? null, ...c };
+    return {
+      trackId: r.track_id,
+      title: t?.title ?? null,
+      artistName: t?.artistName ?? null,
+      ...c,
+    };
   });
   // Minutes are summed from milliseconds, not from each track's rounded minutes.
   const ms = tracks.rows.reduce((sum, r) => sum + Number(r.ms), 0);

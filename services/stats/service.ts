@@ -1,5 +1,4 @@
-import { catalogContract, statsContract } from '../../common/contracts/index.js';
-import { TrackCache } from '../../common/contracts/track-cache.js';
+import { catalogContract, statsContract, TrackCache } from '../../common/contracts/index.js';
 import { PeriodicTask } from '../../common/periodic.js';
 import { logPartitionEnds, projectionStandings } from '../../common/projections/lag.js';
 import { defineService } from '../../common/service.js';

@@ -1,7 +1,15 @@
-import type { UsersContract } from '../../common/contracts/users.js';
-import { type Pool, type Queryable, withTransaction } from '../../common/db/pool.js';
-import { ConflictError, ForbiddenError, NotFoundError } from '../../common/errors.js';
-import type { Handlers, UserCallContext } from '../../common/rpc/contract.js';
+import { Events, type UsersContract } from '../../common/contracts/index.js';
+import {
+  ConflictError,
+  enqueueEvent,
+  ForbiddenError,
+  type Handlers,
+  NotFoundError,
+  type Pool,
+  type Queryable,
+  type UserCallContext,
+  withTransaction,
+} from '../../common/index.js';
 import type { PasswordSealer } from './password.js';
 import { revokeSessions } from './sessions.js';
 import {
@@ -126,6 +134,8 @@ export function adminHandlers({ pool, sealer, makeHash, checkNewPassword }: Admi
         if (!target) throw new NotFoundError(`no user ${id}`);
         if (target.admin && !target.disabled && (await countAdmins(db)) <= 1) throw lastAdmin();
         await deleteAccount(db, id);
+        // With the deletion, or not at all: the catalog drops the account's library grants.
+        await enqueueEvent(db, Events.userDeleted, { userId: id });
       });
       ctx.log.info({ userId: id, by: ctx.caller.userId }, 'user deleted by an admin');
       return { deleted: true };

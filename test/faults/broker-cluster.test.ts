@@ -56,6 +56,7 @@ describe.skipIf(noRabbit !== null)('a three-node RabbitMQ cluster', () => {
       ...playReport(run),
       'plays refused (503) after the kill (ms)': refusedMs,
       'RPC failures after the kill': run.rpc.failures(killedAt).length,
+      'RPC failures, by error': run.rpc.failureKinds(killedAt),
       'RPC answering again after the kill (ms)': run.rpc.backAfter(killedAt),
       'plays queue led by now': c.node(newLeader).name,
       'node back: rejoined, replicas caught up (ms)': rejoinedMs,
@@ -112,6 +113,7 @@ describe.skipIf(noRabbit !== null)('a three-node RabbitMQ cluster', () => {
         ...playReport(run),
         'plays refused (503) during the cut (ms)': run.load.refusedMs(cutAt, healedAt),
         'RPC failures during the cut': run.rpc.failures(cutAt, healedAt).length,
+        'RPC failures, by error': run.rpc.failureKinds(cutAt, healedAt),
         'RPC answering again after the cut (ms)': run.rpc.backAfter(cutAt),
         'cut (ms)': healedAt - cutAt,
         'cluster whole again after healing (ms)': healedMs,
@@ -143,6 +145,7 @@ describe.skipIf(noRabbit !== null)('a three-node RabbitMQ cluster', () => {
       'rolling restart took (ms)': total,
       'total time with 503s (ms)': run.load.refusedMs(startedAt),
       'RPC failures during it': run.rpc.failures(startedAt).length,
+      'RPC failures, by error': run.rpc.failureKinds(startedAt),
       'cluster whole after (ms)': await whole(c, s.ns),
     });
   }, 600_000);

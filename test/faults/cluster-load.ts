@@ -10,7 +10,7 @@ import { demoClient, type PlayFigures, PlayLoad, report, trackIds, waitForPlays 
 
 /** An RPC route requested over and over (one at a time), each answer kept with when it was asked. */
 export class RpcProbe {
-  readonly answers: Array<{ at: number; status: number; ms: number }> = [];
+  readonly answers: Array<{ at: number; status: number; ms: number; error?: string }> = [];
   private stopped = false;
   private readonly done: Promise<void>;
 
@@ -32,6 +32,13 @@ export class RpcProbe {
     return this.answers.filter((a) => a.at >= from && a.at < to && a.status !== 200);
   }
 
+  /** The failures' errors and how many times each came: what a report shows beside their count. */
+  failureKinds(from: number, to = Number.POSITIVE_INFINITY): string {
+    const kinds = new Map<string, number>();
+    for (const f of this.failures(from, to)) kinds.set(f.error ?? '', (kinds.get(f.error ?? '') ?? 0) + 1);
+    return [...kinds].map(([error, n]) => `${n} x ${error}`).join('; ') || 'none';
+  }
+
   /**
    * How long after `t` RPC answered again: from `t` to the first success asked after the last
    * failure asked after `t` (0 when nothing failed).
@@ -48,10 +55,13 @@ export class RpcProbe {
     while (!this.stopped) {
       const at = Date.now();
       try {
-        const r = await this.api.request('GET', this.path, { timeoutMs: 20_000 });
-        this.answers.push({ at, status: r.status, ms: Math.round(r.ms) });
-      } catch {
-        this.answers.push({ at, status: 0, ms: Date.now() - at });
+        const r = await this.api.request<{ error?: { message?: string } }>('GET', this.path, {
+          timeoutMs: 20_000,
+        });
+        const error = r.status === 200 ? undefined : `${r.status} ${r.body?.error?.message ?? ''}`.trim();
+        this.answers.push({ at, status: r.status, ms: Math.round(r.ms), ...(error ? { error } : {}) });
+      } catch (err) {
+        this.answers.push({ at, status: 0, ms: Date.now() - at, error: (err as Error).message });
       }
       await sleep(this.everyMs);
     }

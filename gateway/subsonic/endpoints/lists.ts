@@ -1,5 +1,5 @@
-import type { Album, Artist, CatalogContract } from '../../../common/contracts/catalog.js';
-import type { ParamsOf } from '../../../common/rpc/contract.js';
+import type { Album, Artist, CatalogContract } from '../../../common/contracts/index.js';
+import type { ParamsOf } from '../../../common/index.js';
 import {
   albumsByIds,
   artistsByIds,
@@ -74,7 +74,7 @@ async function albumList(call: Call, deps: Deps): Promise<{ albums: Album[]; pla
     }
     case 'frequent': {
       const top = await orElse(
-        catalog.call('topAlbums', { window: 'all', ...page }),
+        catalog.call('topAlbums', { window: 'all', ...page, library }),
         [] as Array<Album & { plays: number }>,
         deps.log,
         'play counts',
@@ -91,7 +91,11 @@ async function albumList(call: Call, deps: Deps): Promise<{ albums: Album[]; pla
       );
       const trackIds = distinct(recent.map((p) => p.trackId));
       return {
-        albums: trackIds.length === 0 ? [] : await catalog.call('albumsOfTracks', { trackIds, ...page }),
+        // Asked even without plays when a library is named: the catalog says if it may be used.
+        albums:
+          trackIds.length === 0 && library === undefined
+            ? []
+            : await catalog.call('albumsOfTracks', { trackIds, ...page, library }),
       };
     }
   }
