@@ -343,6 +343,14 @@ describe('playlist files: .m3u / .m3u8 in a library', () => {
     expect(await fileList(alice, 'roundtrip.m3u8')).toBeUndefined();
     expect(await fileList(alice, 'mix.m3u8')).toBeDefined();
   });
+
+  it('removes the playlists of a library that is removed (its files stay)', async () => {
+    const p = (await fileList(alice, 'mix.m3u8'))!;
+    expect((await send(root, 'DELETE', `/api/libraries/${library.id}`)).status).toBe(200);
+    await eventually(async () => (await rest(alice, `/api/playlists/${p.id}`)).status === 404, WAIT, 200);
+    expect((await playlistsOf(alice)).filter((x) => x.file)).toEqual([]);
+    expect((await playlistsOf(root)).filter((x) => x.file)).toEqual([]);
+  });
 });
 
 describe('playlist files: reading an .m3u', () => {
