@@ -238,6 +238,19 @@ export class Api {
   setPlaylistRules(id: string, rules: unknown): Promise<PlaylistDetail> {
     return this.request('PUT', `/api/playlists/${encodeURIComponent(id)}/rules`, { body: rules });
   }
+  /** The playlist as an `.m3u8` file: its text and the file name the gateway suggests. */
+  async exportPlaylist(id: string): Promise<{ text: string; fileName: string; leftOut: number }> {
+    const res = await this.send('GET', this.url(`/api/playlists/${encodeURIComponent(id)}/export`));
+    const text = await res.text();
+    if (!res.ok) throw errorFrom(res, text);
+    const disposition = res.headers.get('content-disposition') ?? '';
+    const named = /filename\*=UTF-8''([^;]+)/.exec(disposition)?.[1];
+    return {
+      text,
+      fileName: named ? decodeURIComponent(named) : `${id}.m3u8`,
+      leftOut: Number(res.headers.get('x-tracks-left-out') ?? 0),
+    };
+  }
   /** A smart playlist from a Navidrome `.nsp` file's text. */
   importNsp(nsp: string, change: { name?: string; public: boolean }): Promise<PlaylistDetail> {
     return this.request('POST', '/api/playlists/import-nsp', { body: { nsp, ...change } });

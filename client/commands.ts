@@ -3,7 +3,7 @@
  * both the interactive prompt and one-shot mode.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { type PlaylistDetail, SHARE_KINDS, type ShareKind, type Track } from '../common/contracts/index.js';
 import { PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, WINDOWS } from '../common/contracts/shared.js';
 import { type Api, ApiError, type TopWindow } from './api.js';
@@ -529,6 +529,20 @@ export const COMMANDS: Command[] = [
       const name = typeof flags.name === 'string' ? flags.name : undefined;
       const p = await ctx.api.importNsp(nsp, { ...(name ? { name } : {}), public: flags.public === true });
       return showPlaylist(ctx, p);
+    },
+  },
+  {
+    name: 'playlist export',
+    usage: '<playlistId> [file]',
+    summary: 'write a playlist as an .m3u8 file (to stdout without a file; - for stdout)',
+    arity: [1, 2],
+    auth: true,
+    async run(ctx, [id, file]) {
+      const exported = await ctx.api.exportPlaylist(id!);
+      const leftOut = exported.leftOut > 0 ? ` (${exported.leftOut} tracks you cannot play left out)` : '';
+      if (!file || file === '-') return { data: exported, text: exported.text.trimEnd() };
+      await writeFile(file, exported.text, 'utf8');
+      return { data: { ...exported, file }, text: `wrote ${file}${leftOut}` };
     },
   },
   {

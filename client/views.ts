@@ -159,13 +159,23 @@ export function playlistView(p: PlaylistDetail, s: Style): string {
     `by ${p.ownerName}`,
     p.public ? 'public' : 'private',
     ...(p.rules ? ['smart: follows its rules'] : []),
+    ...(p.file ? [`from the file ${p.file.path}`] : []),
     partial && last !== undefined
       ? `tracks ${p.offset + 1}-${last + 1} of ${p.trackCount}`
       : `${p.trackCount} tracks`,
     duration(p.durationMs),
   ];
+  const file = p.file;
+  const notes = file
+    ? [
+        ...(file.error ? [s.dim(`the file's last version was refused: ${file.error}`)] : []),
+        ...(file.missingCount > 0 ? [s.dim(`${file.missingCount} entries of the file not found:`)] : []),
+        ...file.missing.map((m) => s.dim(`  line ${m.line}: ${m.entry} (${m.reason})`)),
+      ]
+    : [];
   return [
     `${s.bold(s.accent(p.name))}  ${s.dim(`${facts.join(' · ')} · id ${p.id}`)}`,
+    ...notes,
     '',
     trackTable(
       p.tracks.map((e) => e.track),

@@ -26,6 +26,11 @@ function describe(s: ImportSummary): string {
     `albums: ${s.albums.inserted} new, ${s.removed.albums} removed; ` +
       `artists: ${s.artists.inserted} new, ${s.removed.artists} removed`,
   ];
+  if (s.playlists.published + s.playlists.removed > 0) {
+    lines.push(
+      `playlist files: ${s.playlists.published} published to the playlists service, ${s.playlists.removed} removed`,
+    );
+  }
   if (s.skipped.length + s.stillUnreadable + s.ignored > 0) {
     lines.push(
       `${s.skipped.length} unreadable files skipped` +

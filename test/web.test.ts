@@ -12,7 +12,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -601,6 +601,77 @@ describe('the web player in headless Chromium', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click();
     await page.getByRole('heading', { name: 'Playlists', level: 1 }).waitFor();
     await owner.request('DELETE', `/api/playlists/${id}`);
+  });
+
+  it('shows a playlist made from an .m3u8 file read-only, with its entries not found, and exports it', {
+    timeout: STEP_MS,
+  }, async () => {
+    const owner = api();
+    await owner.login();
+    const me = (await owner.request<{ id: string }>('GET', '/api/me')).body;
+    const folder = await mkdtemp(join(tmpdir(), 'music-web-m3u-'));
+    const catalogDb = createPool({ url: system.databaseUrl, schema: 'catalog', max: 2 });
+    try {
+      await mkdir(join(folder, 'Listed'), { recursive: true });
+      await run('ffmpeg', [
+        ...['-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=330:duration=5'],
+        ...['-metadata', 'title=Listed Tone', '-metadata', 'artist=List Artist', '-metadata', 'album=Listed'],
+        join(folder, 'Listed', '01 Listed Tone.mp3'),
+      ]);
+      await writeFile(
+        join(folder, 'Web mix.m3u8'),
+        '#EXTM3U\nListed/01 Listed Tone.mp3\nListed/02 Gone.mp3\n',
+      );
+      // The folder goes to library 1 (no library holds it); its owner owns its playlist files.
+      await catalogDb.query('UPDATE libraries SET owner_id = $1 WHERE id = 1', [me.id]);
+      expect(await importFolder(catalogDb, folder)).toMatchObject({
+        playlists: { published: 1, removed: 0 },
+      });
+      const listed = async () =>
+        (await owner.request<Array<{ id: string; name: string }>>('GET', '/api/playlists')).body.find(
+          (p) => p.name === 'Web mix',
+        );
+      const made = await expect.poll(listed, { timeout: WAIT_MS }).toBeTruthy().then(listed);
+
+      await go('History');
+      await go('Playlists');
+      await page.getByRole('link', { name: 'Web mix', exact: true }).click();
+      await page.getByRole('heading', { name: 'Web mix', level: 1 }).waitFor();
+      expect(decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!)).toBe(made!.id);
+      await page.getByText('Private file playlist').waitFor();
+      await page.getByText('Web mix.m3u8', { exact: true }).waitFor();
+      await page.getByText('1 entry of the file not found').click();
+      await page.getByText('line 3:').waitFor();
+      await expect(page.getByRole('button', { name: 'Rename' }).count()).resolves.toBe(0);
+      await expect(page.getByRole('button', { name: 'Delete playlist' }).count()).resolves.toBe(0);
+      await expect(page.getByRole('button', { name: /^Move / }).count()).resolves.toBe(0);
+      await expect.poll(() => page.locator('main ol.tracks > li').count()).toBe(1);
+      await shot('file-playlist');
+
+      const downloading = page.waitForEvent('download');
+      await page.getByRole('button', { name: 'Export .m3u8' }).click();
+      const download = await downloading;
+      expect(download.suggestedFilename()).toBe('Web mix.m3u8');
+      const text = await readFile((await download.path())!, 'utf8');
+      expect(text).toMatch(/^#EXTM3U\n#PLAYLIST:Web mix\n#EXTINF:5,List Artist - Listed Tone\n/);
+      // Library 1 has no folder here: the file's last three path parts, never the server's path.
+      expect(text.trimEnd().split('\n').at(-1)).toBe(`${folder.split('/').at(-1)}/Listed/01 Listed Tone.mp3`);
+
+      // The file gone, the playlist goes.
+      await unlink(join(folder, 'Web mix.m3u8'));
+      expect(await importFolder(catalogDb, folder)).toMatchObject({
+        playlists: { published: 0, removed: 1 },
+      });
+      await expect.poll(listed, { timeout: WAIT_MS }).toBeUndefined();
+      // Back to where the next steps expect to be: the album, from its second track.
+      await page.goto(`${system.baseUrl}/albums/${encodeURIComponent(album.id)}`);
+      await page.getByRole('button', { name: `Play ${album.tracks[1]!.title}`, exact: true }).click();
+      await nowPlaying().getByText(album.tracks[1]!.title).waitFor();
+    } finally {
+      await catalogDb.query('UPDATE libraries SET owner_id = NULL WHERE id = 1').catch(() => {});
+      await catalogDb.end();
+      cleanups.push(() => rm(folder, { recursive: true, force: true }));
+    }
   });
 
   it('shows the play in history, and home lists update without a reload', { timeout: STEP_MS }, async () => {

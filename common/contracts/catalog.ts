@@ -23,6 +23,15 @@ export interface ManagedLibrary extends Library {
   everyone: boolean;
   /** Users granted it (ids of the users service), at most LIBRARY_GRANTS_MAX. */
   userIds: string[];
+  /** Who owns the playlists made from its `.m3u` files (a user id); null: the first administrator. */
+  ownerId: string | null;
+}
+
+/** Where a track's file lies, relative to its library's folder (for playlist files). */
+export interface TrackPath {
+  id: string;
+  libraryId: number;
+  path: string;
 }
 
 /** Most libraries a catalog holds, and most users granted one library (answers stay bounded). */
@@ -158,6 +167,7 @@ const library = z.number().int().min(1).max(LIBRARY_ID_MAX).optional();
 const libraryName = z.string().trim().min(1).max(100);
 const libraryPath = z.string().trim().min(1).max(4096);
 const libraryId = z.number().int().min(1).max(LIBRARY_ID_MAX);
+const libraryOwner = z.string().min(1).max(100).nullable();
 const count = (max: number, fallback: number) => z.number().int().min(1).max(max).default(fallback);
 /** Longest `cursor` accepted (a row's sort keys, encoded). */
 export const CURSOR_MAX = 2000;
@@ -235,6 +245,11 @@ const catalogMethods = {
   matchTracks: internalMethod(
     z.strictObject({ rules: smartRules, facts: listeningFacts.optional(), seed: id, ownerId: id }),
   ).returns<Array<{ id: string; durationMs: number }>>(),
+  /**
+   * Where tracks' files lie relative to their libraries' folders, in the order asked (unknown
+   * ids left out): what an exported playlist file names. Callers filter what their reader sees.
+   */
+  trackPaths: internalMethod(z.strictObject({ ids: ids(MAX_IDS) })).returns<TrackPath[]>(),
   /** Where the audio of a track lives (a path on the server), for streaming. */
   getTrackFile: internalMethod(z.strictObject({ id })).returns<TrackFile>(),
   /** A track's lyrics, or null when it has none (an unknown track is NotFound). */
@@ -294,11 +309,24 @@ const catalogMethods = {
    * holding one): the catalog's workers import it and watch it.
    */
   addLibrary: adminMethod(
-    z.strictObject({ name: libraryName, path: libraryPath, everyone: z.boolean().default(false) }),
+    z.strictObject({
+      name: libraryName,
+      path: libraryPath,
+      everyone: z.boolean().default(false),
+      ownerId: libraryOwner.optional(),
+    }),
   ).returns<ManagedLibrary>(),
-  /** Renames a library, or changes whether everyone sees it. */
+  /**
+   * Renames a library, changes whether everyone sees it, or who owns the playlists of its
+   * playlist files (`ownerId`; null: the first administrator; they move to the new owner).
+   */
   updateLibrary: adminMethod(
-    z.strictObject({ id: libraryId, name: libraryName.optional(), everyone: z.boolean().optional() }),
+    z.strictObject({
+      id: libraryId,
+      name: libraryName.optional(),
+      everyone: z.boolean().optional(),
+      ownerId: libraryOwner.optional(),
+    }),
   ).returns<ManagedLibrary>(),
   /** Removes a library and everything in it from the catalog (its files stay on disk). */
   removeLibrary: adminMethod(z.strictObject({ id: libraryId })).returns<{ removed: true; tracks: number }>(),

@@ -49,12 +49,60 @@ export const playbackStartedSchema = z.object({
 });
 export type PlaybackStarted = z.infer<typeof playbackStartedSchema>;
 
+/** Most entries a playlist file may hold, and its largest size: a larger one is refused whole. */
+export const PLAYLIST_FILE_MAX_ENTRIES = 10_000;
+export const PLAYLIST_FILE_MAX_BYTES = 1024 * 1024;
+/** Most entries not found that an event (and the playlist) names; `missingCount` counts them all. */
+export const PLAYLIST_FILE_MISSING_MAX = 100;
+
+/** An entry of a playlist file that names no track of the library, and why. */
+export const missingEntrySchema = z.object({
+  /** 1-based line of the file. */
+  line: z.number().int().min(1),
+  entry: z.string().max(1000),
+  reason: z.string().max(200),
+});
+export type MissingEntry = z.infer<typeof missingEntrySchema>;
+
+const playlistFileKey = {
+  libraryId: z.number().int().min(1),
+  /** The file's path relative to its library's folder. */
+  path: z.string().min(1).max(4096),
+  /** Increases with every event of the catalog about playlist files: an older one is passed over. */
+  version: z.number().int().min(1),
+};
+
+/**
+ * A `.m3u` / `.m3u8` file of a library, as the catalog read it (new, changed, or its entries
+ * found differently since). With `error` the file was refused whole (too large, too many
+ * entries, unreadable): its playlist keeps the tracks it had.
+ */
+export const playlistFileChangedSchema = z.object({
+  ...playlistFileKey,
+  name: z.string().min(1).max(200),
+  /** The library's owner (a user id), or null: the first administrator owns it. */
+  ownerId: z.string().min(1).max(100).nullable(),
+  /** The tracks found, in the file's order, with their durations. */
+  trackIds: z.array(z.string().min(1).max(100)).max(PLAYLIST_FILE_MAX_ENTRIES),
+  durationsMs: z.array(z.number().int().min(0)).max(PLAYLIST_FILE_MAX_ENTRIES),
+  missing: z.array(missingEntrySchema).max(PLAYLIST_FILE_MISSING_MAX),
+  missingCount: z.number().int().min(0),
+  error: z.string().max(500).optional(),
+});
+export type PlaylistFileChanged = z.infer<typeof playlistFileChangedSchema>;
+
+/** A playlist file left its library (deleted, moved, or its library removed). */
+export const playlistFileRemovedSchema = z.object(playlistFileKey);
+export type PlaylistFileRemoved = z.infer<typeof playlistFileRemovedSchema>;
+
 export const Events = {
   trackPlayed: defineEvent('track.played', trackPlayedSchema),
   playlistChanged: defineEvent('playlist.changed', playlistChangedSchema),
   userRegistered: defineEvent('user.registered', userRegisteredSchema),
   userDeleted: defineEvent('user.deleted', userDeletedSchema),
   playbackStarted: defineEvent('playback.started', playbackStartedSchema),
+  playlistFileChanged: defineEvent('playlist-file.changed', playlistFileChangedSchema),
+  playlistFileRemoved: defineEvent('playlist-file.removed', playlistFileRemovedSchema),
 } as const;
 
 /**

@@ -202,6 +202,15 @@ export const usersContract = defineContract('users', {
    */
   songMarks: internalMethod(z.strictObject({ userId: id })).returns<SongMarks>(),
   /**
+   * Who owns a playlist made from a library's playlist file: the library's owner (`userId`)
+   * when that account exists and is enabled, otherwise the first enabled administrator; null
+   * when there is neither.
+   */
+  playlistOwner: internalMethod(z.strictObject({ userId: id.optional() })).returns<{
+    userId: string;
+    username: string;
+  } | null>(),
+  /**
    * Saves the caller's play queue (every track must exist in the catalog); an empty list
    * clears it. `currentIndex` is required with tracks and must point into them.
    */

@@ -47,6 +47,20 @@ export function playlistRoutes({ router, services }: RouteContext): void {
     res.json(await playlists.call('setRules', params, { caller }));
   });
 
+  /**
+   * The playlist as an `.m3u8` file to download (tracks the caller may not see left out; paths
+   * relative to each track's library folder).
+   */
+  router.get('/api/playlists/:id/export', async (req, res) => {
+    const params = contractParams(playlistsContract, 'exportM3u', { id: req.params.id });
+    const file = await playlists.call('exportM3u', params, { caller: res.locals.caller });
+    res
+      .type('audio/x-mpegurl; charset=utf-8')
+      .set('Content-Disposition', `attachment; filename*=UTF-8''${encodeURIComponent(file.fileName)}`)
+      .set('X-Tracks-Left-Out', String(file.leftOut))
+      .send(file.text);
+  });
+
   /** One page of the playlist's entries: `?limit=` (at most 500) from position `?offset=`. */
   router.get('/api/playlists/:id', async (req, res) => {
     const params = contractParams(playlistsContract, 'get', { id: req.params.id, ...paging(req) });

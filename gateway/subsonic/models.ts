@@ -154,8 +154,9 @@ export function playlist(p: Playlist): Body {
     created: p.createdAt,
     changed: p.updatedAt,
     coverArt: coverId.playlist(p.id),
-    // OpenSubsonic: a smart playlist's songs follow its rules, so players offer no editing.
-    ...(p.rules ? { readonly: true } : {}),
+    // OpenSubsonic: a smart playlist's songs follow its rules, a file playlist's its file, so
+    // players offer no editing.
+    ...(p.rules || p.file ? { readonly: true } : {}),
   };
 }
 

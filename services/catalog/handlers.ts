@@ -1,12 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { ARTIST_INDEX_MAX, type CatalogContract, type StatsContract } from '../../common/contracts/index.js';
-import {
-  type Handlers,
-  LruCache,
-  NotFoundError,
-  type Queryable,
-  type ServiceClient,
-} from '../../common/index.js';
+import { type Handlers, LruCache, NotFoundError, type Pool, type ServiceClient } from '../../common/index.js';
 import { discoveryHandlers, groupByInitial, StatsReader, TOP_RANKED } from './discovery.js';
 import { librariesHandlers } from './libraries.js';
 import { lyricsByName, lyricsOfTrack } from './lyrics.js';
@@ -37,7 +31,7 @@ import { matchTracks } from './smart.js';
 import { normalizeGenre } from './text.js';
 
 export interface CatalogDeps {
-  db: Queryable;
+  db: Pool;
   stats: ServiceClient<StatsContract>;
   /** Absolute media folder, against which relative track paths resolve. */
   mediaRoot: string;

@@ -11,8 +11,11 @@ import {
   type Handlers,
   InvalidParamsError,
   NotFoundError,
+  type Pool,
   type Queryable,
+  withTransaction,
 } from '../../common/index.js';
+import { removeLibraryFiles, republishLibrary } from './library/playlist-files.js';
 import { queryIds } from './queries.js';
 import type { LibraryAccess } from './scope.js';
 import { removeTracks } from './store.js';
@@ -29,11 +32,12 @@ interface LibraryRow {
   everyone: boolean;
   album_count: number;
   track_count: number;
+  owner_id: string | null;
   user_ids: string[];
 }
 
 const LIBRARY_SELECT = `
-  SELECT l.id, l.name, l.path, l.everyone, l.album_count, l.track_count,
+  SELECT l.id, l.name, l.path, l.everyone, l.album_count, l.track_count, l.owner_id,
          coalesce((SELECT array_agg(g.user_id ORDER BY g.user_id) FROM (
            SELECT user_id FROM library_grants WHERE library_id = l.id ORDER BY user_id LIMIT ${LIBRARY_GRANTS_MAX}) g),
            '{}') AS user_ids
@@ -51,6 +55,7 @@ const toManaged = (r: LibraryRow): ManagedLibrary => ({
   path: r.path,
   everyone: r.everyone,
   userIds: r.user_ids,
+  ownerId: r.owner_id,
 });
 
 async function libraryRows(db: Queryable, where = 'true', params: unknown[] = []): Promise<LibraryRow[]> {
@@ -65,6 +70,17 @@ async function managed(db: Queryable, id: number): Promise<ManagedLibrary> {
   const [row] = await libraryRows(db, 'l.id = $1', [id]);
   if (!row) throw new NotFoundError(`no library ${id}`, { id });
   return toManaged(row);
+}
+
+/**
+ * A track's path as a playlist file names it: relative to its library's folder. A file outside
+ * it (imported by `npm run import` into a library without a folder) is named by its last three
+ * parts, the usual Artist/Album/file layout: never by the server's absolute path.
+ */
+export function pathInLibrary(filePath: string, folder: string | null): string {
+  if (folder && filePath.startsWith(`${folder}/`)) return filePath.slice(folder.length + 1);
+  if (!isAbsolute(filePath)) return filePath;
+  return filePath.split('/').filter(Boolean).slice(-3).join('/');
 }
 
 /** Postgres' unique violation: a name or folder already taken. */
@@ -100,7 +116,7 @@ export async function adoptLibraryFolder(db: Queryable, folder: string): Promise
 }
 
 export function librariesHandlers(
-  db: Queryable,
+  db: Pool,
   access: LibraryAccess,
   onChanged: () => void,
 ): Pick<
@@ -112,6 +128,7 @@ export function librariesHandlers(
   | 'removeLibrary'
   | 'grantLibrary'
   | 'revokeLibrary'
+  | 'trackPaths'
 > {
   const changed = () => {
     access.invalidate();
@@ -141,7 +158,7 @@ export function librariesHandlers(
       return (await libraryRows(db)).map(toManaged);
     },
 
-    async addLibrary({ name, path, everyone }) {
+    async addLibrary({ name, path, everyone, ownerId }) {
       if (!isAbsolute(path)) throw new InvalidParamsError('path must be an absolute folder on the server');
       const folder = resolve(path);
       const { rows: overlapping } = await db.query<{ name: string }>(
@@ -160,8 +177,8 @@ export function librariesHandlers(
       }
       try {
         const { rows } = await db.query<{ id: number }>(
-          'INSERT INTO libraries (name, path, everyone) VALUES ($1, $2, $3) RETURNING id',
-          [name, folder, everyone],
+          'INSERT INTO libraries (name, path, everyone, owner_id) VALUES ($1, $2, $3, $4) RETURNING id',
+          [name, folder, everyone, ownerId ?? null],
         );
         changed();
         return managed(db, rows[0]!.id);
@@ -172,14 +189,23 @@ export function librariesHandlers(
       }
     },
 
-    async updateLibrary({ id, name, everyone }) {
+    async updateLibrary({ id, name, everyone, ownerId }, ctx) {
       try {
-        const { rowCount } = await db.query(
-          `UPDATE libraries SET name = coalesce($2, name), everyone = coalesce($3, everyone)
-           WHERE id = $1 AND removed_at IS NULL`,
-          [id, name ?? null, everyone ?? null],
-        );
-        if (!rowCount) throw new NotFoundError(`no library ${id}`, { id });
+        await withTransaction(db, async (tx) => {
+          const { rows } = await tx.query<{ owner_changed: boolean }>(
+            `UPDATE libraries l SET name = coalesce($2, l.name), everyone = coalesce($3, l.everyone),
+               owner_id = CASE WHEN $4 THEN $5 ELSE l.owner_id END
+             FROM (SELECT owner_id FROM libraries WHERE id = $1 FOR UPDATE) old
+             WHERE l.id = $1 AND l.removed_at IS NULL RETURNING l.owner_id IS DISTINCT FROM old.owner_id AS owner_changed`,
+            [id, name ?? null, everyone ?? null, ownerId !== undefined, ownerId ?? null],
+          );
+          if (!rows[0]) throw new NotFoundError(`no library ${id}`, { id });
+          // Its file playlists move to the new owner.
+          if (rows[0].owner_changed) {
+            const files = await republishLibrary(tx, id);
+            ctx.log.info({ library: id, files }, 'library owner changed; playlist files published again');
+          }
+        });
       } catch (err) {
         if (isUniqueViolation(err)) throw new ConflictError(`a library is already named "${name}"`);
         throw err;
@@ -213,7 +239,11 @@ export function librariesHandlers(
       );
       await db.query('DELETE FROM library_artists WHERE library_id = $1', [id]);
       await db.query('DELETE FROM library_genres WHERE library_id = $1', [id]);
-      await db.query('UPDATE libraries SET removed_at = now(), path = NULL WHERE id = $1', [id]);
+      // Its playlist files leave with it: their playlists are removed.
+      await withTransaction(db, async (tx) => {
+        await removeLibraryFiles(tx, id);
+        await tx.query('UPDATE libraries SET removed_at = now(), path = NULL WHERE id = $1', [id]);
+      });
       changed();
       ctx.log.info({ library: id, tracks }, 'library removed');
       return { removed: true as const, tracks };
@@ -225,6 +255,25 @@ export function librariesHandlers(
 
     async revokeLibrary({ id, userId }) {
       return grant(id, userId, false);
+    },
+
+    async trackPaths({ ids }) {
+      const { rows } = await db.query<{
+        id: string;
+        library_id: number;
+        file_path: string;
+        folder: string | null;
+      }>(
+        `SELECT t.id, t.library_id, t.file_path, l.path AS folder
+         FROM unnest($1::text[]) WITH ORDINALITY AS q (id, ord)
+         JOIN tracks t ON t.id = q.id JOIN libraries l ON l.id = t.library_id ORDER BY q.ord`,
+        [ids],
+      );
+      return rows.map((r) => ({
+        id: r.id,
+        libraryId: r.library_id,
+        path: pathInLibrary(r.file_path, r.folder),
+      }));
     },
   };
 }

@@ -23,7 +23,8 @@ const SCOPES_MAX = 1000;
 
 /**
  * Who sees which library: libraries marked `everyone` are seen by every caller (anonymous
- * ones included), the others by the users granted them. Looked up per caller and kept
+ * ones included), the others by the users granted them and by their owner (who owns the
+ * playlists of their playlist files). Looked up per caller and kept
  * briefly; this worker's own grant and library changes drop what it kept.
  *
  * A call with neither a caller nor a client address is a service's own (the users service
@@ -76,7 +77,7 @@ export class LibraryAccess {
         `SELECT coalesce(array_agg(l.id ORDER BY l.id) FILTER (WHERE l.removed_at IS NULL AND seen), '{}') AS visible,
                 coalesce(array_agg(l.id ORDER BY l.id) FILTER (WHERE seen), '{}') AS seen,
                 count(*) FILTER (WHERE l.removed_at IS NULL)::int AS total
-         FROM (SELECT l.id, l.removed_at, l.everyone OR EXISTS (
+         FROM (SELECT l.id, l.removed_at, l.everyone OR l.owner_id = $1 OR EXISTS (
                  SELECT 1 FROM library_grants g WHERE g.user_id = $1 AND g.library_id = l.id) AS seen
                FROM libraries l) l`,
         [userId],

@@ -16,6 +16,8 @@ export const catalogService = defineService({
   name: 'catalog',
   contract: catalogContract,
   migrations: sourcePath(import.meta.url, 'migrations'),
+  // playlist-file.changed / .removed are written to the outbox by the import; the relay publishes them.
+  outbox: true,
   async setup(deps) {
     const folder = deps.config.libraryDir ? repoPath(deps.config.libraryDir) : undefined;
     if (folder) await adoptLibraryFolder(deps.pool, folder);

@@ -21,6 +21,7 @@ import {
 } from '../../common/errors.js';
 import type { ServiceClient } from '../../common/rpc/client.js';
 import type { Caller, Handlers, ParsedParamsOf } from '../../common/rpc/contract.js';
+import { exportM3u, refuseFileChange, requireLibrary, visibleLibraries } from './files.js';
 import { fromNsp } from './nsp.js';
 import { shareHandlers } from './shares.js';
 import { SmartEvaluator } from './smart.js';
@@ -75,6 +76,7 @@ function writable(row: PlaylistRow | null, caller: Caller, id: string): Playlist
 /** A playlist whose entries may be changed one by one: an ordinary one (a smart one follows its rules). */
 function editable(row: PlaylistRow | null, caller: Caller, id: string): PlaylistRow {
   const mine = writable(row, caller, id);
+  refuseFileChange(mine, 'tracks');
   if (mine.rules) {
     throw new ForbiddenError(
       `"${mine.name}" is a smart playlist: its tracks follow its rules and cannot be added, removed or moved; change its rules instead`,
@@ -230,7 +232,8 @@ export function playlistsHandlers({
   /** Changes a playlist's own fields (name, visibility) under the row lock. */
   async function editFields(id: string, caller: Caller, fields: { name?: string; public?: boolean }) {
     const updated = await withTransaction(pool, async (client) => {
-      writable(await findPlaylist(client, id, true), caller, id);
+      const mine = writable(await findPlaylist(client, id, true), caller, id);
+      if (fields.name !== undefined) refuseFileChange(mine, 'name and tracks');
       const row = await updatePlaylist(client, id, fields);
       await changed(client, row, fields.name !== undefined ? 'renamed' : 'visibility');
       return row;
@@ -279,6 +282,7 @@ export function playlistsHandlers({
         const kept = trackIds ? 0 : row.track_count - removals.length;
         checkRoom(row, kept + added.length);
         const renamed = name !== undefined && name !== row.name;
+        if (renamed) refuseFileChange(row, 'name and tracks');
         const visibility = isPublic !== undefined && isPublic !== row.public;
         if (renamed || visibility) {
           const updated = await updatePlaylist(client, id, { name, public: isPublic });
@@ -353,12 +357,17 @@ export function playlistsHandlers({
     async list({ ownerId }, { caller }) {
       const owner = ownerId ?? caller?.userId;
       if (owner === undefined) throw new UnauthorizedError('log in to list your playlists, or give ownerId');
-      const rows = await listPlaylists(pool, owner, owner !== caller?.userId);
+      let rows = await listPlaylists(pool, owner, owner !== caller?.userId);
+      // File playlists of libraries the caller does not see are not listed.
+      if (rows.some((r) => r.file)) {
+        const seen = await visibleLibraries(catalog, caller);
+        rows = rows.filter((r) => !r.file || seen.has(r.file.libraryId));
+      }
       return Promise.all(rows.map(summary));
     },
 
     async get({ id, offset, limit }, { caller }) {
-      const row = readable(await findPlaylist(pool, id), caller, id);
+      const row = await requireLibrary(catalog, readable(await findPlaylist(pool, id), caller, id), caller);
       const page = { offset, limit };
       return detail(row, await listEntries(pool, id, page), new TrackLookup(catalog, caller), page);
     },
@@ -375,6 +384,7 @@ export function playlistsHandlers({
       const caller = ctx.caller;
       await withTransaction(pool, async (client) => {
         const row = writable(await findPlaylist(client, id, true), caller, id);
+        refuseFileChange(row, 'name, tracks and existence');
         await deletePlaylist(client, id);
         await changed(client, row, 'deleted');
       });
@@ -403,6 +413,14 @@ export function playlistsHandlers({
     },
 
     update: (params, ctx) => update(params, ctx.caller),
+
+    async exportM3u({ id }, { caller }) {
+      const row = await requireLibrary(catalog, readable(await findPlaylist(pool, id), caller, id), caller);
+      const trackIds = row.rules
+        ? (await smartTracks({ ...row, rules: row.rules })).map((t) => t.id)
+        : (await listEntries(pool, id, { offset: 0, limit: PLAYLIST_MAX_TRACKS })).map((e) => e.track_id);
+      return exportM3u(catalog, row, trackIds, new TrackLookup(catalog, caller));
+    },
 
     async moveTrack({ id, from, to }, ctx) {
       return editTracks(id, ctx.caller, [], async (client, row) => {

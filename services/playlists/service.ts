@@ -2,6 +2,7 @@ import { catalogContract } from '../../common/contracts/catalog.js';
 import { playlistsContract } from '../../common/contracts/playlists.js';
 import { usersContract } from '../../common/contracts/users.js';
 import { defineService } from '../../common/service.js';
+import { playlistFileSubscribers } from './files.js';
 import { playlistsHandlers } from './handlers.js';
 import { listeningProjection, PLAYLISTS_MIGRATIONS } from './listening.js';
 
@@ -17,13 +18,15 @@ export const playlistsService = defineService({
   // playlist.changed is written to the outbox with each change; the relay publishes it.
   outbox: true,
   async setup({ pool, rpc }) {
+    const users = rpc.bind(usersContract);
     return {
       handlers: playlistsHandlers({
         pool,
         catalog: rpc.bind(catalogContract),
-        users: rpc.bind(usersContract),
+        users,
       }),
-      subscribers: {},
+      // The catalog's playlist files become playlists (services/playlists/files.ts).
+      subscribers: playlistFileSubscribers({ pool, users }),
     };
   },
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Playlist } from '../../common/contracts/playlists.js';
+import type { Playlist, PlaylistFileSource } from '../../common/contracts/index.js';
 import type { SmartRules } from '../../common/contracts/smart.js';
 import type { PoolClient, Queryable } from '../../common/db/pool.js';
 
@@ -15,6 +15,8 @@ export interface PlaylistRow {
   updated_at: Date;
   /** A smart playlist's rules (it has no stored entries); null for an ordinary one. */
   rules: SmartRules | null;
+  /** A playlist made from a library's playlist file: where from, and what was not found. */
+  file: PlaylistFileSource | null;
 }
 
 export interface EntryRow {
@@ -40,6 +42,7 @@ export function toPlaylist(row: PlaylistRow): Playlist {
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
     ...(row.rules ? { rules: row.rules } : {}),
+    ...(row.file ? { file: row.file } : {}),
   };
 }
 
@@ -80,11 +83,27 @@ export async function listEntries(
 
 export async function insertPlaylist(
   client: PoolClient,
-  fields: { ownerId: string; ownerName: string; name: string; public: boolean; rules?: SmartRules },
+  fields: {
+    ownerId: string;
+    ownerName: string;
+    name: string;
+    public: boolean;
+    rules?: SmartRules;
+    file?: PlaylistFileSource;
+  },
 ): Promise<PlaylistRow> {
   const { rows } = await client.query<PlaylistRow>(
-    `INSERT INTO playlists (id, owner_id, owner_name, name, public, rules) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
-    [randomUUID(), fields.ownerId, fields.ownerName, fields.name, fields.public, fields.rules ?? null],
+    `INSERT INTO playlists (id, owner_id, owner_name, name, public, rules, file)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+    [
+      randomUUID(),
+      fields.ownerId,
+      fields.ownerName,
+      fields.name,
+      fields.public,
+      fields.rules ?? null,
+      fields.file ? JSON.stringify(fields.file) : null,
+    ],
   );
   return rows[0]!;
 }

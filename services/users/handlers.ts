@@ -30,6 +30,7 @@ import {
   createUser,
   findById,
   findByUsername,
+  playlistOwner,
   type StoredUser,
   setPassword,
   setSubsonicSecret,
@@ -323,6 +324,8 @@ export function usersHandlers(opts: UsersHandlerOptions): Handlers<UsersContract
     },
 
     songMarks: ({ userId }) => songMarks(pool, userId, SONG_MARKS_MAX),
+
+    playlistOwner: ({ userId }) => playlistOwner(pool, userId),
 
     async savePlayQueue(params, ctx) {
       await checkCatalogIds({ songIds: [...new Set(params.trackIds)], albumIds: [], artistIds: [] }, true);

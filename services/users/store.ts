@@ -195,6 +195,25 @@ export async function countAdmins(db: Queryable): Promise<number> {
   return rows[0]!.n;
 }
 
+/**
+ * The enabled account `userId`, or else the first enabled administrator (the one made first):
+ * who owns a library's playlist files.
+ */
+export async function playlistOwner(
+  db: Queryable,
+  userId: string | undefined,
+): Promise<{ userId: string; username: string } | null> {
+  const { rows } = await db.query<{ id: string; username: string }>(
+    `(SELECT id, username FROM users WHERE id = $1 AND NOT disabled)
+     UNION ALL
+     (SELECT id, username FROM users WHERE is_admin AND NOT disabled ORDER BY created_at, id LIMIT 1)
+     LIMIT 1`,
+    [userId ?? null],
+  );
+  const row = rows[0];
+  return row ? { userId: row.id, username: row.username } : null;
+}
+
 /** Changes an account's display name, role and disabled flag; null when it no longer exists. */
 export async function updateAccount(
   db: Queryable,

@@ -190,6 +190,7 @@ export function fakeCatalogHandlers(data: FakeCatalogData = fakeCatalogData()): 
     removeLibrary: refused,
     grantLibrary: refused,
     revokeLibrary: refused,
+    trackPaths: async () => [],
   };
 }
 

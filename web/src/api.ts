@@ -160,6 +160,18 @@ export async function postStatus(path: string, body: unknown): Promise<number> {
 }
 
 /** `/api/...?a=1&b=2`, leaving out undefined values. */
+/** A file the server answers (an exported playlist): its text and the name it suggests. */
+export async function download(path: string): Promise<{ text: string; fileName: string; type: string }> {
+  const sent = await send('GET', path, { headers: { accept: '*/*' } });
+  if (sent.status < 200 || sent.status >= 300) throw errorOf(sent);
+  const named = /filename\*=UTF-8''([^;]+)/.exec(sent.headers.get('content-disposition') ?? '')?.[1];
+  return {
+    text: sent.text,
+    fileName: named ? decodeURIComponent(named) : 'playlist.m3u8',
+    type: sent.headers.get('content-type') ?? 'application/octet-stream',
+  };
+}
+
 export function path(base: string, query: Record<string, string | number | undefined> = {}): string {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));

@@ -14,6 +14,7 @@ import {
   saveTracks,
   type TrackWrite,
 } from '../store.js';
+import { type PlaylistFileCounts, syncPlaylistFiles } from './playlist-files.js';
 import { TagReader } from './reader.js';
 import { type DiskFile, scanPaths } from './scan.js';
 import { tagsOf } from './tags.js';
@@ -37,6 +38,8 @@ export interface ImportSummary {
   stillUnreadable: number;
   /** Files that are not audio by their extension. */
   ignored: number;
+  /** Playlist files (`.m3u`, `.m3u8`) published to the playlists service, and those gone. */
+  playlists: PlaylistFileCounts;
   elapsedMs: number;
 }
 
@@ -107,6 +110,7 @@ export async function importFolder(
     skipped: [],
     stillUnreadable: 0,
     ignored: 0,
+    playlists: { published: 0, removed: 0 },
     elapsedMs: 0,
   };
   const client = await pool.connect();
@@ -245,7 +249,6 @@ async function sync(
     if (batch.length > 0) flush();
     await writing;
   }
-  summary.skipped.sort((a, b) => (a.path < b.path ? -1 : 1));
 
   await inTransaction(db, async () => {
     await recordUnreadable(db, unreadable);
@@ -253,6 +256,27 @@ async function sync(
     summary.removed.albums = gone.albums;
     summary.removed.artists = gone.artists;
   });
+
+  // Playlist files last, so that their entries find the tracks of this run.
+  if (!opts.signal?.aborted) {
+    const t = summary.tracks;
+    summary.playlists = await syncPlaylistFiles(
+      db,
+      {
+        root,
+        libraryId: opts.libraryId,
+        scopes,
+        found: disk.playlists,
+        tracksChanged: t.inserted + summary.revived + summary.removed.tracks > 0,
+        refused: (path, reason) => {
+          summary.skipped.push({ path, reason });
+          opts.print?.(`skipped ${path}: ${reason}`);
+        },
+      },
+      (fn) => inTransaction(db, fn),
+    );
+  }
+  summary.skipped.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
 const sizeAndTime = (file: DiskFile) => ({ sizeBytes: file.sizeBytes, mtimeMs: file.mtimeMs });

@@ -2,6 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSidecar, sidecarsOf } from '../lyrics.js';
 import { audioType } from '../media.js';
+import { isPlaylistFile } from './m3u.js';
 
 /** An audio file on disk as a rescan compares it: by size and modification time. */
 export interface DiskFile {
@@ -22,6 +23,8 @@ export interface Sidecar {
 export interface Scan {
   /** Audio files by absolute path, in path order. */
   files: Map<string, DiskFile>;
+  /** Playlist files (`.m3u`, `.m3u8`) by absolute path. */
+  playlists: Map<string, { sizeBytes: number; mtimeMs: number }>;
   /** Other files (by extension), lyrics files beside audio files aside. */
   ignored: number;
 }
@@ -35,6 +38,7 @@ const FOLDERS_AT_ONCE = 8;
  */
 export async function scanPaths(scopes: readonly string[]): Promise<Scan> {
   const found: Array<[string, DiskFile]> = [];
+  const playlists = new Map<string, { sizeBytes: number; mtimeMs: number }>();
   let ignored = 0;
   const folders: string[] = [];
   // A lyrics file beside an audio file counts as part of it: the later of the two times is the
@@ -45,6 +49,10 @@ export async function scanPaths(scopes: readonly string[]): Promise<Scan> {
     mtimeMs: number,
     sidecarOf: (p: string) => Sidecar | undefined,
   ) => {
+    if (isPlaylistFile(path)) {
+      playlists.set(path, { sizeBytes: size, mtimeMs });
+      return;
+    }
     const mimeType = audioType(path);
     if (!mimeType) {
       ignored++;
@@ -101,5 +109,5 @@ export async function scanPaths(scopes: readonly string[]): Promise<Scan> {
     if (running.size > 0) await Promise.race(running);
   }
   found.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return { files: new Map(found), ignored };
+  return { files: new Map(found), playlists, ignored };
 }

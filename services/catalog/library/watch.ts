@@ -169,7 +169,11 @@ export class LibraryWatcher {
     this.counters.filesRead += summary.read;
     this.counters.removed += summary.removed.tracks;
     const t = summary.tracks;
-    if (t.inserted + t.updated + summary.removed.tracks + summary.skipped.length > 0) {
+    const p = summary.playlists;
+    if (
+      t.inserted + t.updated + summary.removed.tracks + summary.skipped.length + p.published + p.removed >
+      0
+    ) {
       this.opts.log.info(
         {
           paths: paths === 'all' ? 'all' : paths.length,
@@ -177,6 +181,7 @@ export class LibraryWatcher {
           updated: t.updated,
           removed: summary.removed.tracks,
           skipped: summary.skipped.length,
+          playlists: p.published + p.removed,
           ms: summary.elapsedMs,
         },
         'library imported',

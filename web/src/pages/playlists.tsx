@@ -8,7 +8,7 @@ import type { JSX, LiHTMLAttributes } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Track } from '../../../common/contracts/catalog.js';
 import type { Playlist, PlaylistDetail } from '../../../common/contracts/playlists.js';
-import { ApiError, change, enc, get } from '../api.js';
+import { ApiError, change, download, enc, get } from '../api.js';
 import { clockMs, plural } from '../format.js';
 import { player } from '../player/controller.js';
 import { navigate } from '../router.js';
@@ -71,6 +71,7 @@ export function PlaylistsPage(): JSX.Element {
                     {plural(p.trackCount, 'track')} · {clockMs(p.durationMs)} ·{' '}
                     {p.public ? 'public' : 'private'}
                     {p.rules ? ' · smart' : ''}
+                    {p.file ? ` · from ${p.file.path}` : ''}
                   </span>
                 </li>
               ))}
@@ -208,7 +209,9 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
     );
   const mine = me?.user.id === p.ownerId;
   /** Whether its tracks may be moved and removed one by one: an ordinary playlist of the listener's. */
-  const editable = mine && !p.rules;
+  const editable = mine && !p.rules && !p.file;
+  /** Its name, tracks and existence follow a playlist file of a library. */
+  const fromFile = p.file;
 
   /** Runs a change; its answer is the playlist as it is now (rows shown already stay when they agree with it). */
   const apply = async (run: () => Promise<PlaylistDetail | Playlist>) => {
@@ -294,6 +297,23 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
     }
   };
 
+  /** Saves the playlist as an `.m3u8` file (tracks the listener may not see are left out by the server). */
+  const exportFile = async () => {
+    setError('');
+    try {
+      const file = await download(`/api/playlists/${enc(p.id)}/export`);
+      const url = URL.createObjectURL(new Blob([file.text], { type: file.type }));
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = file.fileName;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      announce(`Exported ${p.name}`);
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+
   const saveRules = async (rules: unknown) => {
     if (await apply(() => change<PlaylistDetail>('PUT', `/api/playlists/${enc(p.id)}/rules`, rules))) {
       setEditingRules(false);
@@ -360,7 +380,8 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
       <div class="hero">
         <div>
           <p class="kind">
-            {p.public ? 'Public' : 'Private'} {p.rules ? 'smart playlist' : 'playlist'}
+            {p.public ? 'Public' : 'Private'}{' '}
+            {p.rules ? 'smart playlist' : fromFile ? 'file playlist' : 'playlist'}
           </p>
           <Title text={p.name} />
           {renaming ? (
@@ -394,7 +415,7 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
             </button>
             {mine ? (
               <>
-                {renaming ? null : (
+                {renaming || fromFile ? null : (
                   <button
                     type="button"
                     onClick={() => {
@@ -418,12 +439,17 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
                   />
                   Public
                 </label>
-                <button type="button" class="danger" onClick={() => confirmDelete.current?.showModal()}>
-                  Delete playlist
-                </button>
+                {fromFile ? null : (
+                  <button type="button" class="danger" onClick={() => confirmDelete.current?.showModal()}>
+                    Delete playlist
+                  </button>
+                )}
                 <ShareButton kind="playlist" id={p.id} name={p.name} />
               </>
             ) : null}
+            <button type="button" onClick={() => void exportFile()}>
+              Export .m3u8
+            </button>
           </div>
         </div>
       </div>
@@ -447,6 +473,27 @@ export function PlaylistPage({ id }: { id: string }): JSX.Element {
         <p class="hint">
           Its tracks are the ones its rules pick now; they follow your listening and the catalog.
         </p>
+      ) : null}
+      {fromFile ? (
+        <section class="panel" aria-label="Playlist file">
+          <p class="hint">
+            Its name and tracks follow the playlist file <code>{fromFile.path}</code> of its library: edit the
+            file to change them.
+          </p>
+          {fromFile.error ? <p class="error">The file's last version was refused: {fromFile.error}</p> : null}
+          {fromFile.missingCount > 0 ? (
+            <details>
+              <summary>{plural(fromFile.missingCount, 'entry', 'entries')} of the file not found</summary>
+              <ul class="plain">
+                {fromFile.missing.map((m) => (
+                  <li key={m.line}>
+                    line {m.line}: <code>{m.entry}</code> ({m.reason})
+                  </li>
+                ))}
+              </ul>
+            </details>
+          ) : null}
+        </section>
       ) : null}
       {editable ? (
         <p id="reorder-hint" class="hint">
