@@ -255,7 +255,7 @@ describe('the partitioned event log', () => {
     expect(await snapshot()).toEqual(live);
   });
 
-  it('a replay stopped half-way resumes, and equals the live statistics, the seen ids included', {
+  it('a replay stopped half-way, then before its swap, resumes and equals the live statistics, seen ids included', {
     timeout: 120_000,
   }, async () => {
     const worker = await world.start(statsService);
@@ -295,6 +295,15 @@ describe('the partitioned event log', () => {
     );
     expect(Number(rebuilt.rows[0]!.n)).toBeGreaterThan(0);
     expect(Number(rebuilt.rows[0]!.n)).toBeLessThan(plays.length);
+    // Stopped again with every partition read to its end: the next run has nothing left to read.
+    await expect(
+      replayProjection({
+        ...options,
+        onProgress: (p) => {
+          if (p.phase === 'swapping') throw new Error('stopped before the swap');
+        },
+      }),
+    ).rejects.toThrow('stopped before the swap');
     const result = await replayProjection(options);
     expect(result.resumed).toBe(true);
     expect(result.phases.swap).toBeGreaterThan(0);

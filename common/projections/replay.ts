@@ -155,6 +155,7 @@ export async function replayProjection(opts: ReplayOptions): Promise<ReplayResul
           partition,
           from: resumed >= 0 ? { offset: resumed + 1 } : (opts.from ?? 'first'),
           resumed: resumed >= 0,
+          stored: resumed,
           live: liveOffsets.get(partition) ?? -1,
         };
       });
@@ -217,6 +218,8 @@ interface PartitionPlan {
   partition: number;
   from: LogPosition;
   resumed: boolean;
+  /** The offset the rebuild's tables are up to (-1: none yet). */
+  stored: number;
   /** The live projection's offset when the replay began (-1: none). */
   live: number;
 }
@@ -235,7 +238,7 @@ interface BuildContext extends ReplayOptions {
 
 /** One partition's reader of a rebuild, and how far it got. */
 class PartitionBuild {
-  offset = -1;
+  offset: number;
   read = 0;
   /** The first offset read (undefined: none yet). */
   firstOffset: number | undefined;
@@ -253,6 +256,7 @@ class PartitionBuild {
     ctx: BuildContext,
     onBatch: (counts: ApplyCounts, records: number) => void,
   ) {
+    this.offset = plan.stored;
     const applier = new ProjectionApplier(
       ctx.projection,
       plan.partition,
