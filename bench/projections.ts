@@ -13,9 +13,21 @@
  *    (`stats` and `report`) and apply the whole log. Events per second: plays applied by both
  *    projections per second. After each size, every play must be counted exactly once: the
  *    plays of track_plays, user_totals and report_tracks each add up to the plays published.
+ *    The first time at each size, once the log is applied, plays go on arriving at
+ *    BENCH_PROJ_LIVE_RATE per second (default 100) for BENCH_PROJ_LIVE_SECONDS (8): the lag
+ *    of every partition of both projections (events behind its partition's end, read as
+ *    /metrics' `projection_lag_events` is) is sampled meanwhile; its p99 over the samples is
+ *    the live lag at that size, overall and per partition.
+ * 4. History: its consumer group's quorum queue with 1, 2 and 4 history workers (`./start.sh
+ *    scale history N`, the same modelled round trip before every batch it stores), each time
+ *    with BENCH_PROJ_HISTORY_EVENTS plays (default 8 000) sent to its queue once all N
+ *    consume, until the play log holds them all. History needs no order among plays: each is
+ *    stored once by its event id, whichever worker stores it first.
  * 3. Replay: `replayProjection(stats)` over every partition at once, against a raw read of
  *    every partition (amqplib, a channel each, ack only), end to end (the rebuild schema's
- *    migrations, reading the log's bounds and the swap included).
+ *    migrations, finding the log's ends and the swap included). History has nothing to
+ *    replay: its play log is the store the statistics could be rebuilt from, not a view of
+ *    the event log.
  *
  * Every worker, PostgreSQL and RabbitMQ share the machine's two cores, so a worker is modelled
  * as it would run on a machine of its own against a database on another: a small pool
@@ -26,28 +38,39 @@
  * bare CPU-bound case, bounded by the cores (bench/README.md says how busy the machine was).
  */
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import amqp from 'amqplib';
+import type { Broker } from '../common/amqp/broker.js';
+import { Events } from '../common/contracts/index.js';
 import { translateDatabaseError } from '../common/db/errors.js';
 import { dropSchema, migrate } from '../common/db/migrate.js';
 import { createPool, type Pool } from '../common/db/pool.js';
 import { partitionNumbers } from '../common/events/partitions.js';
+import type { EventPublisher } from '../common/events/publisher.js';
+import { queueNames } from '../common/events/topology.js';
+import { logPartitionEnds, projectionStandings } from '../common/projections/lag.js';
 import { replayProjection } from '../common/projections/replay.js';
 import { groupLockKeys, groupState } from '../common/projections/runner.js';
 import { STATS_MIGRATIONS, statsProjection } from '../services/stats/projections.js';
 import { playEnvelope } from '../test/support/plays.js';
-import { AMQP_URL, median, note, pool, quiet, round } from './lib.js';
+import { AMQP_URL, median, note, percentile, pool, quiet, round } from './lib.js';
 import { rawRead, withReplayLog } from './replay.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const EVENTS = Number(process.env.BENCH_PROJ_EVENTS ?? 24_000);
 const ORDER = [1, 2, 4, 4, 2, 1];
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SIZES = [1, 2, 4];
 const PROJECTIONS = ['stats', 'report'];
 /** The round trip to a database on another machine, before every statement of a batch. */
 const LATENCY_MS = Number(process.env.BENCH_PROJ_LATENCY_MS ?? 500);
+const LIVE_RATE = Number(process.env.BENCH_PROJ_LIVE_RATE ?? 100);
+const LIVE_SECONDS = Number(process.env.BENCH_PROJ_LIVE_SECONDS ?? 8);
+const HISTORY_EVENTS = Number(process.env.BENCH_PROJ_HISTORY_EVENTS ?? 8000);
 
 /** Plays applied by both projections so far (sum over partitions). */
 async function applied(db: Pool): Promise<number> {
@@ -98,7 +121,8 @@ async function timeWorkers(
   db: Pool,
   startSh: Run,
   partitions: number,
-): Promise<{ perSecond: number; members: number; counts: Record<string, number> }> {
+  total: number,
+): Promise<{ perSecond: number; members: number }> {
   await startSh('scale', 'stats', '0');
   await dropSchema(db, 'stats');
   await migrate(db, 'stats', STATS_MIGRATIONS);
@@ -131,15 +155,134 @@ async function timeWorkers(
   } finally {
     hold.release();
   }
+  await appliedAll(db, total, workers);
+  const perSecond = (total / (performance.now() - started)) * 1000;
+  return { perSecond, members };
+}
+
+/** Waits until both projections have applied `total` plays. */
+async function appliedAll(db: Pool, total: number, workers: number): Promise<void> {
   const deadline = Date.now() + 600_000;
   for (;;) {
     const n = await applied(db);
-    if (n >= EVENTS) break;
-    if (Date.now() > deadline) throw new Error(`${workers} workers applied ${n} of ${EVENTS} in 10 minutes`);
+    if (n >= total) return;
+    if (Date.now() > deadline) throw new Error(`${workers} workers applied ${n} of ${total} in 10 minutes`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  const perSecond = (EVENTS / (performance.now() - started)) * 1000;
-  return { perSecond, members, counts: await counted(db) };
+}
+
+/**
+ * Plays at LIVE_RATE per second for LIVE_SECONDS while the workers run, the lag of every
+ * partition of both projections sampled meanwhile (as /metrics reads it): the samples per
+ * partition, and how many plays were published.
+ */
+async function liveLag(
+  db: Pool,
+  broker: Broker,
+  publisher: EventPublisher,
+  partitions: number,
+): Promise<{ samples: Map<string, number[]>; published: number }> {
+  const samples = new Map<string, number[]>();
+  let sending = true;
+  const sampler = (async () => {
+    while (sending) {
+      const ends = await logPartitionEnds(broker, partitions, db);
+      for (const projection of PROJECTIONS) {
+        for (const s of await projectionStandings(db, 'stats', projection, ends)) {
+          const key = `${projection}/${s.partition}`;
+          samples.set(key, [...(samples.get(key) ?? []), s.lag]);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  const count = LIVE_RATE * LIVE_SECONDS;
+  const began = performance.now();
+  const sends: Array<Promise<void>> = [];
+  for (let n = 0; n < count; n++) {
+    const wait = began + (n / LIVE_RATE) * 1000 - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    sends.push(publisher.publishEnvelope(playEnvelope(`live${n % 500}`, `tr${n % 200}`, new Date(), 30_000)));
+  }
+  await Promise.all(sends);
+  sending = false;
+  await sampler;
+  return { samples, published: count };
+}
+
+/** The p99 of a list of lags (0 of none). */
+const p99 = (values: number[]) =>
+  values.length
+    ? percentile(
+        [...values].sort((a, b) => a - b),
+        99,
+      )
+    : 0;
+
+/**
+ * Plays per second stored by `workers` history workers: the play log emptied, the workers
+ * started and consuming, then HISTORY_EVENTS plays sent to their queue at once, until all
+ * are stored.
+ */
+async function timeHistory(workers: number, hdb: Pool, startSh: Run, queue: string): Promise<number> {
+  await startSh('scale', 'history', '0');
+  const conn = await amqp.connect(AMQP_URL);
+  try {
+    // The queue is declared with the system's topology, so it holds every play published
+    // so far (the stats runs'): empty it, and the play log (not there before the first
+    // history worker has run its migrations).
+    const purge = await conn.createChannel();
+    purge.on('error', () => {});
+    await purge.purgeQueue(queue).catch(() => {});
+    await purge.close().catch(() => {});
+    await hdb.query('TRUNCATE plays, play_ids').catch(() => {});
+    await startSh('scale', 'history', String(workers));
+    for (;;) {
+      const ch = await conn.createChannel();
+      ch.on('error', () => {});
+      const consumers = await ch
+        .checkQueue(queue)
+        .then((q) => q.consumerCount)
+        .catch(() => 0);
+      await ch.close().catch(() => {});
+      if (consumers >= workers) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const ch = await conn.createConfirmChannel();
+    const started = performance.now();
+    const now = Date.now();
+    for (let n = 0; n < HISTORY_EVENTS; n++) {
+      const envelope = playEnvelope(
+        `u${n % 2000}`,
+        `tr${n % 200}`,
+        new Date(now - (n % 86_400) * 1000),
+        60_000,
+      );
+      envelope.id = randomUUID();
+      ch.sendToQueue(queue, Buffer.from(JSON.stringify(envelope)), {
+        persistent: true,
+        messageId: envelope.id,
+        type: envelope.type,
+        contentType: 'application/json',
+      });
+    }
+    await ch.waitForConfirms();
+    const deadline = Date.now() + 600_000;
+    for (;;) {
+      const { rows } = await hdb.query<{ n: number }>('SELECT count(*)::int AS n FROM plays');
+      if (rows[0]!.n >= HISTORY_EVENTS) break;
+      if (Date.now() > deadline)
+        throw new Error(`${workers} history workers stored ${rows[0]!.n} of ${HISTORY_EVENTS}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const perSecond = (HISTORY_EVENTS / (performance.now() - started)) * 1000;
+    const { rows } = await hdb.query<{ n: number }>('SELECT count(*)::int AS n FROM plays');
+    if (rows[0]!.n !== HISTORY_EVENTS)
+      throw new Error(`history stored ${rows[0]!.n} plays of ${HISTORY_EVENTS}`);
+    return perSecond;
+  } finally {
+    await conn.close().catch(() => {});
+  }
 }
 
 export function runProjectionsBench(): Promise<Record<string, unknown>> {
@@ -153,7 +296,9 @@ export function runProjectionsBench(): Promise<Record<string, unknown>> {
         playEnvelope(`u${(n * 7919) % 2000}`, `tr${n % 200}`, new Date(now - (n % 86_400) * 1000), 60_000),
       ),
     );
+    let total = EVENTS;
     const db = createPool({ url, schema: 'stats', max: 2 });
+    const hdb = createPool({ url, schema: 'history', max: 2 });
     const runDir = await mkdtemp(join(tmpdir(), 'bench-projections-'));
     const env = {
       ...process.env,
@@ -173,18 +318,34 @@ export function runProjectionsBench(): Promise<Record<string, unknown>> {
     try {
       await supervisor('scale', 'stats', '0');
       const measured = new Map<number, number[]>();
+      const lags = new Map<number, { p99: number; perPartition: Record<string, number> }>();
       let lost = 0;
       let twice = 0;
-      for (const w of ORDER) {
-        const { perSecond, members, counts } = await timeWorkers(w, db, startSh, cfg.eventLogPartitions);
-        measured.set(w, [...(measured.get(w) ?? []), perSecond]);
+      const check = async () => {
+        const counts = await counted(db);
         for (const n of Object.values(counts)) {
-          lost += Math.max(0, EVENTS - n);
-          twice += Math.max(0, n - EVENTS);
+          lost += Math.max(0, total - n);
+          twice += Math.max(0, n - total);
         }
+        return counts;
+      };
+      for (const w of ORDER) {
+        const { perSecond, members } = await timeWorkers(w, db, startSh, cfg.eventLogPartitions, total);
+        measured.set(w, [...(measured.get(w) ?? []), perSecond]);
+        const counts = await check();
         load.push(loadavg()[0]!);
         note(
           `${w} stats worker(s) (${members} in the group): ${Math.round(perSecond)} plays/s applied; counted ${JSON.stringify(counts)}`,
+        );
+        if (lags.has(w) || LIVE_SECONDS <= 0) continue;
+        const live = await liveLag(db, log.broker, publisher, cfg.eventLogPartitions);
+        total += live.published;
+        await appliedAll(db, total, w);
+        const perPartition = Object.fromEntries([...live.samples].map(([k, v]) => [k, p99(v)]));
+        const lag = { p99: p99([...live.samples.values()].flat()), perPartition };
+        lags.set(w, lag);
+        note(
+          `${w} stats worker(s), ${LIVE_RATE} plays/s live: lag p99 ${lag.p99} events; per partition ${JSON.stringify(perPartition)}; counted ${JSON.stringify(await check())}`,
         );
       }
       await startSh('scale', 'stats', '0');
@@ -193,9 +354,10 @@ export function runProjectionsBench(): Promise<Record<string, unknown>> {
       note('replay of the stats projection over every partition, against a raw read');
       const replays: number[] = [];
       const raws: number[] = [];
-      for (let r = 0; r < 2; r++) {
+      const phases: Array<Record<string, number>> = [];
+      for (let r = 0; r < ROUNDS; r++) {
         const started = performance.now();
-        await replayProjection({
+        const result = await replayProjection({
           projection: statsProjection,
           broker: log.broker,
           databaseUrl: url,
@@ -205,16 +367,37 @@ export function runProjectionsBench(): Promise<Record<string, unknown>> {
           translateError: translateDatabaseError,
           restart: true,
         });
-        replays.push((EVENTS / (performance.now() - started)) * 1000);
-        raws.push(await rawRead(ns, cfg.eventLogPartitions, EVENTS));
+        replays.push((total / (performance.now() - started)) * 1000);
+        phases.push(result.phases);
+        raws.push(await rawRead(ns, cfg.eventLogPartitions, total));
         note(
-          `round ${r + 1}: replay ${Math.round(replays[r]!)}/s end to end; raw read ${Math.round(raws[r]!)}/s`,
+          `round ${r + 1}: replay ${Math.round(replays[r]!)}/s end to end (${JSON.stringify(result.phases)} ms); raw read ${Math.round(raws[r]!)}/s; ratio ${round(replays[r]! / raws[r]!)}`,
         );
       }
+      // History: plays go straight to its consumer group's queue from here.
+      const queue = queueNames(log.broker, { group: 'history', event: Events.trackPlayed.type }).main;
+      const history = new Map<number, number[]>();
+      let historyError: string | undefined;
+      if (HISTORY_EVENTS > 0) {
+        try {
+          for (const w of ORDER) {
+            const perSecond = await timeHistory(w, hdb, startSh, queue);
+            history.set(w, [...(history.get(w) ?? []), perSecond]);
+            load.push(loadavg()[0]!);
+            note(`${w} history worker(s): ${Math.round(perSecond)} plays/s stored, each once`);
+          }
+        } catch (err) {
+          historyError = (err as Error).message;
+          note(`history: ${historyError}`);
+        }
+        await startSh('scale', 'history', '0');
+      }
+      const hrate = (w: number) => median(history.get(w) ?? []);
       load.push(loadavg()[0]!);
       return {
         bench: 'projections',
         events: EVENTS,
+        log_events: total,
         partitions: cfg.eventLogPartitions,
         db_latency_ms: LATENCY_MS,
         applied_per_s: Object.fromEntries(SIZES.map((w) => [`w${w}`, Math.round(rate(w))])),
@@ -223,15 +406,31 @@ export function runProjectionsBench(): Promise<Record<string, unknown>> {
         speedup_4: round(rate(4) / rate(1)),
         lost,
         counted_twice: twice,
+        live_rate_per_s: LIVE_RATE,
+        lag_p99_events: Object.fromEntries([...lags].map(([w, l]) => [`w${w}`, l.p99])),
+        lag_p99_worst_partition: Object.fromEntries(
+          [...lags].map(([w, l]) => [`w${w}`, Math.max(0, ...Object.values(l.perPartition))]),
+        ),
+        history_events: HISTORY_EVENTS,
+        history_per_s: Object.fromEntries(SIZES.map((w) => [`w${w}`, Math.round(hrate(w))])),
+        history_runs_per_s: Object.fromEntries(
+          SIZES.map((w) => [`w${w}`, (history.get(w) ?? []).map((r) => Math.round(r))]),
+        ),
+        history_speedup_2: round(hrate(2) / hrate(1)),
+        history_speedup_4: round(hrate(4) / hrate(1)),
+        ...(historyError ? { history_error: historyError } : {}),
         replay_per_s: Math.round(median(replays)),
         raw_read_per_s: Math.round(median(raws)),
         replay_ratio: round(median(replays.map((r, i) => r / raws[i]!))),
+        replay_ratios: replays.map((r, i) => round(r / raws[i]!)),
+        replay_phases_ms: phases,
         load_1m: { min: round(Math.min(...load), 2), max: round(Math.max(...load), 2) },
       };
     } finally {
       await supervisor('stop').catch((err: Error) => note(err.message));
       await rm(runDir, { recursive: true, force: true });
       await db.end();
+      await hdb.end();
     }
   });
 }

@@ -568,7 +568,7 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     env: 'PROJECTION_DB_LATENCY_MS',
     default: 0,
     parse: int(0, 60_000),
-    doc: "benchmarks only: extra wait before every statement of a projection batch's transaction, in ms",
+    doc: "benchmarks only: extra wait before every statement of a projection batch's transaction and before every batch an event subscriber handles, in ms",
   },
   listenbrainzUrl: {
     env: 'LISTENBRAINZ_URL',

@@ -244,13 +244,22 @@ function subscriptionConsumers(
     const handle = (parts.subscribers as Record<string, Subscribers<Contract>[string]>)[name];
     if (!handle) throw new Error(`${contract.service}: no subscriber for subscription ${name}`);
     const batchSize = sub.batch?.size ?? 1;
+    const latency = config.projectionDbLatencyMs;
+    const handler = handle as (events: EventEnvelope<unknown>[], ctx: HandlerContext) => Promise<void>;
     return new EventConsumer<unknown>({
       broker,
       logger: log,
       group: contract.service,
       event: sub.event.type,
       schema: sub.event.schema,
-      handle: handle as (events: EventEnvelope<unknown>[], ctx: HandlerContext) => Promise<void>,
+      // Benchmarks only: a batch's round trip to a database on another machine, as projections'.
+      handle:
+        latency > 0
+          ? async (events, ctx) => {
+              await new Promise((r) => setTimeout(r, latency));
+              await handler(events, ctx);
+            }
+          : handler,
       batchSize,
       ...(sub.batch ? { batchWaitMs: sub.batch.waitMs } : {}),
       // PREFETCH is per channel (one per consumer); a batch larger than it could never fill.

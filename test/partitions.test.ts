@@ -5,7 +5,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Events, statsContract, type TrackPlayed } from '../common/contracts/index.js';
 import { dropSchema } from '../common/db/migrate.js';
 import { EVENTS_EXCHANGE, type EventEnvelope, makeEnvelope } from '../common/events/envelope.js';
-import { declareEventLog, LogReader, type LogRecord, PartitionCountError } from '../common/events/log.js';
+import {
+  declareEventLog,
+  LogReader,
+  type LogRecord,
+  logBounds,
+  logTail,
+  PartitionCountError,
+} from '../common/events/log.js';
 import {
   LEGACY_STREAM,
   partitionFor,
@@ -246,6 +253,127 @@ describe('the partitioned event log', () => {
     });
     expect(Object.keys(result.offsets)).toHaveLength(N);
     expect(await snapshot()).toEqual(live);
+  });
+
+  it('a replay stopped half-way, then before its swap, resumes and equals the live statistics, seen ids included', {
+    timeout: 120_000,
+  }, async () => {
+    const worker = await world.start(statsService);
+    const plays = randomPlays(4000, { users: 400, tracks: 30, spanHours: 5, seed: 91 });
+    await world.publish(plays);
+    await world.publish(plays.slice(0, 100));
+    await eventually(() => world.processed(worker, 'stats') === plays.length + 100, 60_000);
+    const db = world.pool(statsService);
+    const rows = async (sql: string) => (await db.query(sql)).rows;
+    const snapshot = async () => ({
+      tracks: await rows('SELECT track_id, plays, listeners FROM track_plays ORDER BY track_id'),
+      userTracks: await rows('SELECT user_id, track_id, plays FROM user_tracks ORDER BY user_id, track_id'),
+      minutes: await rows('SELECT minute, plays FROM minute_plays ORDER BY minute'),
+      seen: await rows("SELECT event_id FROM projection_seen WHERE projection = 'stats' ORDER BY event_id"),
+    });
+    const live = await snapshot();
+    const options = {
+      projection: statsProjection,
+      broker: world.broker,
+      databaseUrl: TEST_DATABASE_URL,
+      schema: world.schema(statsService),
+      partitions: N,
+      logger: silentLogger,
+      batchSize: 100,
+    };
+    let batches = 0;
+    await expect(
+      replayProjection({
+        ...options,
+        onProgress: () => {
+          if (++batches === 5) throw new Error('stopped half-way');
+        },
+      }),
+    ).rejects.toThrow('stopped half-way');
+    const rebuilt = await db.query<{ n: string }>(
+      `SELECT coalesce(sum(plays), 0) AS n FROM ${world.schema(statsService)}_rb_stats.minute_plays`,
+    );
+    expect(Number(rebuilt.rows[0]!.n)).toBeGreaterThan(0);
+    expect(Number(rebuilt.rows[0]!.n)).toBeLessThan(plays.length);
+    // Stopped again with every partition read to its end: the next run has nothing left to read.
+    await expect(
+      replayProjection({
+        ...options,
+        onProgress: (p) => {
+          if (p.phase === 'swapping') throw new Error('stopped before the swap');
+        },
+      }),
+    ).rejects.toThrow('stopped before the swap');
+    const result = await replayProjection(options);
+    expect(result.resumed).toBe(true);
+    expect(result.phases.swap).toBeGreaterThan(0);
+    expect(await snapshot()).toEqual(live);
+    expect(live.seen).toHaveLength(plays.length);
+  });
+
+  it('calls a partition empty only when it is: one the broker counts events in is waited for', async () => {
+    // Every play in one partition, none in another.
+    const users = Array.from({ length: 200 }, (_, i) => `lb${i}`);
+    const full = partitionOf(users[0]!, N);
+    const mine = users.filter((u) => partitionOf(u, N) === full);
+    const empty = partitionNumbers(N).find((p) => p !== full)!;
+    await world.publish(mine.flatMap((u) => [0, 1, 2].map((i) => playEnvelope(u, `t${i}`, new Date()))));
+    // The broker's count comes a few seconds late; until then the partition may still read empty.
+    await eventually(
+      async () => {
+        const ch = await world.broker.channel();
+        try {
+          return (await ch.checkQueue(world.broker.name(`music.events.log.p${full}`))).messageCount > 0;
+        } finally {
+          await ch.close().catch(() => {});
+        }
+      },
+      20_000,
+      250,
+    );
+    // A loaded broker: every delivery comes 800 ms late, past the 500 ms an empty partition gets.
+    const slow = new Proxy(world.broker, {
+      get(target, prop) {
+        if (prop === 'channel') {
+          return async () => {
+            const ch = await target.channel();
+            return new Proxy(ch, {
+              get(c, key) {
+                if (key === 'consume') {
+                  return (queue: string, fn: (m: unknown) => void, options: unknown) =>
+                    c.consume(
+                      queue,
+                      (m) =>
+                        setTimeout(() => {
+                          try {
+                            fn(m);
+                          } catch {
+                            // Late past the channel's close: nothing to ack.
+                          }
+                        }, 800),
+                      options as Parameters<typeof c.consume>[2],
+                    );
+                }
+                const value = Reflect.get(c, key);
+                return typeof value === 'function' ? value.bind(c) : value;
+              },
+            });
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const bounds = await logBounds(slow, full);
+    expect(bounds).not.toBeNull();
+    expect(bounds!.last - bounds!.first + 1).toBe(mine.length * 3);
+    const tail = await logTail(slow, full);
+    expect(tail).not.toBeNull();
+    expect(tail!).toBeGreaterThanOrEqual(bounds!.first);
+    expect(tail!).toBeLessThanOrEqual(bounds!.last);
+    // Known to hold events (an offset of it is stored): waited for too.
+    expect(await logBounds(slow, full, { nonEmpty: true })).toEqual(bounds);
+    expect(await logBounds(slow, empty)).toBeNull();
   });
 });
 

@@ -337,50 +337,106 @@ export class LogReader {
   }
 }
 
-/** Offsets of the oldest and newest events a partition holds now, or null when it is empty. */
+/** How long a read of a partition's end waits for a first event before calling it empty. */
+export interface EdgeOptions {
+  /**
+   * The caller knows the partition holds events (an offset of it is stored): it is never
+   * called empty, however long its first delivery takes (up to 10 s).
+   */
+  nonEmpty?: boolean;
+  /** Wait for a partition that may be empty (default 500 ms). */
+  emptyAfterMs?: number;
+}
+
+/** The longest a read of a partition's end waits for events it knows are there. */
+const EDGE_TIMEOUT_MS = 10_000;
+
+/**
+ * Offsets of the oldest and newest events a partition holds now, or null when it is empty.
+ * A partition is called empty only when nothing arrives within `emptyAfterMs` and nothing says
+ * it holds events: neither the caller (`nonEmpty`) nor the broker's message count (a few
+ * seconds late, but a stream that held an event always holds one), so a partition slow to
+ * deliver on a loaded broker is waited for rather than read as empty.
+ */
 export async function logBounds(
   broker: Broker,
   partition: number,
+  opts: EdgeOptions = {},
 ): Promise<{ first: number; last: number } | null> {
-  const first = await edgeOffset(broker, partition, 'first');
+  const nonEmpty = opts.nonEmpty || (await holdsEvents(broker, partition));
+  const first = await edgeOffset(broker, partition, 'first', { ...opts, nonEmpty });
   if (first === undefined) return null;
-  return { first, last: (await edgeOffset(broker, partition, 'last')) ?? first };
+  return { first, last: (await edgeOffset(broker, partition, 'last', { ...opts, nonEmpty: true })) ?? first };
 }
 
 /**
- * Reads from one end of the log: from `first`, the first offset delivered; from `last` (the
- * start of the newest chunk), the largest one delivered before the log goes quiet.
+ * The offset of the first event of a partition's newest chunk (at most a chunk before its
+ * newest event), or null when it is empty: one delivery, so it answers as soon as the broker
+ * does, where the newest event itself is known only once the log goes quiet.
+ */
+export async function logTail(
+  broker: Broker,
+  partition: number,
+  opts: EdgeOptions = {},
+): Promise<number | null> {
+  const nonEmpty = opts.nonEmpty || (await holdsEvents(broker, partition));
+  return (await edgeOffset(broker, partition, 'tail', { ...opts, nonEmpty })) ?? null;
+}
+
+/** Whether the broker counts events in a partition's stream (its count lags by a few seconds). */
+async function holdsEvents(broker: Broker, partition: number): Promise<boolean> {
+  const ch = await broker.channel();
+  ch.on('error', () => {});
+  try {
+    const { messageCount } = await ch.checkQueue(broker.name(partitionStream(partition)));
+    return messageCount > 0;
+  } catch {
+    return false;
+  } finally {
+    await ch.close().catch(() => {});
+  }
+}
+
+/**
+ * Reads from one end of the log: from `first`, the first offset delivered; from `tail`, the
+ * first offset delivered from the start of the newest chunk; from `last`, the largest one
+ * delivered from there before the log goes quiet.
  */
 async function edgeOffset(
   broker: Broker,
   partition: number,
-  from: 'first' | 'last',
+  from: 'first' | 'last' | 'tail',
+  opts: EdgeOptions,
 ): Promise<number | undefined> {
   const ch = await broker.channel();
   let seen: number | undefined;
   let heardAt = 0;
+  const emptyAfter = opts.nonEmpty ? EDGE_TIMEOUT_MS : (opts.emptyAfterMs ?? 500);
   try {
-    await ch.prefetch(1000);
+    await ch.prefetch(from === 'last' ? 1000 : 1);
     await ch.consume(
       broker.name(partitionStream(partition)),
       (msg) => {
         if (!msg) return;
         const offset = Number(msg.properties.headers?.['x-stream-offset']);
         seen =
-          seen === undefined ? offset : from === 'first' ? Math.min(seen, offset) : Math.max(seen, offset);
+          seen === undefined ? offset : from === 'last' ? Math.max(seen, offset) : Math.min(seen, offset);
         heardAt = Date.now();
         ch.ack(msg);
       },
-      { noAck: false, arguments: { 'x-stream-offset': from } },
+      { noAck: false, arguments: { 'x-stream-offset': from === 'tail' ? 'last' : from } },
     );
     const started = Date.now();
-    // Nothing within 500 ms: the log is empty. Otherwise read on until it is quiet for 300 ms
-    // (on a loaded machine, with partitions read side by side, 100 ms gaps came mid-chunk).
+    // Nothing within `emptyAfter`: the log is empty. From `last`, read on until it is quiet
+    // for 300 ms (on a loaded machine, with partitions read side by side, 100 ms gaps came
+    // mid-chunk).
     for (;;) {
-      await new Promise((r) => setTimeout(r, 20));
-      if (seen === undefined ? Date.now() - started > 500 : from === 'first' || Date.now() - heardAt > 300)
+      await new Promise((r) => setTimeout(r, from === 'last' ? 20 : 2));
+      if (
+        seen === undefined ? Date.now() - started > emptyAfter : from !== 'last' || Date.now() - heardAt > 300
+      )
         break;
-      if (Date.now() - started > 10_000) break;
+      if (Date.now() - started > EDGE_TIMEOUT_MS) break;
     }
   } finally {
     await ch.close().catch(() => {});
@@ -389,11 +445,16 @@ async function edgeOffset(
 }
 
 /** The newest offset of each of `partitions` that holds an event, read side by side. */
-export async function logEnds(broker: Broker, partitions: readonly number[]): Promise<Map<number, number>> {
+export async function logEnds(
+  broker: Broker,
+  partitions: readonly number[],
+  /** Partitions known to hold events (a projection stored an offset of them). */
+  nonEmpty: ReadonlySet<number> = new Set(),
+): Promise<Map<number, number>> {
   const ends = new Map<number, number>();
   await Promise.all(
     partitions.map(async (p) => {
-      const bounds = await logBounds(broker, p);
+      const bounds = await logBounds(broker, p, { nonEmpty: nonEmpty.has(p) });
       if (bounds) ends.set(p, bounds.last);
     }),
   );

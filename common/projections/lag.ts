@@ -34,12 +34,24 @@ export interface PartitionStanding {
 export async function logPartitionEnds(
   broker: Broker,
   count: number,
+  /** Where projections' offsets are (the schema `db` works in): partitions they read hold events. */
+  db?: Pool | PoolClient,
 ): Promise<{ partitions: number[]; ends: Map<number, number> }> {
   const partitions = [
     ...((await legacyLogExists(broker)) ? [LEGACY_PARTITION] : []),
     ...partitionNumbers(assertPartitionCount(count)),
   ];
-  return { partitions, ends: await logEnds(broker, partitions) };
+  return { partitions, ends: await logEnds(broker, partitions, db ? await readPartitions(db) : undefined) };
+}
+
+/** The partitions some projection has applied an event of: they are not empty, however slow to answer. */
+async function readPartitions(db: Pool | PoolClient): Promise<Set<number>> {
+  const { rows } = await db
+    .query<{ log_partition: number }>(
+      'SELECT DISTINCT log_partition FROM projection_offsets WHERE last_offset >= 0',
+    )
+    .catch(() => ({ rows: [] as Array<{ log_partition: number }> }));
+  return new Set(rows.map((r) => r.log_partition));
 }
 
 /**

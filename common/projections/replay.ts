@@ -3,7 +3,7 @@ import type { Broker } from '../amqp/broker.js';
 import { dropSchema, migrate } from '../db/migrate.js';
 import { assertSchemaName, createPool, type Pool, type PoolClient } from '../db/pool.js';
 import { type ErrorTranslator, UnavailableError } from '../errors.js';
-import { type LogPosition, LogReader, legacyLogExists, logBounds } from '../events/log.js';
+import { type LogPosition, LogReader, legacyLogExists, logTail } from '../events/log.js';
 import {
   assertPartitionCount,
   LEGACY_PARTITION,
@@ -68,6 +68,11 @@ export interface ReplayResult {
   /** Whether it resumed an interrupted replay. */
   resumed: boolean;
   durationMs: number;
+  /**
+   * When each phase ended, in ms from the start: migrate (the rebuild's tables, beside the
+   * first reads), bulk (read to the log's end), swap, drop.
+   */
+  phases: Record<string, number>;
   notes: string[];
 }
 
@@ -83,16 +88,17 @@ function rebuildSchema(schema: string, projection: string): string {
  * Rebuilds a projection from the event log into fresh tables while the live one keeps
  * serving, then swaps them in and lets the live one go on from where the rebuild ended:
  *
- * 1. Build in a schema of its own (the projection's migrations, applied afresh), reading every
- *    partition of the log at once from `from`, with the same applier the live projection uses
- *    (batches of several partitions commit side by side, as the live leaders' do); each
- *    partition's offset is stored with the tables, so a replay that is killed resumes where it
- *    stopped.
- * 2. Once every partition is read to the end it had when the replay began, lock the live
- *    projection's offsets of every partition (which pauses live applying: every live batch
- *    takes its partition's lock first), read on until the rebuild has applied each partition at
- *    least as far as the live one, and in that one transaction drop the live tables, move the
- *    rebuilt ones in and store the rebuild's offsets as the live ones.
+ * 1. Build in a schema of its own (the projection's migrations, applied afresh while the
+ *    readers already fetch the first events), reading every partition of the log at once from
+ *    `from`, with the same applier the live projection uses (batches of several partitions
+ *    commit side by side, as the live leaders' do); each partition's offset is stored with the
+ *    tables, so a replay that is killed resumes where it stopped.
+ * 2. Once every partition is read up to where the log was when the replay began (the newest
+ *    chunk's start, or further if the live projection was), lock the live projection's offsets
+ *    of every partition (which pauses live applying: every live batch takes its partition's
+ *    lock first), read on until the rebuild has applied each partition at least as far as the
+ *    live one, and in that one transaction drop the live tables, move the rebuilt ones in and
+ *    store the rebuild's offsets as the live ones.
  *
  * Events arriving during the rebuild are in it when they precede the swap, and applied live
  * after it otherwise: none is applied twice or missed.
@@ -117,6 +123,10 @@ export async function replayProjection(opts: ReplayOptions): Promise<ReplayResul
   const guard = await live.connect();
   const lockKey = `replay:${schema}:${projection.name}`;
   const notes: string[] = [];
+  const phases: Record<string, number> = {};
+  const lap = (phase: string) => {
+    phases[phase] = Math.round(performance.now() - started);
+  };
   try {
     const { rows } = await guard.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
       lockKey,
@@ -126,40 +136,39 @@ export async function replayProjection(opts: ReplayOptions): Promise<ReplayResul
       const exists =
         (await live.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [rbSchema])).rowCount === 1;
       if (exists && opts.restart) await dropSchema(live, rbSchema);
-      await migrate(rebuild, rbSchema, projection.migrations);
+      const resuming = exists && !opts.restart;
       const partitions = [
         ...((await legacyLogExists(broker)) ? [LEGACY_PARTITION] : []),
         ...partitionNumbers(assertPartitionCount(opts.partitions)),
       ];
-      const plans = await Promise.all(
-        partitions.map(async (partition) => {
-          const resumed =
-            exists && !opts.restart ? await storedOffset(rebuild, projection.name, partition) : -1;
-          const bounds = await logBounds(broker, partition);
-          const from: LogPosition = resumed >= 0 ? { offset: resumed + 1 } : (opts.from ?? 'first');
-          if (bounds && from === 'first' && bounds.first > 0) {
-            notes.push(
-              `${partitionLabel(partition)} starts at offset ${bounds.first}: older events are gone (EVENT_LOG_MAX_AGE, EVENT_LOG_MAX_BYTES)`,
-            );
-          }
-          const startOffset =
-            resumed >= 0
-              ? resumed + 1
-              : typeof from === 'object' && 'offset' in from
-                ? from.offset
-                : (bounds?.first ?? 0);
-          return {
-            partition,
-            from,
-            resumed: resumed >= 0,
-            total: bounds ? Math.max(0, bounds.last - startOffset + 1) : 0,
-            target: bounds?.last ?? -1,
-          };
-        }),
-      );
+      // A fresh rebuild reads while its tables are made; a resumed one needs its offsets first.
+      const migrated = prepareTables(rebuild, rbSchema, projection, partitions).then(() => lap('migrate'));
+      migrated.catch(() => {});
+      if (resuming) await migrated;
+      const stored = new Map<number, number>();
+      for (const partition of partitions)
+        stored.set(partition, resuming ? await storedOffset(rebuild, projection.name, partition) : -1);
+      const liveOffsets = await offsetsOf(live, projection.name);
+      const plans = partitions.map((partition): PartitionPlan => {
+        const resumed = stored.get(partition)!;
+        return {
+          partition,
+          from: resumed >= 0 ? { offset: resumed + 1 } : (opts.from ?? 'first'),
+          resumed: resumed >= 0,
+          stored: resumed,
+          live: liveOffsets.get(partition) ?? -1,
+        };
+      });
       const resumed = plans.some((p) => p.resumed);
       if (resumed) notes.push('resumed an interrupted replay');
-      const result = await build({ ...opts, log, live, rebuild, rbSchema, plans });
+      const result = await build({ ...opts, log, live, rebuild, rbSchema, plans, migrated, lap });
+      for (const b of result.builds) {
+        if (b.plan.from === 'first' && b.firstOffset !== undefined && b.firstOffset > 0) {
+          notes.push(
+            `${partitionLabel(b.plan.partition)} starts at offset ${b.firstOffset}: older events are gone (EVENT_LOG_MAX_AGE, EVENT_LOG_MAX_BYTES)`,
+          );
+        }
+      }
       return {
         projection: projection.name,
         applied: result.applied,
@@ -167,6 +176,7 @@ export async function replayProjection(opts: ReplayOptions): Promise<ReplayResul
         offsets: result.offsets,
         resumed,
         durationMs: Math.round(performance.now() - started),
+        phases,
         notes,
       };
     } finally {
@@ -178,13 +188,40 @@ export async function replayProjection(opts: ReplayOptions): Promise<ReplayResul
   }
 }
 
+/** The rebuild's tables (the projection's migrations) and a stored offset row per partition. */
+async function prepareTables(
+  rebuild: Pool,
+  rbSchema: string,
+  projection: Projection,
+  partitions: readonly number[],
+): Promise<void> {
+  await migrate(rebuild, rbSchema, projection.migrations);
+  await rebuild.query(
+    `INSERT INTO projection_offsets (projection, log_partition, last_offset)
+     SELECT $1, p, -1 FROM unnest($2::int[]) AS p ON CONFLICT DO NOTHING`,
+    [projection.name, partitions],
+  );
+}
+
+/** A projection's stored offset in every partition (none: the table or its rows are not there yet). */
+async function offsetsOf(db: Pool, projection: string): Promise<Map<number, number>> {
+  const { rows } = await db
+    .query<{ log_partition: number; last_offset: string }>(
+      'SELECT log_partition, last_offset FROM projection_offsets WHERE projection = $1',
+      [projection],
+    )
+    .catch(() => ({ rows: [] as Array<{ log_partition: number; last_offset: string }> }));
+  return new Map(rows.map((r) => [r.log_partition, Number(r.last_offset)]));
+}
+
 interface PartitionPlan {
   partition: number;
   from: LogPosition;
   resumed: boolean;
-  total: number;
-  /** The newest offset when the replay began: reading reaches it before the swap. */
-  target: number;
+  /** The offset the rebuild's tables are up to (-1: none yet). */
+  stored: number;
+  /** The live projection's offset when the replay began (-1: none). */
+  live: number;
 }
 
 interface BuildContext extends ReplayOptions {
@@ -193,24 +230,33 @@ interface BuildContext extends ReplayOptions {
   rebuild: Pool;
   rbSchema: string;
   plans: PartitionPlan[];
+  /** Resolves once the rebuild's tables are there. */
+  migrated: Promise<void>;
+  /** Marks the end of a phase of the replay (ReplayResult.phases, ms from the start). */
+  lap: (phase: string) => void;
 }
 
 /** One partition's reader of a rebuild, and how far it got. */
 class PartitionBuild {
   offset: number;
   read = 0;
+  /** The first offset read (undefined: none yet). */
+  firstOffset: number | undefined;
+  /**
+   * Where the bulk reads to before the swap: the start of the partition's newest chunk when
+   * the replay began, or the live projection's offset if further (null: not known yet).
+   */
+  target: number | null = null;
   readonly reader: LogReader;
-  private wanted: number;
+  private wanted = Number.POSITIVE_INFINITY;
   private reached: (() => void) | null = null;
 
   constructor(
     readonly plan: PartitionPlan,
     ctx: BuildContext,
-    stored: number,
     onBatch: (counts: ApplyCounts, records: number) => void,
   ) {
-    this.offset = stored;
-    this.wanted = plan.target;
+    this.offset = plan.stored;
     const applier = new ProjectionApplier(
       ctx.projection,
       plan.partition,
@@ -226,6 +272,8 @@ class PartitionBuild {
       from: plan.from,
       batchSize: ctx.batchSize ?? Math.max(REPLAY_BATCH_SIZE, ctx.projection.batchSize ?? 0),
       onBatch: async (records) => {
+        this.firstOffset ??= records[0]!.offset;
+        await ctx.migrated;
         const client = await ctx.rebuild.connect();
         let broken = false;
         try {
@@ -244,7 +292,7 @@ class PartitionBuild {
   }
 
   get done(): boolean {
-    return this.offset >= this.plan.target;
+    return this.target !== null && this.offset >= this.target;
   }
 
   /** Resolves once the partition is applied up to `target` (0: no time limit). */
@@ -263,34 +311,41 @@ class PartitionBuild {
   }
 }
 
-async function build(
-  ctx: BuildContext,
-): Promise<{ applied: number; rejected: number; offsets: Record<string, number> }> {
+async function build(ctx: BuildContext): Promise<{
+  applied: number;
+  rejected: number;
+  offsets: Record<string, number>;
+  builds: PartitionBuild[];
+}> {
   const { projection, log } = ctx;
   let applied = 0;
   let rejected = 0;
-  const total = ctx.plans.reduce((sum, p) => sum + p.total, 0);
   const began = performance.now();
   const builds: PartitionBuild[] = [];
   const progress = (phase: ReplayProgress['phase']) => {
     const read = builds.reduce((sum, b) => sum + b.read, 0);
+    const known = builds.every((b) => b.target !== null);
+    // Offsets count events (bar the odd gap), from the first one read.
+    const total = known
+      ? builds.reduce((sum, b) => sum + b.read + Math.max(0, b.target! - b.offset), 0)
+      : null;
     const seconds = (performance.now() - began) / 1000;
     const rate = seconds > 0 ? read / seconds : 0;
-    const left = total - read;
+    const left = total === null ? null : total - read;
     ctx.onProgress?.({
       phase,
       applied: read,
       total,
       ratePerSecond: Math.round(rate),
-      etaSeconds: rate > 0 && left > 0 ? Math.ceil(left / rate) : phase === 'done' ? 0 : null,
+      etaSeconds:
+        phase === 'done' ? 0 : rate > 0 && left !== null && left > 0 ? Math.ceil(left / rate) : null,
       partitionsDone: builds.filter((b) => b.done).length,
       partitions: builds.length,
     });
   };
   for (const plan of ctx.plans) {
-    const stored = await storedOffset(ctx.rebuild, projection.name, plan.partition);
     builds.push(
-      new PartitionBuild(plan, ctx, stored, (counts) => {
+      new PartitionBuild(plan, ctx, (counts) => {
         applied += counts.applied;
         rejected += counts.rejected;
         progress('replaying');
@@ -300,8 +355,19 @@ async function build(
   const stopAll = () => Promise.all(builds.map((b) => b.reader.stop()));
   try {
     await Promise.all(builds.map((b) => b.reader.start()));
-    // The bulk, every partition at once, while the live projection goes on.
-    await Promise.all(builds.map((b) => b.until(b.plan.target, 0)));
+    // The bulk, every partition at once, while the live projection goes on; each partition's
+    // end is looked up beside its reading (one delivery from its newest chunk).
+    await Promise.all(
+      builds.map(async (b) => {
+        const tail = await logTail(ctx.broker, b.plan.partition, {
+          nonEmpty: b.plan.live >= 0 || b.plan.resumed,
+        });
+        b.target = Math.max(tail ?? -1, b.plan.live);
+        await b.until(b.target, 0);
+      }),
+    );
+    await ctx.migrated;
+    ctx.lap('bulk');
     progress('swapping');
     const liveClient = await ctx.live.connect();
     let offsets: Record<string, number>;
@@ -333,23 +399,39 @@ async function build(
     } finally {
       liveClient.release();
     }
+    ctx.lap('swap');
     await dropSchema(ctx.live, ctx.rbSchema);
+    ctx.lap('drop');
     progress('done');
     log.info({ applied, offsets }, 'replayed and swapped in');
-    return { applied, rejected, offsets };
+    return { applied, rejected, offsets, builds };
   } finally {
     await stopAll();
   }
 }
 
-/** Replaces the live tables by the rebuilt ones, with the rebuild's offsets and rejects. */
+/**
+ * Replaces the live tables by the rebuilt ones, with the rebuild's offsets, rejects and seen
+ * event ids, in few round trips (the live projection waits meanwhile). The seen ids are
+ * brought to the rebuild's by their difference: after a replay from the start they are mostly
+ * the same ids, which then cost a lookup each rather than a delete and an insert.
+ */
 async function swap(client: PoolClient, ctx: BuildContext): Promise<Record<string, number>> {
   const live = ctx.schema;
   const rb = ctx.rbSchema;
-  for (const table of ctx.projection.tables) {
-    await client.query(`DROP TABLE IF EXISTS ${live}.${table}`);
-    await client.query(`ALTER TABLE ${rb}.${table} SET SCHEMA ${live}`);
-  }
+  const name = client.escapeLiteral(ctx.projection.name);
+  const moves = ctx.projection.tables.map(
+    (table) => `DROP TABLE IF EXISTS ${live}.${table}; ALTER TABLE ${rb}.${table} SET SCHEMA ${live};`,
+  );
+  await client.query(
+    `${moves.join(' ')}
+     DELETE FROM projection_rejects WHERE projection = ${name};
+     INSERT INTO projection_rejects SELECT * FROM ${rb}.projection_rejects WHERE projection = ${name};
+     DELETE FROM projection_seen l WHERE l.projection = ${name} AND NOT EXISTS
+       (SELECT 1 FROM ${rb}.projection_seen r WHERE r.projection = ${name} AND r.event_id = l.event_id);
+     INSERT INTO projection_seen SELECT * FROM ${rb}.projection_seen WHERE projection = ${name}
+       ON CONFLICT DO NOTHING;`,
+  );
   const { rows } = await client.query<{ log_partition: number; last_offset: string }>(
     `UPDATE projection_offsets l SET last_offset = r.last_offset, applied = r.applied, updated_at = now()
      FROM ${rb}.projection_offsets r
@@ -357,11 +439,5 @@ async function swap(client: PoolClient, ctx: BuildContext): Promise<Record<strin
      RETURNING l.log_partition, l.last_offset`,
     [ctx.projection.name],
   );
-  for (const table of ['projection_rejects', 'projection_seen']) {
-    await client.query(`DELETE FROM ${table} WHERE projection = $1`, [ctx.projection.name]);
-    await client.query(`INSERT INTO ${table} SELECT * FROM ${rb}.${table} WHERE projection = $1`, [
-      ctx.projection.name,
-    ]);
-  }
   return Object.fromEntries(rows.map((r) => [partitionLabel(r.log_partition), Number(r.last_offset)]));
 }

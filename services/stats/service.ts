@@ -54,7 +54,7 @@ export const statsService = defineService({
         pool,
         tracks: new TrackCache(rpc.bind(catalogContract), config.trackNamesTtlMs),
         standings: shared(STANDINGS_MS, async () => {
-          const ends = await logPartitionEnds(broker, config.eventLogPartitions);
+          const ends = await logPartitionEnds(broker, config.eventLogPartitions, pool);
           const all = await Promise.all(
             [statsProjection, reportProjection].map((p) => projectionStandings(pool, schema, p.name, ends)),
           );
