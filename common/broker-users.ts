@@ -231,12 +231,17 @@ async function management(
   return res;
 }
 
-/** Waits until the management API answers (a broker just started takes a few seconds). */
+/**
+ * Waits until the management API answers (a broker just started takes a few seconds). It asks
+ * `/whoami`, which needs only the API and its login: `/overview` also needs the node's
+ * statistics, and RabbitMQ 3.10's statistics agent can crash for good (a `case_clause` in
+ * `rabbit_net:dist_info` when CLI tools connect at once) while users and permissions still work.
+ */
 export async function waitForManagement(admin: BrokerAdmin, timeoutMs = 60_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     try {
-      await management(admin, 'GET', '/overview');
+      await management(admin, 'GET', '/whoami');
       return;
     } catch (err) {
       if (Date.now() > until)
