@@ -190,6 +190,9 @@ export async function runPlayerBench(): Promise<Record<string, unknown>> {
       rows[0]!.id,
       Array.from({ length: LIBRARIES - 1 }, (_, i) => i + 2),
     );
+    const { rows: counted } = await system.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM catalog.artists',
+    );
     note(`search as you type in Chromium, ${ROUNDS} rounds of ${QUERIES.length} queries`);
     const typed = await searchAsYouType(system.baseUrl);
     note(`getArtists from ${CONNECTIONS} players for ${DURATION_S} s`);
@@ -211,10 +214,13 @@ export async function runPlayerBench(): Promise<Record<string, unknown>> {
       search_ok: percentile(shown, 99) < SHOWN_LIMIT_MS,
       get_artists: {
         artists: memory.artists,
+        in_catalog: counted[0]!.n,
         calls: memory.calls,
         connections: CONNECTIONS,
         seconds: DURATION_S,
       },
+      // Players sync their artist list from getArtists: it must hold every artist.
+      get_artists_whole: memory.artists === counted[0]!.n,
       gateway_mb: { idle: memory.idleMb, peak: memory.peakMb },
       gateway_ok: memory.peakMb < GATEWAY_LIMIT_MB,
       loadavg: { start: round(loadStart), end: round(loadavg()[0]!) },

@@ -145,8 +145,11 @@ export interface ArtistIndexGroup {
   artists: Artist[];
 }
 
-/** Most artists `artistIndex` lists (a personal catalog; the answer stays bounded). */
-export const ARTIST_INDEX_MAX = 10_000;
+/**
+ * Most artists `artistIndex` lists: the answer stays bounded, and holds a collector's whole
+ * library (a million tracks are some 20,000 artists; players sync the artist list from it).
+ */
+export const ARTIST_INDEX_MAX = 50_000;
 
 /** An artist (the one an artist, album or track id belongs to) and those like it. */
 export interface ArtistInfo {
