@@ -7,8 +7,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { catalogContract } from '../common/contracts/catalog.js';
-import { createPool } from '../common/db/pool.js';
+import { catalogContract } from '../common/contracts/index.js';
+import { createPool } from '../common/index.js';
 import { queryTracks, TRACK_SELECT } from '../services/catalog/queries.js';
 import { search } from '../services/catalog/search.js';
 

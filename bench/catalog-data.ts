@@ -6,8 +6,7 @@
  */
 
 import { from as copyFrom } from 'pg-copy-streams';
-import type { Pool } from '../common/db/pool.js';
-import { withTransaction } from '../common/index.js';
+import { type Pool, withTransaction } from '../common/index.js';
 import { Random } from '../services/catalog/audio/prng.js';
 import { coverColor } from '../services/catalog/store.js';
 import { normalizeText } from '../services/catalog/text.js';

@@ -11,7 +11,7 @@
  * check asks fixed queries whose first result is known. The last line is one JSON object.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Pool } from '../common/db/pool.js';
+import type { Pool } from '../common/index.js';
 import { normalizeText } from '../services/catalog/text.js';
 import { DEMO_PASSWORD, DEMO_USERNAME } from '../services/users/seed.js';
 import {

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Pool } from '../common/db/pool.js';
+import type { Pool } from '../common/index.js';
 import { median, round } from './lib.js';
 
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */

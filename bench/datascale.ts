@@ -24,12 +24,16 @@
 import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { Broker } from '../common/amqp/broker.js';
-import { config } from '../common/config.js';
 import { historyContract, statsContract } from '../common/contracts/index.js';
-import { createPool, type Pool, withTransaction } from '../common/db/pool.js';
-import { RpcClient } from '../common/rpc/client.js';
-import { dedupWindowMs } from '../common/service.js';
+import {
+  Broker,
+  config,
+  createPool,
+  dedupWindowMs,
+  type Pool,
+  RpcClient,
+  withTransaction,
+} from '../common/index.js';
 import { playLogMonths } from '../services/history/partitions.js';
 import { reportProjection, statsProjection } from '../services/stats/projections.js';
 import { playEnvelope } from '../test/support/plays.js';

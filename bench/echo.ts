@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineContract, internalMethod } from '../common/rpc/contract.js';
+import { defineContract, internalMethod } from '../common/index.js';
 
 /** The rpc benchmark's one method, served by bench/rpc-servers.ts and called by bench/rpc.ts. */
 export const echoContract = defineContract('echo', {

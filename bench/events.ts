@@ -5,11 +5,7 @@
  */
 import amqp from 'amqplib';
 import { z } from 'zod';
-import { Broker } from '../common/amqp/broker.js';
-import { config } from '../common/config.js';
-import { EventConsumer } from '../common/events/consumer.js';
-import { defineEvent, makeEnvelope } from '../common/events/envelope.js';
-import { EventPublisher } from '../common/events/publisher.js';
+import { Broker, config, defineEvent, EventConsumer, EventPublisher, makeEnvelope } from '../common/index.js';
 import { AMQP_URL, benchNamespace, median, note, pool, quiet, round } from './lib.js';
 
 const happened = defineEvent('bench.happened', z.object({ n: z.number() }).loose());

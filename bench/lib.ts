@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { config } from '../common/config.js';
+import { config } from '../common/index.js';
 import { BrokerCluster } from '../test/support/cluster.js';
 
 export const AMQP_URL = config().amqpUrl;

@@ -9,8 +9,8 @@
  */
 import amqp, { type ConsumeMessage } from 'amqplib';
 import pg from 'pg';
-import type { TrackPlayed } from '../common/contracts/events.js';
-import type { EventEnvelope } from '../common/events/envelope.js';
+import type { TrackPlayed } from '../common/contracts/index.js';
+import type { EventEnvelope } from '../common/index.js';
 
 const [url, queue, databaseUrl, schema] = process.argv.slice(2) as [string, string, string, string];
 const BATCH = 100;

@@ -16,8 +16,8 @@
  * the one-node ones: what replication costs.
  */
 import amqp from 'amqplib';
-import { config } from '../common/config.js';
-import { Events } from '../common/contracts/events.js';
+import { Events } from '../common/contracts/index.js';
+import { config } from '../common/index.js';
 import { backendPids, CpuMeter, medianCpu, perUnit, pidsNamed } from './cpu.js';
 import { AMQP_URL, benchCluster, benchNamespace, median, note, pool, round } from './lib.js';
 import { type BenchProcess, type BenchServer, postLoad, startProcess, startServer } from './load.js';

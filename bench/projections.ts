@@ -44,17 +44,23 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
-import type { Broker } from '../common/amqp/broker.js';
 import { Events } from '../common/contracts/index.js';
-import { translateDatabaseError } from '../common/db/errors.js';
-import { dropSchema, migrate } from '../common/db/migrate.js';
-import { createPool, type Pool } from '../common/db/pool.js';
-import { partitionNumbers } from '../common/events/partitions.js';
-import type { EventPublisher } from '../common/events/publisher.js';
-import { queueNames } from '../common/events/topology.js';
-import { logPartitionEnds, projectionStandings } from '../common/projections/lag.js';
-import { replayProjection } from '../common/projections/replay.js';
-import { groupLockKeys, groupState } from '../common/projections/runner.js';
+import {
+  type Broker,
+  createPool,
+  dropSchema,
+  type EventPublisher,
+  groupLockKeys,
+  groupState,
+  logPartitionEnds,
+  migrate,
+  type Pool,
+  partitionNumbers,
+  projectionStandings,
+  queueNames,
+  replayProjection,
+  translateDatabaseError,
+} from '../common/index.js';
 import { STATS_MIGRATIONS, statsProjection } from '../services/stats/projections.js';
 import { playEnvelope } from '../test/support/plays.js';
 import { AMQP_URL, median, note, percentile, pool, quiet, round } from './lib.js';

@@ -1,6 +1,6 @@
 import type { ConfirmChannel } from 'amqplib';
-import { Events, type TrackPlayed } from '../common/contracts/events.js';
-import { makeEnvelope } from '../common/events/envelope.js';
+import { Events, type TrackPlayed } from '../common/contracts/index.js';
+import { makeEnvelope } from '../common/index.js';
 
 /**
  * Publishes one play the way the gateway does, with raw amqplib (the `plays` benchmark's

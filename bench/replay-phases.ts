@@ -3,8 +3,7 @@
  * `replayProjection` of stats and report with their phases, beside a raw read, a few rounds.
  *   flock /tmp/music-bench.lock npx tsx bench/replay-phases.ts
  */
-import { translateDatabaseError } from '../common/db/errors.js';
-import { replayProjection } from '../common/projections/replay.js';
+import { replayProjection, translateDatabaseError } from '../common/index.js';
 import { reportProjection, statsProjection } from '../services/stats/projections.js';
 import { playEnvelope } from '../test/support/plays.js';
 import { note, pool, quiet } from './lib.js';

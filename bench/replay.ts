@@ -13,17 +13,22 @@
  */
 import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
-import { Broker } from '../common/amqp/broker.js';
-import { type Config, config } from '../common/config.js';
 import { SYSTEM } from '../common/contracts/index.js';
-import { translateDatabaseError } from '../common/db/errors.js';
-import { migrate } from '../common/db/migrate.js';
-import { createPool } from '../common/db/pool.js';
-import { partitionNumbers, partitionStream } from '../common/events/partitions.js';
-import { EventPublisher } from '../common/events/publisher.js';
-import type { Projection } from '../common/projections/projection.js';
-import { replayProjection } from '../common/projections/replay.js';
-import { logRetention, startService } from '../common/service.js';
+import {
+  Broker,
+  type Config,
+  config,
+  createPool,
+  EventPublisher,
+  logRetention,
+  migrate,
+  type Projection,
+  partitionNumbers,
+  partitionStream,
+  replayProjection,
+  startService,
+  translateDatabaseError,
+} from '../common/index.js';
 import { reportProjection, STATS_MIGRATIONS } from '../services/stats/projections.js';
 import { statsService } from '../services/stats/service.js';
 import { cleanupBroker } from '../test/support/env.js';

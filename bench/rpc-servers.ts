@@ -5,9 +5,7 @@
  * starts the servers (bench/rpc.ts forks it).
  */
 import amqp from 'amqplib';
-import { Broker } from '../common/amqp/broker.js';
-import { config } from '../common/config.js';
-import { RpcServer, requestQueue } from '../common/rpc/server.js';
+import { Broker, config, RpcServer, requestQueue } from '../common/index.js';
 import { echoContract } from './echo.js';
 import { AMQP_URL, quiet } from './lib.js';
 

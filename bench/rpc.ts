@@ -11,9 +11,7 @@
  */
 import { fork } from 'node:child_process';
 import amqp from 'amqplib';
-import { Broker, urlUser } from '../common/amqp/broker.js';
-import { RpcClient } from '../common/rpc/client.js';
-import { requestQueue } from '../common/rpc/server.js';
+import { Broker, RpcClient, requestQueue, urlUser } from '../common/index.js';
 import { echoContract } from './echo.js';
 import {
   AMQP_URL,

@@ -6,9 +6,9 @@
  * catalog.getTrack calls from an RpcClient keep the request queue full. Worker counts are
  * visited up and back down (1 2 4 4 2 1), so a drift in the machine's load hits each alike.
  */
-import { Broker } from '../common/amqp/broker.js';
-import { catalogContract } from '../common/contracts/catalog.js';
-import { RpcClient } from '../common/rpc/client.js';
+
+import { catalogContract } from '../common/contracts/index.js';
+import { Broker, RpcClient } from '../common/index.js';
 import { AMQP_URL, note, quiet, round } from './lib.js';
 import { BenchSystem } from './system.js';
 

@@ -8,9 +8,8 @@
  *   flock /tmp/music-bench.lock npx tsx bench/smart.ts
  */
 import { randomBytes } from 'node:crypto';
-import { SMART_MAX_FACTS, type SmartRulesInput, smartRules } from '../common/contracts/smart.js';
-import { dropSchema, migrate } from '../common/db/migrate.js';
-import { createPool } from '../common/db/pool.js';
+import { SMART_MAX_FACTS, type SmartRulesInput, smartRules } from '../common/contracts/index.js';
+import { createPool, dropSchema, migrate } from '../common/index.js';
 import { catalogService } from '../services/catalog/service.js';
 import { matchTracks } from '../services/catalog/smart.js';
 import { ID_BASE, loadCatalog } from './catalog-data.js';

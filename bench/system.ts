@@ -13,7 +13,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createPool, type Pool } from '../common/db/pool.js';
+import { createPool, type Pool } from '../common/index.js';
 import type { ServiceName } from '../scripts/services.js';
 import { DEMO_PASSWORD, DEMO_USERNAME } from '../services/users/seed.js';
 import { cleanupBroker, rabbitmqctl } from '../test/support/env.js';

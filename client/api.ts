@@ -1,34 +1,31 @@
 /** The gateway's REST API, typed with the services' result types. */
 
-import type {
-  Account,
-  Album,
-  Artist,
-  ListeningReport,
-  Lyrics,
-  Page,
-  Play,
-  Playlist,
-  PlaylistDetail,
-  SearchResult,
-  Session,
-  Share,
-  ShareKind,
-  Track,
-  User,
-  UserStats,
+import {
+  type Account,
+  type Album,
+  type Artist,
+  type EarlierPlays,
+  type ListeningReport,
+  type Lyrics,
+  MAX_PLAYS_PER_REQUEST,
+  type Page,
+  type Play,
+  type Playlist,
+  type PlaylistDetail,
+  type ScrobbleLink,
+  type ScrobbleService,
+  type ScrobbleStatus,
+  type SearchResult,
+  type Session,
+  type Share,
+  type ShareKind,
+  type Track,
+  type User,
+  type UserStats,
+  type Window,
 } from '../common/contracts/index.js';
-import { MAX_PLAYS_PER_REQUEST } from '../common/contracts/plays.js';
-import type {
-  EarlierPlays,
-  ScrobbleLink,
-  ScrobbleService,
-  ScrobbleStatus,
-} from '../common/contracts/scrobbler.js';
 
 export type TopTrack = Track & { plays: number };
-
-import type { Window } from '../common/contracts/shared.js';
 
 export type TopWindow = Window;
 

@@ -4,8 +4,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { type PlaylistDetail, SHARE_KINDS, type ShareKind, type Track } from '../common/contracts/index.js';
-import { PAGE_DEFAULT_LIMIT, PAGE_MAX_LIMIT, WINDOWS } from '../common/contracts/shared.js';
+import {
+  PAGE_DEFAULT_LIMIT,
+  PAGE_MAX_LIMIT,
+  type PlaylistDetail,
+  SHARE_KINDS,
+  type ShareKind,
+  type Track,
+  WINDOWS,
+} from '../common/contracts/index.js';
 import { type Api, ApiError, type TopWindow } from './api.js';
 import { type FlagSpec, type Flags, intArg, parseFlags, UsageError } from './args.js';
 import { type Delivery, deliveryNote, sendUnsentPlays } from './delivery.js';

@@ -8,8 +8,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { Track } from '../common/contracts/index.js';
-import { GAIN_MODES, type GainMode, gainDb } from '../common/contracts/replay-gain.js';
+import { GAIN_MODES, type GainMode, gainDb, type Track } from '../common/contracts/index.js';
 import type { Api } from './api.js';
 
 export interface Player {

@@ -7,7 +7,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { isKeptPlay, type KeptPlay } from '../common/contracts/kept-play.js';
+import { isKeptPlay, type KeptPlay } from '../common/contracts/index.js';
 
 export interface SavedSession {
   gateway: string;

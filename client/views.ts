@@ -8,13 +8,13 @@ import type {
   Play,
   Playlist,
   PlaylistDetail,
+  ScrobbleStatus,
   SearchResult,
   Share,
   Track,
   User,
   UserStats,
 } from '../common/contracts/index.js';
-import type { ScrobbleStatus } from '../common/contracts/scrobbler.js';
 import type { TopTrack } from './api.js';
 import { duration, type Style, table, when } from './render.js';
 

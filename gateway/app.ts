@@ -1,14 +1,16 @@
 import { isUtf8 } from 'node:buffer';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import type { Broker } from '../common/amqp/broker.js';
-import type { Config } from '../common/config.js';
-import type { PlayDateWindow } from '../common/contracts/events.js';
-import { PlayAllowance } from '../common/contracts/plays.js';
-import { ErrorCodes, NotFoundError } from '../common/errors.js';
-import type { EventPublisher } from '../common/events/publisher.js';
-import type { RpcClient } from '../common/rpc/client.js';
-import type { System } from '../common/system.js';
+import { PlayAllowance, type PlayDateWindow } from '../common/contracts/index.js';
+import {
+  type Broker,
+  type Config,
+  ErrorCodes,
+  type EventPublisher,
+  NotFoundError,
+  type RpcClient,
+  type System,
+} from '../common/index.js';
 import { Authenticator, authenticate } from './auth.js';
 import { stringifyWithin } from './bounded-json.js';
 import { CoverCache } from './covers.js';

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
-import type { TrackFile } from '../common/contracts/catalog.js';
-import { UnauthorizedError } from '../common/errors.js';
+import type { TrackFile } from '../common/contracts/index.js';
+import { UnauthorizedError } from '../common/index.js';
 import { type StreamOptions, TranscodeFailedError, type Transcoder } from './transcode.js';
 
 /** Headers describing the file, which must not stay on an error answer. */

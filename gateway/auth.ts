@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { UsersContract } from '../common/contracts/users.js';
-import { isAppError, isUnavailable, UnauthorizedError } from '../common/errors.js';
-import { LruCache } from '../common/lru.js';
-import type { ServiceClient } from '../common/rpc/client.js';
-import type { Caller } from '../common/rpc/contract.js';
+import type { UsersContract } from '../common/contracts/index.js';
+import {
+  type Caller,
+  isAppError,
+  isUnavailable,
+  LruCache,
+  type ServiceClient,
+  UnauthorizedError,
+} from '../common/index.js';
 import './locals.js';
 
 export interface AuthCacheOptions {

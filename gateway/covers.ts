@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { crc32, deflate } from 'node:zlib';
 import type { Response } from 'express';
-import { LruCache } from '../common/lru.js';
+import { LruCache } from '../common/index.js';
 import { ifFound, type Services } from './services.js';
 
 /**

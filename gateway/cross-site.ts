@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { ErrorCodes } from '../common/errors.js';
+import { ErrorCodes } from '../common/index.js';
 import { HttpError } from './errors.js';
 
 /** Methods that change nothing: a foreign page may send them (it cannot read the answer). */

@@ -8,7 +8,7 @@ import {
   type ErrorName,
   isAppError,
   isUnavailable,
-} from '../common/errors.js';
+} from '../common/index.js';
 
 /** The one map from error code to HTTP status; typed so a new code fails to compile until mapped. */
 export const HTTP_STATUS: Readonly<Record<ErrorName, number>> = Object.freeze({

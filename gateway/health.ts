@@ -1,9 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
-import type { Broker } from '../common/amqp/broker.js';
 import { SERVICE_NAMES, type ServiceName } from '../common/contracts/index.js';
-import { AppError, ErrorCodes } from '../common/errors.js';
-import type { RpcClient } from '../common/rpc/client.js';
+import { AppError, type Broker, ErrorCodes, type RpcClient } from '../common/index.js';
 import { HttpError } from './errors.js';
 import { withTimeout } from './timeout.js';
 

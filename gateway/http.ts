@@ -1,8 +1,13 @@
 import type { Request } from 'express';
 import type { z } from 'zod';
-import { PAGE_MAX_LIMIT, PAGE_MAX_OFFSET } from '../common/contracts/shared.js';
-import { describeIssues, InvalidParamsError } from '../common/errors.js';
-import type { Contract, MethodName, ParsedParamsOf } from '../common/rpc/contract.js';
+import { PAGE_MAX_LIMIT, PAGE_MAX_OFFSET } from '../common/contracts/index.js';
+import {
+  type Contract,
+  describeIssues,
+  InvalidParamsError,
+  type MethodName,
+  type ParsedParamsOf,
+} from '../common/index.js';
 
 /**
  * Query strings are strings (or arrays of them when a key repeats): these read one value,

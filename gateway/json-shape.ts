@@ -1,4 +1,4 @@
-import { ErrorCodes } from '../common/errors.js';
+import { ErrorCodes } from '../common/index.js';
 import { HttpError } from './errors.js';
 
 /**

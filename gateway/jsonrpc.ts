@@ -1,10 +1,17 @@
 import { isUtf8 } from 'node:buffer';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { AppError, ErrorCodes, ForbiddenError, UnauthorizedError, type WireError } from '../common/errors.js';
-import type { RpcClient } from '../common/rpc/client.js';
-import type { Caller } from '../common/rpc/contract.js';
-import type { MethodEntry, System } from '../common/system.js';
+import {
+  AppError,
+  type Caller,
+  ErrorCodes,
+  ForbiddenError,
+  type MethodEntry,
+  type RpcClient,
+  type System,
+  UnauthorizedError,
+  type WireError,
+} from '../common/index.js';
 import { type Authenticator, bearerToken, clientAddressOf } from './auth.js';
 import { AnswerTooLargeError, stringifyWithin } from './bounded-json.js';
 import { sendError } from './errors.js';

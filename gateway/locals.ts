@@ -1,4 +1,4 @@
-import type { Caller } from '../common/rpc/contract.js';
+import type { Caller } from '../common/index.js';
 
 /** What the gateway's middleware attaches to each response, typed for every handler. */
 declare global {

@@ -1,7 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { EventPublisher } from '../common/events/publisher.js';
-import type { PartitionStanding } from '../common/projections/lag.js';
-import type { RpcClient } from '../common/rpc/client.js';
+import type { EventPublisher, PartitionStanding, RpcClient } from '../common/index.js';
 
 const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 

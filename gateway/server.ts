@@ -2,13 +2,18 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
-import type { Broker } from '../common/amqp/broker.js';
-import type { Config } from '../common/config.js';
 import { SYSTEM } from '../common/contracts/index.js';
-import type { EventPublisher } from '../common/events/publisher.js';
-import type { RpcClient } from '../common/rpc/client.js';
-import { defineService, type ServiceDefinition, startService, type Worker } from '../common/service.js';
-import type { System } from '../common/system.js';
+import {
+  type Broker,
+  type Config,
+  defineService,
+  type EventPublisher,
+  type RpcClient,
+  type ServiceDefinition,
+  type System,
+  startService,
+  type Worker,
+} from '../common/index.js';
 import { buildApp, type GatewayOptions } from './app.js';
 import { Transcoder } from './transcode.js';
 

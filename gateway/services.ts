@@ -1,6 +1,5 @@
 import { CONTRACTS } from '../common/contracts/index.js';
-import { isAppError } from '../common/errors.js';
-import type { RpcClient, ServiceClient } from '../common/rpc/client.js';
+import { isAppError, type RpcClient, type ServiceClient } from '../common/index.js';
 
 /** Typed clients of the services the gateway's routes call: one per service of the system. */
 export type Services = {

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { newTraceId, withTrace } from '../common/trace.js';
+import { newTraceId, withTrace } from '../common/index.js';
 import type { GatewayMetrics } from './metrics.js';
 import './locals.js';
 

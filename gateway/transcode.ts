@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { TRANSCODE_FORMATS, type TranscodeFormat } from '../common/config.js';
-import { UnavailableError } from '../common/errors.js';
+import { TRANSCODE_FORMATS, type TranscodeFormat, UnavailableError } from '../common/index.js';
 
 /** Keep mono as mono, bring anything wider down to stereo. */
 const AT_MOST_STEREO = ['-af', 'aformat=channel_layouts=mono|stereo'];

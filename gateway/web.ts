@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { repoPath } from '../common/paths.js';
+import { repoPath } from '../common/index.js';
 
 /** Where `npm run build:web` puts the web player. */
 export const WEB_DIST = repoPath('web/dist');

@@ -5,17 +5,18 @@
  * the management API as AMQP_URL's user, an administrator. ./start.sh runs it at every start;
  * `--delete` removes them. Passwords are never printed.
  */
+
+import { SYSTEM } from '../common/contracts/index.js';
 import {
   brokerAdmin,
   brokerUserName,
+  config,
   deleteBrokerUsers,
   loadBrokerSecret,
   putBrokerUsers,
   systemUsers,
   waitForManagement,
-} from '../common/broker-users.js';
-import { config } from '../common/config.js';
-import { SYSTEM } from '../common/contracts/index.js';
+} from '../common/index.js';
 import { processKinds } from './services.js';
 
 const cfg = config();

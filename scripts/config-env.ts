@@ -3,7 +3,7 @@
  * start.sh to save with a run (so workers added later share one configuration). The variable
  * names come from common/config.ts, the one place that lists them.
  */
-import { configSpec } from '../common/config.js';
+import { configSpec } from '../common/index.js';
 
 /** Single-quoted for the shell: a quote inside becomes '\''. */
 const quote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;

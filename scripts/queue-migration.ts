@@ -4,13 +4,19 @@
  * declares (quorum work queues, transient classic request queues), messages included. `npm run queues:migrate` (scripts/queues-migrate.ts) runs it.
  */
 import type { Channel, GetMessage } from 'amqplib';
-import type { Broker } from '../common/amqp/broker.js';
-import { mismatchOf, type WorkQueue } from '../common/amqp/queues.js';
 import { SYSTEM } from '../common/contracts/index.js';
-import { EVENTS_EXCHANGE } from '../common/events/envelope.js';
-import { declareExchange, groupQueues, retryDelays, retryQueue } from '../common/events/topology.js';
-import { requestQueue } from '../common/rpc/server.js';
-import type { System } from '../common/system.js';
+import {
+  type Broker,
+  declareExchange,
+  EVENTS_EXCHANGE,
+  groupQueues,
+  mismatchOf,
+  requestQueue,
+  retryDelays,
+  retryQueue,
+  type System,
+  type WorkQueue,
+} from '../common/index.js';
 
 /** A queue of the system, with the exchange binding it needs (main event queues). */
 export interface SystemQueue extends WorkQueue {

@@ -5,9 +5,7 @@
  * broker of AMQP_URL in AMQP_NAMESPACE. Run it with the system's workers stopped; the gateway
  * may run (events published meanwhile wait in a holding queue). Safe to run again.
  */
-import { Broker, nodeOf } from '../common/amqp/broker.js';
-import { config, parseAmqpUrls } from '../common/config.js';
-import { rootLogger } from '../common/logger.js';
+import { Broker, config, nodeOf, parseAmqpUrls, rootLogger } from '../common/index.js';
 import { migrateQueues, systemQueues } from './queue-migration.js';
 
 const cfg = config();

@@ -10,17 +10,22 @@
  * was interrupted resumes where it stopped unless --restart. Progress goes to stderr: a bar on
  * a terminal, a line every two seconds otherwise.
  */
-import { Broker } from '../common/amqp/broker.js';
-import { brokerUrlFor } from '../common/broker-users.js';
-import { config, databaseUrlFor } from '../common/config.js';
-import { translateDatabaseError } from '../common/db/errors.js';
-import { createPool } from '../common/db/pool.js';
-import type { LogPosition } from '../common/events/log.js';
-import { rootLogger } from '../common/logger.js';
-import { logPartitionEnds, projectionStandings } from '../common/projections/lag.js';
-import type { Projection } from '../common/projections/projection.js';
-import { type ReplayProgress, replayProjection } from '../common/projections/replay.js';
-import { dedupWindowMs } from '../common/service.js';
+import {
+  Broker,
+  brokerUrlFor,
+  config,
+  createPool,
+  databaseUrlFor,
+  dedupWindowMs,
+  type LogPosition,
+  logPartitionEnds,
+  type Projection,
+  projectionStandings,
+  type ReplayProgress,
+  replayProjection,
+  rootLogger,
+  translateDatabaseError,
+} from '../common/index.js';
 import { loadService, SERVICE_NAMES } from './services.js';
 
 interface Entry {

@@ -11,9 +11,14 @@
  * the old secret has expired (TOKEN_TTL_SECONDS, 7 days by default), `retire` it and restart
  * the users workers again. docs/SECURITY.md says more.
  */
-import { config } from '../common/config.js';
-import { repoPath } from '../common/paths.js';
-import { loadTokenSecrets, newSecret, readSecretFile, replaceSecretFile } from '../services/users/secret.js';
+import {
+  config,
+  loadTokenSecrets,
+  newSecret,
+  readSecretFile,
+  replaceSecretFile,
+  repoPath,
+} from '../common/index.js';
 
 const command = process.argv[2];
 const cfg = config();

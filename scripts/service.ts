@@ -5,7 +5,7 @@
  * exits).
  */
 import { SYSTEM } from '../common/contracts/index.js';
-import { runService } from '../common/service.js';
+import { runService } from '../common/index.js';
 import { isServiceName, loadService, SERVICE_NAMES } from './services.js';
 
 const name = process.argv[2];

@@ -1,6 +1,5 @@
-import { type ProcessKind, systemKinds } from '../common/broker-users.js';
 import { SERVICE_NAMES, type ServiceName } from '../common/contracts/index.js';
-import type { ServiceDefinition, System } from '../common/index.js';
+import { type ProcessKind, type ServiceDefinition, type System, systemKinds } from '../common/index.js';
 
 /** Every service of the system (common/contracts); each lives in services/<name>/service.ts. */
 export { SERVICE_NAMES, type ServiceName };

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, MIN_SECRET_BYTES, PUBLISHED_SECRETS } from '../common/config.js';
 import { SYSTEM } from '../common/contracts/index.js';
-import { loadTokenSecrets, SecretError } from '../services/users/secret.js';
+import { loadTokenSecrets, SecretError } from '../common/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);

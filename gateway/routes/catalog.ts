@@ -1,6 +1,6 @@
 import type { Request } from 'express';
-import { ALBUM_SORTS, CURSOR_MAX, catalogContract, LIBRARY_ID_MAX } from '../../common/contracts/catalog.js';
-import { InvalidParamsError, NotFoundError } from '../../common/errors.js';
+import { ALBUM_SORTS, CURSOR_MAX, catalogContract, LIBRARY_ID_MAX } from '../../common/contracts/index.js';
+import { InvalidParamsError, NotFoundError } from '../../common/index.js';
 import { forClient, requireCaller } from '../auth.js';
 import { contractParams, jsonBody, paging, pathInt, queryEnum, queryInt, queryString } from '../http.js';
 import type { RouteContext } from './context.js';

@@ -1,8 +1,7 @@
 import type { Router } from 'express';
 import type { Logger } from 'pino';
-import type { PlayDateWindow } from '../../common/contracts/events.js';
-import type { PlayAllowance } from '../../common/contracts/plays.js';
-import type { EventPublisher } from '../../common/events/publisher.js';
+import type { PlayAllowance, PlayDateWindow } from '../../common/contracts/index.js';
+import type { EventPublisher } from '../../common/index.js';
 import type { Authenticator } from '../auth.js';
 import type { CoverCache } from '../covers.js';
 import type { Services } from '../services.js';

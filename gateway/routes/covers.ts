@@ -1,4 +1,4 @@
-import { NotFoundError } from '../../common/errors.js';
+import { NotFoundError } from '../../common/index.js';
 import { clientAddressOf } from '../auth.js';
 import { catalogCoverColor, MAX_COVER_SIZE, sendCover } from '../covers.js';
 import { queryInt } from '../http.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PLAYLIST_MAX_TRACKS, playlistsContract } from '../../common/contracts/playlists.js';
+import { PLAYLIST_MAX_TRACKS, playlistsContract } from '../../common/contracts/index.js';
 import { requireCaller } from '../auth.js';
 import { contractParams, jsonBody, paging, parseBody, pathInt, queryString } from '../http.js';
 import type { RouteContext } from './context.js';

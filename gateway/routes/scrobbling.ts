@@ -1,5 +1,5 @@
-import { SCROBBLE_SERVICES, scrobblerContract } from '../../common/contracts/scrobbler.js';
-import { NotFoundError } from '../../common/errors.js';
+import { SCROBBLE_SERVICES, scrobblerContract } from '../../common/contracts/index.js';
+import { NotFoundError } from '../../common/index.js';
 import { requireCaller } from '../auth.js';
 import { contractParams, jsonBody } from '../http.js';
 import type { RouteContext } from './context.js';

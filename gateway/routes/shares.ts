@@ -1,12 +1,17 @@
 import { extname } from 'node:path';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { Events, trackPlayedSchema } from '../../common/contracts/events.js';
-import { playlistsContract } from '../../common/contracts/playlists.js';
-import { makePlay, playEventId } from '../../common/contracts/plays.js';
-import { id } from '../../common/contracts/shared.js';
-import { SHARE_TOKEN, type ShareAccess } from '../../common/contracts/shares.js';
-import { ForbiddenError, NotFoundError } from '../../common/errors.js';
+import {
+  Events,
+  id,
+  makePlay,
+  playEventId,
+  playlistsContract,
+  SHARE_TOKEN,
+  type ShareAccess,
+  trackPlayedSchema,
+} from '../../common/contracts/index.js';
+import { ForbiddenError, NotFoundError } from '../../common/index.js';
 import { sendAudioFile } from '../audio.js';
 import { requireCaller } from '../auth.js';
 import { catalogCoverColor, MAX_COVER_SIZE, sendCover } from '../covers.js';

@@ -1,8 +1,7 @@
 import type { Response } from 'express';
 import type { Logger } from 'pino';
-import { TRANSCODE_FORMATS } from '../../common/config.js';
-import type { TrackFile } from '../../common/contracts/catalog.js';
-import { ErrorCodes, NotFoundError } from '../../common/errors.js';
+import type { TrackFile } from '../../common/contracts/index.js';
+import { ErrorCodes, NotFoundError, TRANSCODE_FORMATS } from '../../common/index.js';
 import { AudioFileError, sendTrackAudio } from '../audio.js';
 import { forClient } from '../auth.js';
 import { HttpError } from '../errors.js';

@@ -1,4 +1,4 @@
-import { usersContract } from '../../common/contracts/users.js';
+import { usersContract } from '../../common/contracts/index.js';
 import { requireCaller } from '../auth.js';
 import { contractParams, jsonBody, queryEnum } from '../http.js';
 import type { RouteContext } from './context.js';

@@ -1,6 +1,5 @@
-import type { Artist, CatalogContract } from '../../common/contracts/catalog.js';
-import type { ServiceClient } from '../../common/rpc/client.js';
-import type { Caller } from '../../common/rpc/contract.js';
+import type { Artist, CatalogContract } from '../../common/contracts/index.js';
+import type { Caller, ServiceClient } from '../../common/index.js';
 import { artist, artistFolder, artistIndex, type Marks } from './models.js';
 import type { Body } from './response.js';
 

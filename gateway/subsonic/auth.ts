@@ -1,5 +1,4 @@
-import { isAppError } from '../../common/errors.js';
-import type { Caller } from '../../common/rpc/contract.js';
+import { type Caller, isAppError } from '../../common/index.js';
 import type { Authenticator, SubsonicCredentials } from '../auth.js';
 import type { Params } from './params.js';
 import { missing, SubsonicCodes, SubsonicError } from './response.js';

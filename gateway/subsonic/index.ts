@@ -1,11 +1,13 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { LIBRARY_ID_MAX } from '../../common/contracts/catalog.js';
-import type { PlayDateWindow } from '../../common/contracts/events.js';
-import type { PlayAllowance } from '../../common/contracts/plays.js';
-import type { Ratings, Starred } from '../../common/contracts/users.js';
-import { AppError, isUnavailable } from '../../common/errors.js';
-import type { EventPublisher } from '../../common/events/publisher.js';
+import {
+  LIBRARY_ID_MAX,
+  type PlayAllowance,
+  type PlayDateWindow,
+  type Ratings,
+  type Starred,
+} from '../../common/contracts/index.js';
+import { AppError, type EventPublisher, isUnavailable } from '../../common/index.js';
 import type { Authenticator } from '../auth.js';
 import { clientAddressOf } from '../auth.js';
 import type { CoverCache } from '../covers.js';

@@ -1,6 +1,12 @@
-import type { Album, Artist, ArtistIndexGroup, Track } from '../../common/contracts/catalog.js';
-import type { Playlist } from '../../common/contracts/playlists.js';
-import type { Ratings, Starred } from '../../common/contracts/users.js';
+import type {
+  Album,
+  Artist,
+  ArtistIndexGroup,
+  Playlist,
+  Ratings,
+  Starred,
+  Track,
+} from '../../common/contracts/index.js';
 import { coverId } from '../covers.js';
 import { sourceKbps } from '../transcode.js';
 import type { Body } from './response.js';

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { MAX_IDS } from '../../common/contracts/shared.js';
+import { MAX_IDS } from '../../common/contracts/index.js';
 import { missing, SubsonicCodes, SubsonicError } from './response.js';
 
 /** Longest single parameter value taken (ids, names, queries; API keys are the longest). */

@@ -7,7 +7,7 @@ import {
   LYRICS_UNKNOWN_LANGUAGE,
   type LyricLine,
   type Lyrics,
-} from '../../common/contracts/catalog.js';
+} from '../../common/contracts/index.js';
 import type { Queryable } from '../../common/index.js';
 import { inScope, type Scope, scopeParam } from './scope.js';
 import { normalizeText } from './text.js';

@@ -1,6 +1,5 @@
 import { extname, isAbsolute, resolve } from 'node:path';
-import type { Config } from '../../common/index.js';
-import { repoPath } from '../../common/paths.js';
+import { type Config, repoPath } from '../../common/index.js';
 
 /** The media folder as an absolute path; a relative MEDIA_DIR is taken from the repository root. */
 export function mediaRoot(config: Pick<Config, 'mediaDir'>): string {

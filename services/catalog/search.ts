@@ -1,4 +1,4 @@
-import type { SearchResult } from '../../common/contracts/catalog.js';
+import type { SearchResult } from '../../common/contracts/index.js';
 import type { Queryable } from '../../common/index.js';
 import {
   ALBUM_ORDER,

@@ -1,6 +1,5 @@
 import { catalogContract, statsContract } from '../../common/contracts/index.js';
-import { repoPath, sourcePath } from '../../common/paths.js';
-import { defineService } from '../../common/service.js';
+import { defineService, repoPath, sourcePath } from '../../common/index.js';
 import { catalogHandlers } from './handlers.js';
 import { adoptLibraryFolder, forgetUsers } from './libraries.js';
 import { LibraryFolders } from './library/folders.js';

@@ -4,8 +4,8 @@ import type {
   SmartRule,
   SmartRules,
   SmartSort,
-} from '../../common/contracts/smart.js';
-import type { Queryable } from '../../common/db/pool.js';
+} from '../../common/contracts/index.js';
+import type { Queryable } from '../../common/index.js';
 import { inScope, type Scope } from './scope.js';
 
 /** A track a smart playlist's rules picked, with what its totals need. */

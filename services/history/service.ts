@@ -1,7 +1,5 @@
 import { catalogContract, historyContract, TrackCache } from '../../common/contracts/index.js';
-import { sourcePath } from '../../common/paths.js';
-import { PeriodicTask } from '../../common/periodic.js';
-import { dedupWindowMs, defineService } from '../../common/service.js';
+import { dedupWindowMs, defineService, PeriodicTask, sourcePath } from '../../common/index.js';
 import { historyHandlers } from './handlers.js';
 import { MAINTENANCE_INTERVAL_MS, maintainPlayLog } from './partitions.js';
 import { storePlays } from './store.js';

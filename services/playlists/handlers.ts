@@ -1,26 +1,32 @@
-import type { CatalogContract } from '../../common/contracts/catalog.js';
-import { Events, type PlaylistChanged } from '../../common/contracts/events.js';
 import {
+  type CatalogContract,
+  Events,
   PLAYLIST_MAX_TRACKS,
   type Playlist,
+  type PlaylistChanged,
   type PlaylistDetail,
   type PlaylistsContract,
   playlistsContract,
   SMART_PLAYLISTS_MAX,
-} from '../../common/contracts/playlists.js';
-import { type SmartRules, smartRules } from '../../common/contracts/smart.js';
-import type { UsersContract } from '../../common/contracts/users.js';
-import { enqueueEvent } from '../../common/db/outbox.js';
-import { type Pool, type PoolClient, withTransaction } from '../../common/db/pool.js';
+  type SmartRules,
+  smartRules,
+  type UsersContract,
+} from '../../common/contracts/index.js';
 import {
+  type Caller,
   describeIssues,
+  enqueueEvent,
   ForbiddenError,
+  type Handlers,
   InvalidInputError,
   NotFoundError,
+  type ParsedParamsOf,
+  type Pool,
+  type PoolClient,
+  type ServiceClient,
   UnauthorizedError,
-} from '../../common/errors.js';
-import type { ServiceClient } from '../../common/rpc/client.js';
-import type { Caller, Handlers, ParsedParamsOf } from '../../common/rpc/contract.js';
+  withTransaction,
+} from '../../common/index.js';
 import { exportM3u, refuseFileChange, requireLibrary, visibleLibraries } from './files.js';
 import { fromNsp } from './nsp.js';
 import { shareHandlers } from './shares.js';

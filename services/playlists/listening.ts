@@ -1,14 +1,12 @@
-import { Events } from '../../common/contracts/events.js';
 import {
+  Events,
   type ListeningFacts,
   listeningNeeds,
   SMART_MAX_FACTS,
   type SmartRules,
-} from '../../common/contracts/smart.js';
-import type { SongMarks } from '../../common/contracts/users.js';
-import type { Queryable } from '../../common/db/pool.js';
-import { sourcePath } from '../../common/paths.js';
-import { defineProjection } from '../../common/projections/projection.js';
+  type SongMarks,
+} from '../../common/contracts/index.js';
+import { defineProjection, type Queryable, sourcePath } from '../../common/index.js';
 
 export const PLAYLISTS_MIGRATIONS = sourcePath(import.meta.url, 'migrations');
 

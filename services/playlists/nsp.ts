@@ -3,8 +3,8 @@ import {
   type SmartRule,
   type SmartRulesInput,
   type SmartSort,
-} from '../../common/contracts/smart.js';
-import { InvalidInputError } from '../../common/errors.js';
+} from '../../common/contracts/index.js';
+import { InvalidInputError } from '../../common/index.js';
 
 /**
  * Navidrome's smart playlist files (`.nsp`): JSON with `name`, `comment`, a top-level `all` or

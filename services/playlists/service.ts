@@ -1,7 +1,5 @@
-import { catalogContract } from '../../common/contracts/catalog.js';
-import { playlistsContract } from '../../common/contracts/playlists.js';
-import { usersContract } from '../../common/contracts/users.js';
-import { defineService } from '../../common/service.js';
+import { catalogContract, playlistsContract, usersContract } from '../../common/contracts/index.js';
+import { defineService } from '../../common/index.js';
 import { playlistFileSubscribers } from './files.js';
 import { playlistsHandlers } from './handlers.js';
 import { listeningProjection, PLAYLISTS_MIGRATIONS } from './listening.js';

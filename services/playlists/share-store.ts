@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { ShareKind } from '../../common/contracts/shares.js';
-import type { Queryable } from '../../common/db/pool.js';
+import type { ShareKind } from '../../common/contracts/index.js';
+import type { Queryable } from '../../common/index.js';
 
 export interface ShareRow {
   id: string;

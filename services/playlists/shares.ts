@@ -1,17 +1,25 @@
-import type { CatalogContract, Track } from '../../common/contracts/catalog.js';
-import type { PlaylistsContract } from '../../common/contracts/playlists.js';
 import {
+  type CatalogContract,
   MAX_SHARES_PER_USER,
+  type PlaylistsContract,
   SHARE_LIST_ENTRIES,
   SHARE_MAX_DAYS,
   type Share,
   sharePath,
-} from '../../common/contracts/shares.js';
-import { type Pool, withTransaction } from '../../common/db/pool.js';
-import { ForbiddenError, InvalidInputError, isAppError, NotFoundError } from '../../common/errors.js';
-import { LruCache } from '../../common/lru.js';
-import type { ServiceClient } from '../../common/rpc/client.js';
-import type { Caller, Handlers } from '../../common/rpc/contract.js';
+  type Track,
+} from '../../common/contracts/index.js';
+import {
+  type Caller,
+  ForbiddenError,
+  type Handlers,
+  InvalidInputError,
+  isAppError,
+  LruCache,
+  NotFoundError,
+  type Pool,
+  type ServiceClient,
+  withTransaction,
+} from '../../common/index.js';
 import {
   countShares,
   deleteShare,

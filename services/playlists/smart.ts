@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { CatalogContract } from '../../common/contracts/catalog.js';
-import type { SmartRules } from '../../common/contracts/smart.js';
-import type { UsersContract } from '../../common/contracts/users.js';
-import type { Queryable } from '../../common/db/pool.js';
-import { isUnavailable, UnavailableError } from '../../common/errors.js';
-import { LruCache } from '../../common/lru.js';
-import type { ServiceClient } from '../../common/rpc/client.js';
+import type { CatalogContract, SmartRules, UsersContract } from '../../common/contracts/index.js';
+import {
+  isUnavailable,
+  LruCache,
+  type Queryable,
+  type ServiceClient,
+  UnavailableError,
+} from '../../common/index.js';
 import { listeningFacts } from './listening.js';
 
 /** A track a smart playlist holds now, with its duration for the playlist's totals. */

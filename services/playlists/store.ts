@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Playlist, PlaylistFileSource } from '../../common/contracts/index.js';
-import type { SmartRules } from '../../common/contracts/smart.js';
-import type { PoolClient, Queryable } from '../../common/db/pool.js';
+import type { Playlist, PlaylistFileSource, SmartRules } from '../../common/contracts/index.js';
+import type { PoolClient, Queryable } from '../../common/index.js';
 
 export interface PlaylistRow {
   id: string;

@@ -1,8 +1,12 @@
-import type { CatalogContract, Track } from '../../common/contracts/catalog.js';
-import { MAX_IDS } from '../../common/contracts/shared.js';
-import { isUnavailable, NotFoundError, UnavailableError } from '../../common/errors.js';
-import type { CallOptions, ServiceClient } from '../../common/rpc/client.js';
-import type { Caller } from '../../common/rpc/contract.js';
+import { type CatalogContract, MAX_IDS, type Track } from '../../common/contracts/index.js';
+import {
+  type Caller,
+  type CallOptions,
+  isUnavailable,
+  NotFoundError,
+  type ServiceClient,
+  UnavailableError,
+} from '../../common/index.js';
 
 /** A catalog call, with "the catalog is away" in the playlists service's words. */
 export async function fromCatalog<T>(call: Promise<T>): Promise<T> {

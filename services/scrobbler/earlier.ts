@@ -1,12 +1,16 @@
 import type { Logger } from 'pino';
-import type { Broker } from '../../common/amqp/broker.js';
-import { Events } from '../../common/contracts/events.js';
-import type { EarlierPlays, ScrobbleService } from '../../common/contracts/scrobbler.js';
-import { type Pool, withTransaction } from '../../common/db/pool.js';
-import { NotFoundError } from '../../common/errors.js';
-import { LogReader, type LogRecord, logBounds } from '../../common/events/log.js';
-import { partitionOf } from '../../common/events/partitions.js';
-import type { Worker } from '../../common/service.js';
+import { type EarlierPlays, Events, type ScrobbleService } from '../../common/contracts/index.js';
+import {
+  type Broker,
+  LogReader,
+  type LogRecord,
+  logBounds,
+  NotFoundError,
+  type Pool,
+  partitionOf,
+  type Worker,
+  withTransaction,
+} from '../../common/index.js';
 import { earlierOf } from './store.js';
 
 /**

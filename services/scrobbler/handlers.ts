@@ -1,10 +1,18 @@
 import type { Logger } from 'pino';
-import type { PlaybackStarted } from '../../common/contracts/events.js';
-import type { ScrobbleLink, ScrobblerContract, ScrobbleService } from '../../common/contracts/scrobbler.js';
-import type { Pool } from '../../common/db/pool.js';
-import { InvalidInputError, NotFoundError, UnavailableError } from '../../common/errors.js';
-import type { EventEnvelope } from '../../common/events/envelope.js';
-import type { Handlers } from '../../common/rpc/contract.js';
+import type {
+  PlaybackStarted,
+  ScrobbleLink,
+  ScrobblerContract,
+  ScrobbleService,
+} from '../../common/contracts/index.js';
+import {
+  type EventEnvelope,
+  type Handlers,
+  InvalidInputError,
+  NotFoundError,
+  type Pool,
+  UnavailableError,
+} from '../../common/index.js';
 import { askEarlier } from './earlier.js';
 import { listenOf, type Outside } from './sender.js';
 import { deleteLink, linksOf, markBroken, saveLink } from './store.js';

@@ -1,6 +1,5 @@
-import { Events } from '../../common/contracts/events.js';
-import { sourcePath } from '../../common/paths.js';
-import { defineProjection } from '../../common/projections/projection.js';
+import { Events } from '../../common/contracts/index.js';
+import { defineProjection, sourcePath } from '../../common/index.js';
 
 export const SCROBBLER_MIGRATIONS = sourcePath(import.meta.url, 'migrations');
 

@@ -1,10 +1,6 @@
 import type { Logger } from 'pino';
-import type { Track } from '../../common/contracts/catalog.js';
-import { heardEnough } from '../../common/contracts/plays.js';
-import type { ScrobbleService } from '../../common/contracts/scrobbler.js';
-import { type Pool, type PoolClient, withTransaction } from '../../common/db/pool.js';
-import type { Sealer } from '../../common/sealing.js';
-import type { Worker } from '../../common/service.js';
+import { heardEnough, type ScrobbleService, type Track } from '../../common/contracts/index.js';
+import { type Pool, type PoolClient, type Sealer, type Worker, withTransaction } from '../../common/index.js';
 import { LASTFM_LIMITS, type LastfmClient } from './lastfm.js';
 import { LISTENBRAINZ_LIMITS, type ListenBrainzClient } from './listenbrainz.js';
 import type { CallOutcome, Listen, ListenOutcome } from './protocol.js';

@@ -1,8 +1,5 @@
-import { catalogContract, scrobblerContract } from '../../common/contracts/index.js';
-import { TrackCache } from '../../common/contracts/track-cache.js';
-import { Sealer } from '../../common/sealing.js';
-import { defineService } from '../../common/service.js';
-import { loadTokenSecrets } from '../../common/token-secrets.js';
+import { catalogContract, scrobblerContract, TrackCache } from '../../common/contracts/index.js';
+import { defineService, loadTokenSecrets, Sealer } from '../../common/index.js';
 import { EarlierReader } from './earlier.js';
 import { nowPlayingSubscriber, scrobblerHandlers } from './handlers.js';
 import { LastfmClient } from './lastfm.js';

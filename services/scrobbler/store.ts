@@ -1,5 +1,5 @@
-import type { EarlierPlays, ScrobbleLink, ScrobbleService } from '../../common/contracts/scrobbler.js';
-import { type Pool, type Queryable, withTransaction } from '../../common/db/pool.js';
+import type { EarlierPlays, ScrobbleLink, ScrobbleService } from '../../common/contracts/index.js';
+import { type Pool, type Queryable, withTransaction } from '../../common/index.js';
 
 /** The link rows and listen counts of the scrobbler's schema (migrations/001_scrobbler.sql). */
 

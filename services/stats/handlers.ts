@@ -1,6 +1,5 @@
 import type { StatsContract, TrackCache, TrackCount } from '../../common/contracts/index.js';
-import type { Handlers, Pool } from '../../common/index.js';
-import type { PartitionStanding } from '../../common/projections/lag.js';
+import type { Handlers, PartitionStanding, Pool } from '../../common/index.js';
 import { listeningHandlers } from './listening.js';
 import { COUNTER_NAMES } from './projections.js';
 import { readReport } from './report.js';

@@ -1,6 +1,5 @@
-import { Events } from '../../common/contracts/events.js';
-import { sourcePath } from '../../common/paths.js';
-import { defineProjection } from '../../common/projections/projection.js';
+import { Events } from '../../common/contracts/index.js';
+import { defineProjection, sourcePath } from '../../common/index.js';
 import { countPlays } from './plays.js';
 import { COUNTERS_TABLE, PLAY_TABLES, REPORT_TABLES, Tally, upsertTallies } from './tally.js';
 

@@ -1,7 +1,5 @@
 import { catalogContract, statsContract, TrackCache } from '../../common/contracts/index.js';
-import { PeriodicTask } from '../../common/periodic.js';
-import { logPartitionEnds, projectionStandings } from '../../common/projections/lag.js';
-import { defineService } from '../../common/service.js';
+import { defineService, logPartitionEnds, PeriodicTask, projectionStandings } from '../../common/index.js';
 import { PRUNE_INTERVAL_MS, pruneBuckets } from './buckets.js';
 import { statsHandlers } from './handlers.js';
 import { reportProjection, STATS_MIGRATIONS, statsProjection } from './projections.js';

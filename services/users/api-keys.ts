@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { ApiKey } from '../../common/contracts/users.js';
-import type { Queryable } from '../../common/db/pool.js';
+import type { ApiKey } from '../../common/contracts/index.js';
+import type { Queryable } from '../../common/index.js';
 import { apiKeyHash, newApiKey } from './password.js';
 
 interface ApiKeyRow {

@@ -1,10 +1,20 @@
-import type { CatalogContract } from '../../common/contracts/catalog.js';
-import { PlayAllowance } from '../../common/contracts/plays.js';
-import { SONG_MARKS_MAX, type UsersContract } from '../../common/contracts/users.js';
-import type { Pool, Queryable } from '../../common/db/pool.js';
-import { ConflictError, InvalidInputError, NotFoundError, UnauthorizedError } from '../../common/errors.js';
-import type { ServiceClient } from '../../common/rpc/client.js';
-import type { Handlers } from '../../common/rpc/contract.js';
+import {
+  type CatalogContract,
+  PlayAllowance,
+  SONG_MARKS_MAX,
+  type UsersContract,
+} from '../../common/contracts/index.js';
+import {
+  ConflictError,
+  type Handlers,
+  InvalidInputError,
+  NotFoundError,
+  type Pool,
+  type Queryable,
+  type ServiceClient,
+  type TokenSecrets,
+  UnauthorizedError,
+} from '../../common/index.js';
 import { adminHandlers } from './admin.js';
 import { apiKeyOwner, createApiKey, listApiKeys, revokeApiKey } from './api-keys.js';
 import { HashQueue } from './hashing.js';
@@ -15,7 +25,6 @@ import { loadPlayQueue, savePlayQueue } from './play-queue.js';
 import { LoginLimiter, type LoginLimits } from './rate-limit.js';
 import { listRatings, setRating, songMarks } from './ratings.js';
 import { type RegistrationLimits, RegistrationThrottle } from './registrations.js';
-import type { TokenSecrets } from './secret.js';
 import {
   createSession,
   newSessionId,

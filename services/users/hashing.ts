@@ -1,4 +1,4 @@
-import { UnavailableError } from '../../common/errors.js';
+import { UnavailableError } from '../../common/index.js';
 
 /**
  * What hashes a password: checking one (a login, a password change's old password, Subsonic's

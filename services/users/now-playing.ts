@@ -1,8 +1,13 @@
-import { Events } from '../../common/contracts/events.js';
-import { heardEnough, makePlay, PLAY_AFTER_MS, type PlayAllowance } from '../../common/contracts/plays.js';
-import type { NowPlayingEntry, PlaybackState } from '../../common/contracts/users.js';
-import { enqueueEvent } from '../../common/db/outbox.js';
-import { type Pool, type Queryable, withTransaction } from '../../common/db/pool.js';
+import {
+  Events,
+  heardEnough,
+  makePlay,
+  type NowPlayingEntry,
+  PLAY_AFTER_MS,
+  type PlayAllowance,
+  type PlaybackState,
+} from '../../common/contracts/index.js';
+import { enqueueEvent, type Pool, type Queryable, withTransaction } from '../../common/index.js';
 
 /** How long each kind of entry lives without a new report, and other bounds. */
 export const NOW_PLAYING_LIMITS = {

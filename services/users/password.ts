@@ -1,6 +1,5 @@
 import { createHash, randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
-import { Sealer } from '../../common/sealing.js';
-import type { TokenSecrets } from './secret.js';
+import { Sealer, type TokenSecrets } from '../../common/index.js';
 
 /**
  * Everything about stored passwords lives here: the scrypt hash every login checks, and the

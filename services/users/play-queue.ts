@@ -1,5 +1,5 @@
-import type { PlayQueue } from '../../common/contracts/users.js';
-import type { Queryable } from '../../common/db/pool.js';
+import type { PlayQueue } from '../../common/contracts/index.js';
+import type { Queryable } from '../../common/index.js';
 
 interface QueueRow {
   track_ids: string[];

@@ -1,5 +1,4 @@
-import { type Pool, type Queryable, withTransaction } from '../../common/db/pool.js';
-import { RateLimitedError } from '../../common/errors.js';
+import { type Pool, type Queryable, RateLimitedError, withTransaction } from '../../common/index.js';
 
 /** How one kind of key is throttled: free failures, then waits that double up to a ceiling. */
 export interface ThrottleRule {

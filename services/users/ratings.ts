@@ -1,5 +1,5 @@
-import type { Rating, Ratings, SongMarks } from '../../common/contracts/users.js';
-import type { Queryable } from '../../common/db/pool.js';
+import type { Rating, Ratings, SongMarks } from '../../common/contracts/index.js';
+import type { Queryable } from '../../common/index.js';
 import { byKind, type StarKind } from './stars.js';
 
 /** Rates an item from 1 to 5 (a new rating replaces the old one); 0 removes the rating. */

@@ -1,5 +1,4 @@
-import type { Pool } from '../../common/db/pool.js';
-import { RateLimitedError } from '../../common/errors.js';
+import { type Pool, RateLimitedError } from '../../common/index.js';
 
 /** How many accounts may be made: per client address per hour, and by everyone per minute. */
 export interface RegistrationLimits {

@@ -1,8 +1,5 @@
-import { type Config, config } from '../../common/config.js';
-import { migrate } from '../../common/db/migrate.js';
-import type { Pool } from '../../common/db/pool.js';
+import { type Config, config, loadTokenSecrets, migrate, type Pool } from '../../common/index.js';
 import { PasswordSealer } from './password.js';
-import { loadTokenSecrets } from './secret.js';
 import { USERS_MIGRATIONS } from './service.js';
 import { createUser } from './store.js';
 

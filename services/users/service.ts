@@ -1,13 +1,9 @@
-import { catalogContract } from '../../common/contracts/catalog.js';
-import { usersContract } from '../../common/contracts/users.js';
-import { sourcePath } from '../../common/paths.js';
-import { PeriodicTask } from '../../common/periodic.js';
-import { defineService } from '../../common/service.js';
+import { catalogContract, usersContract } from '../../common/contracts/index.js';
+import { defineService, loadTokenSecrets, PeriodicTask, sourcePath } from '../../common/index.js';
 import { usersHandlers } from './handlers.js';
 import { NOW_PLAYING_LIMITS, pruneNowPlaying } from './now-playing.js';
 import { LoginLimiter } from './rate-limit.js';
 import { RegistrationThrottle } from './registrations.js';
-import { loadTokenSecrets } from './secret.js';
 
 export const USERS_MIGRATIONS = sourcePath(import.meta.url, 'migrations');
 

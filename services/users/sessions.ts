@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Queryable } from '../../common/db/pool.js';
-import { prepared } from '../../common/db/prepared.js';
+import { prepared, type Queryable } from '../../common/index.js';
 
 /** A new session id: 128 random bits. */
 export function newSessionId(): string {

@@ -1,5 +1,5 @@
-import type { Star, Starred } from '../../common/contracts/users.js';
-import type { Queryable } from '../../common/db/pool.js';
+import type { Star, Starred } from '../../common/contracts/index.js';
+import type { Queryable } from '../../common/index.js';
 
 export type StarKind = 'song' | 'album' | 'artist';
 

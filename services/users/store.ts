@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Events } from '../../common/contracts/events.js';
-import type { Account, User } from '../../common/contracts/users.js';
-import { enqueueEvent } from '../../common/db/outbox.js';
-import { type Pool, type Queryable, withTransaction } from '../../common/db/pool.js';
+import { type Account, Events, type User } from '../../common/contracts/index.js';
+import { enqueueEvent, type Pool, type Queryable, withTransaction } from '../../common/index.js';
 import { hashPassword, type PasswordSealer } from './password.js';
 
 interface UserRow {

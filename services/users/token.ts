@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { TokenSecrets } from './secret.js';
+import type { TokenSecrets } from '../../common/index.js';
 
 /**
  * Session tokens: `<payload>.<signature>`, both base64url without padding. The payload is a

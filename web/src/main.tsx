@@ -1,7 +1,7 @@
 /** The web player: the page frame, the routes, and the player outside them. */
 import { type JSX, render } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
-import type { Account } from '../../common/contracts/users.js';
+import type { Account } from '../../common/contracts/index.js';
 import { change, connection, forgetAnswers } from './api.js';
 import { AdminPage } from './pages/admin.js';
 import { AlbumPage } from './pages/album.js';

@@ -5,7 +5,7 @@
  * the browser send an authenticated request (no CSRF). The price is that a script injected
  * into this page (XSS) could read the token; see docs/WEB.md for what keeps that out.
  */
-import type { Session } from '../../common/contracts/users.js';
+import type { Session } from '../../common/contracts/index.js';
 import { createStore } from './store.js';
 
 const KEY = 'music.session';

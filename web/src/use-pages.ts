@@ -4,7 +4,7 @@
  * page than the listener asked to see.
  */
 import { useState } from 'preact/hooks';
-import type { CursorPage } from '../../common/contracts/catalog.js';
+import type { CursorPage } from '../../common/contracts/index.js';
 import { ApiError, enc, get } from './api.js';
 import { useApi } from './use-api.js';
 

@@ -1,5 +1,10 @@
-import { Events, playedAtProblem } from '../../../common/contracts/events.js';
-import { MAX_PLAYS_PER_REQUEST, makePlay, playEventId } from '../../../common/contracts/plays.js';
+import {
+  Events,
+  MAX_PLAYS_PER_REQUEST,
+  makePlay,
+  playEventId,
+  playedAtProblem,
+} from '../../../common/contracts/index.js';
 import { withTimeout } from '../../timeout.js';
 import {
   albumsByIds,

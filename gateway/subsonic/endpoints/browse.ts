@@ -1,4 +1,4 @@
-import { IGNORED_ARTICLES } from '../../../common/contracts/catalog.js';
+import { IGNORED_ARTICLES } from '../../../common/contracts/index.js';
 import { type Endpoint, ifFound } from '../context.js';
 import { album, albumFolder, artist, artistFolder, song } from '../models.js';
 import { SubsonicCodes, SubsonicError } from '../response.js';

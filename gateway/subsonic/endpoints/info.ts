@@ -1,4 +1,4 @@
-import type { Artist, Track } from '../../../common/contracts/catalog.js';
+import type { Artist, Track } from '../../../common/contracts/index.js';
 import { coverId } from '../../covers.js';
 import { type Call, type Deps, type Endpoint, orElse } from '../context.js';
 import { artist, artistFolder, type Marks, song } from '../models.js';

@@ -1,4 +1,4 @@
-import type { Lyrics } from '../../../common/contracts/catalog.js';
+import type { Lyrics } from '../../../common/contracts/index.js';
 import type { Endpoint } from '../context.js';
 import { missing } from '../response.js';
 

@@ -1,6 +1,10 @@
-import type { Track } from '../../../common/contracts/catalog.js';
-import { MAX_MS_PLAYED } from '../../../common/contracts/events.js';
-import { PLAY_QUEUE_MAX, PLAYBACK_STATES, type PlayQueue } from '../../../common/contracts/users.js';
+import {
+  MAX_MS_PLAYED,
+  PLAY_QUEUE_MAX,
+  PLAYBACK_STATES,
+  type PlayQueue,
+  type Track,
+} from '../../../common/contracts/index.js';
 import { type Call, type Deps, distinct, type Endpoint, tracksByIds } from '../context.js';
 import { song } from '../models.js';
 import { type Body, missing, SubsonicCodes, SubsonicError } from '../response.js';

@@ -1,4 +1,4 @@
-import { type PlaylistDetail, playlistsContract } from '../../../common/contracts/playlists.js';
+import { type PlaylistDetail, playlistsContract } from '../../../common/contracts/index.js';
 import type { Call, Deps, Endpoint } from '../context.js';
 import { playlist, song } from '../models.js';
 import { type Body, missing, SubsonicCodes, SubsonicError } from '../response.js';

@@ -1,4 +1,4 @@
-import type { Share, ShareKind } from '../../../common/contracts/shares.js';
+import type { Share, ShareKind } from '../../../common/contracts/index.js';
 import type { Call, Deps, Endpoint } from '../context.js';
 import { song } from '../models.js';
 import { type Body, SubsonicCodes, SubsonicError } from '../response.js';

@@ -1,5 +1,4 @@
-import type { ManagedLibrary } from '../../../common/contracts/catalog.js';
-import type { Account } from '../../../common/contracts/users.js';
+import type { Account, ManagedLibrary } from '../../../common/contracts/index.js';
 import { decodePassword, readCredentials } from '../auth.js';
 import type { Call, Deps, Endpoint } from '../context.js';
 import { SubsonicCodes, SubsonicError } from '../response.js';

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { DEFAULT_LIBRARY_ID } from '../../../common/contracts/catalog.js';
+import { DEFAULT_LIBRARY_ID } from '../../../common/contracts/index.js';
 import { InvalidInputError, type Pool, type PoolClient } from '../../../common/index.js';
 import { embeddedLyrics, isSidecar, type LyricsWrite, saveLyrics, sidecarLyrics } from '../lyrics.js';
 import {

@@ -1,7 +1,6 @@
 import { basename, extname, relative, sep } from 'node:path';
 import type { IAudioMetadata, IOptions } from 'music-metadata';
-import type { ReplayGain } from '../../../common/contracts/catalog.js';
-import { cleanGain } from '../../../common/contracts/replay-gain.js';
+import { cleanGain, type ReplayGain } from '../../../common/contracts/index.js';
 
 /**
  * What the catalog takes from a file's tags. One place maps music-metadata's answer onto it

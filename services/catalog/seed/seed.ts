@@ -1,6 +1,6 @@
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import { DEFAULT_LIBRARY_ID } from '../../../common/contracts/catalog.js';
+import { DEFAULT_LIBRARY_ID } from '../../../common/contracts/index.js';
 import { type Pool, withTransaction } from '../../../common/index.js';
 import { Random } from '../audio/prng.js';
 import { renderTrack, SAMPLE_RATE, sampleCount } from '../audio/synth.js';

@@ -5,8 +5,7 @@
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import type { Page } from '../../../common/contracts/shared.js';
-import type { Account } from '../../../common/contracts/users.js';
+import type { Account, Page } from '../../../common/contracts/index.js';
 import { ApiError, change, enc, path } from '../api.js';
 import { announce } from '../ui/announce.js';
 import { FormError, Status, Title } from '../ui/title.js';

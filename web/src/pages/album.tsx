@@ -1,6 +1,6 @@
 /** An album: its cover, what it is, and its tracks. */
 import type { JSX } from 'preact';
-import type { Album, Track } from '../../../common/contracts/catalog.js';
+import type { Album, Track } from '../../../common/contracts/index.js';
 import { enc } from '../api.js';
 import { clockMs, plural } from '../format.js';
 import { player } from '../player/controller.js';

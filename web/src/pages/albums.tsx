@@ -1,7 +1,7 @@
 /** Every album, a page at a time, in the order the listener picks. */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import type { Album } from '../../../common/contracts/catalog.js';
+import type { Album } from '../../../common/contracts/index.js';
 import { path } from '../api.js';
 import { ShowMore } from '../ui/show-more.js';
 import { Status, Title } from '../ui/title.js';

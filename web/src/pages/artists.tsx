@@ -1,7 +1,7 @@
 /** Every artist, and one artist with their albums. */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import type { Album, Artist, Library } from '../../../common/contracts/catalog.js';
+import type { Album, Artist, Library } from '../../../common/contracts/index.js';
 import { enc } from '../api.js';
 import { plural } from '../format.js';
 import { Cover } from '../ui/cover.js';

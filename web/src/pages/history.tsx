@@ -1,6 +1,6 @@
 /** Your plays, newest first; live, so a play appears here moments after it is reported. */
 import type { JSX } from 'preact';
-import type { Play } from '../../../common/contracts/history.js';
+import type { Play } from '../../../common/contracts/index.js';
 import { Status, Title } from '../ui/title.js';
 import { useApi } from '../use-api.js';
 import { PlaysList } from './plays-list.js';

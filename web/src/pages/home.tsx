@@ -1,8 +1,7 @@
 /** Most played (last hour, day, all time) and what you played last, both live. */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import type { Track } from '../../../common/contracts/catalog.js';
-import type { Play } from '../../../common/contracts/history.js';
+import type { Play, Track } from '../../../common/contracts/index.js';
 import { path } from '../api.js';
 import { plural } from '../format.js';
 import { Link } from '../ui/link.js';

@@ -1,7 +1,7 @@
 /** Log in, or register and log in. */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import type { Session } from '../../../common/contracts/users.js';
+import type { Session } from '../../../common/contracts/index.js';
 import { ApiError, change } from '../api.js';
 import { location, navigate } from '../router.js';
 import { saveSession } from '../session.js';

@@ -6,8 +6,7 @@
  */
 import type { JSX, LiHTMLAttributes } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Track } from '../../../common/contracts/catalog.js';
-import type { Playlist, PlaylistDetail } from '../../../common/contracts/playlists.js';
+import type { Playlist, PlaylistDetail, Track } from '../../../common/contracts/index.js';
 import { ApiError, change, download, enc, get } from '../api.js';
 import { clockMs, plural } from '../format.js';
 import { player } from '../player/controller.js';

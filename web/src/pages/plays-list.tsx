@@ -1,6 +1,6 @@
 /** The listener's own plays, newest first (home page and history page). */
 import type { JSX } from 'preact';
-import type { Play } from '../../../common/contracts/history.js';
+import type { Play } from '../../../common/contracts/index.js';
 import { ago, clockMs } from '../format.js';
 import { Icon } from '../ui/icons.js';
 import { playById } from './tracks.js';

@@ -1,7 +1,7 @@
 /** Your listening report for a year or a month (UTC): the stats service's `report` projection. */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import type { ListeningReport, ReportCount } from '../../../common/contracts/stats.js';
+import type { ListeningReport, ReportCount } from '../../../common/contracts/index.js';
 import { path } from '../api.js';
 import { plural } from '../format.js';
 import { Status, Title } from '../ui/title.js';

@@ -1,7 +1,7 @@
 /** Search as you type: artists, albums and tracks, asked for once typing pauses. */
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import type { SearchResult } from '../../../common/contracts/catalog.js';
+import type { SearchResult } from '../../../common/contracts/index.js';
 import { enc, path } from '../api.js';
 import { location, navigate } from '../router.js';
 import { Link } from '../ui/link.js';

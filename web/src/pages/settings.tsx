@@ -4,7 +4,7 @@
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import type { ScrobbleLink, ScrobbleService, ScrobbleStatus } from '../../../common/contracts/scrobbler.js';
+import type { ScrobbleLink, ScrobbleService, ScrobbleStatus } from '../../../common/contracts/index.js';
 import { ApiError, change } from '../api.js';
 import { plural } from '../format.js';
 import { FormError, Status, Title } from '../ui/title.js';

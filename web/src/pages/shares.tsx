@@ -1,7 +1,7 @@
 /** Your share links: what each opens, its link, visits and expiry; copy or delete. */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import type { Share } from '../../../common/contracts/shares.js';
+import type { Share } from '../../../common/contracts/index.js';
 import { ApiError, change, enc } from '../api.js';
 import { plural } from '../format.js';
 import { announce } from '../ui/announce.js';

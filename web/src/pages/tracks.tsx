@@ -1,6 +1,6 @@
 /** Every track, a page at a time; and playing a track known by its id only. */
 import type { JSX } from 'preact';
-import type { Track } from '../../../common/contracts/catalog.js';
+import type { Track } from '../../../common/contracts/index.js';
 import { enc, get, path } from '../api.js';
 import { player } from '../player/controller.js';
 import { ShowMore } from '../ui/show-more.js';

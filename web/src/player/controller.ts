@@ -5,7 +5,7 @@
  * keeps playing while the listener browses.
  */
 
-import { GAIN_MODES, type GainMode, gainFactor } from '../../../common/contracts/replay-gain.js';
+import { GAIN_MODES, type GainMode, gainFactor } from '../../../common/contracts/browser.js';
 import { connection, enc, postStatus } from '../api.js';
 import { session } from '../session.js';
 import { createStore, type Store } from '../store.js';

@@ -8,7 +8,7 @@
  * No DOM here: storage, HTTP and timers are handed in, so this is unit tested on its own.
  */
 
-import { isKeptPlay, type KeptPlay } from '../../../common/contracts/kept-play.js';
+import { isKeptPlay, type KeptPlay } from '../../../common/contracts/browser.js';
 
 export type { KeptPlay };
 

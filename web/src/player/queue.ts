@@ -7,8 +7,8 @@
  * - the history of what played, for "previous".
  * Pure logic, no DOM, so it is unit tested on its own.
  */
-import type { Track } from '../../../common/contracts/catalog.js';
-import { cleanGain } from '../../../common/contracts/replay-gain.js';
+import { cleanGain } from '../../../common/contracts/browser.js';
+import type { Track } from '../../../common/contracts/index.js';
 
 /** What the player needs of a track (a catalog track has all of it). */
 export type QueueTrack = Pick<

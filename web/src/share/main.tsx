@@ -6,8 +6,7 @@
  */
 import { type JSX, render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Track } from '../../../common/contracts/catalog.js';
-import type { OpenedShare } from '../../../common/contracts/shares.js';
+import type { OpenedShare, Track } from '../../../common/contracts/index.js';
 import { clockMs, plural } from '../format.js';
 import { countsAsPlay, ListenMeter, type StopReason } from '../player/listening.js';
 import '../styles.css';

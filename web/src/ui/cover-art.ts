@@ -3,7 +3,7 @@
  * the album's initials: an SVG data URL, used by <img> and by the Media Session artwork.
  */
 
-import type { Album } from '../../../common/contracts/catalog.js';
+import type { Album } from '../../../common/contracts/index.js';
 import { enc, get } from '../api.js';
 
 const NEUTRAL = '#6b7280';

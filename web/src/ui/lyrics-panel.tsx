@@ -5,7 +5,7 @@
  */
 import type { JSX } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
-import type { Lyrics } from '../../../common/contracts/catalog.js';
+import type { Lyrics } from '../../../common/contracts/index.js';
 import { enc } from '../api.js';
 import { clock } from '../format.js';
 import { player } from '../player/controller.js';

@@ -4,7 +4,7 @@
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import type { GainMode } from '../../../common/contracts/replay-gain.js';
+import type { GainMode } from '../../../common/contracts/browser.js';
 import { clock } from '../format.js';
 import { player } from '../player/controller.js';
 import type { Entry } from '../player/queue.js';

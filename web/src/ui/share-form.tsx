@@ -5,7 +5,7 @@
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import type { Share, ShareKind } from '../../../common/contracts/shares.js';
+import type { Share, ShareKind } from '../../../common/contracts/index.js';
 import { ApiError, change } from '../api.js';
 import { announce } from './announce.js';
 import { Icon } from './icons.js';

@@ -5,7 +5,7 @@
  */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import type { SmartField, SmartRule, SmartRules, SmartSort } from '../../../common/contracts/smart.js';
+import type { SmartField, SmartRule, SmartRules, SmartSort } from '../../../common/contracts/index.js';
 
 /** Rules as the editor holds them: the group, and what the service defaults when left out. */
 type SmartRulesInput = Pick<SmartRules, 'rule'> & Partial<Omit<SmartRules, 'rule'>>;

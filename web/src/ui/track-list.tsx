@@ -4,7 +4,7 @@
  * playlist) in a dialog.
  */
 import type { ComponentChildren, JSX, LiHTMLAttributes } from 'preact';
-import type { Track } from '../../../common/contracts/catalog.js';
+import type { Track } from '../../../common/contracts/index.js';
 import { clockMs } from '../format.js';
 import { player } from '../player/controller.js';
 import { useStore } from '../store.js';

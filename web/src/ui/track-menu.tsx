@@ -1,8 +1,7 @@
 /** The actions of one track in a modal dialog: play next, queue, add to a playlist (or a new one). */
 import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Track } from '../../../common/contracts/catalog.js';
-import type { Playlist, PlaylistDetail } from '../../../common/contracts/playlists.js';
+import type { Playlist, PlaylistDetail, Track } from '../../../common/contracts/index.js';
 import { ApiError, change, enc } from '../api.js';
 import { player } from '../player/controller.js';
 import { navigate } from '../router.js';
