@@ -30,6 +30,7 @@ export {
 export { EventPublisher } from './events/publisher.js';
 export { type QueueDeclaration, queueNames } from './events/topology.js';
 export { createLogger, type Logger, rootLogger, setRootLogger } from './logger.js';
+export { LruCache } from './lru.js';
 export { type CallOptions, RpcClient, ServiceClient } from './rpc/client.js';
 export {
   type CallContext,

@@ -4,7 +4,7 @@ import {
   IGNORED_ARTICLES,
   type ReplayGain,
   type Track,
-} from '../../common/contracts/catalog.js';
+} from '../../common/contracts/index.js';
 import { prepared, type Queryable } from '../../common/index.js';
 import type { Filter } from './pages.js';
 import { inScope, type Scope, scopeParam } from './scope.js';
@@ -275,7 +275,7 @@ export async function randomIds(
   const n = filter.params.length;
   const ids = await queryIds(
     db,
-    `WITH bounds AS (
+    `WITH bounds AS MATERIALIZED (
        SELECT (SELECT ${alias}.seq FROM ${from} WHERE true${where} ORDER BY ${alias}.seq LIMIT 1) AS lo,
               (SELECT ${alias}.seq FROM ${from} WHERE true${where} ORDER BY ${alias}.seq DESC LIMIT 1) AS hi),
      probes AS (
