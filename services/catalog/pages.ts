@@ -176,12 +176,15 @@ export class Pager {
     return building;
   }
 
-  /** Keys of every ANCHOR_EVERY-th row: one pass over the listing's index. */
+  /**
+   * Keys of every ANCHOR_EVERY-th row: one pass over the listing's index (keys made text for
+   * the rows kept only, not for every row passed).
+   */
   private async sample(listing: Listing, filter: Filter, version: string): Promise<Anchors> {
     const keys = listing.keys.map(([expr]) => expr);
     const { rows } = await this.db.query<{ keys: string[] }>(
-      `SELECT keys FROM (
-         SELECT ARRAY[${keys.map((k) => `(${k})::text`).join(', ')}] AS keys,
+      `SELECT ARRAY[${keys.map((_, i) => `k${i}::text`).join(', ')}] AS keys FROM (
+         SELECT ${keys.map((k, i) => `${k} AS k${i}`).join(', ')},
                 row_number() OVER (ORDER BY ${orderBy(listing)}) AS n
          FROM ${listing.from} ${filter.where.length > 0 ? `WHERE ${filter.where.join(' AND ')}` : ''}
        ) s WHERE n % ${ANCHOR_EVERY} = 0 ORDER BY n`,
