@@ -193,7 +193,18 @@ describe('catalog at scale', () => {
 
   /** Pages at offsets spread over the listing, deep ones included, against `expected`. */
   async function checkOffsets(expected: string[], page: (offset: number) => Promise<Array<{ id: string }>>) {
-    const offsets = [0, 999, 1000, 1001, 2500, Math.floor(expected.length / 2), expected.length - 30];
+    const offsets = [
+      0,
+      249,
+      250,
+      251,
+      999,
+      1000,
+      1001,
+      2500,
+      Math.floor(expected.length / 2),
+      expected.length - 30,
+    ];
     for (const offset of offsets.filter((o) => o >= 0 && o < expected.length)) {
       expect(
         (await page(offset)).map((i) => i.id),
