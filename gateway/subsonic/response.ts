@@ -112,9 +112,13 @@ export function renderOnce<T extends Body | Value[]>(value: T): T {
   return value;
 }
 
-/** Stands in for a kept part in JSON.stringify's output; a private-use character that JSON leaves as is. */
-const MARK = `\ue000kept${randomBytes(6).toString('hex')}:`;
-const MARKED = new RegExp(`"${MARK}(\\d+)"`, 'g');
+/**
+ * Stands in for a kept part in JSON.stringify's output: a control character (which JSON writes
+ * as the ASCII `\u0001`, so the answer stays a one-byte string, quick to send) and a nonce.
+ */
+const NONCE = randomBytes(6).toString('hex');
+const MARK = `\u0001kept${NONCE}:`;
+const MARKED = new RegExp(`"\\\\u0001kept${NONCE}:(\\d+)"`, 'g');
 
 /** JSON of a body, empty lists left out, kept parts spliced in as rendered once (`self`: the part being rendered). */
 function toJson(value: unknown, self?: object): string {
@@ -128,12 +132,17 @@ function toJson(value: unknown, self?: object): string {
     return v;
   });
   if (parts.length === 0) return json;
-  return json.replace(MARKED, (_m, i: string) => {
-    const part = parts[Number(i)]!;
+  // Joined, not replaced: the kept texts are not copied here (the answer is copied once, when sent).
+  let out = '';
+  let last = 0;
+  for (const m of json.matchAll(MARKED)) {
+    const part = parts[Number(m[1])]!;
     const cache = kept.get(part)!;
     cache.json ??= toJson(part, part);
-    return cache.json;
-  });
+    out += json.slice(last, m.index) + cache.json;
+    last = m.index + m[0].length;
+  }
+  return out + json.slice(last);
 }
 
 function element(name: string, value: Value, out: string[]): void {
