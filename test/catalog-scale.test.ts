@@ -145,6 +145,10 @@ describe('catalog at scale', () => {
          FROM albums al LEFT JOIN tracks t ON t.album_id = al.id WHERE al.genre IS NOT NULL
          GROUP BY 1, 2 ORDER BY 1, 2`,
       ),
+      libraryYears: await q(
+        `SELECT library_id, coalesce(year, 10000) AS year, count(*)::int AS album_count
+         FROM albums GROUP BY 1, 2 ORDER BY 1, 2`,
+      ),
       // Tracks carry their album's library.
       strays: await q(
         'SELECT t.id FROM tracks t JOIN albums al ON al.id = t.album_id WHERE t.library_id <> al.library_id',
@@ -168,6 +172,7 @@ describe('catalog at scale', () => {
       libraryGenres: await q(
         'SELECT library_id, name, album_count, track_count FROM library_genres WHERE album_count > 0 ORDER BY 1, 2',
       ),
+      libraryYears: await q('SELECT library_id, year, album_count FROM library_years ORDER BY 1, 2'),
       strays: [],
     };
   }
@@ -188,7 +193,18 @@ describe('catalog at scale', () => {
 
   /** Pages at offsets spread over the listing, deep ones included, against `expected`. */
   async function checkOffsets(expected: string[], page: (offset: number) => Promise<Array<{ id: string }>>) {
-    const offsets = [0, 999, 1000, 1001, 2500, Math.floor(expected.length / 2), expected.length - 30];
+    const offsets = [
+      0,
+      249,
+      250,
+      251,
+      999,
+      1000,
+      1001,
+      2500,
+      Math.floor(expected.length / 2),
+      expected.length - 30,
+    ];
     for (const offset of offsets.filter((o) => o >= 0 && o < expected.length)) {
       expect(
         (await page(offset)).map((i) => i.id),
@@ -356,6 +372,32 @@ describe('catalog at scale', () => {
         (await catalog.call('listAlbums', { sort: 'alphabetical', limit: 50, offset }, as)).items,
     );
     expect((await catalog.call('listAlbums', { limit: 1 }, as)).total).toBe(seen.length);
+    // Totals of a range of years (kept per library and year), either way round, of one library too.
+    const { rows: yearAlbums } = await h.pool.query<{ id: string; year: number | null }>(
+      'SELECT id, year FROM albums',
+    );
+    const inYears = (from: number, to: number, libraries: Set<number>) =>
+      yearAlbums.filter(
+        (a) => a.year !== null && a.year >= from && a.year <= to && libraries.has(albumLibrary.get(a.id)!),
+      ).length;
+    for (const [fromYear, toYear, library] of [
+      [1990, 2000, undefined],
+      [2020, 1970, undefined],
+      [1965, 1966, 2],
+    ] as const) {
+      const page = await catalog.call(
+        'listAlbums',
+        { sort: 'year', fromYear, toYear, limit: 1, library },
+        as,
+      );
+      const want = inYears(
+        Math.min(fromYear, toYear),
+        Math.max(fromYear, toYear),
+        library ? new Set([library]) : visible,
+      );
+      expect(want).toBeGreaterThan(0);
+      expect(page.total, `${fromYear}-${toYear}`).toBe(want);
+    }
 
     for (const t of await catalog.call('randomTracks', { limit: 200 }, as))
       expect(visible.has(libraryOf.get(t.id)!)).toBe(true);
@@ -454,6 +496,12 @@ describe('catalog at scale', () => {
     const album = (await catalog.call('search', { q: 'first light 1' })).albums[0] as Album;
     expect(album.title).toBe('First Light 1');
     expect(album.trackCount).toBe(11);
+    const { rows: in1999 } = await h.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM albums WHERE year = 1999',
+    );
+    expect(
+      (await catalog.call('listAlbums', { sort: 'year', fromYear: 1999, toYear: 1999, limit: 1 })).total,
+    ).toBe(in1999[0]!.n);
   });
 
   it('ranks exact, then leading, then inner matches first, among thousands that match', async () => {

@@ -7,7 +7,14 @@ import { ArtistIndexCache } from '../gateway/subsonic/artist-index.js';
 import { readCredentials } from '../gateway/subsonic/auth.js';
 import type { Marks } from '../gateway/subsonic/models.js';
 import { Params } from '../gateway/subsonic/params.js';
-import { elementText, escapeXml, pickFormat, render, SubsonicError } from '../gateway/subsonic/response.js';
+import {
+  elementText,
+  escapeXml,
+  pickFormat,
+  render,
+  renderOnce,
+  SubsonicError,
+} from '../gateway/subsonic/response.js';
 import { groupByInitial } from '../services/catalog/discovery.js';
 import { countsAsPlay, expiresAt, NOW_PLAYING_LIMITS, positionNow } from '../services/users/now-playing.js';
 import { PasswordSealer, subsonicTokenMatches } from '../services/users/password.js';
@@ -91,6 +98,30 @@ describe('response rendering', () => {
       allowedUser: ['ann', 'bo&b'],
     });
     expect(parsed.genre).toEqual({ songCount: 3, value: 'Rock & <Roll>' });
+  });
+
+  it('renders parts kept with renderOnce as it renders them plain, and reuses their text', () => {
+    const groups = () => [
+      { name: 'A', artist: [{ id: 'ar1', name: 'Abba & <co>', albumCount: 2, empty: [] }] },
+      { name: 'B', artist: [{ id: 'ar2', name: 'Blur', albumCount: 1 }] },
+    ];
+    const plain = { artists: { ignoredArticles: 'The', index: groups() } };
+    const shared = renderOnce(groups().map(renderOnce));
+    const keptBody = { artists: { ignoredArticles: 'The', index: shared } };
+    // Twice: the second rendering comes from the kept text.
+    for (let i = 0; i < 2; i++) {
+      for (const format of [{ kind: 'json' }, { kind: 'xml' }, { kind: 'jsonp', callback: 'cb' }] as const) {
+        expect(render('ok', keptBody, format).text).toBe(render('ok', plain, format).text);
+      }
+    }
+    // A body mixing kept groups with a caller's own copy of one (as marks make).
+    const mixed = { artists: { index: [{ ...shared[0]!, artist: [] }, shared[1]!] } };
+    const plainMixed = { artists: { index: [{ ...plain.artists.index[0]!, artist: [] }, groups()[1]!] } };
+    expect(render('ok', mixed, { kind: 'json' }).text).toBe(render('ok', plainMixed, { kind: 'json' }).text);
+    expect(render('ok', mixed, { kind: 'xml' }).text).toBe(render('ok', plainMixed, { kind: 'xml' }).text);
+    // Kept text is kept: a change after the first rendering is not seen (kept parts must not change).
+    (shared[1]!.artist as Array<{ name: string }>)[0]!.name = 'Changed';
+    expect(render('ok', keptBody, { kind: 'json' }).text).toBe(render('ok', plain, { kind: 'json' }).text);
   });
 
   it('wraps JSON for a safe JSONP callback only', () => {

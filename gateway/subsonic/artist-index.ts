@@ -1,7 +1,7 @@
 import type { Artist, CatalogContract } from '../../common/contracts/index.js';
 import type { Caller, ServiceClient } from '../../common/index.js';
 import { artist, artistFolder, artistIndex, type Marks } from './models.js';
-import type { Body } from './response.js';
+import { type Body, renderOnce } from './response.js';
 
 type Shape = 'id3' | 'folder';
 const SHAPES: Record<Shape, (a: Artist, marks: Marks) => Body> = { id3: artist, folder: artistFolder };
@@ -16,7 +16,7 @@ const VERSIONS_KEPT = 16;
 /**
  * The artist index (`getArtists`, `getIndexes`: every artist of a 20,000-artist library),
  * fetched and rendered once per catalog version (and set of libraries seen) rather than per
- * call: a call asks the catalog its version (one row) and marks the cached answer with the caller's stars and ratings,
+ * call, down to its JSON and XML text (response.ts `renderOnce`): a call asks the catalog its version (one row) and marks the cached answer with the caller's stars and ratings,
  * copying only the artists they marked.
  */
 export class ArtistIndexCache {
@@ -45,7 +45,8 @@ export class ArtistIndexCache {
     if (!bodies) {
       bodies = catalog
         .call('artistIndex', { library })
-        .then((groups) => artistIndex(groups, (a) => SHAPES[shape](a, NO_MARKS)));
+        // Rendered to text once too, as a whole and group by group (a caller's marks copy only their groups).
+        .then((groups) => renderOnce(artistIndex(groups, (a) => SHAPES[shape](a, NO_MARKS)).map(renderOnce)));
       rendered.set(shape, bodies);
       // A failed fetch is not kept: the next call tries again.
       bodies.catch(() => rendered.delete(shape));

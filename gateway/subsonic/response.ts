@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Response } from 'express';
 
 /** The Subsonic REST API version this server speaks (the last one; OpenSubsonic builds on it). */
@@ -97,8 +98,72 @@ export function escapeXml(text: string): string {
 const isScalar = (v: Value): v is string | number | boolean =>
   typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 
+/**
+ * Parts of bodies rendered once and reused by every response that carries them (the artist
+ * index of a 20,000-artist library, shared by every caller until the catalog changes): their
+ * JSON text, and their XML per element name, are made on first use and kept with them. A kept
+ * part must never change afterwards.
+ */
+const kept = new WeakMap<object, { json?: string; xml: Map<string, string> }>();
+
+/** Marks `value` (an object or array of a body) as rendered once; returns it. */
+export function renderOnce<T extends Body | Value[]>(value: T): T {
+  if (!kept.has(value)) kept.set(value, { xml: new Map() });
+  return value;
+}
+
+/**
+ * Stands in for a kept part in JSON.stringify's output: a control character (which JSON writes
+ * as the ASCII `\u0001`, so the answer stays a one-byte string, quick to send) and a nonce.
+ */
+const NONCE = randomBytes(6).toString('hex');
+const MARK = `\u0001kept${NONCE}:`;
+const MARKED = new RegExp(`"\\\\u0001kept${NONCE}:(\\d+)"`, 'g');
+
+/** JSON of a body, empty lists left out, kept parts spliced in as rendered once (`self`: the part being rendered). */
+function toJson(value: unknown, self?: object): string {
+  const parts: object[] = [];
+  const json = JSON.stringify(value, (_key, v: unknown) => {
+    if (Array.isArray(v) && v.length === 0) return undefined;
+    if (v !== self && typeof v === 'object' && v !== null && kept.has(v)) {
+      parts.push(v);
+      return `${MARK}${parts.length - 1}`;
+    }
+    return v;
+  });
+  if (parts.length === 0) return json;
+  // Joined, not replaced: the kept texts are not copied here (the answer is copied once, when sent).
+  let out = '';
+  let last = 0;
+  for (const m of json.matchAll(MARKED)) {
+    const part = parts[Number(m[1])]!;
+    const cache = kept.get(part)!;
+    cache.json ??= toJson(part, part);
+    out += json.slice(last, m.index) + cache.json;
+    last = m.index + m[0].length;
+  }
+  return out + json.slice(last);
+}
+
 function element(name: string, value: Value, out: string[]): void {
   if (value === null || value === undefined) return;
+  const cache = typeof value === 'object' ? kept.get(value) : undefined;
+  if (cache) {
+    let xml = cache.xml.get(name);
+    if (xml === undefined) {
+      const parts: string[] = [];
+      kept.delete(value as object);
+      try {
+        element(name, value, parts);
+      } finally {
+        kept.set(value as object, cache);
+      }
+      xml = parts.join('');
+      cache.xml.set(name, xml);
+    }
+    out.push(xml);
+    return;
+  }
   if (Array.isArray(value)) {
     for (const item of value) element(name, item, out);
     return;
@@ -136,9 +201,7 @@ export function render(
     };
   }
   // Empty lists are left out, as they are in XML (where an empty list is no elements at all).
-  const json = JSON.stringify({ 'subsonic-response': full }, (_key, value: unknown) =>
-    Array.isArray(value) && value.length === 0 ? undefined : value,
-  );
+  const json = toJson({ 'subsonic-response': full });
   if (format.kind === 'jsonp') {
     return { contentType: 'application/javascript; charset=utf-8', text: `${format.callback}(${json});` };
   }

@@ -1,6 +1,13 @@
 import { stat } from 'node:fs/promises';
 import { ARTIST_INDEX_MAX, type CatalogContract, type StatsContract } from '../../common/contracts/index.js';
-import { type Handlers, LruCache, NotFoundError, type Pool, type ServiceClient } from '../../common/index.js';
+import {
+  type Handlers,
+  LruCache,
+  NotFoundError,
+  type Pool,
+  prepared,
+  type ServiceClient,
+} from '../../common/index.js';
 import { discoveryHandlers, groupByInitial, StatsReader, TOP_RANKED } from './discovery.js';
 import { librariesHandlers } from './libraries.js';
 import { lyricsByName, lyricsOfTrack } from './lyrics.js';
@@ -95,6 +102,19 @@ export function catalogHandlers({
           );
     return rows[0] ?? { albums: 0, tracks: 0 };
   };
+  /** Albums released from year to year (either way round) in scope: a sum over library_years (migration 010). */
+  const yearTotal = async (from: number, to: number, scope: Scope) => {
+    const params: unknown[] = [Math.min(from, to), Math.max(from, to)];
+    const libraries = scopeParam(scope, params);
+    const { rows } = await db.query<{ n: number }>(
+      prepared(
+        `SELECT coalesce(sum(album_count), 0)::int AS n FROM library_years
+         WHERE year BETWEEN $1 AND $2 AND ${inScope('library_id', libraries)}`,
+        params,
+      ),
+    );
+    return rows[0]?.n ?? 0;
+  };
   const trackOrThrow = async (id: string, scope: Scope) => {
     const [track] = await tracksByIds(db, [id], scope);
     if (!track) throw new NotFoundError(`no track ${id}`, { id });
@@ -172,6 +192,8 @@ export function catalogHandlers({
       const where = albumFilter(filter, 'al', scope);
       const total = async () => {
         if (filter.fromYear !== undefined || filter.toYear !== undefined) {
+          if (filter.genre === undefined)
+            return yearTotal(filter.fromYear ?? 0, filter.toYear ?? 9999, scope);
           return count(db, `SELECT 1 FROM albums al ${whereOf(where)}`, where.params);
         }
         if (filter.genre !== undefined) return (await genreTotals(filter.genre, scope)).albums;

@@ -280,7 +280,7 @@ export async function randomIds(
   const n = filter.params.length;
   const ids = await queryIds(
     db,
-    `WITH bounds AS (
+    `WITH bounds AS MATERIALIZED (
        SELECT (SELECT ${alias}.seq FROM ${from} WHERE true${where} ORDER BY ${alias}.seq LIMIT 1) AS lo,
               (SELECT ${alias}.seq FROM ${from} WHERE true${where} ORDER BY ${alias}.seq DESC LIMIT 1) AS hi),
      probes AS (
