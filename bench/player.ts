@@ -13,17 +13,13 @@
  *   resident memory, sampled every 250 ms, against the 130 MB target.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { loadavg } from 'node:os';
 import { DEMO_PASSWORD, DEMO_USERNAME } from '../services/users/seed.js';
+import { launchChromium } from '../test/support/browser.js';
 import { grantLibraries, LIBRARIES, loadCatalog } from './catalog-data.js';
 import { note, percentile, round } from './lib.js';
 import { BenchSystem, rssMb } from './system.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const KEY_DELAY_MS = Number(process.env.PLAYER_KEY_DELAY_MS ?? 80);
 const ROUNDS = Number(process.env.PLAYER_SEARCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.PLAYER_CONNECTIONS ?? 8);
@@ -69,21 +65,7 @@ const INSTRUMENT = `
 `;
 
 async function searchAsYouType(baseUrl: string): Promise<{ keyToShown: number[]; sentToShown: number[] }> {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: scripts/ensure-infra.sh --browser installs it`);
-  const userDir = await mkdtemp(join(tmpdir(), 'music-bench-chromium-'));
-  const browser = await chromium.launchPersistentContext(userDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-    viewport: { width: 1200, height: 800 },
-  });
+  const { context: browser, close } = await launchChromium('bench');
   try {
     const page = browser.pages()[0] ?? (await browser.newPage());
     await page.addInitScript({ content: INSTRUMENT });
@@ -131,8 +113,7 @@ async function searchAsYouType(baseUrl: string): Promise<{ keyToShown: number[];
     }
     return { keyToShown, sentToShown };
   } finally {
-    await browser.close();
-    await rm(userDir, { recursive: true, force: true });
+    await close();
   }
 }
 

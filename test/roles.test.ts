@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM } from '../common/contracts/index.js';
 import { usersContract } from '../common/contracts/users.js';
@@ -18,6 +18,7 @@ import { type RunningGateway, startGateway } from '../gateway/server.js';
 import { catalogService } from '../services/catalog/index.js';
 import { USERS_MIGRATIONS, usersService } from '../services/users/service.js';
 import { countAdmins, createUser, grantAdmin } from '../services/users/store.js';
+import { launchChromium } from './support/browser.js';
 import {
   cleanupBroker,
   connectBroker,
@@ -454,29 +455,17 @@ describe('the terminal client for administrators', () => {
 describe('the Users page of the web player (headless Chromium)', () => {
   const ROOT = fileURLToPath(new URL('..', import.meta.url));
   let browser: BrowserContext;
-  let userDir: string;
+  let closeBrowser: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     await promisify(execFile)(join(ROOT, 'scripts', 'build.sh'), ['web'], { cwd: ROOT, timeout: 300_000 });
-    userDir = await mkdtemp(join(tmpdir(), 'music-roles-chromium-'));
-    browser = await chromium.launchPersistentContext(userDir, {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-      viewport: { width: 1200, height: 800 },
-      timeout: 60_000,
-    });
+    const chromium = await launchChromium('roles');
+    browser = chromium.context;
+    closeBrowser = chromium.close;
   }, 360_000);
 
   afterAll(async () => {
-    await browser?.close().catch(() => {});
-    if (userDir) await rm(userDir, { recursive: true, force: true });
+    await closeBrowser?.();
   });
 
   it('lets an admin make, disable, reset and delete accounts, and is not offered to others', {

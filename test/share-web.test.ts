@@ -7,9 +7,6 @@
  * built player (test/support/subsonic-harness.ts).
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -20,11 +17,11 @@ import type { TrackPlayed } from '../common/contracts/events.js';
 import type { Share } from '../common/contracts/shares.js';
 import { usersContract } from '../common/contracts/users.js';
 import { shareListener } from '../gateway/routes/shares.js';
+import { assertChromium, CHROMIUM } from './support/browser.js';
 import { sleep } from './support/env.js';
 import { type SubsonicHarness, startSubsonic } from './support/subsonic-harness.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const WAIT_MS = 30_000;
 const run = promisify(execFile);
 
@@ -46,7 +43,6 @@ describe('share links in headless Chromium', () => {
   let username: string;
   const password = 'share-web-password';
   const errors: string[] = [];
-  let userDir: string;
 
   const rest = async <T>(
     method: string,
@@ -75,8 +71,7 @@ describe('share links in headless Chromium', () => {
   };
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`${CHROMIUM} is missing: scripts/ensure-infra.sh --browser installs it`);
+    assertChromium();
     await run(join(ROOT, 'scripts', 'build.sh'), ['web'], { cwd: ROOT, timeout: 300_000 });
     h = await startSubsonic();
     origin = h.url.replace(/\/rest$/, '');
@@ -92,7 +87,6 @@ describe('share links in headless Chromium', () => {
     username = `sharer_${Math.random().toString(36).slice(2, 8)}`;
     await users.call('register', { username, password });
     bearer = (await users.call('login', { username, password })).token;
-    userDir = await mkdtemp(join(tmpdir(), 'music-share-chromium-'));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -104,7 +98,6 @@ describe('share links in headless Chromium', () => {
   afterAll(async () => {
     await browser?.close().catch(() => {});
     await h?.close();
-    if (userDir) await rm(userDir, { recursive: true, force: true });
   }, 120_000);
 
   it('the owner shares an album from its page and finds the link under Shares', {

@@ -11,13 +11,12 @@
  * WEB_DOC_SCREENSHOTS=1 the two in the README (docs/img/) are taken again.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grantLibraries, loadCatalog } from '../bench/catalog-data.js';
 import type { Album, Lyrics, SearchResult, Track } from '../common/contracts/catalog.js';
@@ -26,11 +25,11 @@ import type { PlaylistDetail } from '../common/contracts/playlists.js';
 import { createPool, withTransaction } from '../common/db/pool.js';
 import { importFolder } from '../services/catalog/index.js';
 import { removeTracks } from '../services/catalog/store.js';
+import { assertChromium, launchChromium } from './support/browser.js';
 import { ScrobbleStandIn } from './support/scrobble-standin.js';
 import { ApiClient, DEMO_PASSWORD, DEMO_USERNAME, System } from './support/system.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-results', 'web');
 const DOC_IMAGES = join(ROOT, 'docs', 'img');
 /** Generous: the machine is small and shared; every wait is on a condition, none is a fixed sleep. */
@@ -85,7 +84,7 @@ describe('the web player in headless Chromium', () => {
   const listenBrainz = new ScrobbleStandIn();
   let browser: BrowserContext;
   let page: Page;
-  let userDir: string;
+  let closeBrowser: (() => Promise<void>) | undefined;
   const api = () => new ApiClient(system.baseUrl);
   const errors: string[] = [];
   const cleanups: Array<() => Promise<void>> = [];
@@ -93,32 +92,14 @@ describe('the web player in headless Chromium', () => {
   let album: Album & { tracks: Track[] };
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing: scripts/ensure-infra.sh --browser (run by npm test) installs it`,
-      );
-    }
+    assertChromium();
     await run(join(ROOT, 'scripts', 'build.sh'), ['web'], { cwd: ROOT, timeout: 300_000 });
     await mkdir(ARTIFACTS, { recursive: true });
     await listenBrainz.listen();
     system = await System.start({ label: 'web', env: { LISTENBRAINZ_URL: listenBrainz.listenbrainzUrl } });
-    userDir = await mkdtemp(join(tmpdir(), 'music-web-chromium-'));
-    browser = await chromium.launchPersistentContext(userDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1200, height: 800 },
-      timeout: 60_000,
-    });
+    const chromium = await launchChromium('web');
+    browser = chromium.context;
+    closeBrowser = chromium.close;
     page = browser.pages()[0] ?? (await browser.newPage());
     page.setDefaultTimeout(WAIT_MS);
     page.on('pageerror', (err) => errors.push(err.message));
@@ -142,10 +123,9 @@ describe('the web player in headless Chromium', () => {
 
   afterAll(async () => {
     for (const cleanup of cleanups) await cleanup();
-    await browser?.close().catch(() => {});
+    await closeBrowser?.();
     await system?.stop();
     await listenBrainz.close();
-    if (userDir) await rm(userDir, { recursive: true, force: true });
   }, 120_000);
 
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
