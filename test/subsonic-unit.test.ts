@@ -3,11 +3,13 @@ import { describe, expect, it } from 'vitest';
 import type { CatalogContract } from '../common/contracts/catalog.js';
 import type { ServiceClient } from '../common/rpc/client.js';
 import { CoverCache, parseColor, solidPng } from '../gateway/covers.js';
-import { ArtistIndexCache } from '../gateway/subsonic/artist-index.js';
+import { ArtistIndexCache, Budgeted, holds } from '../gateway/subsonic/artist-index.js';
 import { readCredentials } from '../gateway/subsonic/auth.js';
+import { type Call, SENT } from '../gateway/subsonic/context.js';
 import type { Marks } from '../gateway/subsonic/models.js';
 import { Params } from '../gateway/subsonic/params.js';
 import {
+  type Body,
   elementText,
   escapeXml,
   pickFormat,
@@ -353,18 +355,52 @@ describe('the artist index cache', () => {
     } as unknown as ServiceClient<CatalogContract>;
     return { state, cache: new ArtistIndexCache(catalog) };
   }
+  /** A call as the endpoint gets it, with a response that records what was sent. */
+  function fakeCall(callerMarks: Marks, ifNoneMatch?: string) {
+    const sent: { status?: number; headers: Record<string, string>; bytes?: Buffer } = { headers: {} };
+    const res = {
+      status(code: number) {
+        sent.status = code;
+        return res;
+      },
+      type(value: string) {
+        sent.headers['content-type'] = value;
+        return res;
+      },
+      set(name: string, value: string) {
+        sent.headers[name.toLowerCase()] = value;
+        return res;
+      },
+      end(bytes?: Buffer) {
+        sent.bytes = bytes;
+        return res;
+      },
+    };
+    const req = { get: (name: string) => (name === 'if-none-match' ? ifNoneMatch : undefined) };
+    const call = {
+      caller: undefined,
+      library: undefined,
+      format: { kind: 'json' },
+      marks: async () => callerMarks,
+      req,
+      res,
+    } as unknown as Call;
+    return { call, sent };
+  }
+  const wrap = ({ groups }: { groups: unknown }) => ({ artists: { index: groups } }) as never;
 
   it('fetches the index once per catalog version, and again when it changes', async () => {
     const { state, cache } = fakeCatalog();
-    const first = await cache.index('id3', marks());
-    expect(await cache.index('id3', marks())).toBe(first);
+    const first = await cache.index('id3', {});
+    expect((await cache.index('id3', {})).groups).toBe(first.groups);
     expect(state.fetched).toBe(1);
     state.names.push('Cream');
-    expect(await cache.index('id3', marks())).toBe(first);
+    expect((await cache.index('id3', {})).groups).toBe(first.groups);
     state.version = '2';
-    const second = await cache.index('id3', marks());
+    const second = await cache.index('id3', {});
     expect(state.fetched).toBe(2);
-    expect((second[0]!.artist as Array<{ name: string }>).map((a) => a.name)).toEqual([
+    expect(second.since).toBeGreaterThanOrEqual(first.since);
+    expect((second.groups[0]!.artist as Array<{ name: string }>).map((a) => a.name)).toEqual([
       'Abba',
       'Blur',
       'Cream',
@@ -373,12 +409,60 @@ describe('the artist index cache', () => {
 
   it("marks the caller's starred artists without changing the shared answer", async () => {
     const { cache } = fakeCatalog();
-    const mine = await cache.index('folder', marks([['ar1', '2026-01-01T00:00:00.000Z']]));
-    expect(mine[0]!.artist).toEqual([
+    const mine = fakeCall(marks([['ar1', '2026-01-01T00:00:00.000Z']]));
+    const body = (await cache.answer(mine.call, 'folder', wrap)) as { artists: { index: Body[] } };
+    expect(body.artists.index[0]!.artist).toEqual([
       { id: 'ar0', name: 'Abba' },
       { id: 'ar1', name: 'Blur', starred: '2026-01-01T00:00:00.000Z', userRating: undefined },
     ]);
-    const theirs = await cache.index('folder', marks());
-    expect((theirs[0]!.artist as Array<Record<string, unknown>>)[1]!.starred).toBeUndefined();
+    expect(mine.sent.bytes).toBeUndefined();
+    const theirs = fakeCall(marks());
+    expect(await cache.answer(theirs.call, 'folder', wrap)).toBe(SENT);
+    const doc = JSON.parse(theirs.sent.bytes!.toString('utf8'));
+    expect(doc['subsonic-response'].artists.index[0].artist[1]).toEqual({ id: 'ar1', name: 'Blur' });
+  });
+
+  it('sends callers without marks the bytes encoded once, and 304 to one that holds them', async () => {
+    const { state, cache } = fakeCatalog();
+    const a = fakeCall(marks());
+    const b = fakeCall(marks());
+    await cache.answer(a.call, 'id3', wrap);
+    await cache.answer(b.call, 'id3', wrap);
+    expect(b.sent.bytes).toBe(a.sent.bytes);
+    expect(a.sent.headers['content-length']).toBe(String(a.sent.bytes!.length));
+    const etag = a.sent.headers.etag!;
+    const again = fakeCall(marks(), etag);
+    await cache.answer(again.call, 'id3', wrap);
+    expect(again.sent.status).toBe(304);
+    expect(again.sent.bytes).toBeUndefined();
+    // A new version is a new answer, with another ETag.
+    state.names.push('Cream');
+    state.version = '2';
+    const changed = fakeCall(marks(), etag);
+    await cache.answer(changed.call, 'id3', wrap);
+    expect(changed.sent.status).toBe(200);
+    expect(changed.sent.headers.etag).not.toBe(etag);
+    expect(changed.sent.bytes!.toString('utf8')).toContain('Cream');
+  });
+
+  it('matches If-None-Match weakly, in a list, and *', () => {
+    expect(holds('"abc"', '"abc"')).toBe(true);
+    expect(holds('W/"abc"', '"abc"')).toBe(true);
+    expect(holds('"x", "abc"', '"abc"')).toBe(true);
+    expect(holds('*', '"abc"')).toBe(true);
+    expect(holds('"abcd"', '"abc"')).toBe(false);
+    expect(holds(undefined, '"abc"')).toBe(false);
+  });
+
+  it('keeps entries up to a budget, dropping the least recently used, never the newest', () => {
+    const kept = new Budgeted<number>(10, (n) => n);
+    kept.set('a', 4);
+    kept.set('b', 4);
+    kept.get('a');
+    kept.set('c', 4);
+    expect([kept.get('a'), kept.get('b'), kept.get('c')]).toEqual([4, undefined, 4]);
+    kept.set('huge', 50);
+    expect(kept.size).toBe(1);
+    expect(kept.get('huge')).toBe(50);
   });
 });

@@ -279,6 +279,31 @@ describe('browsing', () => {
     expect(albumDir.child.every((c: Json) => c.isDir === false)).toBe(true);
   });
 
+  it('answers the artist index with an ETag (304 while current) and honours ifModifiedSince', async () => {
+    const first = await request('getArtists', { ...token(alice), f: 'json' });
+    const etag = first.headers.get('etag');
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    const again = await request(
+      'getArtists',
+      { ...token(alice), f: 'json' },
+      { headers: { 'if-none-match': etag! } },
+    );
+    expect([again.status, again.headers.get('etag')]).toEqual([304, etag]);
+    expect(again.body.length).toBe(0);
+    // XML is another answer, with its own tag.
+    const asXml = await request('getArtists', token(alice), { headers: { 'if-none-match': etag! } });
+    expect(asXml.status).toBe(200);
+    expect(asXml.headers.get('etag')).not.toBe(etag);
+    const { indexes } = await json('getIndexes', token(alice));
+    expect(indexes.lastModified).toBeLessThanOrEqual(Date.now());
+    const unchanged = (await json('getIndexes', { ...token(alice), ifModifiedSince: indexes.lastModified }))
+      .indexes;
+    expect(unchanged).toEqual({ ignoredArticles: 'The A An', lastModified: indexes.lastModified });
+    const older = (await json('getIndexes', { ...token(alice), ifModifiedSince: indexes.lastModified - 1 }))
+      .indexes;
+    expect(older.index).toEqual(indexes.index);
+  });
+
   it('getGenres counts songs and albums, with the name as XML text', async () => {
     const expected = await catalog.call('listGenres', {});
     const root = await xml('getGenres', token(alice));

@@ -17,7 +17,7 @@ import type { Transcoder } from '../transcode.js';
 import type { ArtistIndexCache } from './artist-index.js';
 import type { Marks } from './models.js';
 import type { Params } from './params.js';
-import { type Body, SubsonicCodes, SubsonicError } from './response.js';
+import { type Body, type Format, SubsonicCodes, SubsonicError } from './response.js';
 
 export { ifFound } from '../services.js';
 
@@ -50,6 +50,8 @@ export interface Call {
   res: Response;
   /** The player's name (`c`), as the services take it. */
   client: string;
+  /** The format the answer is asked in (`f`, `callback`). */
+  format: Format;
   /** What the caller starred, fetched once per request on first use. */
   starred(): Promise<Starred>;
   /** What the caller rated (fetched once, on first use). */

@@ -186,6 +186,7 @@ export function buildSubsonicRouter(deps: SubsonicDeps): express.Router {
           req,
           res,
           client: params.required('c').trim().slice(0, CLIENT_NAME_MAX) || 'unknown',
+          format,
           starred: () => {
             starred ??= services.users.call('starred', {}, { caller });
             return starred;

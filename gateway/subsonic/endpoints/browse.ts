@@ -6,21 +6,23 @@ import { SubsonicCodes, SubsonicError } from '../response.js';
 const ignoredArticles = IGNORED_ARTICLES.join(' ');
 
 export const browseEndpoints: Record<string, Endpoint> = {
-  getArtists: async (call, deps) => {
-    const index = await deps.artistIndex.index('id3', await call.marks(), call);
-    return { artists: { ignoredArticles, index } };
-  },
+  getArtists: (call, deps) =>
+    deps.artistIndex.answer(call, 'id3', ({ groups }) => ({ artists: { ignoredArticles, index: groups } })),
 
-  /** The folder view of the same index (artists are the top folders, albums below them). */
+  /**
+   * The folder view of the same index (artists are the top folders, albums below them).
+   * `lastModified` is when this gateway first saw this version of the catalog; a client that
+   * sends it back as `ifModifiedSince` gets no index while it is still current.
+   */
   getIndexes: async (call, deps) => {
-    return {
-      indexes: {
-        ignoredArticles,
-        // The catalog keeps no change time: "now" makes clients that cache by it refresh.
-        lastModified: Date.now(),
-        index: await deps.artistIndex.index('folder', await call.marks(), call),
-      },
-    };
+    const ifModifiedSince = call.params.int('ifModifiedSince', 0, Number.MAX_SAFE_INTEGER);
+    if (ifModifiedSince !== undefined) {
+      const { since } = await deps.artistIndex.index('folder', call);
+      if (ifModifiedSince >= since) return { indexes: { ignoredArticles, lastModified: since } };
+    }
+    return deps.artistIndex.answer(call, 'folder', ({ groups, since }) => ({
+      indexes: { ignoredArticles, lastModified: since, index: groups },
+    }));
   },
 
   getArtist: async (call, deps) => {
