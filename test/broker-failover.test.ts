@@ -157,6 +157,26 @@ describe('broker failover between nodes', () => {
     await server.stop();
   });
 
+  it('gives up a connection whose attachments do not finish within 10 s, for the next node', async () => {
+    const broker = await connect(proxies.map((p) => urlVia(p.port)));
+    let runs = 0;
+    await broker.attach(async (model) => {
+      runs++;
+      // The first reconnect's declaration never answers (a node waiting on a lost peer).
+      if (runs === 2) await new Promise<void>(() => {});
+      return [await model.createChannel()];
+    });
+    const first = carrier();
+    await first.cut();
+    await eventually(() => runs === 2, 10_000, 20);
+    const stuckAt = Date.now();
+    expect(broker.connected).toBe(false);
+    await first.restore();
+    await eventually(() => broker.connected, 20_000, 50);
+    expect(Date.now() - stuckAt).toBeGreaterThanOrEqual(9_500);
+    expect(runs).toBe(3);
+  }, 40_000);
+
   it('starts on another node when one of its nodes refuses connections', async () => {
     await proxies[0]!.cut();
     for (let i = 0; i < 4; i++) {

@@ -42,6 +42,12 @@ const BACKOFF = { initialMs: 100, maxMs: 2000, factor: 2, jitter: 0.2 } as const
  * one (a node cut off by the network drops the packets: without a bound, connect waits minutes).
  */
 const CONNECT_TIMEOUT_MS = 5000;
+/**
+ * A connection whose attachments have not all run within this time is given up for the next
+ * node: a declaration the node cannot answer (it waits on a lost peer) would otherwise hold
+ * the process half-connected until that peer returns, with its publisher closed meanwhile.
+ */
+const SETUP_TIMEOUT_MS = 10_000;
 
 /** The delay before reconnect attempt `attempt` (1, 2, ...). */
 export function backoffMs(attempt: number, random = Math.random): number {
@@ -210,7 +216,7 @@ export class Broker extends EventEmitter {
         if (live) this.lose(current, lost, node);
       });
       if (this.closing) throw new Error('closing');
-      await this.setup(current);
+      await bounded(this.setup(current), SETUP_TIMEOUT_MS, `setting up on ${node}`);
       // A connection that closed while the attachments ran is no connection.
       if (lost) throw lost;
       if (this.closing) throw new Error('closing');
@@ -295,6 +301,20 @@ export class Broker extends EventEmitter {
         }, 200);
       });
     }
+  }
+}
+
+/** `work`, or an error once `ms` pass first (the work goes on; its late failure is ignored). */
+async function bounded(work: Promise<void>, ms: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
+  });
+  work.catch(() => {});
+  try {
+    await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
