@@ -63,6 +63,8 @@ describe.skipIf(noRabbit !== null)('a three-node RabbitMQ cluster', () => {
       'from kill to node started again (ms)': back - killedAt,
     });
     expect(run.rpc.backAfter(killedAt)).toBeLessThan(5000);
+    // A request caught on the lost node fails as a typed 503 (a timeout at worst), never a hang.
+    expect(run.rpc.failures(killedAt).filter((f) => f.status !== 503)).toEqual([]);
   }, 400_000);
 
   it.skipIf(noIptables !== null)(
@@ -120,6 +122,7 @@ describe.skipIf(noRabbit !== null)('a three-node RabbitMQ cluster', () => {
         'partition handling': 'pause_minority (the cut-off node paused, then rejoined by itself)',
       });
       expect(stranded).toEqual([]);
+      expect(run.rpc.failures(cutAt, healedAt).filter((f) => f.status !== 503)).toEqual([]);
     },
     400_000,
   );

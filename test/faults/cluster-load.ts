@@ -8,23 +8,32 @@ import { eventually, managementGet, sleep } from '../support/env.js';
 import type { ApiClient, System } from '../support/system.js';
 import { demoClient, type PlayFigures, PlayLoad, report, trackIds, waitForPlays } from './helpers.js';
 
-/** An RPC route requested over and over (one at a time), each answer kept with when it was asked. */
+/**
+ * An RPC route requested every `everyMs` (each request on its own, not waiting for the one
+ * before: a request caught on a lost node, which fails only at its timeout, does not hide that
+ * the next ones answer), each answer kept with when it was asked.
+ */
 export class RpcProbe {
   readonly answers: Array<{ at: number; status: number; ms: number; error?: string }> = [];
   private stopped = false;
+  private readonly inFlight = new Set<Promise<void>>();
   private readonly done: Promise<void>;
 
   constructor(
     private readonly api: ApiClient,
     private readonly path: string,
     private readonly everyMs = 200,
+    /** Most requests waiting at once (the gateway answers each within its RPC timeout). */
+    private readonly maxInFlight = 50,
   ) {
     this.done = this.loop();
   }
 
-  stop(): Promise<void> {
+  async stop(): Promise<void> {
     this.stopped = true;
-    return this.done;
+    await this.done;
+    await Promise.all(this.inFlight);
+    this.answers.sort((a, b) => a.at - b.at);
   }
 
   /** Answers other than 200 to requests made in [from, to). */
@@ -40,28 +49,35 @@ export class RpcProbe {
   }
 
   /**
-   * How long after `t` RPC answered again: from `t` to the first success asked after the last
-   * failure asked after `t` (0 when nothing failed).
+   * How long after `t` RPC answered again: from `t` to the answer of the first success asked
+   * after the last failure asked after `t` (0 when nothing failed).
    */
   backAfter(t: number): number {
     const failed = this.failures(t);
     if (failed.length === 0) return 0;
     const last = failed[failed.length - 1]!.at;
     const next = this.answers.find((a) => a.at > last && a.status === 200);
-    return next ? next.at - t : Number.POSITIVE_INFINITY;
+    return next ? next.at + next.ms - t : Number.POSITIVE_INFINITY;
+  }
+
+  private async ask(): Promise<void> {
+    const at = Date.now();
+    try {
+      const r = await this.api.request<{ error?: { message?: string } }>('GET', this.path, {
+        timeoutMs: 20_000,
+      });
+      const error = r.status === 200 ? undefined : `${r.status} ${r.body?.error?.message ?? ''}`.trim();
+      this.answers.push({ at, status: r.status, ms: Math.round(r.ms), ...(error ? { error } : {}) });
+    } catch (err) {
+      this.answers.push({ at, status: 0, ms: Date.now() - at, error: (err as Error).message });
+    }
   }
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
-      const at = Date.now();
-      try {
-        const r = await this.api.request<{ error?: { message?: string } }>('GET', this.path, {
-          timeoutMs: 20_000,
-        });
-        const error = r.status === 200 ? undefined : `${r.status} ${r.body?.error?.message ?? ''}`.trim();
-        this.answers.push({ at, status: r.status, ms: Math.round(r.ms), ...(error ? { error } : {}) });
-      } catch (err) {
-        this.answers.push({ at, status: 0, ms: Date.now() - at, error: (err as Error).message });
+      if (this.inFlight.size < this.maxInFlight) {
+        const request = this.ask().finally(() => this.inFlight.delete(request));
+        this.inFlight.add(request);
       }
       await sleep(this.everyMs);
     }
