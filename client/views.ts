@@ -34,7 +34,11 @@ export function trackTable(tracks: Track[], s: Style): string {
     tracks.map((t, i) => [
       n(i),
       t.id,
-      t.unavailable ? `${t.title} (unavailable)` : t.title,
+      t.hidden
+        ? '(unavailable: a library you do not see)'
+        : t.unavailable
+          ? `${t.title} (unavailable)`
+          : t.title,
       t.artistName,
       t.albumTitle,
       duration(t.durationMs),

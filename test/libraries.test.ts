@@ -15,6 +15,7 @@ import { generateLibrary } from '../bench/library.js';
 import {
   catalogContract,
   DEFAULT_LIBRARY_ID,
+  hiddenTrack,
   type ManagedLibrary,
   type Track,
 } from '../common/contracts/catalog.js';
@@ -225,12 +226,15 @@ describe('libraries: who sees what, through every door', () => {
     });
     expect(playlist.status).toBe(201);
     expect(playlist.body.tracks.map((e: { track: Track }) => e.track.id)).toEqual([bobsTrack.id]);
-    // Alice, and a visitor, read it without the track they may not see.
+    // Alice, and a visitor, see the track's place as unavailable, and nothing of what it is.
     for (const who of [alice, null]) {
       const read = await rest(who, `/api/playlists/${playlist.body.id}`);
       expect(read.status).toBe(200);
-      expect(read.body.tracks).toEqual([]);
+      expect(read.body.tracks).toEqual([{ position: 0, track: hiddenTrack(bobsTrack.id) }]);
     }
+    // Players get no entry they could not play.
+    const forPlayer = await sub(alice, 'getPlaylist', { id: playlist.body.id });
+    expect(forPlayer.playlist.entry ?? []).toEqual([]);
     // Nor can Alice add it to a playlist of hers, or share it (its album neither).
     const hers = await send(alice, 'POST', '/api/playlists', {
       name: `mine ${client.run}`,

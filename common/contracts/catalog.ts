@@ -89,8 +89,34 @@ export interface Track {
   /**
    * Set on a track whose file has left the library (only `getTracks` with `withRemoved`
    * answers one): what it was when it went, so a playlist or a history can still show it.
+   * Also set on `hiddenTrack`, a track of a library the reader may not see.
    */
   unavailable?: true;
+  /** Set on `hiddenTrack`: a track of a library the reader may not see (no names, no duration). */
+  hidden?: true;
+}
+
+/**
+ * A track of a library the reader may not see, where a list they may read holds it (another
+ * user's playlist): its place and id, unavailable, and nothing of what it is.
+ */
+export function hiddenTrack(id: string): Track {
+  return {
+    id,
+    title: '',
+    albumId: '',
+    albumTitle: '',
+    artistId: '',
+    artistName: '',
+    number: null,
+    durationMs: 0,
+    genre: null,
+    year: null,
+    mimeType: '',
+    sizeBytes: 0,
+    unavailable: true,
+    hidden: true,
+  };
 }
 
 export interface TrackFile {

@@ -1,4 +1,4 @@
-import { type CatalogContract, MAX_IDS, type Track } from '../../common/contracts/index.js';
+import { type CatalogContract, hiddenTrack, MAX_IDS, type Track } from '../../common/contracts/index.js';
 import {
   type Caller,
   type CallOptions,
@@ -33,8 +33,8 @@ const BATCH = MAX_IDS;
  * marked `unavailable`: a playlist keeps and shows them, but no one can add them.
  *
  * The catalog is asked as the request's reader (`reader`; none: an anonymous client), so a
- * track of a library the reader may not see is not known here: a playlist leaves it out and
- * nobody adds it.
+ * track of a library the reader may not see comes as `hiddenTrack`: a playlist shows its place
+ * as unavailable, with no names, and nobody adds it.
  */
 export class TrackLookup {
   private readonly known = new Map<string, Track>();
@@ -51,14 +51,24 @@ export class TrackLookup {
   /** Fetches the ids not yet known. Throws UnavailableError when the catalog does not answer. */
   async load(ids: Iterable<string>): Promise<void> {
     const missing = [...new Set(ids)].filter((id) => !this.known.has(id));
+    for (const track of await this.fetch(missing, this.as)) this.known.set(track.id, track);
+    // A track of a library the reader may not see keeps its place, unavailable and without
+    // names; only the service itself (which sees every library) can tell it from an id the
+    // catalog never had, which is left out.
+    const unseen = missing.filter((id) => !this.known.has(id));
+    if (unseen.length === 0) return;
+    for (const track of await this.fetch(unseen, {})) this.known.set(track.id, hiddenTrack(track.id));
+  }
+
+  private async fetch(ids: readonly string[], as: CallOptions): Promise<Track[]> {
     const batches: string[][] = [];
-    for (let i = 0; i < missing.length; i += BATCH) batches.push(missing.slice(i, i + BATCH));
+    for (let i = 0; i < ids.length; i += BATCH) batches.push(ids.slice(i, i + BATCH));
     const results = await fromCatalog(
       Promise.all(
-        batches.map((batch) => this.catalog.call('getTracks', { ids: batch, withRemoved: true }, this.as)),
+        batches.map((batch) => this.catalog.call('getTracks', { ids: batch, withRemoved: true }, as)),
       ),
     );
-    for (const track of results.flat()) this.known.set(track.id, track);
+    return results.flat();
   }
 
   get(id: string): Track | undefined {

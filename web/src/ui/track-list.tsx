@@ -65,7 +65,9 @@ export function TrackList(props: TrackListProps): JSX.Element {
               type="button"
               class="icon-button play"
               aria-label={
-                t.unavailable ? `${t.title} is unavailable` : `${playing ? 'Pause' : 'Play'} ${t.title}`
+                t.unavailable
+                  ? `${t.hidden ? 'This track' : t.title} is unavailable`
+                  : `${playing ? 'Pause' : 'Play'} ${t.title}`
               }
               disabled={t.unavailable}
               onClick={onPlay}
@@ -74,8 +76,13 @@ export function TrackList(props: TrackListProps): JSX.Element {
               <Icon name={playing ? 'pause' : 'play'} />
             </button>
             <div class="meta">
-              <span class="title">{t.title}</span>
-              {t.unavailable ? (
+              <span class="title">{t.hidden ? 'Unavailable track' : t.title}</span>
+              {t.hidden ? (
+                <span class="sub">
+                  <span class="badge">unavailable</span>
+                  in a library you do not see
+                </span>
+              ) : t.unavailable ? (
                 <span class="sub">
                   <span class="badge">unavailable</span>
                   {`${t.artistName} · ${t.albumTitle}: no longer in the library`}
