@@ -74,15 +74,23 @@ export async function startSubsonic(
     services.delete(name);
   }
 
-  const catalog = await start(catalogService);
-  await seedCatalog(catalog.deps.pool, mediaDir);
-  await start(usersService);
-  await start(playlistsService);
-
-  const broker: Broker = await connectBroker(ns, 'subsonic');
-  const tap = await EventTap.open(broker, [Events.trackPlayed.type]);
-  const rpc = new RpcClient({ broker, logger: silentLogger, timeoutMs: config.rpcTimeoutMs });
-  await rpc.start();
+  let broker: Broker | undefined;
+  let tap: EventTap | undefined;
+  let rpc: RpcClient | undefined;
+  let gateway: RunningGateway | undefined;
+  /** Stops what has started and removes what the namespace made: on close, and on a failed start. */
+  async function close(): Promise<void> {
+    await gateway?.stop();
+    for (const name of [...services.keys()].reverse()) await stop(name);
+    await tap?.close();
+    await rpc?.stop();
+    await broker?.close();
+    const pool = testPool('public');
+    for (const schema of schemas) await dropSchema(pool, schema);
+    await pool.end();
+    await cleanupBroker(ns);
+    await rm(mediaDir, { recursive: true, force: true });
+  }
   const another = (opts: { config?: Partial<Config>; logger?: Logger } = {}) =>
     startGateway({
       config: { ...config, ...opts.config, port: 0 },
@@ -90,7 +98,20 @@ export async function startSubsonic(
       namespace: ns,
       drainMs: 500,
     });
-  const gateway = await another();
+  try {
+    const catalog = await start(catalogService);
+    await seedCatalog(catalog.deps.pool, mediaDir);
+    await start(usersService);
+    await start(playlistsService);
+    broker = await connectBroker(ns, 'subsonic');
+    tap = await EventTap.open(broker, [Events.trackPlayed.type]);
+    rpc = new RpcClient({ broker, logger: silentLogger, timeoutMs: config.rpcTimeoutMs });
+    await rpc.start();
+    gateway = await another();
+  } catch (err) {
+    await close().catch(() => {});
+    throw err;
+  }
   const url = `http://127.0.0.1:${gateway.port}/rest`;
 
   return {
@@ -104,17 +125,6 @@ export async function startSubsonic(
     start,
     stop,
     gateway: another,
-    async close() {
-      await gateway.stop();
-      for (const name of [...services.keys()].reverse()) await stop(name);
-      await tap.close();
-      await rpc.stop();
-      await broker.close();
-      const pool = testPool('public');
-      for (const schema of schemas) await dropSchema(pool, schema);
-      await pool.end();
-      await cleanupBroker(ns);
-      await rm(mediaDir, { recursive: true, force: true });
-    },
+    close,
   };
 }
