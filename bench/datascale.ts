@@ -37,7 +37,7 @@ import {
 import { playLogMonths } from '../services/history/partitions.js';
 import { reportProjection, statsProjection } from '../services/stats/projections.js';
 import { playEnvelope } from '../test/support/plays.js';
-import { AMQP_URL, note, percentile, pool, quiet, round } from './lib.js';
+import { note, percentile, pool, quiet, round } from './lib.js';
 import { listeners } from './plays.js';
 import { timeReplay, withReplayLog } from './replay.js';
 import { BenchSystem } from './system.js';
@@ -398,8 +398,9 @@ export async function runDatascaleBench(): Promise<Record<string, unknown>> {
   const system = await BenchSystem.start({ label: 'datascale' });
   const history = createPool({ url: system.databaseUrl, schema: 'history', max: 2 });
   const stats = createPool({ url: system.databaseUrl, schema: 'stats', max: 2 });
+  // As the gateway: history and stats take the user a read is for only from its requests.
   const broker = await Broker.connect({
-    url: AMQP_URL,
+    url: await system.brokerUrl('gateway'),
     name: 'bench-datascale',
     logger: quiet,
     namespace: system.ns,

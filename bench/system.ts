@@ -13,7 +13,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createPool, type Pool } from '../common/index.js';
+import { brokerUrlFor, config, createPool, type Pool } from '../common/index.js';
 import type { ServiceName } from '../scripts/services.js';
 import { DEMO_PASSWORD, DEMO_USERNAME } from '../services/users/seed.js';
 import { cleanupBroker, rabbitmqctl } from '../test/support/env.js';
@@ -174,6 +174,19 @@ export class BenchSystem {
 
   get databaseUrl(): string {
     return databaseUrl(this.database);
+  }
+
+  /**
+   * The AMQP URL a kind of the system's processes connects with (its broker user): a bench
+   * that calls services for a user does so as the gateway, whose requests alone may name one.
+   */
+  brokerUrl(kind: string): Promise<string> {
+    const settings = {
+      ...config(),
+      amqpUrl: AMQP_URL,
+      brokerSecretFile: this.environment.BROKER_SECRET_FILE!,
+    };
+    return brokerUrlFor(settings, kind, this.ns);
   }
 
   /** The run database; SQL names schemas explicitly (`history.plays`). */
