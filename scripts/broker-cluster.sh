@@ -13,7 +13,8 @@
 #   scripts/broker-cluster.sh stop-node <i>   stop node i gracefully
 #   scripts/broker-cluster.sh start-node <i>  start node i again and wait until it serves
 #   scripts/broker-cluster.sh restart <i>     rolling restart of node i: wait until no quorum queue
-#                                             needs it, drain it, stop it, start it
+#                                             needs it, drain it, move its transient queues, stop
+#                                             it, start it
 #   scripts/broker-cluster.sh cut <i>         cut node i off from the others and from clients
 #   scripts/broker-cluster.sh heal [<i>]      undo cut (every node when no i)
 #   scripts/broker-cluster.sh cli <i> <tool> [args]   rabbitmqctl, rabbitmq-queues, ... on node i
@@ -446,6 +447,23 @@ cmd_stop_node() {
   say "node $1 ($(node_name "$1")) stopped"
 }
 
+# Deletes the transient (non-durable, non-exclusive) queues node i hosts: the request queues,
+# whose consumers the drain moved to other nodes. Each consumer is told (a consumer cancel) and
+# declares its queue again where it is connected, at once; left alone, the queue would take
+# requests until the node stopped, and then, its record kept until the node is gone, refuse to
+# be declared again elsewhere ("process is stopped by supervisor") for seconds. The requests it
+# held are lost with it, as they would be at the stop: their callers get the typed timeout.
+move_transient_queues() {
+  local node name durable exclusive pid moved=0
+  node="$(node_name "$1")"
+  while IFS=$'\t' read -r name durable exclusive pid; do
+    [ "$durable" = "false" ] && [ "$exclusive" = "false" ] && [[ "$pid" == *"<$node."* ]] || continue
+    # </dev/null: the tool must not read the rest of the list from the loop's input.
+    cli "$1" rabbitmqctl -q delete_queue "$name" </dev/null >/dev/null 2>&1 && moved=$((moved + 1))
+  done < <(cli "$1" rabbitmqctl -q list_queues --no-table-headers --timeout 15 name durable exclusive pid 2>/dev/null)
+  [ "$moved" -eq 0 ] || say "node $1: $moved transient queues deleted, to be declared again on other nodes"
+}
+
 cmd_restart() {
   check_index "${1:-}"
   local deadline=$((SECONDS + START_TIMEOUT))
@@ -456,6 +474,7 @@ cmd_restart() {
   done
   # Hands its queue leaders to other nodes and closes its clients' connections before it stops.
   cli "$1" rabbitmq-upgrade -q drain >/dev/null 2>&1 || say "drain of node $1 failed; stopping it anyway"
+  move_transient_queues "$1"
   stop_node "$1"
   boot_node "$1" || die "node $1 did not start again"
   say "node $1 ($(node_name "$1")) restarted"
