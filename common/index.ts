@@ -105,5 +105,6 @@ export {
   type Worker,
 } from './service.js';
 export { defineSystem, type MethodEntry, type System } from './system.js';
+export { withTimeout } from './timeout.js';
 export { loadTokenSecrets, type TokenSecrets } from './token-secrets.js';
 export { currentTraceId, newTraceId, TRACE_HEADER, withTrace } from './trace.js';

@@ -1,9 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import { SERVICE_NAMES, type ServiceName } from '../common/contracts/index.js';
-import { AppError, type Broker, ErrorCodes, type RpcClient } from '../common/index.js';
+import { AppError, type Broker, ErrorCodes, type RpcClient, withTimeout } from '../common/index.js';
 import { HttpError } from './errors.js';
-import { withTimeout } from './timeout.js';
 
 export interface CheckResult {
   ok: boolean;

@@ -3,6 +3,7 @@ import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqp
 import type { Logger } from 'pino';
 import { config, parseAmqpUrls } from '../config.js';
 import { UnavailableError } from '../errors.js';
+import { withTimeout } from '../timeout.js';
 import { coalesceWrites } from './coalesce.js';
 
 export interface BrokerOptions {
@@ -216,7 +217,7 @@ export class Broker extends EventEmitter {
         if (live) this.lose(current, lost, node);
       });
       if (this.closing) throw new Error('closing');
-      await bounded(this.setup(current), SETUP_TIMEOUT_MS, `setting up on ${node}`);
+      await withTimeout(this.setup(current), SETUP_TIMEOUT_MS, `setting up on ${node}`);
       // A connection that closed while the attachments ran is no connection.
       if (lost) throw lost;
       if (this.closing) throw new Error('closing');
@@ -301,20 +302,6 @@ export class Broker extends EventEmitter {
         }, 200);
       });
     }
-  }
-}
-
-/** `work`, or an error once `ms` pass first (the work goes on; its late failure is ignored). */
-async function bounded(work: Promise<void>, ms: number, what: string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
-  });
-  work.catch(() => {});
-  try {
-    await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -12,10 +12,9 @@ import {
   trackPlayedSchema,
   WINDOWS,
 } from '../../common/contracts/index.js';
-import { type Caller, InvalidParamsError, LruCache, NotFoundError } from '../../common/index.js';
+import { type Caller, InvalidParamsError, LruCache, NotFoundError, withTimeout } from '../../common/index.js';
 import { forClient, requireCaller } from '../auth.js';
 import { contractParams, parseBody, queryEnum, queryInt, queryString } from '../http.js';
-import { withTimeout } from '../timeout.js';
 import type { RouteContext } from './context.js';
 
 const playBody = z.strictObject({

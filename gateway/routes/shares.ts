@@ -11,12 +11,11 @@ import {
   type ShareAccess,
   trackPlayedSchema,
 } from '../../common/contracts/index.js';
-import { ForbiddenError, NotFoundError } from '../../common/index.js';
+import { ForbiddenError, NotFoundError, withTimeout } from '../../common/index.js';
 import { sendAudioFile } from '../audio.js';
 import { requireCaller } from '../auth.js';
 import { catalogCoverColor, MAX_COVER_SIZE, sendCover } from '../covers.js';
 import { contractParams, jsonBody, paging, parseBody, queryInt } from '../http.js';
-import { withTimeout } from '../timeout.js';
 import type { RouteContext } from './context.js';
 import { answerAudio } from './stream.js';
 

@@ -119,10 +119,18 @@ export class ArtistIndexCache {
   /**
    * Answers `call` with the index in `shape`, wrapped in its endpoint's body by `wrap` (which
    * must depend on nothing but what it is given): sends it and returns SENT when the caller
-   * marked no artist, else returns the body to send.
+   * marked no artist, else returns the body to send. `unchanged` may answer instead, with a
+   * body of its own (not kept), when the caller holds this version already.
    */
-  async answer(call: Call, shape: Shape, wrap: (seen: SeenIndex) => Body): Promise<Body | typeof SENT> {
+  async answer(
+    call: Call,
+    shape: Shape,
+    wrap: (seen: SeenIndex) => Body,
+    unchanged?: (seen: SeenIndex) => Body | undefined,
+  ): Promise<Body | typeof SENT> {
     const [marks, { key, seen }] = await Promise.all([call.marks(), this.seen(shape, call)]);
+    const short = unchanged?.(seen);
+    if (short) return short;
     if (hasMarks(marks) || call.format.kind === 'jsonp')
       return wrap({ ...seen, groups: marked(seen.groups, marks) });
     const answerKey = `${key}/${call.format.kind}`;
@@ -143,10 +151,6 @@ export class ArtistIndexCache {
   }
 
   /** The index as the caller sees it (the libraries they see, or the one `library` they asked for). */
-  async index(shape: Shape, call: Partial<Pick<Call, 'caller' | 'library'>>): Promise<SeenIndex> {
-    return (await this.seen(shape, call)).seen;
-  }
-
   private async seen(
     shape: Shape,
     { caller, library }: Partial<Pick<Call, 'caller' | 'library'>>,

@@ -5,7 +5,7 @@ import {
   playEventId,
   playedAtProblem,
 } from '../../../common/contracts/index.js';
-import { withTimeout } from '../../timeout.js';
+import { withTimeout } from '../../../common/index.js';
 import {
   albumsByIds,
   artistsByIds,

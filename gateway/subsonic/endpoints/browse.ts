@@ -16,13 +16,15 @@ export const browseEndpoints: Record<string, Endpoint> = {
    */
   getIndexes: async (call, deps) => {
     const ifModifiedSince = call.params.int('ifModifiedSince', 0, Number.MAX_SAFE_INTEGER);
-    if (ifModifiedSince !== undefined) {
-      const { since } = await deps.artistIndex.index('folder', call);
-      if (ifModifiedSince >= since) return { indexes: { ignoredArticles, lastModified: since } };
-    }
-    return deps.artistIndex.answer(call, 'folder', ({ groups, since }) => ({
-      indexes: { ignoredArticles, lastModified: since, index: groups },
-    }));
+    return deps.artistIndex.answer(
+      call,
+      'folder',
+      ({ groups, since }) => ({ indexes: { ignoredArticles, lastModified: since, index: groups } }),
+      ({ since }) =>
+        ifModifiedSince !== undefined && ifModifiedSince >= since
+          ? { indexes: { ignoredArticles, lastModified: since } }
+          : undefined,
+    );
   },
 
   getArtist: async (call, deps) => {

@@ -1,4 +1,4 @@
-import { TimeoutError } from '../common/index.js';
+import { TimeoutError } from './errors.js';
 
 /** `promise`, or a TimeoutError naming `what` once `ms` have passed (the work itself goes on). */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
