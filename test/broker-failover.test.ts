@@ -4,9 +4,11 @@
  * proxy of its own in front of the shared RabbitMQ, so cutting one is losing that node for this
  * connection only; the real cluster is in the fault suite (test/faults/broker-node-kill.test.ts).
  */
+import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { AttachedChannel } from '../common/amqp/attached-channel.js';
 import { Broker, backoffMs, nodeOf, shuffled } from '../common/amqp/broker.js';
 import { loadConfig, parseAmqpUrls } from '../common/config.js';
 import { RpcClient } from '../common/rpc/client.js';
@@ -74,6 +76,37 @@ describe('broker node list (unit)', () => {
   it('logs a node as host:port, never with its credentials', () => {
     expect(nodeOf('amqp://guest:secret@10.0.0.5:5681/vh')).toBe('10.0.0.5:5681');
     expect(nodeOf('amqps://u:p@broker.example')).toBe('broker.example:5671');
+  });
+});
+
+describe('a channel waited for while the connection is made again (unit)', () => {
+  it('waits within the given time of losing the channel, and not once it has been gone that long', async () => {
+    const made: EventEmitter[] = [];
+    let setUp: ((model: never) => Promise<unknown>) | undefined;
+    const broker = {
+      attach: async (attachment: (model: never) => Promise<unknown>) => {
+        setUp = attachment;
+        await attachment({} as never);
+        return () => {};
+      },
+    } as unknown as Broker;
+    const attached = new AttachedChannel<never>();
+    await attached.open(broker, async () => {
+      const ch = new EventEmitter();
+      made.push(ch);
+      return ch as never;
+    });
+    made[0]!.emit('close');
+    // Just lost: a call waits, and gets the channel made again meanwhile.
+    const waiting = attached.whenOpen(300);
+    await setUp!({} as never);
+    expect(await waiting).toBe(made[1]);
+    made[1]!.emit('close');
+    // Lost 400 ms ago with a 300 ms wait: the connection is down, not coming back; no wait.
+    await new Promise((r) => setTimeout(r, 400));
+    const started = Date.now();
+    expect(await attached.whenOpen(300)).toBeNull();
+    expect(Date.now() - started).toBeLessThan(50);
   });
 });
 

@@ -11,6 +11,8 @@ export class AttachedChannel<Ch extends Channel> {
   private detach: (() => void) | null = null;
   /** Who waits for the next channel (whenOpen). */
   private readonly waiting = new Set<(ch: Ch | null) => void>();
+  /** When the last channel was lost (or opening began): what whenOpen's wait counts from. */
+  private lostAt = Date.now();
 
   /** The open channel, or null while there is none (between connections, after `close`). */
   get current(): Ch | null {
@@ -26,10 +28,14 @@ export class AttachedChannel<Ch extends Channel> {
     setUp: (model: ChannelModel) => Promise<Ch>,
     onClosed?: (ch: Ch) => void,
   ): Promise<void> {
+    this.lostAt = Date.now();
     this.detach = await broker.attach(async (model) => {
       const ch = await setUp(model);
       ch.once('close', () => {
-        if (this.channel === ch) this.channel = null;
+        if (this.channel === ch) {
+          this.channel = null;
+          this.lostAt = Date.now();
+        }
         onClosed?.(ch);
       });
       this.channel = ch;
@@ -39,18 +45,20 @@ export class AttachedChannel<Ch extends Channel> {
   }
 
   /**
-   * The open channel, or the next one if it opens within `ms`; null when none does, or when
-   * `close` is called meanwhile.
+   * The open channel, or the next one if it opens within `ms` of losing the last (a reconnect
+   * under way); null when none does, or when `close` is called meanwhile. Once the channel has
+   * been gone for `ms`, the connection is down rather than being made again: null at once.
    */
   whenOpen(ms: number): Promise<Ch | null> {
-    if (this.channel || !this.detach || ms <= 0) return Promise.resolve(this.channel);
+    const left = this.lostAt + ms - Date.now();
+    if (this.channel || !this.detach || left <= 0) return Promise.resolve(this.channel);
     return new Promise((resolve) => {
       const wake = (ch: Ch | null) => {
         clearTimeout(timer);
         this.waiting.delete(wake);
         resolve(ch);
       };
-      const timer = setTimeout(() => wake(null), ms);
+      const timer = setTimeout(() => wake(null), left);
       this.waiting.add(wake);
     });
   }
