@@ -57,6 +57,8 @@ export interface Config {
   readonly rpcReconnectWaitMs: number;
   /** How long history and stats show a track's names before asking the catalog again (0: always ask). */
   readonly trackNamesTtlMs: number;
+  /** How old a top-tracks answer of the last hour or day (the same for every caller) may be when served (0: computed for each call). */
+  readonly statsChartsMaxAgeMs: number;
   /** Attempts an event handler gets before the event is dead-lettered. */
   readonly eventMaxAttempts: number;
   /** pino level. */
@@ -351,6 +353,12 @@ export const configSpec: { [K in keyof Config]: Spec<Config[K]> } = {
     default: 60_000,
     parse: int(0, 3_600_000),
     doc: 'how long history and stats pages show a track as it was before asking the catalog again',
+  },
+  statsChartsMaxAgeMs: {
+    env: 'STATS_CHARTS_MAX_AGE_MS',
+    default: 2000,
+    parse: int(0, 60_000),
+    doc: 'how old the top tracks of the last hour or day may be when served: one answer for every caller, computed again in the background',
   },
   eventMaxAttempts: {
     env: 'EVENT_MAX_ATTEMPTS',

@@ -104,6 +104,7 @@ export {
   startService,
   type Worker,
 } from './service.js';
+export { SharedAnswers } from './shared-answer.js';
 export { defineSystem, type MethodEntry, type System } from './system.js';
 export { withTimeout } from './timeout.js';
 export { loadTokenSecrets, type TokenSecrets } from './token-secrets.js';

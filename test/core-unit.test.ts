@@ -17,6 +17,7 @@ import {
   toWireError,
   UnavailableError,
 } from '../common/errors.js';
+import { SharedAnswers } from '../common/shared-answer.js';
 import { SERVICE_NAMES } from '../scripts/services.js';
 
 describe('error registry', () => {
@@ -123,5 +124,74 @@ describe('config', () => {
       expect((err as Error).message).toMatch(/PORT="70000"/);
       expect((err as Error).message).toMatch(/LOG_LEVEL="loud"/);
     }
+  });
+});
+
+describe('SharedAnswers', () => {
+  /** A computation whose answers are numbered, each resolved when the test says. */
+  const computations = () => {
+    const pending: Array<(n: number) => void> = [];
+    let made = 0;
+    return {
+      compute: () => new Promise<number>((resolve) => pending.push(() => resolve(++made))),
+      finish: () => pending.shift()!(0),
+      get started() {
+        return made + pending.length;
+      },
+    };
+  };
+
+  it('serves one answer to every caller, computed again in the background once half its age has passed', async () => {
+    let now = 0;
+    const answers = new SharedAnswers<string, number>(1000, () => now);
+    const c = computations();
+    // Callers with nothing kept share one computation.
+    const first = [answers.get('day', c.compute), answers.get('day', c.compute)];
+    expect(c.started).toBe(1);
+    c.finish();
+    expect(await Promise.all(first)).toEqual([1, 1]);
+    now = 499;
+    expect(await answers.get('day', c.compute)).toBe(1);
+    expect(c.started).toBe(1);
+    // Half its age: still served, and one new computation starts for the next callers.
+    now = 500;
+    expect(await answers.get('day', c.compute)).toBe(1);
+    expect(await answers.get('day', c.compute)).toBe(1);
+    expect(c.started).toBe(2);
+    c.finish();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(await answers.get('day', c.compute)).toBe(2);
+    // Another key is another answer.
+    const hour = answers.get('hour', c.compute);
+    c.finish();
+    expect(await hour).toBe(3);
+  });
+
+  it('never serves an answer older than its bound, nor keeps a failure', async () => {
+    let now = 0;
+    const answers = new SharedAnswers<string, number>(1000, () => now);
+    expect(await answers.get('day', async () => 1)).toBe(1);
+    now = 1000;
+    await expect(answers.get('day', async () => Promise.reject(new Error('database down')))).rejects.toThrow(
+      'database down',
+    );
+    expect(await answers.get('day', async () => 2)).toBe(2);
+    // Age counts from when the computation was asked: one that took long is older when it comes.
+    now = 5000;
+    let resolve!: (n: number) => void;
+    const slow = answers.get('day', () => new Promise<number>((r) => (resolve = r)));
+    now = 5900;
+    resolve(3);
+    expect(await slow).toBe(3);
+    now = 6000;
+    expect(await answers.get('day', async () => 4)).toBe(4);
+  });
+
+  it('computes every answer when its bound is 0', async () => {
+    const answers = new SharedAnswers<string, number>(0);
+    let n = 0;
+    expect(await answers.get('day', async () => ++n)).toBe(1);
+    expect(await answers.get('day', async () => ++n)).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
-import type { StatsContract, TrackCache, TrackCount } from '../../common/contracts/index.js';
-import type { Handlers, PartitionStanding, Pool } from '../../common/index.js';
+import type { StatsContract, TopTrack, TrackCache, TrackCount } from '../../common/contracts/index.js';
+import type { Handlers, PartitionStanding, Pool, SharedAnswers } from '../../common/index.js';
 import { listeningHandlers } from './listening.js';
 import { COUNTER_NAMES } from './projections.js';
 import { readReport } from './report.js';
@@ -20,15 +20,31 @@ const toCounts = (rows: CountRow[]): TrackCount[] =>
  */
 const WINDOWS = { hour: '1 hour', day: '24 hours' } as const;
 
+/** The top tracks of a window (`$1`, one of WINDOWS) ranked by listeners, at most `$2` (bench/datascale.ts times it alone). */
+export const TOP_OF_WINDOW_SQL = `WITH since AS (SELECT date_trunc('hour', now() - $1::interval) AS at),
+     p AS (SELECT track_id, sum(plays) AS plays FROM track_hourly, since
+           WHERE hour >= since.at GROUP BY track_id),
+     l AS (SELECT track_id, count(*) AS listeners FROM user_tracks, since
+           WHERE last_played_at >= since.at GROUP BY track_id)
+SELECT p.track_id, p.plays, coalesce(l.listeners, 0) AS listeners FROM p LEFT JOIN l USING (track_id)
+ORDER BY listeners DESC, p.plays DESC, p.track_id LIMIT $2`;
+
 export interface StatsHandlerDeps {
   pool: Pool;
   /** Artists, albums and genres of a report's tracks. */
   tracks: TrackCache;
+  /** The top tracks of the last hour and day, shared by every caller (STATS_CHARTS_MAX_AGE_MS), by window and limit. */
+  charts: SharedAnswers<string, TopTrack[]>;
   /** Each projection's standing in every partition of the log (projectionLag). */
   standings: () => Promise<PartitionStanding[]>;
 }
 
-export function statsHandlers({ pool, tracks, standings }: StatsHandlerDeps): Handlers<StatsContract> {
+export function statsHandlers({
+  pool,
+  tracks,
+  charts,
+  standings,
+}: StatsHandlerDeps): Handlers<StatsContract> {
   return {
     projectionLag: () => standings(),
 
@@ -45,17 +61,13 @@ export function statsHandlers({ pool, tracks, standings }: StatsHandlerDeps): Ha
         return toTop(rows);
       }
       // Listeners of the window: the users whose last play of a track is in it.
-      const { rows } = await pool.query<CountRow & { listeners: string }>(
-        `WITH since AS (SELECT date_trunc('hour', now() - $1::interval) AS at),
-              p AS (SELECT track_id, sum(plays) AS plays FROM track_hourly, since
-                    WHERE hour >= since.at GROUP BY track_id),
-              l AS (SELECT track_id, count(*) AS listeners FROM user_tracks, since
-                    WHERE last_played_at >= since.at GROUP BY track_id)
-         SELECT p.track_id, p.plays, coalesce(l.listeners, 0) AS listeners FROM p LEFT JOIN l USING (track_id)
-         ORDER BY listeners DESC, p.plays DESC, p.track_id LIMIT $2`,
-        [WINDOWS[window], limit],
-      );
-      return toTop(rows);
+      return charts.get(`${window}/${limit}`, async () => {
+        const { rows } = await pool.query<CountRow & { listeners: string }>(TOP_OF_WINDOW_SQL, [
+          WINDOWS[window],
+          limit,
+        ]);
+        return toTop(rows);
+      });
     },
 
     async user({ limit }, ctx) {

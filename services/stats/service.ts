@@ -1,5 +1,12 @@
 import { catalogContract, statsContract, TrackCache } from '../../common/contracts/index.js';
-import { defineService, logPartitionEnds, PeriodicTask, projectionStandings } from '../../common/index.js';
+import {
+  defineService,
+  logPartitionEnds,
+  type PartitionStanding,
+  PeriodicTask,
+  projectionStandings,
+  SharedAnswers,
+} from '../../common/index.js';
 import { PRUNE_INTERVAL_MS, pruneBuckets } from './buckets.js';
 import { statsHandlers } from './handlers.js';
 import { reportProjection, STATS_MIGRATIONS, statsProjection } from './projections.js';
@@ -9,23 +16,6 @@ import { reportProjection, STATS_MIGRATIONS, statsProjection } from './projectio
  * the log's ends reads the newest chunk of every partition: about half a second).
  */
 const STANDINGS_MS = 5000;
-
-/** `fn`'s answer, made again at most once per `maxAgeMs`; callers meanwhile share it. */
-function shared<T>(maxAgeMs: number, fn: () => Promise<T>): () => Promise<T> {
-  let last: { at: number; value: Promise<T> } | undefined;
-  return () => {
-    const now = performance.now();
-    if (!last || now - last.at >= maxAgeMs) {
-      const value = fn();
-      last = { at: now, value };
-      // A failure is not kept: the next call tries again.
-      value.catch(() => {
-        if (last?.value === value) last = undefined;
-      });
-    }
-    return last.value;
-  };
-}
 
 /**
  * Play, user and playlist statistics and the listening report (schema `stats`): projections of
@@ -47,17 +37,21 @@ export const statsService = defineService({
         return Object.values(deleted).some((n) => n > 0) ? deleted : null;
       },
     });
+    // Shared by every projectionLag call for up to STANDINGS_MS.
+    const standings = new SharedAnswers<'all', PartitionStanding[]>(STANDINGS_MS);
     return {
       handlers: statsHandlers({
         pool,
         tracks: new TrackCache(rpc.bind(catalogContract), config.trackNamesTtlMs),
-        standings: shared(STANDINGS_MS, async () => {
-          const ends = await logPartitionEnds(broker, config.eventLogPartitions, pool);
-          const all = await Promise.all(
-            [statsProjection, reportProjection].map((p) => projectionStandings(pool, schema, p.name, ends)),
-          );
-          return all.flat();
-        }),
+        charts: new SharedAnswers(config.statsChartsMaxAgeMs),
+        standings: () =>
+          standings.get('all', async () => {
+            const ends = await logPartitionEnds(broker, config.eventLogPartitions, pool);
+            const all = await Promise.all(
+              [statsProjection, reportProjection].map((p) => projectionStandings(pool, schema, p.name, ends)),
+            );
+            return all.flat();
+          }),
       }),
       subscribers: {},
       workers: [pruning],

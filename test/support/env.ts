@@ -37,6 +37,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     ...loadConfig({ ...process.env, DATABASE_URL: TEST_DATABASE_URL, AMQP_URL }),
     tokenSecret: TEST_TOKEN_SECRET,
     brokerUsers: false,
+    // Tests read the charts right after the plays they count (test/stats.test.ts shares them).
+    statsChartsMaxAgeMs: 0,
     ...overrides,
   });
 }
