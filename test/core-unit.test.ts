@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigError, configSpec, DATABASE_OWNERS, databaseUrlFor, loadConfig } from '../common/config.js';
+import { type LibraryAccessList, librariesSeenBy } from '../common/contracts/catalog.js';
 import {
   AppError,
   ConflictError,
@@ -193,5 +194,39 @@ describe('SharedAnswers', () => {
     let n = 0;
     expect(await answers.get('day', async () => ++n)).toBe(1);
     expect(await answers.get('day', async () => ++n)).toBe(2);
+  });
+});
+
+describe('librariesSeenBy', () => {
+  const library = (id: number, over: Partial<LibraryAccessList['libraries'][number]> = {}) => ({
+    id,
+    removed: false,
+    everyone: false,
+    ownerId: null,
+    userIds: [],
+    ...over,
+  });
+  const access: LibraryAccessList = {
+    libraries: [
+      library(1, { everyone: true }),
+      library(2, { userIds: ['ann', 'ben'] }),
+      library(3, { ownerId: 'cat' }),
+      library(4, { removed: true, userIds: ['ann'] }),
+    ],
+  };
+
+  it('shows libraries marked everyone to all, the others to their owner and the users granted them', () => {
+    expect(librariesSeenBy('', access)).toEqual({ visible: [1], seen: [1] });
+    expect(librariesSeenBy('dan', access)).toEqual({ visible: [1], seen: [1] });
+    expect(librariesSeenBy('ben', access)).toEqual({ visible: [1, 2], seen: [1, 2] });
+    expect(librariesSeenBy('cat', access)).toEqual({ visible: [1, 3], seen: [1, 3] });
+    // A removed library is no longer seen, but what its tracks were is still shown to ann.
+    expect(librariesSeenBy('ann', access)).toEqual({ visible: [1, 2], seen: [1, 2, 4] });
+  });
+
+  it('says null for a reader who sees every library there is', () => {
+    const all = { libraries: [library(1, { everyone: true }), library(2, { userIds: ['ann'] })] };
+    expect(librariesSeenBy('ann', all).visible).toBeNull();
+    expect(librariesSeenBy('ben', all).visible).toEqual([1]);
   });
 });

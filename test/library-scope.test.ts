@@ -18,6 +18,7 @@ import {
   catalogContract,
   type ManagedLibrary,
   type Track,
+  TrackCache,
   usersContract,
 } from '../common/contracts/index.js';
 import { historyService } from '../services/history/service.js';
@@ -216,6 +217,33 @@ describe('libraries: lists fed by listening, and musicFolderId', () => {
     }
   });
 
+  /**
+   * What history and stats pages name for each reader, through one kept TrackCache (as the
+   * services run it), against what the catalog answers the reader itself.
+   */
+  const namedAlike = async (ids: string[], readers: Account[]) => {
+    const catalog = h.rpc.bind(catalogContract);
+    const cache = new TrackCache(catalog, 60_000);
+    const named = new Map<Account, string[]>();
+    for (const who of [...readers, ...readers]) {
+      const asked = await catalog.call('getTracks', { ids, withRemoved: true }, { caller: who.caller });
+      const kept = await cache.get(ids, cache.scopeOf(who.caller));
+      expect([...kept.values()].map(({ libraryId: _, ...t }: Track & { libraryId?: number }) => t)).toEqual(
+        asked.map((t) => expect.objectContaining(t)),
+      );
+      named.set(who, [...kept.keys()]);
+    }
+    return named;
+  };
+
+  it('names tracks from one cache for every reader, each as the catalog shows them', async () => {
+    const named = await namedAlike([hers.id, his.id, shared.id], [bob, alice, root]);
+    expect(named.get(bob)).toEqual([his.id, shared.id]);
+    expect(named.get(alice)).toEqual([hers.id, shared.id]);
+    // An administrator sees what they are granted, as anyone.
+    expect(named.get(root)).toEqual([shared.id]);
+  });
+
   it("shows a removed library's tracks as unavailable in playlists and history, to those who saw it", async () => {
     const [other] = (
       await h.rpc
@@ -239,6 +267,9 @@ describe('libraries: lists fed by listening, and musicFolderId', () => {
       [other!.id, other!.title, true],
       [shared.id, shared.title, false],
     ]);
+    const named = await namedAlike([his.id, other!.id, shared.id], [bob, alice]);
+    expect(named.get(bob)).toEqual([his.id, other!.id, shared.id]);
+    expect(named.get(alice)).toEqual([shared.id]);
     const history = (await rest(bob, '/api/me/history?limit=50')).body as Json[];
     for (const p of history.filter((p) => p.trackId === his.id)) {
       expect(p).toMatchObject({ title: his.title, unavailable: true });

@@ -119,6 +119,69 @@ export function hiddenTrack(id: string): Track {
   };
 }
 
+/** A track with the library it is in (or was in, when `unavailable`): what TrackCache keeps. */
+export interface LibraryTrack extends Track {
+  libraryId: number;
+}
+
+/**
+ * What one reader sees (`librariesSeenBy`): the libraries they see (null: every one), and every
+ * library whose removed tracks they may be told about (those they see or saw, removed ones
+ * included).
+ */
+export interface ReaderLibraries {
+  visible: number[] | null;
+  seen: number[];
+}
+
+/**
+ * Who sees which library, for every library the catalog has or had (removed ones stay: what
+ * their tracks were is still shown to those who saw them). The catalog decides every call's
+ * scope from it, and services that name tracks to many readers keep a copy (TrackCache).
+ */
+export interface LibraryAccessList {
+  libraries: Array<{
+    id: number;
+    removed: boolean;
+    /** Every caller sees it, anonymous ones included. */
+    everyone: boolean;
+    ownerId: string | null;
+    /** Users granted it, at most LIBRARY_GRANTS_MAX. */
+    userIds: string[];
+  }>;
+}
+
+/**
+ * The rule of who sees which library: a library marked `everyone` is seen by every caller
+ * (`userId` '' for an anonymous one), the others by the users granted them and by their owner
+ * (who owns the playlists of its playlist files).
+ */
+export function librariesSeenBy(userId: string, access: LibraryAccessList): ReaderLibraries {
+  const visible: number[] = [];
+  const seen: number[] = [];
+  let live = 0;
+  for (const library of access.libraries) {
+    if (!library.removed) live++;
+    const sees =
+      library.everyone || (userId !== '' && (library.ownerId === userId || library.userIds.includes(userId)));
+    if (!sees) continue;
+    seen.push(library.id);
+    if (!library.removed) visible.push(library.id);
+  }
+  return { visible: visible.length === live ? null : visible, seen };
+}
+
+/**
+ * Whether a reader is shown a track, by the rule `getTracks` with `withRemoved` applies for
+ * them: a track of a library they see, or a removed one (unavailable) of a library they see
+ * or saw. For services that keep tracks and who sees which library for many readers
+ * (TrackCache); test/library-scope.test.ts holds the two to the same answers.
+ */
+export function readerSees(track: LibraryTrack, libraries: ReaderLibraries): boolean {
+  if (track.unavailable) return libraries.seen.includes(track.libraryId);
+  return libraries.visible === null || libraries.visible.includes(track.libraryId);
+}
+
 export interface TrackFile {
   id: string;
   /** Absolute path of the audio file on this machine. */
@@ -274,6 +337,13 @@ const catalogMethods = {
   matchTracks: internalMethod(
     z.strictObject({ rules: smartRules, facts: listeningFacts.optional(), seed: id, ownerId: id }),
   ).returns<Array<{ id: string; durationMs: number }>>(),
+  /** Who sees which library, for a service naming tracks to many readers from a cache of its own (TrackCache). */
+  libraryAccess: internalMethod(z.strictObject({})).returns<LibraryAccessList>(),
+  /**
+   * Tracks by id as `getTracks` with `withRemoved` answers a service (every library), each with
+   * its library, so one cache serves every reader (`readerSees` filters it per reader).
+   */
+  libraryTracks: internalMethod(z.strictObject({ ids: ids(MAX_IDS) })).returns<LibraryTrack[]>(),
   /**
    * Where tracks' files lie relative to their libraries' folders, in the order asked (unknown
    * ids left out): what an exported playlist file names. Callers filter what their reader sees.

@@ -1,13 +1,28 @@
 import { LruCache } from '../lru.js';
 import type { CallOptions, ServiceClient } from '../rpc/client.js';
 import type { Caller } from '../rpc/contract.js';
-import type { CatalogContract, Track } from './catalog.js';
+import { SharedAnswers } from '../shared-answer.js';
+import {
+  type CatalogContract,
+  type LibraryAccessList,
+  type LibraryTrack,
+  librariesSeenBy,
+  type ReaderLibraries,
+  readerSees,
+  type Track,
+} from './catalog.js';
 import { MAX_IDS } from './shared.js';
 
-/** The catalog takes at most this many ids per `getTracks` call (its contract's bound). */
+/** The catalog takes at most this many ids per `libraryTracks` call (its contract's bound). */
 const CATALOG_BATCH = MAX_IDS;
 /** Tracks a service keeps (a few hundred bytes each). */
-const TRACK_CACHE_SIZE = 10_000;
+const TRACKS_KEPT = 20_000;
+
+/**
+ * What a reader sees, being looked up (`TrackCache.scopeOf`); null for a service's own
+ * reading, which sees every library.
+ */
+export type ReaderScope = Promise<ReaderLibraries> | null;
 
 /**
  * The tracks a page names (titles, artists, albums), for services that show plays: kept for
@@ -17,49 +32,61 @@ const TRACK_CACHE_SIZE = 10_000;
  * track renamed or removed in the library keeps its old names, or shows as available, on those
  * pages for up to `ttlMs` (the catalog publishes no change events to invalidate it sooner).
  *
- * The catalog is asked as the page's reader (`caller`), so its own rule of who sees which
- * library decides: a track the reader may not see is not returned, and what the cache keeps is
- * kept per reader (a grant taken away shows within `ttlMs`). Without a caller the service
- * asks for itself and sees every library (the scrobbler naming a user's own plays).
+ * Tracks are kept once for every reader, each with its library, and so is who sees which
+ * library (the catalog's `libraryAccess`, renewed in the background as it ages): what a
+ * reader sees is worked out by the catalog's own rule (`librariesSeenBy`, `readerSees`), and a
+ * grant taken away shows within `ttlMs`. So a page of tracks shown lately to anyone costs no
+ * hop at all, whoever reads it.
  */
 export class TrackCache {
-  private readonly cache: LruCache<string, Track> | null;
+  private readonly tracks: LruCache<string, LibraryTrack> | null;
+  private readonly access: SharedAnswers<'all', LibraryAccessList>;
 
   constructor(
     private readonly catalog: ServiceClient<CatalogContract>,
     ttlMs: number,
     private readonly options: CallOptions = {},
   ) {
-    this.cache = ttlMs > 0 ? new LruCache<string, Track>(TRACK_CACHE_SIZE, ttlMs) : null;
+    this.tracks = ttlMs > 0 ? new LruCache(TRACKS_KEPT, ttlMs) : null;
+    this.access = new SharedAnswers(ttlMs);
   }
 
   /**
-   * The tracks of `ids` the catalog knows (and `caller` may see), by id; rejects when the
-   * catalog does not answer.
+   * What `caller` sees, looked up now: pass it to `get`. Without a caller the service reads for
+   * itself and sees every library (the scrobbler naming a user's own plays). A failed lookup
+   * rejects where `get` awaits it, not before.
    */
-  async get(ids: readonly string[], caller?: Caller): Promise<Map<string, Track>> {
-    if (!this.cache) return this.load([...new Set(ids)], caller);
-    // One reader's entries are not another's: keys are reader and track.
-    const reader = caller ? `${caller.userId}/` : '*/';
-    const found = await this.cache.getOrLoadMany(
-      ids.map((id) => reader + id),
-      async (missing) => {
-        const loaded = await this.load(
-          missing.map((key) => key.slice(reader.length)),
-          caller,
-        );
-        return new Map([...loaded].map(([id, t]) => [reader + id, t]));
-      },
-    );
-    return new Map([...found.values()].map((t) => [t.id, t]));
+  scopeOf(caller: Caller | undefined): ReaderScope {
+    if (!caller) return null;
+    const list = this.access.get('all', () => this.catalog.call('libraryAccess', {}, this.options));
+    const scope = list.then((access) => librariesSeenBy(caller.userId, access));
+    scope.catch(() => {});
+    return scope;
   }
 
-  private async load(missing: string[], caller: Caller | undefined): Promise<Map<string, Track>> {
-    const options = caller ? { ...this.options, caller } : this.options;
-    const batches: Array<Promise<Track[]>> = [];
+  /**
+   * The tracks of `ids` the catalog knows and the reader of `scope` sees, by id; rejects when
+   * the catalog does not answer.
+   */
+  async get(ids: readonly string[], scope: ReaderScope = null): Promise<Map<string, Track>> {
+    const distinct = [...new Set(ids)];
+    const [tracks, libraries] = await Promise.all([
+      this.tracks
+        ? this.tracks.getOrLoadMany(distinct, (missing) => this.load(missing))
+        : this.load(distinct),
+      scope,
+    ]);
+    const shown = new Map<string, Track>();
+    for (const track of tracks.values())
+      if (!libraries || readerSees(track, libraries)) shown.set(track.id, track);
+    return shown;
+  }
+
+  private async load(missing: string[]): Promise<Map<string, LibraryTrack>> {
+    const batches: Array<Promise<LibraryTrack[]>> = [];
     for (let i = 0; i < missing.length; i += CATALOG_BATCH) {
       const ids = missing.slice(i, i + CATALOG_BATCH);
-      batches.push(this.catalog.call('getTracks', { ids, withRemoved: true }, options));
+      batches.push(this.catalog.call('libraryTracks', { ids }, this.options));
     }
     return new Map((await Promise.all(batches)).flat().map((t) => [t.id, t]));
   }

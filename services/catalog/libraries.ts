@@ -16,7 +16,7 @@ import {
   withTransaction,
 } from '../../common/index.js';
 import { removeLibraryFiles, republishLibrary } from './library/playlist-files.js';
-import { queryIds } from './queries.js';
+import { libraryTracksByIds, queryIds } from './queries.js';
 import type { LibraryAccess } from './scope.js';
 import { removeTracks } from './store.js';
 
@@ -129,6 +129,8 @@ export function librariesHandlers(
   | 'grantLibrary'
   | 'revokeLibrary'
   | 'trackPaths'
+  | 'libraryAccess'
+  | 'libraryTracks'
 > {
   const changed = () => {
     access.invalidate();
@@ -256,6 +258,10 @@ export function librariesHandlers(
     async revokeLibrary({ id, userId }) {
       return grant(id, userId, false);
     },
+
+    libraryAccess: () => access.list(),
+
+    libraryTracks: ({ ids }) => libraryTracksByIds(db, ids),
 
     async trackPaths({ ids }) {
       const { rows } = await db.query<{

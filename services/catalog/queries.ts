@@ -2,6 +2,7 @@ import {
   type Album,
   type Artist,
   IGNORED_ARTICLES,
+  type LibraryTrack,
   type ReplayGain,
   type Track,
 } from '../../common/contracts/index.js';
@@ -40,7 +41,7 @@ export const ALBUM_SELECT = `
 export const TRACK_SELECT = `
   SELECT t.id, t.title, t.album_id, al.title AS album_title, al.artist_id, ar.name AS artist_name,
          t.number, t.duration_ms, t.genre, t.year, t.mime_type, t.size_bytes::float8 AS size_bytes,
-         t.track_gain, t.track_peak, t.album_gain, t.album_peak
+         t.track_gain, t.track_peak, t.album_gain, t.album_peak, t.library_id
   FROM tracks t
   JOIN albums al ON al.id = t.album_id
   JOIN artists ar ON ar.id = al.artist_id`;
@@ -91,6 +92,7 @@ export interface TrackRow {
   year: number | null;
   mime_type: string;
   size_bytes: number;
+  library_id: number;
   /** ReplayGain columns: absent where a query does not select them (removed tracks). */
   track_gain?: number | null;
   track_peak?: number | null;
@@ -178,7 +180,7 @@ export const tracksByIds = (db: Queryable, ids: readonly string[], scope: Scope)
 /** What tracks whose files left the library were (`removed_tracks`), marked unavailable. */
 const REMOVED_SELECT = `
   SELECT id, title, album_id, album_title, artist_id, artist_name, number, duration_ms, genre, year, mime_type,
-         size_bytes::float8 AS size_bytes
+         size_bytes::float8 AS size_bytes, library_id
   FROM removed_tracks WHERE id = ANY($1::text[])`;
 
 /**
@@ -192,20 +194,34 @@ export const tracksWithRemovedByIds = (
   ids: readonly string[],
   scope: Scope,
   removedScope: Scope,
-): Promise<Track[]> =>
-  byIds(ids, async (distinct) => {
-    const found = await queryTracks(db, ...byIdsIn(TRACK_SELECT, 't', scope, distinct));
+): Promise<Track[]> => withRemovedByIds(db, ids, scope, removedScope, toTrack);
+
+/** As `tracksWithRemovedByIds` for a service (every library), each with its library. */
+export const libraryTracksByIds = (db: Queryable, ids: readonly string[]): Promise<LibraryTrack[]> =>
+  withRemovedByIds(db, ids, null, null, (r) => ({ ...toTrack(r), libraryId: r.library_id }));
+
+function withRemovedByIds<T extends Track>(
+  db: Queryable,
+  ids: readonly string[],
+  scope: Scope,
+  removedScope: Scope,
+  toRow: (r: TrackRow) => T,
+): Promise<T[]> {
+  const query = async (sql: string, params: unknown[]) =>
+    (await db.query<TrackRow>(prepared(sql, params))).rows.map(toRow);
+  return byIds(ids, async (distinct) => {
+    const found = await query(...byIdsIn(TRACK_SELECT, 't', scope, distinct));
     if (found.length === distinct.length) return found;
     const known = new Set(found.map((t) => t.id));
     const params: unknown[] = [distinct.filter((id) => !known.has(id))];
     const seen = inScope('removed_tracks.library_id', scopeParam(removedScope, params));
-    const gone = await queryTracks(
-      db,
+    const gone = await query(
       `${REMOVED_SELECT} AND ${seen} AND NOT EXISTS (SELECT 1 FROM tracks t WHERE t.id = removed_tracks.id)`,
       params,
     );
-    return [...found, ...gone.map((t): Track => ({ ...t, unavailable: true }))];
+    return [...found, ...gone.map((t): T => ({ ...t, unavailable: true }))];
   });
+}
 
 export const albumsByIds = (db: Queryable, ids: readonly string[], scope: Scope): Promise<Album[]> =>
   byIds(ids, (distinct) => queryAlbums(db, ...byIdsIn(ALBUM_SELECT, 'al', scope, distinct)));

@@ -1,4 +1,9 @@
-import { type CallContext, LruCache, NotFoundError, type Queryable } from '../../common/index.js';
+import {
+  type LibraryAccessList,
+  librariesSeenBy,
+  type ReaderLibraries,
+} from '../../common/contracts/index.js';
+import { type CallContext, NotFoundError, type Queryable, SharedAnswers } from '../../common/index.js';
 import type { Filter } from './pages.js';
 
 /**
@@ -8,24 +13,13 @@ import type { Filter } from './pages.js';
  */
 export type Scope = readonly number[] | null;
 
-/**
- * What one user sees: the libraries (null: every one), and every library they see or saw,
- * removed ones included (what their removed tracks were is shown to them).
- */
-interface Seen {
-  visible: Scope;
-  seen: readonly number[];
-}
-
-/** How long a user's visible libraries are kept, and for how many users (grants made in another worker show within it). */
-const SCOPE_TTL_MS = 5000;
-const SCOPES_MAX = 1000;
+/** How long who sees which library is kept (grants made in another worker show within it). */
+const ACCESS_TTL_MS = 5000;
 
 /**
- * Who sees which library: libraries marked `everyone` are seen by every caller (anonymous
- * ones included), the others by the users granted them and by their owner (who owns the
- * playlists of their playlist files). Looked up per caller and kept
- * briefly; this worker's own grant and library changes drop what it kept.
+ * Who sees which library (`librariesSeenBy`, the rule, in common/contracts/catalog.ts): the
+ * list of libraries and their grants is read once and kept briefly, and each call's scope is
+ * worked out from it; this worker's own grant and library changes drop what it kept.
  *
  * A call with neither a caller nor a client address is a service's own (the users service
  * checking ids it is given, playlists naming their tracks): services see every library. The
@@ -34,7 +28,7 @@ const SCOPES_MAX = 1000;
  * (common/rpc/wire.ts), so an anonymous client is never taken for a service.
  */
 export class LibraryAccess {
-  private cache = new LruCache<string, Seen>(SCOPES_MAX, SCOPE_TTL_MS);
+  private kept = new SharedAnswers<'all', LibraryAccessList>(ACCESS_TTL_MS);
 
   constructor(private readonly db: Queryable) {}
 
@@ -45,7 +39,7 @@ export class LibraryAccess {
    */
   async of(ctx: Pick<CallContext, 'caller' | 'clientAddress'>, only?: number): Promise<Scope> {
     if (isService(ctx)) return only === undefined ? null : [only];
-    const { visible } = await this.load(ctx.caller?.userId ?? '');
+    const { visible } = await this.seenBy(ctx.caller?.userId ?? '');
     if (only === undefined) return visible;
     if (visible !== null && !visible.includes(only)) throw new NotFoundError(`no library ${only}`, { only });
     return [only];
@@ -57,34 +51,48 @@ export class LibraryAccess {
    */
   async removedOf(ctx: Pick<CallContext, 'caller' | 'clientAddress'>, only?: number): Promise<Scope> {
     if (isService(ctx)) return only === undefined ? null : [only];
-    const { seen } = await this.load(ctx.caller?.userId ?? '');
+    const { seen } = await this.seenBy(ctx.caller?.userId ?? '');
     return only === undefined ? seen : seen.filter((id) => id === only);
   }
 
   /** What a user sees (`''`: an anonymous caller), for a service acting on their behalf. */
   async ofUser(userId: string): Promise<Scope> {
-    return (await this.load(userId)).visible;
+    return (await this.seenBy(userId)).visible;
   }
 
-  /** Forgets every caller's scope (after a change of libraries or grants). */
-  invalidate(): void {
-    this.cache = new LruCache<string, Seen>(SCOPES_MAX, SCOPE_TTL_MS);
-  }
-
-  private load(userId: string): Promise<Seen> {
-    return this.cache.getOrLoad(userId, async () => {
-      const { rows } = await this.db.query<{ visible: number[]; seen: number[]; total: number }>(
-        `SELECT coalesce(array_agg(l.id ORDER BY l.id) FILTER (WHERE l.removed_at IS NULL AND seen), '{}') AS visible,
-                coalesce(array_agg(l.id ORDER BY l.id) FILTER (WHERE seen), '{}') AS seen,
-                count(*) FILTER (WHERE l.removed_at IS NULL)::int AS total
-         FROM (SELECT l.id, l.removed_at, l.everyone OR l.owner_id = $1 OR EXISTS (
-                 SELECT 1 FROM library_grants g WHERE g.user_id = $1 AND g.library_id = l.id) AS seen
-               FROM libraries l) l`,
-        [userId],
+  /** Every library, removed ones included, with who sees it. */
+  list(): Promise<LibraryAccessList> {
+    return this.kept.get('all', async () => {
+      const { rows } = await this.db.query<{
+        id: number;
+        removed: boolean;
+        everyone: boolean;
+        owner_id: string | null;
+        user_ids: string[];
+      }>(
+        `SELECT l.id, l.removed_at IS NOT NULL AS removed, l.everyone, l.owner_id,
+                coalesce((SELECT array_agg(g.user_id ORDER BY g.user_id) FROM library_grants g
+                          WHERE g.library_id = l.id), '{}') AS user_ids
+         FROM libraries l ORDER BY l.id`,
       );
-      const { visible, seen, total } = rows[0]!;
-      return { value: { visible: visible.length === total ? null : visible, seen } };
+      const libraries = rows.map((r) => ({
+        id: r.id,
+        removed: r.removed,
+        everyone: r.everyone,
+        ownerId: r.owner_id,
+        userIds: r.user_ids,
+      }));
+      return { libraries };
     });
+  }
+
+  /** Forgets who sees what (after a change of libraries or grants). */
+  invalidate(): void {
+    this.kept = new SharedAnswers<'all', LibraryAccessList>(ACCESS_TTL_MS);
+  }
+
+  private async seenBy(userId: string): Promise<ReaderLibraries> {
+    return librariesSeenBy(userId, await this.list());
   }
 }
 

@@ -1,4 +1,11 @@
-import type { HistoryContract, LoggedPlay, Play, Track, TrackCache } from '../../common/contracts/index.js';
+import type {
+  HistoryContract,
+  LoggedPlay,
+  Play,
+  ReaderScope,
+  Track,
+  TrackCache,
+} from '../../common/contracts/index.js';
 import { type Handlers, type Pool, prepared, type UserCallContext } from '../../common/index.js';
 
 export interface HistoryHandlerDeps {
@@ -21,6 +28,8 @@ export function historyHandlers(deps: HistoryHandlerDeps): Handlers<HistoryContr
   return {
     async recent({ limit }, ctx) {
       const user = ctx.caller.userId;
+      // What the reader sees is looked up while their plays are read.
+      const scope = deps.tracks.scopeOf(ctx.caller);
       // Prepared: planning it over every monthly partition on each call would cost more than running it.
       const { rows } = await deps.pool.query<PlayRow>(
         prepared(
@@ -29,7 +38,7 @@ export function historyHandlers(deps: HistoryHandlerDeps): Handlers<HistoryContr
           [user, limit],
         ),
       );
-      const tracks = await lookUpTracks(deps, [...new Set(rows.map((r) => r.track_id))], ctx);
+      const tracks = await lookUpTracks(deps, [...new Set(rows.map((r) => r.track_id))], scope, ctx);
       return rows.map((r): Play => {
         const track = tracks?.get(r.track_id);
         // A track the catalog did not return (one of a library the user no longer sees, or
@@ -72,18 +81,19 @@ export function historyHandlers(deps: HistoryHandlerDeps): Handlers<HistoryContr
 }
 
 /**
- * Titles of the tracks as the caller may see them (the catalog asked as the caller), removed
- * ones included (they come marked unavailable): from the cache, and the catalog in one call
- * for those it lacks; null when the catalog does not answer (no titles, not a failure).
+ * Titles of the tracks as the caller may see them (what they see asked of the catalog),
+ * removed ones included (they come marked unavailable): from the cache, and the catalog in
+ * one call for those it lacks; null when the catalog does not answer (no titles, not a failure).
  */
 async function lookUpTracks(
   deps: HistoryHandlerDeps,
   ids: string[],
+  scope: ReaderScope,
   ctx: UserCallContext,
 ): Promise<Map<string, Track> | null> {
   if (ids.length === 0) return new Map();
   try {
-    return await deps.tracks.get(ids, ctx.caller);
+    return await deps.tracks.get(ids, scope);
   } catch (err) {
     ctx.log.warn({ err: (err as Error).message }, 'catalog did not answer; returning plays without titles');
     return null;

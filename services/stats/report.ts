@@ -41,6 +41,8 @@ export async function readReport(
   const userId = caller.userId;
   const { period, from, until } = periodOf(params);
   const range = [userId, from, until];
+  // What the reader sees is looked up while their tables are read.
+  const scope = tracksCache.scopeOf(caller);
   // Three statements, one pass each over the user's rows of a table: tracks and months from
   // report_tracks, weekdays and hours from report_hours (GROUPING SETS), the streak from
   // report_days. Their cost grows with the user's plays in the period, not with the tables.
@@ -89,7 +91,7 @@ export async function readReport(
   // Tracks removed from the library since count as what they were.
   const known = await tracksCache.get(
     tracks.rows.map((r) => r.track_id),
-    caller,
+    scope,
   );
   const artists = new Map<string, ReportCount & { artistId: string; name: string }>();
   const albums = new Map<string, ReportCount & { albumId: string; title: string; artistName: string }>();

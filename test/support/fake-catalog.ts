@@ -93,6 +93,12 @@ export function fakeCatalogHandlers(data: FakeCatalogData = fakeCatalogData()): 
   const byGenre = <T extends { genre: string | null }>(items: T[], genre?: string) =>
     genre ? items.filter((i) => i.genre?.toLowerCase() === genre.toLowerCase()) : items;
   const matches = (text: string, q: string) => text.toLowerCase().includes(q.toLowerCase());
+  const tracksById = (ids: readonly string[], withRemoved: boolean) =>
+    ids.flatMap((id) => {
+      const found = tracks.filter((t) => t.id === id);
+      if (found.length > 0 || !withRemoved) return found;
+      return (data.removed ?? []).filter((t) => t.id === id).map((t): Track => ({ ...t, unavailable: true }));
+    });
   return {
     listArtists: async ({ limit, offset }) => page(artists, limit, offset),
     getArtist: async ({ id }) => ({
@@ -124,14 +130,7 @@ export function fakeCatalogHandlers(data: FakeCatalogData = fakeCatalogData()): 
         tracks.find((t) => t.id === id),
         `track ${id}`,
       ),
-    getTracks: async ({ ids, withRemoved }) =>
-      ids.flatMap((id) => {
-        const found = tracks.filter((t) => t.id === id);
-        if (found.length > 0 || !withRemoved) return found;
-        return (data.removed ?? [])
-          .filter((t) => t.id === id)
-          .map((t): Track => ({ ...t, unavailable: true }));
-      }),
+    getTracks: async ({ ids, withRemoved }) => tracksById(ids, withRemoved),
     // Smart playlists run against the real catalog (test/smart-playlists.test.ts).
     matchTracks: async () => {
       throw new Error('the fake catalog does not run smart playlist rules');
@@ -191,6 +190,12 @@ export function fakeCatalogHandlers(data: FakeCatalogData = fakeCatalogData()): 
     grantLibrary: refused,
     revokeLibrary: refused,
     trackPaths: async () => [],
+    // Everyone sees the one library.
+    libraryAccess: async () => ({
+      libraries: [{ id: DEFAULT_LIBRARY_ID, removed: false, everyone: true, ownerId: null, userIds: [] }],
+    }),
+    libraryTracks: async ({ ids }) =>
+      tracksById(ids, true).map((t) => ({ ...t, libraryId: DEFAULT_LIBRARY_ID })),
   };
 }
 
