@@ -16,6 +16,7 @@ import {
   catalogContract,
   DEFAULT_LIBRARY_ID,
   hiddenTrack,
+  LIBRARY_GRANTS_MAX,
   type ManagedLibrary,
   type Track,
 } from '../common/contracts/catalog.js';
@@ -267,6 +268,30 @@ describe('libraries: who sees what, through every door', () => {
     expect((await rest(alice, `/api/libraries/${theirs.id}`, { method: 'DELETE' })).status).toBe(403);
     expect((await rest(alice, '/api/libraries/manage')).status).toBe(403);
     expect(await managed()).toHaveLength(3);
+  });
+
+  it('grants a library to at most LIBRARY_GRANTS_MAX users', async () => {
+    const pool = h.services.get('catalog')!.deps.pool;
+    const { rows } = await pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM library_grants WHERE library_id = $1',
+      [mine.id],
+    );
+    const filler = Array.from({ length: LIBRARY_GRANTS_MAX - rows[0]!.n }, (_, i) => `grant-filler-${i}`);
+    await pool.query('INSERT INTO library_grants (library_id, user_id) SELECT $1, unnest($2::text[])', [
+      mine.id,
+      filler,
+    ]);
+    try {
+      const refused = await send(root, 'PUT', `/api/libraries/${mine.id}/users/${bob.user.id}`);
+      expect(refused.status).toBe(409);
+      // One already granted is granted again, as before.
+      expect((await send(root, 'PUT', `/api/libraries/${mine.id}/users/${alice.user.id}`)).status).toBe(200);
+    } finally {
+      await pool.query('DELETE FROM library_grants WHERE library_id = $1 AND user_id = ANY($2::text[])', [
+        mine.id,
+        filler,
+      ]);
+    }
   });
 
   it('takes a removed library and its tracks out of the catalog', async () => {

@@ -37,6 +37,12 @@ export interface TrackPath {
 /** Most libraries a catalog holds, and most users granted one library (answers stay bounded). */
 export const LIBRARIES_MAX = 100;
 export const LIBRARY_GRANTS_MAX = 1000;
+/**
+ * Most libraries `libraryAccess` lists: every live one (at most LIBRARIES_MAX) and the most
+ * recently removed; older removed ones drop out, and what their tracks were is then shown to
+ * nobody.
+ */
+export const LIBRARIES_KNOWN_MAX = 1000;
 /** The largest library id (an int column). */
 export const LIBRARY_ID_MAX = 2_147_483_647;
 
@@ -135,8 +141,8 @@ export interface ReaderLibraries {
 }
 
 /**
- * Who sees which library, for every library the catalog has or had (removed ones stay: what
- * their tracks were is still shown to those who saw them). The catalog decides every call's
+ * Who sees which library, for every library the catalog has or had (removed ones stay, up to
+ * LIBRARIES_KNOWN_MAX: what their tracks were is still shown to those who saw them). The catalog decides every call's
  * scope from it, and services that name tracks to many readers keep a copy (TrackCache).
  */
 export interface LibraryAccessList {

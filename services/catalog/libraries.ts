@@ -138,6 +138,16 @@ export function librariesHandlers(
   };
   const grant = async (id: number, userId: string, granted: boolean) => {
     await managed(db, id);
+    if (granted) {
+      // Who sees a library is read whole (LibraryAccess): its grants stay bounded.
+      const { rows } = await db.query<{ n: number; has: boolean | null }>(
+        'SELECT count(*)::int AS n, bool_or(user_id = $2) AS has FROM library_grants WHERE library_id = $1',
+        [id, userId],
+      );
+      if (!rows[0]?.has && (rows[0]?.n ?? 0) >= LIBRARY_GRANTS_MAX) {
+        throw new ConflictError(`a library is granted to at most ${LIBRARY_GRANTS_MAX} users`);
+      }
+    }
     await db.query(
       granted
         ? 'INSERT INTO library_grants (library_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING'

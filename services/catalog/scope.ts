@@ -1,4 +1,6 @@
 import {
+  LIBRARIES_KNOWN_MAX,
+  LIBRARY_GRANTS_MAX,
   type LibraryAccessList,
   librariesSeenBy,
   type ReaderLibraries,
@@ -70,10 +72,15 @@ export class LibraryAccess {
         owner_id: string | null;
         user_ids: string[];
       }>(
+        // Bounded as it is read: the live libraries and the most recently removed, each with
+        // its grants (granting refuses a library's LIBRARY_GRANTS_MAX + 1st user).
         `SELECT l.id, l.removed_at IS NOT NULL AS removed, l.everyone, l.owner_id,
-                coalesce((SELECT array_agg(g.user_id ORDER BY g.user_id) FROM library_grants g
-                          WHERE g.library_id = l.id), '{}') AS user_ids
-         FROM libraries l ORDER BY l.id`,
+                coalesce((SELECT array_agg(g.user_id ORDER BY g.user_id) FROM (
+                            SELECT user_id FROM library_grants WHERE library_id = l.id
+                            ORDER BY user_id LIMIT ${LIBRARY_GRANTS_MAX}) g), '{}') AS user_ids
+         FROM (SELECT * FROM libraries ORDER BY removed_at DESC NULLS FIRST, id
+               LIMIT ${LIBRARIES_KNOWN_MAX}) l
+         ORDER BY l.id`,
       );
       const libraries = rows.map((r) => ({
         id: r.id,
