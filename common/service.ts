@@ -144,8 +144,7 @@ export async function startService(def: ServiceDefinition, opts: StartOptions): 
       queues: opts.system.eventQueues,
       log: logRetention(config),
     });
-    await rpc.start();
-    await publisher.start();
+    await Promise.all([rpc.start(), publisher.start()]);
     const deps: ServiceDeps = { config, log, broker, pool, rpc, publisher, schema, system: opts.system };
     const parts = await def.setup(deps);
     const server = def.contract

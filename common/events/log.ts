@@ -125,7 +125,9 @@ export async function declareEventLog(
   } finally {
     await ch.close().catch(() => {});
   }
-  for (const partition of partitionNumbers(count)) {
+  // Each partition on channels of its own, all at once: a start costs a few round trips to the
+  // broker, not a few per partition (the broker is busiest when a worker is started again).
+  const declarePartition = async (partition: number) => {
     const name = broker.name(partitionStream(partition));
     const stream = await model.createChannel();
     stream.on('error', () => {});
@@ -143,7 +145,8 @@ export async function declareEventLog(
     if (partition === 0) await bind.bindQueue(name, broker.name(UNKEYED_EXCHANGE), '');
     await bind.close();
     await stream.close().catch(() => {});
-  }
+  };
+  await Promise.all(partitionNumbers(count).map(declarePartition));
   const legacy = await queueExists(() => model.createChannel(), broker.name(LEGACY_STREAM));
   if (legacy) {
     const unbind = await model.createChannel();

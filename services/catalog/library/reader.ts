@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { parseFile } from 'music-metadata';
 import { PARSE_OPTIONS, type ParsedFile } from './tags.js';
 
 /**
@@ -78,7 +77,11 @@ export class TagReader {
   /** music-metadata's answer for one file (rejects as parseFile would). */
   async read(path: string): Promise<ParsedFile> {
     if (this.failure) throw this.failure;
-    if (this.threads.length === 0) return parseFile(path, PARSE_OPTIONS);
+    if (this.threads.length === 0) {
+      // Loaded on first use: a worker that never scans a folder starts without it.
+      const { parseFile } = await import('music-metadata');
+      return parseFile(path, PARSE_OPTIONS);
+    }
     let thread = this.threads[0]!;
     for (const t of this.threads) if (t.busy < thread.busy) thread = t;
     await thread.ready;
