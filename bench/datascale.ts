@@ -35,7 +35,7 @@ import {
   withTransaction,
 } from '../common/index.js';
 import { playLogMonths } from '../services/history/partitions.js';
-import { TOP_OF_WINDOW_SQL } from '../services/stats/handlers.js';
+import { TOP_OF_WINDOW_SQL, WINDOW_INTERVALS } from '../services/stats/handlers.js';
 import { reportProjection, statsProjection } from '../services/stats/projections.js';
 import { playEnvelope } from '../test/support/plays.js';
 import { note, percentile, pool, quiet, round } from './lib.js';
@@ -267,8 +267,11 @@ async function measureReads(rpc: RpcClient, seed: number): Promise<Reads> {
   return summarize(times);
 }
 
-/** The hot statements of the reads, as their handlers send them, for EXPLAIN (ANALYZE, BUFFERS). */
-const HOT: ReadonlyArray<[name: string, pool: 'history' | 'stats', sql: string]> = [
+/**
+ * The hot statements of the reads, as their handlers send them, for EXPLAIN (ANALYZE, BUFFERS):
+ * with their parameters, `$1` a user's id where the statement takes one.
+ */
+const HOT: ReadonlyArray<[name: string, pool: 'history' | 'stats', sql: string, params?: unknown[]]> = [
   [
     'history.recent',
     'history',
@@ -279,7 +282,8 @@ const HOT: ReadonlyArray<[name: string, pool: 'history' | 'stats', sql: string]>
     'stats.topTracks(day)',
     'stats',
     // The handler's own statement, which every caller's answer shares (STATS_CHARTS_MAX_AGE_MS).
-    TOP_OF_WINDOW_SQL.replace('$1::interval', "interval '24 hours'").replace('$2', '10'),
+    TOP_OF_WINDOW_SQL,
+    [WINDOW_INTERVALS.day, 10],
   ],
   [
     'stats.topTracks(all)',
@@ -331,16 +335,17 @@ async function hotStatements(
   const random = generator(seed);
   const times = new Map(HOT.map(([name]) => [name, [] as number[]]));
   for (let i = 0; i < READS; i++) {
-    for (const [name, on, sql] of HOT) {
-      const params = sql.includes('$1') ? [`ds${Math.floor(random() * USERS)}`] : [];
+    for (const [name, on, sql, fixed] of HOT) {
+      const params = fixed ?? (sql.includes('$1') ? [`ds${Math.floor(random() * USERS)}`] : []);
       const started = performance.now();
       await pools[on].query(sql, params);
       times.get(name)!.push(performance.now() - started);
     }
   }
-  for (const [name, on, sql] of HOT) {
+  for (const [name, on, sql, fixed] of HOT) {
     const { rows } = await pools[on].query<{ 'QUERY PLAN': string }>(
-      `EXPLAIN (ANALYZE, BUFFERS) ${sql.replace('$1', "'ds42'")}`,
+      `EXPLAIN (ANALYZE, BUFFERS) ${sql}`,
+      fixed ?? (sql.includes('$1') ? ['ds42'] : []),
     );
     note(`--- ${name} at ${size} plays\n${rows.map((r) => r['QUERY PLAN']).join('\n')}`);
   }

@@ -224,6 +224,21 @@ describe('librariesSeenBy', () => {
     expect(librariesSeenBy('ann', access)).toEqual({ visible: [1, 2], seen: [1, 2, 4] });
   });
 
+  it('names a library once for a user who owns it and is granted it, in the order of the list', () => {
+    const list = {
+      libraries: [
+        library(7, { ownerId: 'ann', userIds: ['ben', 'ann'] }),
+        library(3, { everyone: true }),
+        library(5, { userIds: ['ann'] }),
+      ],
+    };
+    expect(librariesSeenBy('ann', list)).toEqual({ visible: null, seen: [7, 3, 5] });
+    expect(librariesSeenBy('ben', list)).toEqual({ visible: [7, 3], seen: [7, 3] });
+    // Asked again of the same list (its index is kept with it): the same answers.
+    expect(librariesSeenBy('ann', list)).toEqual({ visible: null, seen: [7, 3, 5] });
+    expect(librariesSeenBy('', list)).toEqual({ visible: [3], seen: [3] });
+  });
+
   it('says null for a reader who sees every library there is', () => {
     const all = { libraries: [library(1, { everyone: true }), library(2, { userIds: ['ann'] })] };
     expect(librariesSeenBy('ann', all).visible).toBeNull();

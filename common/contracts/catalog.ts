@@ -163,18 +163,58 @@ export interface LibraryAccessList {
  * (who owns the playlists of its playlist files).
  */
 export function librariesSeenBy(userId: string, access: LibraryAccessList): ReaderLibraries {
-  const visible: number[] = [];
-  const seen: number[] = [];
-  let live = 0;
-  for (const library of access.libraries) {
-    if (!library.removed) live++;
-    const sees =
-      library.everyone || (userId !== '' && (library.ownerId === userId || library.userIds.includes(userId)));
-    if (!sees) continue;
-    seen.push(library.id);
-    if (!library.removed) visible.push(library.id);
-  }
-  return { visible: visible.length === live ? null : visible, seen };
+  const index = accessIndex(access);
+  const own = userId === '' ? undefined : index.byUser.get(userId);
+  // The list's order, whether a library is seen by everyone or by this user.
+  const libraries = own ? [...index.everyone, ...own].sort((a, b) => a.at - b.at) : index.everyone;
+  const seen = libraries.map((l) => l.id);
+  const visible = libraries.filter((l) => !l.removed).map((l) => l.id);
+  return { visible: visible.length === index.live ? null : visible, seen };
+}
+
+interface IndexedLibrary {
+  id: number;
+  removed: boolean;
+  /** Its place in the list. */
+  at: number;
+}
+
+/** A list of who sees which library, by user: built once per list, in one pass over its grants. */
+interface AccessIndex {
+  everyone: IndexedLibrary[];
+  /** Per user, the libraries not seen by everyone that they own or are granted. */
+  byUser: Map<string, IndexedLibrary[]>;
+  /** Libraries not removed. */
+  live: number;
+}
+
+const indexes = new WeakMap<LibraryAccessList, AccessIndex>();
+
+/**
+ * The index of a list (kept as long as the list is): a call's scope costs the caller's own
+ * libraries, not every library times its grants (up to LIBRARIES_KNOWN_MAX x LIBRARY_GRANTS_MAX).
+ */
+function accessIndex(access: LibraryAccessList): AccessIndex {
+  const kept = indexes.get(access);
+  if (kept) return kept;
+  const index: AccessIndex = { everyone: [], byUser: new Map(), live: 0 };
+  access.libraries.forEach((library, at) => {
+    const entry = { id: library.id, removed: library.removed, at };
+    if (!library.removed) index.live++;
+    if (library.everyone) {
+      index.everyone.push(entry);
+      return;
+    }
+    const users = new Set(library.userIds);
+    if (library.ownerId) users.add(library.ownerId);
+    for (const user of users) {
+      const list = index.byUser.get(user);
+      if (list) list.push(entry);
+      else index.byUser.set(user, [entry]);
+    }
+  });
+  indexes.set(access, index);
+  return index;
 }
 
 /**

@@ -18,9 +18,10 @@ const toCounts = (rows: CountRow[]): TrackCount[] =>
  * and 120 minutes of plays), `day` those since the start of the hour 24 hours ago (24 to 25
  * hours). A play inside the window is never left out.
  */
-const WINDOWS = { hour: '1 hour', day: '24 hours' } as const;
+/** The intervals of the windows whose charts are counted from the hourly rows. */
+export const WINDOW_INTERVALS = { hour: '1 hour', day: '24 hours' } as const;
 
-/** The top tracks of a window (`$1`, one of WINDOWS) ranked by listeners, at most `$2` (bench/datascale.ts times it alone). */
+/** The top tracks of a window (`$1`, one of WINDOW_INTERVALS) ranked by listeners, at most `$2` (bench/datascale.ts times it alone). */
 export const TOP_OF_WINDOW_SQL = `WITH since AS (SELECT date_trunc('hour', now() - $1::interval) AS at),
      p AS (SELECT track_id, sum(plays) AS plays FROM track_hourly, since
            WHERE hour >= since.at GROUP BY track_id),
@@ -63,7 +64,7 @@ export function statsHandlers({
       // Listeners of the window: the users whose last play of a track is in it.
       return charts.get(`${window}/${limit}`, async () => {
         const { rows } = await pool.query<CountRow & { listeners: string }>(TOP_OF_WINDOW_SQL, [
-          WINDOWS[window],
+          WINDOW_INTERVALS[window],
           limit,
         ]);
         return toTop(rows);
