@@ -190,6 +190,83 @@ describe('broker failover between nodes', () => {
     await server.stop();
   });
 
+  it('gives up a connection gone silent (its node cut off by the network) once a reply is late', async () => {
+    // Heartbeats alone would notice after 2 x 30 s: the late reply's probe must, within seconds.
+    const broker = await Broker.connect({
+      url: proxies.map((p) => urlVia(p.port)).join(','),
+      name: `silent:${ns}`,
+      logger: silentLogger,
+      namespace: ns,
+      heartbeatSeconds: 30,
+    });
+    brokers.push(broker);
+    // The service on a connection of its own, which the silence does not touch.
+    const direct = await Broker.connect({
+      url: AMQP_URL,
+      name: `svc:${ns}`,
+      logger: silentLogger,
+      namespace: ns,
+    });
+    brokers.push(direct);
+    const server = new RpcServer({
+      broker: direct,
+      contract: echo,
+      handlers: { ping: async () => ({ pong: true }) },
+      logger: silentLogger,
+    });
+    await server.start();
+    const client = new RpcClient({ broker, logger: silentLogger, timeoutMs: 8000 });
+    await client.start();
+    expect(await client.bind(echo).call('ping', {})).toEqual({ pong: true });
+
+    const first = carrier();
+    const other = proxies.find((p) => p !== first)!;
+    await first.silence();
+    const silencedAt = Date.now();
+    // Sent into the silence: failed as unavailable once the connection is given up, not left
+    // to its 8 s timeout.
+    const lost = client
+      .bind(echo)
+      .call('ping', {})
+      .then(
+        () => 'answered',
+        (err: Error) => err.name,
+      );
+    await eventually(() => broker.connected && other.connections > 0, 15_000, 20);
+    const movedMs = Date.now() - silencedAt;
+    // A reply late by 1 s, checked every 0.25 s, then a probe unanswered for 2 s.
+    expect(movedMs).toBeGreaterThanOrEqual(2500);
+    expect(movedMs).toBeLessThan(5000);
+    expect(await lost).toBe('UnavailableError');
+    expect(Date.now() - silencedAt).toBeLessThan(5000);
+    expect(await client.bind(echo).call('ping', {})).toEqual({ pong: true });
+    await client.stop();
+    await server.stop();
+  }, 30_000);
+
+  it('keeps a connection whose replies are late only because the service is slow', async () => {
+    const broker = await connect(proxies.map((p) => urlVia(p.port)));
+    const server = new RpcServer({
+      broker,
+      contract: echo,
+      handlers: {
+        ping: () => new Promise<{ pong: boolean }>((r) => setTimeout(() => r({ pong: true }), 3500)),
+      },
+      logger: silentLogger,
+    });
+    await server.start();
+    const client = new RpcClient({ broker, logger: silentLogger, timeoutMs: 8000 });
+    await client.start();
+    let disconnects = 0;
+    broker.on('disconnect', () => disconnects++);
+    // Late by 2.5 s: probed (and answered) twice or more, never given up.
+    expect(await client.bind(echo).call('ping', {})).toEqual({ pong: true });
+    expect(disconnects).toBe(0);
+    expect(broker.connected).toBe(true);
+    await client.stop();
+    await server.stop();
+  });
+
   it('gives up a connection whose attachments do not finish within 10 s, for the next node', async () => {
     const broker = await connect(proxies.map((p) => urlVia(p.port)));
     let runs = 0;

@@ -26,6 +26,8 @@ export interface BrokerOptions {
   queueType?: 'quorum' | 'classic';
   /** AMQP heartbeat in seconds (default: AMQP_HEARTBEAT). */
   heartbeatSeconds?: number;
+  /** How long a probe of a suspect connection waits for the broker (default PROBE_TIMEOUT_MS). */
+  probeTimeoutMs?: number;
 }
 
 /**
@@ -49,6 +51,21 @@ const CONNECT_TIMEOUT_MS = 5000;
  * the process half-connected until that peer returns, with its publisher closed meanwhile.
  */
 const SETUP_TIMEOUT_MS = 10_000;
+/**
+ * A connection a caller suspects (`suspect`: an answer is late) is asked for a round trip (a
+ * channel opened and closed); with no answer within this time it is given up for the next node,
+ * as two missed heartbeats would give it up, but seconds sooner. A node cut off by the network
+ * sends nothing, not even an error: without the probe, RPC through it fails until the
+ * heartbeats run out (2 x AMQP_HEARTBEAT).
+ */
+export const PROBE_TIMEOUT_MS = 2000;
+/**
+ * An answer (an RPC reply, a publish's confirm) later than this makes its caller suspect the
+ * connection (`Broker.suspect`).
+ */
+export const LATE_ANSWER_MS = 1000;
+/** After a probe, the next one waits this long: a slow service costs a round trip a second at most. */
+const PROBE_INTERVAL_MS = 1000;
 
 /** The delay before reconnect attempt `attempt` (1, 2, ...). */
 export function backoffMs(attempt: number, random = Math.random): number {
@@ -115,6 +132,11 @@ export class Broker extends EventEmitter {
   private closing = false;
   private readonly first: Promise<void>;
   private settleFirst: ((err?: Error) => void) | null = null;
+  /** A probe in flight, and when the last one ended (see `suspect`). */
+  private probing = false;
+  private probedAt = 0;
+  /** The broker holds back this connection's publishing (a resource alarm): it reads nothing from it. */
+  private blocked = false;
 
   private constructor(private readonly opts: BrokerOptions) {
     super();
@@ -193,6 +215,40 @@ export class Broker extends EventEmitter {
     await model?.close().catch(() => {});
   }
 
+  /**
+   * Something sent on the connection has not been answered in time (an RPC reply is late): the
+   * broker is asked for a round trip, and if none comes within the probe's timeout the
+   * connection is given up and made again, on the next node. At most one probe at a time and
+   * one a second; none while the broker blocks the connection (it then reads nothing from it).
+   */
+  suspect(): void {
+    const model = this.model;
+    if (!model || !this.ready || this.probing || this.blocked || this.closing) return;
+    if (performance.now() - this.probedAt < PROBE_INTERVAL_MS) return;
+    this.probing = true;
+    const timeoutMs = this.opts.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
+    const timer = setTimeout(() => {
+      if (this.model !== model || this.blocked) return;
+      this.log.warn({ timeoutMs }, 'the broker did not answer a probe; giving the connection up');
+      // The socket is dropped with an error, as a missed heartbeat drops it, not closed
+      // politely: a close would wait for the same silent broker.
+      const socket = (model as unknown as { connection?: { stream?: { destroy?: (err: Error) => void } } })
+        .connection?.stream;
+      socket?.destroy?.(new Error(`the broker did not answer a probe within ${timeoutMs} ms`));
+    }, timeoutMs);
+    void (async () => {
+      const ch = await model.createChannel();
+      ch.on('error', () => {});
+      await ch.close();
+    })()
+      .catch(() => {})
+      .finally(() => {
+        clearTimeout(timer);
+        this.probing = false;
+        this.probedAt = performance.now();
+      });
+  }
+
   /** One connection attempt to the next node; on success the attachments run on it. */
   private async attempt(): Promise<void> {
     if (this.closing) return;
@@ -210,8 +266,14 @@ export class Broker extends EventEmitter {
       let live = false;
       let lost: Error | null = null;
       current.on('error', (err: Error) => this.log.warn({ err: err.message, node }, 'connection error'));
-      current.on('blocked', (reason: string) => this.log.warn({ reason, node }, 'broker blocked publishing'));
-      current.on('unblocked', () => this.log.info({ node }, 'broker unblocked publishing'));
+      current.on('blocked', (reason: string) => {
+        if (this.model === current) this.blocked = true;
+        this.log.warn({ reason, node }, 'broker blocked publishing');
+      });
+      current.on('unblocked', () => {
+        if (this.model === current) this.blocked = false;
+        this.log.info({ node }, 'broker unblocked publishing');
+      });
       current.once('close', (err?: Error) => {
         lost = err ?? new Error('connection closed');
         if (live) this.lose(current, lost, node);
@@ -265,6 +327,7 @@ export class Broker extends EventEmitter {
     if (this.model !== model) return;
     this.model = null;
     this.ready = false;
+    this.blocked = false;
     if (this.closing) return;
     this.log.warn({ err: err.message, node }, 'disconnected from broker; reconnecting');
     this.emit('disconnect', err);
@@ -275,6 +338,7 @@ export class Broker extends EventEmitter {
   private async setup(model: ChannelModel): Promise<void> {
     coalesceWrites(model);
     this.ready = false;
+    this.blocked = false;
     this.model = model;
     for (const attachment of [...this.attachments]) await this.run(model, attachment);
   }

@@ -1,7 +1,7 @@
 import type { ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
 import { AttachedChannel } from '../amqp/attached-channel.js';
-import type { Broker } from '../amqp/broker.js';
+import { type Broker, LATE_ANSWER_MS } from '../amqp/broker.js';
 import { UnavailableError } from '../errors.js';
 import { currentTraceId, TRACE_HEADER } from '../trace.js';
 import { EVENTS_EXCHANGE, type EventDefinition, type EventEnvelope, makeEnvelope } from './envelope.js';
@@ -92,6 +92,9 @@ export class EventPublisher {
     };
     if (traceId) headers[TRACE_HEADER] = traceId;
     return new Promise((resolve, reject) => {
+      // A confirm this late: is the broker still there? (a node cut off by the network says nothing)
+      const late = setTimeout(() => this.opts.broker.suspect(), LATE_ANSWER_MS);
+      late.unref();
       try {
         ch.publish(
           this.exchange,
@@ -106,6 +109,7 @@ export class EventPublisher {
             headers,
           },
           (err) => {
+            clearTimeout(late);
             if (err) {
               reject(new UnavailableError(`broker did not confirm event ${envelope.type}`));
             } else {
@@ -115,6 +119,7 @@ export class EventPublisher {
           },
         );
       } catch (err) {
+        clearTimeout(late);
         this.log.warn({ err: (err as Error).message }, 'publish failed');
         reject(new UnavailableError('could not publish event'));
       }

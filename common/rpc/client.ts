@@ -1,7 +1,7 @@
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
 import type { Logger } from 'pino';
 import { AttachedChannel } from '../amqp/attached-channel.js';
-import type { Broker } from '../amqp/broker.js';
+import { type Broker, LATE_ANSWER_MS } from '../amqp/broker.js';
 import { configSpec } from '../config.js';
 import { fromWireError, InternalError, TimeoutError, UnavailableError, type WireError } from '../errors.js';
 import { currentTraceId, TRACE_HEADER } from '../trace.js';
@@ -38,6 +38,8 @@ interface Pending {
   returns: number;
   /** A resend waiting (see RESEND_DELAYS_MS). */
   resend?: NodeJS.Timeout;
+  /** When it was sent (performance.now()). */
+  sentAt: number;
 }
 
 /**
@@ -47,6 +49,13 @@ interface Pending {
  * "Request queues"); a service that is not running still fails within their sum.
  */
 const RESEND_DELAYS_MS = [50, 100, 200] as const;
+
+/**
+ * How often the oldest call in flight is looked at: one later than LATE_ANSWER_MS makes the
+ * client ask whether the broker is still there (Broker.suspect), so a connection to a node cut
+ * off by the network is given up within PROBE_TIMEOUT_MS more, not after two missed heartbeats.
+ */
+const LATE_CHECK_MS = 250;
 
 /** Observes every call, e.g. for metrics. */
 export type CallObserver = (
@@ -73,6 +82,7 @@ export class RpcClient {
   private readonly pending = new Map<string, Pending>();
   private nextId = 1;
   private observer: CallObserver | null = null;
+  private lateCheck: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: RpcClientOptions) {
     this.log = opts.logger.child({ module: 'rpc-client' });
@@ -91,9 +101,16 @@ export class RpcClient {
       },
       () => this.failAll(new UnavailableError('connection to the message broker was lost')),
     );
+    this.lateCheck ??= setInterval(() => {
+      // The oldest call in flight comes first (a Map keeps the order calls were sent in).
+      const oldest = this.pending.values().next().value;
+      if (oldest && performance.now() - oldest.sentAt > LATE_ANSWER_MS) this.opts.broker.suspect();
+    }, LATE_CHECK_MS).unref();
   }
 
   async stop(): Promise<void> {
+    if (this.lateCheck) clearInterval(this.lateCheck);
+    this.lateCheck = null;
     await this.channel.close(async () => this.failAll(new UnavailableError('RPC client stopped')));
   }
 
@@ -186,7 +203,14 @@ export class RpcClient {
           // Checked by the broker against this connection's user: what the callee trusts a caller by.
           userId: this.opts.broker.user,
         });
-      this.pending.set(correlationId, { resolve, reject, timer, publish, returns: 0 });
+      this.pending.set(correlationId, {
+        resolve,
+        reject,
+        timer,
+        publish,
+        returns: 0,
+        sentAt: performance.now(),
+      });
       try {
         publish();
       } catch (err) {

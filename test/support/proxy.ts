@@ -26,6 +26,8 @@ export class TcpProxy {
   /** Client-side sockets, each with its upstream twin. */
   private readonly links = new Map<Socket, Socket>();
   private cutAt: number | null = null;
+  /** Connections kept open with nothing carried either way (see `silence`). */
+  private silent = false;
   /**
    * Extra delay on every chunk, both ways: a slow network or an overloaded server, which keeps
    * work in flight longer (e.g. so a worker holds unacked messages when it is killed).
@@ -60,8 +62,9 @@ export class TcpProxy {
 
   /** Destroys every connection and stops listening, so new ones are refused (ECONNREFUSED). */
   async cut(): Promise<void> {
-    if (this.cutAt !== null) return;
-    this.cutAt = Date.now();
+    if (this.cutAt !== null && !this.silent) return;
+    this.cutAt ??= Date.now();
+    this.silent = false;
     const server = this.server;
     this.server = null;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined;
@@ -73,9 +76,32 @@ export class TcpProxy {
     await closed;
   }
 
+  /**
+   * What a node cut off by dropped packets looks like: the connections through the proxy stay
+   * open, but not a byte goes through either way, and new ones are refused. Neither side is
+   * told: only a timeout or a missed heartbeat can notice.
+   */
+  async silence(): Promise<void> {
+    if (this.cutAt !== null) return;
+    this.cutAt = Date.now();
+    this.silent = true;
+    // Stops listening at once; its callback would wait for the silenced connections to end.
+    this.server?.close();
+    this.server = null;
+  }
+
   /** Listens again on the same port; resolves with how long the proxy was cut, in ms. */
   async restore(): Promise<number> {
     if (this.cutAt === null) return 0;
+    if (this.silent) {
+      // What went silent is broken for good, as after a real cut.
+      this.silent = false;
+      for (const [client, upstream] of this.links) {
+        client.destroy();
+        upstream.destroy();
+      }
+      this.links.clear();
+    }
     this.server = await listen(this.port, (client) => this.forward(client));
     const ms = Date.now() - this.cutAt;
     this.cutAt = null;
@@ -112,6 +138,7 @@ export class TcpProxy {
   private relay(from: Socket, to: Socket): void {
     let due = 0;
     from.on('data', (chunk: Buffer) => {
+      if (this.silent) return;
       const now = Date.now();
       if (this.latencyMs <= 0 && due <= now) {
         to.write(chunk);
