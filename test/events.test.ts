@@ -5,8 +5,10 @@ import { dropSchema, migrate } from '../common/db/migrate.js';
 import { enqueueEvent, OutboxRelay } from '../common/db/outbox.js';
 import { type Pool, withTransaction } from '../common/db/pool.js';
 import { EventConsumer, PermanentError } from '../common/events/consumer.js';
-import { defineEvent, type EventEnvelope, makeEnvelope } from '../common/events/envelope.js';
+import { defineEvent, type EventEnvelope, eventQueue, makeEnvelope } from '../common/events/envelope.js';
+import { partitionNumbers, partitionStream } from '../common/events/partitions.js';
 import { EventPublisher } from '../common/events/publisher.js';
+import { logRetention } from '../common/service.js';
 import { withTrace } from '../common/trace.js';
 import {
   cleanupBroker,
@@ -16,6 +18,7 @@ import {
   namespace,
   silentLogger,
   sleep,
+  testConfig,
   testPool,
 } from './support/env.js';
 
@@ -177,6 +180,58 @@ describe('events', () => {
     expect(await closeConnections(`cons:${ns}`)).toBe(1);
     await p.publish(ping, { n: 2 });
     await eventually(() => seen.has(2), 15_000, 100);
+  });
+
+  it('publishes at once on a new connection, declares its topology there again, and fails what lands nowhere', async () => {
+    const b = await broker('pub');
+    const p = new EventPublisher({
+      broker: b,
+      logger: silentLogger,
+      queues: [{ group: 'g9', event: 'ping' }],
+      log: logRetention(testConfig()),
+    });
+    await p.start();
+    stoppers.push(() => p.stop());
+    const partitions = partitionNumbers(testConfig().eventLogPartitions).map((n) =>
+      b.name(partitionStream(n)),
+    );
+    const queues = [b.name(eventQueue('g9', ping.type)), ...partitions];
+    const present = async () => {
+      let found = 0;
+      for (const q of queues) {
+        const probe = await b.channel();
+        await probe.checkQueue(q).then(
+          () => found++,
+          () => {},
+        );
+        await probe.close().catch(() => {});
+      }
+      return found;
+    };
+    expect(await present()).toBe(queues.length);
+    await p.publish(ping, { n: 1 });
+    // The topology lost (as by a broker reset): an event that lands in no queue is refused,
+    // not confirmed and dropped.
+    const ch = await b.channel();
+    for (const q of queues) await ch.deleteQueue(q);
+    await ch.close();
+    await expect(p.publish(ping, { n: 2 })).rejects.toThrow(/routed to no queue/);
+    // A new connection publishes at once, and declares the topology again beside it.
+    expect(await closeConnections(`pub:${ns}`)).toBe(1);
+    await eventually(() => p.connected && b.connected, 10_000, 20);
+    await eventually(async () => (await present()) === queues.length, 5000, 50);
+    await eventually(
+      () =>
+        p.publish(ping, { n: 3 }).then(
+          () => true,
+          () => false,
+        ),
+      5000,
+      50,
+    );
+    const check = await b.channel();
+    expect((await check.checkQueue(queues[0]!)).messageCount).toBeGreaterThanOrEqual(1);
+    await check.close();
   });
 
   it('re-declares and resumes when its queue is deleted under it', async () => {

@@ -1,4 +1,4 @@
-import type { ConfirmChannel } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
 import { AttachedChannel } from '../amqp/attached-channel.js';
 import { type Broker, LATE_ANSWER_MS } from '../amqp/broker.js';
@@ -34,6 +34,8 @@ export class EventPublisher {
   private readonly log: Logger;
   private readonly channel = new AttachedChannel<ConfirmChannel>();
   private observer: PublishObserver | null = null;
+  /** Ids of events the broker returned (routed to no queue), until their confirm comes. */
+  private readonly returned = new Set<string>();
 
   constructor(private readonly opts: EventPublisherOptions) {
     this.log = opts.logger.child({ module: 'event-publisher' });
@@ -52,13 +54,48 @@ export class EventPublisher {
     return this.opts.log?.partitions ?? this.opts.partitions ?? DEFAULT_PARTITIONS;
   }
 
+  /**
+   * Declares the topology, then publishes from the first connection on. On every later
+   * connection it is declared again (it is durable, but a broker may have been reset) beside
+   * the publishing rather than before it: after a node of a cluster is lost, the others answer
+   * a declaration only once they have given up their lost peer (`net_ticktime`), and neither
+   * publishing nor the components attached after this one (an RPC server) need wait for that.
+   */
   async start(): Promise<void> {
+    let declared = false;
     await this.channel.open(this.opts.broker, async (model) => {
       const ch = await model.createConfirmChannel();
-      await declareQueues(ch, this.opts.broker, this.opts.queues ?? []);
-      if (this.opts.log) await declareEventLog(model, this.opts.broker, this.opts.log, this.log);
+      this.returned.clear();
+      ch.on('return', (msg: { properties: { messageId?: string } }) => {
+        if (msg.properties.messageId) this.returned.add(msg.properties.messageId);
+      });
+      if (!declared) {
+        await this.declare(model, ch);
+        declared = true;
+      } else {
+        void this.declareAgain(model);
+      }
       return ch;
     });
+  }
+
+  private async declare(model: ChannelModel, ch: Channel): Promise<void> {
+    await declareQueues(ch, this.opts.broker, this.opts.queues ?? []);
+    if (this.opts.log) await declareEventLog(model, this.opts.broker, this.opts.log, this.log);
+  }
+
+  /** The topology declared again on a channel of its own, so a failure closes only that one. */
+  private async declareAgain(model: ChannelModel): Promise<void> {
+    let ch: Channel | null = null;
+    try {
+      ch = await model.createChannel();
+      ch.on('error', () => {});
+      await this.declare(model, ch);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not declare the event topology again');
+    } finally {
+      await ch?.close().catch(() => {});
+    }
   }
 
   async stop(): Promise<void> {
@@ -107,10 +144,16 @@ export class EventPublisher {
             contentType: 'application/json',
             timestamp: Math.floor(Date.parse(envelope.occurredAt) / 1000),
             headers,
+            // With the event log every event lands in a partition: one that lands nowhere (the
+            // topology is not there, or not yet there again) is returned, and fails here.
+            mandatory: this.opts.log !== undefined,
           },
           (err) => {
             clearTimeout(late);
-            if (err) {
+            // The broker sends a message's return before its confirm.
+            if (this.returned.delete(envelope.id)) {
+              reject(new UnavailableError(`event ${envelope.type} was routed to no queue`));
+            } else if (err) {
               reject(new UnavailableError(`broker did not confirm event ${envelope.type}`));
             } else {
               this.observer?.(envelope.type);
