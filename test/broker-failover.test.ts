@@ -14,7 +14,7 @@ import { loadConfig, parseAmqpUrls } from '../common/config.js';
 import { RpcClient } from '../common/rpc/client.js';
 import { defineContract, internalMethod as method } from '../common/rpc/contract.js';
 import { RpcServer } from '../common/rpc/server.js';
-import { AMQP_URL, cleanupBroker, eventually, namespace, silentLogger } from './support/env.js';
+import { AMQP_URL, cleanupBroker, eventually, namespace, silentLogger, sleep } from './support/env.js';
 import { TcpProxy } from './support/proxy.js';
 
 const echo = defineContract('echo', {
@@ -142,6 +142,30 @@ describe('broker failover between nodes', () => {
     return broker;
   }
 
+  /** An echo service on `serving` and its client on `calling`, both started. */
+  async function pingService(
+    serving: Broker,
+    calling: Broker,
+    opts: { timeoutMs: number; delayMs?: number },
+  ) {
+    const server = new RpcServer({
+      broker: serving,
+      contract: echo,
+      handlers: {
+        ping: async () => {
+          if (opts.delayMs) await sleep(opts.delayMs);
+          return { pong: true };
+        },
+      },
+      logger: silentLogger,
+    });
+    await server.start();
+    const client = new RpcClient({ broker: calling, logger: silentLogger, timeoutMs: opts.timeoutMs });
+    await client.start();
+    const ping = () => client.bind(echo).call('ping', {});
+    return { server, client, ping };
+  }
+
   /** The proxy the broker's connection goes through (exactly one carries it). */
   function carrier(): TcpProxy {
     const busy = proxies.filter((p) => p.connections > 0);
@@ -158,16 +182,8 @@ describe('broker failover between nodes', () => {
       await ch.assertQueue(broker.name('failover.probe'), { durable: true });
       return [ch];
     });
-    const server = new RpcServer({
-      broker,
-      contract: echo,
-      handlers: { ping: async () => ({ pong: true }) },
-      logger: silentLogger,
-    });
-    await server.start();
-    const client = new RpcClient({ broker, logger: silentLogger, timeoutMs: 5000 });
-    await client.start();
-    expect(await client.bind(echo).call('ping', {})).toEqual({ pong: true });
+    const { server, client, ping } = await pingService(broker, broker, { timeoutMs: 5000 });
+    expect(await ping()).toEqual({ pong: true });
     expect(runs).toBe(1);
 
     for (let round = 0; round < 3; round++) {
@@ -183,7 +199,7 @@ describe('broker failover between nodes', () => {
       expect(ms).toBeLessThan(3000);
       expect(disconnects).toBe(1);
       expect(runs).toBe(round + 2);
-      expect(await client.bind(echo).call('ping', {})).toEqual({ pong: true });
+      expect(await ping()).toEqual({ pong: true });
       await first.restore();
     }
     await client.stop();
@@ -208,16 +224,8 @@ describe('broker failover between nodes', () => {
       namespace: ns,
     });
     brokers.push(direct);
-    const server = new RpcServer({
-      broker: direct,
-      contract: echo,
-      handlers: { ping: async () => ({ pong: true }) },
-      logger: silentLogger,
-    });
-    await server.start();
-    const client = new RpcClient({ broker, logger: silentLogger, timeoutMs: 8000 });
-    await client.start();
-    expect(await client.bind(echo).call('ping', {})).toEqual({ pong: true });
+    const { server, client, ping } = await pingService(direct, broker, { timeoutMs: 8000 });
+    expect(await ping()).toEqual({ pong: true });
 
     const first = carrier();
     const other = proxies.find((p) => p !== first)!;
@@ -225,13 +233,10 @@ describe('broker failover between nodes', () => {
     const silencedAt = Date.now();
     // Sent into the silence: failed as unavailable once the connection is given up, not left
     // to its 8 s timeout.
-    const lost = client
-      .bind(echo)
-      .call('ping', {})
-      .then(
-        () => 'answered',
-        (err: Error) => err.name,
-      );
+    const lost = ping().then(
+      () => 'answered',
+      (err: Error) => err.name,
+    );
     await eventually(() => broker.connected && other.connections > 0, 15_000, 20);
     const movedMs = Date.now() - silencedAt;
     // A reply late by 1 s, checked every 0.25 s, then a probe unanswered for 2 s.
@@ -239,28 +244,18 @@ describe('broker failover between nodes', () => {
     expect(movedMs).toBeLessThan(5000);
     expect(await lost).toBe('UnavailableError');
     expect(Date.now() - silencedAt).toBeLessThan(5000);
-    expect(await client.bind(echo).call('ping', {})).toEqual({ pong: true });
+    expect(await ping()).toEqual({ pong: true });
     await client.stop();
     await server.stop();
   }, 30_000);
 
   it('keeps a connection whose replies are late only because the service is slow', async () => {
     const broker = await connect(proxies.map((p) => urlVia(p.port)));
-    const server = new RpcServer({
-      broker,
-      contract: echo,
-      handlers: {
-        ping: () => new Promise<{ pong: boolean }>((r) => setTimeout(() => r({ pong: true }), 3500)),
-      },
-      logger: silentLogger,
-    });
-    await server.start();
-    const client = new RpcClient({ broker, logger: silentLogger, timeoutMs: 8000 });
-    await client.start();
+    const { server, client, ping } = await pingService(broker, broker, { timeoutMs: 8000, delayMs: 3500 });
     let disconnects = 0;
     broker.on('disconnect', () => disconnects++);
     // Late by 2.5 s: probed (and answered) twice or more, never given up.
-    expect(await client.bind(echo).call('ping', {})).toEqual({ pong: true });
+    expect(await ping()).toEqual({ pong: true });
     expect(disconnects).toBe(0);
     expect(broker.connected).toBe(true);
     await client.stop();

@@ -60,10 +60,11 @@ const SETUP_TIMEOUT_MS = 10_000;
  */
 export const PROBE_TIMEOUT_MS = 2000;
 /**
- * An answer (an RPC reply, a publish's confirm) later than this makes its caller suspect the
- * connection (`Broker.suspect`).
+ * An answer awaited on the connection (an RPC reply, a publish's confirm) later than this makes
+ * the broker suspect the connection (`watchAnswers`, `suspect`); looked at every LATE_CHECK_MS.
  */
-export const LATE_ANSWER_MS = 1000;
+const LATE_ANSWER_MS = 1000;
+const LATE_CHECK_MS = 250;
 /** After a probe, the next one waits this long: a slow service costs a round trip a second at most. */
 const PROBE_INTERVAL_MS = 1000;
 
@@ -137,6 +138,9 @@ export class Broker extends EventEmitter {
   private probedAt = 0;
   /** The broker holds back this connection's publishing (a resource alarm): it reads nothing from it. */
   private blocked = false;
+  /** Each component's oldest answer awaited, and the one timer that looks at them (watchAnswers). */
+  private readonly awaited = new Set<() => number | undefined>();
+  private lateCheck: NodeJS.Timeout | null = null;
 
   private constructor(private readonly opts: BrokerOptions) {
     super();
@@ -206,6 +210,8 @@ export class Broker extends EventEmitter {
     if (this.closing) return;
     this.closing = true;
     this.attachments.clear();
+    if (this.lateCheck) clearInterval(this.lateCheck);
+    this.lateCheck = null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.settleFirst?.(new UnavailableError('broker connection closed before it connected'));
@@ -213,6 +219,25 @@ export class Broker extends EventEmitter {
     this.model = null;
     this.ready = false;
     await model?.close().catch(() => {});
+  }
+
+  /**
+   * A component says since when (performance.now()) the oldest answer it awaits on this
+   * connection has been awaited (undefined: none): one later than LATE_ANSWER_MS makes the
+   * broker suspect the connection. Returns the function that stops watching.
+   */
+  watchAnswers(oldest: () => number | undefined): () => void {
+    this.awaited.add(oldest);
+    this.lateCheck ??= setInterval(() => {
+      const now = performance.now();
+      for (const since of this.awaited) {
+        const at = since();
+        if (at !== undefined && now - at > LATE_ANSWER_MS) return this.suspect();
+      }
+    }, LATE_CHECK_MS).unref();
+    return () => {
+      this.awaited.delete(oldest);
+    };
   }
 
   /**

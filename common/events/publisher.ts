@@ -1,7 +1,7 @@
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
 import { AttachedChannel } from '../amqp/attached-channel.js';
-import { type Broker, LATE_ANSWER_MS } from '../amqp/broker.js';
+import type { Broker } from '../amqp/broker.js';
 import { UnavailableError } from '../errors.js';
 import { currentTraceId, TRACE_HEADER } from '../trace.js';
 import { EVENTS_EXCHANGE, type EventDefinition, type EventEnvelope, makeEnvelope } from './envelope.js';
@@ -36,6 +36,10 @@ export class EventPublisher {
   private observer: PublishObserver | null = null;
   /** Ids of events the broker returned (routed to no queue), until their confirm comes. */
   private readonly returned = new Set<string>();
+  /** When each publish awaiting its confirm was sent, in the order they were. */
+  private readonly unconfirmed = new Map<number, number>();
+  private nextPublish = 0;
+  private unwatch: (() => void) | null = null;
 
   constructor(private readonly opts: EventPublisherOptions) {
     this.log = opts.logger.child({ module: 'event-publisher' });
@@ -62,6 +66,8 @@ export class EventPublisher {
    * publishing nor the components attached after this one (an RPC server) need wait for that.
    */
   async start(): Promise<void> {
+    // A late confirm: is the broker still there? (a node cut off by the network says nothing)
+    this.unwatch ??= this.opts.broker.watchAnswers(() => this.unconfirmed.values().next().value);
     let declared = false;
     await this.channel.open(this.opts.broker, async (model) => {
       const ch = await model.createConfirmChannel();
@@ -99,6 +105,8 @@ export class EventPublisher {
   }
 
   async stop(): Promise<void> {
+    this.unwatch?.();
+    this.unwatch = null;
     await this.channel.close(async (ch) => ch?.waitForConfirms().catch(() => {}));
   }
 
@@ -129,9 +137,8 @@ export class EventPublisher {
     };
     if (traceId) headers[TRACE_HEADER] = traceId;
     return new Promise((resolve, reject) => {
-      // A confirm this late: is the broker still there? (a node cut off by the network says nothing)
-      const late = setTimeout(() => this.opts.broker.suspect(), LATE_ANSWER_MS);
-      late.unref();
+      const sent = this.nextPublish++;
+      this.unconfirmed.set(sent, performance.now());
       try {
         ch.publish(
           this.exchange,
@@ -149,7 +156,7 @@ export class EventPublisher {
             mandatory: this.opts.log !== undefined,
           },
           (err) => {
-            clearTimeout(late);
+            this.unconfirmed.delete(sent);
             // The broker sends a message's return before its confirm.
             if (this.returned.delete(envelope.id)) {
               reject(new UnavailableError(`event ${envelope.type} was routed to no queue`));
@@ -162,7 +169,7 @@ export class EventPublisher {
           },
         );
       } catch (err) {
-        clearTimeout(late);
+        this.unconfirmed.delete(sent);
         this.log.warn({ err: (err as Error).message }, 'publish failed');
         reject(new UnavailableError('could not publish event'));
       }

@@ -1,7 +1,7 @@
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
 import type { Logger } from 'pino';
 import { AttachedChannel } from '../amqp/attached-channel.js';
-import { type Broker, LATE_ANSWER_MS } from '../amqp/broker.js';
+import type { Broker } from '../amqp/broker.js';
 import { configSpec } from '../config.js';
 import { fromWireError, InternalError, TimeoutError, UnavailableError, type WireError } from '../errors.js';
 import { currentTraceId, TRACE_HEADER } from '../trace.js';
@@ -50,13 +50,6 @@ interface Pending {
  */
 const RESEND_DELAYS_MS = [50, 100, 200] as const;
 
-/**
- * How often the oldest call in flight is looked at: one later than LATE_ANSWER_MS makes the
- * client ask whether the broker is still there (Broker.suspect), so a connection to a node cut
- * off by the network is given up within PROBE_TIMEOUT_MS more, not after two missed heartbeats.
- */
-const LATE_CHECK_MS = 250;
-
 /** Observes every call, e.g. for metrics. */
 export type CallObserver = (
   service: string,
@@ -82,7 +75,7 @@ export class RpcClient {
   private readonly pending = new Map<string, Pending>();
   private nextId = 1;
   private observer: CallObserver | null = null;
-  private lateCheck: NodeJS.Timeout | null = null;
+  private unwatch: (() => void) | null = null;
 
   constructor(private readonly opts: RpcClientOptions) {
     this.log = opts.logger.child({ module: 'rpc-client' });
@@ -101,16 +94,14 @@ export class RpcClient {
       },
       () => this.failAll(new UnavailableError('connection to the message broker was lost')),
     );
-    this.lateCheck ??= setInterval(() => {
-      // The oldest call in flight comes first (a Map keeps the order calls were sent in).
-      const oldest = this.pending.values().next().value;
-      if (oldest && performance.now() - oldest.sentAt > LATE_ANSWER_MS) this.opts.broker.suspect();
-    }, LATE_CHECK_MS).unref();
+    // A late reply: is the broker still there? (a node cut off by the network says nothing)
+    // The oldest call in flight comes first: a Map keeps the order calls were sent in.
+    this.unwatch ??= this.opts.broker.watchAnswers(() => this.pending.values().next().value?.sentAt);
   }
 
   async stop(): Promise<void> {
-    if (this.lateCheck) clearInterval(this.lateCheck);
-    this.lateCheck = null;
+    this.unwatch?.();
+    this.unwatch = null;
     await this.channel.close(async () => this.failAll(new UnavailableError('RPC client stopped')));
   }
 

@@ -18,7 +18,6 @@ const toCounts = (rows: CountRow[]): TrackCount[] =>
  * and 120 minutes of plays), `day` those since the start of the hour 24 hours ago (24 to 25
  * hours). A play inside the window is never left out.
  */
-/** The intervals of the windows whose charts are counted from the hourly rows. */
 export const WINDOW_INTERVALS = { hour: '1 hour', day: '24 hours' } as const;
 
 /** The top tracks of a window (`$1`, one of WINDOW_INTERVALS) ranked by listeners, at most `$2` (bench/datascale.ts times it alone). */

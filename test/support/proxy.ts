@@ -68,11 +68,7 @@ export class TcpProxy {
     const server = this.server;
     this.server = null;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : undefined;
-    for (const [client, upstream] of this.links) {
-      client.destroy();
-      upstream.destroy();
-    }
-    this.links.clear();
+    this.dropLinks();
     await closed;
   }
 
@@ -96,16 +92,20 @@ export class TcpProxy {
     if (this.silent) {
       // What went silent is broken for good, as after a real cut.
       this.silent = false;
-      for (const [client, upstream] of this.links) {
-        client.destroy();
-        upstream.destroy();
-      }
-      this.links.clear();
+      this.dropLinks();
     }
     this.server = await listen(this.port, (client) => this.forward(client));
     const ms = Date.now() - this.cutAt;
     this.cutAt = null;
     return ms;
+  }
+
+  private dropLinks(): void {
+    for (const [client, upstream] of this.links) {
+      client.destroy();
+      upstream.destroy();
+    }
+    this.links.clear();
   }
 
   /** Cuts for good (end of a run). */
